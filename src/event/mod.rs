@@ -1,0 +1,29 @@
+//! AWS event payloads, one file per kind, decoded into a typed [`Trigger`].
+//!
+//! [`decode_event`] detects the kind from the JSON itself (see [`detect`]), so callers
+//! never say what they are passing. Nested deliveries (S3 in SQS, SNS in SQS, EventBridge
+//! in SQS, S3 in SNS) are decoded into [`Item::payload`].
+
+mod alb;
+mod apigateway_http;
+mod apigateway_rest;
+mod apigateway_websocket;
+mod cloudwatch_logs;
+mod detect;
+mod dynamodb;
+mod eventbridge;
+mod firehose;
+mod function_url;
+pub(crate) mod json;
+mod kinesis;
+mod s3;
+mod s3_eventbridge;
+mod sns;
+mod sqs;
+mod stepfunctions_context;
+pub mod time;
+mod trigger;
+
+pub use cloudwatch_logs::{inflate_logs_data, MAX_INFLATED_BYTES};
+pub use detect::{decode_event, decode_event_value, detect_kind};
+pub use trigger::*;

@@ -1,0 +1,25 @@
+//! relink: repairs distributed traces broken by AWS managed services.
+//!
+//! A Lambda writes to S3 or DynamoDB, the write triggers another Lambda, and the trace
+//! context is lost on the way; Step Functions executions are a black box between the
+//! Lambdas they call. relink reads the evidence that survives (AWS event payloads, SDK
+//! client spans, Step Functions execution records) and relinks the traces in the
+//! telemetry pipeline. This crate is the host-independent core: bytes in, bytes out,
+//! no I/O, no global state, no panics on input.
+//!
+//! - [`otlp`]: OTLP trace codecs (protobuf and OTLP/JSON).
+//! - [`event`]: AWS event payloads decoded into a typed [`event::Trigger`].
+//! - [`propagation`]: W3C, X-Ray and Datadog trace context formats and carriers.
+//! - [`pointer`]: span pointers (S3 objects, DynamoDB items, messages) and their hashes.
+//! - [`inferred`]: OTLP spans for a trigger, following the OTel semantic conventions.
+//! - [`error`]: the error values every entry point returns.
+
+pub mod error;
+pub mod event;
+pub mod inferred;
+pub mod otlp;
+pub mod pointer;
+pub mod propagation;
+
+pub use error::DecodeError;
+pub use event::{decode_event, Trigger, TriggerKind};

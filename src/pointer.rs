@@ -1,0 +1,241 @@
+//! Span pointers: one piece of data both the producer and the consumer can name.
+//!
+//! The hash is Datadog's span-pointer hash, so relink's pointer links join with spans
+//! written by Datadog tracers: the first 32 lowercase hex digits of
+//! SHA-256(elements joined by `|`).
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// `ptr.kind` of an S3 object pointer.
+pub const KIND_S3_OBJECT: &str = "aws.s3.object";
+/// `ptr.kind` of a DynamoDB item pointer.
+pub const KIND_DYNAMODB_ITEM: &str = "aws.dynamodb.item";
+
+/// A DynamoDB key attribute value, as the wire format types it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum KeyValue {
+    /// String.
+    S(String),
+    /// Number, exactly as given (no normalisation: `1.50` stays `1.50`).
+    N(String),
+    /// Binary, as the base64 text the JSON carries.
+    B(String),
+}
+
+/// An S3 object version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct S3Object {
+    pub bucket: String,
+    /// The object key, URL-decoded (notifications URL-encode it).
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequencer: Option<String>,
+    /// `x-amz-request-id` of the write, equal to the producer span's `aws.request_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extended_request_id: Option<String>,
+}
+
+/// A DynamoDB item change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct DynamodbItem {
+    pub table: String,
+    /// Primary key attributes (one or two), in the order the payload gives them.
+    pub keys: Vec<(String, KeyValue)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence_number: Option<String>,
+    /// Unix nanoseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approximate_creation_time: Option<u64>,
+}
+
+/// A message id that AWS hands the producer and repeats to the consumer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    /// `sqs`, `sns`, `eventbridge`, `kinesis`.
+    pub service: &'static str,
+    /// Message id, event id, or (Kinesis) `shardId:sequenceNumber`.
+    pub id: String,
+}
+
+/// A pointer found in an event or on a span.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind")]
+pub enum Pointer {
+    #[serde(rename = "aws.s3.object")]
+    S3Object(S3Object),
+    #[serde(rename = "aws.dynamodb.item")]
+    DynamodbItem(DynamodbItem),
+    #[serde(rename = "aws.message")]
+    Message(Message),
+}
+
+/// Datadog's pointer hash of already-joined elements.
+pub fn hash_elements(elements: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for (i, e) in elements.iter().enumerate() {
+        if i > 0 {
+            h.update(b"|");
+        }
+        h.update(e);
+    }
+    let digest = h.finalize();
+    let mut out = hex::encode(digest);
+    out.truncate(32);
+    out
+}
+
+/// Removes one pair of surrounding double quotes, as S3 ETags carry them.
+pub fn trim_etag(etag: &str) -> &str {
+    etag.strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(etag)
+}
+
+impl S3Object {
+    /// The pointer hash; `None` without an ETag (then only the request-id join applies).
+    pub fn hash(&self) -> Option<String> {
+        let etag = trim_etag(self.etag.as_deref()?);
+        Some(hash_elements(&[
+            self.bucket.as_bytes(),
+            self.key.as_bytes(),
+            etag.as_bytes(),
+        ]))
+    }
+}
+
+impl DynamodbItem {
+    /// The pointer hashes of this item. Binary keys give two: Datadog's Python and JS
+    /// tracers hash the base64 text, its Rust extension hashes the decoded bytes; relink
+    /// matches either. `None` entries are never produced; an item with no or more than two
+    /// keys has no pointer.
+    pub fn hashes(&self) -> Vec<String> {
+        use base64::Engine;
+        let mut keys: Vec<&(String, KeyValue)> = self.keys.iter().collect();
+        if keys.is_empty() || keys.len() > 2 {
+            return Vec::new();
+        }
+        keys.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let has_binary = keys.iter().any(|(_, v)| matches!(v, KeyValue::B(_)));
+        let mut variants = vec![false];
+        if has_binary {
+            variants.push(true);
+        }
+        let mut out = Vec::with_capacity(variants.len());
+        for decode_binary in variants {
+            let mut values: Vec<Vec<u8>> = Vec::with_capacity(2);
+            for (_, v) in &keys {
+                let bytes = match v {
+                    KeyValue::S(s) | KeyValue::N(s) => s.as_bytes().to_vec(),
+                    KeyValue::B(b64) if decode_binary => {
+                        match base64::engine::general_purpose::STANDARD.decode(b64) {
+                            Ok(raw) => raw,
+                            Err(_) => continue,
+                        }
+                    }
+                    KeyValue::B(b64) => b64.as_bytes().to_vec(),
+                };
+                values.push(bytes);
+            }
+            if values.len() != keys.len() {
+                continue;
+            }
+            let (Some(first), Some(v1)) = (keys.first(), values.first()) else {
+                continue;
+            };
+            let (k1, v1) = (first.0.as_bytes(), v1.as_slice());
+            let (k2, v2): (&[u8], &[u8]) = match (keys.get(1), values.get(1)) {
+                (Some(k), Some(v)) => (k.0.as_bytes(), v.as_slice()),
+                _ => (b"", b""),
+            };
+            let h = hash_elements(&[self.table.as_bytes(), k1, v1, k2, v2]);
+            if !out.contains(&h) {
+                out.push(h);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s3(bucket: &str, key: &str, etag: &str) -> Option<String> {
+        S3Object { bucket: bucket.into(), key: key.into(), etag: Some(etag.into()), ..Default::default() }
+            .hash()
+    }
+    fn ddb(table: &str, keys: &[(&str, KeyValue)]) -> Vec<String> {
+        DynamodbItem {
+            table: table.into(),
+            keys: keys.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            ..Default::default()
+        }
+        .hashes()
+    }
+
+    #[test]
+    fn datadog_test_vectors() {
+        assert_eq!(hash_elements(&[b"foo"]), "2c26b46b68ffc68ff99b453c1d304134");
+        assert_eq!(hash_elements(&[b"foo", b"bar"]), "0fc7e25e075c7849f89b9729d1aeada1");
+        let want = Some("e721375466d4116ab551213fdea08413".to_string());
+        assert_eq!(s3("some-bucket", "some-key.data", "ab12ef34"), want);
+        assert_eq!(s3("some-bucket", "some-key.data", "\"ab12ef34\""), want);
+        assert_eq!(
+            s3("some-bucket", "some-key.你好", "ab12ef34").as_deref(),
+            Some("d1333a04b9928ab462b5c6cadfa401f4")
+        );
+        assert_eq!(
+            s3("some-bucket", "some-key.data", "ab12ef34-5").as_deref(),
+            Some("2b90dffc37ebc7bc610152c3dc72af9f")
+        );
+        assert_eq!(
+            ddb("some-table", &[("some-key", KeyValue::S("some-value".into()))]),
+            vec!["7f1aee721472bcb48701d45c7c7f7821"]
+        );
+        assert_eq!(
+            ddb("some-table", &[("some-key", KeyValue::N("123.456".into()))]),
+            vec!["434a6dba3997ce4dbbadc98d87a0cc24"]
+        );
+        assert_eq!(
+            ddb(
+                "some-table",
+                &[("some-key", KeyValue::S("some-value".into())), ("other-key", KeyValue::N("123".into()))]
+            ),
+            vec!["7aa1b80b0e49bd2078a5453399f4dd67"]
+        );
+        assert_eq!(
+            ddb("unknown-table", &[("some-key", KeyValue::S("some-value".into()))]),
+            vec!["d8840182e4052ee105348b033e0a6810"]
+        );
+    }
+
+    #[test]
+    fn s3_without_etag_has_no_hash() {
+        let o = S3Object { bucket: "b".into(), key: "k".into(), ..Default::default() };
+        assert_eq!(o.hash(), None);
+    }
+
+    #[test]
+    fn binary_keys_hash_both_ways() {
+        // "aGk=" is base64 for "hi".
+        let hs = ddb("t", &[("pk", KeyValue::B("aGk=".into()))]);
+        assert_eq!(hs.len(), 2);
+        assert_eq!(hs[0], hash_elements(&[b"t", b"pk", b"aGk=", b"", b""]));
+        assert_eq!(hs[1], hash_elements(&[b"t", b"pk", b"hi", b"", b""]));
+    }
+
+    #[test]
+    fn three_keys_have_no_pointer() {
+        let v = KeyValue::S("x".into());
+        assert!(ddb("t", &[("a", v.clone()), ("b", v.clone()), ("c", v)]).is_empty());
+    }
+}
