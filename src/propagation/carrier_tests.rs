@@ -424,3 +424,87 @@ fn carrier_keys() {
         assert!(!is_carrier_key(k), "{k}");
     }
 }
+
+/// Every truncation and single-character substitution of valid values: no parser panics
+/// (multi-byte characters included), and whatever parses formats back to the same context.
+#[test]
+fn mutated_values_never_panic_and_round_trip() {
+    let seeds = [
+        TP,
+        XRAY,
+        "2684756524522091840",
+        "_dd.p.dm=-0,_dd.p.tid=66bcb5eb00000000",
+        DD_SQS,
+    ];
+    let subs = [
+        '-',
+        '0',
+        'f',
+        'F',
+        '=',
+        ';',
+        ',',
+        ' ',
+        'é',
+        '\u{1F600}',
+        '"',
+        '{',
+    ];
+    let mut variants: Vec<String> = Vec::new();
+    for seed in seeds {
+        let chars: Vec<char> = seed.chars().collect();
+        for i in 0..=chars.len() {
+            variants.push(chars.iter().take(i).collect());
+            for s in subs {
+                let mut v = chars.clone();
+                if let Some(c) = v.get_mut(i) {
+                    *c = s;
+                }
+                variants.push(v.into_iter().collect());
+            }
+        }
+    }
+    let mut parsed = 0;
+    for v in &variants {
+        if let Some(c) = w3c::parse_traceparent(v, Some(v)) {
+            parsed += 1;
+            let again = w3c::parse_traceparent(&w3c::format_traceparent(&c), Some(v)).unwrap();
+            assert_eq!(
+                (again.trace_id, again.span_id, again.sampled),
+                (c.trace_id, c.span_id, c.sampled),
+                "{v}"
+            );
+        }
+        if let Some(c) = xray::parse(v) {
+            parsed += 1;
+            assert_eq!(xray::parse(&xray::format(&c)), Some(c), "{v}");
+        }
+        if let Some(c) = datadog::from_fields(v, v, Some(v), Some(v)) {
+            parsed += 1;
+            let h = datadog::format_headers(&c);
+            let get = |k: &str| h.iter().find(|(n, _)| *n == k).map(|(_, x)| x.as_str());
+            let again = datadog::from_fields(
+                get(datadog::TRACE_ID).unwrap(),
+                get(datadog::PARENT_ID).unwrap(),
+                get(datadog::SAMPLING_PRIORITY),
+                get(datadog::TAGS),
+            );
+            assert_eq!(again, Some(c), "{v}");
+        }
+        let _ = from_headers(
+            [
+                ("traceparent", v.as_str()),
+                ("x-amzn-trace-id", v.as_str()),
+                ("x-datadog-tags", v.as_str()),
+            ],
+            "h",
+        );
+        let _ = from_sqs_attributes(
+            &json!({"_datadog": {"stringValue": v, "dataType": "String"}}),
+            "m",
+        );
+        let _ = from_sns_attributes(&json!({"_datadog": {"Value": v, "Type": "Binary"}}), "m");
+    }
+    // The seeds themselves and the harmless substitutions parse: the loop checked something.
+    assert!(parsed > 50, "only {parsed} variants parsed");
+}
