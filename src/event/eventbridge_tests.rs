@@ -115,3 +115,60 @@ fn malformed_events_name_the_field() {
         "eventbridge event: invalid field `detail.traceparent`: expected a string, found a number"
     );
 }
+
+mod contexts {
+    use super::*;
+    use crate::propagation::{Format, Found, SpanContext, SpanId, TraceId};
+
+    fn datadog(trace: u64, span: u64, carrier: &str) -> Found {
+        Found {
+            context: SpanContext {
+                trace_id: TraceId::from_u64_pair(0, trace),
+                span_id: SpanId::from_u64(span),
+                sampled: Some(true),
+                tracestate: None,
+                format: Format::Datadog,
+            },
+            carrier: carrier.into(),
+        }
+    }
+
+    #[test]
+    fn detail_datadog() {
+        let t = decode(&fixture("datadog-lambda-python/eventbridge-custom.json")).unwrap();
+        assert_eq!(t.items[0].contexts, vec![datadog(12345, 67890, "detail._datadog.x-datadog-trace-id")]);
+    }
+
+    #[test]
+    fn top_level_datadog_from_an_input_transformer() {
+        let mut v = fixture("datadog-lambda-python/eventbridge-custom.json");
+        let carrier = v["detail"].as_object_mut().unwrap().remove("_datadog").unwrap();
+        v["_datadog"] = carrier;
+        let t = decode(&v).unwrap();
+        assert_eq!(t.items[0].contexts, vec![datadog(12345, 67890, "_datadog.x-datadog-trace-id")]);
+    }
+
+    #[test]
+    fn traceparent_in_detail_after_datadog() {
+        let mut v = fixture("datadog-lambda-python/eventbridge-custom.json");
+        v["detail"]["traceparent"] = json!("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        let t = decode(&v).unwrap();
+        let w3c = Found {
+            context: SpanContext {
+                trace_id: TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap(),
+                span_id: SpanId::from_hex("b7ad6b7169203331").unwrap(),
+                sampled: Some(true),
+                tracestate: None,
+                format: Format::W3c,
+            },
+            carrier: "detail.traceparent".into(),
+        };
+        assert_eq!(t.items[0].contexts, vec![datadog(12345, 67890, "detail._datadog.x-datadog-trace-id"), w3c]);
+    }
+
+    #[test]
+    fn events_without_carriers_have_no_context() {
+        let t = decode(&fixture("powertools-lambda-python/eventBridgeEvent.json")).unwrap();
+        assert!(t.items[0].contexts.is_empty());
+    }
+}

@@ -3,8 +3,9 @@
 //! Each record becomes one item: `recordId`, base64 `data` (kept as JSON when it is JSON),
 //! `approximateArrivalTimestamp` in milliseconds. A delivery stream reading from a Kinesis
 //! stream adds `kinesisRecordMetadata`; its `{shardId}:{sequenceNumber}` is the same
-//! Kinesis pointer the stream's producer and direct Kinesis consumers see, so it is given
-//! beside the Firehose record id.
+//! Kinesis pointer the stream's producer and direct Kinesis consumers see. Direct PUT
+//! records get no pointer: AWS does not document `recordId` as the `RecordId` PutRecord
+//! returns, so it is not offered as a join key.
 
 use super::json::{opt_millis_as_nanos, opt_obj, opt_str, opt_string, req_array, req_str};
 use super::{arn, kinesis, Detail, Item, MessageDetail, Trigger, TriggerKind};
@@ -37,7 +38,7 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
     let p = |rel: &str| format!("{base}{rel}");
     let id = req_str(value, &p("/recordId"), INPUT)?.to_owned();
     let (size, body_json) = kinesis::decode_data(value, &p("/data"), INPUT)?;
-    let mut pointers = vec![Pointer::Message(Message { service: "firehose", id: id.clone() })];
+    let mut pointers = Vec::new();
     let mut detail = MessageDetail { body_size: Some(size), body_json, ..MessageDetail::default() };
     if opt_obj(value, &p("/kinesisRecordMetadata"), INPUT)?.is_some() {
         let shard = opt_str(value, &p("/kinesisRecordMetadata/shardId"), INPUT)?;
@@ -89,14 +90,12 @@ mod tests {
             Item {
                 id: Some("record1".into()),
                 time_unix_nano: Some(1_664_029_185_290_000_000),
-                pointers: vec![Pointer::Message(Message { service: "firehose", id: "record1".into() })],
                 detail: Some(Detail::Message(MessageDetail { body_size: Some(11), ..MessageDetail::default() })),
                 ..Item::default()
             },
             Item {
                 id: Some("record2".into()),
                 time_unix_nano: Some(1_664_029_186_945_000_000),
-                pointers: vec![Pointer::Message(Message { service: "firehose", id: "record2".into() })],
                 detail: Some(Detail::Message(MessageDetail {
                     body_size: Some(18),
                     body_json: Some(json!({"Hello": "World"})),
@@ -114,13 +113,10 @@ mod tests {
         let item = &t.items[1];
         assert_eq!(
             item.pointers,
-            vec![
-                Pointer::Message(Message { service: "firehose", id: "record2".into() }),
-                Pointer::Message(Message {
-                    service: "kinesis",
-                    id: "shardId-000000000001:49546986683135544286507457936321625675700192471156785155".into(),
-                }),
-            ]
+            vec![Pointer::Message(Message {
+                service: "kinesis",
+                id: "shardId-000000000001:49546986683135544286507457936321625675700192471156785155".into(),
+            })]
         );
         let Some(Detail::Message(d)) = &item.detail else { panic!() };
         assert_eq!(d.partition_key.as_deref(), Some("4d1ad2b9-24f8-4b9d-a088-76e9947c318a"));

@@ -47,7 +47,7 @@ pub(crate) fn opt_u64(v: &Value, path: &str, input: &'static str) -> Result<Opti
             Some(u) => Ok(Some(u)),
             // DynamoDB ApproximateCreationDateTime is a float of seconds in some payloads.
             None => match n.as_f64() {
-                Some(f) if f.is_finite() && f >= 0.0 && f < 1.8e19 => Ok(Some(f as u64)),
+                Some(f) if f.is_finite() && (0.0..1.8e19).contains(&f) => Ok(Some(f as u64)),
                 _ => Err(invalid(input, path, format!("{n} is not an unsigned integer"))),
             },
         },

@@ -149,3 +149,26 @@ fn malformed_records_name_the_field() {
         "kinesis event: invalid field `Records.0.kinesis`: expected an object, found a string"
     );
 }
+
+#[test]
+fn datadog_carrier_in_json_data() {
+    use crate::propagation::{Format, Found, SpanContext, SpanId, TraceId};
+    let want = vec![Found {
+        context: SpanContext {
+            trace_id: TraceId::from_u64_pair(0, 4_948_377_316_357_291_421),
+            span_id: SpanId::from_u64(2_876_253_380_018_681_026),
+            sampled: Some(true),
+            tracestate: None,
+            format: Format::Datadog,
+        },
+        carrier: "kinesis.data._datadog.x-datadog-trace-id".into(),
+    }];
+    for file in ["kinesis.json", "kinesisStream.json", "kinesis-batch.json"] {
+        let t = decode(&fixture(&format!("datadog-lambda-python/{file}"))).unwrap();
+        for item in &t.items {
+            assert_eq!(item.contexts, want, "{file}");
+        }
+    }
+    let t = decode(&fixture("powertools-lambda-python/kinesisStreamEventOneRecord.json")).unwrap();
+    assert!(t.items[0].contexts.is_empty());
+}

@@ -11,7 +11,7 @@ use super::json::{missing, opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, r
 use super::{arn, message, Detail, Item, MessageDetail, Trigger, TriggerKind};
 use crate::error::DecodeError;
 use crate::pointer::{Message, Pointer};
-use crate::propagation::from_sns_attributes;
+use crate::propagation::{from_sns_attributes, is_carrier_key};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -76,7 +76,7 @@ fn decode_notification(
             contexts = from_sns_attributes(raw, carrier);
         }
         for name in map.keys() {
-            if message::is_carrier_name(name) {
+            if is_carrier_key(name) {
                 continue;
             }
             let attr_path = super::json::join(&attributes_path, name);

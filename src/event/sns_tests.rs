@@ -172,3 +172,24 @@ fn malformed_notifications_name_the_field() {
         "sns notification: invalid field `Timestamp`: \"now\" is not an RFC 3339 time"
     );
 }
+
+#[test]
+fn datadog_attribute_string_and_binary() {
+    use crate::propagation::{Format, Found, SpanContext, SpanId, TraceId};
+    let want = vec![Found {
+        context: SpanContext {
+            trace_id: TraceId::from_u64_pair(0, 4_948_377_316_357_291_421),
+            span_id: SpanId::from_u64(6_746_998_015_037_429_512),
+            sampled: Some(true),
+            tracestate: None,
+            format: Format::Datadog,
+        },
+        carrier: "Sns.MessageAttributes._datadog".into(),
+    }];
+    for file in ["sns-string-msg-attribute.json", "sns-b64-msg-attribute.json", "sns-batch.json"] {
+        let t = decode(&fixture(&format!("datadog-lambda-python/{file}"))).unwrap();
+        for item in &t.items {
+            assert_eq!(item.contexts, want, "{file}");
+        }
+    }
+}

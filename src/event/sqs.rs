@@ -12,7 +12,7 @@ use super::json::{invalid, join, opt_millis_as_nanos, opt_obj, opt_str, opt_stri
 use super::{arn, message, Detail, Item, MessageDetail, Trigger, TriggerKind};
 use crate::error::DecodeError;
 use crate::pointer::{Message, Pointer};
-use crate::propagation::{from_sqs_attributes, xray, Found};
+use crate::propagation::{from_sqs_attributes, is_carrier_key, xray, Found};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -93,7 +93,7 @@ fn message_attributes(
         None => Vec::new(),
     };
     for name in map.keys() {
-        if message::is_carrier_name(name) {
+        if is_carrier_key(name) {
             continue;
         }
         let attr_path = join(path, name);

@@ -201,3 +201,107 @@ fn malformed_records_name_the_field() {
     );
     assert_eq!(err(&|v| v["Records"] = json!(null)), "sqs event: missing field `Records`");
 }
+
+mod contexts {
+    use super::*;
+    use crate::propagation::{Format, SpanContext, SpanId, TraceId};
+
+    fn found(trace: TraceId, span: u64, sampled: bool, format: Format, carrier: &str) -> Found {
+        Found {
+            context: SpanContext { trace_id: trace, span_id: SpanId::from_u64(span), sampled: Some(sampled), tracestate: None, format },
+            carrier: carrier.into(),
+        }
+    }
+
+    fn xray(trace: &str, span: &str, sampled: bool) -> Found {
+        Found {
+            context: SpanContext {
+                trace_id: TraceId::from_hex(trace).unwrap(),
+                span_id: SpanId::from_hex(span).unwrap(),
+                sampled: Some(sampled),
+                tracestate: None,
+                format: Format::Xray,
+            },
+            carrier: "attributes.AWSTraceHeader".into(),
+        }
+    }
+
+    #[test]
+    fn aws_trace_header() {
+        let t = decode(&fixture("datadog-lambda-python/sqs-java-upstream.json")).unwrap();
+        assert_eq!(t.items[0].contexts, vec![xray("65eb7350000000006dfd06bf489aa4e5", "48cc02b6aafae897", true)]);
+        assert_eq!(t.items[0].time_unix_nano, Some(1_709_929_297_382_000_000));
+    }
+
+    #[test]
+    fn datadog_message_attribute() {
+        let t = decode(&fixture("datadog-lambda-python/sqs-batch.json")).unwrap();
+        let want = found(
+            TraceId::from_u64_pair(0, 2_684_756_524_522_091_840),
+            7_431_398_482_019_833_808,
+            true,
+            Format::Datadog,
+            "messageAttributes._datadog",
+        );
+        assert_eq!(t.items.len(), 2);
+        for item in &t.items {
+            assert_eq!(item.contexts, vec![want.clone()]);
+            assert!(message_detail(item).attributes.is_empty());
+        }
+    }
+
+    #[test]
+    fn application_attributes_come_before_the_aws_trace_header() {
+        let mut v = fixture("datadog-lambda-python/sqs-java-upstream.json");
+        v["Records"][0]["messageAttributes"] = json!({
+            "traceparent": {"stringValue": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "dataType": "String"},
+            "tenant": {"stringValue": "acme", "dataType": "String"}
+        });
+        let t = decode(&v).unwrap();
+        let carriers: Vec<_> = t.items[0].contexts.iter().map(|f| (f.carrier.as_str(), f.context.format)).collect();
+        assert_eq!(carriers, [("messageAttributes.traceparent", Format::W3c), ("attributes.AWSTraceHeader", Format::Xray)]);
+        assert_eq!(message_detail(&t.items[0]).attributes.keys().collect::<Vec<_>>(), ["tenant"]);
+    }
+
+    #[test]
+    fn root_only_trace_header_has_no_context() {
+        let mut v = fixture("datadog-lambda-python/sqs-java-upstream.json");
+        v["Records"][0]["attributes"]["AWSTraceHeader"] = json!("Root=1-65eb7350-000000006dfd06bf489aa4e5;Sampled=1");
+        assert!(decode(&v).unwrap().items[0].contexts.is_empty());
+    }
+
+    #[test]
+    fn payload_contexts_stay_in_the_payload() {
+        let t = decode(&fixture("datadog-lambda-python/eventbridge-sqs.json")).unwrap();
+        assert_eq!(t.items[0].contexts, vec![xray("64cc2edd112fbf1701d1355973a11d57", "7d5a9776024b2d42", false)]);
+        let payload = t.items[0].payload.as_deref().unwrap();
+        let trace = TraceId::from_u64_pair(0, 7_379_586_022_458_917_877);
+        let mut w3c = found(trace, 2_644_033_662_113_726_488, true, Format::W3c, "detail._datadog.traceparent");
+        w3c.context.tracestate = Some("dd=t.dm:-0;s:1".into());
+        let dd = found(trace, 2_644_033_662_113_726_488, true, Format::Datadog, "detail._datadog.x-datadog-trace-id");
+        assert_eq!(payload.items[0].contexts, vec![w3c, dd]);
+
+        let t = decode(&fixture("datadog-lambda-python/sns-sqs-java-upstream.json")).unwrap();
+        assert_eq!(t.items[0].contexts, vec![xray("664616b600000000425c5f4f8367f57e", "6b971d513e9f9847", true)]);
+        assert!(t.items[0].payload.as_deref().unwrap().items[0].contexts.is_empty());
+    }
+
+    #[test]
+    fn sns_envelope_attributes_stay_in_the_payload() {
+        let mut v = fixture("powertools-lambda-python/snsSqsEvent.json");
+        let mut body: Value = serde_json::from_str(v["Records"][0]["body"].as_str().unwrap()).unwrap();
+        body["MessageAttributes"] = json!({
+            "_datadog": {"Type": "String", "Value": "{\"x-datadog-trace-id\": \"12345\", \"x-datadog-parent-id\": \"67890\", \"x-datadog-sampling-priority\": \"0\"}"},
+            "color": {"Type": "String", "Value": "blue"}
+        });
+        v["Records"][0]["body"] = json!(body.to_string());
+        let t = decode(&v).unwrap();
+        assert!(t.items[0].contexts.is_empty());
+        let inner = &t.items[0].payload.as_deref().unwrap().items[0];
+        assert_eq!(
+            inner.contexts,
+            vec![found(TraceId::from_u64_pair(0, 12345), 67890, false, Format::Datadog, "MessageAttributes._datadog")]
+        );
+        assert_eq!(message_detail(inner).attributes.get("color").map(String::as_str), Some("blue"));
+    }
+}
