@@ -1,0 +1,40 @@
+//! Test-only access to the real AWS payloads in `tests/fixtures/`.
+
+use super::{Detail, HttpRequest, Trigger};
+use crate::error::DecodeError;
+use serde_json::Value;
+
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+
+/// A fixture parsed as JSON; a missing or unparsable file is an error naming it.
+pub(crate) fn fixture(relative: &str) -> Result<Value, DecodeError> {
+    let path = format!("{ROOT}{relative}");
+    let bytes = std::fs::read(&path)
+        .map_err(|e| DecodeError::Json { input: "fixture", message: format!("{path}: {e}") })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| DecodeError::Json { input: "fixture", message: format!("{path}: {e}") })
+}
+
+/// The HTTP detail of a trigger's first item.
+pub(crate) fn http(trigger: &Trigger) -> Option<&HttpRequest> {
+    match trigger.items.first().and_then(|i| i.detail.as_ref()) {
+        Some(Detail::Http(h)) => Some(h),
+        _ => None,
+    }
+}
+
+/// Every strict prefix of a fixture (cut every `step` bytes, and one byte short) fails to
+/// decode with a JSON error: truncated input never panics or half-decodes.
+pub(crate) fn assert_truncations_fail(relative: &str, step: usize) -> Result<(), DecodeError> {
+    let path = format!("{ROOT}{relative}");
+    let bytes = std::fs::read(&path)
+        .map_err(|e| DecodeError::Json { input: "fixture", message: format!("{path}: {e}") })?;
+    let end = bytes.iter().rposition(|b| *b == b'}').unwrap_or(0);
+    let cuts = (0..end).step_by(step.max(1)).chain(std::iter::once(end));
+    for cut in cuts {
+        let prefix = bytes.get(..cut).unwrap_or_default();
+        let result = super::decode_event(prefix);
+        assert!(matches!(result, Err(DecodeError::Json { .. })), "{relative} cut at {cut}: {result:?}");
+    }
+    Ok(())
+}
