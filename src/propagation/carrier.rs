@@ -1,28 +1,327 @@
-//! Carriers: where AWS payloads hold trace headers.
-// PLACEHOLDER: implemented by the propagation work item.
-use super::Found;
-use serde_json::Value;
+//! Carriers: where AWS payloads hold trace headers, and how each is read.
+//!
+//! Every carrier is a set of header-like keys (`traceparent`, `tracestate`,
+//! `x-amzn-trace-id`, `x-datadog-*`) matched case-insensitively, as HTTP header names and
+//! the Datadog tracers' carrier lookups are. The carriers differ in how values are wrapped:
+//! plain strings (HTTP headers), JSON values (`_datadog` objects, W3C carrier dicts; Datadog
+//! ids are sometimes JSON numbers), SQS attributes (`stringValue` / base64 `binaryValue`)
+//! and SNS attributes (`Value`, base64 when `Type` is `Binary`). The `_datadog` attribute of
+//! SQS and SNS is itself a JSON carrier, encoded as a string.
+//!
+//! Each function returns what it found in a fixed order, W3C then X-Ray then Datadog. Two
+//! formats naming the same span are both kept (the consumer decides); the same format naming
+//! the same span twice is kept once. `carrier` on each [`Found`] is the path to the value that
+//! held the context: the caller's prefix, then the HTTP header name in lowercase, the JSON key
+//! or the attribute name as written (`headers.traceparent`, `detail._datadog.traceparent`,
+//! `messageAttributes._datadog`); a Datadog context is named by its trace id key.
+//!
+//! Bad input yields no context, never an error: a value that does not parse, invalid JSON or
+//! base64 in `_datadog`, a header given twice with different values (ambiguous; `tracestate`
+//! excepted, whose fields combine per RFC 7230), or a string above [`MAX_CARRIER_LEN`].
+
+use super::{datadog, w3c, xray, Format, Found};
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine;
+use serde_json::{Map, Value};
+
+/// Longest carrier string read (a header value, an attribute value, base64 text); longer ones
+/// are ignored so a hostile payload cannot make extraction expensive.
+pub const MAX_CARRIER_LEN: usize = 8 * 1024;
+
+/// The message attribute Datadog tracers write their JSON carrier to.
+pub const DATADOG_ATTRIBUTE: &str = "_datadog";
+
+/// AWS emits padded standard base64; unpadded input is accepted too since the bits are the same.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// Contexts in HTTP headers (names case-insensitive). `carrier` prefixes the location,
 /// e.g. `headers` gives `headers.traceparent`.
-pub fn from_headers<'a, I>(_headers: I, _carrier: &str) -> Vec<Found>
+pub fn from_headers<'a, I>(headers: I, carrier: &str) -> Vec<Found>
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
 {
-    Vec::new()
+    let mut fields = Fields::default();
+    for (name, value) in headers {
+        if let Some(key) = Key::of(name) {
+            fields.put(key, value, || join(carrier, key.name()));
+        }
+    }
+    finish(fields.contexts())
 }
 
-/// Contexts in a JSON object of string values (`_datadog`, a W3C carrier dict).
-pub fn from_json_carrier(_value: &Value, _carrier: &str) -> Vec<Found> {
-    Vec::new()
+/// Contexts in a JSON object of string values (`_datadog`, a W3C carrier dict). Datadog
+/// ids and priority may also be JSON integers.
+pub fn from_json_carrier(value: &Value, carrier: &str) -> Vec<Found> {
+    match value.as_object() {
+        Some(object) => finish(json_fields(object, |key| join(carrier, key)).contexts()),
+        None => Vec::new(),
+    }
 }
 
-/// Contexts in SQS `messageAttributes` (`{"name": {"stringValue"|"binaryValue", "dataType"}}`).
-pub fn from_sqs_attributes(_value: &Value, _carrier: &str) -> Vec<Found> {
-    Vec::new()
+/// Contexts in SQS `messageAttributes` (`{"name": {"stringValue"|"binaryValue", "dataType"}}`):
+/// individual header attributes first, then the `_datadog` JSON carrier.
+pub fn from_sqs_attributes(value: &Value, carrier: &str) -> Vec<Found> {
+    from_attributes(value, carrier, sqs_text)
 }
 
-/// Contexts in SNS `MessageAttributes` (`{"name": {"Type": "String"|"Binary", "Value"}}`).
-pub fn from_sns_attributes(_value: &Value, _carrier: &str) -> Vec<Found> {
-    Vec::new()
+/// Contexts in SNS `MessageAttributes` (`{"name": {"Type": "String"|"Binary", "Value"}}`):
+/// individual header attributes first, then the `_datadog` JSON carrier.
+pub fn from_sns_attributes(value: &Value, carrier: &str) -> Vec<Found> {
+    from_attributes(value, carrier, sns_text)
 }
+
+/// Whether a message attribute or JSON key is read by this module as a trace carrier, so
+/// decoders can leave it out of the attributes they report.
+pub fn is_carrier_key(name: &str) -> bool {
+    name == DATADOG_ATTRIBUTE || Key::of(name).is_some()
+}
+
+fn from_attributes(value: &Value, carrier: &str, text: fn(&Value) -> Option<String>) -> Vec<Found> {
+    let Some(attributes) = value.as_object() else {
+        return Vec::new();
+    };
+    let mut fields = Fields::default();
+    let mut datadog = Vec::new();
+    for (name, attribute) in attributes {
+        if name == DATADOG_ATTRIBUTE {
+            let location = join(carrier, name);
+            let object = text(attribute).and_then(|t| serde_json::from_str::<Value>(&t).ok());
+            if let Some(Value::Object(object)) = object {
+                datadog = json_fields(&object, |_| location.clone()).contexts();
+            }
+        } else if let Some(key) = Key::of(name) {
+            if let Some(t) = text(attribute) {
+                fields.put(key, &t, || join(carrier, name));
+            }
+        }
+    }
+    let mut found = fields.contexts();
+    found.extend(datadog);
+    finish(found)
+}
+
+/// An SQS attribute's text: `stringValue` for `String`, decoded `binaryValue` for `Binary`.
+fn sqs_text(attribute: &Value) -> Option<String> {
+    match attribute.get("dataType")?.as_str()? {
+        "String" => bounded(attribute.get("stringValue")?.as_str()?).map(str::to_owned),
+        "Binary" => decode_base64(attribute.get("binaryValue")?.as_str()?),
+        _ => None,
+    }
+}
+
+/// An SNS attribute's text: `Value` for `String`, decoded `Value` for `Binary`.
+fn sns_text(attribute: &Value) -> Option<String> {
+    let value = attribute.get("Value")?.as_str()?;
+    match attribute.get("Type")?.as_str()? {
+        "String" => bounded(value).map(str::to_owned),
+        "Binary" => decode_base64(value),
+        _ => None,
+    }
+}
+
+fn decode_base64(text: &str) -> Option<String> {
+    String::from_utf8(BASE64.decode(bounded(text)?).ok()?).ok()
+}
+
+fn bounded(text: &str) -> Option<&str> {
+    (text.len() <= MAX_CARRIER_LEN).then_some(text)
+}
+
+/// Reads a JSON carrier; `location` names where each key's value was found.
+fn json_fields(object: &Map<String, Value>, location: impl Fn(&str) -> String) -> Fields {
+    let mut fields = Fields::default();
+    for (name, value) in object {
+        let Some(key) = Key::of(name) else { continue };
+        let text = match value {
+            Value::String(s) => s.clone(),
+            // Only integers convert exactly; a float id is not an id.
+            Value::Number(n) if key.allows_number() && (n.is_u64() || n.is_i64()) => n.to_string(),
+            _ => continue,
+        };
+        fields.put(key, &text, || location(name));
+    }
+    fields
+}
+
+/// Orders by format (stable, so carriers keep their order within a format) and drops a
+/// repeat of the same format naming the same span.
+fn finish(mut found: Vec<Found>) -> Vec<Found> {
+    found.sort_by_key(|f| match f.context.format {
+        Format::W3c => 0,
+        Format::Xray => 1,
+        Format::Datadog => 2,
+    });
+    let mut out: Vec<Found> = Vec::with_capacity(found.len());
+    for f in found {
+        let c = &f.context;
+        let seen = out.iter().any(|o| {
+            let p = &o.context;
+            (p.format, p.trace_id, p.span_id) == (c.format, c.trace_id, c.span_id)
+        });
+        if !seen {
+            out.push(f);
+        }
+    }
+    out
+}
+
+fn join(carrier: &str, name: &str) -> String {
+    if carrier.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{carrier}.{name}")
+    }
+}
+
+/// The header-like keys a carrier may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Traceparent,
+    Tracestate,
+    Xray,
+    DdTraceId,
+    DdParentId,
+    DdPriority,
+    DdTags,
+}
+
+impl Key {
+    const ALL: [Key; 7] = [
+        Key::Traceparent,
+        Key::Tracestate,
+        Key::Xray,
+        Key::DdTraceId,
+        Key::DdParentId,
+        Key::DdPriority,
+        Key::DdTags,
+    ];
+
+    fn of(name: &str) -> Option<Key> {
+        Key::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(name))
+    }
+
+    /// The canonical (lowercase) header name.
+    fn name(self) -> &'static str {
+        match self {
+            Key::Traceparent => "traceparent",
+            Key::Tracestate => "tracestate",
+            Key::Xray => "x-amzn-trace-id",
+            Key::DdTraceId => datadog::TRACE_ID,
+            Key::DdParentId => datadog::PARENT_ID,
+            Key::DdPriority => datadog::SAMPLING_PRIORITY,
+            Key::DdTags => datadog::TAGS,
+        }
+    }
+
+    fn allows_number(self) -> bool {
+        matches!(self, Key::DdTraceId | Key::DdParentId | Key::DdPriority)
+    }
+}
+
+/// One header's value and where it was found; a second, different value makes it ambiguous.
+#[derive(Default)]
+struct Slot {
+    value: Option<(String, String)>,
+    conflict: bool,
+}
+
+impl Slot {
+    fn put(&mut self, value: &str, location: impl FnOnce() -> String) {
+        match &self.value {
+            Some((v, _)) if v == value => {}
+            Some(_) => self.conflict = true,
+            None => self.value = Some((value.to_owned(), location())),
+        }
+    }
+
+    /// `Ok(None)` when absent, `Err` when ambiguous.
+    fn get(&self) -> Result<Option<(&str, &str)>, ()> {
+        if self.conflict {
+            return Err(());
+        }
+        Ok(self.value.as_ref().map(|(v, l)| (v.as_str(), l.as_str())))
+    }
+}
+
+/// The header-like values of one carrier.
+#[derive(Default)]
+struct Fields {
+    traceparent: Slot,
+    tracestate: Vec<String>,
+    tracestate_len: usize,
+    xray: Slot,
+    dd_trace_id: Slot,
+    dd_parent_id: Slot,
+    dd_priority: Slot,
+    dd_tags: Slot,
+}
+
+impl Fields {
+    fn put(&mut self, key: Key, value: &str, location: impl FnOnce() -> String) {
+        if value.len() > MAX_CARRIER_LEN {
+            return;
+        }
+        let slot = match key {
+            Key::Tracestate => {
+                self.tracestate_len += value.len() + 1;
+                self.tracestate.push(value.to_owned());
+                return;
+            }
+            Key::Traceparent => &mut self.traceparent,
+            Key::Xray => &mut self.xray,
+            Key::DdTraceId => &mut self.dd_trace_id,
+            Key::DdParentId => &mut self.dd_parent_id,
+            Key::DdPriority => &mut self.dd_priority,
+            Key::DdTags => &mut self.dd_tags,
+        };
+        slot.put(value, location);
+    }
+
+    fn contexts(&self) -> Vec<Found> {
+        let mut out = Vec::new();
+        if let Ok(Some((value, location))) = self.traceparent.get() {
+            // Split tracestate fields combine with commas (RFC 7230 section 3.2.2).
+            let state = (self.tracestate_len <= MAX_CARRIER_LEN).then(|| self.tracestate.join(","));
+            if let Some(context) = w3c::parse_traceparent(value, state.as_deref()) {
+                out.push(Found {
+                    context,
+                    carrier: location.to_owned(),
+                });
+            }
+        }
+        if let Ok(Some((value, location))) = self.xray.get() {
+            if let Some(context) = xray::parse(value) {
+                out.push(Found {
+                    context,
+                    carrier: location.to_owned(),
+                });
+            }
+        }
+        if let Some(found) = self.datadog() {
+            out.push(found);
+        }
+        out
+    }
+
+    fn datadog(&self) -> Option<Found> {
+        let (trace_id, location) = self.dd_trace_id.get().ok()??;
+        let (parent_id, _) = self.dd_parent_id.get().ok()??;
+        let priority = self.dd_priority.get().ok()?.map(|(v, _)| v);
+        let tags = self.dd_tags.get().ok()?.map(|(v, _)| v);
+        let context = datadog::from_fields(trace_id, parent_id, priority, tags)?;
+        Some(Found {
+            context,
+            carrier: location.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "carrier_tests.rs"]
+mod tests;

@@ -19,6 +19,14 @@ impl TraceId {
         Some(TraceId(out))
     }
     /// Builds from the high and low 64-bit halves (Datadog's 128-bit split).
+    /// Parses exactly 32 lowercase hex digits, the only form W3C and X-Ray headers allow.
+    pub fn from_lower_hex(s: &str) -> Option<TraceId> {
+        if is_lower_hex(s) {
+            TraceId::from_hex(s)
+        } else {
+            None
+        }
+    }
     pub fn from_u64_pair(high: u64, low: u64) -> TraceId {
         let mut out = [0u8; 16];
         out[..8].copy_from_slice(&high.to_be_bytes());
@@ -48,6 +56,14 @@ impl SpanId {
         hex::decode_to_slice(s, &mut out).ok()?;
         Some(SpanId(out))
     }
+    /// Parses exactly 16 lowercase hex digits, the only form W3C and X-Ray headers allow.
+    pub fn from_lower_hex(s: &str) -> Option<SpanId> {
+        if is_lower_hex(s) {
+            SpanId::from_hex(s)
+        } else {
+            None
+        }
+    }
     pub fn from_u64(v: u64) -> SpanId {
         SpanId(v.to_be_bytes())
     }
@@ -60,6 +76,13 @@ impl SpanId {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
+}
+
+/// True when `s` is non-empty and only `0-9a-f`.
+pub(crate) fn is_lower_hex(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl fmt::Debug for TraceId {
