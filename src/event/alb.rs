@@ -172,6 +172,23 @@ mod tests {
     }
 
     #[test]
+    fn datadog_headers_in_the_sample() -> Result<(), DecodeError> {
+        let t = decode(&fixture("datadog-lambda-python/application-load-balancer.json")?)?;
+        let found = t.items.first().map(|i| i.contexts.clone()).unwrap_or_default();
+        let facts: Vec<_> = found
+            .iter()
+            .map(|f| {
+                (f.context.trace_id.low(), f.context.span_id.as_u64(), f.context.sampled, f.carrier.as_str())
+            })
+            .collect();
+        assert_eq!(facts, vec![(12345, 67890, Some(true), "headers.x-datadog-trace-id")]);
+        // ALB's own X-Amzn-Trace-Id carries only a Root.
+        let t = decode(&fixture("powertools-lambda-python/albEvent.json")?)?;
+        assert_eq!(t.items.first().map(|i| i.contexts.len()), Some(0));
+        Ok(())
+    }
+
+    #[test]
     fn encoded_query_parameters_stay_encoded() -> Result<(), DecodeError> {
         let t = decode(&fixture("aws-lambda-rust-runtime/alb_request_encoded_query_parameters.json")?)?;
         assert_eq!(http(&t).and_then(|h| h.query.as_deref()), Some("myKey=%3FshowAll%3Dtrue"));

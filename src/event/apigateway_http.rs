@@ -149,6 +149,30 @@ mod tests {
     }
 
     #[test]
+    fn trace_contexts_from_headers() -> Result<(), DecodeError> {
+        // The sample's X-Amzn-Trace-Id has no Parent: nothing to link to.
+        let t = decode(&fixture("datadog-lambda-python/http-api.json")?)?;
+        let carriers: Vec<_> =
+            t.items.iter().flat_map(|i| i.contexts.iter().map(|f| f.carrier.as_str())).collect();
+        assert_eq!(carriers, vec!["headers.x-datadog-trace-id"]);
+        let event = json!({
+            "version": "2.0",
+            "requestContext": {"http": {"method": "GET"}},
+            "headers": {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+        });
+        let t = decode(&event)?;
+        let found = t.items.first().and_then(|i| i.contexts.first());
+        assert_eq!(
+            found.map(|f| f.context.trace_id.to_hex()).as_deref(),
+            Some("0af7651916cd43dd8448eb211c80319c")
+        );
+        assert_eq!(found.map(|f| f.context.span_id.to_hex()).as_deref(), Some("b7ad6b7169203331"));
+        assert_eq!(found.map(|f| f.context.sampled), Some(Some(true)));
+        assert_eq!(found.map(|f| f.carrier.as_str()), Some("headers.traceparent"));
+        Ok(())
+    }
+
+    #[test]
     fn raw_path_and_raw_query_are_kept_as_sent() -> Result<(), DecodeError> {
         let t = decode(&fixture("aws-lambda-rust-runtime/apigw_request_path_with_space.json")?)?;
         let h = http(&t);

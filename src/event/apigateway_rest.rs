@@ -75,6 +75,7 @@ mod tests {
     use super::*;
     use crate::event::detect_kind;
     use crate::event::test_fixtures::{assert_truncations_fail, fixture, http};
+    use crate::propagation::{Format, Found, SpanContext, SpanId, TraceId};
     use serde_json::json;
 
     const FIXTURES: &[&str] = &[
@@ -156,6 +157,51 @@ mod tests {
                 connection_id: None,
                 domain: Some("gy415nuibc.execute-api.us-east-2.amazonaws.com".into()),
             })
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn datadog_headers_only_in_single_valued_headers() -> Result<(), DecodeError> {
+        // The sample lists the Datadog headers in `headers` but not `multiValueHeaders`.
+        let t = decode(&fixture("datadog-lambda-python/api-gateway.json")?)?;
+        assert_eq!(
+            t.items.first().map(|i| i.contexts.clone()),
+            Some(vec![Found {
+                context: SpanContext {
+                    trace_id: TraceId::from_u64_pair(0, 12345),
+                    span_id: SpanId::from_u64(67890),
+                    sampled: Some(true),
+                    tracestate: None,
+                    format: Format::Datadog,
+                },
+                carrier: "headers.x-datadog-trace-id".into(),
+            }])
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn trace_headers_in_multi_value_headers() -> Result<(), DecodeError> {
+        let event = json!({
+            "httpMethod": "GET", "requestContext": {},
+            "headers": {"X-Amzn-Trace-Id": "ignored: multiValueHeaders has this name"},
+            "multiValueHeaders": {
+                "X-Amzn-Trace-Id": ["Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"]
+            }
+        });
+        let contexts = decode(&event)?.items.first().map(|i| i.contexts.clone()).unwrap_or_default();
+        let found: Vec<(String, String, &str)> = contexts
+            .iter()
+            .map(|f| (f.context.trace_id.to_hex(), f.context.span_id.to_hex(), f.carrier.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![(
+                "5759e988bd862e3fe1be46a994272793".to_owned(),
+                "53995c3f42cd8ad8".to_owned(),
+                "headers.x-amzn-trace-id"
+            )]
         );
         Ok(())
     }

@@ -190,6 +190,26 @@ mod tests {
     }
 
     #[test]
+    fn trace_context_on_connect() -> Result<(), DecodeError> {
+        let mut event = connect();
+        if let Some(headers) = event.get_mut("headers").and_then(Value::as_object_mut) {
+            headers.insert(
+                "traceparent".into(),
+                json!("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"),
+            );
+        }
+        let t = decode(&event)?;
+        let found = t.items.first().and_then(|i| i.contexts.first());
+        assert_eq!(
+            found.map(|f| f.context.trace_id.to_hex()).as_deref(),
+            Some("0af7651916cd43dd8448eb211c80319c")
+        );
+        assert_eq!(found.map(|f| f.context.sampled), Some(Some(false)));
+        assert_eq!(t.items.first().map(|i| i.contexts.len()), Some(1));
+        Ok(())
+    }
+
+    #[test]
     fn disconnect_event() -> Result<(), DecodeError> {
         let mut event = message();
         if let Some(ctx) = event.get_mut("requestContext").and_then(Value::as_object_mut) {

@@ -114,6 +114,13 @@ mod tests {
     }
 
     #[test]
+    fn root_only_xray_header_gives_no_context() -> Result<(), DecodeError> {
+        let t = decode(&fixture("aws-lambda-rust-runtime/lambda_function_url_request.json")?)?;
+        assert_eq!(t.items.first().map(|i| i.contexts.len()), Some(0));
+        Ok(())
+    }
+
+    #[test]
     fn anonymous_account_and_trailing_slash() -> Result<(), DecodeError> {
         let t = decode(&fixture("powertools-lambda-python/lambdaFunctionUrlEvent.json")?)?;
         assert_eq!(t.source.account, None);

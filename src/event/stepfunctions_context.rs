@@ -21,7 +21,7 @@ use super::json::{invalid, missing, opt_obj, opt_str, opt_u64};
 use super::time::parse_rfc3339;
 use super::{Item, Source, StepFunctionsContext, Trigger, TriggerKind};
 use crate::error::DecodeError;
-use crate::propagation::{from_json_carrier, Found};
+use crate::propagation::{datadog, from_json_carrier, Found, TraceId};
 use serde_json::Value;
 
 const INPUT: &str = "stepfunctions context";
@@ -109,6 +109,7 @@ fn read(value: &Value, base: &str, carrier: &str) -> Result<StepFunctionsContext
         state_entered_time: required("/State/EnteredTime")?,
         retry_count: opt_u64(value, &at("/State/RetryCount"), INPUT)?,
         root_execution_id: text("/RootExecutionId")?,
+        upstream_trace_id: upstream_trace_id(value, base, carrier),
         contexts: upstream(value, base, carrier),
         carrier: carrier.to_owned(),
     })
@@ -135,6 +136,28 @@ fn upstream(value: &Value, base: &str, carrier: &str) -> Vec<Found> {
     found
 }
 
+/// The Datadog trace id in the `_datadog` object holding the context, else in the
+/// execution input's `_datadog`: Datadog passes an upstream Lambda's trace this way, with
+/// no parent id (the state span is the parent).
+fn upstream_trace_id(value: &Value, base: &str, carrier: &str) -> Option<TraceId> {
+    let beside = carrier.ends_with("_datadog").then(|| value.pointer(base)).flatten();
+    let input = value.pointer(&format!("{base}/Execution/Input/_datadog"));
+    beside.and_then(datadog_trace_id).or_else(|| input.and_then(datadog_trace_id))
+}
+
+fn datadog_trace_id(dd: &Value) -> Option<TraceId> {
+    let low = match dd.get(datadog::TRACE_ID)? {
+        Value::String(s) => s.parse::<u64>().ok()?,
+        Value::Number(n) => n.as_u64()?,
+        _ => return None,
+    };
+    if low == 0 {
+        return None;
+    }
+    let high = dd.get(datadog::TAGS).and_then(Value::as_str).and_then(datadog::high_bits).unwrap_or(0);
+    Some(TraceId::from_u64_pair(high, low))
+}
+
 /// Region and account of `arn:{partition}:states:{region}:{account}:...`.
 fn states_arn(arn: &str) -> Option<(&str, &str)> {
     let mut parts = arn.splitn(6, ':');
@@ -153,6 +176,7 @@ mod tests {
     use super::*;
     use crate::event::test_fixtures::{assert_truncations_fail, fixture};
     use crate::event::{decode_event_value, detect_kind};
+    use crate::propagation::{Format, SpanContext, SpanId};
     use serde_json::json;
 
     const EXECUTION: &str = "arn:aws:states:ca-central-1:425362996713:execution:MyStateMachine-wsx8chv4d:1356a963-42a5-48b0-ba3f-73bde559a50c";
@@ -172,6 +196,7 @@ mod tests {
             state_entered_time: "2024-11-13T16:46:47.740Z".into(),
             retry_count: Some(0),
             root_execution_id: Some(EXECUTION.into()),
+            upstream_trace_id: None,
             contexts: Vec::new(),
             carrier: carrier.into(),
         }
@@ -274,10 +299,80 @@ mod tests {
         }});
         let trigger = decode_event_value(&event)?;
         let ctx = trigger.step_functions.as_ref();
+        // No parent id: no context to link to, but the trace the state spans belong to.
+        assert_eq!(ctx.map(|c| c.contexts.len()), Some(0));
+        assert_eq!(
+            ctx.and_then(|c| c.upstream_trace_id),
+            Some(TraceId::from_u64_pair(0x672a_7cb1_0000_0000, 5_821_803_790_426_892_636))
+        );
         assert_eq!(ctx.map(|c| c.state_entered_time.as_str()), Some("Mon Nov 13 12:43:33 PST 2023"));
         assert_eq!(ctx.and_then(|c| c.state_machine_id.as_deref()), None);
         assert_eq!(trigger.items.first().and_then(|i| i.time_unix_nano), None);
         assert_eq!((trigger.source.region, trigger.source.account), (None, None));
+        Ok(())
+    }
+
+    #[test]
+    fn upstream_trace_in_the_execution_input() -> Result<(), DecodeError> {
+        // datadog-lambda-python's test_step_function_trace_data_with_input_datadog.
+        let event = json!({
+            "Execution": {
+                "Id": "arn:aws:states:sa-east-1:425362996713:execution:rstrat-sfn-lambda-jsonpath-demo-dev-state-machine:7d67bd1e-57df-4021-8b52-f55d5cad1169",
+                "Input": {"hello": "world", "_datadog": {
+                    "x-datadog-trace-id": "12766418539254701015",
+                    "x-datadog-parent-id": "5497030307431673011",
+                    "x-datadog-sampling-priority": "1",
+                    "x-datadog-tags": "_dd.p.dm=-0,_dd.p.tid=69f4ed3a00000000",
+                    "traceparent": "00-69f4ed3a00000000b12b6e05a63cdbd7-4c495ff0aa056cb3-01",
+                    "tracestate": "dd=p:4c495ff0aa056cb3;s:1;t.dm:-0;t.tid:69f4ed3a00000000"
+                }},
+                "StartTime": "2026-05-01T18:13:14.130Z", "Name": "7d67bd1e-57df-4021-8b52-f55d5cad1169", "RedriveCount": 0
+            },
+            "State": {"Name": "InvokeDownstreamSecond", "EnteredTime": "2026-05-01T18:13:16.310Z", "RetryCount": 0},
+            "StateMachine": {"Id": "arn:aws:states:sa-east-1:425362996713:stateMachine:rstrat-sfn-lambda-jsonpath-demo-dev-state-machine", "Name": "rstrat-sfn-lambda-jsonpath-demo-dev-state-machine"}
+        });
+        let ctx = find(&event)?.ok_or_else(|| missing("test", "/Execution"))?;
+        let trace_id = TraceId::from_u64_pair(0x69f4_ed3a_0000_0000, 0xb12b_6e05_a63c_dbd7);
+        let span_id = SpanId::from_u64(0x4c49_5ff0_aa05_6cb3);
+        assert_eq!(ctx.upstream_trace_id, Some(trace_id));
+        assert_eq!(
+            ctx.contexts,
+            vec![
+                Found {
+                    context: SpanContext {
+                        trace_id,
+                        span_id,
+                        sampled: Some(true),
+                        tracestate: Some("dd=p:4c495ff0aa056cb3;s:1;t.dm:-0;t.tid:69f4ed3a00000000".into()),
+                        format: Format::W3c,
+                    },
+                    carrier: "Execution.Input._datadog.traceparent".into(),
+                },
+                Found {
+                    context: SpanContext {
+                        trace_id,
+                        span_id,
+                        sampled: Some(true),
+                        tracestate: None,
+                        format: Format::Datadog
+                    },
+                    carrier: "Execution.Input._datadog.x-datadog-trace-id".into(),
+                },
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn traceparent_at_the_top_of_the_execution_input() -> Result<(), DecodeError> {
+        let event = json!({"Payload": {
+            "Execution": {"Id": "e", "Input": {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}},
+            "State": {"Name": "s", "EnteredTime": "2024-01-01T00:00:00.000Z"}
+        }});
+        let ctx = find(&event)?.ok_or_else(|| missing("test", "/Payload"))?;
+        let carriers: Vec<&str> = ctx.contexts.iter().map(|f| f.carrier.as_str()).collect();
+        assert_eq!(carriers, vec!["Payload.Execution.Input.traceparent"]);
+        assert_eq!(ctx.upstream_trace_id, None);
         Ok(())
     }
 
