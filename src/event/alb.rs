@@ -92,7 +92,9 @@ impl TargetGroupArn {
 mod tests {
     use super::*;
     use crate::event::detect_kind;
-    use crate::event::test_fixtures::{assert_truncations_fail, fixture, http};
+    use crate::event::test_fixtures::{
+        assert_mutations_decode_or_fail, assert_truncations_fail, fixture, http,
+    };
     use serde_json::json;
 
     const FIXTURES: &[&str] = &[
@@ -107,6 +109,14 @@ mod tests {
         "datadog-lambda-python/application-load-balancer.json",
         "powertools-lambda-python/albEvent.json",
     ];
+
+    #[test]
+    fn mutated_fixtures_decode_or_fail_cleanly() -> Result<(), DecodeError> {
+        for path in FIXTURES {
+            assert!(assert_mutations_decode_or_fail(path)? > 0, "{path}");
+        }
+        Ok(())
+    }
 
     #[test]
     fn truncated_fixtures_are_json_errors() -> Result<(), DecodeError> {

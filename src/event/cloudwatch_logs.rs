@@ -147,7 +147,7 @@ fn read_document(document: &Value, input: &'static str) -> Result<Logs, DecodeEr
 mod tests {
     use super::*;
     use crate::event::detect_kind;
-    use crate::event::test_fixtures::{assert_truncations_fail, fixture};
+    use crate::event::test_fixtures::{assert_mutations_decode_or_fail, assert_truncations_fail, fixture};
     use flate2::write::GzEncoder;
     use flate2::Compression;
     use serde_json::json;
@@ -159,6 +159,14 @@ mod tests {
         "powertools-lambda-python/cloudWatchLogEvent.json",
         "powertools-lambda-python/cloudWatchLogEventWithPolicyLevel.json",
     ];
+
+    #[test]
+    fn mutated_fixtures_decode_or_fail_cleanly() -> Result<(), DecodeError> {
+        for path in FIXTURES {
+            assert!(assert_mutations_decode_or_fail(path)? > 0, "{path}");
+        }
+        Ok(())
+    }
 
     #[test]
     fn truncated_fixtures_are_json_errors() -> Result<(), DecodeError> {

@@ -40,7 +40,9 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
 mod tests {
     use super::*;
     use crate::event::detect_kind;
-    use crate::event::test_fixtures::{assert_truncations_fail, fixture, http};
+    use crate::event::test_fixtures::{
+        assert_mutations_decode_or_fail, assert_truncations_fail, fixture, http,
+    };
     use crate::event::HttpRequest;
     use serde_json::json;
 
@@ -52,6 +54,14 @@ mod tests {
         "powertools-lambda-python/lambdaFunctionUrlEventWithHeaders.json",
         "powertools-lambda-python/lambdaFunctionUrlIAMEvent.json",
     ];
+
+    #[test]
+    fn mutated_fixtures_decode_or_fail_cleanly() -> Result<(), DecodeError> {
+        for path in FIXTURES {
+            assert!(assert_mutations_decode_or_fail(path)? > 0, "{path}");
+        }
+        Ok(())
+    }
 
     #[test]
     fn truncated_fixtures_are_json_errors() -> Result<(), DecodeError> {

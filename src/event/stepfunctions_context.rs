@@ -174,7 +174,7 @@ fn states_arn(arn: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::test_fixtures::{assert_truncations_fail, fixture};
+    use crate::event::test_fixtures::{assert_mutations_decode_or_fail, assert_truncations_fail, fixture};
     use crate::event::{decode_event_value, detect_kind};
     use crate::propagation::{Format, SpanContext, SpanId};
     use serde_json::json;
@@ -238,6 +238,12 @@ mod tests {
     #[test]
     fn truncated_fixture_is_a_json_error() -> Result<(), DecodeError> {
         assert_truncations_fail("datadog-lambda-python/states.json", 13)
+    }
+
+    #[test]
+    fn mutated_fixture_decodes_or_fails_cleanly() -> Result<(), DecodeError> {
+        assert_eq!(assert_mutations_decode_or_fail("datadog-lambda-python/states.json")?, 16 * 8);
+        Ok(())
     }
 
     #[test]
@@ -400,6 +406,40 @@ mod tests {
         assert_eq!(ctx.as_ref().and_then(|c| c.redrive_count), None);
         // The execution input is an object without trace headers.
         assert_eq!(ctx.map(|c| c.contexts.len()), Some(0));
+        Ok(())
+    }
+
+    #[test]
+    fn localstack_pass_state_output_of_the_whole_context() -> Result<(), DecodeError> {
+        // A Pass state whose output is `$$`: the context object as AWS builds it, for a
+        // state with no retry count.
+        let snapshot = fixture("stepfunctions/localstack/context_object/test_context_object.snapshot.json")?;
+        let key = "tests/aws/services/stepfunctions/v2/context_object/test_context_object.py::TestSnfBase::test_input_path[$$]";
+        let object = snapshot
+            .get(key)
+            .and_then(|v| {
+                v.pointer("/recorded-content/get_execution_history/events/2/stateExitedEventDetails/output")
+            })
+            .cloned()
+            .ok_or_else(|| missing("fixture", "/output"))?;
+        assert_eq!(
+            find(&object)?,
+            Some(StepFunctionsContext {
+                execution_id:
+                    "arn:<partition>:states:<region>:111111111111:execution:<ArnPart_0idx>:<ExecArnPart_0idx>"
+                        .into(),
+                execution_name: Some("<ExecArnPart_0idx>".into()),
+                execution_start_time: Some("date".into()),
+                redrive_count: Some(0),
+                state_machine_id: Some(
+                    "arn:<partition>:states:<region>:111111111111:stateMachine:<ArnPart_0idx>".into()
+                ),
+                state_machine_name: Some("<ArnPart_0idx>".into()),
+                state_name: "TestState".into(),
+                state_entered_time: "date".into(),
+                ..StepFunctionsContext::default()
+            })
+        );
         Ok(())
     }
 

@@ -38,3 +38,60 @@ pub(crate) fn assert_truncations_fail(relative: &str, step: usize) -> Result<(),
     }
     Ok(())
 }
+
+/// Replaces every node of a fixture, one at a time, with values of every JSON type (and
+/// numbers no u64 holds) and decodes the result: each either decodes or is an error whose
+/// message starts with the input it was reading, and none panics. Returns how many variants were decoded.
+pub(crate) fn assert_mutations_decode_or_fail(relative: &str) -> Result<usize, DecodeError> {
+    let original = fixture(relative)?;
+    let replacements = [
+        Value::Null,
+        Value::Bool(true),
+        serde_json::json!(-1),
+        serde_json::json!(1e300),
+        serde_json::json!(u64::MAX),
+        serde_json::json!("x"),
+        serde_json::json!([]),
+        serde_json::json!({}),
+    ];
+    let mut pointers = Vec::new();
+    collect_pointers(&original, String::new(), &mut pointers);
+    let mut count = 0;
+    for pointer in &pointers {
+        for replacement in &replacements {
+            let mut event = original.clone();
+            if let Some(slot) = event.pointer_mut(pointer) {
+                *slot = replacement.clone();
+            }
+            if let Err(e) = super::decode_event_value(&event) {
+                let message = e.to_string();
+                let input = message.split(':').next().unwrap_or_default();
+                assert!(
+                    input == "event" || input.ends_with(" event") || input.ends_with(" context"),
+                    "{relative} {pointer} = {replacement}: {message}"
+                );
+            }
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+fn collect_pointers(value: &Value, at: String, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                collect_pointers(child, super::json::join(&at, key), out);
+            }
+        }
+        Value::Array(items) => {
+            for (index, child) in items.iter().enumerate() {
+                collect_pointers(child, format!("{at}/{index}"), out);
+            }
+        }
+        _ => {}
+    }
+    if !at.is_empty() {
+        out.push(at);
+    }
+}
