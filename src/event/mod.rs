@@ -15,6 +15,7 @@ mod dynamodb;
 mod eventbridge;
 mod firehose;
 mod function_url;
+mod http_request;
 pub(crate) mod json;
 mod kinesis;
 mod message;
@@ -23,9 +24,11 @@ mod s3_eventbridge;
 mod sns;
 mod sqs;
 mod stepfunctions_context;
+#[cfg(test)]
+mod test_fixtures;
 pub mod time;
 mod trigger;
 
-pub use cloudwatch_logs::{inflate_logs_data, MAX_INFLATED_BYTES};
+pub use cloudwatch_logs::{decode_logs_json, inflate_logs_data, MAX_INFLATED_BYTES};
 pub use detect::{decode_event, decode_event_value, detect_kind};
 pub use trigger::*;
