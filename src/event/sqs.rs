@@ -42,6 +42,8 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
     let id = req_str(value, &p("/messageId"), INPUT)?.to_owned();
     let (body_size, body_json) = body(value, &p("/body"))?;
     let payload = body_json.as_ref().and_then(|b| message::decode_embedded(b, true));
+    // A body decoded into `payload` is not repeated as raw JSON.
+    let body_json = if payload.is_some() { None } else { body_json };
     opt_obj(value, &p("/attributes"), INPUT)?;
     let (mut contexts, attributes) = message_attributes(value, &p("/messageAttributes"))?;
     if let Some(header) = opt_str(value, &p("/attributes/AWSTraceHeader"), INPUT)? {
