@@ -210,18 +210,6 @@ fn malformed_records_name_the_field() {
     assert_eq!(err(two), "s3 event: missing field `Records.1.s3.object.key`");
 }
 
-#[test]
-fn truncated_json_is_a_json_error() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/aws-lambda-rust-runtime/example-s3-event.json"
-    ))
-    .unwrap();
-    for cut in [1, text.len() / 3, text.len() / 2, text.len() - 3] {
-        let e = decode_event(text.get(..cut).unwrap().as_bytes()).unwrap_err();
-        assert!(matches!(e, DecodeError::Json { input: "event", .. }), "{e}");
-    }
-}
 
 #[test]
 fn test_event_is_recognised_and_not_a_trigger() {
