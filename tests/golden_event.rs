@@ -1,6 +1,7 @@
 //! Every shared AWS fixture through `decode_event`, checked against
 //! `tests/golden/event/<source>/<fixture>/expected.json` (the decoded Trigger, or the error
-//! for payloads that are not trigger events, such as Lambda responses). Hand-built cases
+//! for payloads that are not trigger events, such as Lambda responses) and `inferred.json`
+//! (the inferred spans as OTLP/JSON, what `relink event --otlp` prints). Hand-built cases
 //! live in `tests/golden/event/hand/<case>/input.json`.
 
 mod common;
@@ -12,12 +13,38 @@ use std::path::Path;
 const EVENT_SOURCES: &[&str] =
     &["aws-lambda-rust-runtime", "datadog-lambda-python", "powertools-lambda-python"];
 
-fn render(input: &[u8]) -> String {
-    let value = match relink::decode_event(input) {
-        Ok(trigger) => serde_json::to_value(&trigger).unwrap_or_default(),
-        Err(e) => serde_json::json!({ "error": e.to_string() }),
-    };
-    common::pretty(&value)
+/// The decoded trigger (or error) and, for a trigger, its inferred spans.
+fn render(input: &[u8]) -> (String, Option<String>) {
+    match relink::decode_event(input) {
+        Ok(trigger) => {
+            let request = relink::inferred::infer_request(&trigger, &Default::default());
+            let otlp: serde_json::Value =
+                serde_json::from_slice(&relink::otlp::encode_json(&request)).unwrap_or_default();
+            let decoded = serde_json::to_value(&trigger).unwrap_or_default();
+            (common::pretty(&decoded), Some(common::pretty(&otlp)))
+        }
+        Err(e) => (common::pretty(&serde_json::json!({ "error": e.to_string() })), None),
+    }
+}
+
+/// Checks one case directory, collecting mismatches.
+fn check_case(case: &Path, input: &[u8], failures: &mut Vec<String>) {
+    let (decoded, inferred) = render(input);
+    if let Err(e) = common::check(&case.join("expected.json"), &decoded) {
+        failures.push(e);
+    }
+    let inferred_path = case.join("inferred.json");
+    match inferred {
+        Some(otlp) => {
+            if let Err(e) = common::check(&inferred_path, &otlp) {
+                failures.push(e);
+            }
+        }
+        None if inferred_path.exists() => {
+            failures.push(format!("{}: no trigger decoded, so no spans", inferred_path.display()))
+        }
+        None => {}
+    }
 }
 
 #[test]
@@ -29,11 +56,8 @@ fn fixtures_decode_as_golden() {
         for fixture in common::files_under(&root.join("tests/fixtures").join(source), ".json") {
             let Some(stem) = fixture.file_stem().and_then(|s| s.to_str()) else { continue };
             let input = std::fs::read(&fixture).unwrap_or_default();
-            let expected = root.join("tests/golden/event").join(source).join(stem).join("expected.json");
             checked += 1;
-            if let Err(e) = common::check(&expected, &render(&input)) {
-                failures.push(e);
-            }
+            check_case(&root.join("tests/golden/event").join(source).join(stem), &input, &mut failures);
         }
     }
     common::report(failures, checked);
@@ -48,9 +72,7 @@ fn hand_built_cases_decode_as_golden() {
         let case = input.parent().unwrap_or(Path::new("."));
         let bytes = std::fs::read(&input).unwrap_or_default();
         checked += 1;
-        if let Err(e) = common::check(&case.join("expected.json"), &render(&bytes)) {
-            failures.push(e);
-        }
+        check_case(case, &bytes, &mut failures);
     }
     common::report(failures, checked);
 }
