@@ -15,7 +15,9 @@
 //! - [`relink`]: the processor that joins producer and consumer spans.
 //! - [`config`]: the one configuration every host shares; builds the processor.
 //! - [`error`]: the error values every entry point returns.
+//! - [`bindings`]: per-host adapters (the WebAssembly component), each behind a feature.
 
+pub mod bindings;
 pub mod config;
 pub mod error;
 pub mod event;
