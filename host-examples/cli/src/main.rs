@@ -4,6 +4,10 @@
 //!   spans as OTLP/JSON instead.
 //! - `relink process --in FILE|- [--out FILE] [--config FILE] [--format json|protobuf]` runs
 //!   the processor on an OTLP export request.
+//! - `relink serve [--listen ADDR] [--component FILE] [--config FILE] [--upstream URL]
+//!   [--out FILE] [--max-body BYTES]` runs the OTLP/HTTP relay (`relink-relay`), which
+//!   relinks every export through the WebAssembly component.
+//! - `relink tree FILE...` prints OTLP traces as indented trees.
 //!
 //! Bad input prints one line on stderr naming the input and the field and exits with 2;
 //! usage errors exit with 64.
@@ -33,11 +37,17 @@ impl Failure {
 
 const USAGE: &str = "usage:
   relink event FILE|- [--otlp]
-  relink process --in FILE|- [--out FILE] [--config FILE] [--format json|protobuf]";
+  relink process --in FILE|- [--out FILE] [--config FILE] [--format json|protobuf]
+  relink serve [--listen ADDR] [--component FILE] [--config FILE] [--upstream URL] [--out FILE] [--max-body BYTES]
+  relink tree FILE|-...";
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    let rest = argv.get(1..).unwrap_or_default();
     let result = match argv.first().map(String::as_str) {
+        // The relay and the tree printer keep their own flags and exit codes.
+        Some("serve") => return relink_relay::cli::serve_main(rest),
+        Some("tree") => return relink_relay::cli::tree_main(rest),
         Some("event") => event::run(argv.get(1..).unwrap_or_default()),
         Some("process") => process::run(argv.get(1..).unwrap_or_default()),
         Some("-h" | "--help" | "help") => {
