@@ -3,14 +3,17 @@ the OpenTelemetry instrumentation (installed once per process, since instrumento
 singletons)."""
 
 import logging
+import os
 import pathlib
+import subprocess
 import sys
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 HOOKS = REPO / "host-examples" / "instrumentation" / "python"
-RELINK = REPO / "target" / "release" / "relink"
+# The CLI under test; RELINK_BIN points the tests at another build.
+RELINK = pathlib.Path(os.environ.get("RELINK_BIN", REPO / "target" / "release" / "relink"))
 
 sys.path.insert(0, str(HOOKS))
 
@@ -37,3 +40,13 @@ def telemetry():
     installed = aws_scenario.instrument(KEY_NAMES)
     yield installed
     aws_scenario.uninstrument()
+
+
+def relink_unavailable():
+    """Why `relink process` cannot be run, or None when it can."""
+    if not RELINK.exists():
+        return f"{RELINK} not built: run `cargo build --release -p relink-cli`"
+    probe = subprocess.run([str(RELINK), "--help"], capture_output=True, text=True, timeout=30, check=False)
+    if "process" not in probe.stdout + probe.stderr:
+        return f"{RELINK} has no `process` subcommand yet (host-examples/cli is still a stub)"
+    return None

@@ -17,7 +17,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 
 import aws_scenario
 import otlp_files
-from conftest import RELINK
+from conftest import RELINK, relink_unavailable
 from pointers import dynamodb_pointer, s3_pointer
 
 LAMBDA_SCOPE = "opentelemetry.instrumentation.aws_lambda"
@@ -142,8 +142,8 @@ def test_otlp_json_and_protobuf_files_hold_the_same_request(scenario):
 
 # -- through relink --------------------------------------------------------------
 
-requires_relink = pytest.mark.skipif(
-    not RELINK.exists(), reason=f"{RELINK} not built: run `cargo build --release -p relink-cli`")
+_UNAVAILABLE = relink_unavailable()
+requires_relink = pytest.mark.skipif(_UNAVAILABLE is not None, reason=str(_UNAVAILABLE))
 
 
 def run_relink(scenario, tmp_path, config=None, source="json_path"):
@@ -174,6 +174,10 @@ def relinked_pairs(scenario, output):
     return pairs
 
 
+def pointer_kind(producer):
+    return "aws.s3.object" if producer.name.startswith("S3.") else "aws.dynamodb.item"
+
+
 @requires_relink
 @pytest.mark.parametrize("source", ["json_path", "pb_path"])
 def test_relink_links_every_consumer_to_its_producer(scenario, tmp_path, source):
@@ -182,11 +186,14 @@ def test_relink_links_every_consumer_to_its_producer(scenario, tmp_path, source)
     assert len(spans) == len(by_id(scenario.request))  # nothing dropped, ids unchanged
     for pointer, producer, consumer in relinked_pairs(scenario, output):
         out_consumer = spans[(consumer.trace_id, consumer.span_id)]
-        links = [l for l in out_consumer.links
+        links = [otlp_files.attributes(l.attributes) for l in out_consumer.links
                  if (l.trace_id, l.span_id) == (producer.trace_id, producer.span_id)]
-        assert links, f"{consumer.name} has no link to {producer.name} for pointer {pointer}"
-        reasons = otlp_files.attributes(links[0].attributes)
-        assert any(k.startswith("relink.") for k in reasons), reasons
+        assert links == [{"relink.rule": pointer_kind(producer), "relink.match": "exact",
+                          "relink.key": pointer, "relink.peer": "producer"}], (consumer.name, producer.name)
+        why = otlp_files.attributes(out_consumer.attributes)
+        assert pointer_kind(producer) in why["relink.rules"]
+        assert pointer in why["relink.pointer.hashes"]
+        assert why["relink.matches"] == ["exact"]
 
 
 @requires_relink
@@ -200,7 +207,7 @@ def test_relink_writes_datadog_pointer_links_on_both_sides(scenario, tmp_path):
                 if a.get("link.kind") == "span-pointer"}
 
     for pointer, producer, consumer in relinked_pairs(scenario, output):
-        kind = "aws.s3.object" if producer.name.startswith("S3.") else "aws.dynamodb.item"
+        kind = pointer_kind(producer)
         assert (kind, "d", pointer) in pointer_links(producer)
         assert (kind, "u", pointer) in pointer_links(spans[(consumer.trace_id, consumer.span_id)])
     for span in spans.values():
@@ -227,13 +234,20 @@ def test_relink_without_adoption_keeps_the_traces_apart(scenario, tmp_path):
 @requires_relink
 def test_relink_adoption_puts_producer_and_consumer_in_one_trace(scenario, tmp_path):
     output = run_relink(scenario, tmp_path, config={"adoption": {"enabled": True}})
-    spans = by_id(output)
-    # S3 and stream consumers are invoked once per event; each adopts into its producer's trace.
-    adopted = {}
+    by_span = {s.span_id: s for _r, _scope, s in otlp_files.spans(output)}
+    producers_of = {}
     for _pointer, producer, consumer in relinked_pairs(scenario, output):
-        adopted.setdefault(consumer.span_id, set()).add((producer.trace_id, producer.span_id))
-    by_span = {s.span_id: s for s in spans.values()}
-    for consumer_span_id, producers in adopted.items():
-        consumer = by_span[consumer_span_id]
-        assert consumer.trace_id in {trace for trace, _span in producers}
-        assert (consumer.trace_id, consumer.parent_span_id) in producers
+        producers_of.setdefault(consumer.span_id, (consumer, set()))[1].add((producer.trace_id, producer.span_id))
+    assert len(producers_of) == 5
+    for consumer_span_id, (before, producers) in producers_of.items():
+        after = by_span[consumer_span_id]
+        # The consumer root now sits under one of the spans that wrote what triggered it.
+        assert (after.trace_id, after.parent_span_id) in producers
+        why = otlp_files.attributes(after.attributes)
+        assert why["relink.original_trace_id"] == before.trace_id.hex()
+        assert "adoption" in why["relink.rules"]
+        back = [l for l in after.links if otlp_files.attributes(l.attributes).get("relink.rule") == "adoption"]
+        assert [(l.trace_id, l.span_id) for l in back] == [(before.trace_id, before.span_id)]
+    # Producer spans keep their ids; the output holds two traces, one per producer request.
+    traces = {s.trace_id for s in by_span.values()}
+    assert len(traces) == 2
