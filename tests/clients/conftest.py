@@ -2,11 +2,13 @@
 the OpenTelemetry instrumentation (installed once per process, since instrumentors are
 singletons)."""
 
+import json
 import logging
 import os
 import pathlib
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import pytest
 
@@ -50,3 +52,29 @@ def relink_unavailable():
     if "process" not in probe.stdout + probe.stderr:
         return f"{RELINK} has no `process` subcommand yet (host-examples/cli is still a stub)"
     return None
+
+
+@dataclass
+class Scenario:
+    s3: object
+    dynamodb: object
+    request: object  # ExportTraceServiceRequest
+    json_path: object
+    pb_path: object
+
+
+@pytest.fixture(scope="session")
+def scenario(moto_endpoint, telemetry, tmp_path_factory):
+    """The real-client scenario, run once: its flows, request and OTLP files."""
+    import aws_scenario
+    import otlp_files
+
+    telemetry.clear()
+    s3 = aws_scenario.s3_flow(moto_endpoint, telemetry)
+    dynamodb = aws_scenario.dynamodb_flow(moto_endpoint, telemetry)
+    request = otlp_files.encode(telemetry.finished())
+    out = tmp_path_factory.mktemp("otlp")
+    json_path, pb_path = out / "spans.json", out / "spans.pb"
+    json_path.write_text(json.dumps(otlp_files.to_otlp_json(request)), encoding="utf-8")
+    pb_path.write_bytes(request.SerializeToString())
+    return Scenario(s3, dynamodb, request, json_path, pb_path)

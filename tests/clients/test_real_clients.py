@@ -10,40 +10,16 @@ and needs target/release/relink (`cargo build --release -p relink-cli`).
 import json
 import subprocess
 import urllib.parse
-from dataclasses import dataclass
 
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 
-import aws_scenario
 import otlp_files
 from conftest import RELINK, relink_unavailable
 from pointers import dynamodb_pointer, s3_pointer
 
 LAMBDA_SCOPE = "opentelemetry.instrumentation.aws_lambda"
 ZERO_TRACE, ZERO_SPAN = bytes(16), bytes(8)
-
-
-@dataclass
-class Scenario:
-    s3: aws_scenario.Flow
-    dynamodb: aws_scenario.Flow
-    request: object  # ExportTraceServiceRequest
-    json_path: object
-    pb_path: object
-
-
-@pytest.fixture(scope="session")
-def scenario(moto_endpoint, telemetry, tmp_path_factory):
-    telemetry.clear()
-    s3 = aws_scenario.s3_flow(moto_endpoint, telemetry)
-    dynamodb = aws_scenario.dynamodb_flow(moto_endpoint, telemetry)
-    request = otlp_files.encode(telemetry.finished())
-    out = tmp_path_factory.mktemp("otlp")
-    json_path, pb_path = out / "spans.json", out / "spans.pb"
-    json_path.write_text(json.dumps(otlp_files.to_otlp_json(request)), encoding="utf-8")
-    pb_path.write_bytes(request.SerializeToString())
-    return Scenario(s3, dynamodb, request, json_path, pb_path)
 
 
 # -- pointers as each side states them -------------------------------------------
