@@ -12,6 +12,11 @@ mapping) is played by the test reading moto's queue and stream with instrumentat
 suppressed, then handing the payloads to the handler exactly as Lambda would: the S3
 event is the notification body; stream records get the two fields Lambda adds
 (`eventSourceARN`, epoch-seconds `ApproximateCreationDateTime`) and base64 binaries.
+
+moto 5.2.5 quirks the assertions account for: the first message on a new notification
+queue is an `s3:TestEvent`; a completed multipart upload is announced twice
+(`ObjectCreated:Put` and `ObjectCreated:CompleteMultipartUpload`); an UpdateItem that
+creates its item gives two INSERT records; notifications carry no `responseElements`.
 """
 
 import base64
