@@ -60,7 +60,7 @@ run_demo() {
 
 run_tests() {
   step "cargo test (workspace)"
-  cargo test --workspace --release --quiet 2>&1 | tee target/cargo-test.log
+  cargo test --workspace --quiet
   if [ -d tests/clients ] && ls tests/clients/test_*.py >/dev/null 2>&1; then
     step "python client tests"
     .venv/bin/python -m pytest -q tests/clients

@@ -23,7 +23,11 @@ fn inputs(case: &Path) -> Vec<(u64, PathBuf)> {
         .into_iter()
         .filter_map(|p| {
             let name = p.file_name()?.to_str()?;
-            let n = name.strip_prefix("input-")?.strip_suffix(".json")?.parse().ok()?;
+            let n = name
+                .strip_prefix("input-")?
+                .strip_suffix(".json")?
+                .parse()
+                .ok()?;
             Some((n, p))
         })
         .collect();
@@ -32,7 +36,11 @@ fn inputs(case: &Path) -> Vec<(u64, PathBuf)> {
 }
 
 fn run_case(case: &Path, failures: &mut Vec<String>) {
-    let name = case.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
+    let name = case
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("?")
+        .to_string();
     let config = std::fs::read_to_string(case.join("config.json")).unwrap_or_default();
     let mut processor = match Config::from_json(&config).and_then(|c| c.build()) {
         Ok(p) => p,
@@ -51,7 +59,9 @@ fn run_case(case: &Path, failures: &mut Vec<String>) {
         let actual = match &out.output {
             Cow::Borrowed(bytes) => {
                 if *bytes != input.as_slice() {
-                    failures.push(format!("{name}: input-{n}: borrowed output is not the input"));
+                    failures.push(format!(
+                        "{name}: input-{n}: borrowed output is not the input"
+                    ));
                 }
                 String::from_utf8_lossy(&input).into_owned()
             }
@@ -68,9 +78,13 @@ fn run_case(case: &Path, failures: &mut Vec<String>) {
             failures.push(e);
         }
         // A verbatim expectation means the output must be the input's bytes.
-        let verbatim = std::fs::read(&expected).map(|want| want == input).unwrap_or(false);
+        let verbatim = std::fs::read(&expected)
+            .map(|want| want == input)
+            .unwrap_or(false);
         if verbatim && !matches!(out.output, Cow::Borrowed(_)) {
-            failures.push(format!("{name}: input-{n}: expected the input bytes, got a re-encoding"));
+            failures.push(format!(
+                "{name}: input-{n}: expected the input bytes, got a re-encoding"
+            ));
         }
     }
     let mut counters = serde_json::to_value(processor.counters()).unwrap_or_default();
@@ -87,7 +101,12 @@ fn run_case(case: &Path, failures: &mut Vec<String>) {
 fn cases() -> Vec<PathBuf> {
     let root = common::root().join("tests/golden/relink");
     let mut out: Vec<PathBuf> = std::fs::read_dir(&root)
-        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
         .unwrap_or_default();
     out.sort();
     out
@@ -111,8 +130,12 @@ fn outputs_processed_again_are_unchanged() {
     let cases = cases();
     for case in &cases {
         let config = std::fs::read_to_string(case.join("config.json")).unwrap_or_default();
-        let Ok(config) = Config::from_json(&config) else { continue };
-        let (Ok(mut first), Ok(mut fresh)) = (config.build(), config.build()) else { continue };
+        let Ok(config) = Config::from_json(&config) else {
+            continue;
+        };
+        let (Ok(mut first), Ok(mut fresh)) = (config.build(), config.build()) else {
+            continue;
+        };
         for (n, path) in inputs(case) {
             let input = std::fs::read(&path).unwrap_or_default();
             let now = BASE_NOW + n * 1_000_000_000;
