@@ -7,10 +7,11 @@ import init, { Relink, checkConfig, version } from "../pkg/relink.js";
 import { ConfigEditor } from "./config-editor.js";
 import { renderDetail } from "./detail.js";
 import { InputList } from "./inputs.js";
-import { compare, isPointerLink, mergeRequests, parseRequests, summary, timeRange } from "./model.js";
+import { compare, formatDuration, isPointerLink, mergeRequests, parseRequests, summary, timeRange } from "./model.js";
 import { renderWaterfall } from "./waterfall.js";
 
 const $ = (id) => document.getElementById(id);
+const DAY_NS = 86_400_000_000_000n;
 const PALETTE = ["#2563eb", "#db2777", "#059669", "#d97706", "#7c3aed", "#0891b2", "#dc2626", "#4d7c0f", "#9333ea", "#0f766e"];
 
 const state = {
@@ -120,10 +121,14 @@ function show(befores, afters, counters, message) {
   setDownload(afters);
   const b = summary(state.before);
   const a = summary(state.after);
+  const range = timeRange([state.before, state.after]);
+  const wide = range.end - range.start > DAY_NS
+    ? ` The time axis covers ${formatDuration(range.end - range.start)}: some spans are far apart in time (an event's own timestamp, for one).`
+    : "";
   $("summary").textContent = message ??
     (b.spans === 0 && a.spans === 0
       ? "No spans yet: add an input or pick a sample."
-      : `Before: ${plural(b.traces, "trace")}, ${plural(b.spans, "span")}. After: ${plural(a.traces, "trace")}, ${plural(a.spans, "span")}, ${plural(a.links, "link")}${a.pointers ? ` and ${plural(a.pointers, "span pointer")}` : ""}.`);
+      : `Before: ${plural(b.traces, "trace")}, ${plural(b.spans, "span")}. After: ${plural(a.traces, "trace")}, ${plural(a.spans, "span")}, ${plural(a.links, "link")}${a.pointers ? ` and ${plural(a.pointers, "span pointer")}` : ""}.${wide}`);
   state.runs += 1;
   $("after").dataset.run = String(state.runs);
   $("after").dataset.ready = "true";
@@ -257,6 +262,14 @@ async function main() {
   config.value = "{}\n";
   $("run").addEventListener("click", run);
   $("add-input").addEventListener("click", () => inputs.add());
+  // A file dropped beside the cards becomes a new input (a card takes a file dropped on it).
+  const panel = document.querySelector(".inputs-panel");
+  panel.addEventListener("dragover", (e) => e.preventDefault());
+  panel.addEventListener("drop", async (e) => {
+    e.preventDefault();
+    const file = e.dataTransfer?.files?.[0];
+    if (file && !e.target.closest?.(".input-card")) await inputs.load(inputs.add(file.name), file);
+  });
   let width = window.innerWidth;
   window.addEventListener("resize", () => {
     if (Math.abs(window.innerWidth - width) > 20 && state.before) {

@@ -106,6 +106,7 @@ export class InputList {
     el.addEventListener("dragleave", () => el.classList.remove("drop"));
     el.addEventListener("drop", async (e) => {
       e.preventDefault();
+      e.stopPropagation();
       el.classList.remove("drop");
       const f = e.dataTransfer?.files?.[0];
       if (f) await this.load(card, f);

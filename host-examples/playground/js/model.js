@@ -217,7 +217,7 @@ export function timeRange(models) {
   return { start, end: end > start ? end : start + 1n };
 }
 
-// Nanoseconds as a short duration: 850 ns, 12.4 ms, 3.20 s, 2 min 5 s.
+// Nanoseconds as a short duration: 850 ns, 12.4 ms, 3.20 s, 2 min 5 s, 3.5 d, 47.5 y.
 export function formatDuration(ns) {
   const n = Number(ns);
   if (n < 1e3) return `${n} ns`;
@@ -226,7 +226,8 @@ export function formatDuration(ns) {
   if (n < 60e9) return `${(n / 1e9).toFixed(2)} s`;
   if (n < 3600e9) return `${Math.floor(n / 60e9)} min ${Math.round((n % 60e9) / 1e9)} s`;
   if (n < 86400e9 * 2) return `${(n / 3600e9).toFixed(1)} h`;
-  return `${(n / 86400e9).toFixed(1)} d`;
+  if (n < 86400e9 * 730) return `${(n / 86400e9).toFixed(1)} d`;
+  return `${(n / (86400e9 * 365.25)).toFixed(1)} y`;
 }
 
 // Unix nanoseconds as an ISO time with milliseconds.

@@ -161,8 +161,8 @@ test("both sides share one time range", () => {
 
 test("durations and times are short and exact", () => {
   assert.deepEqual(
-    [850n, 12_400n, 3_500_000n, 120_000_000n, 3_200_000_000n, 125_000_000_000n, 7_200_000_000_000n].map(formatDuration),
-    ["850 ns", "12 µs", "3.50 ms", "120.0 ms", "3.20 s", "2 min 5 s", "2.0 h"],
+    [850n, 12_400n, 3_500_000n, 120_000_000n, 3_200_000_000n, 125_000_000_000n, 7_200_000_000_000n, 302_400_000_000_000n, 1_709_929_297_000_000_000n].map(formatDuration),
+    ["850 ns", "12 µs", "3.50 ms", "120.0 ms", "3.20 s", "2 min 5 s", "2.0 h", "3.5 d", "54.2 y"],
   );
   assert.equal(formatTime(1709929297020000000n), "2024-03-08T20:21:37.020Z");
 });

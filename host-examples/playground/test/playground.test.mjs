@@ -201,6 +201,26 @@ describe("inputs", () => {
     assert.equal(await card.locator(".status").textContent(), "AWS event → inferred spans · 1 span, 1 changed");
     // The inferred span of the notification links to uploader's PutObject, as thumbnailer's does.
     assert.equal(Number((await counts("#after")).arrows), 2);
+    // The fixture's eventTime is in 1970: the page says why the axis is so long.
+    assert.match(await page.textContent("#summary"), / The time axis covers 54\.2 y: some spans are far apart in time/);
+    await shot("raw-event-pasted");
+  });
+
+  test("a file dropped beside the cards becomes a new input", async () => {
+    await pick("s3-lambda-links");
+    const bytes = [...readFileSync(join(ROOT, "tests/otlp/python_sdk.pb"))];
+    const dt = await page.evaluateHandle((b) => {
+      const d = new DataTransfer();
+      d.items.add(new File([new Uint8Array(b)], "python_sdk.pb", { type: "application/x-protobuf" }));
+      return d;
+    }, bytes);
+    const n = await runCount();
+    await page.dispatchEvent(".inputs-panel .panel-head", "drop", { dataTransfer: dt });
+    await nextRun(n);
+    const card = page.locator(".input-card").nth(2);
+    assert.equal(await card.locator(".card-title").textContent(), "Input 3 · python_sdk.pb");
+    assert.equal(await card.locator(".status").textContent(), "OTLP protobuf · 4 spans, 0 changed");
+    assert.equal(Number((await counts("#before")).spans), 8);
   });
 
   test("the page logged no error", () => {
