@@ -4,6 +4,7 @@
 //! from input to input, as in a collector.
 
 use crate::config::{Config, ConfigError};
+use crate::error::DecodeError;
 use crate::event::decode_event;
 use crate::inferred::{infer_request, InferOptions};
 use crate::otlp::{self, Encoding};
@@ -69,8 +70,19 @@ impl Session {
 
     /// Decodes a raw AWS trigger event, infers its spans and relinks them. The output is
     /// OTLP/JSON; an event that does not decode gives no output and the decoder's error.
+    /// Events over `limits.max_event_bytes` are refused, as the event attribute is.
     pub fn process_event(&mut self, input: &[u8], now_unix_nano: u64) -> Outcome {
-        let trigger = match decode_event(input) {
+        let limit = self.processor.config().limits.max_event_bytes;
+        let decoded = if input.len() as u64 > limit {
+            Err(DecodeError::TooLarge {
+                input: "event",
+                limit: usize::try_from(limit).unwrap_or(usize::MAX),
+                actual: input.len(),
+            })
+        } else {
+            decode_event(input)
+        };
+        let trigger = match decoded {
             Ok(trigger) => trigger,
             Err(e) => {
                 return Outcome {

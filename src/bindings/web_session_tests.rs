@@ -155,3 +155,11 @@ fn undecodable_event_gives_the_decoder_error_and_no_spans() {
     assert_eq!((out.output.len(), out.input_json.as_str(), out.output_json.as_str()), (0, "", ""));
     assert_eq!(parse(&session.counters_json())["requests"], json!(0));
 }
+
+#[test]
+fn event_over_the_size_limit_is_refused() {
+    let mut session = Session::new(r#"{"limits": {"max_event_bytes": 16}}"#).unwrap_or_else(|e| panic!("{e}"));
+    let out = session.process_event(br#"{"Records": [], "padding": 1}"#, NOW);
+    assert_eq!(out.error.as_deref(), Some("event: 29 bytes exceeds the limit of 16 bytes"));
+    assert_eq!(out.output_json, "");
+}
