@@ -12,6 +12,7 @@
 //! - [`propagation`]: W3C, X-Ray and Datadog trace context formats and carriers.
 //! - [`pointer`]: span pointers (S3 objects, DynamoDB items, messages) and their hashes.
 //! - [`inferred`]: OTLP spans for a trigger, following the OTel semantic conventions.
+//! - [`stepfn`]: Step Functions execution logs and history as spans, with deterministic ids.
 //! - [`error`]: the error values every entry point returns.
 
 pub mod error;
@@ -20,6 +21,7 @@ pub mod inferred;
 pub mod otlp;
 pub mod pointer;
 pub mod propagation;
+pub mod stepfn;
 
 pub use error::DecodeError;
 pub use event::{decode_event, Trigger, TriggerKind};
