@@ -112,6 +112,9 @@ pub fn detect_kind(value: &Value) -> Option<TriggerKind> {
             return Some(TriggerKind::ApigatewayRest);
         }
     }
+    if stepfunctions_context::looks_like_context(value) {
+        return Some(TriggerKind::Stepfunctions);
+    }
     None
 }
 

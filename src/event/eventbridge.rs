@@ -1,8 +1,80 @@
-//! PLACEHOLDER: decoder written by the event-decoding work item.
-use super::Trigger;
+//! EventBridge events (`detail-type`, `source`, `detail`), from a rule target or a
+//! schedule. S3 object events through EventBridge are decoded by
+//! [`s3_eventbridge`](super::s3_eventbridge) instead.
+//!
+//! EventBridge has no message attributes, so tracers put trace context in the event itself:
+//! Datadog's tracers inject a `_datadog` object into `detail` (and an input transformer
+//! may move it to the top level); other producers put a W3C `traceparent` in `detail`.
+//! All three are read, in that order.
+
+use super::json::{opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, req_str};
+use super::{Detail, Item, MessageDetail, Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
+use crate::pointer::{Message, Pointer};
+use crate::propagation::from_json_carrier;
 use serde_json::Value;
 
-pub(crate) fn decode(_value: &Value) -> Result<Trigger, DecodeError> {
-    Err(DecodeError::UnknownEvent { hint: "eventbridge decoder not written yet".into() })
+const INPUT: &str = "eventbridge event";
+
+pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
+    let id = req_str(value, "/id", INPUT)?.to_owned();
+    let detail = opt_obj(value, "/detail", INPUT)?;
+    let mut contexts = Vec::new();
+    if let Some(carrier) = value.pointer("/detail/_datadog").filter(|v| !v.is_null()) {
+        contexts.extend(from_json_carrier(carrier, "detail._datadog"));
+    }
+    if let Some(carrier) = value.get("_datadog").filter(|v| !v.is_null()) {
+        contexts.extend(from_json_carrier(carrier, "_datadog"));
+    }
+    if opt_str(value, "/detail/traceparent", INPUT)?.is_some() {
+        if let Some(d) = value.get("detail") {
+            contexts.extend(from_json_carrier(d, "detail"));
+        }
+    }
+    let event_source = opt_str(value, "/source", INPUT)?;
+    let item = Item {
+        id: Some(id.clone()),
+        event_name: opt_string(value, "/detail-type", INPUT)?,
+        time_unix_nano: opt_rfc3339_as_nanos(value, "/time", INPUT)?,
+        contexts,
+        pointers: vec![Pointer::Message(Message { service: "eventbridge", id })],
+        detail: Some(Detail::Message(MessageDetail {
+            subject: event_source.map(str::to_owned),
+            body_json: detail.map(|d| Value::Object(d.clone())),
+            ..MessageDetail::default()
+        })),
+        payload: None,
+    };
+    Ok(Trigger {
+        kind: TriggerKind::Eventbridge,
+        via: None,
+        source: Source {
+            arn: first_resource(value)?,
+            name: event_source.map(str::to_owned),
+            region: opt_string(value, "/region", INPUT)?,
+            account: opt_string(value, "/account", INPUT)?,
+            ..Source::default()
+        },
+        items: vec![item],
+        step_functions: None,
+    })
 }
+
+/// The first of `resources`: the rule of a scheduled event, the resource an AWS service
+/// event is about. Every entry must be a string.
+fn first_resource(value: &Value) -> Result<Option<String>, DecodeError> {
+    let Some(resources) = value.get("resources").filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let Some(list) = resources.as_array() else {
+        return Err(super::json::invalid(INPUT, "/resources", "expected an array of strings".into()));
+    };
+    for i in 0..list.len() {
+        opt_str(value, &format!("/resources/{i}"), INPUT)?;
+    }
+    opt_string(value, "/resources/0", INPUT)
+}
+
+#[cfg(test)]
+#[path = "eventbridge_tests.rs"]
+mod tests;

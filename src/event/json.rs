@@ -47,7 +47,7 @@ pub(crate) fn opt_u64(v: &Value, path: &str, input: &'static str) -> Result<Opti
             Some(u) => Ok(Some(u)),
             // DynamoDB ApproximateCreationDateTime is a float of seconds in some payloads.
             None => match n.as_f64() {
-                Some(f) if f.is_finite() && f >= 0.0 && f < 1.8e19 => Ok(Some(f as u64)),
+                Some(f) if f.is_finite() && (0.0..1.8e19).contains(&f) => Ok(Some(f as u64)),
                 _ => Err(invalid(input, path, format!("{n} is not an unsigned integer"))),
             },
         },
@@ -61,21 +61,79 @@ pub(crate) fn opt_u64(v: &Value, path: &str, input: &'static str) -> Result<Opti
 }
 
 /// An optional number of seconds (possibly fractional) converted to unix nanoseconds.
+/// The decimal text is converted exactly: going through `f64` would turn Kinesis's
+/// `1480641523.477` into `1480641523476999936` nanoseconds.
 pub(crate) fn opt_seconds_as_nanos(
     v: &Value,
     path: &str,
     input: &'static str,
 ) -> Result<Option<u64>, DecodeError> {
-    let secs = match v.pointer(path) {
+    let text = match v.pointer(path) {
         None | Some(Value::Null) => return Ok(None),
-        Some(Value::Number(n)) => n.as_f64(),
-        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        // serde_json prints a float in its shortest round-trip form (`1480641523.477`).
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) => s.trim().to_owned(),
         Some(other) => return Err(wrong_type(input, path, "a number of seconds", other)),
     };
-    match secs {
-        Some(f) if f.is_finite() && (0.0..1.8e10).contains(&f) => Ok(Some((f * 1e9).round() as u64)),
-        _ => Err(invalid(input, path, "not a plausible number of seconds".into())),
+    match decimal_seconds_to_nanos(&text) {
+        Some(nanos) => Ok(Some(nanos)),
+        None => Err(invalid(input, path, format!("{text:?} is not a plausible number of seconds"))),
     }
+}
+
+/// An optional number of milliseconds since the epoch (number or decimal string, as SQS
+/// `SentTimestamp` and Firehose `approximateArrivalTimestamp` give it) in nanoseconds.
+pub(crate) fn opt_millis_as_nanos(
+    v: &Value,
+    path: &str,
+    input: &'static str,
+) -> Result<Option<u64>, DecodeError> {
+    match opt_u64(v, path, input)? {
+        None => Ok(None),
+        Some(ms) => ms
+            .checked_mul(1_000_000)
+            .map(Some)
+            .ok_or_else(|| invalid(input, path, format!("{ms} milliseconds is out of range"))),
+    }
+}
+
+/// An optional RFC 3339 time (S3 `eventTime`, SNS `Timestamp`, EventBridge `time`) in unix
+/// nanoseconds. A string that is not such a time is an error, not a missing value.
+pub(crate) fn opt_rfc3339_as_nanos(
+    v: &Value,
+    path: &str,
+    input: &'static str,
+) -> Result<Option<u64>, DecodeError> {
+    match opt_str(v, path, input)? {
+        None => Ok(None),
+        Some(s) => super::time::parse_rfc3339(s)
+            .map(Some)
+            .ok_or_else(|| invalid(input, path, format!("{s:?} is not an RFC 3339 time"))),
+    }
+}
+
+/// Seconds below 1.8e10 (year 2540) as nanoseconds; digits past nanoseconds are dropped.
+fn decimal_seconds_to_nanos(text: &str) -> Option<u64> {
+    const MAX_SECS: u64 = 18_000_000_000;
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|c| c.is_ascii_digit());
+    if int.is_empty() || !digits(int) || !digits(frac) {
+        // Exponent forms (`1.5e9`) are rare enough that f64 precision is acceptable.
+        let f: f64 = text.parse().ok()?;
+        return (f.is_finite() && (0.0..MAX_SECS as f64).contains(&f))
+            .then(|| (f * 1e9).round() as u64);
+    }
+    let secs: u64 = int.parse().ok()?;
+    if secs >= MAX_SECS {
+        return None;
+    }
+    let mut nanos = 0u64;
+    let mut scale = 100_000_000u64;
+    for c in frac.bytes().take(9) {
+        nanos += u64::from(c - b'0') * scale;
+        scale /= 10;
+    }
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
 }
 
 /// An optional object field.
@@ -136,4 +194,58 @@ pub(crate) fn join(base: &str, key: &str) -> String {
     out.push('/');
     out.push_str(&key.replace('~', "~0").replace('/', "~1"));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn seconds_are_converted_exactly() {
+        let v = json!({"a": 1480641523.477, "b": 1693997155.0, "c": "1428537600", "d": 1428537600,
+                       "e": 1.5e9, "f": 0.000000001});
+        assert_eq!(opt_seconds_as_nanos(&v, "/a", "t"), Ok(Some(1_480_641_523_477_000_000)));
+        assert_eq!(opt_seconds_as_nanos(&v, "/b", "t"), Ok(Some(1_693_997_155_000_000_000)));
+        assert_eq!(opt_seconds_as_nanos(&v, "/c", "t"), Ok(Some(1_428_537_600_000_000_000)));
+        assert_eq!(opt_seconds_as_nanos(&v, "/d", "t"), Ok(Some(1_428_537_600_000_000_000)));
+        assert_eq!(opt_seconds_as_nanos(&v, "/e", "t"), Ok(Some(1_500_000_000_000_000_000)));
+        assert_eq!(opt_seconds_as_nanos(&v, "/f", "t"), Ok(Some(1)));
+        assert_eq!(opt_seconds_as_nanos(&v, "/missing", "t"), Ok(None));
+    }
+
+    #[test]
+    fn implausible_seconds_are_errors() {
+        let v = json!({"big": 1e300, "neg": -1.5, "s": "soon", "o": {}, "huge": 18000000000u64});
+        for field in ["big", "neg", "s", "huge"] {
+            let err = opt_seconds_as_nanos(&v, &format!("/{field}"), "t").unwrap_err();
+            assert!(matches!(err, DecodeError::InvalidField { field: ref f, .. } if f == field), "{err}");
+        }
+        assert_eq!(
+            opt_seconds_as_nanos(&v, "/o", "t").unwrap_err().to_string(),
+            "t: invalid field `o`: expected a number of seconds, found an object"
+        );
+    }
+
+    #[test]
+    fn rfc3339_times() {
+        let v = json!({"t": "2015-08-18T18:02:32.111Z", "bad": "yesterday", "n": 5});
+        assert_eq!(opt_rfc3339_as_nanos(&v, "/t", "t"), Ok(Some(1_439_920_952_111_000_000)));
+        assert_eq!(opt_rfc3339_as_nanos(&v, "/none", "t"), Ok(None));
+        assert_eq!(
+            opt_rfc3339_as_nanos(&v, "/bad", "t").unwrap_err().to_string(),
+            "t: invalid field `bad`: \"yesterday\" is not an RFC 3339 time"
+        );
+        assert!(opt_rfc3339_as_nanos(&v, "/n", "t").is_err());
+    }
+
+    #[test]
+    fn millis_overflow_is_an_error() {
+        let v = json!({"ok": "1520621625029", "big": 18446744073709551615u64});
+        assert_eq!(opt_millis_as_nanos(&v, "/ok", "t"), Ok(Some(1_520_621_625_029_000_000)));
+        assert_eq!(
+            opt_millis_as_nanos(&v, "/big", "t").unwrap_err().to_string(),
+            "t: invalid field `big`: 18446744073709551615 milliseconds is out of range"
+        );
+    }
 }

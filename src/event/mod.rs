@@ -8,22 +8,27 @@ mod alb;
 mod apigateway_http;
 mod apigateway_rest;
 mod apigateway_websocket;
+mod arn;
 mod cloudwatch_logs;
 mod detect;
 mod dynamodb;
 mod eventbridge;
 mod firehose;
 mod function_url;
+mod http_request;
 pub(crate) mod json;
 mod kinesis;
+mod message;
 mod s3;
 mod s3_eventbridge;
 mod sns;
 mod sqs;
 mod stepfunctions_context;
+#[cfg(test)]
+mod test_fixtures;
 pub mod time;
 mod trigger;
 
-pub use cloudwatch_logs::{inflate_logs_data, MAX_INFLATED_BYTES};
+pub use cloudwatch_logs::{decode_logs_json, inflate_logs_data, MAX_INFLATED_BYTES};
 pub use detect::{decode_event, decode_event_value, detect_kind};
 pub use trigger::*;

@@ -1,8 +1,96 @@
-//! PLACEHOLDER: decoder written by the event-decoding work item.
-use super::Trigger;
+//! S3 event notifications delivered to Lambda (`Records[].eventSource == "aws:s3"`).
+//!
+//! Every eventName shares one record shape (ObjectCreated:*, ObjectRemoved:*,
+//! ObjectRestore:*, Replication:*, LifecycleExpiration:*, LifecycleTransition,
+//! IntelligentTiering, ObjectTagging:*, ObjectAcl:Put); versions 2.2 and later add
+//! operation-specific blocks that relink does not need. Each record becomes one item with
+//! an S3 object pointer, so the write that caused it can be found.
+//!
+//! The object key is URL-encoded the way S3 documents it (`application/x-www-form-urlencoded`:
+//! `red flower.jpg` arrives as `red+flower.jpg`); it is decoded here because producers name
+//! the real key.
+//!
+//! The `s3:TestEvent` S3 sends when a notification target is configured is not a `Records`
+//! event: it never reaches this decoder, and [`is_test_event`] lets carriers (SQS) skip it.
+
+use super::json::{opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, opt_u64, req_array, req_str};
+use super::{arn, Detail, Item, S3Detail, Trigger, TriggerKind};
 use crate::error::DecodeError;
+use crate::pointer::{Pointer, S3Object};
 use serde_json::Value;
 
-pub(crate) fn decode(_value: &Value) -> Result<Trigger, DecodeError> {
-    Err(DecodeError::UnknownEvent { hint: "s3 decoder not written yet".into() })
+const INPUT: &str = "s3 event";
+
+/// True for the `s3:TestEvent` message (`{"Service":"Amazon S3","Event":"s3:TestEvent",...}`)
+/// S3 sends to a new notification destination. It names no object and triggers nothing.
+pub(crate) fn is_test_event(value: &Value) -> bool {
+    value.get("Event").and_then(Value::as_str) == Some("s3:TestEvent")
 }
+
+pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
+    let records = req_array(value, "/Records", INPUT)?;
+    let mut items = Vec::with_capacity(records.len());
+    for i in 0..records.len() {
+        items.push(decode_record(value, &format!("/Records/{i}"))?);
+    }
+    // A notification carries one record in practice; the first names the source.
+    let first = "/Records/0";
+    let bucket = opt_str(value, &format!("{first}/s3/bucket/name"), INPUT)?;
+    let bucket_arn = opt_str(value, &format!("{first}/s3/bucket/arn"), INPUT)?;
+    let region = opt_str(value, &format!("{first}/awsRegion"), INPUT)?;
+    Ok(Trigger {
+        kind: TriggerKind::S3,
+        via: None,
+        source: arn::source(bucket_arn, bucket, region),
+        items,
+        step_functions: None,
+    })
+}
+
+fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
+    let p = |rel: &str| format!("{base}{rel}");
+    let key_path = p("/s3/object/key");
+    let raw_key = req_str(value, &key_path, INPUT)?;
+    let key = decode_key(raw_key).map_err(|message| super::json::invalid(INPUT, &key_path, message))?;
+    let request_id = opt_string(value, &p("/responseElements/x-amz-request-id"), INPUT)?;
+    // responseElements is absent in some emulators' notifications; wrong types still fail.
+    opt_obj(value, &p("/responseElements"), INPUT)?;
+    let object = S3Object {
+        bucket: req_str(value, &p("/s3/bucket/name"), INPUT)?.to_owned(),
+        key,
+        etag: opt_string(value, &p("/s3/object/eTag"), INPUT)?,
+        version_id: opt_string(value, &p("/s3/object/versionId"), INPUT)?,
+        sequencer: opt_string(value, &p("/s3/object/sequencer"), INPUT)?,
+        request_id: request_id.clone(),
+        extended_request_id: opt_string(value, &p("/responseElements/x-amz-id-2"), INPUT)?,
+    };
+    let detail = S3Detail {
+        size: opt_u64(value, &p("/s3/object/size"), INPUT)?,
+        principal_id: opt_string(value, &p("/userIdentity/principalId"), INPUT)?,
+        source_ip: opt_string(value, &p("/requestParameters/sourceIPAddress"), INPUT)?,
+    };
+    Ok(Item {
+        id: request_id,
+        event_name: opt_string(value, &p("/eventName"), INPUT)?,
+        time_unix_nano: opt_rfc3339_as_nanos(value, &p("/eventTime"), INPUT)?,
+        contexts: Vec::new(),
+        pointers: vec![Pointer::S3Object(object)],
+        detail: Some(Detail::S3(detail)),
+        payload: None,
+    })
+}
+
+/// Decodes a notification key: `+` is a space, then percent-escapes are bytes, and the
+/// bytes must be UTF-8 (S3 keys are). An escape that is not `%` and two hex digits stays as
+/// written, as form decoders do. The error message is for the caller to attach a field to.
+pub(crate) fn decode_key(raw: &str) -> Result<String, String> {
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|key| key.into_owned())
+        .map_err(|e| format!("{raw:?} does not decode to UTF-8: {e}"))
+}
+
+#[cfg(test)]
+#[path = "s3_tests.rs"]
+mod tests;

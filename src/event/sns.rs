@@ -1,8 +1,117 @@
-//! PLACEHOLDER: decoder written by the event-decoding work item.
-use super::Trigger;
-use crate::error::DecodeError;
-use serde_json::Value;
+//! SNS notifications: as Lambda receives them (`Records[].Sns`) and as SNS delivers them
+//! to an SQS queue when raw message delivery is off (the bare notification envelope,
+//! `{"Type":"Notification","MessageId":...,"TopicArn":...,"Message":"..."}`), which the SQS
+//! decoder hands to [`decode_envelope`].
+//!
+//! Both shapes hold the same fields. Trace context travels in `MessageAttributes`
+//! (`{"name": {"Type": "String"|"Binary", "Value": ...}}`); a `Message` that is itself an
+//! S3 notification or EventBridge event is decoded into the item's payload.
 
-pub(crate) fn decode(_value: &Value) -> Result<Trigger, DecodeError> {
-    Err(DecodeError::UnknownEvent { hint: "sns decoder not written yet".into() })
+use super::json::{missing, opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, req_array, req_str};
+use super::{arn, message, Detail, Item, MessageDetail, Trigger, TriggerKind};
+use crate::error::DecodeError;
+use crate::pointer::{Message, Pointer};
+use crate::propagation::{from_sns_attributes, is_carrier_key};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+const INPUT: &str = "sns event";
+const ENVELOPE_INPUT: &str = "sns notification";
+
+pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
+    let records = req_array(value, "/Records", INPUT)?;
+    let mut items = Vec::with_capacity(records.len());
+    for i in 0..records.len() {
+        let base = format!("/Records/{i}/Sns");
+        if opt_obj(value, &base, INPUT)?.is_none() {
+            return Err(missing(INPUT, &base));
+        }
+        items.push(decode_notification(value, &base, "Sns.MessageAttributes", INPUT)?);
+    }
+    let topic = opt_str(value, "/Records/0/Sns/TopicArn", INPUT)?;
+    Ok(trigger(topic, items))
 }
+
+/// True for the notification envelope SNS writes into SQS bodies.
+pub(crate) fn is_envelope(value: &Value) -> bool {
+    value.get("Type").and_then(Value::as_str) == Some("Notification")
+        && value.get("MessageId").is_some_and(Value::is_string)
+        && value.get("TopicArn").is_some_and(Value::is_string)
+}
+
+/// Decodes the notification envelope (an SQS body when raw message delivery is off).
+pub(crate) fn decode_envelope(value: &Value) -> Result<Trigger, DecodeError> {
+    let item = decode_notification(value, "", "MessageAttributes", ENVELOPE_INPUT)?;
+    Ok(trigger(opt_str(value, "/TopicArn", ENVELOPE_INPUT)?, vec![item]))
+}
+
+fn trigger(topic_arn: Option<&str>, items: Vec<Item>) -> Trigger {
+    let name = topic_arn.and_then(arn::parse).map(|a| a.resource);
+    Trigger {
+        kind: TriggerKind::Sns,
+        via: None,
+        source: arn::source(topic_arn, name, None),
+        items,
+        step_functions: None,
+    }
+}
+
+/// One notification at `base`; `carrier` names where its attributes sit in the record.
+fn decode_notification(
+    value: &Value,
+    base: &str,
+    carrier: &str,
+    input: &'static str,
+) -> Result<Item, DecodeError> {
+    let p = |rel: &str| format!("{base}{rel}");
+    let id = req_str(value, &p("/MessageId"), input)?.to_owned();
+    let message = opt_str(value, &p("/Message"), input)?;
+    let body_json = message.and_then(message::parse_body);
+    let payload = body_json.as_ref().and_then(|body| message::decode_embedded(body, false));
+    // A message decoded into `payload` is not repeated as raw JSON.
+    let body_json = if payload.is_some() { None } else { body_json };
+    let mut contexts = Vec::new();
+    let mut attributes = BTreeMap::new();
+    let attributes_path = p("/MessageAttributes");
+    if let Some(map) = opt_obj(value, &attributes_path, input)? {
+        if let Some(raw) = value.pointer(&attributes_path) {
+            contexts = from_sns_attributes(raw, carrier);
+        }
+        for name in map.keys() {
+            if is_carrier_key(name) {
+                continue;
+            }
+            let attr_path = super::json::join(&attributes_path, name);
+            if opt_obj(value, &attr_path, input)?.is_none() {
+                continue;
+            }
+            let data_type = opt_str(value, &format!("{attr_path}/Type"), input)?;
+            let text = opt_str(value, &format!("{attr_path}/Value"), input)?;
+            if let (Some(data_type), Some(text)) = (data_type, text) {
+                if message::is_text_type(data_type) {
+                    attributes.insert(name.clone(), text.to_owned());
+                }
+            }
+        }
+    }
+    let detail = MessageDetail {
+        body_size: message.map(|m| m.len() as u64),
+        subject: opt_string(value, &p("/Subject"), input)?,
+        attributes,
+        body_json,
+        ..MessageDetail::default()
+    };
+    Ok(Item {
+        id: Some(id.clone()),
+        event_name: None,
+        time_unix_nano: opt_rfc3339_as_nanos(value, &p("/Timestamp"), input)?,
+        contexts,
+        pointers: vec![Pointer::Message(Message { service: "sns", id })],
+        detail: Some(Detail::Message(detail)),
+        payload,
+    })
+}
+
+#[cfg(test)]
+#[path = "sns_tests.rs"]
+mod tests;

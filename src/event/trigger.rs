@@ -2,7 +2,7 @@
 //! record, and for each item the upstream contexts, pointers and timestamps found in it.
 
 use crate::pointer::Pointer;
-use crate::propagation::Found;
+use crate::propagation::{Found, TraceId};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -255,6 +255,12 @@ pub struct StepFunctionsContext {
     pub retry_count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub root_execution_id: Option<String>,
+    /// The trace an upstream Lambda started, when a `_datadog` object (beside the context
+    /// object or in the execution input) has `x-datadog-trace-id`, with `_dd.p.tid` in
+    /// `x-datadog-tags`, but no parent id: Datadog's form for an execution started by a
+    /// Lambda, whose state spans belong to that trace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_trace_id: Option<TraceId>,
     /// An upstream trace found beside the context object (`_datadog` headers).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub contexts: Vec<Found>,

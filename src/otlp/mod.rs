@@ -1,1 +1,38 @@
-//! PLACEHOLDER: OTLP codecs.
+//! OTLP trace codecs: `ExportTraceServiceRequest` from and to binary protobuf and
+//! OTLP/JSON, encoding detection, bounded gzip, and OTLP/HTTP response bodies.
+//!
+//! The messages are opentelemetry-proto's prost types, re-exported here so that the rest
+//! of the crate and the hosts name one set of types.
+
+mod encoding;
+mod gzip;
+mod json;
+mod protobuf;
+mod response;
+
+pub use encoding::{detect, Encoding};
+pub use gzip::{gunzip, gzip, is_gzip, DEFAULT_INFLATED_LIMIT};
+pub use json::{decode_json, encode_json};
+pub use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+pub use protobuf::{decode_protobuf, encode_protobuf};
+pub use response::encode_response;
+
+use crate::error::DecodeError;
+
+/// Decodes a request in the given encoding (see [`detect`] when it is not known).
+pub fn decode(bytes: &[u8], encoding: Encoding) -> Result<ExportTraceServiceRequest, DecodeError> {
+    match encoding {
+        Encoding::Protobuf => decode_protobuf(bytes),
+        Encoding::Json => decode_json(bytes),
+    }
+}
+
+/// Encodes a request in the given encoding.
+pub fn encode(request: &ExportTraceServiceRequest, encoding: Encoding) -> Vec<u8> {
+    match encoding {
+        Encoding::Protobuf => encode_protobuf(request),
+        Encoding::Json => encode_json(request),
+    }
+}

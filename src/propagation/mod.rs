@@ -12,7 +12,9 @@ mod ids;
 pub mod w3c;
 pub mod xray;
 
-pub use carrier::{from_headers, from_json_carrier, from_sns_attributes, from_sqs_attributes};
+pub use carrier::{
+    from_headers, from_json_carrier, from_sns_attributes, from_sqs_attributes, is_carrier_key,
+};
 pub use ids::{SpanId, TraceId};
 
 use serde::Serialize;

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Builds every relink artifact into dist/ and runs the main job or the test suite.
+#
+#   ./build.sh          build everything, then run the bundled serverless scenario
+#   ./build.sh test     build everything, then run the whole test suite
+#
+# Every install step is idempotent: a bare machine (CI, a new laptop) and a warm one run
+# the same script.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+MODE=${1:-demo}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+install_rust_targets() {
+  local want=(wasm32-unknown-unknown wasm32-wasip1 wasm32-wasip2) missing=()
+  local have; have=$(rustup target list --installed)
+  for t in "${want[@]}"; do grep -qx "$t" <<<"$have" || missing+=("$t"); done
+  if ((${#missing[@]})); then
+    step "installing rust targets: ${missing[*]}"
+    rustup target add "${missing[@]}"
+  fi
+}
+
+install_python_env() {
+  # One virtualenv for the Python test clients (OTel SDK, opentelemetry-proto, moto, ...).
+  if [ ! -x .venv/bin/python ]; then
+    step "creating .venv"
+    python3 -m venv .venv
+  fi
+  local req=tests/clients/requirements.txt stamp=.venv/.requirements.sha
+  if [ -f "$req" ]; then
+    local sum; sum=$(sha256sum "$req" | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+      step "installing python test clients"
+      .venv/bin/pip install --quiet --disable-pip-version-check -r "$req"
+      echo "$sum" >"$stamp"
+    fi
+  fi
+}
+
+build_native() {
+  step "building the core and the relink CLI (release)"
+  cargo build --release --workspace --quiet
+  mkdir -p dist
+  cp target/release/relink dist/relink
+}
+
+run_demo() {
+  step "relinking the bundled serverless scenario"
+  ./dist/relink event tests/fixtures/aws-lambda-rust-runtime/example-s3-event.json
+}
+
+run_tests() {
+  step "cargo test (workspace)"
+  cargo test --workspace --quiet
+  if [ -d tests/clients ] && ls tests/clients/test_*.py >/dev/null 2>&1; then
+    step "python client tests"
+    .venv/bin/python -m pytest -q tests/clients
+  fi
+}
+
+install_rust_targets
+build_native
+case "$MODE" in
+  demo) run_demo ;;
+  test) install_python_env; run_tests ;;
+  *) echo "usage: $0 [test]" >&2; exit 64 ;;
+esac

@@ -1,0 +1,624 @@
+//! The one configuration every host shares: JSON, parsed by serde, validated once.
+//!
+//! Hosts read a JSON document (a file, an Envoy plugin configuration, a WIT constructor
+//! argument), call [`Config::from_json`] and then [`Config::build`], and keep the returned
+//! [`Processor`]: every check happens here, so the hot path never re-validates. Every
+//! section and field is optional; an empty object `{}` gives the defaults, which are the
+//! behaviour of `relink process` without `--config`: Datadog-compatible pointer links and
+//! direct span links on, trace adoption off, the raw trigger event attribute removed from
+//! the output. Unknown fields are errors, so a typo never silently falls back to a default.
+//!
+//! ```json
+//! {
+//!   "attributes": { "event": "relink.event", "s3_etag": "relink.s3.etag" },
+//!   "pointer_links": { "enabled": true },
+//!   "direct_links": { "enabled": true, "request_id_join": true },
+//!   "adoption": { "enabled": false },
+//!   "index": { "max_entries": 100000, "ttl_seconds": 900 },
+//!   "dynamodb": { "tables": { "orders": ["pk", "sk"] } }
+//! }
+//! ```
+
+use crate::relink::Processor;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The whole configuration. See each section for its fields.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Attribute names relink reads and writes.
+    pub attributes: Attributes,
+    /// What happens to the raw trigger event attribute on output (privacy).
+    pub event_attribute: EventAttribute,
+    /// Datadog-compatible span-pointer links.
+    pub pointer_links: PointerLinks,
+    /// Real span links between producer and consumer spans, through the index.
+    pub direct_links: DirectLinks,
+    /// Links from queue, topic, bus and stream consumers to the contexts in their messages.
+    pub messaging: Messaging,
+    /// Re-parenting consumer traces under their producer span (opt-in).
+    pub adoption: Adoption,
+    /// Bounds of the pointer index used by direct links.
+    pub index: Index,
+    /// Routing attribute for a two-tier deployment.
+    pub stamp: Stamp,
+    /// DynamoDB key schemas, for writes whose recorded item holds more than its key.
+    pub dynamodb: Dynamodb,
+    /// Safety limits on input sizes and work per span.
+    pub limits: Limits,
+    /// Reserved for the Step Functions options (execution logs and history to spans).
+    pub stepfunctions: Stepfunctions,
+    /// Reserved for the log-enrichment options (trace ids on Lambda and Step Functions logs).
+    pub logs: Logs,
+}
+
+/// Attribute names. Each must be non-empty and distinct from the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Attributes {
+    /// The consumer span attribute holding the Lambda trigger event as a JSON string, as
+    /// the shipped aws-lambda instrumentation hooks record it.
+    /// Default `relink.event`. Example: `"faas.event"`.
+    pub event: String,
+    /// The producer span attribute holding the S3 response ETag (PutObject,
+    /// CopyObject's `CopyObjectResult.ETag`, CompleteMultipartUpload), quoted or not.
+    /// Default `relink.s3.etag`.
+    pub s3_etag: String,
+    /// The producer span attribute holding the written DynamoDB keys as DynamoDB JSON:
+    /// one item `{"pk":{"S":"a"},"sk":{"N":"7"}}`, a list of items of the span's single
+    /// table, or a map from table name to a list of items (BatchWriteItem,
+    /// TransactWriteItems). Whole items are reduced to their key with [`Dynamodb::tables`].
+    /// Default `relink.dynamodb.keys`.
+    pub dynamodb_keys: String,
+    /// The producer span attribute holding every message id a send returned, as a string
+    /// array (or one string): SQS SendMessage(Batch) `MessageId`s, SNS Publish(Batch)
+    /// `MessageId`s, EventBridge PutEvents `EventId`s, Kinesis PutRecord(s)
+    /// `ShardId:SequenceNumber`, Step Functions StartExecution `executionArn`.
+    /// `messaging.message.id` (and the older `messaging.message_id`) are read too.
+    /// Default `relink.message_ids`.
+    pub message_ids: String,
+    /// The attribute stamp mode writes the routing key into. Default `relink.route`.
+    pub route: String,
+}
+
+impl Default for Attributes {
+    fn default() -> Self {
+        Attributes {
+            event: "relink.event".into(),
+            s3_etag: "relink.s3.etag".into(),
+            dynamodb_keys: "relink.dynamodb.keys".into(),
+            message_ids: "relink.message_ids".into(),
+            route: "relink.route".into(),
+        }
+    }
+}
+
+/// What to do with the raw event attribute once it has been read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventOutput {
+    /// Drop the attribute: events carry user data (object keys, item images, bodies).
+    #[default]
+    Remove,
+    /// Keep it unchanged (needed on the first tier of a two-tier deployment, so that the
+    /// second tier can read it).
+    Keep,
+    /// Keep its first [`EventAttribute::truncate_bytes`] bytes (cut on a UTF-8 boundary).
+    Truncate,
+}
+
+/// The raw event attribute on output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventAttribute {
+    /// `remove` (default), `keep` or `truncate`.
+    pub output: EventOutput,
+    /// Bytes kept by `truncate`: 1 to 1048576. Default 256.
+    pub truncate_bytes: u64,
+}
+
+impl Default for EventAttribute {
+    fn default() -> Self {
+        EventAttribute {
+            output: EventOutput::Remove,
+            truncate_bytes: 256,
+        }
+    }
+}
+
+/// Datadog-identical span-pointer links: zero trace and span ids, `link.kind=span-pointer`,
+/// `ptr.kind`, `ptr.dir` (`d` on the write, `u` on the triggered invocation), `ptr.hash`.
+/// Stateless, so they work on any number of instances.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PointerLinks {
+    /// Default `true`.
+    pub enabled: bool,
+}
+
+impl Default for PointerLinks {
+    fn default() -> Self {
+        PointerLinks { enabled: true }
+    }
+}
+
+/// Real OTel span links through the index: whichever side of a pointer arrives second gets
+/// a link to the first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DirectLinks {
+    /// Default `true`.
+    pub enabled: bool,
+    /// Join an S3 notification to the write whose `aws.request_id` equals the record's
+    /// `responseElements.x-amz-request-id`, for producers that did not record the ETag.
+    /// Default `true`.
+    pub request_id_join: bool,
+    /// Join an S3 notification to the latest write of the same bucket and key when neither
+    /// the ETag nor the request id matches (match kind `heuristic`: an overwrite within the
+    /// index TTL can mislink). Default `false`.
+    pub heuristic_s3_key: bool,
+    /// Join consumers to producers on the ids AWS hands back to the sender (SQS, SNS,
+    /// EventBridge, Kinesis, Step Functions). Default `true`.
+    pub message_ids: bool,
+}
+
+impl Default for DirectLinks {
+    fn default() -> Self {
+        DirectLinks {
+            enabled: true,
+            request_id_join: true,
+            heuristic_s3_key: false,
+            message_ids: true,
+        }
+    }
+}
+
+/// Links from message consumers (SQS, SNS, EventBridge, Kinesis) to the trace contexts
+/// found in their messages (W3C, AWSTraceHeader, Datadog), one link per message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Messaging {
+    /// Default `true`.
+    pub enabled: bool,
+    /// When a batch holds exactly one message with a context and the consumer trace has
+    /// its root here, re-parent the consumer trace under that context instead of only
+    /// linking (uses the adoption machinery and its TTL). Default `false`.
+    pub parent_single_message: bool,
+}
+
+impl Default for Messaging {
+    fn default() -> Self {
+        Messaging {
+            enabled: true,
+            parent_single_message: false,
+        }
+    }
+}
+
+/// Re-parenting of consumer traces. When a consumer span is matched to a producer span
+/// already seen, every span of the consumer trace (in this batch and, through a remap table,
+/// in later batches) gets the producer's trace id; spans without a parent are parented
+/// under the producer span; the original trace id stays in `relink.original_trace_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Adoption {
+    /// Default `false`. Requires `direct_links.enabled` (adoption follows direct matches).
+    pub enabled: bool,
+    /// How long a remapped trace keeps being rewritten, in seconds: 1 to 86400.
+    /// Default 3600.
+    pub ttl_seconds: u64,
+    /// Remapped traces remembered at once (oldest forgotten first): 1 to 10000000.
+    /// Default 100000.
+    pub max_traces: u64,
+}
+
+impl Default for Adoption {
+    fn default() -> Self {
+        Adoption {
+            enabled: false,
+            ttl_seconds: 3600,
+            max_traces: 100_000,
+        }
+    }
+}
+
+/// The pointer index: about 56 bytes per entry at capacity (see `relink::index`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Index {
+    /// Entries kept at once, oldest evicted first: 1 to 50000000. Default 100000 (about
+    /// 5.6 MB).
+    pub max_entries: u64,
+    /// Seconds an entry stays matchable: 1 to 86400. Default 900 (S3 notifications and
+    /// stream records normally arrive within seconds; retries within minutes).
+    pub ttl_seconds: u64,
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Index {
+            max_entries: 100_000,
+            ttl_seconds: 900,
+        }
+    }
+}
+
+/// Which S3 identity stamp mode routes on. Both tiers must agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum S3Route {
+    /// The pointer hash (bucket, key, ETag). Producers that did not record the ETag fall
+    /// back to their request id and then meet their consumer only by chance.
+    #[default]
+    Pointer,
+    /// The request id, which every OTel AWS SDK instrumentation records and every direct
+    /// S3 notification carries.
+    RequestId,
+}
+
+/// Stamp mode: write the routing key of each trace into [`Attributes::route`], so a
+/// load-balancing exporter (`routing_key: attributes`, `routing_attributes: [relink.route]`)
+/// sends both sides of a pointer to the same second-tier instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Stamp {
+    /// Default `false`.
+    pub enabled: bool,
+    /// `pointer` (default) or `request_id`.
+    pub s3_route: S3Route,
+}
+
+impl Default for Stamp {
+    fn default() -> Self {
+        Stamp {
+            enabled: false,
+            s3_route: S3Route::Pointer,
+        }
+    }
+}
+
+/// DynamoDB key schemas.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Dynamodb {
+    /// Table name to its key attribute names (partition key, then sort key if any).
+    /// PutItem records the whole item, so relink needs the schema to hash only the key.
+    /// Tables not listed are hashed as recorded when that has one or two attributes.
+    /// Example: `{"orders": ["pk", "sk"], "users": ["id"]}`. Default empty.
+    pub tables: BTreeMap<String, Vec<String>>,
+}
+
+/// Safety limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Requests larger than this pass through unchanged and count as an error:
+    /// 1 to 1073741824. Default 16777216 (16 MiB).
+    pub max_request_bytes: u64,
+    /// Event attributes larger than this are not decoded (counted): 1 to 67108864.
+    /// Default 1048576 (1 MiB).
+    pub max_event_bytes: u64,
+    /// Attributes examined per span when looking for evidence: 1 to 100000. Default 256.
+    pub max_attributes_scanned: u64,
+    /// Links a span may end up with; links beyond are not added (counted): 1 to 100000.
+    /// Default 128 (OTel SDKs' default link limit).
+    pub max_links_per_span: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_request_bytes: 16 * 1024 * 1024,
+            max_event_bytes: 1024 * 1024,
+            max_attributes_scanned: 256,
+            max_links_per_span: 128,
+        }
+    }
+}
+
+/// Reserved: Step Functions options are added by the Step Functions work. Empty today;
+/// any field is an error.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Stepfunctions {}
+
+/// Reserved: log-enrichment options are added by the log work. Empty today; any field is
+/// an error.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Logs {}
+
+/// Why a configuration was rejected. Messages are lowercase and name the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// Not valid JSON, a wrong type, or an unknown field (serde names it).
+    Json { message: String },
+    /// A name that must not be empty is.
+    Empty { field: String },
+    /// A number outside its documented range.
+    OutOfRange {
+        field: String,
+        min: u64,
+        max: u64,
+        actual: u64,
+    },
+    /// Two attribute names (or two key names of a table) are the same.
+    Duplicate {
+        field: String,
+        other: String,
+        value: String,
+    },
+    /// An option that only works together with another one that is off.
+    Requires { field: String, requires: String },
+    /// A DynamoDB key schema that is not one or two names.
+    KeySchema { field: String, actual: usize },
+    /// More than one of the above, in field order.
+    Several(Vec<ConfigError>),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Json { message } => write!(f, "config: invalid json: {message}"),
+            ConfigError::Empty { field } => write!(f, "config: `{field}` must not be empty"),
+            ConfigError::OutOfRange {
+                field,
+                min,
+                max,
+                actual,
+            } => {
+                write!(f, "config: `{field}` is {actual}, expected {min} to {max}")
+            }
+            ConfigError::Duplicate {
+                field,
+                other,
+                value,
+            } => {
+                write!(f, "config: `{field}` and `{other}` are both {value:?}")
+            }
+            ConfigError::Requires { field, requires } => {
+                write!(f, "config: `{field}` requires `{requires}`")
+            }
+            ConfigError::KeySchema { field, actual } => {
+                write!(
+                    f,
+                    "config: `{field}` has {actual} key names, expected 1 or 2"
+                )
+            }
+            ConfigError::Several(errors) => {
+                for (i, e) in errors.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    /// The individual problems (one for a single error).
+    pub fn errors(&self) -> Vec<&ConfigError> {
+        match self {
+            ConfigError::Several(all) => all.iter().collect(),
+            one => vec![one],
+        }
+    }
+}
+
+impl Config {
+    /// Parses and validates a JSON configuration.
+    pub fn from_json(json: &str) -> Result<Config, ConfigError> {
+        let config: Config = serde_json::from_str(json).map_err(|e| ConfigError::Json {
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every field and reports every problem at once.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut errors = Vec::new();
+        self.check_attributes(&mut errors);
+        if self.event_attribute.output == EventOutput::Truncate {
+            range(
+                &mut errors,
+                "event_attribute.truncate_bytes",
+                self.event_attribute.truncate_bytes,
+                1,
+                1 << 20,
+            );
+        }
+        if self.adoption.enabled {
+            if !self.direct_links.enabled {
+                errors.push(requires("adoption.enabled", "direct_links.enabled"));
+            }
+            range(
+                &mut errors,
+                "adoption.ttl_seconds",
+                self.adoption.ttl_seconds,
+                1,
+                86_400,
+            );
+            range(
+                &mut errors,
+                "adoption.max_traces",
+                self.adoption.max_traces,
+                1,
+                10_000_000,
+            );
+        }
+        if self.messaging.parent_single_message {
+            if !self.messaging.enabled {
+                errors.push(requires(
+                    "messaging.parent_single_message",
+                    "messaging.enabled",
+                ));
+            }
+            range(
+                &mut errors,
+                "adoption.ttl_seconds",
+                self.adoption.ttl_seconds,
+                1,
+                86_400,
+            );
+            range(
+                &mut errors,
+                "adoption.max_traces",
+                self.adoption.max_traces,
+                1,
+                10_000_000,
+            );
+        }
+        range(
+            &mut errors,
+            "index.max_entries",
+            self.index.max_entries,
+            1,
+            50_000_000,
+        );
+        range(
+            &mut errors,
+            "index.ttl_seconds",
+            self.index.ttl_seconds,
+            1,
+            86_400,
+        );
+        for (table, keys) in &self.dynamodb.tables {
+            let field = format!("dynamodb.tables.{table}");
+            if table.is_empty() {
+                errors.push(ConfigError::Empty {
+                    field: "dynamodb.tables (table name)".into(),
+                });
+            }
+            if keys.is_empty() || keys.len() > 2 {
+                errors.push(ConfigError::KeySchema {
+                    field: field.clone(),
+                    actual: keys.len(),
+                });
+            }
+            if keys.iter().any(String::is_empty) {
+                errors.push(ConfigError::Empty {
+                    field: format!("{field} (key name)"),
+                });
+            }
+            if let [a, b] = keys.as_slice() {
+                if a == b && !a.is_empty() {
+                    errors.push(ConfigError::Duplicate {
+                        field: format!("{field}[0]"),
+                        other: format!("{field}[1]"),
+                        value: a.clone(),
+                    });
+                }
+            }
+        }
+        let l = &self.limits;
+        range(
+            &mut errors,
+            "limits.max_request_bytes",
+            l.max_request_bytes,
+            1,
+            1 << 30,
+        );
+        range(
+            &mut errors,
+            "limits.max_event_bytes",
+            l.max_event_bytes,
+            1,
+            64 << 20,
+        );
+        range(
+            &mut errors,
+            "limits.max_attributes_scanned",
+            l.max_attributes_scanned,
+            1,
+            100_000,
+        );
+        range(
+            &mut errors,
+            "limits.max_links_per_span",
+            l.max_links_per_span,
+            1,
+            100_000,
+        );
+        dedup_errors(&mut errors);
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(ConfigError::Several(errors)),
+        }
+    }
+
+    /// Validates and builds the processor, which keeps its own copy of the settings.
+    pub fn build(&self) -> Result<Processor, ConfigError> {
+        self.validate()?;
+        Ok(Processor::from_valid(self))
+    }
+
+    fn check_attributes(&self, errors: &mut Vec<ConfigError>) {
+        let a = &self.attributes;
+        let named = [
+            ("attributes.event", &a.event),
+            ("attributes.s3_etag", &a.s3_etag),
+            ("attributes.dynamodb_keys", &a.dynamodb_keys),
+            ("attributes.message_ids", &a.message_ids),
+            ("attributes.route", &a.route),
+        ];
+        for (i, (field, value)) in named.iter().enumerate() {
+            if value.is_empty() {
+                errors.push(ConfigError::Empty {
+                    field: (*field).into(),
+                });
+                continue;
+            }
+            if let Some((other, _)) = named.iter().take(i).find(|(_, v)| v == value) {
+                errors.push(ConfigError::Duplicate {
+                    field: (*other).into(),
+                    other: (*field).into(),
+                    value: (*value).clone(),
+                });
+            }
+        }
+    }
+}
+
+fn range(errors: &mut Vec<ConfigError>, field: &str, actual: u64, min: u64, max: u64) {
+    if actual < min || actual > max {
+        errors.push(ConfigError::OutOfRange {
+            field: field.into(),
+            min,
+            max,
+            actual,
+        });
+    }
+}
+
+fn requires(field: &str, requires: &str) -> ConfigError {
+    ConfigError::Requires {
+        field: field.into(),
+        requires: requires.into(),
+    }
+}
+
+/// The adoption ranges are checked for two options; report each problem once.
+fn dedup_errors(errors: &mut Vec<ConfigError>) {
+    let mut seen: Vec<ConfigError> = Vec::with_capacity(errors.len());
+    errors.retain(|e| {
+        if seen.contains(e) {
+            false
+        } else {
+            seen.push(e.clone());
+            true
+        }
+    });
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

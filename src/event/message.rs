@@ -1,0 +1,81 @@
+//! What the message-carrying kinds (SQS, SNS) share: reading a body as JSON, decoding an
+//! event carried in a body, and telling text attributes from binary ones.
+//!
+//! A body is the application's data. When it is an S3 notification, an SNS notification
+//! (SNS to SQS without raw delivery) or an EventBridge event, the event is decoded into
+//! [`Item::payload`](super::Item) so the original trigger stays visible. A body that merely
+//! resembles such an event but does not decode is left as an opaque body: one odd message
+//! must not make its whole delivery, and the context on it, undecodable.
+
+use super::{decode_event_value, detect_kind, s3, sns, Trigger, TriggerKind};
+use serde_json::Value;
+
+/// A body parsed as JSON when it is a JSON object or array. Scalars (`"42"`, `true`) are
+/// left alone: such bodies are plain text more often than JSON documents.
+pub(crate) fn parse_body(text: &str) -> Option<Value> {
+    let trimmed = text.trim_start();
+    if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
+        return None;
+    }
+    serde_json::from_str(text).ok()
+}
+
+/// The event a body carries, decoded; `None` when it carries none (or one that does not
+/// decode). `sns_envelope` allows the SNS notification envelope, which only queues receive.
+/// The S3 `s3:TestEvent` a new destination receives is not an event and gives `None`.
+pub(crate) fn decode_embedded(body: &Value, sns_envelope: bool) -> Option<Box<Trigger>> {
+    if s3::is_test_event(body) {
+        return None;
+    }
+    if sns_envelope && sns::is_envelope(body) {
+        return sns::decode_envelope(body).ok().map(Box::new);
+    }
+    match detect_kind(body)? {
+        TriggerKind::S3 | TriggerKind::Eventbridge => decode_event_value(body).ok().map(Box::new),
+        _ => None,
+    }
+}
+
+/// True for attribute data types whose value is text (`String`, `Number`, and their custom
+/// `String.x` / `Number.x` forms); `Binary` values are not reported.
+pub(crate) fn is_text_type(data_type: &str) -> bool {
+    data_type.starts_with("String") || data_type.starts_with("Number")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn bodies_are_json_only_when_structured() {
+        assert_eq!(parse_body(" {\"a\": 1}"), Some(json!({"a": 1})));
+        assert_eq!(parse_body("[1]"), Some(json!([1])));
+        assert_eq!(parse_body("42"), None);
+        assert_eq!(parse_body("\"text\""), None);
+        assert_eq!(parse_body("{truncated"), None);
+        assert_eq!(parse_body("Hello\r\nworld!"), None);
+    }
+
+    #[test]
+    fn text_types() {
+        assert!(is_text_type("String") && is_text_type("Number.float") && is_text_type("String.Array"));
+        assert!(!is_text_type("Binary") && !is_text_type("binary"));
+    }
+
+    #[test]
+    fn embedded_events() {
+        let s3 = json!({"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": "b"}, "object": {"key": "k"}}}]});
+        assert_eq!(decode_embedded(&s3, false).map(|t| t.kind), Some(TriggerKind::S3));
+        let broken = json!({"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": "b"}}}]});
+        assert_eq!(decode_embedded(&broken, true), None);
+        let ddb = json!({"Records": [{"eventSource": "aws:dynamodb", "dynamodb": {"Keys": {}}}]});
+        assert_eq!(decode_embedded(&ddb, true), None);
+        let envelope = json!({"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:r:1:t", "Message": "x"});
+        assert_eq!(decode_embedded(&envelope, true).map(|t| t.kind), Some(TriggerKind::Sns));
+        assert_eq!(decode_embedded(&envelope, false), None);
+        let test_event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"});
+        assert_eq!(decode_embedded(&test_event, true), None);
+        assert_eq!(decode_embedded(&json!({"a": 1}), true), None);
+    }
+}

@@ -1,0 +1,115 @@
+//! Applies a plan to the decoded request: adoption rewrites, new links, the span
+//! attributes that say why, event attribute edits, route stamps. Reports whether anything
+//! changed, so an untouched request can be returned as the input bytes.
+
+use super::adopt::Remap;
+use super::attrs;
+use super::links::{self, LinkKind};
+use super::plan::{EventEdit, SpanEdit, SpanRef};
+use super::Counters;
+use crate::config::Config;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::Span;
+
+pub(crate) fn apply(
+    req: &mut ExportTraceServiceRequest,
+    refs: &[SpanRef],
+    edits: Vec<SpanEdit>,
+    remap: &Remap,
+    config: &Config,
+    counters: &mut Counters,
+) -> bool {
+    let mut any = false;
+    for (r, edit) in refs.iter().zip(edits) {
+        let span = req
+            .resource_spans
+            .get_mut(r.rs)
+            .and_then(|x| x.scope_spans.get_mut(r.ss))
+            .and_then(|x| x.spans.get_mut(r.sp));
+        let Some(span) = span else { continue };
+        if apply_span(span, r, edit, remap, config, counters) {
+            counters.spans_changed += 1;
+            any = true;
+        }
+    }
+    any
+}
+
+fn apply_span(
+    span: &mut Span,
+    r: &SpanRef,
+    edit: SpanEdit,
+    remap: &Remap,
+    config: &Config,
+    counters: &mut Counters,
+) -> bool {
+    let mut changed = false;
+    let mut planned = edit.links;
+    if let (Some(trace), Some(own)) = (r.trace, r.span) {
+        if let Some(target) = remap.resolve(trace) {
+            span.trace_id = target.trace.to_vec();
+            counters.spans_adopted += 1;
+            changed = true;
+            if attrs::get_str(&span.attributes, attrs::ORIGINAL_TRACE_ID, usize::MAX).is_none() {
+                attrs::set_str(
+                    &mut span.attributes,
+                    attrs::ORIGINAL_TRACE_ID,
+                    &hex::encode(trace),
+                );
+            }
+            if r.parent.is_none() {
+                span.parent_span_id = target.parent.to_vec();
+                planned.insert(0, links::adopted_from(trace, own));
+            } else {
+                attrs::merge_strings(&mut span.attributes, attrs::RULES, &[attrs_rule_adoption()]);
+            }
+        }
+    }
+    let limit = usize::try_from(config.limits.max_links_per_span).unwrap_or(usize::MAX);
+    let (mut rules, mut hashes, mut matches) = (Vec::new(), Vec::new(), Vec::new());
+    for mut p in planned {
+        if span.links.len() >= limit {
+            counters.links.over_limit += 1;
+            continue;
+        }
+        // The target may have been adopted later in the same batch.
+        if matches!(p.kind, LinkKind::Direct(_) | LinkKind::Context) {
+            if let Ok(t) = <[u8; 16]>::try_from(p.link.trace_id.as_slice()) {
+                p.link.trace_id = remap.current(t).to_vec();
+            }
+        }
+        push_new(&mut rules, p.rule.to_string());
+        if let Some(h) = p.hash.take() {
+            push_new(&mut hashes, h);
+        }
+        if let Some(m) = p.match_name() {
+            push_new(&mut matches, m.to_string());
+        }
+        counters.link(p.kind);
+        span.links.push(p.link);
+        changed = true;
+    }
+    let a = &mut span.attributes;
+    changed |= attrs::merge_strings(a, attrs::RULES, &rules);
+    changed |= attrs::merge_strings(a, attrs::POINTER_HASHES, &hashes);
+    changed |= attrs::merge_strings(a, attrs::MATCHES, &matches);
+    match edit.event {
+        EventEdit::None => {}
+        EventEdit::Remove => changed |= attrs::remove(a, &config.attributes.event),
+        EventEdit::Truncate(n) => changed |= attrs::truncate_str(a, &config.attributes.event, n),
+    }
+    if let Some(route) = edit.route {
+        changed |= attrs::set_str(a, &config.attributes.route, &route);
+    }
+    changed
+}
+
+fn attrs_rule_adoption() -> String {
+    super::key::Rule::Adoption.name().to_string()
+}
+
+fn push_new(v: &mut Vec<String>, s: String) {
+    if !v.contains(&s) {
+        v.push(s);
+    }
+}

@@ -1,0 +1,221 @@
+use super::*;
+use crate::event::{Item, Source, StepFunctionsContext, TriggerKind};
+use crate::pointer::{DynamodbItem, KeyValue, Message, Pointer, S3Object};
+use crate::propagation::{Format, SpanContext, SpanId, TraceId};
+use crate::relink::attrs::kv;
+use opentelemetry_proto::tonic::trace::v1::span::Link;
+
+fn trigger(kind: TriggerKind, items: Vec<Item>) -> Trigger {
+    Trigger {
+        kind,
+        via: None,
+        source: Source::default(),
+        items,
+        step_functions: None,
+    }
+}
+
+fn found(b: u8) -> Found {
+    Found {
+        context: SpanContext {
+            trace_id: TraceId([b; 16]),
+            span_id: SpanId([b; 8]),
+            sampled: None,
+            tracestate: None,
+            format: Format::W3c,
+        },
+        carrier: "messageAttributes.traceparent".into(),
+    }
+}
+
+fn rules(claims: &[Claim]) -> Vec<(Rule, Option<&str>)> {
+    claims
+        .iter()
+        .map(|c| (c.rule, c.message_id.as_deref()))
+        .collect()
+}
+
+#[test]
+fn every_record_and_nested_event_is_claimed() {
+    let s3 = S3Object {
+        bucket: "some-bucket".into(),
+        key: "some-key.data".into(),
+        etag: Some("ab12ef34".into()),
+        request_id: Some("REQ".into()),
+        ..Default::default()
+    };
+    // SNS -> SQS: the SQS record carries the SNS notification, which carries S3.
+    let sns = trigger(
+        TriggerKind::Sns,
+        vec![Item {
+            id: Some("sns-1".into()),
+            contexts: vec![found(2)],
+            payload: Some(Box::new(trigger(
+                TriggerKind::S3,
+                vec![Item {
+                    pointers: vec![Pointer::S3Object(s3)],
+                    ..Default::default()
+                }],
+            ))),
+            ..Default::default()
+        }],
+    );
+    let t = trigger(
+        TriggerKind::Sqs,
+        vec![
+            Item {
+                id: Some("sqs-1".into()),
+                contexts: vec![found(1)],
+                payload: Some(Box::new(sns)),
+                ..Default::default()
+            },
+            Item {
+                id: Some("sqs-2".into()),
+                pointers: vec![Pointer::Message(Message {
+                    service: "sqs",
+                    id: "sqs-2".into(),
+                })],
+                ..Default::default()
+            },
+        ],
+    );
+    let mut ev = SpanEvidence::default();
+    of_trigger(&t, &Config::default(), &mut ev);
+    assert_eq!(
+        rules(&ev.consumer),
+        vec![
+            (Rule::SqsMessage, Some("sqs-1")),
+            (Rule::SnsMessage, Some("sns-1")),
+            (Rule::S3Object, None),
+            (Rule::S3Request, None),
+            (Rule::SqsMessage, Some("sqs-2")),
+        ]
+    );
+    assert_eq!(ev.messages, 2, "records of the outer batch");
+    let contexts: Vec<(u8, Option<&str>)> = ev
+        .contexts
+        .iter()
+        .map(|c| (c.found.context.trace_id.0[0], c.message_id.as_deref()))
+        .collect();
+    assert_eq!(contexts, vec![(1, Some("sqs-1")), (2, Some("sns-1"))]);
+}
+
+#[test]
+fn dynamodb_records_and_step_functions_executions() {
+    let item = |v: &str| {
+        Pointer::DynamodbItem(DynamodbItem {
+            table: "some-table".into(),
+            keys: vec![("some-key".into(), KeyValue::S(v.into()))],
+            ..Default::default()
+        })
+    };
+    let mut t = trigger(
+        TriggerKind::Dynamodb,
+        vec![
+            Item {
+                pointers: vec![item("some-value")],
+                ..Default::default()
+            },
+            Item {
+                pointers: vec![item("other")],
+                ..Default::default()
+            },
+        ],
+    );
+    t.step_functions = Some(StepFunctionsContext {
+        execution_id: "arn:aws:states:us-east-1:1:execution:m:e".into(),
+        ..Default::default()
+    });
+    let mut ev = SpanEvidence::default();
+    of_trigger(&t, &Config::default(), &mut ev);
+    let hashes: Vec<String> = ev.consumer.iter().map(|c| c.key.to_hex()).collect();
+    assert_eq!(
+        hashes.first().map(String::as_str),
+        Some("7f1aee721472bcb48701d45c7c7f7821")
+    );
+    assert_eq!(rules(&ev.consumer).len(), 3);
+    assert_eq!(
+        ev.consumer.get(2).map(|c| c.rule),
+        Some(Rule::StepfunctionsExecution)
+    );
+    assert_eq!(ev.messages, 0, "stream records are not messages");
+}
+
+#[test]
+fn config_switches_turn_claims_off() {
+    let t = trigger(
+        TriggerKind::Sqs,
+        vec![Item {
+            id: Some("m".into()),
+            contexts: vec![found(1)],
+            ..Default::default()
+        }],
+    );
+    let mut c = Config::default();
+    c.direct_links.message_ids = false;
+    c.messaging.enabled = false;
+    let mut ev = SpanEvidence::default();
+    of_trigger(&t, &c, &mut ev);
+    assert!(ev.consumer.is_empty() && ev.contexts.is_empty());
+    assert_eq!(ev.messages, 1);
+}
+
+#[test]
+fn event_attribute_problems_are_classified() {
+    let config = Config {
+        limits: crate::config::Limits {
+            max_event_bytes: 20,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let cases = [
+        ("not json", Problem::EventJson),
+        (r#"{"hello": "world"}"#, Problem::EventUnknown),
+        (
+            r#"{"hello": "world, a longer one"}"#,
+            Problem::EventTooLarge,
+        ),
+    ];
+    for (event, want) in cases {
+        let span = Span {
+            attributes: vec![kv("relink.event", event)],
+            ..Default::default()
+        };
+        let ev = of_span(&span, &config);
+        assert!(ev.has_event);
+        assert_eq!(ev.problems, vec![want], "{event}");
+    }
+    let plain = Span {
+        attributes: vec![kv("other", "x")],
+        ..Default::default()
+    };
+    assert!(of_span(&plain, &config).is_empty());
+}
+
+#[test]
+fn datadog_pointer_links_by_direction() {
+    let link = |dir: &str, kind: &str, hash: &str| Link {
+        attributes: vec![
+            kv("ptr.kind", kind),
+            kv("ptr.dir", dir),
+            kv("ptr.hash", hash),
+            kv("link.kind", "span-pointer"),
+        ],
+        ..Default::default()
+    };
+    let h = "7f1aee721472bcb48701d45c7c7f7821";
+    let span = Span {
+        links: vec![
+            link("d", "aws.dynamodb.item", h),
+            link("u", "aws.s3.object", h),
+            link("x", "aws.s3.object", h),
+            link("u", "aws.unknown", h),
+            link("u", "aws.s3.object", "short"),
+        ],
+        ..Default::default()
+    };
+    let ev = of_span(&span, &Config::default());
+    assert_eq!(rules(&ev.producer), vec![(Rule::DynamodbItem, None)]);
+    assert_eq!(rules(&ev.consumer), vec![(Rule::S3Object, None)]);
+}

@@ -1,0 +1,260 @@
+//! The relinking processor: OTLP traces in, the same traces out with producer and consumer
+//! spans joined across S3, DynamoDB Streams, SQS, SNS, EventBridge, Kinesis and Step
+//! Functions.
+//!
+//! - [`evidence`] (with `sdk` and `trigger`): what a span proves; read-only.
+//! - [`key`]: join keys (Datadog pointer hashes, namespaced ids) and rules.
+//! - [`index`]: the bounded pointer index behind direct links.
+//! - `plan`, `apply`, [`links`], [`adopt`], `stamp`: deciding and writing the changes.
+//! - [`counters`]: what hosts expose.
+//!
+//! What relink writes, so a user can audit every join:
+//!
+//! | where | attribute | meaning |
+//! |---|---|---|
+//! | span | `relink.rules` | rules that added a link or adopted the span: `aws.s3.object`, `aws.s3.request`, `aws.s3.key`, `aws.dynamodb.item`, `aws.sqs.message`, `aws.sns.message`, `aws.eventbridge.event`, `aws.kinesis.record`, `aws.stepfunctions.execution`, `messaging.context`, `adoption` |
+//! | span | `relink.pointer.hashes` | Datadog pointer hashes the span wrote or was triggered by |
+//! | span | `relink.matches` | match kinds of the links added: `exact` (same pointer hash or id), `request-id` (S3 request id), `heuristic` (bucket and key only), `context` (propagated in the message) |
+//! | span | `relink.original_trace_id` | the trace id before adoption |
+//! | span | `relink.route` (configurable) | stamp mode's routing key |
+//! | link | `ptr.kind`, `ptr.dir`, `ptr.hash`, `link.kind` | Datadog span pointer (zero ids) |
+//! | link | `relink.rule`, `relink.match`, `relink.key`, `relink.peer` | a direct link: why, how, on which key, and whether the linked span is the `producer` or the `consumer` |
+//! | link | `relink.context.format`, `relink.context.carrier`, `messaging.message.id` | a link to a context found in a message |
+//! | link | `relink.rule=adoption`, `relink.original_trace_id` | from an adopted root to its former trace |
+//!
+//! Guarantees: no span is dropped; ids change only by adoption; a request nothing applies
+//! to is returned as the input bytes (not re-encoded); a request that cannot be decoded is
+//! returned unchanged with the error, and counted; processing the output again adds
+//! nothing. There is no clock and no randomness: time is an argument and no ids are made.
+//!
+//! Adoption needs the consumer trace's root in the batch that holds the consumer span
+//! (the usual case: the Lambda invocation span is the root); spans of that trace exported
+//! earlier keep their id, later ones are rewritten for `adoption.ttl_seconds`.
+
+mod adopt;
+mod apply;
+mod attrs;
+pub mod counters;
+pub mod evidence;
+pub mod index;
+pub mod key;
+pub mod links;
+mod plan;
+mod sdk;
+mod stamp;
+mod trigger;
+
+pub use counters::Counters;
+
+use crate::config::Config;
+use crate::error::DecodeError;
+use crate::event::Trigger;
+use crate::otlp::{self, Encoding, ExportTraceServiceRequest};
+use std::borrow::Cow;
+
+/// The processor's state between calls.
+pub(crate) struct State {
+    pub index: index::Index,
+    pub remap: adopt::Remap,
+}
+
+/// A configured processor. Build it with [`Config::build`].
+pub struct Processor {
+    config: Config,
+    state: State,
+    counters: Counters,
+}
+
+/// The result of one call.
+#[derive(Debug)]
+pub struct Processed<'a> {
+    /// The output: the input bytes themselves when nothing changed or on error.
+    pub output: Cow<'a, [u8]>,
+    /// The output's encoding (the input's).
+    pub encoding: Encoding,
+    /// This call's counts (gauges as after the call).
+    pub counters: Counters,
+    /// Why the input was passed through, if it could not be processed.
+    pub error: Option<DecodeError>,
+}
+
+/// The result of processing a decoded request in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub changed: bool,
+    pub counters: Counters,
+}
+
+impl Processor {
+    pub(crate) fn from_valid(config: &Config) -> Processor {
+        let index = index::Index::new(
+            usize::try_from(config.index.max_entries).unwrap_or(usize::MAX),
+            u32::try_from(config.index.ttl_seconds).unwrap_or(u32::MAX),
+        );
+        let remap = adopt::Remap::new(
+            usize::try_from(config.adoption.max_traces).unwrap_or(usize::MAX),
+            u32::try_from(config.adoption.ttl_seconds).unwrap_or(u32::MAX),
+        );
+        Processor {
+            config: config.clone(),
+            state: State { index, remap },
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Cumulative counters since the processor was built.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Processes an OTLP `ExportTraceServiceRequest` whose encoding is detected from the
+    /// bytes.
+    pub fn process_traces<'a>(&mut self, input: &'a [u8], now_unix_nano: u64) -> Processed<'a> {
+        self.process_traces_as(input, otlp::detect(input), now_unix_nano)
+    }
+
+    /// Processes a request in a known encoding (e.g. from `Content-Type`); the output is in
+    /// the same encoding.
+    pub fn process_traces_as<'a>(
+        &mut self,
+        input: &'a [u8],
+        encoding: Encoding,
+        now_unix_nano: u64,
+    ) -> Processed<'a> {
+        let mut call = Counters {
+            requests: 1,
+            ..Counters::default()
+        };
+        let limit = self.config.limits.max_request_bytes;
+        let decoded = if input.len() as u64 > limit {
+            call.errors.request_too_large += 1;
+            Err(DecodeError::TooLarge {
+                input: "otlp request",
+                limit: usize::try_from(limit).unwrap_or(usize::MAX),
+                actual: input.len(),
+            })
+        } else {
+            otlp::decode(input, encoding).inspect_err(|_| call.errors.request_decode += 1)
+        };
+        let mut request = match decoded {
+            Ok(r) => r,
+            Err(e) => return self.finish(input, None, encoding, call, Some(e)),
+        };
+        let outcome = self.run(&mut request, now_unix_nano, None, call);
+        let output = outcome.changed.then_some(request);
+        self.finish(input, output, encoding, outcome.counters, None)
+    }
+
+    /// Processes a decoded request in place.
+    pub fn process_request(
+        &mut self,
+        request: &mut ExportTraceServiceRequest,
+        now_unix_nano: u64,
+    ) -> Outcome {
+        let call = Counters {
+            requests: 1,
+            ..Counters::default()
+        };
+        let outcome = self.run(request, now_unix_nano, None, call);
+        self.counters.add(&outcome.counters);
+        outcome
+    }
+
+    /// Processes spans inferred from a raw event (the event entry point): the request's
+    /// first span is the consumer (the inferred trigger span), and `trigger` its evidence.
+    pub fn process_inferred(
+        &mut self,
+        trigger: &Trigger,
+        request: &mut ExportTraceServiceRequest,
+        now_unix_nano: u64,
+    ) -> Outcome {
+        let call = Counters {
+            requests: 1,
+            ..Counters::default()
+        };
+        let outcome = self.run(request, now_unix_nano, Some(trigger), call);
+        self.counters.add(&outcome.counters);
+        outcome
+    }
+
+    fn run(
+        &mut self,
+        request: &mut ExportTraceServiceRequest,
+        now_unix_nano: u64,
+        trigger: Option<&Trigger>,
+        mut call: Counters,
+    ) -> Outcome {
+        let now_secs = u32::try_from(now_unix_nano / 1_000_000_000).unwrap_or(u32::MAX);
+        let spans = plan::spans_of(request);
+        call.spans_in = spans.len() as u64;
+        call.spans_out = call.spans_in;
+        let consumer = trigger.filter(|_| !spans.is_empty()).map(|t| (0, t));
+        let edits = plan::plan(
+            &mut self.state,
+            &self.config,
+            &spans,
+            consumer,
+            now_secs,
+            &mut call,
+        );
+        let refs: Vec<plan::SpanRef> = spans.iter().map(|(r, _)| *r).collect();
+        let changed = apply::apply(
+            request,
+            &refs,
+            edits,
+            &self.state.remap,
+            &self.config,
+            &mut call,
+        );
+        if !changed {
+            call.requests_unchanged = 1;
+        }
+        call.index = self.gauges();
+        Outcome {
+            changed,
+            counters: call,
+        }
+    }
+
+    fn gauges(&self) -> counters::IndexGauges {
+        counters::IndexGauges {
+            entries: self.state.index.len() as u64,
+            evicted: self.state.index.evicted(),
+            expired: self.state.index.expired(),
+            memory_bytes: self.state.index.memory_bytes() as u64,
+            remapped_traces: self.state.remap.len() as u64,
+        }
+    }
+
+    fn finish<'a>(
+        &mut self,
+        input: &'a [u8],
+        output: Option<ExportTraceServiceRequest>,
+        encoding: Encoding,
+        mut call: Counters,
+        error: Option<DecodeError>,
+    ) -> Processed<'a> {
+        if error.is_some() {
+            call.requests_unchanged = 1;
+            call.index = self.gauges();
+        }
+        self.counters.add(&call);
+        let output = match output {
+            Some(request) => Cow::Owned(otlp::encode(&request, encoding)),
+            None => Cow::Borrowed(input),
+        };
+        Processed {
+            output,
+            encoding,
+            counters: call,
+            error,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,335 @@
+//! One batch, planned: which links each span gets, which traces are adopted, what happens
+//! to event attributes and routing attributes. Reads the request, writes only the
+//! processor's state (index, remap); [`super::apply`] then rewrites the request.
+//!
+//! Order inside a batch, so results do not depend on span order:
+//! 1. every span's evidence is read;
+//! 2. producers: pointer links, links to consumers seen in *earlier* batches, then their
+//!    index entries (so a consumer later in the same batch finds them);
+//! 3. consumers: pointer links, links to producers (this batch or earlier), links to
+//!    message contexts, index entries, adoption;
+//! 4. event attribute edits and route stamps.
+
+use super::evidence::{self, SpanEvidence};
+use super::index::{Hit, Side};
+use super::key::{Claim, Match};
+use super::links::{self, Dir, Existing, Peer, Planned};
+use super::{stamp, Counters, State};
+use crate::config::{Config, EventOutput};
+use crate::event::Trigger;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use std::collections::HashMap;
+
+/// Where a span is, and its ids when they are well-formed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SpanRef {
+    pub rs: usize,
+    pub ss: usize,
+    pub sp: usize,
+    pub trace: Option<[u8; 16]>,
+    pub span: Option<[u8; 8]>,
+    /// The parent span id, when the span has one.
+    pub parent: Option<[u8; 8]>,
+}
+
+/// What happens to the event attribute.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum EventEdit {
+    #[default]
+    None,
+    Remove,
+    Truncate(usize),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct SpanEdit {
+    pub links: Vec<Planned>,
+    pub event: EventEdit,
+    pub route: Option<String>,
+}
+
+pub(crate) fn spans_of(req: &ExportTraceServiceRequest) -> Vec<(SpanRef, &Span)> {
+    let mut out = Vec::new();
+    for (rs, r) in req.resource_spans.iter().enumerate() {
+        for (ss, s) in r.scope_spans.iter().enumerate() {
+            for (sp, span) in s.spans.iter().enumerate() {
+                let trace = <[u8; 16]>::try_from(span.trace_id.as_slice())
+                    .ok()
+                    .filter(|t| *t != [0; 16]);
+                let id = <[u8; 8]>::try_from(span.span_id.as_slice())
+                    .ok()
+                    .filter(|s| *s != [0; 8]);
+                let parent = <[u8; 8]>::try_from(span.parent_span_id.as_slice())
+                    .ok()
+                    .filter(|s| *s != [0; 8]);
+                out.push((
+                    SpanRef {
+                        rs,
+                        ss,
+                        sp,
+                        trace,
+                        span: id,
+                        parent,
+                    },
+                    span,
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Plans a batch. `spans` and the returned edits are in the same order.
+pub(crate) fn plan(
+    state: &mut State,
+    config: &Config,
+    spans: &[(SpanRef, &Span)],
+    consumer: Option<(usize, &Trigger)>,
+    now_secs: u32,
+    counters: &mut Counters,
+) -> Vec<SpanEdit> {
+    let mut evidence: Vec<SpanEvidence> = spans
+        .iter()
+        .map(|(_, s)| evidence::of_span(s, config))
+        .collect();
+    if let Some((i, trigger)) = consumer {
+        if let Some(ev) = evidence.get_mut(i) {
+            evidence::of_trigger(trigger, config, ev);
+        }
+    }
+    for p in evidence.iter().flat_map(|e| e.problems.iter()) {
+        counters.problem(*p);
+    }
+    state.index.expire(now_secs);
+    state.remap.expire(now_secs);
+    let mut edits: Vec<SpanEdit> = spans.iter().map(|_| SpanEdit::default()).collect();
+    let mut existing: Vec<Option<Existing>> = spans.iter().map(|_| None).collect();
+    let mut batch = Batch {
+        state,
+        config,
+        spans,
+        edits: &mut edits,
+        existing: &mut existing,
+        now_secs,
+    };
+    for (i, ev) in evidence.iter().enumerate() {
+        if !ev.producer.is_empty() {
+            batch.producer(i, ev);
+        }
+    }
+    for (i, ev) in evidence.iter().enumerate() {
+        if (!ev.consumer.is_empty() || !ev.contexts.is_empty()) && batch.consumer(i, ev) {
+            counters.traces_adopted += 1;
+        }
+    }
+    let event_edit = match config.event_attribute.output {
+        EventOutput::Remove => EventEdit::Remove,
+        EventOutput::Keep => EventEdit::None,
+        EventOutput::Truncate => EventEdit::Truncate(
+            usize::try_from(config.event_attribute.truncate_bytes).unwrap_or(usize::MAX),
+        ),
+    };
+    for (edit, ev) in edits.iter_mut().zip(&evidence) {
+        if ev.has_event {
+            edit.event = event_edit;
+        }
+    }
+    if config.stamp.enabled {
+        stamp::plan_routes(state, config, spans, &evidence, &mut edits);
+    }
+    edits
+}
+
+struct Batch<'a, 'b> {
+    state: &'a mut State,
+    config: &'a Config,
+    spans: &'a [(SpanRef, &'b Span)],
+    edits: &'a mut [SpanEdit],
+    existing: &'a mut [Option<Existing>],
+    now_secs: u32,
+}
+
+impl Batch<'_, '_> {
+    fn add(&mut self, i: usize, planned: Planned) {
+        let (Some(edit), Some(existing), Some((_, span))) = (
+            self.edits.get_mut(i),
+            self.existing.get_mut(i),
+            self.spans.get(i),
+        ) else {
+            return;
+        };
+        let existing = existing.get_or_insert_with(|| Existing::of(span));
+        if existing.note(&planned.link) {
+            edit.links.push(planned);
+        }
+    }
+
+    fn ids(&self, i: usize) -> Option<([u8; 16], [u8; 8])> {
+        let (r, _) = self.spans.get(i)?;
+        Some((self.state.remap.current(r.trace?), r.span?))
+    }
+
+    fn producer(&mut self, i: usize, ev: &SpanEvidence) {
+        let ids = self.ids(i);
+        for claim in &ev.producer {
+            if self.config.pointer_links.enabled && claim.rule.is_pointer() {
+                self.add(i, links::pointer(claim, Dir::Down));
+            }
+            let Some((trace, span)) = ids else { continue };
+            if !self.config.direct_links.enabled {
+                continue;
+            }
+            let mut linked = false;
+            if let Some(hit) = self
+                .state
+                .index
+                .get(claim.key, Side::Consumer, self.now_secs)
+            {
+                // A consumer that already linked to its producer is not linked back.
+                if hit.span != span && !hit.linked {
+                    let target = self.state.remap.current(hit.trace);
+                    self.add(i, links::direct(claim, Peer::Consumer, target, hit.span));
+                    linked = true;
+                }
+            }
+            self.state.index.insert(
+                claim.key,
+                Side::Producer,
+                Hit {
+                    trace,
+                    span,
+                    linked,
+                },
+                self.now_secs,
+            );
+        }
+    }
+
+    /// Returns whether the consumer's trace was adopted.
+    fn consumer(&mut self, i: usize, ev: &SpanEvidence) -> bool {
+        let ids = self.ids(i);
+        let mut claims: Vec<&Claim> = ev.consumer.iter().collect();
+        claims.sort_by_key(|c| c.rule.match_kind().rank());
+        let mut producers: Vec<([u8; 16], [u8; 8])> = Vec::new();
+        for claim in claims {
+            if self.config.pointer_links.enabled && claim.rule.is_pointer() {
+                self.add(i, links::pointer(claim, Dir::Up));
+            }
+            let Some((trace, span)) = ids else { continue };
+            if !self.config.direct_links.enabled {
+                continue;
+            }
+            // A producer that linked to this very consumer (seen in an earlier batch) is
+            // not linked back; another consumer of the same data is.
+            let seen_before = self
+                .state
+                .index
+                .get(claim.key, Side::Consumer, self.now_secs)
+                .is_some_and(|h| h.span == span);
+            let mut linked = false;
+            if let Some(hit) = self
+                .state
+                .index
+                .get(claim.key, Side::Producer, self.now_secs)
+            {
+                if hit.span != span {
+                    linked = true;
+                    if !(hit.linked && seen_before) {
+                        let target = self.state.remap.current(hit.trace);
+                        self.add(i, links::direct(claim, Peer::Producer, target, hit.span));
+                        if matches!(claim.rule.match_kind(), Match::Exact | Match::RequestId) {
+                            producers.push((target, hit.span));
+                        }
+                    }
+                }
+            }
+            self.state.index.insert(
+                claim.key,
+                Side::Consumer,
+                Hit {
+                    trace,
+                    span,
+                    linked,
+                },
+                self.now_secs,
+            );
+        }
+        let Some((trace, span)) = ids else {
+            return false;
+        };
+        let parent = self.spans.get(i).and_then(|(r, _)| r.parent);
+        for c in &ev.contexts {
+            let target = (
+                self.state.remap.current(c.found.context.trace_id.0),
+                c.found.context.span_id.0,
+            );
+            let already_parent = target.0 == trace && Some(target.1) == parent;
+            if target.1 != span && !already_parent {
+                self.add(i, links::context(&c.found, c.message_id.as_deref()));
+            }
+        }
+        self.adopt(i, ev, trace, &producers)
+    }
+
+    /// Adopts the consumer trace under the one producer trace it matched (or, with
+    /// `messaging.parent_single_message`, under the single message's context), when the
+    /// consumer trace's root is in this batch.
+    fn adopt(
+        &mut self,
+        i: usize,
+        ev: &SpanEvidence,
+        trace: [u8; 16],
+        producers: &[([u8; 16], [u8; 8])],
+    ) -> bool {
+        let mut target = None;
+        if self.config.adoption.enabled {
+            if let Some(first) = producers.first() {
+                if producers.iter().all(|p| p.0 == first.0) {
+                    target = Some(*first);
+                }
+            }
+        }
+        if target.is_none() && self.config.messaging.parent_single_message && ev.messages == 1 {
+            target = ev.contexts.first().map(|c| {
+                (
+                    self.state.remap.current(c.found.context.trace_id.0),
+                    c.found.context.span_id.0,
+                )
+            });
+        }
+        let Some((to, parent)) = target else {
+            return false;
+        };
+        if to == trace || !self.root_is_local(i) {
+            return false;
+        }
+        self.state.remap.adopt(trace, to, parent, self.now_secs)
+    }
+
+    /// Whether following parents from span `i` within this batch reaches a span without
+    /// a parent. A consumer span with a parent outside the batch (a remote caller, or
+    /// Lambda's own X-Ray segment) is not re-parented: its trace is not ours to move.
+    fn root_is_local(&self, i: usize) -> bool {
+        let Some((start, _)) = self.spans.get(i) else {
+            return false;
+        };
+        let by_id: HashMap<[u8; 8], Option<[u8; 8]>> = self
+            .spans
+            .iter()
+            .filter(|(r, _)| r.trace == start.trace)
+            .filter_map(|(r, _)| Some((r.span?, r.parent)))
+            .collect();
+        let mut parent = start.parent;
+        for _ in 0..64 {
+            match parent {
+                None => return true,
+                Some(p) => match by_id.get(&p) {
+                    Some(next) => parent = *next,
+                    None => return false,
+                },
+            }
+        }
+        false
+    }
+}

@@ -1,0 +1,268 @@
+//! Producer evidence from AWS SDK client spans, as the OpenTelemetry instrumentations
+//! record them (read from their source, not guessed):
+//!
+//! | fact | Python botocore | Node aws-sdk | Java aws-sdk 2.2 / 1.11 |
+//! |---|---|---|---|
+//! | marker | `rpc.system=aws-api` | same | same |
+//! | service | `rpc.service` `S3`, `DynamoDB`, `SQS`, `SNS`, `EventBridge`, `Kinesis`, `SFN` | same ids | `S3` / `Amazon S3`, `AmazonSQS`, ... |
+//! | operation | `rpc.method` `PutObject` | same | same |
+//! | request id | `aws.request_id` | `aws.request.id` | `aws.request_id` / `aws.requestId` |
+//! | bucket | (none: hooks add `aws.s3.bucket`) | `aws.s3.bucket` | `aws.bucket.name` |
+//! | object key | (none: hooks add `aws.s3.key`) | (hooks) | (hooks) |
+//! | table | `aws.dynamodb.table_names` | `aws.dynamodb.table_names`, `db.name` | `aws.dynamodb.table_names` / `aws.table.name` |
+//! | message id | `messaging.message.id` (SendMessage; first of a batch) | `messaging.message_id` (SendMessage) | `messaging.message.id` |
+//!
+//! The ETag, the DynamoDB key values and the ids of whole batches are recorded by no
+//! instrumentation; relink reads them from the attributes its hooks add
+//! (`attributes.s3_etag`, `attributes.dynamodb_keys`, `attributes.message_ids`).
+//! A span whose status is ERROR wrote nothing and proves nothing.
+
+use super::attrs;
+use super::evidence::{scan_limit, Problem, SpanEvidence};
+use super::key::{push_claim, Claim, Key, Rule};
+use crate::config::Config;
+use crate::pointer::{DynamodbItem, KeyValue, S3Object};
+use opentelemetry_proto::tonic::trace::v1::{status::StatusCode, Span};
+use serde_json::{Map, Value};
+
+const REQUEST_ID: &[&str] = &["aws.request_id", "aws.request.id", "aws.requestId"];
+const BUCKET: &[&str] = &["aws.s3.bucket", "aws.bucket.name"];
+const OBJECT_KEY: &[&str] = &["aws.s3.key"];
+const MESSAGE_ID: &[&str] = &["messaging.message.id", "messaging.message_id"];
+
+/// The service of an `rpc.service` value, whichever SDK wrote it: lowercase letters and
+/// digits with an `amazon`/`aws` prefix removed (`Amazon S3` and `S3` are both `s3`).
+fn service(raw: &str) -> String {
+    let s: String = raw
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let s = s
+        .strip_prefix("amazon")
+        .or_else(|| s.strip_prefix("aws"))
+        .unwrap_or(&s);
+    s.to_string()
+}
+
+pub(crate) fn producer_claims(span: &Span, config: &Config, ev: &mut SpanEvidence) {
+    let limit = scan_limit(config);
+    let a = &span.attributes;
+    if attrs::get_str(a, "rpc.system", limit) != Some("aws-api") {
+        return;
+    }
+    if span
+        .status
+        .as_ref()
+        .is_some_and(|s| s.code == StatusCode::Error as i32)
+    {
+        return;
+    }
+    let (Some(svc), Some(op)) = (
+        attrs::get_str(a, "rpc.service", limit),
+        attrs::get_str(a, "rpc.method", limit),
+    ) else {
+        return;
+    };
+    let svc = service(svc);
+    match (svc.as_str(), op) {
+        ("s3", "PutObject" | "CopyObject" | "CompleteMultipartUpload") => s3(span, config, ev),
+        (s, "PutItem" | "UpdateItem" | "DeleteItem" | "BatchWriteItem" | "TransactWriteItems")
+            if s.starts_with("dynamodb") =>
+        {
+            dynamodb(span, config, ev)
+        }
+        ("sqs", "SendMessage" | "SendMessageBatch") => messages(span, config, Rule::SqsMessage, ev),
+        ("sns", "Publish" | "PublishBatch") => messages(span, config, Rule::SnsMessage, ev),
+        ("eventbridge" | "cloudwatchevents", "PutEvents") => {
+            messages(span, config, Rule::EventbridgeEvent, ev)
+        }
+        ("kinesis", "PutRecord" | "PutRecords") => messages(span, config, Rule::KinesisRecord, ev),
+        ("sfn" | "stepfunctions", "StartExecution" | "StartSyncExecution") => {
+            messages(span, config, Rule::StepfunctionsExecution, ev)
+        }
+        _ => {}
+    }
+}
+
+fn s3(span: &Span, config: &Config, ev: &mut SpanEvidence) {
+    let limit = scan_limit(config);
+    let a = &span.attributes;
+    let bucket = attrs::first_str(a, BUCKET, limit);
+    let key = attrs::first_str(a, OBJECT_KEY, limit);
+    let etag = attrs::get_str(a, &config.attributes.s3_etag, limit).filter(|e| !e.is_empty());
+    if let (Some(bucket), Some(key), Some(etag)) = (bucket, key, etag) {
+        let object = S3Object {
+            bucket: bucket.into(),
+            key: key.into(),
+            etag: Some(etag.into()),
+            ..Default::default()
+        };
+        if let Some(k) = object.hash().as_deref().and_then(Key::from_hash) {
+            push_claim(&mut ev.producer, Claim::pointer(Rule::S3Object, k));
+        }
+    }
+    if config.direct_links.request_id_join {
+        if let Some(rid) = attrs::first_str(a, REQUEST_ID, limit) {
+            push_claim(&mut ev.producer, Claim::id(Rule::S3Request, rid));
+        }
+    }
+    if config.direct_links.heuristic_s3_key {
+        if let (Some(bucket), Some(key)) = (bucket, key) {
+            push_claim(
+                &mut ev.producer,
+                Claim::id(Rule::S3Key, &super::trigger::s3_key_id(bucket, key)),
+            );
+        }
+    }
+}
+
+fn messages(span: &Span, config: &Config, rule: Rule, ev: &mut SpanEvidence) {
+    if !config.direct_links.message_ids {
+        return;
+    }
+    let limit = scan_limit(config);
+    let a = &span.attributes;
+    let mut ids: Vec<&str> = MESSAGE_ID
+        .iter()
+        .filter_map(|k| attrs::get_str(a, k, limit))
+        .collect();
+    ids.extend(attrs::get_strings(a, &config.attributes.message_ids, limit));
+    for id in ids.into_iter().filter(|id| !id.is_empty()) {
+        push_claim(&mut ev.producer, Claim::id(rule, id));
+    }
+}
+
+fn dynamodb(span: &Span, config: &Config, ev: &mut SpanEvidence) {
+    let limit = scan_limit(config);
+    let a = &span.attributes;
+    let Some(json) = attrs::get_str(a, &config.attributes.dynamodb_keys, limit) else {
+        return;
+    };
+    let mut tables: Vec<&str> = attrs::get_strings(a, "aws.dynamodb.table_names", limit);
+    if tables.is_empty() {
+        tables.extend(attrs::first_str(
+            a,
+            &["aws.table.name", "db.name", "db.namespace"],
+            limit,
+        ));
+    }
+    let items = match recorded_items(json, &tables) {
+        Some(items) => items,
+        None => {
+            ev.problems.push(Problem::DynamodbKeys);
+            return;
+        }
+    };
+    for (table, item) in items {
+        let Some(keys) = key_of(&table, item, config, ev) else {
+            continue;
+        };
+        let item = DynamodbItem {
+            table,
+            keys,
+            ..Default::default()
+        };
+        for hash in item.hashes() {
+            if let Some(k) = Key::from_hash(&hash) {
+                push_claim(&mut ev.producer, Claim::pointer(Rule::DynamodbItem, k));
+            }
+        }
+    }
+}
+
+/// The items the keys attribute records, with their tables: one item or a list of items
+/// of the span's single table, or a map from table name to a list of items.
+fn recorded_items(json: &str, tables: &[&str]) -> Option<Vec<(String, Map<String, Value>)>> {
+    let value: Value = serde_json::from_str(json).ok()?;
+    let single = || match tables {
+        [t] => Some(t.to_string()),
+        _ => None,
+    };
+    match value {
+        Value::Object(m) if is_item(&m) => Some(vec![(single()?, m)]),
+        Value::Array(items) => {
+            let table = single()?;
+            items
+                .into_iter()
+                .map(|v| as_item(v).map(|m| (table.clone(), m)))
+                .collect()
+        }
+        Value::Object(by_table) => {
+            let mut out = Vec::new();
+            for (table, items) in by_table {
+                let Value::Array(items) = items else {
+                    return None;
+                };
+                for v in items {
+                    out.push((table.clone(), as_item(v)?));
+                }
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+fn as_item(v: Value) -> Option<Map<String, Value>> {
+    match v {
+        Value::Object(m) if is_item(&m) => Some(m),
+        _ => None,
+    }
+}
+
+/// A DynamoDB JSON item: attribute names to single-tag typed values.
+fn is_item(m: &Map<String, Value>) -> bool {
+    const TAGS: &[&str] = &["S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"];
+    !m.is_empty()
+        && m.values().all(|v| match v {
+            Value::Object(t) => t.len() == 1 && t.keys().all(|k| TAGS.contains(&k.as_str())),
+            _ => false,
+        })
+}
+
+fn key_value(v: &Value) -> Option<KeyValue> {
+    let Value::Object(t) = v else { return None };
+    match t.iter().next() {
+        Some((tag, Value::String(s))) => match tag.as_str() {
+            "S" => Some(KeyValue::S(s.clone())),
+            "N" => Some(KeyValue::N(s.clone())),
+            "B" => Some(KeyValue::B(s.clone())),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The key attributes of a recorded item: the configured schema's, or all of them when
+/// there are one or two and no schema is configured.
+fn key_of(
+    table: &str,
+    item: Map<String, Value>,
+    config: &Config,
+    ev: &mut SpanEvidence,
+) -> Option<Vec<(String, KeyValue)>> {
+    let names: Vec<String> = match config.dynamodb.tables.get(table) {
+        Some(names) => names.clone(),
+        None if item.len() <= 2 => item.keys().cloned().collect(),
+        None => {
+            ev.problems.push(Problem::DynamodbKeySchema);
+            return None;
+        }
+    };
+    let mut keys = Vec::with_capacity(names.len());
+    for name in names {
+        match item.get(&name).and_then(key_value) {
+            Some(v) => keys.push((name, v)),
+            None => {
+                ev.problems.push(Problem::DynamodbKeys);
+                return None;
+            }
+        }
+    }
+    Some(keys)
+}
+
+#[cfg(test)]
+#[path = "sdk_tests.rs"]
+mod tests;

@@ -1,0 +1,123 @@
+//! Stamp mode: the routing key of each trace, written into `attributes.route` on every span
+//! of that trace.
+//!
+//! The OpenTelemetry Collector's load-balancing exporter with `routing_key: attributes`
+//! splits a batch per trace id and routes each trace by the attributes of that trace's
+//! *first* span (resource attributes, then the first scope's, then the span's). Stamping
+//! every span of a trace with the same value makes the choice independent of span order.
+//!
+//! The value is the join key of the trace's first span with evidence (in batch order):
+//! a pointer hash, or for S3 the request id key if `stamp.s3_route` says so, or a message
+//! id key. Traces without evidence are routed by their trace id, which spreads them like
+//! trace-id routing does. A consumer whose batch names several writes (a DynamoDB stream
+//! batch) can be routed by only one of them; its other records meet their producers only
+//! if those hash to the same instance, and still get pointer links. Likewise a trace that
+//! is both a consumer and a producer (B in A -> S3 -> B -> DynamoDB -> C) sits with A or
+//! with C, not necessarily both.
+//!
+//! Adoption behind a router: the remap table lives on the second-tier instance that saw
+//! the consumer span, but later batches of that trace carry no evidence and are routed by
+//! trace id, possibly elsewhere. Group spans by trace before the first tier (the
+//! Collector's `groupbytrace` processor) so a consumer trace arrives whole, or accept that
+//! only the spans batched with the consumer span are re-parented.
+
+use super::evidence::SpanEvidence;
+use super::key::{Claim, Rule};
+use super::plan::{SpanEdit, SpanRef};
+use super::State;
+use crate::config::{Config, S3Route};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use std::collections::HashMap;
+
+/// The claim a span is routed by.
+fn route_claim(ev: &SpanEvidence, s3_route: S3Route) -> Option<&Claim> {
+    let claims = || ev.producer.iter().chain(ev.consumer.iter());
+    let pointer = claims().find(|c| c.rule.is_pointer());
+    let request = claims().find(|c| c.rule == Rule::S3Request);
+    let message =
+        claims().find(|c| !matches!(c.rule, Rule::S3Request | Rule::S3Key) && !c.rule.is_pointer());
+    let s3 = claims().any(|c| matches!(c.rule, Rule::S3Object | Rule::S3Request));
+    match s3_route {
+        S3Route::RequestId if s3 => request.or(pointer),
+        _ => pointer.or(request),
+    }
+    .or(message)
+}
+
+pub(crate) fn plan_routes(
+    state: &State,
+    config: &Config,
+    spans: &[(SpanRef, &Span)],
+    evidence: &[SpanEvidence],
+    edits: &mut [SpanEdit],
+) {
+    let mut routes: HashMap<[u8; 16], String> = HashMap::new();
+    for ((r, _), ev) in spans.iter().zip(evidence) {
+        let Some(trace) = r.trace.map(|t| state.remap.current(t)) else {
+            continue;
+        };
+        if let Some(claim) = route_claim(ev, config.stamp.s3_route) {
+            routes.entry(trace).or_insert_with(|| claim.key.to_hex());
+        }
+    }
+    for ((r, _), edit) in spans.iter().zip(edits.iter_mut()) {
+        let Some(trace) = r.trace.map(|t| state.remap.current(t)) else {
+            continue;
+        };
+        let route = routes.entry(trace).or_insert_with(|| hex::encode(trace));
+        edit.route = Some(route.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relink::key::Key;
+
+    #[test]
+    fn s3_route_preference() {
+        let ev = SpanEvidence {
+            consumer: vec![
+                Claim::pointer(Rule::S3Object, Key([1; 16])),
+                Claim::id(Rule::S3Request, "r"),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            route_claim(&ev, S3Route::Pointer).map(|c| c.rule),
+            Some(Rule::S3Object)
+        );
+        assert_eq!(
+            route_claim(&ev, S3Route::RequestId).map(|c| c.rule),
+            Some(Rule::S3Request)
+        );
+        let producer_without_etag = SpanEvidence {
+            producer: vec![Claim::id(Rule::S3Request, "r")],
+            ..Default::default()
+        };
+        assert_eq!(
+            route_claim(&producer_without_etag, S3Route::Pointer).map(|c| c.rule),
+            Some(Rule::S3Request)
+        );
+        let ddb = SpanEvidence {
+            consumer: vec![Claim::pointer(Rule::DynamodbItem, Key([2; 16]))],
+            ..Default::default()
+        };
+        assert_eq!(
+            route_claim(&ddb, S3Route::RequestId).map(|c| c.rule),
+            Some(Rule::DynamodbItem)
+        );
+        let sqs = SpanEvidence {
+            producer: vec![Claim::id(Rule::SqsMessage, "m")],
+            ..Default::default()
+        };
+        assert_eq!(
+            route_claim(&sqs, S3Route::Pointer).map(|c| c.rule),
+            Some(Rule::SqsMessage)
+        );
+        assert_eq!(
+            route_claim(&SpanEvidence::default(), S3Route::Pointer),
+            None
+        );
+    }
+}

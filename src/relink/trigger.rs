@@ -1,0 +1,116 @@
+//! Consumer evidence from a decoded trigger event: one claim per pointer and per message
+//! id, one context claim per upstream context, for every record of a batch and for the
+//! events nested in them (S3 in SQS, SNS in SQS, EventBridge in SQS, S3 in SNS).
+//!
+//! Deliberate choices where Datadog's implementations differ:
+//! - S3 notification keys are URL-encoded; the event decoder decodes them, so keys with
+//!   spaces or non-ASCII characters hash like the producer's.
+//! - DynamoDB stream binary keys arrive base64-encoded; both the base64 text (Datadog's
+//!   Python and JS tracers) and the decoded bytes (its Rust extension) are claimed.
+//! - Every record gets its pointer, not only the first.
+
+use super::evidence::{ContextClaim, SpanEvidence};
+use super::key::{Claim, Key, Rule};
+use crate::config::Config;
+use crate::event::{Trigger, TriggerKind};
+use crate::pointer::Pointer;
+
+/// Nested deliveries are at most a few levels deep (S3 -> SNS -> SQS); deeper is hostile.
+const MAX_DEPTH: usize = 4;
+
+/// The rule for the message ids of a trigger kind, when it is a messaging kind.
+fn message_rule(kind: TriggerKind) -> Option<Rule> {
+    match kind {
+        TriggerKind::Sqs => Some(Rule::SqsMessage),
+        TriggerKind::Sns => Some(Rule::SnsMessage),
+        TriggerKind::Eventbridge => Some(Rule::EventbridgeEvent),
+        TriggerKind::Kinesis => Some(Rule::KinesisRecord),
+        _ => None,
+    }
+}
+
+pub(crate) fn consumer_claims(
+    trigger: &Trigger,
+    config: &Config,
+    ev: &mut SpanEvidence,
+    depth: usize,
+) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let msg_rule = message_rule(trigger.kind);
+    for item in &trigger.items {
+        for pointer in &item.pointers {
+            pointer_claims(pointer, config, ev);
+        }
+        if let Some(rule) = msg_rule {
+            if depth == 0 {
+                ev.messages += 1;
+            }
+            if let Some(id) = item.id.as_deref().filter(|id| !id.is_empty()) {
+                if config.direct_links.message_ids {
+                    ev.consumer.push(Claim::id(rule, id));
+                }
+            }
+            if config.messaging.enabled {
+                for found in &item.contexts {
+                    let claim = ContextClaim {
+                        found: found.clone(),
+                        message_id: item.id.clone(),
+                    };
+                    if !ev.contexts.contains(&claim) {
+                        ev.contexts.push(claim);
+                    }
+                }
+            }
+        }
+        if let Some(payload) = &item.payload {
+            consumer_claims(payload, config, ev, depth + 1);
+        }
+    }
+    if let Some(sfn) = &trigger.step_functions {
+        if config.direct_links.message_ids && !sfn.execution_id.is_empty() {
+            ev.consumer
+                .push(Claim::id(Rule::StepfunctionsExecution, &sfn.execution_id));
+        }
+    }
+}
+
+fn pointer_claims(pointer: &Pointer, config: &Config, ev: &mut SpanEvidence) {
+    match pointer {
+        Pointer::S3Object(o) => {
+            if let Some(key) = o.hash().as_deref().and_then(Key::from_hash) {
+                ev.consumer.push(Claim::pointer(Rule::S3Object, key));
+            }
+            if config.direct_links.request_id_join {
+                if let Some(rid) = o.request_id.as_deref().filter(|r| !r.is_empty()) {
+                    ev.consumer.push(Claim::id(Rule::S3Request, rid));
+                }
+            }
+            if config.direct_links.heuristic_s3_key {
+                ev.consumer
+                    .push(Claim::id(Rule::S3Key, &s3_key_id(&o.bucket, &o.key)));
+            }
+        }
+        Pointer::DynamodbItem(item) => {
+            for hash in item.hashes() {
+                if let Some(key) = Key::from_hash(&hash) {
+                    ev.consumer.push(Claim::pointer(Rule::DynamodbItem, key));
+                }
+            }
+        }
+        Pointer::Message(m) => {
+            if let Some(rule) = Rule::for_message_service(m.service) {
+                if config.direct_links.message_ids && !m.id.is_empty() {
+                    ev.consumer.push(Claim::id(rule, &m.id));
+                }
+            }
+        }
+    }
+}
+
+/// The id of the bucket-and-key heuristic; `|` cannot start an S3 key's meaning, and the
+/// bucket name cannot contain it.
+pub(crate) fn s3_key_id(bucket: &str, key: &str) -> String {
+    format!("{bucket}|{key}")
+}

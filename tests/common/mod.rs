@@ -1,0 +1,80 @@
+//! Golden-file helpers shared by the integration tests.
+//!
+//! `UPDATE_GOLDEN=1 cargo test` rewrites expected files instead of comparing; review the
+//! diff like code before committing it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Compares `actual` with the file at `expected`, or rewrites it under `UPDATE_GOLDEN=1`.
+/// Returns a readable mismatch message instead of panicking so a harness can report every
+/// failing case at once.
+pub fn check(expected: &Path, actual: &str) -> Result<(), String> {
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        if let Some(dir) = expected.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        std::fs::write(expected, actual).map_err(|e| format!("{}: {e}", expected.display()))?;
+        return Ok(());
+    }
+    let want = std::fs::read_to_string(expected)
+        .map_err(|e| format!("{}: {e} (run with UPDATE_GOLDEN=1 to create it)", expected.display()))?;
+    if want == actual {
+        return Ok(());
+    }
+    let line = want
+        .lines()
+        .zip(actual.lines())
+        .position(|(a, b)| a != b)
+        .unwrap_or_else(|| want.lines().count().min(actual.lines().count()));
+    Err(format!(
+        "{}: differs from line {}\n  expected: {}\n  actual:   {}",
+        expected.display(),
+        line + 1,
+        want.lines().nth(line).unwrap_or("<end of file>"),
+        actual.lines().nth(line).unwrap_or("<end of file>"),
+    ))
+}
+
+/// Pretty JSON with a trailing newline, the form every golden file uses.
+pub fn pretty(value: &serde_json::Value) -> String {
+    let mut s = serde_json::to_string_pretty(value).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// Every file under `dir` (recursively) whose name ends with `suffix`, sorted.
+pub fn files_under(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(suffix) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Fails the test with every collected mismatch.
+pub fn report(failures: Vec<String>, checked: usize) {
+    assert!(checked > 0, "no golden cases found");
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} golden cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
