@@ -68,6 +68,30 @@ fn lambda_invoked_by_a_task_state_lands_under_it() {
 }
 
 #[test]
+fn lambda_event_decoded_by_the_event_decoder_lands_under_its_state() {
+    // The payload Datadog's JSONata setup has the Reserve state pass to its Lambda (the
+    // shape of datadog-lambda-python's states.json fixture), decoded like any trigger.
+    let arn = "arn:aws:states:us-east-1:123456789012:execution:OrderWorkflow:order-42";
+    let event = serde_json::json!({
+        "orderId": "42",
+        "_datadog": {
+            "Execution": {"Id": arn, "StartTime": "2024-07-30T19:55:53.018Z", "Name": "order-42",
+                "RoleArn": "arn:aws:iam::123456789012:role/service-role/StepFunctions-OrderWorkflow-role", "RedriveCount": 0},
+            "StateMachine": {"Id": "arn:aws:states:us-east-1:123456789012:stateMachine:OrderWorkflow", "Name": "OrderWorkflow"},
+            "State": {"Name": "Reserve", "EnteredTime": "2024-07-30T19:55:53.038Z", "RetryCount": 0},
+            "RootExecutionId": arn,
+            "serverless-version": "v1"
+        }
+    });
+    let trigger = relink::decode_event(event.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let Some(ctx) = trigger.step_functions else { panic!("no context object found") };
+    let spans = history("hand-every-state-type-history", arn);
+    let reserve = named(&spans, "Reserve");
+    let [reserve] = reserve.as_slice() else { panic!("one Reserve span expected") };
+    assert_eq!(parent_ids(&ctx), ids(reserve));
+}
+
+#[test]
 fn lambda_invoked_by_a_retry_lands_under_the_retry() {
     let spans = spans(spans_from_logs(&golden("hand-task-retries-logs", "input.logs.ndjson"), &Options::default()));
     let arn = "arn:aws:states:us-east-1:123456789012:execution:Payments:pay-7f3a";

@@ -51,13 +51,16 @@ pub fn trace_id_for_root(root_execution_arn: &str) -> TraceId {
     TraceId::from_u64_pair(high, low)
 }
 
-/// The trace a Lambda invoked with this context object belongs to: the upstream trace found
-/// beside the context (`_datadog` headers, `traceparent`) when there is one, else the trace
-/// of the root execution (`RootExecutionId`, else the execution itself).
+/// The trace a Lambda invoked with this context object belongs to: the upstream Datadog
+/// trace id beside the context (`x-datadog-trace-id` with `_dd.p.tid`, no parent id), else
+/// the first upstream context found with it (`_datadog` headers, a `traceparent` in the
+/// execution input), else the trace of the root execution (`RootExecutionId`, else the
+/// execution itself).
 pub fn trace_id_for(ctx: &StepFunctionsContext) -> TraceId {
-    match ctx.contexts.first() {
-        Some(found) => found.context.trace_id,
-        None => trace_id_for_root(ctx.root_execution_id.as_deref().unwrap_or(&ctx.execution_id)),
+    match (ctx.upstream_trace_id, ctx.contexts.first()) {
+        (Some(trace_id), _) => trace_id,
+        (None, Some(found)) => found.context.trace_id,
+        (None, None) => trace_id_for_root(ctx.root_execution_id.as_deref().unwrap_or(&ctx.execution_id)),
     }
 }
 
@@ -151,18 +154,23 @@ mod tests {
     fn vector_upstream_datadog_trace_wins() {
         let mut c = ctx(EXEC_2, "agocsTest1", "2024-07-30T20:46:20.824Z");
         c.root_execution_id = Some(ROOT_2.into());
-        let upstream = crate::propagation::datadog::from_fields(
-            "5821803790426892636",
-            "1",
-            None,
-            Some("_dd.p.dm=-0,_dd.p.tid=672a7cb100000000"),
-        );
-        let Some(upstream) = upstream else { panic!("datadog headers did not parse") };
-        c.contexts.push(Found { context: upstream, carrier: "_datadog".into() });
+        c.upstream_trace_id = Some(TraceId::from_u64_pair(0x672a7cb100000000, 5821803790426892636));
         let parent = parent_for_lambda(&c);
         assert_eq!(parent.trace_id.low(), 5821803790426892636);
         assert_eq!(format!("{:x}", parent.trace_id.high()), "672a7cb100000000");
         assert_eq!(parent.span_id.as_u64(), 8947638978974359093);
+    }
+
+    #[test]
+    fn upstream_context_beside_the_object_sets_the_trace() {
+        let mut c = ctx(EXEC_1, "agocsTest1", "2024-07-30T19:55:53.018Z");
+        let upstream = crate::propagation::w3c::parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", None);
+        let Some(upstream) = upstream else { panic!("traceparent did not parse") };
+        c.contexts.push(Found { context: upstream, carrier: "Execution.Input.traceparent".into() });
+        assert_eq!(trace_id_for(&c).to_hex(), "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(parent_for_lambda(&c).span_id.as_u64(), 2902498116043018663);
+        c.upstream_trace_id = Some(TraceId::from_u64_pair(0, 7));
+        assert_eq!(trace_id_for(&c), TraceId::from_u64_pair(0, 7));
     }
 
     #[test]
