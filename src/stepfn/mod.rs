@@ -43,10 +43,15 @@
 //!   Step Functions gives none), `aws.step_functions.cause`, and an `exception` event
 //!   (`exception.type` = Error, `exception.message` = Cause);
 //! - `relink.step_functions.incomplete` = true on a span whose start or end was not observed
-//!   (missing events: Express logs at level ERROR, truncated histories, running executions).
+//!   (missing events: Express logs at level ERROR, truncated histories, running executions);
+//! - `relink.step_functions.id_collision` = true on a span whose deterministic id was already
+//!   taken (concurrent Map iterations entering the same state in the same millisecond hash
+//!   alike; the later one gets a derived id, and a Lambda it invoked, which cannot tell the
+//!   two apart from its context object, lands under the earlier one).
 //!
 //! A Wait state's span lasts the wait; a retry span starts where the failed attempt ended,
-//! so the retry interval is visible.
+//! so the retry interval is visible. Log shippers stamp execution log records with the ids of
+//! the span they describe through [`log_record_ids`].
 
 pub mod ids;
 mod history;

@@ -19,6 +19,8 @@ use std::collections::HashMap;
 pub type ScopeId = usize;
 pub type StateId = usize;
 pub const ROOT: ScopeId = 0;
+/// How many of the latest states a broken event chain is matched against.
+pub const FALLBACK_WINDOW: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScopeKind {
@@ -235,7 +237,7 @@ impl Tree {
                 let target = e.details.state.clone();
                 let found = self
                     .find(base, |s| s.span.end.is_none() && Some(&s.name) == target.as_ref())
-                    .or_else(|| self.states.iter().rposition(|s| Some(&s.name) == target.as_ref()));
+                    .or_else(|| self.find(base, |s| Some(&s.name) == target.as_ref()));
                 let failure = failure(e);
                 // The exception event carries Error and Cause; the note marks when and where.
                 let span_note = Note { time: e.time_unix_nano, name: e.type_name.clone(), attributes: Vec::new() };
@@ -265,7 +267,8 @@ impl Tree {
 
     /// Walks from `scope` outwards (each scope's current state, then the state owning the
     /// scope, then that state's scope) for a state matching `pred`; falls back to the latest
-    /// matching state anywhere, for inputs whose chain of previous events is broken.
+    /// matching state among the last [`FALLBACK_WINDOW`] entered, for inputs whose chain of
+    /// previous events is broken (bounded, so hostile input cannot make this quadratic).
     pub(super) fn find(&self, scope: ScopeId, pred: impl Fn(&State) -> bool) -> Option<StateId> {
         let mut at = Some(scope);
         // Owners are created before the scopes they own, so the walk ends; the bound is a belt.
@@ -282,7 +285,9 @@ impl Tree {
             }
             at = owner.map(|id| self.state_scope(id));
         }
-        self.states.iter().rposition(|s| !s.synthetic && pred(s))
+        let skip = self.states.len().saturating_sub(FALLBACK_WINDOW);
+        let recent = self.states.iter().enumerate().skip(skip);
+        recent.rev().find(|(_, s)| !s.synthetic && pred(s)).map(|(id, _)| id)
     }
 
     /// An open state of type `ty`, named `name` when given.
