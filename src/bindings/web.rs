@@ -9,6 +9,8 @@
 //! const relink = new Relink(text);                 // throws Error(message) when invalid
 //! const r = relink.processTraces(bytes, nowUnixNano);  // OTLP protobuf or OTLP/JSON
 //! const e = relink.processEvent(bytes, nowUnixNano);   // a raw AWS trigger event
+//! relink.processStepFunctionsLogs(bytes, now);         // execution log lines
+//! relink.processStepFunctionsHistory(bytes, arn, now); // GetExecutionHistory output
 //! r.error; r.inputJson; r.outputJson; r.output; r.encoding; r.counters;
 //! JSON.parse(relink.counters());                   // cumulative
 //! ```
@@ -48,6 +50,25 @@ impl Relink {
         Processed(self.session.process_event(input, now_unix_nano))
     }
 
+    /// Builds the spans of the executions in Step Functions execution log lines and
+    /// relinks them.
+    #[wasm_bindgen(js_name = processStepFunctionsLogs)]
+    pub fn process_step_functions_logs(&mut self, input: &[u8], now_unix_nano: u64) -> Processed {
+        Processed(self.session.process_step_functions_logs(input, now_unix_nano))
+    }
+
+    /// Builds the spans of one execution from its GetExecutionHistory output and relinks
+    /// them; `executionArn` (or `undefined`) names the execution when the output does not.
+    #[wasm_bindgen(js_name = processStepFunctionsHistory)]
+    pub fn process_step_functions_history(
+        &mut self,
+        input: &[u8],
+        execution_arn: Option<String>,
+        now_unix_nano: u64,
+    ) -> Processed {
+        Processed(self.session.process_step_functions_history(input, execution_arn.as_deref(), now_unix_nano))
+    }
+
     /// The cumulative counters since construction, as JSON.
     pub fn counters(&self) -> String {
         self.session.counters_json()
@@ -55,7 +76,7 @@ impl Relink {
 }
 
 /// The result of one call. `error` is set when the input could not be processed; the
-/// output is then the input unchanged (traces) or empty (events).
+/// output is then the input unchanged (traces) or empty (records relink makes spans of).
 #[wasm_bindgen]
 pub struct Processed(Outcome);
 
@@ -73,7 +94,8 @@ impl Processed {
         self.0.encoding.to_string()
     }
 
-    /// The spans before relinking as OTLP/JSON (for an event: the inferred spans).
+    /// The spans before relinking as OTLP/JSON (for an event or a Step Functions record:
+    /// the spans relink made of it).
     #[wasm_bindgen(getter, js_name = inputJson)]
     pub fn input_json(&self) -> String {
         self.0.input_json.clone()

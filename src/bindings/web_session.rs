@@ -1,14 +1,17 @@
 //! The browser binding's calls as plain Rust (no JS types), so they are tested natively;
 //! `web.rs` only converts them to wasm-bindgen's types. A session is what the playground
 //! holds between calls: one configured processor, whose index and counters carry over
-//! from input to input, as in a collector.
+//! from input to input, as in a collector. Inputs are OTLP requests, or records relink
+//! makes spans of (a trigger event, Step Functions execution logs or history) and then
+//! relinks like any other spans.
 
 use crate::config::{Config, ConfigError};
 use crate::error::DecodeError;
 use crate::event::decode_event;
 use crate::inferred::{infer_request, InferOptions};
-use crate::otlp::{self, Encoding};
+use crate::otlp::{self, Encoding, ExportTraceServiceRequest};
 use crate::relink::{Counters, Processor};
+use crate::stepfn;
 use serde::Serialize;
 
 /// A configured processor.
@@ -73,40 +76,47 @@ impl Session {
     /// Events over `limits.max_event_bytes` are refused, as the event attribute is.
     pub fn process_event(&mut self, input: &[u8], now_unix_nano: u64) -> Outcome {
         let limit = self.processor.config().limits.max_event_bytes;
-        let decoded = if input.len() as u64 > limit {
-            Err(DecodeError::TooLarge {
-                input: "event",
-                limit: usize::try_from(limit).unwrap_or(usize::MAX),
-                actual: input.len(),
-            })
-        } else {
-            decode_event(input)
-        };
-        let trigger = match decoded {
+        let trigger = match within(input, limit, "event").and_then(decode_event) {
             Ok(trigger) => trigger,
-            Err(e) => {
-                return Outcome {
-                    output: Vec::new(),
-                    encoding: Encoding::Json.name(),
-                    input_json: String::new(),
-                    output_json: String::new(),
-                    counters_json: to_json(&Counters::default()),
-                    error: Some(e.to_string()),
-                }
-            }
+            Err(e) => return failed(&e),
         };
         let mut request = infer_request(&trigger, &InferOptions::default());
         let input_json = json_string(otlp::encode_json(&request));
         let outcome = self.processor.process_inferred(&trigger, &mut request, now_unix_nano);
-        let output = otlp::encode_json(&request);
-        Outcome {
-            output_json: json_string(output.clone()),
-            output,
-            encoding: Encoding::Json.name(),
-            input_json,
-            counters_json: to_json(&outcome.counters),
-            error: None,
-        }
+        made(&request, input_json, &outcome.counters)
+    }
+
+    /// Spans of the executions in Step Functions execution log lines (one line, lines, a
+    /// JSON array of lines or decoded CloudWatch Logs subscription data), then relinked.
+    pub fn process_step_functions_logs(&mut self, input: &[u8], now_unix_nano: u64) -> Outcome {
+        let limit = self.processor.config().limits.max_request_bytes;
+        let spans = within(input, limit, "step functions logs")
+            .and_then(|bytes| stepfn::spans_from_logs(bytes, &stepfn::Options::default()));
+        self.process_made(spans, now_unix_nano)
+    }
+
+    /// Spans of one execution from its GetExecutionHistory output, then relinked.
+    /// `execution_arn` names the execution when the output does not (`executionArn`).
+    pub fn process_step_functions_history(
+        &mut self,
+        input: &[u8],
+        execution_arn: Option<&str>,
+        now_unix_nano: u64,
+    ) -> Outcome {
+        let limit = self.processor.config().limits.max_request_bytes;
+        let spans = within(input, limit, "step functions history")
+            .and_then(|bytes| stepfn::spans_from_history(bytes, execution_arn, &stepfn::Options::default()));
+        self.process_made(spans, now_unix_nano)
+    }
+
+    fn process_made(&mut self, spans: Result<ExportTraceServiceRequest, DecodeError>, now_unix_nano: u64) -> Outcome {
+        let mut request = match spans {
+            Ok(request) => request,
+            Err(e) => return failed(&e),
+        };
+        let input_json = json_string(otlp::encode_json(&request));
+        let outcome = self.processor.process_request(&mut request, now_unix_nano);
+        made(&request, input_json, &outcome.counters)
     }
 
     /// The cumulative counters as JSON.
@@ -128,6 +138,43 @@ pub fn check_config_problems(config_json: &str) -> String {
 pub fn otlp_to_json(input: &[u8]) -> Result<String, String> {
     let request = otlp::decode(input, otlp::detect(input)).map_err(|e| e.to_string())?;
     Ok(json_string(otlp::encode_json(&request)))
+}
+
+/// The input itself when it is within `limit` bytes.
+fn within<'a>(input: &'a [u8], limit: u64, name: &'static str) -> Result<&'a [u8], DecodeError> {
+    if input.len() as u64 > limit {
+        return Err(DecodeError::TooLarge {
+            input: name,
+            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            actual: input.len(),
+        });
+    }
+    Ok(input)
+}
+
+/// The outcome of spans relink made (from an event or an execution record): OTLP/JSON.
+fn made(request: &ExportTraceServiceRequest, input_json: String, counters: &Counters) -> Outcome {
+    let output = otlp::encode_json(request);
+    Outcome {
+        output_json: json_string(output.clone()),
+        output,
+        encoding: Encoding::Json.name(),
+        input_json,
+        counters_json: to_json(counters),
+        error: None,
+    }
+}
+
+/// An input nothing could be made of: no output, no call counted.
+fn failed(error: &DecodeError) -> Outcome {
+    Outcome {
+        output: Vec::new(),
+        encoding: Encoding::Json.name(),
+        input_json: String::new(),
+        output_json: String::new(),
+        counters_json: to_json(&Counters::default()),
+        error: Some(error.to_string()),
+    }
 }
 
 fn field_of(problem: &ConfigError) -> Option<String> {

@@ -163,3 +163,63 @@ fn event_over_the_size_limit_is_refused() {
     assert_eq!(out.error.as_deref(), Some("event: 29 bytes exceeds the limit of 16 bytes"));
     assert_eq!(out.output_json, "");
 }
+
+/// `(name, trace id, span id, parent span id)` of every span, sorted: from a stepfn golden
+/// `expected.json`, or from OTLP/JSON.
+fn span_ids_of_golden(case: &str) -> Vec<(String, String, String, String)> {
+    let spans = file_json(&format!("tests/golden/stepfn/{case}/expected.json"));
+    let field = |s: &Value, k: &str| s[k].as_str().unwrap_or("").to_string();
+    let mut out: Vec<_> = spans
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| (field(s, "name"), field(s, "trace_id"), field(s, "span_id"), field(s, "parent_span_id")))
+        .collect();
+    out.sort();
+    out
+}
+
+fn span_ids_of_otlp(json: &str) -> Vec<(String, String, String, String)> {
+    let request = parse(json);
+    let field = |s: &Value, k: &str| s[k].as_str().unwrap_or("").to_string();
+    let mut out = Vec::new();
+    for rs in request["resourceSpans"].as_array().into_iter().flatten() {
+        for ss in rs["scopeSpans"].as_array().into_iter().flatten() {
+            for s in ss["spans"].as_array().into_iter().flatten() {
+                out.push((field(s, "name"), field(s, "traceId"), field(s, "spanId"), field(s, "parentSpanId")));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn step_functions_logs_give_the_golden_spans() {
+    let mut session = Session::new("{}").unwrap_or_else(|e| panic!("{e}"));
+    let out = session.process_step_functions_logs(&read("tests/golden/stepfn/hand-task-retries-logs/input.logs.ndjson"), NOW);
+    assert_eq!(out.error, None);
+    assert_eq!(span_ids_of_otlp(&out.output_json), span_ids_of_golden("hand-task-retries-logs"));
+    assert_eq!(span_ids_of_otlp(&out.input_json), span_ids_of_golden("hand-task-retries-logs"));
+    assert_eq!(parse(&out.counters_json)["spans_in"], json!(7));
+}
+
+#[test]
+fn step_functions_history_needs_the_execution_named() {
+    let mut session = Session::new("{}").unwrap_or_else(|e| panic!("{e}"));
+    let input = read("tests/golden/stepfn/hand-redrive-history/input.history.json");
+    let arn = "arn:aws:states:us-east-1:123456789012:execution:ImportJob:import-0730";
+    let out = session.process_step_functions_history(&input, Some(arn), NOW);
+    assert_eq!(out.error, None);
+    assert_eq!(span_ids_of_otlp(&out.output_json), span_ids_of_golden("hand-redrive-history"));
+    let unnamed = session.process_step_functions_history(&input, None, NOW);
+    assert_eq!(unnamed.error.as_deref(), Some("stepfunctions history: missing field `executionArn`"));
+    assert_eq!(unnamed.output_json, "");
+}
+
+#[test]
+fn step_functions_logs_that_are_not_logs_name_the_problem() {
+    let mut session = Session::new("{}").unwrap_or_else(|e| panic!("{e}"));
+    let out = session.process_step_functions_logs(b"{\"id\": \"1\"}", NOW);
+    assert_eq!(out.error.as_deref(), Some("stepfunctions log: missing field `event_timestamp`"));
+}

@@ -74,22 +74,25 @@ function run() {
     const afters = [];
     const now = BigInt(Date.now()) * 1000000n;
     try {
-      for (const { card, bytes, kind } of payloads) {
+      for (const { card, bytes, kind, executionArn } of payloads) {
         if (bytes.length === 0) {
           inputs.showResult(card, { status: "empty: skipped" });
           continue;
         }
-        const r = kind === "event" ? relink.processEvent(bytes, now) : relink.processTraces(bytes, now);
+        const r = call(relink, kind, bytes, executionArn, now);
         try {
           const counters = JSON.parse(r.counters);
+          const what = WHAT[kind] ?? kind;
           if (r.error) {
-            inputs.showResult(card, { error: r.error, status: kind === "event" ? "AWS event: not processed" : "OTLP: passed through unchanged" });
+            inputs.showResult(card, { error: r.error, status: kind === "traces" ? "OTLP: passed through unchanged" : `${what}: not processed` });
           } else {
-            befores.push(r.inputJson);
+            // Spans relink made (from an event or an execution record) did not exist
+            // before: only OTLP inputs are on the before side.
+            if (kind === "traces") befores.push(r.inputJson);
             afters.push(r.outputJson);
-            const what = kind === "event" ? "AWS event → inferred spans" : `OTLP ${r.encoding === "protobuf" ? "protobuf" : "JSON"}`;
+            const label = kind === "traces" ? `OTLP ${r.encoding === "protobuf" ? "protobuf" : "JSON"}` : `${what} → spans`;
             inputs.showResult(card, {
-              status: `${what} · ${counters.spans_in} span${counters.spans_in === 1 ? "" : "s"}, ${counters.spans_changed} changed`,
+              status: `${label} · ${plural(counters.spans_in, "span")}, ${counters.spans_changed} changed`,
             });
           }
         } finally {
@@ -103,6 +106,22 @@ function run() {
   } catch (e) {
     banner(`Could not relink: ${e.message ?? e}`);
     show([], [], null, "Nothing to show: see the message above.");
+  }
+}
+
+const WHAT = { event: "AWS event", "sfn-logs": "Step Functions logs", "sfn-history": "Step Functions history" };
+
+// The binding call for an input kind.
+function call(relink, kind, bytes, executionArn, now) {
+  switch (kind) {
+    case "event":
+      return relink.processEvent(bytes, now);
+    case "sfn-logs":
+      return relink.processStepFunctionsLogs(bytes, now);
+    case "sfn-history":
+      return relink.processStepFunctionsHistory(bytes, executionArn, now);
+    default:
+      return relink.processTraces(bytes, now);
   }
 }
 
@@ -220,7 +239,7 @@ async function loadSample(id) {
     const files = await Promise.all(sample.inputs.map((i) => fetchOk(`samples/${i.file}`, /\.(pb|bin)$/.test(i.file) ? "bytes" : "text")));
     const configText = sample.config ? await fetchOk(`samples/${sample.config}`) : "{}\n";
     inputs.clear();
-    sample.inputs.forEach((input, i) => inputs.add(input.label, files[i], input.kind ?? "auto"));
+    sample.inputs.forEach((input, i) => inputs.add(input.label, files[i], input.kind ?? "auto", input.executionArn ?? ""));
     config.value = configText;
     $("sample-description").textContent = sample.description ?? "";
     $("sample").value = id;

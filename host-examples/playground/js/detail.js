@@ -3,6 +3,9 @@
 
 import { formatDuration, formatTime, isPointerLink, kindName, statusName } from "./model.js";
 
+// The instrumentation scope of the spans relink builds from Step Functions records.
+const STEPFN_SCOPE = "relink.stepfn";
+
 function h(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
@@ -55,7 +58,11 @@ export function renderDetail(panel, model, key, changes, jump) {
   if (change) {
     const why = h("section", { class: "why" }, h("h4", {}, "What relink did"));
     const items = h("ul");
-    if (change.added) items.append(h("li", {}, "Inferred this span from the trigger event."));
+    if (change.added) {
+      items.append(
+        h("li", {}, s.scope === STEPFN_SCOPE ? "Built this span from the Step Functions execution record." : "Inferred this span from the trigger event."),
+      );
+    }
     if (change.traceChanged) {
       items.append(h("li", {}, `Adopted it into trace ${s.traceId} (was ${change.before.traceId}).`));
     }

@@ -15,18 +15,34 @@ function h(tag, props = {}, ...children) {
   return node;
 }
 
-// Which entry point a payload goes to when the kind is `auto`: protobuf and any JSON naming
-// `resourceSpans` are OTLP traces, other JSON an AWS event. Unparseable text goes where its
-// words point, so the decoder that reports the error is the one the user meant.
+// Which entry point a payload goes to when the kind is `auto`: protobuf and JSON naming
+// `resourceSpans` are OTLP traces; JSON with `events` is a Step Functions execution history;
+// lines (or an array of them, or CloudWatch Logs subscription data) with `execution_arn`
+// are Step Functions execution logs; other JSON is an AWS event. Unparseable text goes
+// where its words point, so the decoder that reports the error is the one the user meant.
 export function detectKind(bytes, text) {
   if (text === null) return "traces";
+  const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+  const isLogLine = (v) => isObject(v) && "execution_arn" in v;
+  let value;
   try {
-    const value = JSON.parse(text);
-    const isObject = value !== null && typeof value === "object" && !Array.isArray(value);
-    return isObject && ("resourceSpans" in value || "resource_spans" in value) ? "traces" : "event";
+    value = JSON.parse(text);
   } catch {
-    return /resource_?spans/i.test(text) ? "traces" : "event";
+    const first = text.trimStart().split("\n", 1)[0];
+    try {
+      if (isLogLine(JSON.parse(first))) return "sfn-logs";
+    } catch {
+      // Not even one line of JSON: judged by its words below.
+    }
+    if (/resource_?spans/i.test(text)) return "traces";
+    if (/"execution_arn"/.test(text)) return "sfn-logs";
+    return "event";
   }
+  if (isObject(value) && ("resourceSpans" in value || "resource_spans" in value)) return "traces";
+  if (isObject(value) && Array.isArray(value.events)) return "sfn-history";
+  if (isLogLine(value) || (Array.isArray(value) && isLogLine(value[0]))) return "sfn-logs";
+  if (isObject(value) && Array.isArray(value.logEvents) && /execution_arn/.test(text)) return "sfn-logs";
+  return "event";
 }
 
 // Text when the bytes are UTF-8 JSON-looking text, else null (binary protobuf).
@@ -51,8 +67,9 @@ export class InputList {
     this.root.replaceChildren();
   }
 
-  // Adds a card. `payload` is a string or a Uint8Array; `label` names it.
-  add(label = "", payload = "", kind = "auto") {
+  // Adds a card. `payload` is a string or a Uint8Array; `label` names it; `executionArn`
+  // is for a Step Functions history that does not name its execution.
+  add(label = "", payload = "", kind = "auto", executionArn = "") {
     const card = { label, bytes: null, kind };
     const title = h("span", { class: "card-title" });
     const kindSelect = h(
@@ -61,7 +78,19 @@ export class InputList {
       h("option", { value: "auto" }, "auto-detect"),
       h("option", { value: "traces" }, "OTLP traces"),
       h("option", { value: "event" }, "AWS event"),
+      h("option", { value: "sfn-logs" }, "Step Functions logs"),
+      h("option", { value: "sfn-history" }, "Step Functions history"),
     );
+    // GetExecutionHistory output does not name its execution; the ARN can be given here.
+    const arn = h("input", {
+      type: "text",
+      class: "arn",
+      placeholder: "execution ARN (when the history has no executionArn)",
+      "aria-label": "Execution ARN",
+      spellcheck: false,
+    });
+    arn.value = executionArn;
+    arn.hidden = true;
     kindSelect.value = kind;
     const file = h("input", { type: "file", accept: ".json,.pb,.bin,.otlp,application/json,application/x-protobuf" });
     const open = h("label", { class: "button small" }, "Open file…", file);
@@ -73,11 +102,12 @@ export class InputList {
       "div",
       { class: "input-card" },
       h("div", { class: "card-head" }, title, kindSelect, open, remove),
+      arn,
       textarea,
       status,
       error,
     );
-    Object.assign(card, { el, title, textarea, status, error, kindSelect });
+    Object.assign(card, { el, title, textarea, status, error, kindSelect, arn });
 
     textarea.addEventListener("input", () => {
       if (card.bytes) {
@@ -90,6 +120,7 @@ export class InputList {
       card.kind = kindSelect.value;
       this.onChange();
     });
+    arn.addEventListener("input", () => this.onChange());
     file.addEventListener("change", async () => {
       if (file.files?.[0]) await this.load(card, file.files[0]);
     });
@@ -152,13 +183,15 @@ export class InputList {
     });
   }
 
-  // What each card asks to be processed: {card, bytes, kind}.
+  // What each card asks to be processed: {card, bytes, kind, executionArn}. The ARN field
+  // shows only where it applies.
   payloads() {
     return this.cards.map((card) => {
       const bytes = card.bytes ?? encoder.encode(card.textarea.value);
       const text = card.bytes ? null : card.textarea.value;
       const kind = card.kind === "auto" ? detectKind(bytes, text) : card.kind;
-      return { card, bytes, kind };
+      card.arn.hidden = kind !== "sfn-history";
+      return { card, bytes, kind, executionArn: card.arn.value.trim() || undefined };
     });
   }
 

@@ -177,7 +177,9 @@ export function summary(model) {
 }
 
 // What relink changed on each span of `after`, keyed by span key. Spans are matched on the
-// span id (relink changes trace ids only by adoption and never makes a span id twice).
+// span id (relink changes trace ids only by adoption and never makes a span id twice); a
+// span without a match is one relink made (inferred from an event, built from a Step
+// Functions execution record).
 export function compare(before, after) {
   const old = new Map(before.spans.map((s) => [s.spanId, s]));
   const changes = new Map();
@@ -191,7 +193,7 @@ export function compare(before, after) {
       relinkAttrs: s.attrs.filter((a) => a.key.startsWith("relink.")).map((a) => a.key),
       before: b ?? null,
     };
-    c.relinked = c.traceChanged || c.parentChanged || c.linksAdded > 0 || relinkAttrsAdded(b, s);
+    c.relinked = c.added || c.traceChanged || c.parentChanged || c.linksAdded > 0 || relinkAttrsAdded(b, s);
     changes.set(s.key, c);
   }
   return changes;

@@ -149,7 +149,7 @@ test("compare says what relink changed on each span", () => {
     parentChanged: false,
     linksAdded: 0,
     relinkAttrs: [],
-    relinked: false,
+    relinked: true,
   });
 });
 
@@ -183,6 +183,13 @@ test("auto-detection sends OTLP to the traces decoder and anything else to the e
   assert.equal(detectKind(null, "[1, 2]"), "event");
   assert.equal(detectKind(null, '{"resourceSpans": ['), "traces");
   assert.equal(detectKind(null, '{"Records": ['), "event");
+  const line = '{"id":"1","type":"ExecutionStarted","event_timestamp":"1","execution_arn":"arn:x"}';
+  assert.equal(detectKind(null, `${line}\n${line}\n`), "sfn-logs");
+  assert.equal(detectKind(null, line), "sfn-logs");
+  assert.equal(detectKind(null, `[${line}]`), "sfn-logs");
+  assert.equal(detectKind(null, `{"logEvents": [{"message": ${JSON.stringify(line)}}]}`), "sfn-logs");
+  assert.equal(detectKind(null, '{"events": [{"id": 1, "type": "ExecutionStarted"}]}'), "sfn-history");
+  assert.equal(detectKind(null, '{"id":"1", "execution_arn": "arn:x"\n{"id"'), "sfn-logs");
 });
 
 test("config problems point at their line", () => {

@@ -118,6 +118,15 @@ describe("bundled samples", () => {
       // The first relinked span is selected and its reasons shown.
       await page.waitForSelector("#detail .why");
       assert.ok((await page.locator("#detail .why tr.relink, #detail .link tr.relink").count()) >= 1, "relink.* reasons shown");
+      // Spans built from Step Functions records carry the golden cases' names and ids.
+      if (sample.stepfnGolden) {
+        const output = JSON.parse(await page.evaluate(async () => (await fetch(document.getElementById("download").href)).text()));
+        const got = output.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => [s.name, s.traceId, s.spanId, s.parentSpanId ?? null])));
+        const want = sample.stepfnGolden.flatMap((dir) =>
+          JSON.parse(readFileSync(resolve(dirname(MANIFEST), dir, "expected.json"), "utf8")).map((s) => [s.name, s.trace_id, s.span_id, s.parent_span_id]),
+        );
+        assert.deepEqual(got.sort(), want.sort());
+      }
       if (sample.golden) {
         const download = await page.evaluate(async () => (await fetch(document.getElementById("download").href)).text());
         const expected = { resourceSpans: [] };
@@ -198,7 +207,7 @@ describe("inputs", () => {
     const card = page.locator(".input-card").nth(2);
     await card.locator("textarea").fill(readFileSync(join(ROOT, "tests/fixtures/aws-lambda-rust-runtime/example-s3-event.json"), "utf8"));
     await nextRun(n);
-    assert.equal(await card.locator(".status").textContent(), "AWS event → inferred spans · 1 span, 1 changed");
+    assert.equal(await card.locator(".status").textContent(), "AWS event → spans · 1 span, 1 changed");
     // The inferred span of the notification links to uploader's PutObject, as thumbnailer's does.
     assert.equal(Number((await counts("#after")).arrows), 2);
     // The fixture's eventTime is in 1970: the page says why the axis is so long.
