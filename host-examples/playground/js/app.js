@@ -7,12 +7,11 @@ import init, { Relink, checkConfig, version } from "../pkg/relink.js";
 import { ConfigEditor } from "./config-editor.js";
 import { renderDetail } from "./detail.js";
 import { InputList } from "./inputs.js";
-import { compare, formatDuration, isPointerLink, mergeRequests, parseRequests, summary, timeRange } from "./model.js";
+import { compare, formatDuration, isPointerLink, mergeRequests, parseRequests, summary, timeScale } from "./model.js";
 import { renderWaterfall } from "./waterfall.js";
 
 const $ = (id) => document.getElementById(id);
-const DAY_NS = 86_400_000_000_000n;
-const PALETTE = ["#2563eb", "#db2777", "#059669", "#d97706", "#7c3aed", "#0891b2", "#dc2626", "#4d7c0f", "#9333ea", "#0f766e"];
+const PALETTE = ["#2563eb", "#db2777", "#059669", "#a16207", "#7c3aed", "#0891b2", "#64748b", "#4d7c0f", "#9333ea", "#0f766e"];
 
 const state = {
   samples: [],
@@ -140,9 +139,9 @@ function show(befores, afters, counters, message) {
   setDownload(afters);
   const b = summary(state.before);
   const a = summary(state.after);
-  const range = timeRange([state.before, state.after]);
-  const wide = range.end - range.start > DAY_NS
-    ? ` The time axis covers ${formatDuration(range.end - range.start)}: some spans are far apart in time (an event's own timestamp, for one).`
+  const breaks = timeScale([state.before, state.after], 0, 1000).breaks;
+  const wide = breaks.length
+    ? ` The time axis skips ${breaks.map((b) => formatDuration(b.duration)).join(", ")} where nothing happened (⋯): some spans are far apart in time (an event's own timestamp, for one).`
     : "";
   $("summary").textContent = message ??
     (b.spans === 0 && a.spans === 0
@@ -169,15 +168,15 @@ function plural(n, word) {
 }
 
 function draw(message) {
-  const range = timeRange([state.before, state.after]);
+  const timeModels = [state.before, state.after];
   const select = (side) => (key) => {
     state.selected = key;
     state.selectedSide = side;
     draw();
   };
   const empty = message ?? "No spans.";
-  renderWaterfall($("before"), state.before, { range, changes: null, colorOf, selected: state.selectedSide === "before" ? state.selected : null, onSelect: select("before"), empty });
-  renderWaterfall($("after"), state.after, { range, changes: state.changes, colorOf, selected: state.selectedSide === "after" ? state.selected : null, onSelect: select("after"), empty });
+  renderWaterfall($("before"), state.before, { timeModels, changes: null, colorOf, selected: state.selectedSide === "before" ? state.selected : null, onSelect: select("before"), empty });
+  renderWaterfall($("after"), state.after, { timeModels, changes: state.changes, colorOf, selected: state.selectedSide === "after" ? state.selected : null, onSelect: select("after"), empty });
   const side = state.selectedSide === "after" ? state.after : state.before;
   renderDetail($("detail"), side, state.selected, state.selectedSide === "after" ? state.changes : null, select(state.selectedSide));
 }

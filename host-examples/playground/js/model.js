@@ -204,19 +204,60 @@ function relinkAttrsAdded(b, s) {
   return s.attrs.some((a) => a.key.startsWith("relink.") && !had.has(a.key));
 }
 
-// The time range both waterfalls share.
-export function timeRange(models) {
-  let start = null;
-  let end = null;
-  for (const m of models) {
-    for (const s of m.spans) {
-      if (start === null || s.start < start) start = s.start;
-      const e = s.end > s.start ? s.end : s.start;
-      if (end === null || e > end) end = e;
-    }
+// A gap the time axis shows as a break rather than to scale: over a minute and over ten
+// times the time anything happened in. Spans days or years apart (an event fixture's 1970
+// timestamp, two executions months apart) then stay readable; a hop of seconds between a
+// write and its consumer stays to scale.
+const BREAK_MIN_NS = 60_000_000_000n;
+const BREAK_FACTOR = 10n;
+export const BREAK_PX = 36;
+
+// Maps times to x positions over [x0, x1]: busy periods (clusters of spans) get width by
+// their duration, long idle gaps a fixed BREAK_PX. Returns {x(t), clusters, breaks}.
+export function timeScale(models, x0, x1) {
+  const intervals = [];
+  for (const m of models) for (const s of m.spans) intervals.push([s.start, s.end > s.start ? s.end : s.start]);
+  intervals.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const merged = [];
+  for (const [a, b] of intervals) {
+    const last = merged[merged.length - 1];
+    if (last && a <= last[1]) {
+      if (b > last[1]) last[1] = b;
+    } else merged.push([a, b]);
   }
-  if (start === null) return { start: 0n, end: 1n };
-  return { start, end: end > start ? end : start + 1n };
+  if (merged.length === 0) merged.push([0n, 1n]);
+  const busy = merged.reduce((sum, [a, b]) => sum + (b - a), 0n);
+  const threshold = busy * BREAK_FACTOR > BREAK_MIN_NS ? busy * BREAK_FACTOR : BREAK_MIN_NS;
+  const clusters = [{ start: merged[0][0], end: merged[0][1] }];
+  for (const [a, b] of merged.slice(1)) {
+    const last = clusters[clusters.length - 1];
+    if (a - last.end > threshold) clusters.push({ start: a, end: b });
+    else if (b > last.end) last.end = b;
+  }
+  const breaks = clusters.length - 1;
+  const room = Math.max(1, x1 - x0 - breaks * BREAK_PX);
+  const total = clusters.reduce((sum, c) => sum + Number(c.end - c.start), 0);
+  // A short busy period still gets room for its ticks and labels: about a tenth.
+  const weights = clusters.map((c) => Math.max(Number(c.end - c.start), (total || 1) / 10));
+  const weightSum = weights.reduce((a, b) => a + b, 0);
+  let x = x0;
+  clusters.forEach((c, i) => {
+    c.x0 = x;
+    c.x1 = x + (room * weights[i]) / weightSum;
+    x = c.x1 + BREAK_PX;
+  });
+  const at = (t) => {
+    let c = clusters[0];
+    for (const k of clusters) if (t >= k.start) c = k;
+    const span = Number(c.end - c.start) || 1;
+    const f = Math.min(1, Math.max(0, Number(t - c.start) / span));
+    return c.x0 + f * (c.x1 - c.x0);
+  };
+  return {
+    x: at,
+    clusters,
+    breaks: clusters.slice(1).map((c, i) => ({ x0: clusters[i].x1, x1: c.x0, duration: c.start - clusters[i].end })),
+  };
 }
 
 // Nanoseconds as a short duration: 850 ns, 12.4 ms, 3.20 s, 2 min 5 s, 3.5 d, 47.5 y.

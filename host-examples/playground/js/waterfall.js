@@ -4,7 +4,7 @@
 // consumer; spans relink changed are highlighted. Plain SVG, so a screenshot shows
 // exactly what a user sees.
 
-import { drawnLinks, formatDuration, isPointerLink, summary } from "./model.js";
+import { drawnLinks, formatDuration, isPointerLink, summary, timeScale } from "./model.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const ROW = 22;
@@ -31,8 +31,8 @@ function tickStep(span, count) {
   return 10 * pow;
 }
 
-// Draws `model` into `container` (emptied first). `options`: range {start, end} (BigInt
-// ns), changes (Map from compare(), or null for the before side), colorOf(service),
+// Draws `model` into `container` (emptied first). `options`: timeModels (every model the
+// shared time axis covers), changes (Map from compare(), or null for the before side), colorOf(service),
 // selected (span key), onSelect(key), empty (message when there is nothing to draw).
 export function renderWaterfall(container, model, options) {
   container.replaceChildren();
@@ -52,9 +52,8 @@ export function renderWaterfall(container, model, options) {
   const width = Math.max(520, container.clientWidth || 640);
   const labelW = Math.round(Math.min(280, width * 0.4));
   const barW = width - labelW - PAD * 2;
-  const { start, end } = options.range;
-  const span = Number(end - start) || 1;
-  const x = (t) => labelW + PAD + (Number(t - start) / span) * barW;
+  const scale = timeScale(options.timeModels ?? [model], labelW + PAD, labelW + PAD + barW);
+  const x = scale.x;
 
   let y = AXIS;
   const placed = new Map(); // span key -> {y, x0, x1}
@@ -132,7 +131,7 @@ export function renderWaterfall(container, model, options) {
     "aria-label": `${stats.traces} traces, ${stats.spans} spans, ${stats.drawn} links`,
   });
   svg.append(defs());
-  svg.append(axis(width, labelW, start, span, x));
+  svg.append(axis(scale, labelW, height));
   svg.append(rowsG);
   svg.append(arrows(model, placed, labelW));
   svg.addEventListener("click", (e) => {
@@ -165,14 +164,25 @@ function defs() {
   return d;
 }
 
-function axis(width, labelW, start, span, x) {
+// Ticks per busy period, relative to its start; a long idle gap is a hatched break
+// labelled with its length.
+function axis(scale, labelW, height) {
   const g = el("g", { class: "axis" });
-  g.append(el("line", { x1: labelW + PAD, y1: AXIS - 4, x2: width - PAD, y2: AXIS - 4 }));
-  const step = tickStep(span, Math.max(2, Math.floor((width - labelW) / 110)));
-  for (let t = 0; t <= span + 1; t += step) {
-    const tx = x(start + BigInt(Math.round(t)));
-    g.append(el("line", { x1: tx, y1: AXIS - 8, x2: tx, y2: AXIS - 4 }));
-    g.append(el("text", { x: tx, y: AXIS - 11, "text-anchor": "middle" }, t === 0 ? "0" : `+${formatDuration(t)}`));
+  for (const c of scale.clusters) {
+    const span = Number(c.end - c.start);
+    g.append(el("line", { x1: c.x0, y1: AXIS - 4, x2: c.x1, y2: AXIS - 4 }));
+    const step = tickStep(span || 1, Math.max(1, Math.floor((c.x1 - c.x0) / 110)));
+    for (let t = 0; t <= span + 1; t += step) {
+      const tx = scale.x(c.start + BigInt(Math.round(t)));
+      g.append(el("line", { x1: tx, y1: AXIS - 8, x2: tx, y2: AXIS - 4 }));
+      g.append(el("text", { x: tx, y: AXIS - 11, "text-anchor": "middle" }, t === 0 ? "0" : `+${formatDuration(t)}`));
+      if (span === 0) break;
+    }
+  }
+  for (const b of scale.breaks) {
+    const mid = (b.x0 + b.x1) / 2;
+    g.append(el("rect", { x: b.x0 + 4, y: AXIS - 4, width: b.x1 - b.x0 - 8, height: height - AXIS, class: "axis-break" }));
+    g.append(el("text", { x: mid, y: AXIS - 11, "text-anchor": "middle", class: "break-label" }, `⋯ ${formatDuration(b.duration)}`));
   }
   g.append(el("text", { x: 6, y: AXIS - 11, class: "axis-title" }, "service · span"));
   return g;

@@ -13,7 +13,8 @@ import {
   mergeRequests,
   parseRequests,
   summary,
-  timeRange,
+  timeScale,
+  BREAK_PX,
 } from "../js/model.js";
 
 const T = "5b8efff798038103d269b633813fc60c";
@@ -153,10 +154,29 @@ test("compare says what relink changed on each span", () => {
   });
 });
 
-test("both sides share one time range", () => {
-  const r = timeRange([parseRequests([producer]), parseRequests([consumerBefore])]);
-  assert.deepEqual(r, { start: 1709929297000000000n, end: 1709929298020000000n });
-  assert.deepEqual(timeRange([parseRequests([])]), { start: 0n, end: 1n });
+test("the time axis is to scale across a hop of seconds", () => {
+  const scale = timeScale([parseRequests([producer]), parseRequests([consumerBefore])], 100, 1120);
+  assert.equal(scale.breaks.length, 0);
+  assert.deepEqual(
+    [0n, 510n, 1020n].map((ms) => scale.x(1709929297000000000n + ms * 1000000n)),
+    [100, 610, 1120],
+  );
+});
+
+test("a long idle gap is a break of fixed width, each side by its duration", () => {
+  const later = request("later", [span(U, "5555555555555555", "", "later", 0, 40)].map((s) => ({
+    ...s,
+    startTimeUnixNano: String(1709929297000000000n + 86_400_000_000_000n),
+    endTimeUnixNano: String(1709929297000000000n + 86_400_040_000_000n),
+  })));
+  const scale = timeScale([parseRequests([producer, later])], 0, 1000 + BREAK_PX);
+  assert.deepEqual(
+    scale.breaks.map((b) => [b.x0, b.x1, formatDuration(b.duration)]),
+    [[750, 750 + BREAK_PX, "24.0 h"]],
+  );
+  assert.equal(scale.x(1709929297120000000n), 750);
+  assert.equal(scale.x(1709929297000000000n + 86_400_040_000_000n), 1000 + BREAK_PX);
+  assert.deepEqual(timeScale([parseRequests([])], 0, 10).clusters.map((c) => [c.start, c.end, c.x0, c.x1]), [[0n, 1n, 0, 10]]);
 });
 
 test("durations and times are short and exact", () => {
