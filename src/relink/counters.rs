@@ -38,6 +38,8 @@ pub struct LinkCounters {
     pub heuristic: u64,
     /// Links to contexts found in messages.
     pub context: u64,
+    /// Links from Lambda invocations to the Step Functions state span that invoked them.
+    pub deterministic: u64,
     /// Links from an adopted root to its original trace.
     pub adoption: u64,
     /// Links not added because the span reached `limits.max_links_per_span`.
@@ -85,6 +87,7 @@ impl Counters {
         l.request_id += c.request_id;
         l.heuristic += c.heuristic;
         l.context += c.context;
+        l.deterministic += c.deterministic;
         l.adoption += c.adoption;
         l.over_limit += c.over_limit;
         self.traces_adopted += call.traces_adopted;
@@ -124,6 +127,7 @@ impl Counters {
             LinkKind::Direct(Match::RequestId) => l.request_id += 1,
             LinkKind::Direct(Match::Heuristic) => l.heuristic += 1,
             LinkKind::Direct(Match::Context) | LinkKind::Context => l.context += 1,
+            LinkKind::State => l.deterministic += 1,
             LinkKind::Adoption => l.adoption += 1,
         }
     }
