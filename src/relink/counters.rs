@@ -46,7 +46,8 @@ pub struct LinkCounters {
     pub over_limit: u64,
 }
 
-/// Problems, by kind. None of them loses data.
+/// Problems, by kind. None of them loses data. The `event_*` counters count event
+/// attributes that could not be read and inputs the event entry point refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ErrorCounters {
     /// Requests over `limits.max_request_bytes`, passed through.

@@ -135,8 +135,12 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Config) -> Result<Read, Decod
         }
     };
     match &value {
-        Value::Array(_) if sfn => return workflow(spans_from_logs(bytes, &options)),
-        Value::Array(_) => return Err(disabled("execution log lines")),
+        Value::Array(lines) if lines.first().is_some_and(is_log_line) => {
+            return match sfn {
+                true => workflow(spans_from_logs(bytes, &options)),
+                false => Err(disabled("execution log lines")),
+            };
+        }
         Value::Object(o) if o.get("events").is_some_and(Value::is_array) => {
             return match sfn {
                 true => workflow(spans_from_history(bytes, ctx.execution_arn.as_deref(), &options)),

@@ -130,14 +130,20 @@ fn errors_name_the_input_and_are_counted() {
     let mut err = |bytes: &[u8]| p.process_event(bytes, &ctx, NOW).map(|_| ()).map_err(|e| e.to_string());
     assert_eq!(err(b"{\"a\": 1} {\"b\""), Err("event: invalid json: trailing characters at line 1 column 10".into()));
     assert_eq!(err(b"{\"a\": 1}"), Err("event: not a known aws event payload (top-level keys: a)".into()));
+    assert_eq!(err(b"[1, 2]"), Err("event: not a known aws event payload (a json array)".into()));
+    let bad_line = LINES.lines().next().unwrap_or_default().replace("\"type\":\"ExecutionStarted\",", "\"type\":7,");
+    assert_eq!(
+        err(format!("[{bad_line}]").as_bytes()),
+        Err("stepfunctions log: invalid field `0.type`: expected a string, found a number".into())
+    );
     assert_eq!(
         err(b"{\"Records\":[{\"eventSource\":\"aws:sqs\"}]}"),
         Err("sqs event: missing field `Records.0.messageId`".into())
     );
     assert_eq!(err(&[b' '; 4097]), Err("event: 4097 bytes exceeds the limit of 4096 bytes".into()));
     let e = &p.counters().errors;
-    assert_eq!((e.event_json, e.event_unknown, e.event_invalid, e.event_too_large), (1, 1, 1, 1));
-    assert_eq!((p.counters().requests, p.counters().requests_unchanged), (4, 4));
+    assert_eq!((e.event_json, e.event_unknown, e.event_invalid, e.event_too_large), (1, 2, 2, 1));
+    assert_eq!((p.counters().requests, p.counters().requests_unchanged), (6, 6));
 }
 
 #[test]

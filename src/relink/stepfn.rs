@@ -25,6 +25,11 @@
 //!    The Lambdas of the execution do not claim the ARN themselves: their upstream is their
 //!    state. With `stepfunctions.enabled: false` they do, as before Step Functions support:
 //!    each gets a direct link to the StartExecution call.
+//!
+//! Behind a router (stamp mode), the execution span and its StartExecution call meet on the
+//! execution ARN's key like any message id; Lambda traces are routed by their own trace
+//! id. With adoption, a Lambda always lands in the workflow's trace, and in the caller's
+//! trace only on an instance whose remap table also saw the execution's adoption.
 
 use super::attrs::{self, kv};
 use super::evidence::SpanEvidence;
