@@ -125,7 +125,7 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Config) -> Result<Read, Decod
         Err(e) => {
             let first = serde_json::Deserializer::from_slice(bytes).into_iter::<Value>().next();
             return match first {
-                Some(Ok(v)) if is_subscription(&v) => subscription(bytes, config),
+                Some(Ok(v)) if is_subscription(&v) => subscription(bytes, ctx, config),
                 Some(Ok(v)) if is_log_line(&v) => match sfn {
                     true => workflow(spans_from_logs(bytes, &options)),
                     false => Err(disabled("execution log lines")),
@@ -153,7 +153,7 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Config) -> Result<Read, Decod
                 false => Err(disabled("an execution log line")),
             };
         }
-        v if is_subscription(v) => return subscription(bytes, config),
+        v if is_subscription(v) => return subscription(bytes, ctx, config),
         _ => {}
     }
     if let (true, Some(data)) = (sfn, value.pointer("/awslogs/data").and_then(Value::as_str)) {
@@ -168,14 +168,14 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Config) -> Result<Read, Decod
 
 /// Inflated subscription data: execution logs become workflow spans, other logs the
 /// CloudWatch Logs trigger.
-fn subscription(bytes: &[u8], config: &Config) -> Result<Read, DecodeError> {
+fn subscription(bytes: &[u8], ctx: &EventContext, config: &Config) -> Result<Read, DecodeError> {
     if config.stepfunctions.enabled {
         if let Some(merged) = execution_log_events(bytes) {
             return spans_from_logs(&merged, &config.stepfunctions.options()).map(Read::workflow);
         }
     }
     let trigger = decode_logs_json(bytes)?;
-    Ok(inferred(trigger, &EventContext::default(), config))
+    Ok(inferred(trigger, ctx, config))
 }
 
 fn inferred(trigger: Trigger, ctx: &EventContext, config: &Config) -> Read {
@@ -193,9 +193,9 @@ fn is_log_line(v: &Value) -> bool {
     v.get("execution_arn").is_some() && v.get("type").is_some()
 }
 
-/// A CloudWatch Logs subscription document (inflated).
+/// A CloudWatch Logs subscription document (inflated; control messages included).
 fn is_subscription(v: &Value) -> bool {
-    v.get("messageType").is_some() && v.get("logGroup").is_some()
+    v.get("messageType").is_some() && v.get("logEvents").is_some()
 }
 
 /// When the subscription documents in `bytes` hold execution log lines (the first log

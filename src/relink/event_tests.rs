@@ -84,10 +84,18 @@ fn subscription_data_of_other_logs_is_the_cloudwatch_logs_trigger() {
     let trigger = crate::event::decode_event(fixture.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
     let expected = infer_request(&trigger, &InferOptions::default());
     assert_eq!(event(fixture.as_bytes()), Ok(expected));
+    // Inflated documents (a Firehose delivery), with what the host knows applied.
     let plain = document(&["START RequestId: 6b0b7b1a Version: $LATEST", "END RequestId: 6b0b7b1a"]);
-    let trigger = decode_logs_json(plain.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-    let expected = infer_request(&trigger, &InferOptions::default());
-    assert_eq!(event(plain.as_bytes()), Ok(expected));
+    let control = r#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"",
+        "subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1432826855000,
+        "message":"CWL CONTROL MESSAGE: Checking health of destination Firehose."}]}"#;
+    let ctx = EventContext::default().with_service_name("log-shipper");
+    let options = InferOptions { service_name: Some("log-shipper".into()), ..InferOptions::default() };
+    for bytes in [plain.as_str(), control, &format!("{control}{plain}")] {
+        let trigger = decode_logs_json(bytes.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let expected = infer_request(&trigger, &options);
+        assert_eq!(processor("{}").process_event(bytes.as_bytes(), &ctx, NOW), Ok(expected), "{bytes}");
+    }
 }
 
 #[test]
