@@ -143,7 +143,7 @@ fn event_gives_its_inferred_spans_relinked() {
     };
     let kinds: Vec<_> = links.iter().map(|l| (attr(l, "ptr.dir"), attr(l, "relink.rule"))).collect();
     assert_eq!(kinds, vec![(Some(json!("u")), None), (None, Some(json!("aws.s3.object")))]);
-    assert_eq!(parse(&out.counters_json)["links"], json!({"pointer": 1, "exact": 1, "request_id": 0, "heuristic": 0, "context": 0, "adoption": 0, "over_limit": 0}));
+    assert_eq!(parse(&out.counters_json)["links"], json!({"pointer": 1, "exact": 1, "request_id": 0, "heuristic": 0, "context": 0, "deterministic": 0, "adoption": 0, "over_limit": 0}));
     assert_eq!(out.output, out.output_json.into_bytes());
 }
 
