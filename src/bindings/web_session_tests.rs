@@ -153,7 +153,9 @@ fn undecodable_event_gives_the_decoder_error_and_no_spans() {
     let out = session.process_event(br#"{"Records":[{"eventSource":"aws:s3"}]}"#, NOW);
     assert_eq!(out.error.as_deref(), Some("s3 event: missing field `Records.0.s3.object.key`"));
     assert_eq!((out.output.len(), out.input_json.as_str(), out.output_json.as_str()), (0, "", ""));
-    assert_eq!(parse(&session.counters_json())["requests"], json!(0));
+    // The core counts the refused call as an unchanged request with an event error.
+    let counters = parse(&session.counters_json());
+    assert_eq!((counters["requests"].clone(), counters["errors"]["event_invalid"].clone()), (json!(1), json!(1)));
 }
 
 #[test]

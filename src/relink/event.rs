@@ -84,12 +84,25 @@ impl Processor {
         ctx: &EventContext,
         now_unix_nano: u64,
     ) -> Result<ExportTraceServiceRequest, DecodeError> {
+        self.process_event_observed(bytes, ctx, now_unix_nano, |_| ()).map(|(request, _)| request)
+    }
+
+    /// [`Processor::process_event`], also handing `made` the spans as made, before
+    /// relinking (the playground draws both), and returning this call's counters.
+    pub fn process_event_observed(
+        &mut self,
+        bytes: &[u8],
+        ctx: &EventContext,
+        now_unix_nano: u64,
+        made: impl FnOnce(&ExportTraceServiceRequest),
+    ) -> Result<(ExportTraceServiceRequest, Counters), DecodeError> {
         let call = Counters { requests: 1, ..Counters::default() };
         match read(bytes, ctx, &self.config) {
             Ok(Read { mut request, trigger }) => {
+                made(&request);
                 let outcome = self.run(&mut request, now_unix_nano, trigger.as_ref(), call);
                 self.counters.add(&outcome.counters);
-                Ok(request)
+                Ok((request, outcome.counters))
             }
             Err(e) => {
                 let mut call = call;
@@ -161,6 +174,11 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Config) -> Result<Read, Decod
         if let Some(merged) = execution_log_events(&inflated) {
             return workflow(spans_from_logs(&merged, &options));
         }
+    }
+    let event_limit = config.limits.max_event_bytes;
+    if bytes.len() as u64 > event_limit {
+        let limit = usize::try_from(event_limit).unwrap_or(usize::MAX);
+        return Err(DecodeError::TooLarge { input: "event", limit, actual: bytes.len() });
     }
     let trigger = decode_event_value(&value)?;
     Ok(inferred(trigger, ctx, config))
