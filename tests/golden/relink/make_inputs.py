@@ -867,6 +867,111 @@ one trace from the caller through both workflows to every Lambda.
 """,
 )
 
+# --- The bundled demo: API Gateway -> A -> S3 -> B -> DynamoDB -> C -> Step Functions -> D --
+#
+# The README's main command replays this case through the relay. Function `orders-api`
+# (API Gateway HTTP API, POST /orders) stores the order document in S3; the notification
+# invokes `order-indexer`, which writes the order item to DynamoDB; the stream invokes
+# `order-workflow`, which starts execution order-5521 of OrderFlow (the workflow of the
+# Step Functions cases above), whose states invoke validate-order and charge-card (twice,
+# the first attempt failing). Each function is instrumented with OpenTelemetry and exports
+# on its own, so before relinking the backend sees six unrelated traces and no workflow.
+
+DEMO_BUCKET, DEMO_KEY, DEMO_ETAG = "orders-uploads", "orders/5521.json", "9b2cf535f27731c974343645a3985328"
+DEMO_S3_REQUEST_ID = "8KJ3VY0G7QF9W2BZ"
+DEMO_TABLE = "orders"
+DEMO_ITEM = {"pk": {"S": "order#5521"}, "amount": {"N": "1999"}, "status": {"S": "placed"}}
+TRACE_API, TRACE_INDEXER, TRACE_WORKFLOW = (
+    "4bf92f3577b34da6a3ce929d0e0e4736",
+    "5ce0a4f6a1e2b3c4d5e6f708192a3b4c",
+    "6df1b5a7b2f3c4d5e6f708192a3b4c5d",
+)
+
+api_event = fixture("aws-lambda-rust-runtime/apigw_v2_proxy_request.json")
+api_event["routeKey"] = "POST /orders"
+api_event["rawPath"] = "/orders"
+api_event["requestContext"]["http"]["method"] = "POST"
+api_event["requestContext"]["http"]["path"] = "/orders"
+api_event["requestContext"]["routeKey"] = "POST /orders"
+api_event["requestContext"]["timeEpoch"] = T0_MS - 2005
+
+demo_s3 = copy.deepcopy(S3_EVENT)
+demo_record = demo_s3["Records"][0]
+demo_record["eventTime"] = iso(-1120)
+demo_record["s3"]["bucket"].update({"name": DEMO_BUCKET, "arn": f"arn:aws:s3:::{DEMO_BUCKET}"})
+demo_record["s3"]["object"].update({"key": "orders/5521.json", "eTag": DEMO_ETAG, "size": 412})
+demo_record["responseElements"]["x-amz-request-id"] = DEMO_S3_REQUEST_ID
+
+demo_stream = copy.deepcopy(DDB_EVENT)
+demo_stream["Records"] = [copy.deepcopy(DDB_EVENT["Records"][0])]
+demo_change = demo_stream["Records"][0]
+demo_change["eventSourceARN"] = f"arn:aws:dynamodb:us-east-1:{SFN_ACCOUNT}:table/{DEMO_TABLE}/stream/2024-03-08T20:00:00.000"
+demo_change["dynamodb"].update(
+    {"Keys": {"pk": {"S": "order#5521"}}, "NewImage": DEMO_ITEM, "ApproximateCreationDateTime": (T0_MS - 1040) // 1000}
+)
+
+
+def with_event(batch, event):
+    """Adds the trigger event, as the shipped aws-lambda hook records it, to the Lambda span."""
+    s = batch["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    s["attributes"].append({"key": "relink.event", "value": {"stringValue": compact(event)}})
+    return batch
+
+
+orders_api = with_event(
+    function_batch(
+        "orders-api",
+        [lambda_span(TRACE_API, "a1b2c3d4e5f60718", "orders-api", "0d000000-0000-4000-8000-000000000001", -2000)],
+        [
+            botocore(
+                TRACE_API, "b2c3d4e5f6071829", "a1b2c3d4e5f60718", "S3", "PutObject", DEMO_S3_REQUEST_ID, -1980,
+                {"aws.s3.bucket": DEMO_BUCKET, "aws.s3.key": DEMO_KEY, "relink.s3.etag": f'"{DEMO_ETAG}"'},
+            )
+        ],
+    ),
+    api_event,
+)
+order_indexer = function_batch(
+    "order-indexer",
+    [lambda_span(TRACE_INDEXER, "c3d4e5f60718293a", "order-indexer", "0d000000-0000-4000-8000-000000000002", -1100, demo_s3)],
+    [
+        botocore(
+            TRACE_INDEXER, "d4e5f60718293a4b", "c3d4e5f60718293a", "DynamoDB", "PutItem",
+            "5L2O8B3VDP1D8M9AE4Q6R7T0UVV4KQNSO5AEMVJF66Q9ASUAAJG", -1070,
+            {
+                "db.system": "dynamodb",
+                "db.operation": "PutItem",
+                "aws.dynamodb.table_names": [DEMO_TABLE],
+                "relink.dynamodb.keys": compact(DEMO_ITEM),
+            },
+        )
+    ],
+)
+order_workflow = function_batch(
+    "order-workflow",
+    [lambda_span(TRACE_WORKFLOW, "e5f60718293a4b5c", "order-workflow", "0d000000-0000-4000-8000-000000000003", -500, demo_stream)],
+    [
+        botocore(
+            TRACE_WORKFLOW, "f60718293a4b5c6d", "e5f60718293a4b5c", "SFN", "StartExecution",
+            "c7d8e9f0-1a2b-4c3d-8e4f-5a6b7c8d9e0f", 20, {"relink.message_ids": [ORDER_EXEC]},
+        )
+    ],
+)
+write_case(
+    "serverless-demo",
+    [orders_api, order_indexer, order_workflow, Raw(order_logs, "ndjson"), lambdas],
+    config={"adoption": {"enabled": True}, "dynamodb": {"tables": {DEMO_TABLE: ["pk"]}}},
+    readme="""
+The README's main command: API Gateway -> orders-api puts orders/5521.json to S3 -> the
+notification invokes order-indexer, which puts the order item to DynamoDB -> the stream
+invokes order-workflow, which starts OrderFlow execution order-5521 -> its states invoke
+validate-order and charge-card (a failed attempt, then a retry). Batches arrive in that
+order, the execution's log lines through the event entry point. With adoption on, every
+span of every batch ends up in orders-api's trace: one trace from the HTTP request through
+S3, DynamoDB and the workflow to every Lambda.
+""",
+)
+
 # --- Guarantees ---------------------------------------------------------------------------
 
 plain = {
