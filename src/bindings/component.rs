@@ -14,14 +14,13 @@ use std::cell::RefCell;
 
 use crate::config::{Config, ConfigError};
 use crate::error::DecodeError;
-use crate::inferred::{infer_request, InferOptions};
 use crate::otlp;
-use crate::relink::{Counters, Processor as Core};
+use crate::relink::{Counters, EventContext as CoreContext, Processor as Core};
 
 wit_bindgen::generate!({ path: "wit", world: "relink" });
 
 use self::exports::relink::processor::relinker::{Guest, GuestProcessor, Processor as Handle};
-use self::relink::processor::types::{Counter, CounterKind, Encoding, Error, LambdaContext};
+use self::relink::processor::types::{Counter, CounterKind, Encoding, Error, EventContext};
 
 struct Component;
 
@@ -61,27 +60,18 @@ impl GuestProcessor for Processor {
     fn process_event(
         &self,
         event_json: Vec<u8>,
-        context: Option<LambdaContext>,
+        context: Option<EventContext>,
         now_unix_nano: u64,
     ) -> Result<Vec<u8>, Error> {
         let mut core = self.core.try_borrow_mut().map_err(|_| busy())?;
-        let limit = core.config().limits.max_event_bytes;
-        if event_json.len() as u64 > limit {
-            return Err(decode_error(&DecodeError::TooLarge {
-                input: "event",
-                limit: usize::try_from(limit).unwrap_or(usize::MAX),
-                actual: event_json.len(),
-            }));
-        }
-        let trigger = crate::decode_event(&event_json).map_err(|e| decode_error(&e))?;
-        let context = context.unwrap_or(LambdaContext { invocation_start_unix_nano: None, service_name: None });
-        let options = InferOptions {
-            service_name: context.service_name,
-            invocation_start_unix_nano: context.invocation_start_unix_nano,
-            ..InferOptions::default()
-        };
-        let mut request = infer_request(&trigger, &options);
-        core.process_inferred(&trigger, &mut request, now_unix_nano);
+        let context = context.map_or_else(CoreContext::default, |c| {
+            let mut core_context = CoreContext::default();
+            core_context.invocation_start_unix_nano = c.invocation_start_unix_nano;
+            core_context.service_name = c.service_name;
+            core_context.execution_arn = c.execution_arn;
+            core_context
+        });
+        let request = core.process_event(&event_json, &context, now_unix_nano).map_err(|e| decode_error(&e))?;
         Ok(otlp::encode_json(&request))
     }
 

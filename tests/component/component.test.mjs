@@ -101,6 +101,7 @@ for (const c of manifest.events) {
       invocationStartUnixNano: c.context.invocation_start_unix_nano === null
         ? undefined : BigInt(c.context.invocation_start_unix_nano),
       serviceName: c.context.service_name ?? undefined,
+      executionArn: c.context.execution_arn ?? undefined,
     };
     const r = call(() => processor.processEvent(bytes(join(root, c.event)), context, baseNow));
     assert.equal(r.err, undefined);

@@ -131,6 +131,7 @@ def lambda_context(context):
     # Fields are looked up by their WIT (kebab-case) names.
     setattr(record, "invocation-start-unix-nano", None if start is None else int(start))
     setattr(record, "service-name", context["service_name"])
+    setattr(record, "execution-arn", context["execution_arn"])
     return record
 
 

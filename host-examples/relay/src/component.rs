@@ -22,7 +22,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::relink::processor::types::{
-    Counter, CounterKind, Encoding, Error as ComponentError, LambdaContext,
+    Counter, CounterKind, Encoding, Error as ComponentError, EventContext,
 };
 
 /// Linear memory one component instance may use by default; far above what a bounded
@@ -185,11 +185,11 @@ impl Relinker {
         self.settle(result)
     }
 
-    /// Inferred spans (OTLP/JSON) for one raw AWS event payload.
+    /// Spans (OTLP/JSON) for one raw AWS payload (see `process-event` in the WIT).
     pub fn process_event(
         &mut self,
         event_json: &[u8],
-        context: Option<&LambdaContext>,
+        context: Option<&EventContext>,
         now_unix_nano: u64,
     ) -> Result<Vec<u8>, CallError> {
         let live = &mut self.live;

@@ -9,7 +9,7 @@
 mod support;
 
 use relink::otlp::{self, Encoding, ExportTraceServiceRequest};
-use relink_relay::component::{ComponentError, LambdaContext, LoadedComponent};
+use relink_relay::component::{ComponentError, EventContext, LoadedComponent};
 use relink_relay::export::{ExportRequest, Pipeline};
 use relink_relay::{Relay, ServeOptions};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -377,9 +377,10 @@ fn golden_cases_through_wasmtime_match_the_native_core() {
     }
     for case in manifest["events"].as_array().cloned().unwrap_or_default() {
         let mut relinker = loaded.processor("{}").unwrap_or_else(|e| panic!("{e}"));
-        let context = case["context"].as_object().map(|c| LambdaContext {
+        let context = case["context"].as_object().map(|c| EventContext {
             invocation_start_unix_nano: c["invocation_start_unix_nano"].as_str().and_then(|s| s.parse().ok()),
             service_name: c["service_name"].as_str().map(String::from),
+            execution_arn: c["execution_arn"].as_str().map(String::from),
         });
         let event = read(&root().join(case["event"].as_str().unwrap_or_default()));
         let out = relinker.process_event(&event, context.as_ref(), base_now).unwrap_or_else(|e| panic!("{e}"));
