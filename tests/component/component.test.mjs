@@ -116,3 +116,12 @@ for (const c of manifest.event_errors) {
     assert.deepEqual([r.err.tag, r.err.val], c.error);
   });
 }
+
+for (const c of manifest.log_records) {
+  test(`log record: ${c.record}`, () => {
+    const processor = relinker.Processor.create('{}');
+    const r = call(() => processor.processLog(new TextEncoder().encode(c.record)));
+    if (c.error) assert.deepEqual([r.err.tag, r.err.val], c.error);
+    else assert.equal(new TextDecoder().decode(r.ok), c.output);
+  });
+}

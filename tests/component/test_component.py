@@ -153,6 +153,17 @@ def test_event_errors(case):
     assert [error.tag, error.payload] == case["error"]
 
 
+@pytest.mark.parametrize("case", MANIFEST["log_records"], ids=lambda c: c["record"])
+def test_log_records(case):
+    relink = Relink()
+    processor, _ = ok_or_error(relink.call("create", "{}"))
+    out, error = ok_or_error(relink.call("process-log", processor, case["record"].encode()))
+    if "error" in case:
+        assert [error.tag, error.payload] == case["error"]
+    else:
+        assert (out, error) == (case["output"].encode(), None)
+
+
 def test_wasm_tools_prints_the_world():
     wasm_tools = pathlib.Path(sys.executable).parent / "wasm-tools"
     printed = subprocess.run([str(wasm_tools), "component", "wit", str(WASM)], check=True, capture_output=True, text=True).stdout
