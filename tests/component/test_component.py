@@ -79,10 +79,14 @@ def flatten(value, prefix=""):
     return out
 
 
-def inputs(case):
+def batches(case):
+    """`(n, path, is_event)`: input-N.json (OTLP) and event-N.* (raw payloads), by N."""
     found = []
-    for path in case.glob("input-*.json"):
-        found.append((int(path.stem.removeprefix("input-")), path))
+    for path in case.iterdir():
+        if path.name.startswith("input-") and path.name.endswith(".json"):
+            found.append((int(path.name[6:-5]), path, False))
+        elif path.name.startswith("event-") and "." in path.name:
+            found.append((int(path.name[6:].split(".")[0]), path, True))
     return sorted(found)
 
 
@@ -94,9 +98,15 @@ def test_golden_case(name):
     assert error is None, error
     summary = json.loads((case / "counters.json").read_text())
     errors = []
-    for n, path in inputs(case):
+    for n, path, is_event in batches(case):
         data = path.read_bytes()
-        out, error = ok_or_error(relink.call("process-traces", processor, data, "auto", BASE_NOW + n * 1_000_000_000))
+        now = BASE_NOW + n * 1_000_000_000
+        if is_event:
+            out, error = ok_or_error(relink.call("process-event", processor, data, None, now))
+            assert error is None, error
+            assert json.loads(out) == json.loads((case / f"expected-{n}.json").read_bytes()), f"{name} event-{n}"
+            continue
+        out, error = ok_or_error(relink.call("process-traces", processor, data, "auto", now))
         if error is not None:
             assert error.tag == "decode", error
             errors.append(f"input-{n}: {error.payload}")
