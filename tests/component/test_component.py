@@ -132,8 +132,8 @@ def test_config_errors_are_reported_at_once(case):
     assert error.payload == case["errors"]
 
 
-def lambda_context(context):
-    """The manifest's context as the `option<lambda-context>` record (u64 as strings there)."""
+def event_context(context):
+    """The manifest's context as the `option<event-context>` record (u64 as strings there)."""
     if context is None:
         return None
     start = context["invocation_start_unix_nano"]
@@ -150,7 +150,7 @@ def test_event_entry_point_returns_the_cores_spans(case):
     relink = Relink()
     processor, _ = ok_or_error(relink.call("create", "{}"))
     event = (ROOT / case["event"]).read_bytes()
-    out, error = ok_or_error(relink.call("process-event", processor, event, lambda_context(case["context"]), BASE_NOW))
+    out, error = ok_or_error(relink.call("process-event", processor, event, event_context(case["context"]), BASE_NOW))
     assert error is None, error
     assert json.loads(out) == json.loads((ROOT / case["expected"]).read_bytes())
 
