@@ -3,8 +3,9 @@
 # component runtime the project supports. build.sh calls it; it also runs on its own.
 #
 #   host-examples/relay/build-component.sh         build dist/relink.wasm, report its size
-#   host-examples/relay/build-component.sh test    build, then: the world via wasm-tools,
-#                                                  the Node (jco) test, the Python wasmtime test
+#   host-examples/relay/build-component.sh test    build, then the component tests: Python
+#                                                  wasmtime (and the world via wasm-tools, and
+#                                                  the OTel SDK through the relay), Node (jco)
 #
 # Every install is idempotent: the wasm32-wasip2 target only when missing, the Python tools
 # into the repo's .venv only when tests/component/requirements.txt changed, the npm
@@ -56,7 +57,13 @@ install_node_tools() {
 }
 
 run_tests() {
-  step "component: wasm-tools prints the world"
+  # The OTel SDK test drives a relay binary: dist/relink (build.sh's CLI) when present.
+  if [ -z "${RELINK_RELAY:-}" ] && [ ! -x dist/relink ]; then
+    step "building the relay binary"
+    cargo build --release -p relink-relay --quiet
+    export RELINK_RELAY=target/release/relink-relay
+  fi
+  step "component: Python wasmtime, wasm-tools world, OTel SDK through the relay"
   .venv/bin/python -m pytest -q tests/component
   step "component: Node (jco)"
   (cd tests/component && node --test)

@@ -64,18 +64,20 @@ impl GuestProcessor for Processor {
         now_unix_nano: u64,
     ) -> Result<Vec<u8>, Error> {
         let mut core = self.core.try_borrow_mut().map_err(|_| busy())?;
-        let context = context.map_or_else(CoreContext::default, |c| {
-            let mut core_context = CoreContext::default();
-            core_context.invocation_start_unix_nano = c.invocation_start_unix_nano;
-            core_context.service_name = c.service_name;
-            core_context.execution_arn = c.execution_arn;
-            core_context
+        let context = context.map_or_else(CoreContext::default, |c| CoreContext {
+            invocation_start_unix_nano: c.invocation_start_unix_nano,
+            service_name: c.service_name,
+            execution_arn: c.execution_arn,
         });
         let request = core.process_event(&event_json, &context, now_unix_nano).map_err(|e| decode_error(&e))?;
         Ok(otlp::encode_json(&request))
     }
 
+    /// The core has no log enrichment yet (it comes with the Fluent Bit work); until then a
+    /// record that is a JSON object comes back as it is.
     fn process_log(&self, record_json: Vec<u8>) -> Result<Vec<u8>, Error> {
+        serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&record_json)
+            .map_err(|e| decode_error(&DecodeError::Json { input: "log record", message: e.to_string() }))?;
         Ok(record_json)
     }
 

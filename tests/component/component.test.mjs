@@ -47,12 +47,16 @@ function flatten(value, prefix = '', out = {}) {
   return out;
 }
 
-function inputs(dir) {
-  return readdirSync(dir)
-    .map((name) => /^input-(\d+)\.json$/.exec(name))
-    .filter(Boolean)
-    .map((m) => [Number(m[1]), join(dir, m[0])])
-    .sort((a, b) => a[0] - b[0]);
+// [n, path, isEvent]: input-N.json (OTLP) and event-N.* (raw payloads), by N.
+function batches(dir) {
+  const found = [];
+  for (const name of readdirSync(dir)) {
+    let m = /^input-(\d+)\.json$/.exec(name);
+    if (m) found.push([Number(m[1]), join(dir, name), false]);
+    m = /^event-(\d+)\./.exec(name);
+    if (m) found.push([Number(m[1]), join(dir, name), true]);
+  }
+  return found.sort((a, b) => a[0] - b[0]);
 }
 
 const bytes = (path) => new Uint8Array(readFileSync(path));
@@ -64,9 +68,16 @@ for (const name of manifest.cases) {
     const processor = relinker.Processor.create(readFileSync(join(dir, 'config.json'), 'utf8'));
     const summary = JSON.parse(readFileSync(join(dir, 'counters.json'), 'utf8'));
     const errors = [];
-    for (const [n, path] of inputs(dir)) {
+    for (const [n, path, isEvent] of batches(dir)) {
       const data = bytes(path);
-      const r = call(() => processor.processTraces(data, 'auto', baseNow + BigInt(n) * 1_000_000_000n));
+      const now = baseNow + BigInt(n) * 1_000_000_000n;
+      if (isEvent) {
+        const e = call(() => processor.processEvent(data, undefined, now));
+        assert.equal(e.err, undefined);
+        assert.deepEqual(json(e.ok), json(bytes(join(dir, `expected-${n}.json`))), `${name} event-${n}`);
+        continue;
+      }
+      const r = call(() => processor.processTraces(data, 'auto', now));
       if (r.err) {
         assert.equal(r.err.tag, 'decode');
         errors.push(`input-${n}: ${r.err.val}`);
@@ -114,5 +125,14 @@ for (const c of manifest.event_errors) {
     const processor = relinker.Processor.create('{}');
     const r = call(() => processor.processEvent(new TextEncoder().encode(c.event), undefined, baseNow));
     assert.deepEqual([r.err.tag, r.err.val], c.error);
+  });
+}
+
+for (const c of manifest.log_records) {
+  test(`log record: ${c.record}`, () => {
+    const processor = relinker.Processor.create('{}');
+    const r = call(() => processor.processLog(new TextEncoder().encode(c.record)));
+    if (c.error) assert.deepEqual([r.err.tag, r.err.val], c.error);
+    else assert.equal(new TextDecoder().decode(r.ok), c.output);
   });
 }

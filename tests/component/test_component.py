@@ -79,10 +79,14 @@ def flatten(value, prefix=""):
     return out
 
 
-def inputs(case):
+def batches(case):
+    """`(n, path, is_event)`: input-N.json (OTLP) and event-N.* (raw payloads), by N."""
     found = []
-    for path in case.glob("input-*.json"):
-        found.append((int(path.stem.removeprefix("input-")), path))
+    for path in case.iterdir():
+        if path.name.startswith("input-") and path.name.endswith(".json"):
+            found.append((int(path.name[6:-5]), path, False))
+        elif path.name.startswith("event-") and "." in path.name:
+            found.append((int(path.name[6:].split(".")[0]), path, True))
     return sorted(found)
 
 
@@ -94,9 +98,15 @@ def test_golden_case(name):
     assert error is None, error
     summary = json.loads((case / "counters.json").read_text())
     errors = []
-    for n, path in inputs(case):
+    for n, path, is_event in batches(case):
         data = path.read_bytes()
-        out, error = ok_or_error(relink.call("process-traces", processor, data, "auto", BASE_NOW + n * 1_000_000_000))
+        now = BASE_NOW + n * 1_000_000_000
+        if is_event:
+            out, error = ok_or_error(relink.call("process-event", processor, data, None, now))
+            assert error is None, error
+            assert json.loads(out) == json.loads((case / f"expected-{n}.json").read_bytes()), f"{name} event-{n}"
+            continue
+        out, error = ok_or_error(relink.call("process-traces", processor, data, "auto", now))
         if error is not None:
             assert error.tag == "decode", error
             errors.append(f"input-{n}: {error.payload}")
@@ -122,8 +132,8 @@ def test_config_errors_are_reported_at_once(case):
     assert error.payload == case["errors"]
 
 
-def lambda_context(context):
-    """The manifest's context as the `option<lambda-context>` record (u64 as strings there)."""
+def event_context(context):
+    """The manifest's context as the `option<event-context>` record (u64 as strings there)."""
     if context is None:
         return None
     start = context["invocation_start_unix_nano"]
@@ -140,7 +150,7 @@ def test_event_entry_point_returns_the_cores_spans(case):
     relink = Relink()
     processor, _ = ok_or_error(relink.call("create", "{}"))
     event = (ROOT / case["event"]).read_bytes()
-    out, error = ok_or_error(relink.call("process-event", processor, event, lambda_context(case["context"]), BASE_NOW))
+    out, error = ok_or_error(relink.call("process-event", processor, event, event_context(case["context"]), BASE_NOW))
     assert error is None, error
     assert json.loads(out) == json.loads((ROOT / case["expected"]).read_bytes())
 
@@ -151,6 +161,17 @@ def test_event_errors(case):
     processor, _ = ok_or_error(relink.call("create", "{}"))
     _, error = ok_or_error(relink.call("process-event", processor, case["event"].encode(), None, BASE_NOW))
     assert [error.tag, error.payload] == case["error"]
+
+
+@pytest.mark.parametrize("case", MANIFEST["log_records"], ids=lambda c: c["record"])
+def test_log_records(case):
+    relink = Relink()
+    processor, _ = ok_or_error(relink.call("create", "{}"))
+    out, error = ok_or_error(relink.call("process-log", processor, case["record"].encode()))
+    if "error" in case:
+        assert [error.tag, error.payload] == case["error"]
+    else:
+        assert (out, error) == (case["output"].encode(), None)
 
 
 def test_wasm_tools_prints_the_world():

@@ -36,7 +36,7 @@ pub fn tree_main(words: &[String]) -> ExitCode {
         eprintln!("usage: tree FILE|-...");
         return ExitCode::from(64);
     }
-    let mut text = String::new();
+    let mut requests = Vec::new();
     for path in words {
         let read = if path == "-" {
             let mut buf = Vec::new();
@@ -44,21 +44,18 @@ pub fn tree_main(words: &[String]) -> ExitCode {
         } else {
             std::fs::read(path)
         };
-        let bytes = match read {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                eprintln!("tree: {path}: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        match crate::tree::render_bytes(&bytes) {
-            Ok(rendered) => text.push_str(&rendered),
+        let decoded = read
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| crate::tree::decode_requests(&bytes).map_err(|e| e.to_string()));
+        match decoded {
+            Ok(found) => requests.extend(found),
             Err(e) => {
                 eprintln!("tree: {path}: {e}");
                 return ExitCode::from(2);
             }
         }
     }
+    let text = crate::tree::render_many(&requests);
     print!("{text}");
     ExitCode::SUCCESS
 }

@@ -67,16 +67,21 @@ pub fn render_many(requests: &[ExportTraceServiceRequest]) -> String {
 /// Renders OTLP bytes (protobuf, OTLP/JSON, or OTLP/JSON lines as the relay's `--out`
 /// file holds them).
 pub fn render_bytes(bytes: &[u8]) -> Result<String, DecodeError> {
+    Ok(render_many(&decode_requests(bytes)?))
+}
+
+/// The requests in OTLP bytes: one (protobuf or OTLP/JSON), or one per line of OTLP/JSON
+/// lines.
+pub fn decode_requests(bytes: &[u8]) -> Result<Vec<ExportTraceServiceRequest>, DecodeError> {
     let encoding = otlp::detect(bytes);
-    let requests = match encoding {
+    match encoding {
         otlp::Encoding::Json if is_json_lines(bytes) => bytes
             .split(|b| *b == b'\n')
             .filter(|line| line.iter().any(|b| !b.is_ascii_whitespace()))
             .map(otlp::decode_json)
-            .collect::<Result<Vec<_>, _>>()?,
-        _ => vec![otlp::decode(bytes, encoding)?],
-    };
-    Ok(render_many(&requests))
+            .collect(),
+        _ => Ok(vec![otlp::decode(bytes, encoding)?]),
+    }
 }
 
 /// More than one non-empty line, each starting with `{`.
@@ -295,6 +300,23 @@ trace 5b8efff798038103d269b633813fc60c (2 spans, 1.000 s)
 └─ late [thumbnailer] 0 ms at +1.000 s (parent 9999999999999999 not here)
 
 "
+        );
+    }
+
+    #[test]
+    fn json_lines_render_as_one_set_of_traces() {
+        let whole = decode_requests(INPUT).unwrap_or_default();
+        let one = whole.first().cloned().unwrap_or_default();
+        let mut lines = Vec::new();
+        for resource_spans in one.resource_spans {
+            lines.extend(otlp::encode_json(&ExportTraceServiceRequest { resource_spans: vec![resource_spans] }));
+            lines.push(b'\n');
+        }
+        assert_eq!(decode_requests(&lines).map(|r| r.len()), Ok(2));
+        assert_eq!(render_bytes(&lines), render_bytes(INPUT));
+        assert_eq!(
+            render_bytes(b"{\"resourceSpans\": 1}").map_err(|e| e.to_string()),
+            Err("otlp json: resourceSpans: expected an array, got a number".to_string())
         );
     }
 }

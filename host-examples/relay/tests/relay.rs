@@ -347,9 +347,14 @@ fn golden_cases_through_wasmtime_match_the_native_core() {
         let mut relinker = loaded.processor(&config).unwrap_or_else(|e| panic!("{name}: {e}"));
         let summary: serde_json::Value = serde_json::from_slice(&read(&dir.join("counters.json"))).unwrap_or_default();
         let mut errors = Vec::new();
-        for (n, path) in numbered_inputs(&dir) {
+        for (n, path, is_event) in batches(&dir) {
             let input = read(&path);
             let now = base_now + n * 1_000_000_000;
+            if is_event {
+                let out = relinker.process_event(&input, None, now).unwrap_or_else(|e| panic!("{name} event-{n}: {e}"));
+                assert_eq!(json(&out), json(&read(&dir.join(format!("expected-{n}.json")))), "{name} event-{n}");
+                continue;
+            }
             match relinker.process_traces(&input, relink_relay::component::Encoding::Auto, now) {
                 Err(relink_relay::component::CallError::Component(ComponentError::Decode(m))) => {
                     errors.push(format!("input-{n}: {m}"));

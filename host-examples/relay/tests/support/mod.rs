@@ -70,15 +70,20 @@ pub fn flatten(value: &serde_json::Value) -> Vec<(String, u64)> {
     out
 }
 
-/// `input-N.json` files of a golden case, in batch order.
-pub fn numbered_inputs(dir: &Path) -> Vec<(u64, PathBuf)> {
-    let mut out: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+/// A golden case's batches in order: `(n, path, is_event)` for `input-N.json` (OTLP) and
+/// `event-N.*` (raw payloads through the event entry point).
+pub fn batches(dir: &Path) -> Vec<(u64, PathBuf, bool)> {
+    let mut out: Vec<(u64, PathBuf, bool)> = std::fs::read_dir(dir)
         .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
         .unwrap_or_default()
         .into_iter()
         .filter_map(|p| {
-            let n = p.file_name()?.to_str()?.strip_prefix("input-")?.strip_suffix(".json")?.parse().ok()?;
-            Some((n, p))
+            let name = p.file_name()?.to_str()?.to_string();
+            if let Some(n) = name.strip_prefix("input-").and_then(|r| r.strip_suffix(".json")) {
+                return Some((n.parse().ok()?, p, false));
+            }
+            let (n, _) = name.strip_prefix("event-")?.split_once('.')?;
+            Some((n.parse().ok()?, p, true))
         })
         .collect();
     out.sort();
