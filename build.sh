@@ -48,6 +48,16 @@ build_native() {
   cp target/release/relink dist/relink
 }
 
+build_plugins() {
+  # Each host's plugin: host-examples/<host>/build.sh puts dist/relink-<host>.wasm.
+  local script
+  for script in host-examples/*/build.sh; do
+    [ -f "$script" ] || continue
+    step "building the $(basename "$(dirname "$script")") plugin"
+    bash "$script"
+  done
+}
+
 run_demo() {
   step "relinking the bundled serverless scenario"
   ./dist/relink event tests/fixtures/aws-lambda-rust-runtime/example-s3-event.json
@@ -64,6 +74,7 @@ run_tests() {
 
 install_rust_targets
 build_native
+build_plugins
 case "$MODE" in
   demo) run_demo ;;
   test) install_python_env; run_tests ;;

@@ -15,7 +15,9 @@
 //! - [`relink`]: the processor that joins producer and consumer spans.
 //! - [`config`]: the one configuration every host shares; builds the processor.
 //! - [`error`]: the error values every entry point returns.
+//! - `bindings`: thin per-host adapters, each behind a cargo feature (`envoy`).
 
+pub mod bindings;
 pub mod config;
 pub mod error;
 pub mod event;
