@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::event::Trigger;
 use crate::propagation::Found;
 use opentelemetry_proto::tonic::trace::v1::Span;
+use std::collections::HashSet;
 
 /// A trace context found in a message of the consumer's trigger.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +86,19 @@ pub fn of_span(span: &Span, config: &Config) -> SpanEvidence {
 /// raw event, whose trigger is known without an attribute).
 pub fn of_trigger(trigger: &Trigger, config: &Config, ev: &mut SpanEvidence) {
     super::trigger::consumer_claims(trigger, config, ev, 0);
+    // Batches hold up to 10000 records: dedupe with sets, keeping first occurrences.
+    let mut seen = HashSet::new();
+    ev.consumer.retain(|c| seen.insert((c.rule, c.key)));
+    let mut seen = HashSet::new();
+    ev.contexts.retain(|c| {
+        let ctx = &c.found.context;
+        seen.insert((
+            ctx.trace_id,
+            ctx.span_id,
+            c.found.carrier.clone(),
+            c.message_id.clone(),
+        ))
+    });
 }
 
 pub(crate) fn scan_limit(config: &Config) -> usize {

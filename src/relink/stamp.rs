@@ -11,7 +11,15 @@
 //! id key. Traces without evidence are routed by their trace id, which spreads them like
 //! trace-id routing does. A consumer whose batch names several writes (a DynamoDB stream
 //! batch) can be routed by only one of them; its other records meet their producers only
-//! if those hash to the same instance, and still get pointer links.
+//! if those hash to the same instance, and still get pointer links. Likewise a trace that
+//! is both a consumer and a producer (B in A -> S3 -> B -> DynamoDB -> C) sits with A or
+//! with C, not necessarily both.
+//!
+//! Adoption behind a router: the remap table lives on the second-tier instance that saw
+//! the consumer span, but later batches of that trace carry no evidence and are routed by
+//! trace id, possibly elsewhere. Group spans by trace before the first tier (the
+//! Collector's `groupbytrace` processor) so a consumer trace arrives whole, or accept that
+//! only the spans batched with the consumer span are re-parented.
 
 use super::evidence::SpanEvidence;
 use super::key::{Claim, Rule};

@@ -636,3 +636,40 @@ fn links_stop_at_the_span_limit() {
     assert_eq!(spans(&req)[0].links.len(), 1);
     assert_eq!(outcome.counters.links.over_limit, 1);
 }
+
+#[test]
+fn spans_inferred_from_a_raw_event_are_the_consumer_side() {
+    let event =
+        include_bytes!("../../tests/fixtures/aws-lambda-rust-runtime/example-s3-event.json");
+    let trigger = match crate::event::decode_event(event) {
+        Ok(t) => t,
+        Err(e) => panic!("fixture: {e}"),
+    };
+    let mut p = processor("{}");
+    let mut put = s3_put(
+        1,
+        11,
+        Some("d41d8cd98f00b204e9800998ecf8427e"),
+        "C3D13FE58DE4C810",
+    );
+    put.attributes = vec![
+        kv("rpc.system", "aws-api"),
+        kv("rpc.service", "S3"),
+        kv("rpc.method", "PutObject"),
+        kv("aws.s3.bucket", "sourcebucket"),
+        kv("aws.s3.key", "Happy Face.jpg"),
+        kv("relink.s3.etag", "\"d41d8cd98f00b204e9800998ecf8427e\""),
+    ];
+    p.process_request(&mut request(vec![put]), NOW);
+    let mut inferred = crate::inferred::infer_request(&trigger, &Default::default());
+    let outcome = p.process_inferred(&trigger, &mut inferred, NOW);
+    assert!(outcome.changed);
+    let first = spans(&inferred)[0];
+    assert_eq!(
+        links(first).last().cloned(),
+        Some(format!(
+            "{} relink.rule=aws.s3.object relink.match=exact relink.key=7c0bf58aea7f62b7af0f6ba91fd850ca relink.peer=producer",
+            ids(1, 11)
+        ))
+    );
+}

@@ -10,7 +10,7 @@
 //! - Every record gets its pointer, not only the first.
 
 use super::evidence::{ContextClaim, SpanEvidence};
-use super::key::{push_claim, Claim, Key, Rule};
+use super::key::{Claim, Key, Rule};
 use crate::config::Config;
 use crate::event::{Trigger, TriggerKind};
 use crate::pointer::Pointer;
@@ -49,7 +49,7 @@ pub(crate) fn consumer_claims(
             }
             if let Some(id) = item.id.as_deref().filter(|id| !id.is_empty()) {
                 if config.direct_links.message_ids {
-                    push_claim(&mut ev.consumer, Claim::id(rule, id));
+                    ev.consumer.push(Claim::id(rule, id));
                 }
             }
             if config.messaging.enabled {
@@ -70,10 +70,8 @@ pub(crate) fn consumer_claims(
     }
     if let Some(sfn) = &trigger.step_functions {
         if config.direct_links.message_ids && !sfn.execution_id.is_empty() {
-            push_claim(
-                &mut ev.consumer,
-                Claim::id(Rule::StepfunctionsExecution, &sfn.execution_id),
-            );
+            ev.consumer
+                .push(Claim::id(Rule::StepfunctionsExecution, &sfn.execution_id));
         }
     }
 }
@@ -82,31 +80,29 @@ fn pointer_claims(pointer: &Pointer, config: &Config, ev: &mut SpanEvidence) {
     match pointer {
         Pointer::S3Object(o) => {
             if let Some(key) = o.hash().as_deref().and_then(Key::from_hash) {
-                push_claim(&mut ev.consumer, Claim::pointer(Rule::S3Object, key));
+                ev.consumer.push(Claim::pointer(Rule::S3Object, key));
             }
             if config.direct_links.request_id_join {
                 if let Some(rid) = o.request_id.as_deref().filter(|r| !r.is_empty()) {
-                    push_claim(&mut ev.consumer, Claim::id(Rule::S3Request, rid));
+                    ev.consumer.push(Claim::id(Rule::S3Request, rid));
                 }
             }
             if config.direct_links.heuristic_s3_key {
-                push_claim(
-                    &mut ev.consumer,
-                    Claim::id(Rule::S3Key, &s3_key_id(&o.bucket, &o.key)),
-                );
+                ev.consumer
+                    .push(Claim::id(Rule::S3Key, &s3_key_id(&o.bucket, &o.key)));
             }
         }
         Pointer::DynamodbItem(item) => {
             for hash in item.hashes() {
                 if let Some(key) = Key::from_hash(&hash) {
-                    push_claim(&mut ev.consumer, Claim::pointer(Rule::DynamodbItem, key));
+                    ev.consumer.push(Claim::pointer(Rule::DynamodbItem, key));
                 }
             }
         }
         Pointer::Message(m) => {
             if let Some(rule) = Rule::for_message_service(m.service) {
                 if config.direct_links.message_ids && !m.id.is_empty() {
-                    push_claim(&mut ev.consumer, Claim::id(rule, &m.id));
+                    ev.consumer.push(Claim::id(rule, &m.id));
                 }
             }
         }

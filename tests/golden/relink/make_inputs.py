@@ -1,0 +1,627 @@
+#!/usr/bin/env python3
+"""Writes the inputs and configs of the relink golden cases (tests/golden/relink/<case>/).
+
+Inputs are OTLP/JSON batches as the real clients export them:
+- span attributes are those the OpenTelemetry instrumentations record, read from their
+  source (opentelemetry-python-contrib botocore and aws-lambda, opentelemetry-js-contrib
+  aws-sdk), plus the facts relink's hooks add (`aws.s3.bucket`, `aws.s3.key`,
+  `relink.s3.etag`, `relink.dynamodb.keys`), named in src/relink/sdk.rs;
+- Datadog spans are shaped as the Collector's datadog receiver converts them (scope
+  `Datadog`, `dd.span.Resource`, `datadog.span.id`, `_dd.span_links` turned into links);
+- trigger events are the shared fixtures under tests/fixtures, carried as JSON in the
+  Lambda span's `relink.event` attribute. Where a case changes a fixture (a subset of
+  records, one queue ARN for a batch), the case's README.md says so.
+
+Run from the repository root: python3 tests/golden/relink/make_inputs.py
+Then UPDATE_GOLDEN=1 cargo test --test relink_golden, and review the expected files.
+"""
+
+import base64
+import copy
+import hashlib
+import json
+import os
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(ROOT, "..", "..", "fixtures")
+T0 = 1709929297000000000  # 2024-03-08T20:21:37Z, a fixture's SentTimestamp
+
+
+def fixture(path):
+    with open(os.path.join(FIXTURES, path)) as f:
+        return json.load(f)
+
+
+def value(v):
+    if isinstance(v, bool):
+        return {"boolValue": v}
+    if isinstance(v, int):
+        return {"intValue": str(v)}
+    if isinstance(v, list):
+        return {"arrayValue": {"values": [value(x) for x in v]}}
+    return {"stringValue": v}
+
+
+def attrs(d):
+    return [{"key": k, "value": value(v)} for k, v in d.items()]
+
+
+def span(trace, sid, name, kind, a, start_ms, dur_ms, parent="", links=()):
+    s = {
+        "traceId": trace,
+        "spanId": sid,
+        "parentSpanId": parent,
+        "name": name,
+        "kind": kind,
+        "startTimeUnixNano": str(T0 + start_ms * 1_000_000),
+        "endTimeUnixNano": str(T0 + (start_ms + dur_ms) * 1_000_000),
+        "attributes": attrs(a),
+        "status": {},
+    }
+    if links:
+        s["links"] = list(links)
+    return s
+
+
+SERVER, CLIENT, PRODUCER = 2, 3, 4
+
+
+def scope(name, spans, version="0.66b1", schema="https://opentelemetry.io/schemas/1.11.0"):
+    return {"scope": {"name": name, "version": version}, "spans": spans, "schemaUrl": schema}
+
+
+def lambda_resource(function):
+    return {
+        "attributes": attrs(
+            {
+                "service.name": function,
+                "telemetry.sdk.language": "python",
+                "telemetry.sdk.name": "opentelemetry",
+                "telemetry.sdk.version": "1.45.0",
+                "cloud.provider": "aws",
+                "cloud.platform": "aws_lambda",
+                "cloud.region": "us-east-1",
+                "faas.name": function,
+                "faas.version": "$LATEST",
+            }
+        )
+    }
+
+
+def lambda_span(trace, sid, function, invocation, start_ms, event=None, parent=""):
+    """The span opentelemetry-instrumentation-aws-lambda starts, with the trigger event the
+    shipped hook records."""
+    a = {
+        "cloud.account.id": "123456789012",
+        "cloud.resource_id": f"arn:aws:lambda:us-east-1:123456789012:function:{function}",
+        "faas.invocation_id": invocation,
+    }
+    if event is not None:
+        a["relink.event"] = json.dumps(event, separators=(",", ":"))
+    return span(trace, sid, function, SERVER, a, start_ms, 120, parent)
+
+
+def botocore(trace, sid, parent, service, method, request_id, start_ms, extra, name=None, kind=CLIENT):
+    """A span of opentelemetry-instrumentation-botocore (rpc.*, aws.region from the call
+    context; aws.request_id, retry_attempts, http.status_code from the response)."""
+    a = {"rpc.system": "aws-api", "rpc.service": service, "rpc.method": method, "aws.region": "us-east-1"}
+    a.update(extra)
+    a.update({"aws.request_id": request_id, "retry_attempts": 0, "http.status_code": 200})
+    return span(trace, sid, name or f"{service}.{method}", kind, a, start_ms, 30, parent)
+
+
+def function_batch(function, lambda_spans, boto_spans, boto_scope="opentelemetry.instrumentation.botocore"):
+    scopes = [scope("opentelemetry.instrumentation.aws_lambda", lambda_spans)]
+    if boto_spans:
+        scopes.append(scope(boto_scope, boto_spans))
+    return {"resourceSpans": [{"resource": lambda_resource(function), "scopeSpans": scopes}]}
+
+
+def merge(*batches):
+    return {"resourceSpans": [rs for b in batches for rs in b["resourceSpans"]]}
+
+
+def write_case(case, inputs, config=None, readme=None):
+    d = os.path.join(ROOT, case)
+    os.makedirs(d, exist_ok=True)
+    for name in os.listdir(d):
+        if name.startswith("input-"):
+            os.remove(os.path.join(d, name))
+    for i, batch in enumerate(inputs, 1):
+        path = os.path.join(d, f"input-{i}.json")
+        with open(path, "w") as f:
+            if isinstance(batch, (bytes, str)):
+                f.write(batch if isinstance(batch, str) else batch.decode())
+            else:
+                json.dump(batch, f, indent=2)
+                f.write("\n")
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(config or {}, f, indent=2)
+        f.write("\n")
+    if readme:
+        with open(os.path.join(d, "README.md"), "w") as f:
+            f.write(readme.strip() + "\n")
+
+
+def pointer_hash(*elements):
+    return hashlib.sha256(b"|".join(e.encode() for e in elements)).hexdigest()[:32]
+
+
+# --- S3: function A writes an object, S3 notifies function B --------------------------------
+
+S3_EVENT = fixture("aws-lambda-rust-runtime/example-s3-event.json")
+S3_RECORD = S3_EVENT["Records"][0]
+S3_KEY = "Happy Face.jpg"  # the notification carries it URL-encoded: Happy%20Face.jpg
+S3_ETAG = S3_RECORD["s3"]["object"]["eTag"]
+S3_REQUEST_ID = S3_RECORD["responseElements"]["x-amz-request-id"]
+
+TRACE_A = "5b8efff798038103d269b633813fc60c"
+TRACE_B = "0af7651916cd43dd8448eb211c80319c"
+
+
+def uploader(with_hooks):
+    extra = {}
+    if with_hooks:
+        extra = {
+            "aws.s3.bucket": S3_RECORD["s3"]["bucket"]["name"],
+            "aws.s3.key": S3_KEY,
+            # The PutObject response ETag, quoted as S3 returns it.
+            "relink.s3.etag": f'"{S3_ETAG}"',
+        }
+    return function_batch(
+        "uploader",
+        [lambda_span(TRACE_A, "eee19b7ec3c1b174", "uploader", "3f1f0b0c-6a6d-4d39-9b3f-1f1c1e8f2a01", 0)],
+        [botocore(TRACE_A, "b7ad6b7169203331", "eee19b7ec3c1b174", "S3", "PutObject", S3_REQUEST_ID, 20, extra)],
+    )
+
+
+def thumbnailer(event=S3_EVENT):
+    return function_batch(
+        "thumbnailer",
+        [lambda_span(TRACE_B, "00f067aa0ba902b7", "thumbnailer", "7d1a2f0e-2b9c-4d8e-8a57-0c2f8c3b9e11", 900, event)],
+        [
+            botocore(
+                TRACE_B,
+                "53995c3f42cd8ad8",
+                "00f067aa0ba902b7",
+                "S3",
+                "GetObject",
+                "4442587FB7D0A2F9",
+                910,
+                {},
+            )
+        ],
+    )
+
+
+write_case(
+    "s3-put-then-notify",
+    [uploader(True), thumbnailer()],
+    readme="""
+Function A (uploader) writes `Happy Face.jpg` with PutObject; the hooks record bucket, key
+and the quoted ETag. In a later batch, function B (thumbnailer) is invoked with the S3
+notification fixture (aws-lambda-rust-runtime/example-s3-event.json, key URL-encoded).
+Expected: A's PutObject span gets a Datadog pointer link (`d`); B's invocation span gets the
+pointer link (`u`) with the same hash and a direct link to A's PutObject span; B's
+GetObject span is untouched; the event attribute is removed.
+""",
+)
+
+write_case(
+    "s3-notify-then-put",
+    [thumbnailer(), uploader(True)],
+    readme="""
+The same two functions as s3-put-then-notify, arriving in the other order: B's invocation
+first, A's write in a later batch. Expected: B gets only its pointer link (A is not known
+yet); A's PutObject span gets its pointer link and a direct link to B (`relink.peer=consumer`).
+""",
+)
+
+write_case(
+    "s3-request-id",
+    [uploader(False), thumbnailer()],
+    readme="""
+A's PutObject span as opentelemetry-instrumentation-botocore records it without relink's
+hooks: no bucket, key or ETag, only `aws.request_id`. The notification's
+`responseElements.x-amz-request-id` names the same request. Expected: no pointer link on A
+(no ETag); B gets its pointer link and a direct link with `relink.match=request-id`.
+""",
+)
+
+write_case(
+    "s3-request-id-notify-first",
+    [thumbnailer(), uploader(False)],
+    readme="""
+s3-request-id in the other arrival order: A's PutObject span gets the request-id link to B.
+""",
+)
+
+write_case(
+    "s3-one-batch",
+    [merge(thumbnailer(), uploader(True))],
+    readme="""
+Both functions in one export request, the consumer first. Producers are indexed before
+consumers are matched, so the result is the same as s3-put-then-notify.
+""",
+)
+
+# --- DynamoDB: function W writes an item three times, the stream invokes function C -------
+
+DDB_EVENT = fixture("datadog-lambda-python/dynamodb.json")
+DDB_TABLE = "ExampleTableWithStream"
+TRACE_W = ["a3ce929d0e0e47364bf92f3577b34da6", "b9c7c989f97918e1e1bfd4f0b8b8b6a5", "c4e3b07e5fd47c15b8c0a7f5e3a1d2c9"]
+TRACE_C = ["1d1f2b5c8a6e4f3ba2c9d8e7f6a5b4c3", "2e2a3c6d9b7f5a4cb3dae9f8a7b6c5d4", "3f3b4d7eac8a6b5dc4ebfa09b8c7d6e5"]
+
+
+def ddb_writer(i, method, keys):
+    sid = ["0a1b2c3d4e5f6071", "1b2c3d4e5f607182", "2c3d4e5f60718293"][i]
+    root = ["7a8b9cadbecfd0e1", "8b9cadbecfd0e1f2", "9cadbecfd0e1f203"][i]
+    extra = {
+        "db.system": "dynamodb",
+        "db.operation": method,
+        "net.peer.name": "dynamodb.us-east-1.amazonaws.com",
+        "aws.dynamodb.table_names": [DDB_TABLE],
+        "relink.dynamodb.keys": json.dumps(keys, separators=(",", ":")),
+    }
+    request_id = [
+        "QK8A9NLU0QKCHUPD2R5F9OAL2BVV4KQNSO5AEMVJF66Q9ASUAAJG",
+        "8F7QJ2AEVN1ARD5B8S1M4OBL6CVV4KQNSO5AEMVJF66Q9ASUAAJG",
+        "2B6RUL0T1KQ3V4DEHS0QMGDBH7VV4KQNSO5AEMVJF66Q9ASUAAJG",
+    ][i]
+    return function_batch(
+        "writer",
+        [lambda_span(TRACE_W[i], root, "writer", f"9e0c7a44-0000-4000-8000-00000000000{i}", 2000 * i)],
+        [botocore(TRACE_W[i], sid, root, "DynamoDB", method, request_id, 2000 * i + 10, extra)],
+        boto_scope="opentelemetry.instrumentation.botocore.dynamodb",
+    )
+
+
+def ddb_consumer(i):
+    event = copy.deepcopy(DDB_EVENT)
+    event["Records"] = [DDB_EVENT["Records"][i]]
+    sid = ["d1e2f30415263748", "e2f3041526374859", "f30415263748596a"][i]
+    return function_batch(
+        "stream-consumer",
+        [lambda_span(TRACE_C[i], sid, "stream-consumer", f"c0ffee00-0000-4000-8000-00000000000{i}", 2000 * i + 500, event)],
+        [],
+    )
+
+
+item = DDB_EVENT["Records"][0]["dynamodb"]["NewImage"]
+key = DDB_EVENT["Records"][0]["dynamodb"]["Keys"]
+write_case(
+    "dynamodb-stream",
+    [
+        ddb_writer(0, "PutItem", item),
+        ddb_consumer(0),
+        ddb_writer(1, "UpdateItem", key),
+        ddb_consumer(1),
+        ddb_writer(2, "DeleteItem", key),
+        ddb_consumer(2),
+    ],
+    config={"dynamodb": {"tables": {DDB_TABLE: ["Id"]}}},
+    readme="""
+Function W (writer) changes item `Id=101` of ExampleTableWithStream three times: PutItem
+(the hook records the whole item, so the table's key schema comes from config.json),
+UpdateItem and DeleteItem (the hook records the Key). After each write the stream invokes
+function C with that change: the records of datadog-lambda-python/dynamodb.json (INSERT,
+MODIFY, REMOVE), one record per invocation. All three changes have the same pointer hash
+(same table and key, as in Datadog's scheme), so each invocation links to the latest write
+the index holds: the write that caused it.
+""",
+)
+
+# --- SQS: one batch of ten messages with every context format ------------------------------
+
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:orders"
+TRACE_NODE = "4bf92f3577b34da6a3ce929d0e0e4736"
+SEND_SPAN = "00f067aa0ba902b7"
+W3C_MESSAGE_ID = "c8b2f7d0-5a1e-4f3b-9d6c-2e8a7b1c0f93"
+
+
+def sqs_record(r):
+    r = copy.deepcopy(r)
+    r["eventSourceARN"] = QUEUE_ARN
+    r["awsRegion"] = "us-east-1"
+    return r
+
+
+dd_batch = fixture("datadog-lambda-python/sqs-batch.json")["Records"]
+template = dd_batch[0]
+w3c_record = copy.deepcopy(template)
+w3c_record["messageId"] = W3C_MESSAGE_ID
+w3c_record["body"] = '{"order": 42}'
+w3c_record["messageAttributes"] = {
+    "traceparent": {
+        "stringValue": f"00-{TRACE_NODE}-{SEND_SPAN}-01",
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "String",
+    }
+}
+sns_b64 = fixture("datadog-lambda-python/sns-b64-msg-attribute.json")["Records"][0]["Sns"]
+raw_record = copy.deepcopy(template)
+raw_record["messageId"] = "5e0b7d3a-9c2f-4e81-b6a4-7f1d2c3b4a50"
+raw_record["body"] = sns_b64["Message"]
+raw_record["messageAttributes"] = {
+    "_datadog": {
+        "binaryValue": sns_b64["MessageAttributes"]["_datadog"]["Value"],
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "Binary",
+    }
+}
+records = [
+    dd_batch[0],
+    fixture("datadog-lambda-python/sqs-java-upstream.json")["Records"][0],
+    fixture("datadog-lambda-python/sns-sqs-java-upstream.json")["Records"][0],
+    fixture("datadog-lambda-python/eventbridge-sqs.json")["Records"][0],
+    fixture("powertools-lambda-python/s3SqsEvent.json")["Records"][0],
+    fixture("powertools-lambda-python/snsSqsEvent.json")["Records"][0],
+    w3c_record,
+    raw_record,
+    fixture("aws-lambda-rust-runtime/example-sqs-event.json")["Records"][0],
+    dd_batch[1],
+]
+sqs_event = {"Records": [sqs_record(r) for r in records]}
+
+
+def node_producer():
+    """A Node.js service sending with @opentelemetry/instrumentation-aws-sdk: it injects
+    traceparent into MessageAttributes and records messaging.message_id."""
+    a = {
+        "rpc.system": "aws-api",
+        "rpc.method": "SendMessage",
+        "rpc.service": "SQS",
+        "cloud.region": "us-east-1",
+        "messaging.system": "aws.sqs",
+        "messaging.destination_kind": "queue",
+        "messaging.destination": "orders",
+        "messaging.url": "https://sqs.us-east-1.amazonaws.com/123456789012/orders",
+        "aws.request.id": "4d3c2b1a-0f9e-5d8c-b7a6-958473625140",
+        "http.status_code": 200,
+        "messaging.message_id": W3C_MESSAGE_ID,
+    }
+    res = {
+        "attributes": attrs(
+            {"service.name": "checkout", "telemetry.sdk.language": "nodejs", "telemetry.sdk.name": "opentelemetry"}
+        )
+    }
+    spans = [span(TRACE_NODE, SEND_SPAN, "orders send", PRODUCER, a, 0, 25)]
+    sc = scope("@opentelemetry/instrumentation-aws-sdk", spans, version="0.60.0", schema="")
+    return {"resourceSpans": [{"resource": res, "scopeSpans": [sc]}]}
+
+
+write_case(
+    "sqs-batch-mixed-contexts",
+    [
+        node_producer(),
+        function_batch(
+            "order-worker",
+            [lambda_span("8448eb211c80319c0af7651916cd43dd", "b9c7c989f97918e1", "order-worker", "a1b2c3d4-0000-4000-8000-000000000010", 1000, sqs_event)],
+            [],
+        ),
+    ],
+    readme="""
+A batch of ten SQS messages, each from a fixture, with one queue ARN for all (the only
+change to them, besides two records built from the SQS event shape):
+1. datadog-lambda-python/sqs-batch.json record 1: `_datadog` String attribute;
+2. sqs-java-upstream.json: `AWSTraceHeader` only;
+3. sns-sqs-java-upstream.json: SNS notification body, `AWSTraceHeader`;
+4. eventbridge-sqs.json: EventBridge body with `_datadog` (Datadog and W3C, the same span)
+   and an `AWSTraceHeader`;
+5. powertools s3SqsEvent.json: an S3 notification in the body (a pointer, no context);
+6. powertools snsSqsEvent.json: SNS body without context;
+7. built: a `traceparent` String attribute as @opentelemetry/instrumentation-aws-sdk
+   injects it; the Node.js sender's span (batch 1) recorded this message's id;
+8. built: SNS raw message delivery of a Datadog publisher: `_datadog` as a Binary attribute
+   (the value of sns-b64-msg-attribute.json);
+9. aws-lambda-rust-runtime example-sqs-event.json: no context;
+10. sqs-batch.json record 2: the same context as record 1.
+Expected: one link per distinct upstream span, each naming its message; record 7 joins the
+sender both by message id (exact) and by context, which is one link.
+""",
+)
+
+# --- Adoption: A -> S3 -> B -> DynamoDB -> C becomes one trace -----------------------------
+
+TRACE_C1 = "6e0c63257de34c926f9efcd03927272e"
+b_batch = thumbnailer()
+b_spans = b_batch["resourceSpans"][0]["scopeSpans"][1]["spans"]
+b_spans.append(
+    botocore(
+        TRACE_B,
+        "c0d1e2f3a4b5c6d7",
+        "00f067aa0ba902b7",
+        "DynamoDB",
+        "PutItem",
+        "QK8A9NLU0QKCHUPD2R5F9OAL2BVV4KQNSO5AEMVJF66Q9ASUAAJG",
+        930,
+        {
+            "db.system": "dynamodb",
+            "db.operation": "PutItem",
+            "net.peer.name": "dynamodb.us-east-1.amazonaws.com",
+            "aws.dynamodb.table_names": [DDB_TABLE],
+            "relink.dynamodb.keys": json.dumps(item, separators=(",", ":")),
+        },
+    )
+)
+c_event = copy.deepcopy(DDB_EVENT)
+c_event["Records"] = [DDB_EVENT["Records"][0]]
+c_batch = function_batch(
+    "stream-consumer",
+    [lambda_span(TRACE_C1, "8a9b0c1d2e3f4a5b", "stream-consumer", "c0ffee00-0000-4000-8000-000000000099", 1500, c_event)],
+    [botocore(TRACE_C1, "9b0c1d2e3f4a5b6c", "8a9b0c1d2e3f4a5b", "SNS", "Publish", "f1e2d3c4-b5a6-5978-8695-a4b3c2d1e0f9", 1510, {"messaging.system": "aws.sns"}, name="notifications send", kind=PRODUCER)],
+)
+late = function_batch(
+    "stream-consumer",
+    [],
+    [botocore(TRACE_C1, "ab0c1d2e3f4a5b6d", "8a9b0c1d2e3f4a5b", "S3", "GetObject", "5A8F0D2C9B7E4A61", 1530, {})],
+)
+late["resourceSpans"][0]["scopeSpans"] = late["resourceSpans"][0]["scopeSpans"][1:]
+write_case(
+    "adoption-one-trace",
+    [uploader(True), b_batch, c_batch, late],
+    config={"adoption": {"enabled": True}, "dynamodb": {"tables": {DDB_TABLE: ["Id"]}}},
+    readme="""
+Adoption on. A (uploader) writes to S3; B (thumbnailer) is triggered and writes item
+`Id=101` with PutItem; the stream invokes C (stream-consumer), which publishes to SNS; a
+last span of C's original trace (a GetObject) arrives in a later batch. Expected: every
+span of the four batches carries A's trace id; B's root is parented under A's PutObject, C's
+root under B's PutItem; adopted spans keep their former trace id in
+`relink.original_trace_id`, and each adopted root links to its former trace.
+""",
+)
+
+# --- Datadog tracers and relink's pointers meet --------------------------------------------
+
+DD_EVENT = fixture("datadog-lambda-python/s3.json")
+DD_RECORD = DD_EVENT["Records"][0]
+
+
+def dd_resource(service):
+    return {
+        "attributes": attrs(
+            {
+                "telemetry.sdk.name": "Datadog",
+                "telemetry.sdk.language": "python",
+                "telemetry.sdk.version": "Datadog-3.12.0",
+                "service.name": service,
+            }
+        )
+    }
+
+
+def dd_span(trace64, span64, parent64, name, resource, kind, links, start_ms):
+    trace = "0" * 16 + format(trace64, "016x")
+    s = span(
+        trace,
+        format(span64, "016x"),
+        name,
+        kind,
+        {
+            "dd.span.Resource": resource,
+            "datadog.span.id": str(span64),
+            "datadog.trace.id": str(trace64),
+            "span.kind": {SERVER: "server", CLIENT: "client"}[kind],
+        },
+        start_ms,
+        40,
+        format(parent64, "016x") if parent64 else "",
+        links,
+    )
+    s["status"] = {"code": 1}
+    return s
+
+
+def dd_pointer(direction, h):
+    """A `_dd.span_links` entry of dd-trace-py's span pointer, as the receiver converts it."""
+    return {
+        "traceId": "0" * 32,
+        "spanId": "0" * 16,
+        "attributes": attrs({"ptr.kind": "aws.s3.object", "ptr.dir": direction, "ptr.hash": h, "link.kind": "span-pointer"}),
+    }
+
+
+H1 = pointer_hash(S3_RECORD["s3"]["bucket"]["name"], S3_KEY, S3_ETAG)
+H2 = pointer_hash(DD_RECORD["s3"]["bucket"]["name"], DD_RECORD["s3"]["object"]["key"], DD_RECORD["s3"]["object"]["eTag"])
+dd_uploader = {
+    "resourceSpans": [
+        {
+            "resource": dd_resource("dd-uploader"),
+            "scopeSpans": [
+                {
+                    "scope": {"name": "Datadog", "version": "3.12.0"},
+                    "spans": [
+                        dd_span(6148299799767393633, 1234567890123456789, 0, "aws.lambda", "dd-uploader", SERVER, [], 0),
+                        dd_span(6148299799767393633, 2345678901234567890, 1234567890123456789, "s3.command", "s3.putobject", CLIENT, [dd_pointer("d", H1)], 10),
+                    ],
+                }
+            ],
+        }
+    ]
+}
+otel_writer = function_batch(
+    "otel-writer",
+    [lambda_span("9f8e7d6c5b4a39281706f5e4d3c2b1a0", "1a2b3c4d5e6f7081", "otel-writer", "0d0e0f10-0000-4000-8000-000000000020", 2000)],
+    [
+        botocore(
+            "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+            "2b3c4d5e6f708192",
+            "1a2b3c4d5e6f7081",
+            "S3",
+            "PutObject",
+            DD_RECORD["responseElements"]["x-amz-request-id"],
+            2010,
+            {
+                "aws.s3.bucket": DD_RECORD["s3"]["bucket"]["name"],
+                "aws.s3.key": DD_RECORD["s3"]["object"]["key"],
+                "relink.s3.etag": '"' + DD_RECORD["s3"]["object"]["eTag"] + '"',
+            },
+        )
+    ],
+)
+dd_consumer = {
+    "resourceSpans": [
+        {
+            "resource": dd_resource("dd-consumer"),
+            "scopeSpans": [
+                {
+                    "scope": {"name": "Datadog", "version": "3.12.0"},
+                    "spans": [dd_span(7353749174516582937, 3456789012345678901, 0, "aws.lambda", "dd-consumer", SERVER, [dd_pointer("u", H2)], 2500)],
+                }
+            ],
+        }
+    ]
+}
+write_case(
+    "datadog-pointers",
+    [dd_uploader, thumbnailer(), otel_writer, dd_consumer],
+    readme="""
+Mixed fleets. A Datadog-traced function writes `Happy Face.jpg` (its s3.command span carries
+dd-trace-py's span pointer, `ptr.dir=d`, as the datadog receiver converts `_dd.span_links`);
+an OTel function is triggered by the notification: relink writes the same pointer hash
+(`ptr.dir=u`) and a direct link to the Datadog span. Then an OTel function writes
+`test/key` (datadog-lambda-python/s3.json's object) and a Datadog-traced function triggered
+by it carries the upstream pointer: relink links the Datadog invocation span to the OTel
+write. Datadog spans' own pointer links are left as they are.
+""",
+)
+
+# --- Guarantees ---------------------------------------------------------------------------
+
+plain = {
+    "resourceSpans": [
+        {
+            "resource": {"attributes": attrs({"service.name": "web"})},
+            "scopeSpans": [
+                scope(
+                    "opentelemetry.instrumentation.flask",
+                    [
+                        span(TRACE_A, "eee19b7ec3c1b174", "GET /orders", SERVER, {"http.method": "GET", "http.route": "/orders", "http.status_code": 200}, 0, 50),
+                        span(TRACE_A, "b7ad6b7169203331", "SELECT orders", CLIENT, {"db.system": "postgresql"}, 5, 20, "eee19b7ec3c1b174"),
+                    ],
+                    version="0.45b0",
+                )
+            ],
+        }
+    ]
+}
+write_case(
+    "pass-through",
+    [plain, json.dumps(plain, separators=(",", ":"))],
+    readme="""
+Spans no rule applies to, pretty-printed and compact: the output is the input, byte for byte.
+""",
+)
+
+write_case(
+    "malformed",
+    ['{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "5b8e', '{"resourceSpans": "nope"}\n', "[1, 2, 3]\n", "\x00\xff not protobuf"],
+    readme="""
+Inputs that are not OTLP: truncated JSON, a wrong type, a JSON array, bytes that are neither
+JSON nor protobuf. Each is returned byte-identical and counted in `errors.request_decode`.
+""",
+)
+
+print("wrote", sorted(d for d in os.listdir(ROOT) if os.path.isdir(os.path.join(ROOT, d))))
