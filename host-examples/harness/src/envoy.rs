@@ -256,6 +256,11 @@ impl Vm {
         &self.calls
     }
 
+    /// Moves the host clock (`proxy_get_current_time_nanoseconds`, WASI clocks).
+    pub fn set_now(&mut self, now_unix_nano: u64) {
+        self.store.data_mut().now_unix_nano = now_unix_nano;
+    }
+
     /// Everything logged so far.
     pub fn logs(&self) -> &[LogLine] {
         &self.store.data().logs
