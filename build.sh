@@ -53,6 +53,13 @@ build_web() {
   host-examples/playground/build.sh "$ROOT/dist/web"
 }
 
+build_hosts() {
+  # Host plugins (wasm32-wasip1): Fluent Bit filter_wasm and the otelwasm collector processor.
+  step "building dist/relink-fluent-bit.wasm and dist/relink-collector.wasm"
+  host-examples/fluent-bit/build.sh
+  host-examples/collector/build.sh
+}
+
 run_demo() {
   step "relinking the bundled serverless scenario"
   ./dist/relink event tests/fixtures/aws-lambda-rust-runtime/example-s3-event.json
@@ -60,7 +67,10 @@ run_demo() {
 
 run_tests() {
   step "cargo test (workspace)"
-  cargo test --workspace --quiet
+  # The wasm host harness builds wasmtime: release only (a debug wasmtime is slow to run).
+  cargo test --workspace --exclude relink-harness --quiet
+  step "host harness tests (release)"
+  cargo test --release -p relink-harness --quiet
   if [ -d tests/clients ] && ls tests/clients/test_*.py >/dev/null 2>&1; then
     step "python client tests"
     .venv/bin/python -m pytest -q tests/clients
@@ -71,6 +81,7 @@ run_tests() {
 install_rust_targets
 build_native
 build_web
+build_hosts
 case "$MODE" in
   demo) run_demo ;;
   test) install_python_env; run_tests ;;

@@ -2,8 +2,14 @@
 //! convention into calls on the core and hold no AWS or tracing rule.
 //!
 //! - `web` (feature `web`): wasm-bindgen API for the browser playground.
+//! - `fluent_bit` (feature `fluent-bit`, wasm only): Fluent Bit's `filter_wasm`, JSON events.
+//! - `otelwasm` (feature `otelwasm`, wasm only): the otelwasm collector's `wasm` processor.
 
 #[cfg(feature = "web")]
 pub mod web;
 #[cfg(any(feature = "web", test))]
 pub mod web_session;
+#[cfg(all(feature = "fluent-bit", target_family = "wasm"))]
+pub mod fluent_bit;
+#[cfg(all(feature = "otelwasm", target_family = "wasm"))]
+pub mod otelwasm;
