@@ -48,14 +48,18 @@ build_native() {
   cp target/release/relink dist/relink
 }
 
-build_plugins() {
-  # Each host's plugin: host-examples/<host>/build.sh puts dist/relink-<host>.wasm.
-  local script
-  for script in host-examples/*/build.sh; do
-    [ -f "$script" ] || continue
-    step "building the $(basename "$(dirname "$script")") plugin"
-    bash "$script"
-  done
+build_web() {
+  # The browser playground: relink's wasm-bindgen build and the page, into dist/web/.
+  host-examples/playground/build.sh "$ROOT/dist/web"
+}
+
+build_hosts() {
+  # Host plugins (wasm32-wasip1): Fluent Bit filter_wasm, the otelwasm collector
+  # processor and the Envoy proxy-wasm filter.
+  step "building dist/relink-fluent-bit.wasm, dist/relink-collector.wasm and dist/relink-envoy.wasm"
+  host-examples/fluent-bit/build.sh
+  host-examples/collector/build.sh
+  host-examples/envoy/build.sh
 }
 
 run_demo() {
@@ -65,16 +69,21 @@ run_demo() {
 
 run_tests() {
   step "cargo test (workspace)"
-  cargo test --workspace --release --quiet 2>&1 | tee target/cargo-test.log
+  # The wasm host harness builds wasmtime: release only (a debug wasmtime is slow to run).
+  cargo test --workspace --exclude relink-harness --quiet
+  step "host harness tests (release)"
+  cargo test --release -p relink-harness --quiet
   if [ -d tests/clients ] && ls tests/clients/test_*.py >/dev/null 2>&1; then
     step "python client tests"
     .venv/bin/python -m pytest -q tests/clients
   fi
+  SKIP_BUILD=1 host-examples/playground/test.sh
 }
 
 install_rust_targets
 build_native
-build_plugins
+build_web
+build_hosts
 case "$MODE" in
   demo) run_demo ;;
   test) install_python_env; run_tests ;;

@@ -40,7 +40,7 @@ fn every_field_can_be_set() {
         "limits": {"max_request_bytes": 1000, "max_event_bytes": 100, "max_attributes_scanned": 10,
                    "max_links_per_span": 3},
         "stepfunctions": {},
-        "logs": {}
+        "logs": {"max_requests": 5}
     }"#;
     let c = Config::from_json(json).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.attributes.event, "faas.event");
@@ -51,6 +51,7 @@ fn every_field_can_be_set() {
         Some(&vec!["pk".to_string(), "sk".to_string()])
     );
     assert_eq!(c.limits.max_links_per_span, 3);
+    assert_eq!(c.logs.max_requests, 5);
     // Serializing gives back the same configuration.
     let again = serde_json::to_string(&c)
         .map_err(|e| e.to_string())

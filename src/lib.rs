@@ -12,20 +12,24 @@
 //! - [`propagation`]: W3C, X-Ray and Datadog trace context formats and carriers.
 //! - [`pointer`]: span pointers (S3 objects, DynamoDB items, messages) and their hashes.
 //! - [`inferred`]: OTLP spans for a trigger, following the OTel semantic conventions.
+//! - [`stepfn`]: Step Functions execution logs and history as spans, with deterministic ids.
 //! - [`relink`]: the processor that joins producer and consumer spans.
+//! - [`logs`]: the trace and span a Lambda or Step Functions log record belongs to.
 //! - [`config`]: the one configuration every host shares; builds the processor.
+//! - [`bindings`]: thin per-host adapters, each behind a cargo feature.
 //! - [`error`]: the error values every entry point returns.
-//! - `bindings`: thin per-host adapters, each behind a cargo feature (`envoy`).
 
 pub mod bindings;
 pub mod config;
 pub mod error;
 pub mod event;
 pub mod inferred;
+pub mod logs;
 pub mod otlp;
 pub mod pointer;
 pub mod propagation;
 pub mod relink;
+pub mod stepfn;
 
 pub use error::DecodeError;
 pub use event::{decode_event, Trigger, TriggerKind};

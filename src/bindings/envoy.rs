@@ -47,7 +47,10 @@ struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { traces_path: "/v1/traces".into(), max_body_bytes: 512 * 1024 }
+        Options {
+            traces_path: "/v1/traces".into(),
+            max_body_bytes: 512 * 1024,
+        }
     }
 }
 
@@ -61,7 +64,9 @@ impl Context for Root {}
 
 impl RootContext for Root {
     fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
-        match utf8(self.get_vm_configuration(), "vm configuration").and_then(|json| parse_options(&json)) {
+        match utf8(self.get_vm_configuration(), "vm configuration")
+            .and_then(|json| parse_options(&json))
+        {
             Ok(options) => {
                 self.options = Rc::new(options);
                 true
@@ -74,22 +79,33 @@ impl RootContext for Root {
     }
 
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
-        let built = utf8(self.get_plugin_configuration(), "plugin configuration")
-            .and_then(|json| Config::from_json(&json).and_then(|c| c.build()).map_err(|e| e.to_string()));
+        let built =
+            utf8(self.get_plugin_configuration(), "plugin configuration").and_then(|json| {
+                Config::from_json(&json)
+                    .and_then(|c| c.build())
+                    .map_err(|e| e.to_string())
+            });
         match built {
             Ok(processor) => {
                 self.processor = Some(Rc::new(RefCell::new(processor)));
                 true
             }
             Err(e) => {
-                log(LogLevel::Error, &format!("invalid plugin configuration: {e}"));
+                log(
+                    LogLevel::Error,
+                    &format!("invalid plugin configuration: {e}"),
+                );
                 false
             }
         }
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Filter { options: Rc::clone(&self.options), processor: self.processor.clone(), export: None }))
+        Some(Box::new(Filter {
+            options: Rc::clone(&self.options),
+            processor: self.processor.clone(),
+            export: None,
+        }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -129,7 +145,13 @@ impl HttpContext for Filter {
         }
         let header = |name: &str| self.get_http_request_header_bytes(name).unwrap_or_default();
         let (method, path) = (header(":method"), header(":path"));
-        match classify(&self.options, &method, &path, &header("content-type"), &header("content-encoding")) {
+        match classify(
+            &self.options,
+            &method,
+            &path,
+            &header("content-type"),
+            &header("content-encoding"),
+        ) {
             Ok(Some(export)) => {
                 self.set_http_request_header("content-length", None);
                 self.export = Some(export);
@@ -160,7 +182,10 @@ impl HttpContext for Filter {
         match self.rewrite(export, &body) {
             Ok(Some(output)) => self.set_http_request_body(0, body_size, &output),
             Ok(None) => {}
-            Err(e) => log(LogLevel::Warn, &format!("{e}; body passed through unchanged")),
+            Err(e) => log(
+                LogLevel::Warn,
+                &format!("{e}; body passed through unchanged"),
+            ),
         }
         Action::Continue
     }
@@ -169,10 +194,16 @@ impl HttpContext for Filter {
 impl Filter {
     /// The new body, `None` when nothing changed.
     fn rewrite(&self, export: Export, body: &[u8]) -> Result<Option<Vec<u8>>, String> {
-        let shared = self.processor.as_ref().ok_or("no processor: the plugin is not configured")?;
-        let mut processor = shared.try_borrow_mut().map_err(|_| "processor already in use")?;
+        let shared = self
+            .processor
+            .as_ref()
+            .ok_or("no processor: the plugin is not configured")?;
+        let mut processor = shared
+            .try_borrow_mut()
+            .map_err(|_| "processor already in use")?;
         let now = unix_nanos(self.get_current_time());
-        let limit = usize::try_from(processor.config().limits.max_request_bytes).unwrap_or(usize::MAX);
+        let limit =
+            usize::try_from(processor.config().limits.max_request_bytes).unwrap_or(usize::MAX);
         let plain = match export.gzip {
             true => Cow::Owned(otlp::gunzip(body, limit).map_err(|e| e.to_string())?),
             false => Cow::Borrowed(body),
@@ -187,13 +218,26 @@ impl Filter {
 
 /// Whether a request is a trace export this filter handles (`Ok(None)`: not one; `Err`: one
 /// it cannot handle).
-fn classify(options: &Options, method: &[u8], path: &[u8], content_type: &[u8], content_encoding: &[u8]) -> Result<Option<Export>, String> {
+fn classify(
+    options: &Options,
+    method: &[u8],
+    path: &[u8],
+    content_type: &[u8],
+    content_encoding: &[u8],
+) -> Result<Option<Export>, String> {
     let path = path.split(|b| *b == b'?').next().unwrap_or_default();
     let content_type = String::from_utf8_lossy(content_type);
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     let framing = if method != b"POST" {
         return Ok(None);
-    } else if path == GRPC_EXPORT_PATH && (essence == "application/grpc" || essence == "application/grpc+proto") {
+    } else if path == GRPC_EXPORT_PATH
+        && (essence == "application/grpc" || essence == "application/grpc+proto")
+    {
         Framing::Grpc
     } else if path == options.traces_path.as_bytes() {
         match Encoding::from_content_type(&content_type) {
@@ -203,18 +247,27 @@ fn classify(options: &Options, method: &[u8], path: &[u8], content_type: &[u8], 
     } else {
         return Ok(None);
     };
-    let gzip = if content_encoding.is_empty() || content_encoding.eq_ignore_ascii_case(b"identity") {
+    let gzip = if content_encoding.is_empty() || content_encoding.eq_ignore_ascii_case(b"identity")
+    {
         false
     } else if content_encoding.eq_ignore_ascii_case(b"gzip") {
         true
     } else {
-        return Err(format!("trace export with content-encoding {:?}", String::from_utf8_lossy(content_encoding)));
+        return Err(format!(
+            "trace export with content-encoding {:?}",
+            String::from_utf8_lossy(content_encoding)
+        ));
     };
     Ok(Some(Export { framing, gzip }))
 }
 
 /// One OTLP request through the core; `None` when it came out unchanged.
-fn process(processor: &mut Processor, input: &[u8], encoding: Encoding, now: u64) -> Result<Option<Vec<u8>>, String> {
+fn process(
+    processor: &mut Processor,
+    input: &[u8],
+    encoding: Encoding,
+    now: u64,
+) -> Result<Option<Vec<u8>>, String> {
     let processed = processor.process_traces_as(input, encoding, now);
     if let Some(e) = processed.error {
         return Err(e.to_string());
@@ -224,12 +277,20 @@ fn process(processor: &mut Processor, input: &[u8], encoding: Encoding, now: u64
 
 /// gRPC framing: per message a compressed flag (1 byte), a big-endian length (4 bytes),
 /// then the message. Compressed messages (`grpc-encoding`) are not handled.
-fn process_grpc(processor: &mut Processor, body: &[u8], now: u64) -> Result<Option<Vec<u8>>, String> {
+fn process_grpc(
+    processor: &mut Processor,
+    body: &[u8],
+    now: u64,
+) -> Result<Option<Vec<u8>>, String> {
     let (mut rest, mut out, mut changed) = (body, Vec::with_capacity(body.len()), false);
     while let [flag, a, b, c, d, after @ ..] = rest {
-        let len = usize::try_from(u32::from_be_bytes([*a, *b, *c, *d])).map_err(|e| e.to_string())?;
+        let len =
+            usize::try_from(u32::from_be_bytes([*a, *b, *c, *d])).map_err(|e| e.to_string())?;
         let (Some(message), Some(next)) = (after.get(..len), after.get(len..)) else {
-            return Err(format!("grpc: message of {len} bytes truncated to {}", after.len()));
+            return Err(format!(
+                "grpc: message of {len} bytes truncated to {}",
+                after.len()
+            ));
         };
         if *flag != 0 {
             return Err("grpc: compressed message (grpc-encoding)".into());
@@ -244,7 +305,10 @@ fn process_grpc(processor: &mut Processor, body: &[u8], now: u64) -> Result<Opti
         rest = next;
     }
     if !rest.is_empty() {
-        return Err(format!("grpc: {} trailing bytes, not a message prefix", rest.len()));
+        return Err(format!(
+            "grpc: {} trailing bytes, not a message prefix",
+            rest.len()
+        ));
     }
     Ok(changed.then_some(out))
 }
@@ -252,7 +316,10 @@ fn process_grpc(processor: &mut Processor, body: &[u8], now: u64) -> Result<Opti
 fn parse_options(json: &str) -> Result<Options, String> {
     let options: Options = serde_json::from_str(json).map_err(|e| e.to_string())?;
     if !options.traces_path.starts_with('/') {
-        return Err(format!("`traces_path` {:?} must start with /", options.traces_path));
+        return Err(format!(
+            "`traces_path` {:?} must start with /",
+            options.traces_path
+        ));
     }
     if options.max_body_bytes == 0 {
         return Err("`max_body_bytes` must be at least 1".into());
@@ -262,12 +329,20 @@ fn parse_options(json: &str) -> Result<Options, String> {
 
 /// A configuration buffer as text; absent or blank means `{}` (the defaults).
 fn utf8(bytes: Option<Vec<u8>>, what: &str) -> Result<String, String> {
-    let text = String::from_utf8(bytes.unwrap_or_default()).map_err(|e| format!("{what} is not UTF-8: {e}"))?;
-    Ok(if text.trim().is_empty() { "{}".into() } else { text })
+    let text = String::from_utf8(bytes.unwrap_or_default())
+        .map_err(|e| format!("{what} is not UTF-8: {e}"))?;
+    Ok(if text.trim().is_empty() {
+        "{}".into()
+    } else {
+        text
+    })
 }
 
 fn unix_nanos(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).ok().and_then(|d| u64::try_from(d.as_nanos()).ok()).unwrap_or(0)
+    time.duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|d| u64::try_from(d.as_nanos()).ok())
+        .unwrap_or(0)
 }
 
 fn log(level: LogLevel, message: &str) {

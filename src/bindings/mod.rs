@@ -1,8 +1,18 @@
-//! Thin per-host adapters, each behind its own cargo feature and built for its host's
-//! target. A binding translates its host's calling convention into calls on the core
-//! (config in, processor built once, bytes in and out) and holds no AWS or tracing rule.
+//! Thin per-host adapters, each behind a cargo feature: they translate a host's calling
+//! convention into calls on the core and hold no AWS or tracing rule.
 //!
+//! - `web` (feature `web`): wasm-bindgen API for the browser playground.
+//! - `fluent_bit` (feature `fluent-bit`, wasm only): Fluent Bit's `filter_wasm`, JSON events.
+//! - `otelwasm` (feature `otelwasm`, wasm only): the otelwasm collector's `wasm` processor.
 //! - `envoy` (feature `envoy`, wasm32-wasip1): Envoy HTTP filter over proxy-wasm ABI 0.2.1.
 
+#[cfg(feature = "web")]
+pub mod web;
+#[cfg(any(feature = "web", test))]
+pub mod web_session;
+#[cfg(all(feature = "fluent-bit", target_family = "wasm"))]
+pub mod fluent_bit;
+#[cfg(all(feature = "otelwasm", target_family = "wasm"))]
+pub mod otelwasm;
 #[cfg(all(feature = "envoy", target_os = "wasi"))]
 mod envoy;

@@ -1,1 +1,57 @@
-fn main(){}
+//! `relink`: the command-line face of the core.
+//!
+//! - `relink event FILE|-` prints the decoded trigger as JSON; `--otlp` prints its inferred
+//!   spans as OTLP/JSON instead.
+//! - `relink process --in FILE|- [--out FILE] [--config FILE] [--format json|protobuf]` runs
+//!   the processor on an OTLP export request.
+//!
+//! Bad input prints one line on stderr naming the input and the field and exits with 2;
+//! usage errors exit with 64.
+
+mod args;
+mod event;
+mod process;
+
+use std::process::ExitCode;
+
+/// A failure to report: the message (one line) and the exit code.
+pub struct Failure {
+    pub message: String,
+    pub code: u8,
+}
+
+impl Failure {
+    /// Bad input data: exit code 2.
+    pub fn input(message: impl Into<String>) -> Failure {
+        Failure { message: message.into(), code: 2 }
+    }
+    /// Bad command line: exit code 64 (EX_USAGE).
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure { message: message.into(), code: 64 }
+    }
+}
+
+const USAGE: &str = "usage:
+  relink event FILE|- [--otlp]
+  relink process --in FILE|- [--out FILE] [--config FILE] [--format json|protobuf]";
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let result = match argv.first().map(String::as_str) {
+        Some("event") => event::run(argv.get(1..).unwrap_or_default()),
+        Some("process") => process::run(argv.get(1..).unwrap_or_default()),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(Failure::usage(format!("unknown command `{other}`\n{USAGE}"))),
+        None => Err(Failure::usage(USAGE)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("relink: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}

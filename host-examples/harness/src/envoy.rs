@@ -106,12 +106,24 @@ pub struct Request {
 impl Request {
     /// A `POST` with the given headers after the pseudo-headers, split into chunks.
     pub fn post(path: &str, headers: &[(&str, &str)], chunks: Vec<Vec<u8>>) -> Request {
-        let mut all: HeaderMap = [(":authority", "collector:4318"), (":path", path), (":method", "POST"), (":scheme", "http")]
-            .iter()
-            .map(|(n, v)| ((*n).to_string(), v.as_bytes().to_vec()))
-            .collect();
-        all.extend(headers.iter().map(|(n, v)| ((*n).to_string(), v.as_bytes().to_vec())));
-        Request { headers: all, chunks }
+        let mut all: HeaderMap = [
+            (":authority", "collector:4318"),
+            (":path", path),
+            (":method", "POST"),
+            (":scheme", "http"),
+        ]
+        .iter()
+        .map(|(n, v)| ((*n).to_string(), v.as_bytes().to_vec()))
+        .collect();
+        all.extend(
+            headers
+                .iter()
+                .map(|(n, v)| ((*n).to_string(), v.as_bytes().to_vec())),
+        );
+        Request {
+            headers: all,
+            chunks,
+        }
     }
 }
 
@@ -133,7 +145,10 @@ pub struct Exchange {
 impl Exchange {
     pub fn upstream_header(&self, name: &str) -> Option<&[u8]> {
         let headers = self.upstream_headers.as_ref()?;
-        headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
     }
 }
 
@@ -196,17 +211,24 @@ impl Host {
         let module = Module::new(&engine, wasm)?;
         let has = |name: &str| module.exports().any(|e| e.name() == name);
         if !has(ABI_VERSION_EXPORT) {
-            return Err(wasmtime::Error::msg(format!("module does not export {ABI_VERSION_EXPORT}")));
+            return Err(wasmtime::Error::msg(format!(
+                "module does not export {ABI_VERSION_EXPORT}"
+            )));
         }
         if !has("malloc") && !has("proxy_on_memory_allocate") {
-            return Err(wasmtime::Error::msg("Wasm module is missing malloc function."));
+            return Err(wasmtime::Error::msg(
+                "Wasm module is missing malloc function.",
+            ));
         }
         Ok(Host { engine, module })
     }
 
     /// Every import of the module, as `module.name`.
     pub fn imports(&self) -> Vec<String> {
-        self.module.imports().map(|i| format!("{}.{}", i.module(), i.name())).collect()
+        self.module
+            .imports()
+            .map(|i| format!("{}.{}", i.module(), i.name()))
+            .collect()
     }
 
     /// Instantiates the module and brings up its root context.
@@ -221,14 +243,25 @@ impl Host {
         abi::define(&mut linker, &self.module)?;
         wasi::define(&mut linker, &self.module)?;
         let instance = linker.instantiate(&mut store, &self.module)?;
-        let memory = instance.get_memory(&mut store, "memory").ok_or_else(|| wasmtime::Error::msg("no memory export"))?;
+        let memory = instance
+            .get_memory(&mut store, "memory")
+            .ok_or_else(|| wasmtime::Error::msg("no memory export"))?;
         let malloc = match instance.get_typed_func::<u32, u32>(&mut store, "malloc") {
             Ok(f) => f,
-            Err(_) => instance.get_typed_func::<u32, u32>(&mut store, "proxy_on_memory_allocate")?,
+            Err(_) => {
+                instance.get_typed_func::<u32, u32>(&mut store, "proxy_on_memory_allocate")?
+            }
         };
         store.data_mut().memory = Some(memory);
         store.data_mut().malloc = Some(malloc);
-        let mut vm = Vm { store, instance, buffer_limit: settings.buffer_limit, next_context_id: 2, startup: Startup::Ready, calls: Vec::new() };
+        let mut vm = Vm {
+            store,
+            instance,
+            buffer_limit: settings.buffer_limit,
+            next_context_id: 2,
+            startup: Startup::Ready,
+            calls: Vec::new(),
+        };
         vm.initialize()?;
         vm.call("proxy_on_context_create", &[ROOT_CONTEXT_ID, 0])?;
         let vm_config_size = size(settings.vm_configuration.len());
@@ -237,7 +270,10 @@ impl Host {
             return Ok(vm);
         }
         vm.store.data_mut().plugin_configuration = Some(settings.plugin_configuration.clone());
-        let configured = vm.call("proxy_on_configure", &[ROOT_CONTEXT_ID, size(settings.plugin_configuration.len())]);
+        let configured = vm.call(
+            "proxy_on_configure",
+            &[ROOT_CONTEXT_ID, size(settings.plugin_configuration.len())],
+        );
         vm.store.data_mut().plugin_configuration = None;
         if configured? == Some(0) {
             vm.startup = Startup::ConfigureFailed;
@@ -279,16 +315,28 @@ impl Vm {
     /// Runs one HTTP stream through the filter, as Envoy's HTTP connection manager would.
     pub fn send(&mut self, request: &Request) -> wasmtime::Result<Exchange> {
         if self.startup != Startup::Ready {
-            return Err(wasmtime::Error::msg(format!("the filter did not start: {:?}", self.startup)));
+            return Err(wasmtime::Error::msg(format!(
+                "the filter did not start: {:?}",
+                self.startup
+            )));
         }
         self.calls.clear();
         let id = self.next_context_id;
         self.next_context_id += 1;
-        let mut exchange = Exchange { upstream_headers: None, upstream_body: Vec::new(), local_reply: None, stalled: false, calls: Vec::new() };
+        let mut exchange = Exchange {
+            upstream_headers: None,
+            upstream_body: Vec::new(),
+            local_reply: None,
+            stalled: false,
+            calls: Vec::new(),
+        };
         self.call("proxy_on_context_create", &[id, ROOT_CONTEXT_ID])?;
         let header_only = request.chunks.is_empty();
         self.store.data_mut().request_headers = Some(request.headers.clone());
-        let headers_result = self.call("proxy_on_request_headers", &[id, size(request.headers.len()), i32::from(header_only)])?;
+        let headers_result = self.call(
+            "proxy_on_request_headers",
+            &[id, size(request.headers.len()), i32::from(header_only)],
+        )?;
         let forwarded = self.store.data_mut().request_headers.take();
         if headers_result.unwrap_or(0) == 0 {
             exchange.upstream_headers = forwarded;
@@ -297,14 +345,23 @@ impl Vm {
             exchange.stalled = true;
         }
         let response: HeaderMap = match exchange.local_reply {
-            Some(code) => vec![(":status".into(), code.to_string().into_bytes()), ("content-type".into(), b"text/plain".to_vec())],
-            None => vec![(":status".into(), b"200".to_vec()), ("content-type".into(), b"application/x-protobuf".to_vec())],
+            Some(code) => vec![
+                (":status".into(), code.to_string().into_bytes()),
+                ("content-type".into(), b"text/plain".to_vec()),
+            ],
+            None => vec![
+                (":status".into(), b"200".to_vec()),
+                ("content-type".into(), b"application/x-protobuf".to_vec()),
+            ],
         };
         if !exchange.stalled {
             let local_body: &[u8] = b"Payload Too Large";
             self.store.data_mut().response_headers = Some(response.clone());
             let n = size(response.len());
-            self.call("proxy_on_response_headers", &[id, n, i32::from(exchange.local_reply.is_none())])?;
+            self.call(
+                "proxy_on_response_headers",
+                &[id, n, i32::from(exchange.local_reply.is_none())],
+            )?;
             self.store.data_mut().response_headers = None;
             if exchange.local_reply.is_some() {
                 self.store.data_mut().response_body = Some(local_body.to_vec());
@@ -312,7 +369,10 @@ impl Vm {
                 self.store.data_mut().response_body = None;
             }
         }
-        let forwarded_headers = exchange.upstream_headers.clone().unwrap_or_else(|| request.headers.clone());
+        let forwarded_headers = exchange
+            .upstream_headers
+            .clone()
+            .unwrap_or_else(|| request.headers.clone());
         self.store.data_mut().access_log = Some((forwarded_headers, response));
         self.call("proxy_on_log", &[id])?;
         self.store.data_mut().access_log = None;
@@ -324,7 +384,12 @@ impl Vm {
 
     /// Envoy's `decodeData` for each chunk: the filter sees the chunk, or everything
     /// buffered since it first answered Pause; what it lets go is sent upstream.
-    fn request_body(&mut self, id: i32, request: &Request, exchange: &mut Exchange) -> wasmtime::Result<()> {
+    fn request_body(
+        &mut self,
+        id: i32,
+        request: &Request,
+        exchange: &mut Exchange,
+    ) -> wasmtime::Result<()> {
         let mut buffered: Option<Vec<u8>> = None;
         let last = request.chunks.len().saturating_sub(1);
         for (i, chunk) in request.chunks.iter().enumerate() {
@@ -343,7 +408,12 @@ impl Vm {
             let body_size = size(view.len());
             self.store.data_mut().request_body = Some(view);
             let result = self.call("proxy_on_request_body", &[id, body_size, i32::from(end)])?;
-            let view = self.store.data_mut().request_body.take().unwrap_or_default();
+            let view = self
+                .store
+                .data_mut()
+                .request_body
+                .take()
+                .unwrap_or_default();
             match result.unwrap_or(0) {
                 0 => exchange.upstream_body.extend_from_slice(&view),
                 1 if view.len() > self.buffer_limit => {
@@ -362,7 +432,9 @@ impl Vm {
 
     fn initialize(&mut self) -> wasmtime::Result<()> {
         self.store.data_mut().initializing = true;
-        let entry = ["_initialize", "_start"].into_iter().find_map(|name| self.instance.get_func(&mut self.store, name));
+        let entry = ["_initialize", "_start"]
+            .into_iter()
+            .find_map(|name| self.instance.get_func(&mut self.store, name));
         let outcome = match entry {
             Some(f) => f.call(&mut self.store, &[], &mut []),
             None => Ok(()),
@@ -380,7 +452,11 @@ impl Vm {
         let mut results = vec![Val::I32(0); func.ty(&self.store).results().len()];
         func.call(&mut self.store, &params, &mut results)?;
         let result = results.first().and_then(Val::i32);
-        self.calls.push(Call { export, args: args.to_vec(), result });
+        self.calls.push(Call {
+            export,
+            args: args.to_vec(),
+            result,
+        });
         Ok(result)
     }
 }

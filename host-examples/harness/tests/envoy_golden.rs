@@ -42,7 +42,11 @@ fn inputs(case: &Path) -> Vec<(u64, Vec<u8>)> {
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().to_str()?.to_string();
-            let n = name.strip_prefix("input-")?.strip_suffix(".json")?.parse().ok()?;
+            let n = name
+                .strip_prefix("input-")?
+                .strip_suffix(".json")?
+                .parse()
+                .ok()?;
             Some((n, std::fs::read(e.path()).ok()?))
         })
         .collect();
@@ -52,15 +56,23 @@ fn inputs(case: &Path) -> Vec<(u64, Vec<u8>)> {
 
 /// Replays a case; returns the failures and how many batches the filter rewrote.
 fn replay(case: &Path, transport: Transport) -> (Vec<String>, usize) {
-    let name = format!("{}/{transport:?}", case.file_name().and_then(|n| n.to_str()).unwrap_or("?"));
+    let name = format!(
+        "{}/{transport:?}",
+        case.file_name().and_then(|n| n.to_str()).unwrap_or("?")
+    );
     let config = std::fs::read_to_string(case.join("config.json")).unwrap_or_default();
     let mut native = match Config::from_json(&config).and_then(|c| c.build()) {
         Ok(p) => p,
         Err(e) => return (vec![format!("{name}: config.json: {e}")], 0),
     };
-    let mut vm = host().start(&settings(&config)).unwrap_or_else(|e| panic!("{name}: start: {e}"));
+    let mut vm = host()
+        .start(&settings(&config))
+        .unwrap_or_else(|e| panic!("{name}: start: {e}"));
     if vm.startup() != Startup::Ready {
-        return (vec![format!("{name}: the filter did not start: {:?}", vm.logs())], 0);
+        return (
+            vec![format!("{name}: the filter did not start: {:?}", vm.logs())],
+            0,
+        );
     }
     let (mut failures, mut rewritten) = (Vec::new(), 0);
     for (n, json) in inputs(case) {
@@ -69,17 +81,25 @@ fn replay(case: &Path, transport: Transport) -> (Vec<String>, usize) {
             Transport::Json => (json, Encoding::Json),
             _ => (to_protobuf(&json), Encoding::Protobuf),
         };
-        let expected = native.process_traces_as(&body, encoding, now).output.into_owned();
+        let expected = native
+            .process_traces_as(&body, encoding, now)
+            .output
+            .into_owned();
         let (request, expected) = match transport {
             Transport::Json => (export("application/json", &body, 2), expected),
             Transport::Protobuf => (export("application/x-protobuf", &body, 2), expected),
             Transport::GzipProtobuf => {
                 let mut r = export("application/x-protobuf", &otlp::gzip(&body), 2);
-                r.headers.push(("content-encoding".into(), b"gzip".to_vec()));
+                r.headers
+                    .push(("content-encoding".into(), b"gzip".to_vec()));
                 (r, otlp::gzip(&expected))
             }
             Transport::Grpc => {
-                let r = Request::post(GRPC_EXPORT, &[("content-type", "application/grpc")], split(&grpc_frame(&body), 2));
+                let r = Request::post(
+                    GRPC_EXPORT,
+                    &[("content-type", "application/grpc")],
+                    split(&grpc_frame(&body), 2),
+                );
                 (r, grpc_frame(&expected))
             }
         };
@@ -102,18 +122,28 @@ fn replay(case: &Path, transport: Transport) -> (Vec<String>, usize) {
 
 /// Cases whose every batch is valid OTLP, so that it can be re-encoded as protobuf.
 fn valid_otlp(case: &Path) -> bool {
-    inputs(case).iter().all(|(_, json)| otlp::decode(json, Encoding::Json).is_ok())
+    inputs(case)
+        .iter()
+        .all(|(_, json)| otlp::decode(json, Encoding::Json).is_ok())
 }
 
 #[test]
 fn golden_scenarios_through_the_filter_match_the_native_core() {
     let cases = cases();
-    assert!(cases.len() >= 10, "expected the relink golden cases, found {}", cases.len());
+    assert!(
+        cases.len() >= 10,
+        "expected the relink golden cases, found {}",
+        cases.len()
+    );
     let (mut failures, mut replayed, mut rewritten) = (Vec::new(), 0, 0);
     for case in &cases {
         let mut transports = vec![Transport::Json];
         if valid_otlp(case) {
-            transports.extend([Transport::Protobuf, Transport::GzipProtobuf, Transport::Grpc]);
+            transports.extend([
+                Transport::Protobuf,
+                Transport::GzipProtobuf,
+                Transport::Grpc,
+            ]);
         }
         for transport in transports {
             let (f, r) = replay(case, transport);
@@ -122,7 +152,18 @@ fn golden_scenarios_through_the_filter_match_the_native_core() {
             replayed += 1;
         }
     }
-    assert!(failures.is_empty(), "{} of {replayed} replays failed:\n{}", failures.len(), failures.join("\n"));
-    assert!(replayed > cases.len(), "some cases also went as protobuf, gzip and gRPC");
-    assert!(rewritten > replayed, "most replays relink something: {rewritten} batches rewritten in {replayed} replays");
+    assert!(
+        failures.is_empty(),
+        "{} of {replayed} replays failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        replayed > cases.len(),
+        "some cases also went as protobuf, gzip and gRPC"
+    );
+    assert!(
+        rewritten > replayed,
+        "most replays relink something: {rewritten} batches rewritten in {replayed} replays"
+    );
 }

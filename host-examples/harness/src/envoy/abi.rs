@@ -11,14 +11,44 @@ type C<'a> = Caller<'a, HostState>;
 /// Every host function Envoy registers under `env` for ABI 0.2.1 (`FOR_ALL_HOST_FUNCTIONS`
 /// plus the 0.2.1-specific ones), without the `proxy_` prefix.
 const REGISTERED: &[&str] = &[
-    "log", "get_status", "set_property", "get_property", "send_local_response", "get_shared_data",
-    "set_shared_data", "register_shared_queue", "resolve_shared_queue", "dequeue_shared_queue",
-    "enqueue_shared_queue", "get_header_map_value", "add_header_map_value", "replace_header_map_value",
-    "remove_header_map_value", "get_header_map_pairs", "set_header_map_pairs", "get_header_map_size",
-    "get_buffer_status", "get_buffer_bytes", "set_buffer_bytes", "http_call", "grpc_call", "grpc_stream",
-    "grpc_close", "grpc_cancel", "grpc_send", "set_tick_period_milliseconds",
-    "get_current_time_nanoseconds", "define_metric", "increment_metric", "record_metric", "get_metric",
-    "set_effective_context", "done", "call_foreign_function", "continue_stream", "close_stream",
+    "log",
+    "get_status",
+    "set_property",
+    "get_property",
+    "send_local_response",
+    "get_shared_data",
+    "set_shared_data",
+    "register_shared_queue",
+    "resolve_shared_queue",
+    "dequeue_shared_queue",
+    "enqueue_shared_queue",
+    "get_header_map_value",
+    "add_header_map_value",
+    "replace_header_map_value",
+    "remove_header_map_value",
+    "get_header_map_pairs",
+    "set_header_map_pairs",
+    "get_header_map_size",
+    "get_buffer_status",
+    "get_buffer_bytes",
+    "set_buffer_bytes",
+    "http_call",
+    "grpc_call",
+    "grpc_stream",
+    "grpc_close",
+    "grpc_cancel",
+    "grpc_send",
+    "set_tick_period_milliseconds",
+    "get_current_time_nanoseconds",
+    "define_metric",
+    "increment_metric",
+    "record_metric",
+    "get_metric",
+    "set_effective_context",
+    "done",
+    "call_foreign_function",
+    "continue_stream",
+    "close_stream",
     "get_log_level",
 ];
 
@@ -29,107 +59,186 @@ const BUFFER_TYPE_MAX: i32 = 8;
 const MAP_TYPE_MAX: i32 = 7;
 
 pub fn define(linker: &mut Linker<HostState>, module: &Module) -> wasmtime::Result<()> {
-    linker.func_wrap("env", "proxy_log", |mut c: C, level: i32, ptr: i32, len: i32| -> i32 {
-        if !(0..=5).contains(&level) {
-            return Status::BadArgument as i32;
-        }
-        match read(&mut c, ptr, len) {
-            Ok(message) => {
-                let message = String::from_utf8_lossy(&message).into_owned();
-                c.data_mut().logs.push(LogLine { level: level as u32, message });
-                Status::Ok as i32
+    linker.func_wrap(
+        "env",
+        "proxy_log",
+        |mut c: C, level: i32, ptr: i32, len: i32| -> i32 {
+            if !(0..=5).contains(&level) {
+                return Status::BadArgument as i32;
             }
-            Err(status) => status as i32,
-        }
-    })?;
-    linker.func_wrap("env", "proxy_get_log_level", |mut c: C, ptr: i32| -> wasmtime::Result<i32> {
-        restricted(&c, "proxy_get_log_level")?;
-        // Envoy answers its own logger's level; `info` is its default.
-        Ok(status(set_word(&mut c, ptr, 2)))
-    })?;
-    linker.func_wrap("env", "proxy_get_current_time_nanoseconds", |mut c: C, ptr: i32| -> wasmtime::Result<i32> {
-        restricted(&c, "proxy_get_current_time_nanoseconds")?;
-        let now = c.data().now_unix_nano;
-        Ok(status(set_u64(&mut c, ptr, now)))
-    })?;
+            match read(&mut c, ptr, len) {
+                Ok(message) => {
+                    let message = String::from_utf8_lossy(&message).into_owned();
+                    c.data_mut().logs.push(LogLine {
+                        level: level as u32,
+                        message,
+                    });
+                    Status::Ok as i32
+                }
+                Err(status) => status as i32,
+            }
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_get_log_level",
+        |mut c: C, ptr: i32| -> wasmtime::Result<i32> {
+            restricted(&c, "proxy_get_log_level")?;
+            // Envoy answers its own logger's level; `info` is its default.
+            Ok(status(set_word(&mut c, ptr, 2)))
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_get_current_time_nanoseconds",
+        |mut c: C, ptr: i32| -> wasmtime::Result<i32> {
+            restricted(&c, "proxy_get_current_time_nanoseconds")?;
+            let now = c.data().now_unix_nano;
+            Ok(status(set_u64(&mut c, ptr, now)))
+        },
+    )?;
     linker.func_wrap("env", "proxy_get_buffer_bytes", get_buffer_bytes)?;
-    linker.func_wrap("env", "proxy_get_buffer_status", |mut c: C, kind: i32, len_ptr: i32, flags_ptr: i32| -> wasmtime::Result<i32> {
-        restricted(&c, "proxy_get_buffer_status")?;
-        if !(0..=BUFFER_TYPE_MAX).contains(&kind) {
-            return Ok(Status::BadArgument as i32);
-        }
-        let Some(buffer) = buffer(c.data(), kind) else {
-            return Ok(Status::NotFound as i32);
-        };
-        let len = u32::try_from(buffer.len()).unwrap_or(u32::MAX);
-        Ok(status(set_word(&mut c, len_ptr, len).and_then(|()| set_word(&mut c, flags_ptr, 0))))
-    })?;
+    linker.func_wrap(
+        "env",
+        "proxy_get_buffer_status",
+        |mut c: C, kind: i32, len_ptr: i32, flags_ptr: i32| -> wasmtime::Result<i32> {
+            restricted(&c, "proxy_get_buffer_status")?;
+            if !(0..=BUFFER_TYPE_MAX).contains(&kind) {
+                return Ok(Status::BadArgument as i32);
+            }
+            let Some(buffer) = buffer(c.data(), kind) else {
+                return Ok(Status::NotFound as i32);
+            };
+            let len = u32::try_from(buffer.len()).unwrap_or(u32::MAX);
+            Ok(status(
+                set_word(&mut c, len_ptr, len).and_then(|()| set_word(&mut c, flags_ptr, 0)),
+            ))
+        },
+    )?;
     linker.func_wrap("env", "proxy_set_buffer_bytes", set_buffer_bytes)?;
     linker.func_wrap("env", "proxy_get_header_map_value", get_header_map_value)?;
-    linker.func_wrap("env", "proxy_replace_header_map_value", |mut c: C, kind: i32, kp: i32, ks: i32, vp: i32, vs: i32| -> wasmtime::Result<i32> {
-        restricted(&c, "proxy_replace_header_map_value")?;
-        Ok(edit_map(&mut c, kind, kp, ks, Some((vp, vs)), |map, key, value| {
-            match map.iter_mut().find(|(n, _)| *n == key) {
-                Some(entry) => entry.1 = value,
-                None => map.push((key, value)),
+    linker.func_wrap(
+        "env",
+        "proxy_replace_header_map_value",
+        |mut c: C, kind: i32, kp: i32, ks: i32, vp: i32, vs: i32| -> wasmtime::Result<i32> {
+            restricted(&c, "proxy_replace_header_map_value")?;
+            Ok(edit_map(
+                &mut c,
+                kind,
+                kp,
+                ks,
+                Some((vp, vs)),
+                |map, key, value| match map.iter_mut().find(|(n, _)| *n == key) {
+                    Some(entry) => entry.1 = value,
+                    None => map.push((key, value)),
+                },
+            ))
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_add_header_map_value",
+        |mut c: C, kind: i32, kp: i32, ks: i32, vp: i32, vs: i32| -> wasmtime::Result<i32> {
+            restricted(&c, "proxy_add_header_map_value")?;
+            Ok(edit_map(
+                &mut c,
+                kind,
+                kp,
+                ks,
+                Some((vp, vs)),
+                |map, key, value| map.push((key, value)),
+            ))
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_remove_header_map_value",
+        |mut c: C, kind: i32, kp: i32, ks: i32| -> wasmtime::Result<i32> {
+            restricted(&c, "proxy_remove_header_map_value")?;
+            Ok(edit_map(&mut c, kind, kp, ks, None, |map, key, _| {
+                map.retain(|(n, _)| *n != key)
+            }))
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_get_header_map_pairs",
+        |mut c: C, kind: i32, ptr_ptr: i32, size_ptr: i32| -> wasmtime::Result<i32> {
+            restricted(&c, "proxy_get_header_map_pairs")?;
+            if !(0..=MAP_TYPE_MAX).contains(&kind) {
+                return Ok(Status::BadArgument as i32);
             }
-        }))
-    })?;
-    linker.func_wrap("env", "proxy_add_header_map_value", |mut c: C, kind: i32, kp: i32, ks: i32, vp: i32, vs: i32| -> wasmtime::Result<i32> {
-        restricted(&c, "proxy_add_header_map_value")?;
-        Ok(edit_map(&mut c, kind, kp, ks, Some((vp, vs)), |map, key, value| map.push((key, value))))
-    })?;
-    linker.func_wrap("env", "proxy_remove_header_map_value", |mut c: C, kind: i32, kp: i32, ks: i32| -> wasmtime::Result<i32> {
-        restricted(&c, "proxy_remove_header_map_value")?;
-        Ok(edit_map(&mut c, kind, kp, ks, None, |map, key, _| map.retain(|(n, _)| *n != key)))
-    })?;
-    linker.func_wrap("env", "proxy_get_header_map_pairs", |mut c: C, kind: i32, ptr_ptr: i32, size_ptr: i32| -> wasmtime::Result<i32> {
-        restricted(&c, "proxy_get_header_map_pairs")?;
-        if !(0..=MAP_TYPE_MAX).contains(&kind) {
-            return Ok(Status::BadArgument as i32);
-        }
-        // A map that is not available reads as empty here (`headerMapToPairs(nullptr)`).
-        let pairs = readable_map(c.data(), kind).cloned().unwrap_or_default();
-        let bytes = if pairs.is_empty() { Vec::new() } else { marshal(&pairs) };
-        Ok(copy_to_pointer_size(&mut c, &bytes, ptr_ptr, size_ptr) as i32)
-    })?;
-    linker.func_wrap("env", "proxy_set_header_map_pairs", |mut c: C, kind: i32, ptr: i32, len: i32| -> wasmtime::Result<i32> {
-        restricted(&c, "proxy_set_header_map_pairs")?;
-        if !(0..=MAP_TYPE_MAX).contains(&kind) {
-            return Ok(Status::BadArgument as i32);
-        }
-        let bytes = match read(&mut c, ptr, len) {
-            Ok(b) => b,
-            Err(s) => return Ok(s as i32),
-        };
-        Ok(match writable_map(c.data_mut(), kind) {
-            Some(map) => {
-                *map = unmarshal(&bytes).into_iter().map(|(n, v)| (n.to_ascii_lowercase(), v)).collect();
-                Status::Ok as i32
+            // A map that is not available reads as empty here (`headerMapToPairs(nullptr)`).
+            let pairs = readable_map(c.data(), kind).cloned().unwrap_or_default();
+            let bytes = if pairs.is_empty() {
+                Vec::new()
+            } else {
+                marshal(&pairs)
+            };
+            Ok(copy_to_pointer_size(&mut c, &bytes, ptr_ptr, size_ptr) as i32)
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_set_header_map_pairs",
+        |mut c: C, kind: i32, ptr: i32, len: i32| -> wasmtime::Result<i32> {
+            restricted(&c, "proxy_set_header_map_pairs")?;
+            if !(0..=MAP_TYPE_MAX).contains(&kind) {
+                return Ok(Status::BadArgument as i32);
             }
-            None => Status::BadArgument as i32,
-        })
-    })?;
-    linker.func_wrap("env", "proxy_get_header_map_size", |mut c: C, kind: i32, size_ptr: i32| -> wasmtime::Result<i32> {
-        restricted(&c, "proxy_get_header_map_size")?;
-        if !(0..=MAP_TYPE_MAX).contains(&kind) {
-            return Ok(Status::BadArgument as i32);
-        }
-        let Some(map) = writable_map(c.data_mut(), kind) else {
-            return Ok(Status::BadArgument as i32);
-        };
-        let bytes: usize = map.iter().map(|(n, v)| n.len() + v.len()).sum();
-        Ok(status(set_word(&mut c, size_ptr, u32::try_from(bytes).unwrap_or(u32::MAX))))
-    })?;
+            let bytes = match read(&mut c, ptr, len) {
+                Ok(b) => b,
+                Err(s) => return Ok(s as i32),
+            };
+            Ok(match writable_map(c.data_mut(), kind) {
+                Some(map) => {
+                    *map = unmarshal(&bytes)
+                        .into_iter()
+                        .map(|(n, v)| (n.to_ascii_lowercase(), v))
+                        .collect();
+                    Status::Ok as i32
+                }
+                None => Status::BadArgument as i32,
+            })
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_get_header_map_size",
+        |mut c: C, kind: i32, size_ptr: i32| -> wasmtime::Result<i32> {
+            restricted(&c, "proxy_get_header_map_size")?;
+            if !(0..=MAP_TYPE_MAX).contains(&kind) {
+                return Ok(Status::BadArgument as i32);
+            }
+            let Some(map) = writable_map(c.data_mut(), kind) else {
+                return Ok(Status::BadArgument as i32);
+            };
+            let bytes: usize = map.iter().map(|(n, v)| n.len() + v.len()).sum();
+            Ok(status(set_word(
+                &mut c,
+                size_ptr,
+                u32::try_from(bytes).unwrap_or(u32::MAX),
+            )))
+        },
+    )?;
     define_unmodelled(linker, module)
 }
 
 /// The registered functions modelled above.
 const MODELLED: &[&str] = &[
-    "proxy_log", "proxy_get_log_level", "proxy_get_current_time_nanoseconds", "proxy_get_buffer_bytes",
-    "proxy_get_buffer_status", "proxy_set_buffer_bytes", "proxy_get_header_map_value",
-    "proxy_replace_header_map_value", "proxy_add_header_map_value", "proxy_remove_header_map_value",
-    "proxy_get_header_map_pairs", "proxy_set_header_map_pairs", "proxy_get_header_map_size",
+    "proxy_log",
+    "proxy_get_log_level",
+    "proxy_get_current_time_nanoseconds",
+    "proxy_get_buffer_bytes",
+    "proxy_get_buffer_status",
+    "proxy_set_buffer_bytes",
+    "proxy_get_header_map_value",
+    "proxy_replace_header_map_value",
+    "proxy_add_header_map_value",
+    "proxy_remove_header_map_value",
+    "proxy_get_header_map_pairs",
+    "proxy_set_header_map_pairs",
+    "proxy_get_header_map_size",
 ];
 
 /// The other registered functions the module imports answer `Unimplemented` and are
@@ -138,26 +247,42 @@ const MODELLED: &[&str] = &[
 fn define_unmodelled(linker: &mut Linker<HostState>, module: &Module) -> wasmtime::Result<()> {
     for import in module.imports().filter(|i| i.module() == "env") {
         let name = import.name().to_string();
-        let registered = name.strip_prefix("proxy_").is_some_and(|n| REGISTERED.contains(&n));
-        let ExternType::Func(ty) = import.ty() else { continue };
+        let registered = name
+            .strip_prefix("proxy_")
+            .is_some_and(|n| REGISTERED.contains(&n));
+        let ExternType::Func(ty) = import.ty() else {
+            continue;
+        };
         if MODELLED.contains(&name.as_str()) || !registered {
             continue;
         }
         let returns = ty.results().len() > 0;
         let recorded = name.clone();
-        linker.func_new("env", &name, ty, move |mut c: C, _args: &[Val], results: &mut [Val]| {
-            restricted(&c, &recorded)?;
-            c.data_mut().unimplemented.push(recorded.clone());
-            if let (true, Some(r)) = (returns, results.first_mut()) {
-                *r = Val::I32(Status::Unimplemented as i32);
-            }
-            Ok(())
-        })?;
+        linker.func_new(
+            "env",
+            &name,
+            ty,
+            move |mut c: C, _args: &[Val], results: &mut [Val]| {
+                restricted(&c, &recorded)?;
+                c.data_mut().unimplemented.push(recorded.clone());
+                if let (true, Some(r)) = (returns, results.first_mut()) {
+                    *r = Val::I32(Status::Unimplemented as i32);
+                }
+                Ok(())
+            },
+        )?;
     }
     Ok(())
 }
 
-fn get_buffer_bytes(mut c: C, kind: i32, start: i32, len: i32, ptr_ptr: i32, size_ptr: i32) -> wasmtime::Result<i32> {
+fn get_buffer_bytes(
+    mut c: C,
+    kind: i32,
+    start: i32,
+    len: i32,
+    ptr_ptr: i32,
+    size_ptr: i32,
+) -> wasmtime::Result<i32> {
     restricted(&c, "proxy_get_buffer_bytes")?;
     if !(0..=BUFFER_TYPE_MAX).contains(&kind) {
         return Ok(Status::BadArgument as i32);
@@ -168,11 +293,19 @@ fn get_buffer_bytes(mut c: C, kind: i32, start: i32, len: i32, ptr_ptr: i32, siz
     // Words are 64-bit in the host, so `start + length` of two u32 never overflows.
     let (start, len) = (u64::from(start as u32), u64::from(len as u32));
     let size = buffer.len() as u64;
-    let len = if start > size { 0 } else { len.min(size - start) };
+    let len = if start > size {
+        0
+    } else {
+        len.min(size - start)
+    };
     if len == 0 {
-        return Ok(status(set_word(&mut c, ptr_ptr, 0).and_then(|()| set_word(&mut c, size_ptr, 0))));
+        return Ok(status(
+            set_word(&mut c, ptr_ptr, 0).and_then(|()| set_word(&mut c, size_ptr, 0)),
+        ));
     }
-    let slice = buffer.get(start as usize..(start + len) as usize).unwrap_or_default();
+    let slice = buffer
+        .get(start as usize..(start + len) as usize)
+        .unwrap_or_default();
     let copied = alloc_copy(&mut c, slice).and_then(|ptr| {
         set_word(&mut c, ptr_ptr, ptr)?;
         set_word(&mut c, size_ptr, len as u32)
@@ -182,7 +315,14 @@ fn get_buffer_bytes(mut c: C, kind: i32, start: i32, len: i32, ptr_ptr: i32, siz
 
 /// Envoy's `Buffer::copyFrom` on a body: at 0, drain `length` bytes and prepend the data; at
 /// or past the end, append; anywhere else, BadArgument. Other buffers are read-only.
-fn set_buffer_bytes(mut c: C, kind: i32, start: i32, len: i32, data_ptr: i32, data_size: i32) -> wasmtime::Result<i32> {
+fn set_buffer_bytes(
+    mut c: C,
+    kind: i32,
+    start: i32,
+    len: i32,
+    data_ptr: i32,
+    data_size: i32,
+) -> wasmtime::Result<i32> {
     restricted(&c, "proxy_set_buffer_bytes")?;
     if !(0..=BUFFER_TYPE_MAX).contains(&kind) {
         return Ok(Status::BadArgument as i32);
@@ -216,7 +356,14 @@ fn set_buffer_bytes(mut c: C, kind: i32, start: i32, len: i32, data_ptr: i32, da
     })
 }
 
-fn get_header_map_value(mut c: C, kind: i32, kp: i32, ks: i32, vpp: i32, vsp: i32) -> wasmtime::Result<i32> {
+fn get_header_map_value(
+    mut c: C,
+    kind: i32,
+    kp: i32,
+    ks: i32,
+    vpp: i32,
+    vsp: i32,
+) -> wasmtime::Result<i32> {
     restricted(&c, "proxy_get_header_map_value")?;
     if !(0..=MAP_TYPE_MAX).contains(&kind) {
         return Ok(Status::BadArgument as i32);
@@ -239,7 +386,14 @@ fn get_header_map_value(mut c: C, kind: i32, kp: i32, ks: i32, vpp: i32, vsp: i3
 
 /// Shared path of replace/add/remove: `getMap` must give a map (else BadArgument); keys
 /// are lowercased as Envoy's `LowerCaseString` does.
-fn edit_map(c: &mut C, kind: i32, kp: i32, ks: i32, value: Option<(i32, i32)>, edit: impl FnOnce(&mut HeaderMap, String, Vec<u8>)) -> i32 {
+fn edit_map(
+    c: &mut C,
+    kind: i32,
+    kp: i32,
+    ks: i32,
+    value: Option<(i32, i32)>,
+    edit: impl FnOnce(&mut HeaderMap, String, Vec<u8>),
+) -> i32 {
     if !(0..=MAP_TYPE_MAX).contains(&kind) {
         return Status::BadArgument as i32;
     }
@@ -301,7 +455,9 @@ fn writable_map(state: &mut HostState, kind: i32) -> Option<&mut HeaderMap> {
 /// Envoy fails the VM when a module calls anything but the allowed few from `_initialize`.
 fn restricted(c: &C, name: &str) -> wasmtime::Result<()> {
     if c.data().initializing && name != ALLOWED_WHILE_INITIALIZING {
-        return Err(wasmtime::Error::msg(format!("restricted_callback: {name} called during _initialize")));
+        return Err(wasmtime::Error::msg(format!(
+            "restricted_callback: {name} called during _initialize"
+        )));
     }
     Ok(())
 }

@@ -13,15 +13,24 @@ pub fn read(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> Result<Ve
     let memory = caller.data().memory.ok_or(Status::InvalidMemoryAccess)?;
     let (start, len) = (ptr as u32 as usize, len as u32 as usize);
     let end = start.checked_add(len).ok_or(Status::InvalidMemoryAccess)?;
-    memory.data(&*caller).get(start..end).map(<[u8]>::to_vec).ok_or(Status::InvalidMemoryAccess)
+    memory
+        .data(&*caller)
+        .get(start..end)
+        .map(<[u8]>::to_vec)
+        .ok_or(Status::InvalidMemoryAccess)
 }
 
 /// Writes bytes at `ptr`.
 pub fn write(caller: &mut Caller<'_, HostState>, ptr: u32, bytes: &[u8]) -> Result<()> {
     let memory = caller.data().memory.ok_or(Status::InvalidMemoryAccess)?;
     let start = ptr as usize;
-    let end = start.checked_add(bytes.len()).ok_or(Status::InvalidMemoryAccess)?;
-    let target = memory.data_mut(&mut *caller).get_mut(start..end).ok_or(Status::InvalidMemoryAccess)?;
+    let end = start
+        .checked_add(bytes.len())
+        .ok_or(Status::InvalidMemoryAccess)?;
+    let target = memory
+        .data_mut(&mut *caller)
+        .get_mut(start..end)
+        .ok_or(Status::InvalidMemoryAccess)?;
     target.copy_from_slice(bytes);
     Ok(())
 }
@@ -38,9 +47,15 @@ pub fn set_u64(caller: &mut Caller<'_, HostState>, ptr: i32, value: u64) -> Resu
 
 /// `allocMemory` then a copy: the guest address of a fresh guest-owned copy of `bytes`.
 pub fn alloc_copy(caller: &mut Caller<'_, HostState>, bytes: &[u8]) -> Result<u32> {
-    let malloc = caller.data().malloc.clone().ok_or(Status::InvalidMemoryAccess)?;
+    let malloc = caller
+        .data()
+        .malloc
+        .clone()
+        .ok_or(Status::InvalidMemoryAccess)?;
     let size = u32::try_from(bytes.len()).map_err(|_| Status::InvalidMemoryAccess)?;
-    let ptr = malloc.call(&mut *caller, size).map_err(|_| Status::InvalidMemoryAccess)?;
+    let ptr = malloc
+        .call(&mut *caller, size)
+        .map_err(|_| Status::InvalidMemoryAccess)?;
     if ptr == 0 {
         return Err(Status::InvalidMemoryAccess);
     }
@@ -50,11 +65,24 @@ pub fn alloc_copy(caller: &mut Caller<'_, HostState>, bytes: &[u8]) -> Result<u3
 
 /// `copyToPointerSize`: hands `bytes` to the guest and stores its address and size at
 /// `ptr_ptr` and `size_ptr`. Nothing is allocated for no bytes: the address is then 0.
-pub fn copy_to_pointer_size(caller: &mut Caller<'_, HostState>, bytes: &[u8], ptr_ptr: i32, size_ptr: i32) -> Status {
+pub fn copy_to_pointer_size(
+    caller: &mut Caller<'_, HostState>,
+    bytes: &[u8],
+    ptr_ptr: i32,
+    size_ptr: i32,
+) -> Status {
     let copied = (|| {
-        let ptr = if bytes.is_empty() { 0 } else { alloc_copy(caller, bytes)? };
+        let ptr = if bytes.is_empty() {
+            0
+        } else {
+            alloc_copy(caller, bytes)?
+        };
         set_word(caller, ptr_ptr, ptr)?;
-        set_word(caller, size_ptr, u32::try_from(bytes.len()).map_err(|_| Status::InvalidMemoryAccess)?)
+        set_word(
+            caller,
+            size_ptr,
+            u32::try_from(bytes.len()).map_err(|_| Status::InvalidMemoryAccess)?,
+        )
     })();
     match copied {
         Ok(()) => Status::Ok,

@@ -68,7 +68,10 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
-        pairs.iter().map(|(n, v)| ((*n).to_string(), v.as_bytes().to_vec())).collect()
+        pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_string(), v.as_bytes().to_vec()))
+            .collect()
     }
 
     #[test]
@@ -86,7 +89,11 @@ mod tests {
 
     #[test]
     fn unmarshal_inverts_marshal() {
-        let pairs = map(&[("content-type", "application/x-protobuf"), ("x", "1"), ("x", "2")]);
+        let pairs = map(&[
+            ("content-type", "application/x-protobuf"),
+            ("x", "1"),
+            ("x", "2"),
+        ]);
         assert_eq!(unmarshal(&marshal(&pairs)), pairs);
     }
 
@@ -97,7 +104,10 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] = b'x';
         assert_eq!(unmarshal(&bytes), Vec::new());
-        assert_eq!(unmarshal(&[1, 0, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0]), Vec::new());
+        assert_eq!(
+            unmarshal(&[1, 0, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0]),
+            Vec::new()
+        );
         assert_eq!(unmarshal(&[]), Vec::new());
     }
 }

@@ -23,33 +23,73 @@ const ENOTSUP: i32 = 58;
 /// Functions cpp-host registers that no file-less module needs, with the errno it answers
 /// (for the fd ones: on a descriptor other than stdout or stderr, where cpp-host checks).
 const OTHERS: &[(&str, i32)] = &[
-    ("fd_advise", ESUCCESS), ("fd_allocate", EBADF), ("fd_datasync", EBADF),
-    ("fd_fdstat_set_rights", EBADF), ("fd_filestat_set_size", EBADF), ("fd_filestat_set_times", EBADF),
-    ("fd_pread", ENOSYS), ("fd_pwrite", EBADF), ("fd_readdir", 20), ("fd_renumber", EBADF), ("fd_sync", EBADF),
-    ("fd_tell", EBADF), ("path_create_directory", ENOTSUP), ("path_filestat_set_times", ENOTSUP),
-    ("path_link", ENOTSUP), ("path_readlink", ENOTSUP), ("path_remove_directory", ENOTSUP),
-    ("path_rename", ENOTSUP), ("path_symlink", ENOTSUP), ("path_unlink_file", ENOTSUP),
-    ("sock_accept", ENOTSUP), ("sock_recv", ENOTSUP), ("sock_send", ENOTSUP), ("sock_shutdown", ENOTSUP),
+    ("fd_advise", ESUCCESS),
+    ("fd_allocate", EBADF),
+    ("fd_datasync", EBADF),
+    ("fd_fdstat_set_rights", EBADF),
+    ("fd_filestat_set_size", EBADF),
+    ("fd_filestat_set_times", EBADF),
+    ("fd_pread", ENOSYS),
+    ("fd_pwrite", EBADF),
+    ("fd_readdir", 20),
+    ("fd_renumber", EBADF),
+    ("fd_sync", EBADF),
+    ("fd_tell", EBADF),
+    ("path_create_directory", ENOTSUP),
+    ("path_filestat_set_times", ENOTSUP),
+    ("path_link", ENOTSUP),
+    ("path_readlink", ENOTSUP),
+    ("path_remove_directory", ENOTSUP),
+    ("path_rename", ENOTSUP),
+    ("path_symlink", ENOTSUP),
+    ("path_unlink_file", ENOTSUP),
+    ("sock_accept", ENOTSUP),
+    ("sock_recv", ENOTSUP),
+    ("sock_send", ENOTSUP),
+    ("sock_shutdown", ENOTSUP),
 ];
 
 /// Calls `startVm` does not allow from `_initialize`.
-const NOT_WHILE_INITIALIZING: &[&str] = &["fd_read", "fd_seek", "fd_close", "path_open", "sched_yield", "proc_exit"];
+const NOT_WHILE_INITIALIZING: &[&str] = &[
+    "fd_read",
+    "fd_seek",
+    "fd_close",
+    "path_open",
+    "sched_yield",
+    "proc_exit",
+];
 
 pub fn define(linker: &mut Linker<HostState>, module: &Module) -> wasmtime::Result<()> {
     for m in MODULES {
         linker.func_wrap(m, "fd_write", fd_write)?;
-        linker.func_wrap(m, "fd_read", |c: C, _: i32, _: i32, _: i32, _: i32| check(&c, "fd_read", ENOSYS))?;
-        linker.func_wrap(m, "fd_seek", |c: C, _: i32, _: i64, _: i32, _: i32| check(&c, "fd_seek", ESUCCESS))?;
-        linker.func_wrap(m, "fd_close", |c: C, _: i32| check(&c, "fd_close", ESUCCESS))?;
+        linker.func_wrap(m, "fd_read", |c: C, _: i32, _: i32, _: i32, _: i32| {
+            check(&c, "fd_read", ENOSYS)
+        })?;
+        linker.func_wrap(m, "fd_seek", |c: C, _: i32, _: i64, _: i32, _: i32| {
+            check(&c, "fd_seek", ESUCCESS)
+        })?;
+        linker.func_wrap(m, "fd_close", |c: C, _: i32| {
+            check(&c, "fd_close", ESUCCESS)
+        })?;
         linker.func_wrap(m, "fd_fdstat_get", fd_fdstat_get)?;
         linker.func_wrap(m, "fd_fdstat_set_flags", |_: C, _: i32, _: i32| ENOSYS)?;
         linker.func_wrap(m, "fd_prestat_get", |_: C, _: i32, _: i32| EBADF)?;
-        linker.func_wrap(m, "fd_prestat_dir_name", |_: C, _: i32, _: i32, _: i32| ENOSYS)?;
-        linker.func_wrap(m, "fd_filestat_get", |_: C, _: i32, _: i32| EBADF)?;
-        linker.func_wrap(m, "path_open", |c: C, _: i32, _: i32, _: i32, _: i32, _: i32, _: i64, _: i64, _: i32, _: i32| {
-            check(&c, "path_open", ENOENT)
+        linker.func_wrap(m, "fd_prestat_dir_name", |_: C, _: i32, _: i32, _: i32| {
+            ENOSYS
         })?;
-        linker.func_wrap(m, "path_filestat_get", |_: C, _: i32, _: i32, _: i32, _: i32, _: i32| ENOTSUP)?;
+        linker.func_wrap(m, "fd_filestat_get", |_: C, _: i32, _: i32| EBADF)?;
+        linker.func_wrap(
+            m,
+            "path_open",
+            |c: C, _: i32, _: i32, _: i32, _: i32, _: i32, _: i64, _: i64, _: i32, _: i32| {
+                check(&c, "path_open", ENOENT)
+            },
+        )?;
+        linker.func_wrap(
+            m,
+            "path_filestat_get",
+            |_: C, _: i32, _: i32, _: i32, _: i32, _: i32| ENOTSUP,
+        )?;
         linker.func_wrap(m, "environ_get", |_: C, _: i32, _: i32| ESUCCESS)?;
         linker.func_wrap(m, "environ_sizes_get", zero_sizes)?;
         linker.func_wrap(m, "args_get", |_: C, _: i32, _: i32| ESUCCESS)?;
@@ -61,23 +101,40 @@ pub fn define(linker: &mut Linker<HostState>, module: &Module) -> wasmtime::Resu
         })?;
         linker.func_wrap(m, "random_get", random_get)?;
         linker.func_wrap(m, "sched_yield", |c: C| check(&c, "sched_yield", ESUCCESS))?;
-        linker.func_wrap(m, "poll_oneoff", |mut c: C, _: i32, _: i32, _: i32, nevents: i32| errno(set_word(&mut c, nevents, 0)))?;
+        linker.func_wrap(
+            m,
+            "poll_oneoff",
+            |mut c: C, _: i32, _: i32, _: i32, nevents: i32| errno(set_word(&mut c, nevents, 0)),
+        )?;
         linker.func_wrap(m, "proc_exit", |_: C, code: i32| -> wasmtime::Result<()> {
             Err(wasmtime::Error::msg(format!("proc_exit({code})")))
         })?;
     }
     for import in module.imports().filter(|i| MODULES.contains(&i.module())) {
-        let Some(&(_, answer)) = OTHERS.iter().find(|(n, _)| *n == import.name()) else { continue };
-        let ExternType::Func(ty) = import.ty() else { continue };
+        let Some(&(_, answer)) = OTHERS.iter().find(|(n, _)| *n == import.name()) else {
+            continue;
+        };
+        let ExternType::Func(ty) = import.ty() else {
+            continue;
+        };
         let stdio_ok = answer == EBADF;
-        linker.func_new(import.module(), import.name(), ty, move |_: C, args: &[Val], results: &mut [Val]| {
-            let fd = args.first().and_then(Val::i32);
-            let code = if stdio_ok && matches!(fd, Some(1 | 2)) { ESUCCESS } else { answer };
-            if let Some(r) = results.first_mut() {
-                *r = Val::I32(code);
-            }
-            Ok(())
-        })?;
+        linker.func_new(
+            import.module(),
+            import.name(),
+            ty,
+            move |_: C, args: &[Val], results: &mut [Val]| {
+                let fd = args.first().and_then(Val::i32);
+                let code = if stdio_ok && matches!(fd, Some(1 | 2)) {
+                    ESUCCESS
+                } else {
+                    answer
+                };
+                if let Some(r) = results.first_mut() {
+                    *r = Val::I32(code);
+                }
+                Ok(())
+            },
+        )?;
     }
     Ok(())
 }
@@ -95,7 +152,12 @@ fn fd_write(mut c: C, fd: i32, iovs: i32, iovs_len: i32, nwritten_ptr: i32) -> i
         let Ok(iovec) = read(&mut c, iovs.wrapping_add(i.wrapping_mul(8)), 8) else {
             return EFAULT;
         };
-        let word = |at: usize| iovec.get(at..at + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(i32::from_le_bytes);
+        let word = |at: usize| {
+            iovec
+                .get(at..at + 4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(i32::from_le_bytes)
+        };
         let (Some(buf), Some(len)) = (word(0), word(4)) else {
             return EFAULT;
         };
@@ -145,7 +207,10 @@ fn random_get(mut c: C, ptr: i32, len: i32) -> i32 {
         return EINVAL;
     };
     let mut bytes = vec![0u8; len];
-    if std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes)).is_err() {
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .is_err()
+    {
         return EINVAL;
     }
     errno(write(&mut c, ptr as u32, &bytes))
@@ -153,7 +218,9 @@ fn random_get(mut c: C, ptr: i32, len: i32) -> i32 {
 
 fn check(c: &C, name: &str, answer: i32) -> wasmtime::Result<i32> {
     if c.data().initializing && NOT_WHILE_INITIALIZING.contains(&name) {
-        return Err(wasmtime::Error::msg(format!("restricted_callback: {name} called during _initialize")));
+        return Err(wasmtime::Error::msg(format!(
+            "restricted_callback: {name} called during _initialize"
+        )));
     }
     Ok(answer)
 }

@@ -22,8 +22,12 @@ pub fn host() -> &'static Host {
     static HOST: OnceLock<Host> = OnceLock::new();
     HOST.get_or_init(|| {
         let path = root().join("dist/relink-envoy.wasm");
-        let wasm = std::fs::read(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}; run host-examples/envoy/build.sh first", path.display()));
+        let wasm = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run host-examples/envoy/build.sh first",
+                path.display()
+            )
+        });
         Host::load(&wasm).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     })
 }
@@ -104,7 +108,12 @@ pub fn native(config: &str, inputs: &[(&[u8], Encoding)]) -> Vec<Vec<u8>> {
     };
     inputs
         .iter()
-        .map(|(input, encoding)| processor.process_traces_as(input, *encoding, NOW).output.into_owned())
+        .map(|(input, encoding)| {
+            processor
+                .process_traces_as(input, *encoding, NOW)
+                .output
+                .into_owned()
+        })
         .collect()
 }
 
@@ -119,7 +128,11 @@ pub fn grpc_frame(message: &[u8]) -> Vec<u8> {
 /// An OTLP/HTTP export as an SDK exporter sends it.
 pub fn export(content_type: &str, body: &[u8], chunks: usize) -> Request {
     let len = body.len().to_string();
-    Request::post(TRACES, &[("content-type", content_type), ("content-length", &len)], split(body, chunks))
+    Request::post(
+        TRACES,
+        &[("content-type", content_type), ("content-length", &len)],
+        split(body, chunks),
+    )
 }
 
 /// Splits a body into `n` chunks of (nearly) equal size.

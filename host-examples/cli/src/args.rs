@@ -1,0 +1,66 @@
+//! A small argument reader: flags with values, boolean switches, positionals.
+
+use crate::Failure;
+use std::io::Read;
+
+/// Parsed command-line words.
+pub struct Args {
+    pub positional: Vec<String>,
+    pub options: Vec<(String, Option<String>)>,
+}
+
+impl Args {
+    /// Splits `words` given which flags take a value and which are switches; anything else
+    /// starting with `--` is a usage error.
+    pub fn parse(words: &[String], valued: &[&str], switches: &[&str]) -> Result<Args, Failure> {
+        let mut positional = Vec::new();
+        let mut options = Vec::new();
+        let mut iter = words.iter();
+        while let Some(w) = iter.next() {
+            if w == "-" || !w.starts_with('-') {
+                positional.push(w.clone());
+            } else if let Some((flag, value)) = w.split_once('=').filter(|(f, _)| valued.contains(f)) {
+                options.push((flag.to_string(), Some(value.to_string())));
+            } else if valued.contains(&w.as_str()) {
+                let value = iter.next().ok_or_else(|| Failure::usage(format!("{w} needs a value")))?;
+                options.push((w.clone(), Some(value.clone())));
+            } else if switches.contains(&w.as_str()) {
+                options.push((w.clone(), None));
+            } else {
+                return Err(Failure::usage(format!("unknown option `{w}`")));
+            }
+        }
+        Ok(Args { positional, options })
+    }
+
+    pub fn value(&self, flag: &str) -> Option<&str> {
+        self.options.iter().rev().find(|(f, _)| f == flag).and_then(|(_, v)| v.as_deref())
+    }
+
+    pub fn switch(&self, flag: &str) -> bool {
+        self.options.iter().any(|(f, _)| f == flag)
+    }
+}
+
+/// Reads a file, or standard input for `-`.
+pub fn read_input(path: &str) -> Result<Vec<u8>, Failure> {
+    let mut buf = Vec::new();
+    let result = if path == "-" {
+        std::io::stdin().read_to_end(&mut buf).map(|_| ())
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut buf)).map(|_| ())
+    };
+    result.map_err(|e| Failure::input(format!("{path}: {e}")))?;
+    Ok(buf)
+}
+
+/// Writes to a file, or standard output when `path` is `None` or `-`.
+pub fn write_output(path: Option<&str>, bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::Write;
+    match path {
+        None | Some("-") => std::io::stdout()
+            .write_all(bytes)
+            .map_err(|e| Failure::input(format!("stdout: {e}"))),
+        Some(p) => std::fs::write(p, bytes).map_err(|e| Failure::input(format!("{p}: {e}"))),
+    }
+}

@@ -1,0 +1,52 @@
+//! `relink process --in FILE|- [--out FILE] [--config FILE] [--format json|protobuf]`:
+//! run the processor once over an OTLP export request.
+//!
+//! On bad input the request is still written out unchanged (relink never loses data), the
+//! error goes to stderr and the exit code is 2.
+
+use crate::args::{read_input, write_output, Args};
+use crate::Failure;
+use relink::config::Config;
+use relink::otlp::{self, Encoding};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub fn run(words: &[String]) -> Result<(), Failure> {
+    let args = Args::parse(words, &["--in", "--out", "--config", "--format"], &[])?;
+    if let Some(extra) = args.positional.first() {
+        return Err(Failure::usage(format!("unexpected argument `{extra}` (use --in FILE)")));
+    }
+    let input_path = args.value("--in").ok_or_else(|| Failure::usage("relink process needs --in FILE|-"))?;
+    let format = match args.value("--format") {
+        None => None,
+        Some("json") => Some(Encoding::Json),
+        Some("protobuf") => Some(Encoding::Protobuf),
+        Some(other) => return Err(Failure::usage(format!("--format must be json or protobuf, not `{other}`"))),
+    };
+    let config = match args.value("--config") {
+        None => Config::default(),
+        Some(path) => {
+            let text = String::from_utf8(read_input(path)?)
+                .map_err(|_| Failure::input(format!("{path}: not utf-8")))?;
+            Config::from_json(&text).map_err(|e| Failure::input(format!("{path}: {e}")))?
+        }
+    };
+    let mut processor = config.build().map_err(|e| Failure::input(format!("config: {e}")))?;
+
+    let input = read_input(input_path)?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let processed = processor.process_traces(&input, now);
+    if let Some(error) = processed.error {
+        // Pass the request through untouched so a pipeline loses nothing, then fail.
+        write_output(args.value("--out"), &input)?;
+        return Err(Failure::input(format!("{input_path}: {error}")));
+    }
+    let output = match format {
+        Some(want) if want != processed.encoding => {
+            let request = otlp::decode(&processed.output, processed.encoding)
+                .map_err(|e| Failure::input(format!("{input_path}: {e}")))?;
+            otlp::encode(&request, want)
+        }
+        _ => processed.output.into_owned(),
+    };
+    write_output(args.value("--out"), &output)
+}

@@ -1,0 +1,257 @@
+"""The real-client scenario: boto3 against a local moto server, instrumented by the
+OpenTelemetry Python SDK, and a Lambda-style consumer fed with what moto delivered.
+
+Two services, each with its own TracerProvider and resource, as in production:
+  - "uploader" (producer): an HTTP-style root span around real boto3 calls, traced by
+    opentelemetry-instrumentation-botocore with relink's hooks;
+  - "processor" (consumer): `lambda_consumer.handler`, wrapped by
+    opentelemetry-instrumentation-aws-lambda with relink's event extractor, so its
+    invocation span carries the trigger event as `relink.event`.
+What AWS itself does between the two (S3 notifications, the DynamoDB Streams event source
+mapping) is played by the test reading moto's queue and stream with instrumentation
+suppressed, then handing the payloads to the handler exactly as Lambda would: the S3
+event is the notification body; stream records get the two fields Lambda adds
+(`eventSourceARN`, epoch-seconds `ApproximateCreationDateTime`) and base64 binaries.
+
+moto 5.2.5 quirks the assertions account for: the first message on a new notification
+queue is an `s3:TestEvent`; a completed multipart upload is announced twice
+(`ObjectCreated:Put` and `ObjectCreated:CompleteMultipartUpload`); an UpdateItem that
+creates its item gives two INSERT records; notifications carry no `responseElements`.
+"""
+
+import base64
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import boto3
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+CONSUMER_FUNCTION = "processor"
+CONSUMER_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{CONSUMER_FUNCTION}"
+
+
+@dataclass
+class Telemetry:
+    """Both services' providers and in-memory exporters, instrumented once per process."""
+
+    producer_provider: TracerProvider
+    consumer_provider: TracerProvider
+    producer_spans: InMemorySpanExporter
+    consumer_spans: InMemorySpanExporter
+
+    def clear(self):
+        self.producer_spans.clear()
+        self.consumer_spans.clear()
+
+    def finished(self):
+        return list(self.producer_spans.get_finished_spans()) + list(
+            self.consumer_spans.get_finished_spans()
+        )
+
+
+def instrument(key_names):
+    """Instrument botocore and aws-lambda with relink's hooks; returns the Telemetry."""
+    # Imported here: the hooks live in host-examples/, put on sys.path by conftest.py.
+    from opentelemetry.instrumentation.aws_lambda import AwsLambdaInstrumentor
+    from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+    from relink_hooks import BotocoreHooks, RelinkEventSpanProcessor, relink_event_extractor
+
+    producer_spans, consumer_spans = InMemorySpanExporter(), InMemorySpanExporter()
+    producer = TracerProvider(resource=Resource({
+        "service.name": "uploader", "cloud.provider": "aws", "cloud.region": REGION,
+    }))
+    producer.add_span_processor(SimpleSpanProcessor(producer_spans))
+    consumer = TracerProvider(resource=Resource({
+        "service.name": CONSUMER_FUNCTION, "cloud.provider": "aws", "cloud.region": REGION,
+        "faas.name": CONSUMER_FUNCTION,
+    }))
+    consumer.add_span_processor(RelinkEventSpanProcessor())
+    consumer.add_span_processor(SimpleSpanProcessor(consumer_spans))
+
+    hooks = BotocoreHooks(key_names=key_names)
+    BotocoreInstrumentor().instrument(
+        tracer_provider=producer, request_hook=hooks.request_hook, response_hook=hooks.response_hook,
+    )
+    # The Lambda instrumentation only activates on Lambda, found by these variables.
+    os.environ["AWS_LAMBDA_FUNCTION_NAME"] = CONSUMER_FUNCTION
+    os.environ["_HANDLER"] = "lambda_consumer.handler"
+    AwsLambdaInstrumentor().instrument(
+        tracer_provider=consumer, meter_provider=MeterProvider(),
+        event_context_extractor=relink_event_extractor(),
+    )
+    return Telemetry(producer, consumer, producer_spans, consumer_spans)
+
+
+def uninstrument():
+    from opentelemetry.instrumentation.aws_lambda import AwsLambdaInstrumentor
+    from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+
+    AwsLambdaInstrumentor().uninstrument()
+    BotocoreInstrumentor().uninstrument()
+
+
+def client(endpoint, service):
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+
+
+class LambdaContext:
+    """The attributes opentelemetry-instrumentation-aws-lambda reads from the context."""
+
+    function_name = CONSUMER_FUNCTION
+    function_version = "$LATEST"
+    invoked_function_arn = CONSUMER_ARN
+    memory_limit_in_mb = 128
+
+    def __init__(self):
+        self.aws_request_id = str(uuid.uuid4())
+
+
+def invoke_consumer(event):
+    """Invoke the (instrumented) consumer as Lambda would; returns its result."""
+    import lambda_consumer
+
+    return lambda_consumer.handler(event, LambdaContext())
+
+
+@dataclass
+class Flow:
+    """What one scenario produced: the events delivered and the names it used."""
+
+    events: list = field(default_factory=list)
+    names: dict = field(default_factory=dict)
+
+
+def s3_flow(endpoint, telemetry):
+    """PutObject, CopyObject and a multipart upload -> S3 notifications -> one invocation each.
+
+    Runs once per moto server: the bucket and queue names are fixed.
+    """
+    s3, sqs = client(endpoint, "s3"), client(endpoint, "sqs")
+    bucket, queue = "inbox", "uploads"
+    with suppress_instrumentation():
+        queue_url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}],
+        })
+
+    tracer = telemetry.producer_provider.get_tracer("uploader.app")
+    with tracer.start_as_current_span("POST /upload", kind=SpanKind.SERVER):
+        s3.put_object(Bucket=bucket, Key="dir/my file.txt", Body=b"hello relink")
+        s3.copy_object(Bucket=bucket, Key="copies/report 1.txt",
+                       CopySource={"Bucket": bucket, "Key": "dir/my file.txt"})
+        upload = s3.create_multipart_upload(Bucket=bucket, Key="big/part.bin")
+        part = s3.upload_part(Bucket=bucket, Key="big/part.bin", UploadId=upload["UploadId"],
+                              PartNumber=1, Body=b"x" * 1024)
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="big/part.bin", UploadId=upload["UploadId"],
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+        )
+
+    flow = Flow(names={"bucket": bucket})
+    for body in _receive_bodies(sqs, queue_url, expected=3):
+        event = json.loads(body)
+        if "Records" not in event:  # the s3:TestEvent sent when notifications are set up
+            continue
+        flow.events.append(event)
+        invoke_consumer(event)
+    return flow
+
+
+def dynamodb_flow(endpoint, telemetry):
+    """PutItem (INSERT), UpdateItem upsert (INSERT), DeleteItem (REMOVE) -> one stream batch.
+
+    Runs once per moto server: the table name is fixed (the hooks know its key schema).
+    """
+    ddb, streams = client(endpoint, "dynamodb"), client(endpoint, "dynamodbstreams")
+    table = "orders"
+    with suppress_instrumentation():
+        ddb.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                       {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "N"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        ddb.put_item(TableName=table, Item={"pk": {"S": "order#3"}, "sk": {"N": "1"}})
+        stream_arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
+        iterator = streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST",
+        )["ShardIterator"]
+
+    tracer = telemetry.producer_provider.get_tracer("uploader.app")
+    with tracer.start_as_current_span("POST /orders", kind=SpanKind.SERVER):
+        ddb.put_item(TableName=table, Item={
+            "pk": {"S": "order#1"}, "sk": {"N": "1"}, "blob": {"B": b"\x00\x01relink"},
+        })
+        ddb.update_item(TableName=table, Key={"pk": {"S": "order#2"}, "sk": {"N": "2"}},
+                        UpdateExpression="SET #t = :t", ExpressionAttributeNames={"#t": "total"},
+                        ExpressionAttributeValues={":t": {"N": "12"}})
+        ddb.delete_item(TableName=table, Key={"pk": {"S": "order#3"}, "sk": {"N": "1"}})
+
+    with suppress_instrumentation():
+        records = streams.get_records(ShardIterator=iterator)["Records"]
+    event = {"Records": [lambda_stream_record(r, stream_arn) for r in records]}
+    invoke_consumer(event)
+    return Flow(events=[event], names={"table": table, "stream_arn": stream_arn})
+
+
+def lambda_stream_record(record, stream_arn):
+    """A GetRecords record (as boto3 parsed it) -> the record Lambda hands a function."""
+    stream = dict(record["dynamodb"])
+    created = stream.get("ApproximateCreationDateTime")
+    if created is not None:
+        stream["ApproximateCreationDateTime"] = int(created.timestamp())
+    for image in ("Keys", "NewImage", "OldImage"):
+        if image in stream:
+            stream[image] = {k: _lambda_attribute(v) for k, v in stream[image].items()}
+    return {**record, "dynamodb": stream, "eventSourceARN": stream_arn}
+
+
+def _lambda_attribute(value):
+    """AttributeValue with boto3 bytes -> Lambda's JSON form (base64 binaries)."""
+    (kind, inner), = value.items()
+    if kind == "B":
+        return {"B": base64.b64encode(inner).decode("ascii")}
+    if kind == "BS":
+        return {"BS": [base64.b64encode(b).decode("ascii") for b in inner]}
+    if kind == "M":
+        return {"M": {k: _lambda_attribute(v) for k, v in inner.items()}}
+    if kind == "L":
+        return {"L": [_lambda_attribute(v) for v in inner]}
+    return {kind: inner}
+
+
+def _receive_bodies(sqs, queue_url, expected, timeout=15.0):
+    """Every notification body in the queue (the test event too), once at least
+    `expected` S3 records have arrived and the queue reads empty."""
+    bodies, deadline = [], time.monotonic() + timeout
+    with suppress_instrumentation():
+        while time.monotonic() < deadline:
+            answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            messages = answer.get("Messages", [])
+            for message in messages:
+                bodies.append(message["Body"])
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            if not messages and sum('"Records"' in b for b in bodies) >= expected:
+                break
+    return bodies

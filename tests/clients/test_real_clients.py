@@ -1,0 +1,229 @@
+"""Real clients end to end: boto3 + OpenTelemetry Python SDK against moto, the payloads
+moto delivered handed to an instrumented Lambda handler, the spans written as OTLP, run
+through `relink process`, and the output decoded with opentelemetry-proto.
+
+The first group checks the scenario itself (what the instrumentation and hooks
+recorded, and that both sides name the same pointer); the second checks relink's output
+and needs target/release/relink (`cargo build --release -p relink-cli`).
+"""
+
+import json
+import subprocess
+import urllib.parse
+
+import pytest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
+
+import otlp_files
+from conftest import RELINK, relink_unavailable
+from pointers import dynamodb_pointer, s3_pointer
+
+LAMBDA_SCOPE = "opentelemetry.instrumentation.aws_lambda"
+ZERO_TRACE, ZERO_SPAN = bytes(16), bytes(8)
+
+
+# -- pointers as each side states them -------------------------------------------
+
+
+def producer_pointers(request):
+    """{pointer hash: producer Span} from the client spans' attributes (hooks + native)."""
+    found = {}
+    for _resource, _scope, span in otlp_files.spans(request):
+        attrs = otlp_files.attributes(span.attributes)
+        if "relink.s3.etag" in attrs:
+            found[s3_pointer(attrs["aws.s3.bucket"], attrs["aws.s3.key"], attrs["relink.s3.etag"])] = span
+        if "relink.dynamodb.keys" in attrs:
+            (table,) = attrs["aws.dynamodb.table_names"]
+            found[dynamodb_pointer(table, json.loads(attrs["relink.dynamodb.keys"]))] = span
+    return found
+
+
+def event_pointers(event):
+    """Pointer hashes of every record of a trigger event."""
+    hashes = []
+    for record in event["Records"]:
+        if record.get("eventSource") == "aws:s3":
+            obj = record["s3"]["object"]
+            key = urllib.parse.unquote_plus(obj["key"])
+            hashes.append(s3_pointer(record["s3"]["bucket"]["name"], key, obj["eTag"]))
+        elif record.get("eventSource") == "aws:dynamodb":
+            table = record["eventSourceARN"].split(":table/", 1)[1].split("/", 1)[0]
+            hashes.append(dynamodb_pointer(table, record["dynamodb"]["Keys"]))
+    return hashes
+
+
+def invocations(request):
+    """[(Span, event dict)] for every Lambda invocation span that carries its event."""
+    out = []
+    for _resource, scope, span in otlp_files.spans(request):
+        attrs = otlp_files.attributes(span.attributes)
+        if scope == LAMBDA_SCOPE and span.kind == PbSpan.SPAN_KIND_SERVER and "relink.event" in attrs:
+            out.append((span, json.loads(attrs["relink.event"])))
+    return out
+
+
+# -- the scenario itself ---------------------------------------------------------
+
+
+def test_moto_delivered_every_write(scenario):
+    s3_events = [r["eventName"] for e in scenario.s3.events for r in e["Records"]]
+    # moto also announces a completed multipart upload as ObjectCreated:Put.
+    assert sorted(s3_events) == sorted([
+        "ObjectCreated:Put", "ObjectCreated:Copy", "ObjectCreated:CompleteMultipartUpload", "ObjectCreated:Put"])
+    (stream_event,) = scenario.dynamodb.events
+    keys = [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in stream_event["Records"]]
+    # moto writes an upsert (UpdateItem on a new key) as two INSERT records.
+    assert keys == [("INSERT", "order#1"), ("INSERT", "order#2"), ("INSERT", "order#2"), ("REMOVE", "order#3")]
+
+
+def test_s3_notification_keys_are_url_encoded(scenario):
+    keys = {r["s3"]["object"]["key"] for e in scenario.s3.events for r in e["Records"]}
+    assert keys == {"dir%2Fmy+file.txt", "copies%2Freport+1.txt", "big%2Fpart.bin"}
+
+
+def test_every_consumer_invocation_carries_its_trigger_event(scenario):
+    delivered = scenario.s3.events + scenario.dynamodb.events
+    carried = [event for _span, event in invocations(scenario.request)]
+    assert sorted(map(json.dumps, carried)) == sorted(map(json.dumps, delivered))
+
+
+def test_each_record_names_a_pointer_one_producer_span_wrote(scenario):
+    producers = producer_pointers(scenario.request)
+    names = {}
+    for span, event in invocations(scenario.request):
+        for pointer in event_pointers(event):
+            assert pointer in producers, f"no producer span for pointer {pointer} of {event}"
+            names.setdefault(span.name, set()).add(producers[pointer].name)
+    assert names == {"processor": {
+        "S3.PutObject", "S3.CopyObject", "S3.CompleteMultipartUpload",
+        "DynamoDB.PutItem", "DynamoDB.UpdateItem", "DynamoDB.DeleteItem",
+    }}
+
+
+def test_producer_and_consumer_traces_start_apart(scenario):
+    spans = otlp_files.spans(scenario.request)
+    producer_traces = {s.trace_id for r, _, s in spans if r["service.name"] == "uploader"}
+    consumer_traces = {s.trace_id for r, _, s in spans if r["service.name"] == "processor"}
+    assert len(producer_traces) == 2  # POST /upload and POST /orders
+    assert len(consumer_traces) == 5  # one per invocation
+    assert not producer_traces & consumer_traces
+    assert all(not s.links for _, _, s in spans)
+
+
+def test_otlp_json_and_protobuf_files_hold_the_same_request(scenario):
+    from_json = otlp_files.decode(scenario.json_path.read_bytes())
+    from_pb = otlp_files.decode(scenario.pb_path.read_bytes())
+    assert from_json == from_pb == scenario.request
+
+
+# -- through relink --------------------------------------------------------------
+
+_UNAVAILABLE = relink_unavailable()
+requires_relink = pytest.mark.skipif(_UNAVAILABLE is not None, reason=str(_UNAVAILABLE))
+
+
+def run_relink(scenario, tmp_path, config=None, source="json_path"):
+    out = tmp_path / "out.otlp"
+    command = [str(RELINK), "process", "--in", str(getattr(scenario, source)), "--out", str(out)]
+    if config is not None:
+        config_path = tmp_path / "config.json"
+        config_path.write_text(json.dumps(config), encoding="utf-8")
+        command += ["--config", str(config_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return otlp_files.decode(out.read_bytes())
+
+
+def by_id(request):
+    return {(s.trace_id, s.span_id): s for _r, _scope, s in otlp_files.spans(request)}
+
+
+def relinked_pairs(scenario, output):
+    """[(producer Span in output, consumer Span in output)] for every record's pointer."""
+    producers = producer_pointers(scenario.request)
+    spans = by_id(output)
+    pairs = []
+    for consumer, event in invocations(scenario.request):
+        for pointer in event_pointers(event):
+            producer = producers[pointer]
+            pairs.append((pointer, spans[(producer.trace_id, producer.span_id)], consumer))
+    return pairs
+
+
+def pointer_kind(producer):
+    return "aws.s3.object" if producer.name.startswith("S3.") else "aws.dynamodb.item"
+
+
+@requires_relink
+@pytest.mark.parametrize("source", ["json_path", "pb_path"])
+def test_relink_links_every_consumer_to_its_producer(scenario, tmp_path, source):
+    output = run_relink(scenario, tmp_path, source=source)
+    spans = by_id(output)
+    assert len(spans) == len(by_id(scenario.request))  # nothing dropped, ids unchanged
+    for pointer, producer, consumer in relinked_pairs(scenario, output):
+        out_consumer = spans[(consumer.trace_id, consumer.span_id)]
+        links = [otlp_files.attributes(l.attributes) for l in out_consumer.links
+                 if (l.trace_id, l.span_id) == (producer.trace_id, producer.span_id)]
+        assert links == [{"relink.rule": pointer_kind(producer), "relink.match": "exact",
+                          "relink.key": pointer, "relink.peer": "producer"}], (consumer.name, producer.name)
+        why = otlp_files.attributes(out_consumer.attributes)
+        assert pointer_kind(producer) in why["relink.rules"]
+        assert pointer in why["relink.pointer.hashes"]
+        assert why["relink.matches"] == ["exact"]
+
+
+@requires_relink
+def test_relink_writes_datadog_pointer_links_on_both_sides(scenario, tmp_path):
+    output = run_relink(scenario, tmp_path)
+    spans = by_id(output)
+
+    def pointer_links(span):
+        return {(a.get("ptr.kind"), a.get("ptr.dir"), a.get("ptr.hash"))
+                for a in (otlp_files.attributes(l.attributes) for l in span.links)
+                if a.get("link.kind") == "span-pointer"}
+
+    for pointer, producer, consumer in relinked_pairs(scenario, output):
+        kind = pointer_kind(producer)
+        assert (kind, "d", pointer) in pointer_links(producer)
+        assert (kind, "u", pointer) in pointer_links(spans[(consumer.trace_id, consumer.span_id)])
+    for span in spans.values():
+        for link in span.links:
+            if otlp_files.attributes(link.attributes).get("link.kind") == "span-pointer":
+                assert (link.trace_id, link.span_id) == (ZERO_TRACE, ZERO_SPAN)
+
+
+@requires_relink
+def test_relink_removes_the_raw_event_by_default(scenario, tmp_path):
+    output = run_relink(scenario, tmp_path)
+    for _r, _scope, span in otlp_files.spans(output):
+        assert "relink.event" not in otlp_files.attributes(span.attributes)
+
+
+@requires_relink
+def test_relink_without_adoption_keeps_the_traces_apart(scenario, tmp_path):
+    output = run_relink(scenario, tmp_path)
+    before = {(s.trace_id, s.span_id, s.parent_span_id) for _r, _sc, s in otlp_files.spans(scenario.request)}
+    after = {(s.trace_id, s.span_id, s.parent_span_id) for _r, _sc, s in otlp_files.spans(output)}
+    assert before == after
+
+
+@requires_relink
+def test_relink_adoption_puts_producer_and_consumer_in_one_trace(scenario, tmp_path):
+    output = run_relink(scenario, tmp_path, config={"adoption": {"enabled": True}})
+    by_span = {s.span_id: s for _r, _scope, s in otlp_files.spans(output)}
+    producers_of = {}
+    for _pointer, producer, consumer in relinked_pairs(scenario, output):
+        producers_of.setdefault(consumer.span_id, (consumer, set()))[1].add((producer.trace_id, producer.span_id))
+    assert len(producers_of) == 5
+    for consumer_span_id, (before, producers) in producers_of.items():
+        after = by_span[consumer_span_id]
+        # The consumer root now sits under one of the spans that wrote what triggered it.
+        assert (after.trace_id, after.parent_span_id) in producers
+        why = otlp_files.attributes(after.attributes)
+        assert why["relink.original_trace_id"] == before.trace_id.hex()
+        assert "adoption" in why["relink.rules"]
+        back = [l for l in after.links if otlp_files.attributes(l.attributes).get("relink.rule") == "adoption"]
+        assert [(l.trace_id, l.span_id) for l in back] == [(before.trace_id, before.span_id)]
+    # Producer spans keep their ids; the output holds two traces, one per producer request.
+    traces = {s.trace_id for s in by_span.values()}
+    assert len(traces) == 2
