@@ -58,6 +58,15 @@ build_web() {
   host-examples/playground/build.sh "$ROOT/dist/web"
 }
 
+build_hosts() {
+  # Host plugins (wasm32-wasip1): Fluent Bit filter_wasm, the otelwasm collector
+  # processor and the Envoy proxy-wasm filter.
+  step "building dist/relink-fluent-bit.wasm, dist/relink-collector.wasm and dist/relink-envoy.wasm"
+  host-examples/fluent-bit/build.sh
+  host-examples/collector/build.sh
+  host-examples/envoy/build.sh
+}
+
 run_demo() {
   step "relinking the bundled serverless scenario through the relay (dist/relink serve)"
   host-examples/demo/run.sh dist/demo-relinked.jsonl
@@ -65,7 +74,10 @@ run_demo() {
 
 run_tests() {
   step "cargo test (workspace)"
-  cargo test --workspace --quiet
+  # The wasm host harness builds wasmtime: release only (a debug wasmtime is slow to run).
+  cargo test --workspace --exclude relink-harness --quiet
+  step "host harness tests (release)"
+  cargo test --release -p relink-harness --quiet
   if [ -d tests/clients ] && ls tests/clients/test_*.py >/dev/null 2>&1; then
     step "python client tests"
     .venv/bin/python -m pytest -q tests/clients
@@ -78,6 +90,7 @@ install_rust_targets
 build_component
 build_native
 build_web
+build_hosts
 case "$MODE" in
   demo) run_demo ;;
   test) install_python_env; run_tests ;;

@@ -51,7 +51,7 @@ pub struct Config {
     pub limits: Limits,
     /// Step Functions: execution logs and history to spans, Lambdas joined to their state.
     pub stepfunctions: Stepfunctions,
-    /// Reserved for the log-enrichment options (trace ids on Lambda and Step Functions logs).
+    /// Log enrichment: trace ids on Lambda and Step Functions log records.
     pub logs: Logs,
 }
 
@@ -380,11 +380,21 @@ impl Stepfunctions {
 }
 
 
-/// Reserved: log-enrichment options are added by the log work. Empty today; any field is
-/// an error.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Log enrichment (trace ids on Lambda and Step Functions log records, [`crate::logs`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Logs {}
+pub struct Logs {
+    /// Lambda request ids whose trace is remembered, so a function's own log lines (which
+    /// carry only the request id) get the trace its `platform.start` event stated:
+    /// 0 to 1000000 (0 remembers none). Default 10000.
+    pub max_requests: u64,
+}
+
+impl Default for Logs {
+    fn default() -> Self {
+        Logs { max_requests: 10_000 }
+    }
+}
 
 /// Why a configuration was rejected. Messages are lowercase and name the field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -536,6 +546,7 @@ impl Config {
                 10_000_000,
             );
         }
+        range(&mut errors, "logs.max_requests", self.logs.max_requests, 0, 1_000_000);
         range(
             &mut errors,
             "index.max_entries",

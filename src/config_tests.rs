@@ -45,7 +45,7 @@ fn every_field_can_be_set() {
                    "max_links_per_span": 3},
         "stepfunctions": {"enabled": true, "include_data": true, "max_events": 100,
                           "lambda_join": "parent"},
-        "logs": {}
+        "logs": {"max_requests": 5}
     }"#;
     let c = Config::from_json(json).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.attributes.event, "faas.event");
@@ -61,6 +61,7 @@ fn every_field_can_be_set() {
         crate::stepfn::Options { include_data: true, max_events: 100 }
     );
     assert_eq!(c.stepfunctions.lambda_join, LambdaJoin::Parent);
+    assert_eq!(c.logs.max_requests, 5);
     // Serializing gives back the same configuration.
     let again = serde_json::to_string(&c)
         .map_err(|e| e.to_string())

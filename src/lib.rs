@@ -14,6 +14,7 @@
 //! - [`inferred`]: OTLP spans for a trigger, following the OTel semantic conventions.
 //! - [`stepfn`]: Step Functions execution logs and history as spans, with deterministic ids.
 //! - [`relink`]: the processor that joins producer and consumer spans.
+//! - [`logs`]: the trace and span a Lambda or Step Functions log record belongs to.
 //! - [`config`]: the one configuration every host shares; builds the processor.
 //! - [`bindings`]: thin per-host adapters, each behind a cargo feature.
 //! - [`error`]: the error values every entry point returns.
@@ -24,6 +25,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod inferred;
+pub mod logs;
 pub mod otlp;
 pub mod pointer;
 pub mod propagation;

@@ -1,0 +1,68 @@
+//! Shared by the harness tests: the built artifacts and requests relink changes.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A built artifact under `dist/`; the message says which script builds it.
+pub fn artifact(name: &str, script: &str) -> Vec<u8> {
+    let path = root().join("dist").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run {script} first", path.display()))
+}
+
+/// The record time every test uses, and the same instant in nanoseconds for the core.
+pub const TIME_SEC: u32 = 1_700_000_000;
+pub const NOW: u64 = TIME_SEC as u64 * 1_000_000_000;
+
+/// An OTLP/JSON export request with one S3 PutObject client span, which relink gives a
+/// Datadog-compatible span-pointer link.
+pub fn s3_put_request() -> String {
+    serde_json::json!({
+        "resourceSpans": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "writer"}}]},
+            "scopeSpans": [{
+                "scope": {"name": "opentelemetry.instrumentation.botocore"},
+                "spans": [{
+                    "traceId": "5b8efff798038103d269b633813fc60c",
+                    "spanId": "eee19b7ec3c1b174",
+                    "parentSpanId": "eee19b7ec3c1b173",
+                    "name": "S3.PutObject",
+                    "kind": 3,
+                    "startTimeUnixNano": "1700000000000000000",
+                    "endTimeUnixNano": "1700000000100000000",
+                    "attributes": [
+                        {"key": "rpc.system", "value": {"stringValue": "aws-api"}},
+                        {"key": "rpc.service", "value": {"stringValue": "S3"}},
+                        {"key": "rpc.method", "value": {"stringValue": "PutObject"}},
+                        {"key": "aws.request_id", "value": {"stringValue": "REQ1"}},
+                        {"key": "aws.s3.bucket", "value": {"stringValue": "some-bucket"}},
+                        {"key": "aws.s3.key", "value": {"stringValue": "some-key.data"}},
+                        {"key": "relink.s3.etag", "value": {"stringValue": "\"ab12ef34\""}}
+                    ]
+                }]
+            }]
+        }]
+    })
+    .to_string()
+}
+
+/// What the native core makes of a request.
+pub fn native(config: &str, input: &[u8], encoding: relink::otlp::Encoding) -> Vec<u8> {
+    let mut processor = relink::config::Config::from_json(config)
+        .and_then(|c| c.build())
+        .unwrap_or_else(|e| panic!("{e}"));
+    processor.process_traces_as(input, encoding, NOW).output.into_owned()
+}
+
+/// A fresh temporary directory.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("relink-harness-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}

@@ -1,0 +1,169 @@
+//! The relink golden scenarios (`tests/golden/relink/<case>/`) replayed through
+//! dist/relink-envoy.wasm, one VM per case as one Envoy worker, batch N at the golden test's
+//! clock: every upstream body must be what the native core makes of the same batches. All
+//! cases go as OTLP/JSON; the ones whose inputs are valid OTLP also go as protobuf, gzipped
+//! protobuf and OTLP/gRPC.
+
+mod envoy_common;
+
+use envoy_common::*;
+use relink::config::Config;
+use relink::otlp::{self, Encoding};
+use relink_harness::envoy::{Request, Startup};
+use std::path::{Path, PathBuf};
+
+/// The golden test's clock: batch N runs at `BASE_NOW + N` seconds.
+const BASE_NOW: u64 = 1_709_929_300_000_000_000;
+
+#[derive(Clone, Copy, Debug)]
+enum Transport {
+    Json,
+    Protobuf,
+    GzipProtobuf,
+    Grpc,
+}
+
+fn cases() -> Vec<PathBuf> {
+    let dir = root().join("tests/golden/relink");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    cases
+}
+
+/// The case's batches in order (`input-10` after `input-9`).
+fn inputs(case: &Path) -> Vec<(u64, Vec<u8>)> {
+    let mut out: Vec<(u64, Vec<u8>)> = std::fs::read_dir(case)
+        .unwrap_or_else(|e| panic!("{}: {e}", case.display()))
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            let n = name
+                .strip_prefix("input-")?
+                .strip_suffix(".json")?
+                .parse()
+                .ok()?;
+            Some((n, std::fs::read(e.path()).ok()?))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Replays a case; returns the failures and how many batches the filter rewrote.
+fn replay(case: &Path, transport: Transport) -> (Vec<String>, usize) {
+    let name = format!(
+        "{}/{transport:?}",
+        case.file_name().and_then(|n| n.to_str()).unwrap_or("?")
+    );
+    let config = std::fs::read_to_string(case.join("config.json")).unwrap_or_default();
+    let mut native = match Config::from_json(&config).and_then(|c| c.build()) {
+        Ok(p) => p,
+        Err(e) => return (vec![format!("{name}: config.json: {e}")], 0),
+    };
+    let mut vm = host()
+        .start(&settings(&config))
+        .unwrap_or_else(|e| panic!("{name}: start: {e}"));
+    if vm.startup() != Startup::Ready {
+        return (
+            vec![format!("{name}: the filter did not start: {:?}", vm.logs())],
+            0,
+        );
+    }
+    let (mut failures, mut rewritten) = (Vec::new(), 0);
+    for (n, json) in inputs(case) {
+        let now = BASE_NOW + n * 1_000_000_000;
+        let (body, encoding) = match transport {
+            Transport::Json => (json, Encoding::Json),
+            _ => (to_protobuf(&json), Encoding::Protobuf),
+        };
+        let expected = native
+            .process_traces_as(&body, encoding, now)
+            .output
+            .into_owned();
+        let (request, expected) = match transport {
+            Transport::Json => (export("application/json", &body, 2), expected),
+            Transport::Protobuf => (export("application/x-protobuf", &body, 2), expected),
+            Transport::GzipProtobuf => {
+                let mut r = export("application/x-protobuf", &otlp::gzip(&body), 2);
+                r.headers
+                    .push(("content-encoding".into(), b"gzip".to_vec()));
+                (r, otlp::gzip(&expected))
+            }
+            Transport::Grpc => {
+                let r = Request::post(
+                    GRPC_EXPORT,
+                    &[("content-type", "application/grpc")],
+                    split(&grpc_frame(&body), 2),
+                );
+                (r, grpc_frame(&expected))
+            }
+        };
+        vm.set_now(now);
+        match vm.send(&request) {
+            Ok(exchange) if exchange.upstream_body == expected => {
+                rewritten += usize::from(exchange.upstream_body != request.chunks.concat());
+            }
+            Ok(exchange) => failures.push(format!(
+                "{name}: input-{n}: the filter sent {} bytes upstream, the native core made {} (logs: {:?})",
+                exchange.upstream_body.len(),
+                expected.len(),
+                vm.logs()
+            )),
+            Err(e) => failures.push(format!("{name}: input-{n}: {e}")),
+        }
+    }
+    (failures, rewritten)
+}
+
+/// Cases whose every batch is valid OTLP, so that it can be re-encoded as protobuf.
+fn valid_otlp(case: &Path) -> bool {
+    inputs(case)
+        .iter()
+        .all(|(_, json)| otlp::decode(json, Encoding::Json).is_ok())
+}
+
+#[test]
+fn golden_scenarios_through_the_filter_match_the_native_core() {
+    let cases = cases();
+    assert!(
+        cases.len() >= 10,
+        "expected the relink golden cases, found {}",
+        cases.len()
+    );
+    let (mut failures, mut replayed, mut rewritten) = (Vec::new(), 0, 0);
+    for case in &cases {
+        let mut transports = vec![Transport::Json];
+        if valid_otlp(case) {
+            transports.extend([
+                Transport::Protobuf,
+                Transport::GzipProtobuf,
+                Transport::Grpc,
+            ]);
+        }
+        for transport in transports {
+            let (f, r) = replay(case, transport);
+            failures.extend(f);
+            rewritten += r;
+            replayed += 1;
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {replayed} replays failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        replayed > cases.len(),
+        "some cases also went as protobuf, gzip and gRPC"
+    );
+    assert!(
+        rewritten > replayed,
+        "most replays relink something: {rewritten} batches rewritten in {replayed} replays"
+    );
+}

@@ -1,0 +1,140 @@
+//! dist/relink-fluent-bit.wasm run the way Fluent Bit's filter_wasm runs it.
+
+mod common;
+
+use common::{artifact, native, s3_put_request, temp_dir, TIME_SEC};
+use relink::logs::Enricher;
+use relink::otlp::Encoding;
+use relink_harness::fluent_bit::{Dropped, Filter, Outcome, Plugin, Preopen, Settings};
+use serde_json::{json, Value};
+use std::sync::OnceLock;
+
+fn plugin() -> &'static Plugin {
+    static PLUGIN: OnceLock<Plugin> = OnceLock::new();
+    PLUGIN.get_or_init(|| {
+        let wasm = artifact("relink-fluent-bit.wasm", "host-examples/fluent-bit/build.sh");
+        Plugin::new(&wasm).unwrap_or_else(|e| panic!("{e:#}"))
+    })
+}
+
+fn filter(settings: &Settings) -> Filter {
+    Filter::new(plugin(), settings).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+fn kept(outcome: Outcome) -> String {
+    match outcome {
+        Outcome::Kept(text) => text,
+        Outcome::Dropped(why) => panic!("record dropped: {why:?}"),
+    }
+}
+
+const START: &str = r#"{"time":"2022-10-12T00:00:15.064Z","type":"platform.start","record":{"requestId":"6d68ca91-49c9-448d-89b8-7ca3e6dc66aa","version":"$LATEST","tracing":{"spanId":"54565fb41ac79632","type":"X-Amzn-Trace-Id","value":"Root=1-62e900b2-710d76f009d6e7785905449a;Parent=0efbd19962d95b05;Sampled=1"}}}"#;
+const APP: &str = r#"{"timestamp":"2022-10-12T00:00:15.100Z","level":"INFO","requestId":"6d68ca91-49c9-448d-89b8-7ca3e6dc66aa","message":"hi"}"#;
+
+#[test]
+fn lambda_logs_get_the_same_ids_as_the_native_core() {
+    let mut f = filter(&Settings::default());
+    let mut native = Enricher::new(10_000);
+    for record in [START, APP, r#"{"log":"plain"}"#] {
+        let expected = native.enrich_json(record).ok().flatten().unwrap_or_else(|| record.to_string());
+        assert_eq!(kept(f.filter("lambda", TIME_SEC, 0, record)), expected);
+    }
+    let app: Value = serde_json::from_str(&kept(f.filter("lambda", TIME_SEC, 0, APP))).unwrap_or_default();
+    assert_eq!(
+        (app["trace_id"].as_str(), app["span_id"].as_str()),
+        (Some("62e900b2710d76f009d6e7785905449a"), Some("54565fb41ac79632"))
+    );
+}
+
+#[test]
+fn raw_traces_come_back_for_out_http_relinked_as_the_core_does() {
+    let mut f = filter(&Settings::default());
+    let request = s3_put_request();
+    let out: Value = serde_json::from_str(&kept(f.filter("v1_traces", TIME_SEC, 0, &request))).unwrap_or_default();
+    let expected = String::from_utf8(native("{}", request.as_bytes(), Encoding::Json)).unwrap_or_default();
+    assert_ne!(expected, request, "the request is one relink changes");
+    assert_eq!(out, json!({ "trace": expected, "headers": { "Content-Type": "application/json" } }));
+    // A body in_opentelemetry could not parse arrives under `trace`; a JSON one is relinked.
+    let wrapped = json!({ "trace": request }).to_string();
+    let out: Value = serde_json::from_str(&kept(f.filter("v1_traces", TIME_SEC, 0, &wrapped))).unwrap_or_default();
+    assert_eq!(out["trace"].as_str(), Some(expected.as_str()));
+}
+
+#[test]
+fn malformed_records_pass_unchanged() {
+    let mut f = filter(&Settings::default());
+    // Not OTLP: the export request is sent on unchanged, with the error on stderr.
+    let bad = r#"{"resourceSpans":"oops"}"#;
+    let out: Value = serde_json::from_str(&kept(f.filter("v1_traces", TIME_SEC, 0, bad))).unwrap_or_default();
+    assert_eq!(out["trace"].as_str(), Some(bad));
+    assert!(f.stderr().contains("relink: export request sent on unchanged: otlp json"), "{}", f.stderr());
+    // A binary body under `trace` is left as it is.
+    let binary = r#"{"trace":"\n\u0012binary"}"#;
+    assert_eq!(kept(f.filter("v1_traces", TIME_SEC, 0, binary)), binary);
+    // Bytes that are not a JSON object come back as they are (Fluent Bit then drops them).
+    for bytes in [&b"{\"a\":"[..], b"[1]", b"{\"log\":\"\xff\"}"] {
+        let outcome = f.filter("x", TIME_SEC, 0, bytes);
+        assert!(matches!(outcome, Outcome::Dropped(Dropped::NotAnObject(_))), "{outcome:?}");
+    }
+    assert!(f.stderr().contains("relink: record passed through unchanged (1 so far): record is not a JSON object"));
+}
+
+#[test]
+fn records_far_over_the_default_heap_size_pass() {
+    let mut f = filter(&Settings::default());
+    let big = json!({ "log": "x".repeat(4 << 20), "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8" }).to_string();
+    let out: Value = serde_json::from_str(&kept(f.filter("big", TIME_SEC, 0, &big))).unwrap_or_default();
+    assert_eq!(out["trace_id"].as_str(), Some("5759e988bd862e3fe1be46a994272793"));
+    assert_eq!(out["log"].as_str().map(str::len), Some(4 << 20));
+}
+
+#[test]
+fn without_its_malloc_export_the_module_is_bound_by_wasm_heap_size() {
+    // The same module with `malloc` renamed in its export section: WAMR would then copy
+    // records into its own heap of Wasm_Heap_Size bytes (whole pages, less 1 KiB).
+    let mut wasm = artifact("relink-fluent-bit.wasm", "host-examples/fluent-bit/build.sh");
+    let export = b"\x06malloc\x00";
+    let at = wasm.windows(export.len()).position(|w| w == export).unwrap_or_else(|| panic!("no malloc export"));
+    wasm[at + 6] = b'x';
+    let plugin = Plugin::new(&wasm).unwrap_or_else(|e| panic!("{e:#}"));
+    let record = json!({ "log": "x".repeat(100_000) }).to_string();
+    let mut small = Filter::new(&plugin, &Settings::default()).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(kept(small.filter("t", TIME_SEC, 0, APP)), APP);
+    // The record does not fit: the module gets no record and returns NULL, which Fluent Bit
+    // reads as the empty string at address 0 and skips.
+    assert_eq!(small.filter("t", TIME_SEC, 0, &record), Outcome::Dropped(Dropped::Empty));
+    assert!(small.stderr().contains("Fluent Bit passed no record (100010 bytes)"), "{}", small.stderr());
+    let settings = Settings { heap_size: 1 << 20, ..Settings::default() };
+    let mut large = Filter::new(&plugin, &settings).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(kept(large.filter("t", TIME_SEC, 0, &record)), record);
+}
+
+#[test]
+fn configuration_file_in_a_preopened_directory() {
+    let request = s3_put_request();
+    // Pointer links off: nothing applies, the request comes back as it was.
+    let off = r#"{"pointer_links": {"enabled": false}, "logs": {"max_requests": 0}}"#;
+    for (name, guest) in [("etc", "/etc/relink"), ("cwd", ".")] {
+        let dir = temp_dir(name);
+        std::fs::write(dir.join("relink.json"), off).unwrap_or_else(|e| panic!("{e}"));
+        let settings = Settings { accessible_paths: vec![Preopen { host: dir, guest: guest.into() }], ..Settings::default() };
+        let mut f = filter(&settings);
+        let out: Value = serde_json::from_str(&kept(f.filter("v1_traces", TIME_SEC, 0, &request))).unwrap_or_default();
+        assert_eq!(out["trace"].as_str(), Some(request.as_str()), "{guest}");
+        // max_requests 0: the request id of a platform.start is not remembered.
+        kept(f.filter("lambda", TIME_SEC, 0, START));
+        assert_eq!(kept(f.filter("lambda", TIME_SEC, 0, APP)), APP, "{guest}");
+    }
+    // An invalid file: every record passes unchanged, and stderr says why.
+    let dir = temp_dir("invalid");
+    std::fs::write(dir.join("relink.json"), r#"{"index": {"max_entries": 0}}"#).unwrap_or_else(|e| panic!("{e}"));
+    let settings = Settings { accessible_paths: vec![Preopen { host: dir, guest: "/etc/relink".into() }], ..Settings::default() };
+    let mut f = filter(&settings);
+    assert_eq!(kept(f.filter("lambda", TIME_SEC, 0, START)), START);
+    assert_eq!(kept(f.filter("v1_traces", TIME_SEC, 0, &request)), request);
+    assert!(
+        f.stderr().starts_with("relink: /etc/relink/relink.json: config: `index.max_entries`"),
+        "{}",
+        f.stderr()
+    );
+}

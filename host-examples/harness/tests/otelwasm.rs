@@ -1,0 +1,89 @@
+//! dist/relink-collector.wasm run the way the otelwasm collector's `wasm` processor runs it.
+
+mod common;
+
+use common::{artifact, native, s3_put_request, NOW};
+use relink::otlp::{decode_json, decode_protobuf, encode_protobuf, Encoding};
+use relink_harness::otelwasm::{Error, Plugin, Processor};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+fn plugin() -> &'static Plugin {
+    static PLUGIN: OnceLock<Plugin> = OnceLock::new();
+    PLUGIN.get_or_init(|| {
+        let wasm = artifact("relink-collector.wasm", "host-examples/collector/build.sh");
+        Plugin::new(&wasm).unwrap_or_else(|e| panic!("{e:#}"))
+    })
+}
+
+fn processor(plugin_config: &str) -> Processor {
+    Processor::new(plugin(), plugin_config.as_bytes(), Some(Duration::from_nanos(NOW))).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// The S3 PutObject request as the collector holds it (protobuf).
+fn s3_put_batch() -> Vec<u8> {
+    let request = decode_json(s3_put_request().as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    encode_protobuf(&request)
+}
+
+fn canonical(bytes: &[u8]) -> Vec<u8> {
+    encode_protobuf(&decode_protobuf(bytes).unwrap_or_else(|e| panic!("{e}")))
+}
+
+#[test]
+fn batches_come_back_relinked_as_the_core_does() {
+    let batch = s3_put_batch();
+    let expected = canonical(&native("{}", &batch, Encoding::Protobuf));
+    assert_ne!(expected, batch, "the batch is one relink changes");
+    let mut p = processor("null");
+    assert_eq!(p.process_traces(&batch), Ok(expected.clone()));
+    // Processing the output again adds nothing.
+    assert_eq!(p.process_traces(&expected), Ok(expected));
+    assert_eq!(p.stderr(), "");
+}
+
+#[test]
+fn plugin_config_is_read_and_invalid_config_passes_batches_unchanged() {
+    let batch = s3_put_batch();
+    let off = r#"{"pointer_links":{"enabled":false}}"#;
+    assert_eq!(processor(off).process_traces(&batch), Ok(canonical(&batch)));
+    let mut invalid = processor(r#"{"index":{"max_entries":0}}"#);
+    assert_eq!(invalid.process_traces(&batch), Ok(canonical(&batch)));
+    assert_eq!(invalid.process_traces(&batch), Ok(canonical(&batch)));
+    assert_eq!(
+        invalid.stderr(),
+        "relink: plugin_config: config: `index.max_entries` must be between 1 and 50000000 (got 0); traces pass through unchanged\n"
+    );
+    // A configuration larger than the first 4 KiB buffer is read by growing it.
+    let padded = format!(r#"{{"dynamodb":{{"tables":{{"{}":["pk"]}}}}}}"#, "t".repeat(10_000));
+    assert_eq!(processor(&padded).process_traces(&batch), Ok(canonical(&native(&padded, &batch, Encoding::Protobuf))));
+}
+
+#[test]
+fn large_batches_are_read_by_growing_the_buffer() {
+    // ~4 MiB: the host answers 0 for the first buffers, the module doubles and asks again.
+    let json = s3_put_request().replace("some-key.data", &"k".repeat(4 << 20));
+    let request = decode_json(json.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let batch = encode_protobuf(&request);
+    let expected = canonical(&native("{}", &batch, Encoding::Protobuf));
+    assert_eq!(processor("null").process_traces(&batch), Ok(expected));
+}
+
+#[test]
+fn over_the_limit_batches_pass_unchanged_and_empty_ones_are_refused() {
+    let batch = s3_put_batch();
+    let small = format!(r#"{{"limits":{{"max_request_bytes":{}}}}}"#, batch.len() - 1);
+    let mut p = processor(&small);
+    assert_eq!(p.process_traces(&batch), Ok(canonical(&batch)));
+    assert!(p.stderr().starts_with("relink: batch passed through unchanged (1 so far): otlp request: "), "{}", p.stderr());
+    // The host answers 0 for an empty batch as for one longer than the buffer: the module
+    // cannot tell them apart once its buffer has reached twice the limit, and refuses,
+    // which the collector reports as an error.
+    let tiny = r#"{"limits":{"max_request_bytes":16}}"#;
+    let json = s3_put_request().replace("some-key.data", &"k".repeat(100_000));
+    let large = encode_protobuf(&decode_json(json.as_bytes()).unwrap_or_else(|e| panic!("{e}")));
+    let reason = "relink: the batch is empty or larger than 65536 bytes (the buffer grows to twice limits.max_request_bytes)";
+    for input in [Vec::new(), large] {
+        assert_eq!(processor(tiny).process_traces(&input), Err(Error::Status { code: 1, reason: reason.into() }));
+    }
+}

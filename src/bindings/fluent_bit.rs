@@ -1,0 +1,158 @@
+//! Fluent Bit `filter_wasm` binding (`Event_Format json`).
+//!
+//! ABI (fluent-bit `plugins/filter_wasm`, `src/wasm/flb_wasm.c`): for each record Fluent
+//! Bit converts the record to JSON text, copies tag and record into this module's memory
+//! with a NUL after each (`wasm_runtime_module_dup_data`, which calls the exported
+//! `malloc`), calls `relink_filter(tag, tag_len, time_sec, time_nsec, record, record_len)`
+//! and `strdup`s the NUL-terminated JSON object the returned pointer names. A NULL, an
+//! empty string, a non-object or a trap drops the record, so every failure here returns
+//! the input record unchanged. The returned bytes live in the filter state until the next
+//! call. No plugin configuration reaches the module: the relink JSON is read from a file
+//! in a directory Fluent Bit preopens (`Accessible_Paths`), else the defaults apply.
+//!
+//! Records are of two kinds:
+//! - an OTLP/JSON export request (`in_opentelemetry` with `raw_traces on` makes the whole
+//!   request one record; older versions put a body that is not a JSON object under
+//!   `trace`): relinked and returned as `{"trace": "<OTLP/JSON>", "headers":
+//!   {"Content-Type": "application/json"}}`, which `out_http` sends verbatim with
+//!   `body_key $trace` and `headers_key $headers`. A request the core cannot process is
+//!   sent on unchanged in the same shape.
+//! - anything else is a log record: [`crate::logs::Enricher`] adds `trace_id`/`span_id`.
+
+use crate::config::Config;
+use crate::logs::Enricher;
+use crate::otlp::Encoding;
+use crate::relink::Processor;
+use serde_json::{Map, Value};
+use std::cell::RefCell;
+
+/// Where the configuration is looked for, in order: a preopened `/etc/relink`, then the
+/// working directory Fluent Bit preopens by default (`Accessible_Paths .`).
+const CONFIG_PATHS: [&str; 2] = ["/etc/relink/relink.json", "relink.json"];
+
+thread_local! {
+    static FILTER: RefCell<Option<Filter>> = const { RefCell::new(None) };
+}
+
+/// The filter's state, built on the first call (Fluent Bit keeps one instance per filter
+/// from v4.1; older versions instantiate the module per chunk, losing state between chunks).
+struct Filter {
+    /// `None` when the configuration file is invalid: every record passes unchanged.
+    core: Option<(Processor, Enricher)>,
+    /// The last result, NUL-terminated; Fluent Bit copies it before the next call.
+    output: Vec<u8>,
+    errors: u64,
+}
+
+impl Filter {
+    fn load() -> Filter {
+        let core = match read_config() {
+            Ok((config, source)) => {
+                let enricher = Enricher::new(usize::try_from(config.logs.max_requests).unwrap_or(usize::MAX));
+                config.build().map(|p| (p, enricher)).map_err(|e| format!("{source}: {e}"))
+            }
+            Err(e) => Err(e),
+        };
+        let core = core.inspect_err(|e| eprintln!("relink: {e}; records pass through unchanged")).ok();
+        Filter { core, output: Vec::new(), errors: 0 }
+    }
+
+    /// Filters one record and returns the NUL-terminated result.
+    fn filter(&mut self, record: &[u8], now_unix_nano: u64) -> &[u8] {
+        let result = match &mut self.core {
+            Some((processor, enricher)) => rewrite(processor, enricher, record, now_unix_nano),
+            None => Ok(None),
+        };
+        self.output.clear();
+        match result {
+            Ok(Some(rewritten)) => self.output.extend_from_slice(rewritten.as_bytes()),
+            Ok(None) => self.output.extend_from_slice(record),
+            Err(e) => {
+                self.errors += 1;
+                if self.errors.is_power_of_two() {
+                    eprintln!("relink: record passed through unchanged ({} so far): {e}", self.errors);
+                }
+                self.output.extend_from_slice(record);
+            }
+        }
+        self.output.push(0);
+        &self.output
+    }
+}
+
+/// The config file and its name, or the defaults.
+fn read_config() -> Result<(Config, &'static str), String> {
+    for path in CONFIG_PATHS {
+        // A path outside every preopened directory is not an error: try the next one.
+        if std::fs::metadata(path).is_err() {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+        return Config::from_json(&text).map(|c| (c, path)).map_err(|e| format!("{path}: {e}"));
+    }
+    Ok((Config::default(), "defaults"))
+}
+
+/// The rewritten record, `None` to keep it as it is, or why it could not be read.
+fn rewrite(
+    processor: &mut Processor,
+    enricher: &mut Enricher,
+    record: &[u8],
+    now_unix_nano: u64,
+) -> Result<Option<String>, String> {
+    let text = std::str::from_utf8(record).map_err(|e| format!("record is not UTF-8: {e}"))?;
+    let fields: Map<String, Value> = serde_json::from_str(text).map_err(|e| format!("record is not a JSON object: {e}"))?;
+    let request = if fields.contains_key("resourceSpans") || fields.contains_key("resource_spans") {
+        text
+    } else if let Some(Value::String(body)) = fields.get("trace") {
+        // Only a JSON body can be carried back in a JSON string byte for byte.
+        if !body.trim_start().starts_with('{') {
+            return Ok(None);
+        }
+        body.as_str()
+    } else {
+        return enricher.enrich_json(text).map_err(|e| e.to_string());
+    };
+    let processed = processor.process_traces_as(request.as_bytes(), Encoding::Json, now_unix_nano);
+    if let Some(e) = &processed.error {
+        eprintln!("relink: export request sent on unchanged: {e}");
+    }
+    let body = std::str::from_utf8(&processed.output).map_err(|e| format!("OTLP/JSON output is not UTF-8: {e}"))?;
+    let envelope = serde_json::json!({ "trace": body, "headers": { "Content-Type": "application/json" } });
+    Ok(Some(envelope.to_string()))
+}
+
+/// The export Fluent Bit calls (`Function_Name relink_filter`).
+///
+/// # Safety
+///
+/// `record` is NULL or points to `record_len` readable bytes that stay untouched during
+/// the call, as Fluent Bit guarantees; the tag is not read.
+#[no_mangle]
+pub unsafe extern "C" fn relink_filter(
+    _tag: *const u8,
+    _tag_len: u32,
+    time_sec: u32,
+    time_nsec: u32,
+    record: *const u8,
+    record_len: u32,
+) -> *const u8 {
+    let now_unix_nano = u64::from(time_sec) * 1_000_000_000 + u64::from(time_nsec);
+    if record.is_null() {
+        // Fluent Bit could not copy the record into this module (out of memory): the
+        // record is lost before relink sees it, and returning NULL says so.
+        eprintln!("relink: Fluent Bit passed no record ({record_len} bytes); the module is out of memory");
+        return std::ptr::null();
+    }
+    // SAFETY: Fluent Bit copied `record_len` bytes (plus a NUL) to `record` in this
+    // module's memory just before the call and frees them only after it returns; nothing
+    // else writes there meanwhile (wasm has one thread).
+    let record = unsafe { std::slice::from_raw_parts(record, record_len as usize) };
+    FILTER.with(|cell| {
+        let mut state = cell.borrow_mut();
+        let filter = state.get_or_insert_with(Filter::load);
+        // The pointer outlives the borrow on purpose: the buffer is only touched again by
+        // the next call, after Fluent Bit has copied the result.
+        filter.filter(record, now_unix_nano).as_ptr()
+    })
+}

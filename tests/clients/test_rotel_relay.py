@@ -1,0 +1,159 @@
+"""End to end through a real collector: OTel Python SDK -> rotel -> relink relay -> file.
+
+rotel (PyPI `rotel`, a Rust OpenTelemetry collector; its wheel carries `rotel-agent`)
+receives the SDK's OTLP/HTTP export on 127.0.0.1, batches it, and exports it (OTLP/HTTP,
+protobuf, gzip) to `relink serve`, which runs it through the relink component and appends
+each relinked request to a file as one OTLP/JSON line. The S3 PutObject client span must
+come out with its Datadog-compatible span-pointer link.
+
+Needs `dist/relink` with the `serve` command and `dist/relink.wasm` (./build.sh); skipped
+with the reason when they are not built.
+"""
+
+import json
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RELINK = ROOT / "dist" / "relink"
+COMPONENT = ROOT / "dist" / "relink.wasm"
+
+# Bucket, key and ETag of relink's own S3 pointer tests, and their Datadog pointer hash.
+BUCKET, KEY, ETAG = "some-bucket", "some-key.data", '"ab12ef34"'
+POINTER_HASH = "e721375466d4116ab551213fdea08413"
+
+
+def rotel_agent() -> Path:
+    import rotel
+
+    return Path(rotel.__file__).parent / "rotel-agent"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, name: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{name} did not listen on {port} within {timeout}s")
+
+
+def relay_missing() -> str | None:
+    if not RELINK.exists() or not COMPONENT.exists():
+        return f"{RELINK} or {COMPONENT} is not built (run ./build.sh)"
+    usage = subprocess.run([RELINK, "serve", "--help"], capture_output=True, text=True, timeout=30)
+    if "--listen" not in usage.stdout + usage.stderr:
+        return f"{RELINK} has no `serve` command"
+    return None
+
+
+@pytest.fixture
+def pipeline(tmp_path):
+    missing = relay_missing()
+    if missing:
+        pytest.skip(missing)
+    relay_port, rotel_port, rotel_grpc = free_port(), free_port(), free_port()
+    out = tmp_path / "relinked.jsonl"
+    procs = []
+    try:
+        relay = subprocess.Popen(
+            [RELINK, "serve", "--listen", f"127.0.0.1:{relay_port}", "--component", COMPONENT,
+             "--out", out, "--log-interval", "0"],
+            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "relay.log", "w"),
+        )
+        procs.append(relay)
+        wait_for_port(relay_port, relay, "relink serve")
+        rotel = subprocess.Popen(
+            [rotel_agent(), "start",
+             "--otlp-http-endpoint", f"127.0.0.1:{rotel_port}",
+             "--otlp-grpc-endpoint", f"127.0.0.1:{rotel_grpc}",
+             "--exporter", "otlp", "--otlp-exporter-protocol", "http",
+             "--otlp-exporter-endpoint", f"http://127.0.0.1:{relay_port}",
+             "--batch-timeout", "100ms",
+             "--pid-file", tmp_path / "rotel.pid", "--log-file", tmp_path / "rotel.log"],
+            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "rotel.err", "w"),
+        )
+        procs.append(rotel)
+        wait_for_port(rotel_port, rotel, "rotel")
+        yield rotel_port, out
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def send_s3_put(rotel_port: int) -> str:
+    """One S3 PutObject client span, with the attributes a botocore response hook adds."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.trace import SpanKind
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "writer"}))
+    exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{rotel_port}/v1/traces")
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("opentelemetry.instrumentation.botocore")
+    with tracer.start_as_current_span("S3.PutObject", kind=SpanKind.CLIENT) as span:
+        span.set_attributes({
+            "rpc.system": "aws-api", "rpc.service": "S3", "rpc.method": "PutObject",
+            "aws.request_id": "REQ1", "aws.s3.bucket": BUCKET, "aws.s3.key": KEY,
+            "relink.s3.etag": ETAG,
+        })
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    provider.shutdown()
+    return trace_id
+
+
+def relinked_spans(out: Path, timeout: float = 20.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if out.exists():
+            spans = [
+                span
+                for line in out.read_text().splitlines() if line.strip()
+                for rs in json.loads(line).get("resourceSpans", [])
+                for ss in rs.get("scopeSpans", [])
+                for span in ss.get("spans", [])
+            ]
+            if spans:
+                return spans
+        time.sleep(0.2)
+    raise AssertionError(f"nothing relinked reached {out} within {timeout}s")
+
+
+def attributes(item: dict) -> dict:
+    return {kv["key"]: kv["value"].get("stringValue") for kv in item.get("attributes", [])}
+
+
+def test_s3_put_span_gets_its_pointer_link_through_rotel_and_the_relay(pipeline):
+    rotel_port, out = pipeline
+    trace_id = send_s3_put(rotel_port)
+    spans = relinked_spans(out)
+    assert [s["name"] for s in spans] == ["S3.PutObject"]
+    span = spans[0]
+    assert span["traceId"] == trace_id
+    links = span.get("links", [])
+    assert [(link["traceId"], link["spanId"]) for link in links] == [("0" * 32, "0" * 16)]
+    assert [attributes(link) for link in links] == [{
+        "ptr.kind": "aws.s3.object", "ptr.dir": "d", "ptr.hash": POINTER_HASH, "link.kind": "span-pointer",
+    }]
+    hashes = next(kv["value"] for kv in span["attributes"] if kv["key"] == "relink.pointer.hashes")
+    assert hashes == {"arrayValue": {"values": [{"stringValue": POINTER_HASH}]}}
