@@ -649,6 +649,11 @@ impl Config {
         Ok(Processor::from_valid(self))
     }
 
+    /// The log enricher this configuration describes (`logs`); one per processor.
+    pub fn enricher(&self) -> crate::logs::Enricher {
+        crate::logs::Enricher::new(usize::try_from(self.logs.max_requests).unwrap_or(usize::MAX))
+    }
+
     fn check_attributes(&self, errors: &mut Vec<ConfigError>) {
         let a = &self.attributes;
         let named = [

@@ -76,3 +76,35 @@ fn event_errors_are_the_cores() {
         assert_eq!(message.as_deref(), case["error"][1].as_str(), "{event}");
     }
 }
+
+/// Each `log_records` sequence through one enricher built from the default configuration,
+/// as the component's `process-log` does: the enriched record, `null` when unchanged, or
+/// the error text.
+#[test]
+fn log_record_outputs_match_golden() {
+    let root = common::root();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(root.join("tests/component/cases.json")).unwrap_or_default())
+            .unwrap_or_default();
+    let sequences = manifest["log_records"].as_array().cloned().unwrap_or_default();
+    assert_eq!(sequences.len(), 5);
+    let mut out = serde_json::Map::new();
+    for sequence in &sequences {
+        let mut enricher = Config::default().enricher();
+        let outputs: Vec<Value> = sequence["records"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|record| match enricher.enrich_json(record.as_str().unwrap_or_default()) {
+                Ok(Some(enriched)) => serde_json::json!({ "output": enriched }),
+                Ok(None) => serde_json::json!({ "output": record }),
+                Err(e) => serde_json::json!({ "error": ["decode", e.to_string()] }),
+            })
+            .collect();
+        out.insert(sequence["name"].as_str().unwrap_or_default().to_string(), Value::Array(outputs));
+    }
+    let expected = root.join("tests/component/log-records.expected.json");
+    if let Err(e) = common::check(&expected, &common::pretty(&Value::Object(out))) {
+        panic!("{e}");
+    }
+}

@@ -14,6 +14,7 @@ use std::cell::RefCell;
 
 use crate::config::{Config, ConfigError};
 use crate::error::DecodeError;
+use crate::logs::Enricher;
 use crate::otlp;
 use crate::relink::{Counters, EventContext as CoreContext, Processor as Core};
 
@@ -31,12 +32,15 @@ impl Guest for Component {
 /// The `processor` resource.
 pub struct Processor {
     core: RefCell<Core>,
+    /// Log enrichment state (recent Lambda request ids and their traces).
+    logs: RefCell<Enricher>,
 }
 
 impl GuestProcessor for Processor {
     fn create(config_json: String) -> Result<Handle, Error> {
-        let core = Config::from_json(&config_json).and_then(|c| c.build()).map_err(config_error)?;
-        Ok(Handle::new(Processor { core: RefCell::new(core) }))
+        let config = Config::from_json(&config_json).map_err(config_error)?;
+        let core = config.build().map_err(config_error)?;
+        Ok(Handle::new(Processor { core: RefCell::new(core), logs: RefCell::new(config.enricher()) }))
     }
 
     fn process_traces(&self, otlp: Vec<u8>, encoding: Encoding, now_unix_nano: u64) -> Result<Vec<u8>, Error> {
@@ -73,12 +77,15 @@ impl GuestProcessor for Processor {
         Ok(otlp::encode_json(&request))
     }
 
-    /// The core has no log enrichment yet (it comes with the Fluent Bit work); until then a
-    /// record that is a JSON object comes back as it is.
     fn process_log(&self, record_json: Vec<u8>) -> Result<Vec<u8>, Error> {
-        serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&record_json)
+        let text = std::str::from_utf8(&record_json)
             .map_err(|e| decode_error(&DecodeError::Json { input: "log record", message: e.to_string() }))?;
-        Ok(record_json)
+        let mut logs = self.logs.try_borrow_mut().map_err(|_| busy())?;
+        match logs.enrich_json(text).map_err(|e| decode_error(&e))? {
+            Some(enriched) => Ok(enriched.into_bytes()),
+            // Nothing to add: hand the input back without copying it.
+            None => Ok(record_json),
+        }
     }
 
     fn counters(&self) -> Vec<Counter> {

@@ -48,7 +48,7 @@ impl Filter {
     fn load() -> Filter {
         let core = match read_config() {
             Ok((config, source)) => {
-                let enricher = Enricher::new(usize::try_from(config.logs.max_requests).unwrap_or(usize::MAX));
+                let enricher = config.enricher();
                 config.build().map(|p| (p, enricher)).map_err(|e| format!("{source}: {e}"))
             }
             Err(e) => Err(e),

@@ -128,11 +128,15 @@ for (const c of manifest.event_errors) {
   });
 }
 
-for (const c of manifest.log_records) {
-  test(`log record: ${c.record}`, () => {
+const logExpected = JSON.parse(readFileSync(join(root, 'tests/component/log-records.expected.json'), 'utf8'));
+for (const sequence of manifest.log_records) {
+  test(`log records: ${sequence.name}`, () => {
+    // One processor per sequence: it remembers request ids across records.
     const processor = relinker.Processor.create('{}');
-    const r = call(() => processor.processLog(new TextEncoder().encode(c.record)));
-    if (c.error) assert.deepEqual([r.err.tag, r.err.val], c.error);
-    else assert.equal(new TextDecoder().decode(r.ok), c.output);
+    const got = sequence.records.map((record) => {
+      const r = call(() => processor.processLog(new TextEncoder().encode(record)));
+      return r.err ? { error: [r.err.tag, r.err.val] } : { output: new TextDecoder().decode(r.ok) };
+    });
+    assert.deepEqual(got, logExpected[sequence.name]);
   });
 }

@@ -163,15 +163,19 @@ def test_event_errors(case):
     assert [error.tag, error.payload] == case["error"]
 
 
-@pytest.mark.parametrize("case", MANIFEST["log_records"], ids=lambda c: c["record"])
-def test_log_records(case):
+LOG_EXPECTED = json.loads((ROOT / "tests/component/log-records.expected.json").read_text())
+
+
+@pytest.mark.parametrize("sequence", MANIFEST["log_records"], ids=lambda c: c["name"])
+def test_log_records(sequence):
+    # One processor per sequence: it remembers request ids across records.
     relink = Relink()
     processor, _ = ok_or_error(relink.call("create", "{}"))
-    out, error = ok_or_error(relink.call("process-log", processor, case["record"].encode()))
-    if "error" in case:
-        assert [error.tag, error.payload] == case["error"]
-    else:
-        assert (out, error) == (case["output"].encode(), None)
+    got = []
+    for record in sequence["records"]:
+        out, error = ok_or_error(relink.call("process-log", processor, record.encode()))
+        got.append({"error": [error.tag, error.payload]} if error else {"output": out.decode()})
+    assert got == LOG_EXPECTED[sequence["name"]]
 
 
 def test_wasm_tools_prints_the_world():
