@@ -136,13 +136,23 @@ impl<'a> Walk<'a, '_> {
         Fields::new(self.input, start, end)
     }
 
+    #[inline]
     fn bytes(&self, f: &Field) -> Result<&'a [u8], Malformed> {
         let (start, end) = len(f)?;
         self.input.get(start..end).ok_or(Malformed)
     }
 
-    fn string(&self, f: &Field) -> Result<&'a str, Malformed> {
-        std::str::from_utf8(self.bytes(f)?).map_err(|_| Malformed)
+    /// A string field's bytes, once they are known to be UTF-8.
+    #[inline]
+    fn string(&self, f: &Field) -> Result<&'a [u8], Malformed> {
+        let bytes = self.bytes(f)?;
+        // Keys and most values are short ASCII; the word-wise check is cheaper than the
+        // general validator for them.
+        if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
+            Ok(bytes)
+        } else {
+            Err(Malformed)
+        }
     }
 
     fn check_bytes(&self, f: &Field) -> Result<(), Malformed> {
@@ -268,11 +278,9 @@ impl<'a> Walk<'a, '_> {
                 16 => fixed32(&f)?,
                 9 => {
                     let (key, value) = self.key_value(&f, depth + 1)?;
-                    span.interesting |= self
-                        .interest
-                        .span_attributes
-                        .iter()
-                        .any(|(k, v)| *k == key && v.is_none_or(|want| value == Some(want)));
+                    span.interesting |= self.interest.span_attributes.iter().any(|(k, v)| {
+                        k.as_bytes() == key && v.is_none_or(|w| value == Some(w.as_bytes()))
+                    });
                 }
                 11 => self.event(&f, depth + 1)?,
                 13 => span.interesting |= self.link(&f, depth + 1)?,
@@ -307,7 +315,11 @@ impl<'a> Walk<'a, '_> {
                 3 => self.check_string(&f)?,
                 4 => {
                     let (key, _) = self.key_value(&f, depth + 1)?;
-                    interesting |= self.interest.link_attributes.contains(&key);
+                    interesting |= self
+                        .interest
+                        .link_attributes
+                        .iter()
+                        .any(|k| k.as_bytes() == key);
                 }
                 5 => varint(&f)?,
                 6 => fixed32(&f)?,
@@ -330,9 +342,13 @@ impl<'a> Walk<'a, '_> {
     }
 
     /// The attribute's key (its last occurrence) and its last string value.
-    fn key_value(&self, f: &Field, depth: usize) -> Result<(&'a str, Option<&'a str>), Malformed> {
+    fn key_value(
+        &self,
+        f: &Field,
+        depth: usize,
+    ) -> Result<(&'a [u8], Option<&'a [u8]>), Malformed> {
         let mut fields = self.message(f, depth)?;
-        let (mut key, mut value) = ("", None);
+        let (mut key, mut value): (&[u8], _) = (&[], None);
         while let Some(f) = fields.next_field()? {
             match f.tag {
                 1 => key = self.string(&f)?,
@@ -349,7 +365,7 @@ impl<'a> Walk<'a, '_> {
     }
 
     /// Validates an `AnyValue`; returns its last string value.
-    fn any_value(&self, f: &Field, depth: usize) -> Result<Option<&'a str>, Malformed> {
+    fn any_value(&self, f: &Field, depth: usize) -> Result<Option<&'a [u8]>, Malformed> {
         let mut fields = self.message(f, depth)?;
         let mut last = None;
         while let Some(f) = fields.next_field()? {
