@@ -5,7 +5,8 @@
 //! - `prost-roundtrip`: prost decode + encode of the same request (the baseline);
 //! - `relink`: `Processor::process_traces` (the fast path for protobuf);
 //! - `relink-full`: `Processor::process_traces_full` (decode, rewrite, encode), to show
-//!   what the fast path saves.
+//!   what the fast path saves;
+//! - `scan`: the fast path's validating walk alone (`relink::otlp::scan`), its floor.
 //!
 //! `relink-index-filled` runs the 10k/10% batch with the pointer index holding 1k, 100k
 //! and 1M entries (its configured limit), to show throughput as the index fills.
@@ -23,6 +24,7 @@ use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, Ke
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use relink::config::Config;
+use relink::otlp::scan::{scan, Interest};
 use relink::otlp::{Encoding, ExportTraceServiceRequest};
 use relink::relink::Processor;
 use std::hint::black_box;
@@ -79,6 +81,15 @@ fn batches(c: &mut Criterion) {
                         .map(|r| r.encode_to_vec())
                         .unwrap_or_default()
                 })
+            });
+            let event = Config::default().attributes.event;
+            let span_attributes = [("rpc.system", Some("aws-api")), (event.as_str(), None)];
+            let interest = Interest {
+                span_attributes: &span_attributes,
+                link_attributes: &["ptr.hash"],
+            };
+            group.bench_function("scan", |b| {
+                b.iter(|| scan(black_box(&input), &interest).map(|s| s.spans.len()))
             });
             // Setup runs on the first call only, so a filtered-out benchmark costs nothing.
             let mut fast = None;

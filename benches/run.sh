@@ -39,16 +39,16 @@ def ms(ns):
 
 print()
 print("relink vs the prost round-trip (decode + encode), same run; mean times in ms")
-print(f"{'batch':<22}{'memcpy':>10}{'prost':>10}{'relink':>10}{'full':>10}"
+print(f"{'batch':<22}{'memcpy':>10}{'prost':>10}{'scan':>10}{'relink':>10}{'full':>10}"
       f"{'relink/prost':>14}{'full/prost':>12}{'relink spans/s':>16}")
 for spans in ("1k", "10k"):
     for pct in ("0", "10", "100"):
         group = f"otlp-{spans}-spans-{pct}pct"
-        m = {k: mean.get(f"{group}/{k}") for k in ("memcpy", "prost-roundtrip", "relink", "relink-full")}
+        m = {k: mean.get(f"{group}/{k}") for k in ("memcpy", "prost-roundtrip", "scan", "relink", "relink-full")}
         if None in m.values():
             continue
         n = 1000 if spans == "1k" else 10000
-        print(f"{group:<22}{ms(m['memcpy']):>10}{ms(m['prost-roundtrip']):>10}{ms(m['relink']):>10}"
+        print(f"{group:<22}{ms(m['memcpy']):>10}{ms(m['prost-roundtrip']):>10}{ms(m['scan']):>10}{ms(m['relink']):>10}"
               f"{ms(m['relink-full']):>10}{m['relink'] / m['prost-roundtrip']:>13.2f}x"
               f"{m['relink-full'] / m['prost-roundtrip']:>11.2f}x{n / (m['relink'] / 1e9):>16,.0f}")
 

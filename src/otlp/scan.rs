@@ -13,7 +13,7 @@
 //! it; an attribute counts as interesting on the last string value, which can only flag
 //! more spans than a decoder would, never fewer.
 
-use super::wire::{Field, Fields, Malformed, Value};
+use super::wire::{read_varint, Field, Fields, Malformed, Value};
 
 /// Deepest message accepted, counting the request as 0 (prost allows 100; OTLP needs 5,
 /// plus one per level of nested array or map values).
@@ -99,6 +99,50 @@ struct Walk<'a, 'k> {
     out: Scan<'a>,
 }
 
+/// Keys and most values are short ASCII; the word-wise check is cheaper than the general
+/// validator for them.
+#[inline]
+fn utf8(bytes: &[u8]) -> Option<()> {
+    (bytes.is_ascii() || std::str::from_utf8(bytes).is_ok()).then_some(())
+}
+
+/// A `KeyValue` as the SDKs encode a scalar attribute, read without the field loop:
+/// `0a <key> 12 <value>` where the value is exactly one string (`0a <string>`), bool
+/// (`10`), int (`18`) or double (`21`) field and every length fits in one byte. Returns
+/// the key and the string value, as the general path would; `None` for any other
+/// encoding, which the general path then reads.
+#[inline]
+fn plain_attribute(kv: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
+    let [0x0a, key_len @ 0..=0x7f, rest @ ..] = kv else {
+        return None;
+    };
+    let (key, rest) = rest.split_at_checked(usize::from(*key_len))?;
+    let [0x12, value_len @ 0..=0x7f, value @ ..] = rest else {
+        return None;
+    };
+    if usize::from(*value_len) != value.len() {
+        return None;
+    }
+    let string = match value {
+        [0x0a, len @ 0..=0x7f, s @ ..] if usize::from(*len) == s.len() => Some(s),
+        [0x10 | 0x18, v @ ..] => {
+            let mut pos = 0;
+            read_varint(v, &mut pos).ok()?;
+            if pos != v.len() {
+                return None;
+            }
+            None
+        }
+        [0x21, v @ ..] if v.len() == 8 => None,
+        _ => return None,
+    };
+    utf8(key)?;
+    if let Some(s) = string {
+        utf8(s)?;
+    }
+    Some((key, string))
+}
+
 /// The payload of a length-delimited field, refusing any other wire type.
 fn len(f: &Field) -> Result<(usize, usize), Malformed> {
     match f.value {
@@ -146,13 +190,7 @@ impl<'a> Walk<'a, '_> {
     #[inline]
     fn string(&self, f: &Field) -> Result<&'a [u8], Malformed> {
         let bytes = self.bytes(f)?;
-        // Keys and most values are short ASCII; the word-wise check is cheaper than the
-        // general validator for them.
-        if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
-            Ok(bytes)
-        } else {
-            Err(Malformed)
-        }
+        utf8(bytes).map(|_| bytes).ok_or(Malformed)
     }
 
     fn check_bytes(&self, f: &Field) -> Result<(), Malformed> {
@@ -343,6 +381,21 @@ impl<'a> Walk<'a, '_> {
 
     /// The attribute's key (its last occurrence) and its last string value.
     fn key_value(
+        &self,
+        f: &Field,
+        depth: usize,
+    ) -> Result<(&'a [u8], Option<&'a [u8]>), Malformed> {
+        let (start, end) = len(f)?;
+        if depth < MAX_DEPTH {
+            if let Some(kv) = self.input.get(start..end).and_then(plain_attribute) {
+                return Ok(kv);
+            }
+        }
+        self.key_value_fields(f, depth)
+    }
+
+    /// [`Walk::key_value`] for any encoding.
+    fn key_value_fields(
         &self,
         f: &Field,
         depth: usize,

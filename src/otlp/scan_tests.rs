@@ -257,3 +257,63 @@ fn skips_unknown_fields_and_refuses_nesting_past_the_limit() {
     assert!(ExportTraceServiceRequest::decode(nested(deepest + 1).as_slice()).is_ok());
     assert_eq!(scan(&[], &INTEREST).map(|s| s.spans.len()), Ok(0));
 }
+
+#[test]
+fn the_plain_attribute_shortcut_reads_what_the_field_loop_reads() {
+    let long = "k".repeat(200);
+    let encodings: Vec<Vec<u8>> = vec![
+        kv("rpc.system", string("aws-api")).encode_to_vec(),
+        kv("n", any_value::Value::IntValue(-5)).encode_to_vec(),
+        kv("b", any_value::Value::BoolValue(true)).encode_to_vec(),
+        kv("d", any_value::Value::DoubleValue(1.5)).encode_to_vec(),
+        kv("é", string("✓")).encode_to_vec(),
+        kv(&long, string("v")).encode_to_vec(),
+        kv("k", string(&long)).encode_to_vec(),
+        kv("k", any_value::Value::BytesValue(vec![1])).encode_to_vec(),
+        kv("k", any_value::Value::StringValueStrindex(3)).encode_to_vec(),
+        KeyValue {
+            key: "k".into(),
+            value: None,
+            key_strindex: 0,
+        }
+        .encode_to_vec(),
+        KeyValue {
+            key: "k".into(),
+            value: Some(AnyValue { value: None }),
+            key_strindex: 0,
+        }
+        .encode_to_vec(),
+        // Trailing and repeated fields, a padded length, invalid UTF-8.
+        [kv("k", string("v")).encode_to_vec(), len_field(1, b"z")].concat(),
+        [
+            len_field(1, b"k"),
+            len_field(2, &[len_field(1, b"v"), varint_field(9, 1)].concat()),
+        ]
+        .concat(),
+        vec![0x0a, 0x81, 0x00, 0x12, 0x03, 0x0a, 0x01, b'v'],
+        vec![0x0a, 0x01, b'k', 0x12, 0x03, 0x0a, 0x01, 0xff],
+        vec![0x0a, 0x01, b'k', 0x12, 0x02, 0x18, 0x80],
+    ];
+    let mut shortcuts = 0;
+    for (i, bytes) in encodings.iter().enumerate() {
+        let input = len_field(1, bytes);
+        let walk = Walk {
+            input: &input,
+            interest: &INTEREST,
+            out: Scan::default(),
+        };
+        let mut fields = Fields::new(&input, 0, input.len()).unwrap_or_else(|_| panic!("{i}"));
+        let Ok(Some(field)) = fields.next_field() else {
+            panic!("{i}: no field")
+        };
+        let general = walk.key_value_fields(&field, 4);
+        let decoded = KeyValue::decode(bytes.as_slice());
+        assert_eq!(general.is_ok(), decoded.is_ok(), "{i}: validation");
+        if let Some(fast) = plain_attribute(bytes) {
+            shortcuts += 1;
+            assert_eq!(Ok(fast), general, "{i}");
+        }
+        assert_eq!(walk.key_value(&field, 4), general, "{i}");
+    }
+    assert_eq!(shortcuts, 5);
+}
