@@ -56,7 +56,7 @@ impl<'a> Fields<'a> {
     }
 
     /// The next field, or `None` at the end of the message.
-    #[inline]
+    #[inline(always)]
     pub fn next_field(&mut self) -> Result<Option<Field>, Malformed> {
         if self.pos >= self.data.len() {
             return Ok(None);
@@ -110,7 +110,7 @@ impl<'a> Fields<'a> {
 
 /// A base-128 varint at `*pos`, advancing past it. Ten bytes at most, and the tenth may
 /// only carry the top bit of a `u64` (prost's overflow rule).
-#[inline]
+#[inline(always)]
 pub fn read_varint(data: &[u8], pos: &mut usize) -> Result<u64, Malformed> {
     let first = *data.get(*pos).ok_or(Malformed)?;
     if first < 0x80 {
