@@ -83,7 +83,11 @@ fn batches(c: &mut Criterion) {
                 })
             });
             let event = Config::default().attributes.event;
-            let span_attributes = [("rpc.system", Some("aws-api")), (event.as_str(), None)];
+            let span_attributes = [
+                ("rpc.system", Some("aws-api")),
+                (event.as_str(), None),
+                ("aws.step_functions.execution.arn", None),
+            ];
             let interest = Interest {
                 span_attributes: &span_attributes,
                 link_attributes: &["ptr.hash"],

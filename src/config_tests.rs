@@ -20,6 +20,10 @@ fn empty_object_gives_the_documented_defaults() {
         (100_000, 3600)
     );
     assert_eq!(c.limits.max_request_bytes, 16 * 1024 * 1024);
+    assert!(c.stepfunctions.enabled && !c.stepfunctions.include_data);
+    assert_eq!(c.stepfunctions.max_events, 25_000);
+    assert_eq!(c.stepfunctions.lambda_join, LambdaJoin::FollowAdoption);
+    assert_eq!(c.stepfunctions.options(), crate::stepfn::Options::default());
     assert!(c.build().is_ok());
 }
 
@@ -39,7 +43,8 @@ fn every_field_can_be_set() {
         "dynamodb": {"tables": {"orders": ["pk", "sk"], "users": ["id"]}},
         "limits": {"max_request_bytes": 1000, "max_event_bytes": 100, "max_attributes_scanned": 10,
                    "max_links_per_span": 3},
-        "stepfunctions": {},
+        "stepfunctions": {"enabled": true, "include_data": true, "max_events": 100,
+                          "lambda_join": "parent"},
         "logs": {}
     }"#;
     let c = Config::from_json(json).unwrap_or_else(|e| panic!("{e}"));
@@ -51,6 +56,11 @@ fn every_field_can_be_set() {
         Some(&vec!["pk".to_string(), "sk".to_string()])
     );
     assert_eq!(c.limits.max_links_per_span, 3);
+    assert_eq!(
+        c.stepfunctions.options(),
+        crate::stepfn::Options { include_data: true, max_events: 100 }
+    );
+    assert_eq!(c.stepfunctions.lambda_join, LambdaJoin::Parent);
     // Serializing gives back the same configuration.
     let again = serde_json::to_string(&c)
         .map_err(|e| e.to_string())
@@ -74,10 +84,14 @@ fn unknown_fields_and_wrong_types_are_rejected() {
     assert!(e
         .unwrap_or_default()
         .contains("invalid type: string \"many\""));
-    let e = Config::from_json(r#"{"stepfunctions": {"enabled": true}}"#)
+    let e = Config::from_json(r#"{"stepfunctions": {"enable": true}}"#)
         .err()
         .map(|e| e.to_string());
-    assert!(e.unwrap_or_default().contains("unknown field `enabled`"));
+    assert!(e.unwrap_or_default().contains("unknown field `enable`"));
+    let e = Config::from_json(r#"{"stepfunctions": {"lambda_join": "adopt"}}"#)
+        .err()
+        .map(|e| e.to_string());
+    assert!(e.unwrap_or_default().contains("unknown variant `adopt`"));
     let e = Config::from_json(r#"{"event_attribute": {"output": "hide"}}"#)
         .err()
         .map(|e| e.to_string());
@@ -132,5 +146,34 @@ fn one_problem_is_reported_alone_and_build_validates() {
             field: "messaging.parent_single_message".into(),
             requires: "messaging.enabled".into()
         })
+    );
+}
+
+#[test]
+fn stepfunctions_lambda_join_follows_adoption_unless_set() {
+    let parent = |json: &str| Config::from_json(json).map(|c| c.stepfunctions_parent());
+    assert_eq!(parent("{}"), Ok(false));
+    assert_eq!(parent(r#"{"adoption": {"enabled": true}}"#), Ok(true));
+    assert_eq!(
+        parent(r#"{"adoption": {"enabled": true}, "stepfunctions": {"lambda_join": "link"}}"#),
+        Ok(false)
+    );
+    assert_eq!(parent(r#"{"stepfunctions": {"lambda_join": "parent"}}"#), Ok(true));
+    let messages = |json: &str| -> Vec<String> {
+        Config::from_json(json)
+            .err()
+            .map(|e| e.errors().iter().map(|e| e.to_string()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        messages(
+            r#"{"stepfunctions": {"enabled": false, "lambda_join": "parent", "max_events": 0},
+                "adoption": {"ttl_seconds": 0}}"#
+        ),
+        vec![
+            "config: `stepfunctions.lambda_join` requires `stepfunctions.enabled`",
+            "config: `adoption.ttl_seconds` is 0, expected 1 to 86400",
+            "config: `stepfunctions.max_events` is 0, expected 1 to 1000000",
+        ]
     );
 }

@@ -8,7 +8,8 @@
 //! Inputs: generated batches (benches/support/batches.rs: resource/scope nesting, every
 //! AnyValue type, evidence on 0 to 100% of spans, joins within and across batches)
 //! rewritten at the wire level (fields shuffled, unknown fields and duplicates inserted),
-//! corrupted ones, and every golden case under tests/golden/relink as protobuf.
+//! corrupted ones, and every golden case under tests/golden/relink as protobuf (with its
+//! raw events given to both processors' event entry point in between).
 
 #[path = "../benches/support/batches.rs"]
 mod batches;
@@ -21,7 +22,7 @@ use relink::config::Config;
 use relink::otlp::scan::{scan, Interest};
 use relink::otlp::wire::{write_varint, Fields, Value};
 use relink::otlp::{decode_json, decode_protobuf, encode_protobuf, Encoding};
-use relink::relink::{Processed, Processor};
+use relink::relink::{EventContext, Processed, Processor};
 use std::borrow::Cow;
 
 const NOW: u64 = 1_709_929_400_000_000_000;
@@ -131,10 +132,33 @@ fn agree(
 }
 
 /// Runs the batches through both paths, then each output again.
-fn check((config, idempotent): (&str, bool), batches: &[Vec<u8>]) -> Result<(), String> {
+fn check(config: (&str, bool), batches: &[Vec<u8>]) -> Result<(), String> {
+    let batches: Vec<(Vec<u8>, bool)> = batches.iter().map(|b| (b.clone(), false)).collect();
+    check_with_events(config, &batches)
+}
+
+/// [`check`] for batches that may be raw events (`true`), which go to the event entry
+/// point of both processors alike, so their state follows the same sequence.
+fn check_with_events(
+    (config, idempotent): (&str, bool),
+    batches: &[(Vec<u8>, bool)],
+) -> Result<(), String> {
     let (mut fast, mut full) = (processor(config), processor(config));
-    for (n, input) in batches.iter().enumerate() {
+    for (n, (input, event)) in batches.iter().enumerate() {
         let now = NOW + n as u64 * 1_000_000_000;
+        if *event {
+            let ctx = EventContext::default();
+            let a = fast
+                .process_event(input, &ctx, now)
+                .map(|r| encode_protobuf(&r));
+            let b = full
+                .process_event(input, &ctx, now)
+                .map(|r| encode_protobuf(&r));
+            if a != b {
+                return Err(format!("{config} event {n}: results differ"));
+            }
+            continue;
+        }
         let a = fast.process_traces(input, now);
         let b = full.process_traces_full(input, relink::otlp::detect(input), now);
         agree(&format!("{config} batch {n}"), input, &a, &b)?;
@@ -384,27 +408,28 @@ fn golden_cases_agree_through_both_paths() {
     let mut failures = Vec::new();
     for case in &cases {
         let config = std::fs::read_to_string(case.join("config.json")).unwrap_or_default();
-        let mut inputs: Vec<(u64, Vec<u8>)> = common::files_under(case, ".json")
+        let mut inputs: Vec<(u64, Vec<u8>, bool)> = common::files_under(case, "")
             .into_iter()
             .filter_map(|p| {
-                let n = p
-                    .file_name()?
-                    .to_str()?
-                    .strip_prefix("input-")?
-                    .strip_suffix(".json")?
-                    .parse()
-                    .ok()?;
-                let json = std::fs::read(&p).ok()?;
-                // Inputs that are not OTLP/JSON (the malformed case) go in as they are.
-                let bytes = decode_json(&json)
-                    .map(|r| encode_protobuf(&r))
-                    .unwrap_or(json);
-                Some((n, bytes))
+                let name = p.file_name()?.to_str()?;
+                let bytes = std::fs::read(&p).ok()?;
+                if let Some(n) = name
+                    .strip_prefix("input-")
+                    .and_then(|r| r.strip_suffix(".json"))
+                {
+                    // Inputs that are not OTLP/JSON (the malformed case) go in as they are.
+                    let bytes = decode_json(&bytes)
+                        .map(|r| encode_protobuf(&r))
+                        .unwrap_or(bytes);
+                    return Some((n.parse().ok()?, bytes, false));
+                }
+                let (n, _ext) = name.strip_prefix("event-")?.split_once('.')?;
+                Some((n.parse().ok()?, bytes, true))
             })
             .collect();
         inputs.sort();
-        let batches: Vec<Vec<u8>> = inputs.into_iter().map(|(_, b)| b).collect();
-        if let Err(e) = check((&config, true), &batches) {
+        let batches: Vec<(Vec<u8>, bool)> = inputs.into_iter().map(|(_, b, e)| (b, e)).collect();
+        if let Err(e) = check_with_events((&config, true), &batches) {
             failures.push(format!("{}: {e}", case.display()));
         }
     }

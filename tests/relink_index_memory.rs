@@ -81,8 +81,10 @@ fn one_million_entries_fit_in_64_bytes_each() {
     );
     assert!(measured <= 64 * ENTRIES, "{per_entry:.1} bytes per entry");
     assert!(index.memory_bytes() <= 64 * ENTRIES);
+    // The counter is process-wide: the test harness's own threads allocate a few hundred
+    // bytes meanwhile (seen: 796), so allow 64 KiB of unrelated noise.
     assert!(
-        index.memory_bytes() >= measured,
+        index.memory_bytes() + 64 * 1024 >= measured,
         "memory_bytes() must not under-report"
     );
     // Every recent entry is still found.

@@ -6,12 +6,15 @@
 //! decoding whole requests). Sources:
 //! - AWS SDK client spans (`rpc.system=aws-api`), see [`super::sdk`];
 //! - the trigger event a Lambda invocation span carries as JSON in `attributes.event`,
-//!   see [`super::trigger`];
+//!   see [`super::trigger`] (a Step Functions context object in it names the state that
+//!   invoked the Lambda, see [`super::stepfn`]);
+//! - the execution spans relink builds from Step Functions logs and history;
 //! - Datadog span-pointer links (`link.kind=span-pointer`, `ptr.dir` `d` for the write,
 //!   `u` for the triggered span), as the Collector's datadog receiver converts them.
 
 use super::attrs;
 use super::key::{push_claim, Claim, Key, Rule};
+pub use super::stepfn::StateClaim;
 use crate::config::Config;
 use crate::event::Trigger;
 use crate::propagation::Found;
@@ -50,6 +53,8 @@ pub struct SpanEvidence {
     pub producer: Vec<Claim>,
     pub consumer: Vec<Claim>,
     pub contexts: Vec<ContextClaim>,
+    /// The Step Functions state that invoked the Lambda (its event's context object).
+    pub state: Option<StateClaim>,
     /// Messages in the consumer's trigger (records of SQS, SNS, EventBridge, Kinesis).
     pub messages: usize,
     /// The span carries the event attribute (removed or truncated on output).
@@ -62,15 +67,32 @@ impl SpanEvidence {
         self.producer.is_empty()
             && self.consumer.is_empty()
             && self.contexts.is_empty()
+            && self.state.is_none()
             && !self.has_event
     }
 }
+
+/// The span attributes [`of_span`] reads evidence from, each with the string value it
+/// must have (`None`: any value), and the link attribute every Datadog pointer link has.
+/// A span with none of them proves nothing: the protobuf fast path decodes only the spans
+/// that have one, so an evidence source added to [`of_span`] adds its attribute here.
+pub(crate) fn span_keys(config: &Config) -> [(&str, Option<&str>); 3] {
+    [
+        ("rpc.system", Some("aws-api")),
+        (config.attributes.event.as_str(), None),
+        (super::stepfn::EXECUTION_ARN, None),
+    ]
+}
+
+/// See [`span_keys`].
+pub(crate) const LINK_KEYS: &[&str] = &[attrs::PTR_HASH];
 
 /// Reads a span's evidence.
 pub fn of_span(span: &Span, config: &Config) -> SpanEvidence {
     let mut ev = SpanEvidence::default();
     let limit = scan_limit(config);
     super::sdk::producer_claims(span, config, &mut ev);
+    super::stepfn::execution_claims(span, config, &mut ev);
     datadog_pointer_links(span, &mut ev);
     if let Some(event) = attrs::get_str(&span.attributes, &config.attributes.event, limit) {
         ev.has_event = true;

@@ -2,10 +2,11 @@
 //! the spans that need them, without decoding the rest of the request.
 //!
 //! 1. [`scan`] walks the request in place, validating it as prost would, and flags every
-//!    span that has an attribute evidence reads (`rpc.system=aws-api`, the event
-//!    attribute) or a link with `ptr.hash`. A span it does not flag has no evidence: the
-//!    flag is a necessary condition of everything `evidence::of_span` reads. An input the
-//!    scanner refuses goes to the full path, which reports the error as before.
+//!    span that has an attribute evidence reads (`evidence::span_keys`:
+//!    `rpc.system=aws-api`, the event attribute, a Step Functions execution ARN) or a link
+//!    with `ptr.hash`. A span it does not flag has no evidence: the flag is a necessary
+//!    condition of everything `evidence::of_span` reads. An input the scanner refuses goes
+//!    to the full path, which reports the error as before.
 //! 2. Flagged spans are decoded; `plan::plan` runs over every span (unflagged ones with
 //!    empty evidence), exactly as in the full path.
 //! 3. `apply::apply_span` runs on the flagged spans and on the spans whose trace the
@@ -17,16 +18,13 @@
 //! are kept as they arrived (unknown fields too), where the full path re-encodes them.
 
 use super::plan::{self, SpanRef};
-use super::{apply, attrs, Counters, Processed, Processor};
+use super::{apply, evidence, Counters, Processed, Processor};
 use crate::otlp::scan::{self, Interest, ScannedSpan};
 use crate::otlp::splice::splice;
 use crate::otlp::Encoding;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use std::borrow::Cow;
-
-/// The attribute that marks AWS SDK client spans, and its value (see `sdk`).
-const RPC_SYSTEM: (&str, Option<&str>) = ("rpc.system", Some("aws-api"));
 
 /// Processes a binary protobuf request, or returns `None` (with the processor untouched)
 /// when the full path must do it.
@@ -35,10 +33,10 @@ pub(super) fn process<'a>(
     input: &'a [u8],
     now_unix_nano: u64,
 ) -> Option<Processed<'a>> {
-    let span_attributes = [RPC_SYSTEM, (p.config.attributes.event.as_str(), None)];
+    let span_attributes = evidence::span_keys(&p.config);
     let interest = Interest {
         span_attributes: &span_attributes,
-        link_attributes: &[attrs::PTR_HASH],
+        link_attributes: evidence::LINK_KEYS,
     };
     let scanned = scan::scan(input, &interest).ok()?;
     let refs: Vec<SpanRef> = scanned.spans.iter().enumerate().map(span_ref).collect();

@@ -177,3 +177,40 @@ fn refused_inputs_and_stamp_mode_take_the_full_path() {
     let outputs = both(stamp, &[encode(vec![put(1, 1), span(3, 3, None, vec![])])]);
     assert_eq!(outputs[0].0, outputs[0].1);
 }
+
+#[test]
+fn step_functions_execution_spans_are_evidence() {
+    const ARN: &str = "arn:aws:states:us-east-1:123456789012:execution:Orders:o-1";
+    let mut start = span(
+        1,
+        1,
+        Some(1),
+        vec![
+            ("rpc.system", "aws-api"),
+            ("rpc.service", "SFN"),
+            ("rpc.method", "StartExecution"),
+            ("relink.message_ids", ARN),
+        ],
+    );
+    start.name = "SFN.StartExecution".into();
+    // The execution span relink builds from the execution's logs: its id is derived from
+    // the ARN, and it carries no attribute but the ARN that makes it evidence.
+    let mut execution = span(2, 0, None, vec![("aws.step_functions.execution.arn", ARN)]);
+    execution.span_id = crate::stepfn::execution_span_id(ARN).0.to_vec();
+    let config = r#"{"adoption":{"enabled":true}}"#;
+    let outputs = both(
+        config,
+        &[
+            encode(vec![start]),
+            encode(vec![execution, span(2, 3, Some(0), vec![])]),
+        ],
+    );
+    let out = decode_protobuf(&outputs[1].0).unwrap_or_default();
+    let spans = &out.resource_spans[0].scope_spans[0].spans;
+    assert_eq!(
+        spans[0].links.len(),
+        2,
+        "the adoption link and the link to StartExecution"
+    );
+    assert_eq!((spans[0].trace_id[0], spans[1].trace_id[0]), (1, 1));
+}
