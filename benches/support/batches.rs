@@ -246,7 +246,7 @@ fn producer_attributes(key: u64) -> Vec<KeyValue> {
         kv("http.status_code", int(200)),
     ];
     let mut a = common.to_vec();
-    if key % 2 == 0 {
+    if key.is_multiple_of(2) {
         let (bucket, object, etag) = s3_names(key);
         a.extend([
             kv("rpc.service", s("S3")),
@@ -269,7 +269,7 @@ fn producer_attributes(key: u64) -> Vec<KeyValue> {
 
 /// The trigger event of the consumer of `key`, with the producer's context for SQS.
 fn consumer_event(key: u64, producer: Option<([u8; 16], [u8; 8])>) -> String {
-    if key % 2 == 0 {
+    if key.is_multiple_of(2) {
         let (bucket, object, etag) = s3_names(key);
         let mut event: serde_json::Value = serde_json::from_str(S3_EVENT).unwrap_or_default();
         let record = &mut event["Records"][0];
