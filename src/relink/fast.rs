@@ -91,8 +91,9 @@ pub(super) fn process<'a>(
     Some(p.finish(output, Encoding::Protobuf, outcome.counters, None))
 }
 
-/// `sp` is the span's position in the request (the full path's `rs` and `ss` are not
-/// needed: spans are rewritten one by one).
+/// The span's ids, at the scan's position (resource, scope and span counted over the whole
+/// request): only `apply::apply` reads positions, and the fast path rewrites spans one by
+/// one instead.
 fn span_ref((sp, s): (usize, &ScannedSpan<'_>)) -> SpanRef {
     SpanRef::new(
         (s.resource, s.scope, sp),
