@@ -9,6 +9,11 @@
 #
 # Criterion's own report is in target/criterion (or $CARGO_TARGET_DIR/criterion); the
 # log with the batch descriptions is written to target/bench.log.
+#
+# When the component has been built (dist/relink.wasm, host-examples/relay/build-component.sh),
+# the same batches then run natively and in wasmtime 48 (benches/wasm). Its wasmtime build is
+# long when cold (about 8 minutes on 2 cores): HOSTS_TARGET_DIR=/work/target-hosts reuses the
+# one the relay and harness builds keep there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -73,3 +78,12 @@ if ops:
         print(f"  {int(fill):>9,} entries: {sizes.get(fill, '?'):>6} bytes/entry, "
               f"{2000 / (ns / 1e9) / 1e6:6.1f} M ops/s")
 PY
+
+if [ -f dist/relink.wasm ]; then
+    echo
+    CARGO_TARGET_DIR=${HOSTS_TARGET_DIR:-$TARGET} \
+        cargo run --quiet --release --manifest-path benches/wasm/Cargo.toml -- dist/relink.wasm
+else
+    echo
+    echo "dist/relink.wasm not built: run host-examples/relay/build-component.sh for the wasm figures"
+fi
