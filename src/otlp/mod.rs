@@ -3,12 +3,19 @@
 //!
 //! The messages are opentelemetry-proto's prost types, re-exported here so that the rest
 //! of the crate and the hosts name one set of types.
+//!
+//! For the processor's fast path, [`scan`] walks a binary request in place (where each
+//! span is, its ids, whether it carries evidence) and [`splice`] rewrites only the spans
+//! that changed into the original bytes; [`wire`] is the field reader both stand on.
 
 mod encoding;
 mod gzip;
 mod json;
 mod protobuf;
 mod response;
+pub mod scan;
+pub mod splice;
+pub mod wire;
 
 pub use encoding::{detect, Encoding};
 pub use gzip::{gunzip, gzip, is_gzip, DEFAULT_INFLATED_LIMIT};

@@ -35,7 +35,9 @@ pub(crate) fn apply(
     any
 }
 
-fn apply_span(
+/// Applies one span's edit and any adoption of its trace; returns whether the span
+/// changed (the caller counts it).
+pub(crate) fn apply_span(
     span: &mut Span,
     r: &SpanRef,
     edit: SpanEdit,

@@ -72,6 +72,21 @@ impl SpanEvidence {
     }
 }
 
+/// The span attributes [`of_span`] reads evidence from, each with the string value it
+/// must have (`None`: any value), and the link attribute every Datadog pointer link has.
+/// A span with none of them proves nothing: the protobuf fast path decodes only the spans
+/// that have one, so an evidence source added to [`of_span`] adds its attribute here.
+pub(crate) fn span_keys(config: &Config) -> [(&str, Option<&str>); 3] {
+    [
+        ("rpc.system", Some("aws-api")),
+        (config.attributes.event.as_str(), None),
+        (super::stepfn::EXECUTION_ARN, None),
+    ]
+}
+
+/// See [`span_keys`].
+pub(crate) const LINK_KEYS: &[&str] = &[attrs::PTR_HASH];
+
 /// Reads a span's evidence.
 pub fn of_span(span: &Span, config: &Config) -> SpanEvidence {
     let mut ev = SpanEvidence::default();

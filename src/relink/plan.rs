@@ -50,49 +50,55 @@ pub(crate) struct SpanEdit {
     pub route: Option<String>,
 }
 
-pub(crate) fn spans_of(req: &ExportTraceServiceRequest) -> Vec<(SpanRef, &Span)> {
+/// A span as planning sees it: where it is, and its decoded form unless the caller knows
+/// it carries no evidence (the fast path leaves spans its scanner cleared undecoded).
+pub(crate) type Spans<'a, 'b> = &'a [(SpanRef, Option<&'b Span>)];
+
+pub(crate) fn spans_of(req: &ExportTraceServiceRequest) -> Vec<(SpanRef, Option<&Span>)> {
     let mut out = Vec::new();
     for (rs, r) in req.resource_spans.iter().enumerate() {
         for (ss, s) in r.scope_spans.iter().enumerate() {
             for (sp, span) in s.spans.iter().enumerate() {
-                let trace = <[u8; 16]>::try_from(span.trace_id.as_slice())
-                    .ok()
-                    .filter(|t| *t != [0; 16]);
-                let id = <[u8; 8]>::try_from(span.span_id.as_slice())
-                    .ok()
-                    .filter(|s| *s != [0; 8]);
-                let parent = <[u8; 8]>::try_from(span.parent_span_id.as_slice())
-                    .ok()
-                    .filter(|s| *s != [0; 8]);
-                out.push((
-                    SpanRef {
-                        rs,
-                        ss,
-                        sp,
-                        trace,
-                        span: id,
-                        parent,
-                    },
-                    span,
-                ));
+                let ids = (
+                    &span.trace_id[..],
+                    &span.span_id[..],
+                    &span.parent_span_id[..],
+                );
+                out.push((SpanRef::new((rs, ss, sp), ids), Some(span)));
             }
         }
     }
     out
 }
 
+impl SpanRef {
+    /// A span at `(rs, ss, sp)` with the trace, span and parent ids as they arrived; ids
+    /// of the wrong length or all zero count as absent.
+    pub(crate) fn new(at: (usize, usize, usize), ids: (&[u8], &[u8], &[u8])) -> SpanRef {
+        let (trace, span, parent) = ids;
+        SpanRef {
+            rs: at.0,
+            ss: at.1,
+            sp: at.2,
+            trace: <[u8; 16]>::try_from(trace).ok().filter(|t| *t != [0; 16]),
+            span: <[u8; 8]>::try_from(span).ok().filter(|s| *s != [0; 8]),
+            parent: <[u8; 8]>::try_from(parent).ok().filter(|s| *s != [0; 8]),
+        }
+    }
+}
+
 /// Plans a batch. `spans` and the returned edits are in the same order.
 pub(crate) fn plan(
     state: &mut State,
     config: &Config,
-    spans: &[(SpanRef, &Span)],
+    spans: Spans<'_, '_>,
     consumer: Option<(usize, &Trigger)>,
     now_secs: u32,
     counters: &mut Counters,
 ) -> Vec<SpanEdit> {
     let mut evidence: Vec<SpanEvidence> = spans
         .iter()
-        .map(|(_, s)| evidence::of_span(s, config))
+        .map(|(_, s)| s.map(|s| evidence::of_span(s, config)).unwrap_or_default())
         .collect();
     if let Some((i, trigger)) = consumer {
         if let Some(ev) = evidence.get_mut(i) {
@@ -146,7 +152,7 @@ pub(crate) fn plan(
 struct Batch<'a, 'b> {
     state: &'a mut State,
     config: &'a Config,
-    spans: &'a [(SpanRef, &'b Span)],
+    spans: Spans<'a, 'b>,
     edits: &'a mut [SpanEdit],
     existing: &'a mut [Option<Existing>],
     now_secs: u32,
@@ -161,7 +167,7 @@ impl Batch<'_, '_> {
         ) else {
             return;
         };
-        let existing = existing.get_or_insert_with(|| Existing::of(span));
+        let existing = existing.get_or_insert_with(|| span.map(Existing::of).unwrap_or_default());
         if existing.note(&planned.link) {
             edit.links.push(planned);
         }

@@ -23,10 +23,9 @@
 
 use super::evidence::SpanEvidence;
 use super::key::{Claim, Rule};
-use super::plan::{SpanEdit, SpanRef};
+use super::plan::{SpanEdit, Spans};
 use super::State;
 use crate::config::{Config, S3Route};
-use opentelemetry_proto::tonic::trace::v1::Span;
 use std::collections::HashMap;
 
 /// The claim a span is routed by.
@@ -47,7 +46,7 @@ fn route_claim(ev: &SpanEvidence, s3_route: S3Route) -> Option<&Claim> {
 pub(crate) fn plan_routes(
     state: &State,
     config: &Config,
-    spans: &[(SpanRef, &Span)],
+    spans: Spans<'_, '_>,
     evidence: &[SpanEvidence],
     edits: &mut [SpanEdit],
 ) {

@@ -47,7 +47,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 pub const DETERMINISTIC: &str = "deterministic";
 
 /// The attribute of the execution span that names its execution.
-const EXECUTION_ARN: &str = "aws.step_functions.execution.arn";
+pub(crate) const EXECUTION_ARN: &str = "aws.step_functions.execution.arn";
 
 /// The state span a Lambda was invoked by, as its context object names it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,90 @@
+//! relink natively against the relink component (`dist/relink.wasm`) in wasmtime 48, on the
+//! benchmark batches of benches/relink.rs (issue 9: the component within 1.5x of native).
+//!
+//! Native and component calls alternate, one of each per round, so a change in machine load
+//! hits both sides alike; the figures are medians over the rounds. The component is driven
+//! through the relay's embedding (`relink_relay::component`), exactly as `relink serve`
+//! runs it: the request bytes are copied into the guest and the output copied out on every
+//! call, which is part of what is measured.
+//!
+//! ```sh
+//! cargo run --release --manifest-path benches/wasm/Cargo.toml -- dist/relink.wasm
+//! ```
+//! `ROUNDS` (default 15) sets the rounds per batch. benches/run.sh runs it when the
+//! component has been built.
+
+#[path = "../../support/batches.rs"]
+mod batches;
+
+use batches::{Rng, Shape};
+use prost::Message;
+use relink::config::Config;
+use relink::otlp::{decode_protobuf, encode_protobuf};
+use relink_relay::component::{Encoding, LoadedComponent};
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// As in benches/relink.rs.
+const NOW: u64 = 1_709_929_400_000_000_000;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() {
+    let path = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "dist/relink.wasm".into()));
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(15);
+    let loaded = match LoadedComponent::load(&path) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            std::process::exit(2);
+        }
+    };
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    println!("component {}: {size} bytes; {rounds} alternating rounds per batch, medians", path.display());
+    println!(
+        "{:<22}{:>12}{:>12}{:>14}",
+        "batch", "native ms", "wasm ms", "wasm/native"
+    );
+    for spans in [1_000, 10_000] {
+        for percent in [0, 10, 100] {
+            let shape = Shape::realistic(spans, percent);
+            let input = batches::request(&shape, &mut Rng((spans * 1000 + percent) as u64)).encode_to_vec();
+            let mut native = match Config::default().build() {
+                Ok(p) => p,
+                Err(e) => panic!("default config: {e}"),
+            };
+            let mut wasm = match loaded.processor("{}") {
+                Ok(p) => p,
+                Err(e) => panic!("component processor: {e}"),
+            };
+            // One warm-up call each; the outputs must agree.
+            let a = native.process_traces(&input, NOW).output.into_owned();
+            let b = match wasm.process_traces(&input, Encoding::Protobuf, NOW) {
+                Ok(b) => b,
+                Err(e) => panic!("component: {e}"),
+            };
+            let canonical = |x: &[u8]| decode_protobuf(x).map(|r| encode_protobuf(&r)).ok();
+            assert_eq!(canonical(&a), canonical(&b), "native and component outputs differ");
+            let (mut tn, mut tw) = (Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                let t = Instant::now();
+                black_box(native.process_traces(black_box(&input), NOW).output.len());
+                tn.push(t.elapsed());
+                let t = Instant::now();
+                black_box(wasm.process_traces(black_box(&input), Encoding::Protobuf, NOW).map(|o| o.len()).ok());
+                tw.push(t.elapsed());
+            }
+            let (n, w) = (median(tn), median(tw));
+            let name = format!("otlp-{}k-spans-{percent}pct", spans / 1000);
+            println!("{name:<22}{:>12.3}{:>12.3}{:>13.2}x", ms(n), ms(w), ms(w) / ms(n));
+        }
+    }
+}

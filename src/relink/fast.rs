@@ -1,0 +1,111 @@
+//! The binary protobuf fast path: the same plan and the same edits as the full path, on
+//! the spans that need them, without decoding the rest of the request.
+//!
+//! 1. [`scan`] walks the request in place, validating it as prost would, and flags every
+//!    span that has an attribute evidence reads (`evidence::span_keys`:
+//!    `rpc.system=aws-api`, the event attribute, a Step Functions execution ARN) or a link
+//!    with `ptr.hash`. A span it does not flag has no evidence: the flag is a necessary
+//!    condition of everything `evidence::of_span` reads. An input the scanner refuses goes
+//!    to the full path, which reports the error as before.
+//! 2. Flagged spans are decoded; `plan::plan` runs over every span (unflagged ones with
+//!    empty evidence), exactly as in the full path.
+//! 3. `apply::apply_span` runs on the flagged spans and on the spans whose trace the
+//!    adoption remap rewrites (decoded then); nothing else can change. Changed spans are
+//!    re-encoded and [`splice`]d into the input, fixing the enclosing length prefixes.
+//!
+//! So the output decodes to the full path's output, the counters are the same, and a
+//! request nothing applies to is returned as the input bytes. Bytes outside changed spans
+//! are kept as they arrived (unknown fields too), where the full path re-encodes them.
+
+use super::plan::{self, SpanRef};
+use super::{apply, evidence, Counters, Processed, Processor};
+use crate::otlp::scan::{self, Interest, ScannedSpan};
+use crate::otlp::splice::splice;
+use crate::otlp::Encoding;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+use std::borrow::Cow;
+
+/// Processes a binary protobuf request, or returns `None` (with the processor untouched)
+/// when the full path must do it.
+pub(super) fn process<'a>(
+    p: &mut Processor,
+    input: &'a [u8],
+    now_unix_nano: u64,
+) -> Option<Processed<'a>> {
+    let span_attributes = evidence::span_keys(&p.config);
+    let interest = Interest {
+        span_attributes: &span_attributes,
+        link_attributes: evidence::LINK_KEYS,
+    };
+    let scanned = scan::scan(input, &interest).ok()?;
+    let refs: Vec<SpanRef> = scanned.spans.iter().enumerate().map(span_ref).collect();
+    let mut decoded: Vec<Span> = Vec::new();
+    for s in scanned.spans.iter().filter(|s| s.interesting) {
+        decoded.push(decode(input, s)?);
+    }
+
+    // From here on the processor's state changes, so there is no going back.
+    let n = refs.len() as u64;
+    let mut call = Counters {
+        requests: 1,
+        spans_in: n,
+        spans_out: n,
+        ..Counters::default()
+    };
+    let now_secs = u32::try_from(now_unix_nano / 1_000_000_000).unwrap_or(u32::MAX);
+    let edits = {
+        let mut flagged = decoded.iter();
+        let spans: Vec<(SpanRef, Option<&Span>)> = refs
+            .iter()
+            .zip(&scanned.spans)
+            .map(|(r, s)| (*r, s.interesting.then(|| flagged.next()).flatten()))
+            .collect();
+        plan::plan(&mut p.state, &p.config, &spans, None, now_secs, &mut call)
+    };
+
+    let remap = &p.state.remap;
+    let mut flagged = decoded.into_iter();
+    let mut replaced: Vec<(usize, Vec<u8>)> = Vec::new();
+    for (i, ((r, s), edit)) in refs.iter().zip(&scanned.spans).zip(edits).enumerate() {
+        let span = if s.interesting {
+            flagged.next()
+        } else if remap.len() > 0 && r.trace.is_some_and(|t| remap.resolve(t).is_some()) {
+            // The scanner validated this span as prost decodes it, so this succeeds.
+            decode(input, s)
+        } else {
+            None
+        };
+        let Some(mut span) = span else { continue };
+        if apply::apply_span(&mut span, r, edit, remap, &p.config, &mut call) {
+            call.spans_changed += 1;
+            replaced.push((i, span.encode_to_vec()));
+        }
+    }
+    let outcome = p.settle(!replaced.is_empty(), call);
+    let output = if replaced.is_empty() {
+        Cow::Borrowed(input)
+    } else {
+        Cow::Owned(splice(input, &scanned, &replaced))
+    };
+    Some(p.finish(output, Encoding::Protobuf, outcome.counters, None))
+}
+
+/// The span's ids, at the scan's position (resource, scope and span counted over the whole
+/// request): only `apply::apply` reads positions, and the fast path rewrites spans one by
+/// one instead.
+fn span_ref((sp, s): (usize, &ScannedSpan<'_>)) -> SpanRef {
+    SpanRef::new(
+        (s.resource, s.scope, sp),
+        (s.trace_id, s.span_id, s.parent_span_id),
+    )
+}
+
+fn decode(input: &[u8], s: &ScannedSpan<'_>) -> Option<Span> {
+    let payload = input.get(s.frame.payload..s.frame.end)?;
+    Span::decode(payload).ok()
+}
+
+#[cfg(test)]
+#[path = "fast_tests.rs"]
+mod tests;
