@@ -15,6 +15,29 @@
 //! - [`relink`]: the processor that joins producer and consumer spans.
 //! - [`config`]: the one configuration every host shares; builds the processor.
 //! - [`error`]: the error values every entry point returns.
+//!
+//! No panic may be reachable from input, so the lints below are denied outside tests
+//! (`tests/clippy.sh` runs them; see docs/THREAT_MODEL.md).
+
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::get_unwrap,
+        clippy::unwrap_in_result,
+        clippy::panic_in_result_fn,
+        clippy::exit,
+        clippy::dbg_macro,
+        clippy::print_stdout,
+        clippy::print_stderr
+    )
+)]
 
 pub mod config;
 pub mod error;
@@ -24,6 +47,7 @@ pub mod otlp;
 pub mod pointer;
 pub mod propagation;
 pub mod relink;
+mod strict_json;
 
 pub use error::DecodeError;
 pub use event::{decode_event, Trigger, TriggerKind};

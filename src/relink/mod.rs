@@ -23,9 +23,9 @@
 //! | link | `relink.rule=adoption`, `relink.original_trace_id` | from an adopted root to its former trace |
 //!
 //! Guarantees: no span is dropped; ids change only by adoption; a request nothing applies
-//! to is returned as the input bytes (not re-encoded); a request that cannot be decoded is
-//! returned unchanged with the error, and counted; processing the output again adds
-//! nothing. There is no clock and no randomness: time is an argument and no ids are made.
+//! to is returned as the input bytes (not re-encoded); a request that cannot be decoded or
+//! exceeds a `limits` bound is returned unchanged with the error, and counted; processing
+//! the output again adds nothing. There is no clock and no randomness: time is an argument and no ids are made.
 //!
 //! Adoption needs the consumer trace's root in the batch that holds the consumer span
 //! (the usual case: the Lambda invocation span is the root); spans of that trace exported
@@ -35,6 +35,7 @@ mod adopt;
 mod apply;
 mod attrs;
 pub mod counters;
+mod depth;
 pub mod evidence;
 pub mod index;
 pub mod key;
@@ -112,41 +113,87 @@ impl Processor {
     }
 
     /// Processes an OTLP `ExportTraceServiceRequest` whose encoding is detected from the
-    /// bytes.
+    /// bytes. A gzip body (`Content-Encoding: gzip`, recognised by its magic number) is
+    /// inflated up to `limits.max_decompressed_bytes`, and a changed output is gzip too.
     pub fn process_traces<'a>(&mut self, input: &'a [u8], now_unix_nano: u64) -> Processed<'a> {
-        self.process_traces_as(input, otlp::detect(input), now_unix_nano)
+        self.process_body(input, None, now_unix_nano)
     }
 
     /// Processes a request in a known encoding (e.g. from `Content-Type`); the output is in
-    /// the same encoding.
+    /// the same encoding, and gzip when the input is.
     pub fn process_traces_as<'a>(
         &mut self,
         input: &'a [u8],
         encoding: Encoding,
         now_unix_nano: u64,
     ) -> Processed<'a> {
+        self.process_body(input, Some(encoding), now_unix_nano)
+    }
+
+    fn process_body<'a>(
+        &mut self,
+        input: &'a [u8],
+        encoding: Option<Encoding>,
+        now_unix_nano: u64,
+    ) -> Processed<'a> {
         let mut call = Counters {
             requests: 1,
             ..Counters::default()
         };
-        let limit = self.config.limits.max_request_bytes;
-        let decoded = if input.len() as u64 > limit {
+        let limits = &self.config.limits;
+        let limit = limits.max_request_bytes;
+        let gzipped = otlp::is_gzip(input);
+        if input.len() as u64 > limit {
             call.errors.request_too_large += 1;
-            Err(DecodeError::TooLarge {
+            let e = DecodeError::TooLarge {
                 input: "otlp request",
                 limit: usize::try_from(limit).unwrap_or(usize::MAX),
                 actual: input.len(),
-            })
+            };
+            let encoding = encoding.unwrap_or_else(|| otlp::detect(input));
+            return self.finish(input, None, encoding, call, Some(e), gzipped);
+        }
+        let inflated;
+        let body = if gzipped {
+            let max = usize::try_from(limits.max_decompressed_bytes).unwrap_or(usize::MAX);
+            match otlp::gunzip(input, max) {
+                Ok(bytes) => {
+                    inflated = bytes;
+                    inflated.as_slice()
+                }
+                Err(e) => {
+                    call.errors.request_decode += 1;
+                    let encoding = encoding.unwrap_or(Encoding::Protobuf);
+                    return self.finish(input, None, encoding, call, Some(e), gzipped);
+                }
+            }
         } else {
-            otlp::decode(input, encoding).inspect_err(|_| call.errors.request_decode += 1)
+            input
         };
+        let encoding = encoding.unwrap_or_else(|| otlp::detect(body));
+        let max_nesting = usize::try_from(limits.max_nesting).unwrap_or(usize::MAX);
+        let decoded = otlp::decode(body, encoding).and_then(|request| {
+            match depth::request_too_deep(&request, max_nesting) {
+                None => Ok(request),
+                Some((at, depth)) => Err(DecodeError::Otlp {
+                    encoding: encoding.name(),
+                    message: format!(
+                        "{at}: a value nested {depth} levels deep exceeds \
+                         limits.max_nesting ({max_nesting})"
+                    ),
+                }),
+            }
+        });
         let mut request = match decoded {
             Ok(r) => r,
-            Err(e) => return self.finish(input, None, encoding, call, Some(e)),
+            Err(e) => {
+                call.errors.request_decode += 1;
+                return self.finish(input, None, encoding, call, Some(e), gzipped);
+            }
         };
         let outcome = self.run(&mut request, now_unix_nano, None, call);
         let output = outcome.changed.then_some(request);
-        self.finish(input, output, encoding, outcome.counters, None)
+        self.finish(input, output, encoding, outcome.counters, None, gzipped)
     }
 
     /// Processes a decoded request in place.
@@ -237,6 +284,7 @@ impl Processor {
         encoding: Encoding,
         mut call: Counters,
         error: Option<DecodeError>,
+        gzipped: bool,
     ) -> Processed<'a> {
         if error.is_some() {
             call.requests_unchanged = 1;
@@ -244,6 +292,7 @@ impl Processor {
         }
         self.counters.add(&call);
         let output = match output {
+            Some(request) if gzipped => Cow::Owned(otlp::gzip(&otlp::encode(&request, encoding))),
             Some(request) => Cow::Owned(otlp::encode(&request, encoding)),
             None => Cow::Borrowed(input),
         };

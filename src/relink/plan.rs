@@ -274,7 +274,7 @@ impl Batch<'_, '_> {
 
     /// Adopts the consumer trace under the one producer trace it matched (or, with
     /// `messaging.parent_single_message`, under the single message's context), when the
-    /// consumer trace's root is in this batch.
+    /// consumer trace's root is in this batch and no earlier pass linked the consumer.
     fn adopt(
         &mut self,
         i: usize,
@@ -282,6 +282,9 @@ impl Batch<'_, '_> {
         trace: [u8; 16],
         producers: &[([u8; 16], [u8; 8])],
     ) -> bool {
+        if ev.relinked {
+            return false;
+        }
         let mut target = None;
         if self.config.adoption.enabled {
             if let Some(first) = producers.first() {
