@@ -12,6 +12,7 @@
 //! - [`propagation`]: W3C, X-Ray and Datadog trace context formats and carriers.
 //! - [`pointer`]: span pointers (S3 objects, DynamoDB items, messages) and their hashes.
 //! - [`inferred`]: OTLP spans for a trigger, following the OTel semantic conventions.
+//! - [`stepfn`]: Step Functions execution logs and history as spans, with deterministic ids.
 //! - [`relink`]: the processor that joins producer and consumer spans.
 //! - [`config`]: the one configuration every host shares; builds the processor.
 //! - [`error`]: the error values every entry point returns.
@@ -47,6 +48,7 @@ pub mod otlp;
 pub mod pointer;
 pub mod propagation;
 pub mod relink;
+pub mod stepfn;
 mod strict_json;
 
 pub use error::DecodeError;

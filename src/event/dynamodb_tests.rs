@@ -1,13 +1,9 @@
+use crate::event::test_fixtures::load as fixture;
 use super::*;
 use crate::event::decode_event_value;
 use crate::pointer::hash_elements;
 use serde_json::json;
 
-fn fixture(path: &str) -> Value {
-    let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{full}: {e}"))
-}
 
 fn item_pointer(item: &Item) -> &DynamodbItem {
     match item.pointers.as_slice() {

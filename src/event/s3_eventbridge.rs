@@ -66,15 +66,11 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
 
 #[cfg(test)]
 mod tests {
+    use crate::event::test_fixtures::load as fixture;
     use super::*;
     use crate::event::{decode_event_value, Source};
     use serde_json::json;
 
-    fn fixture(path: &str) -> Value {
-        let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{full}: {e}"))
-    }
 
     #[test]
     fn object_created() {

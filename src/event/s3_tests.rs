@@ -1,12 +1,8 @@
+use crate::event::test_fixtures::load as fixture;
 use super::*;
 use crate::event::{decode_event, decode_event_value, Source};
 use serde_json::json;
 
-fn fixture(path: &str) -> Value {
-    let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{full}: {e}"))
-}
 
 fn with(mut v: Value, pointer: &str, new: Value) -> Value {
     *v.pointer_mut(pointer).unwrap_or_else(|| panic!("no {pointer}")) = new;

@@ -1,19 +1,9 @@
+use crate::event::test_fixtures::{load as fixture, message_detail};
 use super::*;
 use crate::event::{decode_event_value, Source};
 use serde_json::json;
 
-fn fixture(path: &str) -> Value {
-    let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{full}: {e}"))
-}
 
-fn message_detail(item: &Item) -> &MessageDetail {
-    match &item.detail {
-        Some(Detail::Message(d)) => d,
-        other => panic!("detail {other:?}"),
-    }
-}
 
 #[test]
 fn plain_text_notification() {

@@ -1,6 +1,6 @@
 //! Test-only access to the real AWS payloads in `tests/fixtures/`.
 
-use super::{Detail, HttpRequest, Trigger};
+use super::{Detail, HttpRequest, Item, MessageDetail, Trigger};
 use crate::error::DecodeError;
 use serde_json::Value;
 
@@ -20,5 +20,18 @@ pub(crate) fn http(trigger: &Trigger) -> Option<&HttpRequest> {
     match trigger.items.first().and_then(|i| i.detail.as_ref()) {
         Some(Detail::Http(h)) => Some(h),
         _ => None,
+    }
+}
+
+/// A fixture parsed as JSON, for tests that fail on a missing fixture.
+pub(crate) fn load(relative: &str) -> Value {
+    fixture(relative).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The message detail of an item, for tests.
+pub(crate) fn message_detail(item: &Item) -> &MessageDetail {
+    match &item.detail {
+        Some(Detail::Message(d)) => d,
+        other => panic!("detail {other:?}"),
     }
 }
