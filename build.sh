@@ -48,6 +48,11 @@ build_native() {
   cp target/release/relink dist/relink
 }
 
+build_web() {
+  # The browser playground: relink's wasm-bindgen build and the page, into dist/web/.
+  host-examples/playground/build.sh "$ROOT/dist/web"
+}
+
 run_demo() {
   step "relinking the bundled serverless scenario"
   ./dist/relink event tests/fixtures/aws-lambda-rust-runtime/example-s3-event.json
@@ -60,10 +65,12 @@ run_tests() {
     step "python client tests"
     .venv/bin/python -m pytest -q tests/clients
   fi
+  SKIP_BUILD=1 host-examples/playground/test.sh
 }
 
 install_rust_targets
 build_native
+build_web
 case "$MODE" in
   demo) run_demo ;;
   test) install_python_env; run_tests ;;

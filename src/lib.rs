@@ -15,6 +15,7 @@
 //! - [`stepfn`]: Step Functions execution logs and history as spans, with deterministic ids.
 //! - [`relink`]: the processor that joins producer and consumer spans.
 //! - [`config`]: the one configuration every host shares; builds the processor.
+//! - [`bindings`]: thin per-host adapters, each behind a cargo feature.
 //! - [`error`]: the error values every entry point returns.
 //!
 //! No panic may be reachable from input, so the lints below are denied outside tests
@@ -40,6 +41,7 @@
     )
 )]
 
+pub mod bindings;
 pub mod config;
 pub mod error;
 pub mod event;
