@@ -15,7 +15,8 @@
 //!   "direct_links": { "enabled": true, "request_id_join": true },
 //!   "adoption": { "enabled": false },
 //!   "index": { "max_entries": 100000, "ttl_seconds": 900 },
-//!   "dynamodb": { "tables": { "orders": ["pk", "sk"] } }
+//!   "dynamodb": { "tables": { "orders": ["pk", "sk"] } },
+//!   "stepfunctions": { "enabled": true, "include_data": false, "lambda_join": "follow_adoption" }
 //! }
 //! ```
 
@@ -48,7 +49,7 @@ pub struct Config {
     pub dynamodb: Dynamodb,
     /// Safety limits on input sizes and work per span.
     pub limits: Limits,
-    /// Reserved for the Step Functions options (execution logs and history to spans).
+    /// Step Functions: execution logs and history to spans, Lambdas joined to their state.
     pub stepfunctions: Stepfunctions,
     /// Reserved for the log-enrichment options (trace ids on Lambda and Step Functions logs).
     pub logs: Logs,
@@ -332,11 +333,66 @@ impl Default for Limits {
     }
 }
 
-/// Reserved: Step Functions options are added by the Step Functions work. Empty today;
-/// any field is an error.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// How a Lambda invoked by a Step Functions state joins that state's span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LambdaJoin {
+    /// `parent` when `adoption.enabled`, else `link` (default).
+    #[default]
+    FollowAdoption,
+    /// A span link to the state span; ids are left alone.
+    Link,
+    /// The link, and the Lambda's trace is adopted into the workflow's trace with its root
+    /// parented under the state span (the adoption machinery and its TTL, also when
+    /// `adoption.enabled` is false).
+    Parent,
+}
+
+/// Step Functions workflow tracing: execution logs and history become spans (through the
+/// event entry point), and the spans of the Lambdas a state invokes join that state's span.
+/// Both sides compute the same deterministic ids (see `stepfn::ids`), so this join needs
+/// no index and works on any number of instances.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Stepfunctions {}
+pub struct Stepfunctions {
+    /// Default `true`. When `false`, relink knows nothing of workflows: the event entry
+    /// point refuses execution logs and history, and a Lambda whose event carries a context
+    /// object is joined (by the execution ARN, a direct link) to the StartExecution call
+    /// that started its execution instead of to its state.
+    pub enabled: bool,
+    /// Write execution, state and task input and output as span attributes; otherwise
+    /// only their sizes. They may hold personal or secret data. Default `false`.
+    pub include_data: bool,
+    /// Execution log lines or history events read from one input; larger inputs are
+    /// refused: 1 to 1000000. Default 25000 (the history limit of a Standard execution).
+    pub max_events: u64,
+    /// `follow_adoption` (default), `link` or `parent`: whether a Lambda invoked by a state
+    /// gets a link to the state span or becomes its child (see [`LambdaJoin`]). Example:
+    /// `"link"` keeps Lambda traces apart even with `adoption.enabled`.
+    pub lambda_join: LambdaJoin,
+}
+
+impl Default for Stepfunctions {
+    fn default() -> Self {
+        Stepfunctions {
+            enabled: true,
+            include_data: false,
+            max_events: crate::stepfn::DEFAULT_MAX_EVENTS as u64,
+            lambda_join: LambdaJoin::FollowAdoption,
+        }
+    }
+}
+
+impl Stepfunctions {
+    /// The options the span builder takes.
+    pub fn options(&self) -> crate::stepfn::Options {
+        crate::stepfn::Options {
+            include_data: self.include_data,
+            max_events: usize::try_from(self.max_events).unwrap_or(usize::MAX),
+        }
+    }
+}
+
 
 /// Reserved: log-enrichment options are added by the log work. Empty today; any field is
 /// an error.
@@ -474,8 +530,12 @@ impl Config {
                 10_000_000,
             );
         }
-        if self.messaging.parent_single_message {
-            if !self.messaging.enabled {
+        let sfn = &self.stepfunctions;
+        if sfn.lambda_join == LambdaJoin::Parent && !sfn.enabled {
+            errors.push(requires("stepfunctions.lambda_join", "stepfunctions.enabled"));
+        }
+        if self.messaging.parent_single_message || sfn.lambda_join == LambdaJoin::Parent {
+            if self.messaging.parent_single_message && !self.messaging.enabled {
                 errors.push(requires(
                     "messaging.parent_single_message",
                     "messaging.enabled",
@@ -538,6 +598,13 @@ impl Config {
                 }
             }
         }
+        range(
+            &mut errors,
+            "stepfunctions.max_events",
+            self.stepfunctions.max_events,
+            1,
+            1_000_000,
+        );
         let l = &self.limits;
         range(
             &mut errors,
@@ -586,6 +653,16 @@ impl Config {
             0 => Ok(()),
             1 => Err(errors.remove(0)),
             _ => Err(ConfigError::Several(errors)),
+        }
+    }
+
+    /// Whether a Lambda invoked by a Step Functions state is parented under the state span
+    /// (`stepfunctions.lambda_join`, following `adoption.enabled` by default) or linked.
+    pub fn stepfunctions_parent(&self) -> bool {
+        match self.stepfunctions.lambda_join {
+            LambdaJoin::FollowAdoption => self.adoption.enabled,
+            LambdaJoin::Link => false,
+            LambdaJoin::Parent => true,
         }
     }
 

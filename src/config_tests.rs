@@ -22,6 +22,10 @@ fn empty_object_gives_the_documented_defaults() {
     assert_eq!(c.limits.max_request_bytes, 16 * 1024 * 1024);
     assert_eq!(c.limits.max_decompressed_bytes, 64 * 1024 * 1024);
     assert_eq!(c.limits.max_nesting, 64);
+    assert!(c.stepfunctions.enabled && !c.stepfunctions.include_data);
+    assert_eq!(c.stepfunctions.max_events, 25_000);
+    assert_eq!(c.stepfunctions.lambda_join, LambdaJoin::FollowAdoption);
+    assert_eq!(c.stepfunctions.options(), crate::stepfn::Options::default());
     assert!(c.build().is_ok());
 }
 
@@ -41,7 +45,8 @@ fn every_field_can_be_set() {
         "dynamodb": {"tables": {"orders": ["pk", "sk"], "users": ["id"]}},
         "limits": {"max_request_bytes": 1000, "max_event_bytes": 100, "max_attributes_scanned": 10,
                    "max_links_per_span": 3, "max_decompressed_bytes": 2000, "max_nesting": 8},
-        "stepfunctions": {},
+        "stepfunctions": {"enabled": true, "include_data": true, "max_events": 100,
+                          "lambda_join": "parent"},
         "logs": {}
     }"#;
     let c = Config::from_json(json).unwrap_or_else(|e| panic!("{e}"));
@@ -54,6 +59,11 @@ fn every_field_can_be_set() {
     );
     assert_eq!(c.limits.max_links_per_span, 3);
     assert_eq!((c.limits.max_decompressed_bytes, c.limits.max_nesting), (2000, 8));
+    assert_eq!(
+        c.stepfunctions.options(),
+        crate::stepfn::Options { include_data: true, max_events: 100 }
+    );
+    assert_eq!(c.stepfunctions.lambda_join, LambdaJoin::Parent);
     // Serializing gives back the same configuration.
     let again = serde_json::to_string(&c)
         .map_err(|e| e.to_string())
@@ -77,10 +87,14 @@ fn unknown_fields_and_wrong_types_are_rejected() {
     assert!(e
         .unwrap_or_default()
         .contains("invalid type: string \"many\""));
-    let e = Config::from_json(r#"{"stepfunctions": {"enabled": true}}"#)
+    let e = Config::from_json(r#"{"stepfunctions": {"enable": true}}"#)
         .err()
         .map(|e| e.to_string());
-    assert!(e.unwrap_or_default().contains("unknown field `enabled`"));
+    assert!(e.unwrap_or_default().contains("unknown field `enable`"));
+    let e = Config::from_json(r#"{"stepfunctions": {"lambda_join": "adopt"}}"#)
+        .err()
+        .map(|e| e.to_string());
+    assert!(e.unwrap_or_default().contains("unknown variant `adopt`"));
     let e = Config::from_json(r#"{"event_attribute": {"output": "hide"}}"#)
         .err()
         .map(|e| e.to_string());
@@ -161,5 +175,34 @@ fn arrays_in_place_of_objects_and_repeated_keys_are_errors() {
             "config: `limits.max_decompressed_bytes` is 0, expected 1 to 1073741824; \
              config: `limits.max_nesting` is 129, expected 1 to 128"
         )
+    );
+}
+
+#[test]
+fn stepfunctions_lambda_join_follows_adoption_unless_set() {
+    let parent = |json: &str| Config::from_json(json).map(|c| c.stepfunctions_parent());
+    assert_eq!(parent("{}"), Ok(false));
+    assert_eq!(parent(r#"{"adoption": {"enabled": true}}"#), Ok(true));
+    assert_eq!(
+        parent(r#"{"adoption": {"enabled": true}, "stepfunctions": {"lambda_join": "link"}}"#),
+        Ok(false)
+    );
+    assert_eq!(parent(r#"{"stepfunctions": {"lambda_join": "parent"}}"#), Ok(true));
+    let messages = |json: &str| -> Vec<String> {
+        Config::from_json(json)
+            .err()
+            .map(|e| e.errors().iter().map(|e| e.to_string()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        messages(
+            r#"{"stepfunctions": {"enabled": false, "lambda_join": "parent", "max_events": 0},
+                "adoption": {"ttl_seconds": 0}}"#
+        ),
+        vec![
+            "config: `stepfunctions.lambda_join` requires `stepfunctions.enabled`",
+            "config: `adoption.ttl_seconds` is 0, expected 1 to 86400",
+            "config: `stepfunctions.max_events` is 0, expected 1 to 1000000",
+        ]
     );
 }

@@ -1,7 +1,10 @@
 //! The relink golden scenarios: `tests/golden/relink/<case>/` holds `config.json`, the
-//! OTLP/JSON batches `input-1.json`, `input-2.json`, ... processed in order by one
-//! processor (batch N at `BASE_NOW + N` seconds), the outputs `expected-N.json` and
-//! `counters.json` (cumulative counters and per-batch errors).
+//! batches processed in order by one processor (batch N at `BASE_NOW + N` seconds), the
+//! outputs `expected-N.json` and `counters.json` (cumulative counters and per-batch errors).
+//! A batch is `input-N.json`, an OTLP/JSON request (`process_traces`), or `event-N.<ext>`,
+//! a raw input for the event entry point (`process_event`: a Lambda trigger event, Step
+//! Functions log lines or history), whose spans are stored pretty-printed as OTLP/JSON
+//! (`{"error": ...}` when refused).
 //!
 //! An output that is the input itself (nothing applied, or an error) is stored verbatim and
 //! must match byte for byte; a rewritten output is stored pretty-printed. Inputs are built
@@ -11,28 +14,40 @@
 mod common;
 
 use relink::config::Config;
+use relink::relink::{EventContext, Processor};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 /// 2024-03-08T20:21:40Z.
 const BASE_NOW: u64 = 1_709_929_300_000_000_000;
 
-/// The case's inputs in batch order (`input-10` after `input-9`).
-fn inputs(case: &Path) -> Vec<(u64, PathBuf)> {
-    let mut out: Vec<(u64, PathBuf)> = common::files_under(case, ".json")
+/// The case's batches in order (`input-10` after `event-9`); `true` for raw event inputs.
+fn inputs(case: &Path) -> Vec<(u64, PathBuf, bool)> {
+    let mut out: Vec<(u64, PathBuf, bool)> = common::files_under(case, "")
         .into_iter()
         .filter_map(|p| {
             let name = p.file_name()?.to_str()?;
-            let n = name
-                .strip_prefix("input-")?
-                .strip_suffix(".json")?
-                .parse()
-                .ok()?;
-            Some((n, p))
+            if let Some(n) = name.strip_prefix("input-").and_then(|r| r.strip_suffix(".json")) {
+                return Some((n.parse().ok()?, p, false));
+            }
+            let (n, _ext) = name.strip_prefix("event-")?.split_once('.')?;
+            Some((n.parse().ok()?, p, true))
         })
         .collect();
     out.sort();
     out
+}
+
+/// A raw input through the event entry point: its spans as pretty OTLP/JSON, or the error.
+fn event_output(processor: &mut Processor, input: &[u8], now: u64) -> Result<String, String> {
+    match processor.process_event(input, &EventContext::default(), now) {
+        Ok(request) => {
+            let json = relink::otlp::encode_json(&request);
+            let value: serde_json::Value = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
+            Ok(common::pretty(&value))
+        }
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn run_case(case: &Path, failures: &mut Vec<String>) {
@@ -50,8 +65,22 @@ fn run_case(case: &Path, failures: &mut Vec<String>) {
         }
     };
     let mut errors = Vec::new();
-    for (n, path) in inputs(case) {
+    for (n, path, raw) in inputs(case) {
         let input = std::fs::read(&path).unwrap_or_default();
+        let expected = case.join(format!("expected-{n}.json"));
+        if raw {
+            let actual = match event_output(&mut processor, &input, BASE_NOW + n * 1_000_000_000) {
+                Ok(spans) => spans,
+                Err(e) => {
+                    errors.push(format!("event-{n}: {e}"));
+                    common::pretty(&serde_json::json!({ "error": e }))
+                }
+            };
+            if let Err(e) = common::check(&expected, &actual) {
+                failures.push(e);
+            }
+            continue;
+        }
         let out = processor.process_traces(&input, BASE_NOW + n * 1_000_000_000);
         if let Some(e) = &out.error {
             errors.push(format!("input-{n}: {e}"));
@@ -73,7 +102,6 @@ fn run_case(case: &Path, failures: &mut Vec<String>) {
                 }
             },
         };
-        let expected = case.join(format!("expected-{n}.json"));
         if let Err(e) = common::check(&expected, &actual) {
             failures.push(e);
         }
@@ -136,10 +164,16 @@ fn outputs_processed_again_are_unchanged() {
         let (Ok(mut first), Ok(mut fresh)) = (config.build(), config.build()) else {
             continue;
         };
-        for (n, path) in inputs(case) {
+        for (n, path, raw) in inputs(case) {
             let input = std::fs::read(&path).unwrap_or_default();
             let now = BASE_NOW + n * 1_000_000_000;
-            let once = first.process_traces(&input, now).output.into_owned();
+            let once = match raw {
+                true => match first.process_event(&input, &EventContext::default(), now) {
+                    Ok(request) => relink::otlp::encode_json(&request),
+                    Err(_) => continue,
+                },
+                false => first.process_traces(&input, now).output.into_owned(),
+            };
             for (who, p) in [("same", &mut first), ("fresh", &mut fresh)] {
                 let again = p.process_traces(&once, now);
                 if !matches!(again.output, Cow::Borrowed(_)) {

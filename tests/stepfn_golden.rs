@@ -31,22 +31,27 @@ fn golden_cases() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
     for case in &cases {
-        let rendered = run_case(case);
-        let expected_path = case.join("expected.json");
-        if update {
-            std::fs::write(&expected_path, &rendered).unwrap_or_else(|e| panic!("{e}"));
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if expected != rendered {
-            failures.push(format!("{}\n--- actual ---\n{rendered}", case.display()));
+        let (rendered, otlp) = run_case(case);
+        for (file, actual) in [("expected.json", Some(rendered)), ("expected.otlp.json", otlp)] {
+            let path = case.join(file);
+            // The OTLP form is kept only where a case has the file (the CLI test reads it).
+            let Some(actual) = actual.filter(|_| file == "expected.json" || path.exists()) else { continue };
+            if update {
+                std::fs::write(&path, &actual).unwrap_or_else(|e| panic!("{e}"));
+                continue;
+            }
+            let expected = std::fs::read_to_string(&path).unwrap_or_default();
+            if expected != actual {
+                failures.push(format!("{}\n--- actual ---\n{actual}", path.display()));
+            }
         }
     }
     assert!(failures.is_empty(), "golden mismatches (UPDATE_GOLDEN=1 to rewrite, then review):\n{}", failures.join("\n"));
 }
 
-/// Runs one case: its input through the public API, its output rendered (or its error).
-fn run_case(case: &Path) -> String {
+/// Runs one case: its input through the public API, its output rendered (or its error),
+/// and the spans as pretty OTLP/JSON (what `relink event` prints).
+fn run_case(case: &Path) -> (String, Option<String>) {
     let config: Value = read_json(&case.join("config.json")).unwrap_or(json!({}));
     let options = Options {
         include_data: config.get("include_data").and_then(Value::as_bool).unwrap_or(false),
@@ -71,9 +76,10 @@ fn run_case(case: &Path) -> String {
     match result {
         Ok(request) => {
             check_invariants(case, &request);
-            render(&request)
+            let otlp: Value = serde_json::from_slice(&relink::otlp::encode_json(&request)).unwrap_or_default();
+            (render(&request), Some(format!("{}\n", pretty(&otlp))))
         }
-        Err(error) => format!("{}\n", pretty(&json!({ "error": error.to_string() }))),
+        Err(error) => (format!("{}\n", pretty(&json!({ "error": error.to_string() }))), None),
     }
 }
 

@@ -7,10 +7,8 @@
 
 use crate::config::{Config, ConfigError};
 use crate::error::DecodeError;
-use crate::event::decode_event;
-use crate::inferred::{infer_request, InferOptions};
 use crate::otlp::{self, Encoding, ExportTraceServiceRequest};
-use crate::relink::{Counters, Processor};
+use crate::relink::{Counters, EventContext, Processor};
 use crate::stepfn;
 use serde::Serialize;
 
@@ -73,17 +71,8 @@ impl Session {
 
     /// Decodes a raw AWS trigger event, infers its spans and relinks them. The output is
     /// OTLP/JSON; an event that does not decode gives no output and the decoder's error.
-    /// Events over `limits.max_event_bytes` are refused, as the event attribute is.
     pub fn process_event(&mut self, input: &[u8], now_unix_nano: u64) -> Outcome {
-        let limit = self.processor.config().limits.max_event_bytes;
-        let trigger = match within(input, limit, "event").and_then(decode_event) {
-            Ok(trigger) => trigger,
-            Err(e) => return failed(&e),
-        };
-        let mut request = infer_request(&trigger, &InferOptions::default());
-        let input_json = json_string(otlp::encode_json(&request));
-        let outcome = self.processor.process_inferred(&trigger, &mut request, now_unix_nano);
-        made(&request, input_json, &outcome.counters)
+        self.process_raw(input, &EventContext::default(), now_unix_nano)
     }
 
     /// Spans of the executions in Step Functions execution log lines (one line, lines, a
@@ -116,7 +105,17 @@ impl Session {
         };
         let input_json = json_string(otlp::encode_json(&request));
         let outcome = self.processor.process_request(&mut request, now_unix_nano);
-        made(&request, input_json, &outcome.counters)
+        made_outcome(&request, input_json, &outcome.counters)
+    }
+
+    /// Any raw input through the core's event entry point, keeping the spans as made.
+    fn process_raw(&mut self, input: &[u8], ctx: &EventContext, now_unix_nano: u64) -> Outcome {
+        let mut input_json = String::new();
+        let made = |spans: &ExportTraceServiceRequest| input_json = json_string(otlp::encode_json(spans));
+        match self.processor.process_event_observed(input, ctx, now_unix_nano, made) {
+            Ok((request, counters)) => made_outcome(&request, input_json, &counters),
+            Err(e) => failed(&e),
+        }
     }
 
     /// The cumulative counters as JSON.
@@ -153,7 +152,7 @@ fn within<'a>(input: &'a [u8], limit: u64, name: &'static str) -> Result<&'a [u8
 }
 
 /// The outcome of spans relink made (from an event or an execution record): OTLP/JSON.
-fn made(request: &ExportTraceServiceRequest, input_json: String, counters: &Counters) -> Outcome {
+fn made_outcome(request: &ExportTraceServiceRequest, input_json: String, counters: &Counters) -> Outcome {
     let output = otlp::encode_json(request);
     Outcome {
         output_json: json_string(output.clone()),

@@ -143,7 +143,7 @@ fn event_gives_its_inferred_spans_relinked() {
     };
     let kinds: Vec<_> = links.iter().map(|l| (attr(l, "ptr.dir"), attr(l, "relink.rule"))).collect();
     assert_eq!(kinds, vec![(Some(json!("u")), None), (None, Some(json!("aws.s3.object")))]);
-    assert_eq!(parse(&out.counters_json)["links"], json!({"pointer": 1, "exact": 1, "request_id": 0, "heuristic": 0, "context": 0, "adoption": 0, "over_limit": 0}));
+    assert_eq!(parse(&out.counters_json)["links"], json!({"pointer": 1, "exact": 1, "request_id": 0, "heuristic": 0, "context": 0, "deterministic": 0, "adoption": 0, "over_limit": 0}));
     assert_eq!(out.output, out.output_json.into_bytes());
 }
 
@@ -153,7 +153,9 @@ fn undecodable_event_gives_the_decoder_error_and_no_spans() {
     let out = session.process_event(br#"{"Records":[{"eventSource":"aws:s3"}]}"#, NOW);
     assert_eq!(out.error.as_deref(), Some("s3 event: missing field `Records.0.s3.object.key`"));
     assert_eq!((out.output.len(), out.input_json.as_str(), out.output_json.as_str()), (0, "", ""));
-    assert_eq!(parse(&session.counters_json())["requests"], json!(0));
+    // The core counts the refused call as an unchanged request with an event error.
+    let counters = parse(&session.counters_json());
+    assert_eq!((counters["requests"].clone(), counters["errors"]["event_invalid"].clone()), (json!(1), json!(1)));
 }
 
 #[test]

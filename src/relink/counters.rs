@@ -38,13 +38,16 @@ pub struct LinkCounters {
     pub heuristic: u64,
     /// Links to contexts found in messages.
     pub context: u64,
+    /// Links from Lambda invocations to the Step Functions state span that invoked them.
+    pub deterministic: u64,
     /// Links from an adopted root to its original trace.
     pub adoption: u64,
     /// Links not added because the span reached `limits.max_links_per_span`.
     pub over_limit: u64,
 }
 
-/// Problems, by kind. None of them loses data.
+/// Problems, by kind. None of them loses data. The `event_*` counters count event
+/// attributes that could not be read and inputs the event entry point refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ErrorCounters {
     /// Requests over `limits.max_request_bytes`, passed through.
@@ -88,6 +91,7 @@ impl Counters {
         l.request_id += c.request_id;
         l.heuristic += c.heuristic;
         l.context += c.context;
+        l.deterministic += c.deterministic;
         l.adoption += c.adoption;
         l.over_limit += c.over_limit;
         self.traces_adopted += call.traces_adopted;
@@ -127,6 +131,7 @@ impl Counters {
             LinkKind::Direct(Match::RequestId) => l.request_id += 1,
             LinkKind::Direct(Match::Heuristic) => l.heuristic += 1,
             LinkKind::Direct(Match::Context) | LinkKind::Context => l.context += 1,
+            LinkKind::State => l.deterministic += 1,
             LinkKind::Adoption => l.adoption += 1,
         }
     }

@@ -6,12 +6,15 @@
 //! decoding whole requests). Sources:
 //! - AWS SDK client spans (`rpc.system=aws-api`), see [`super::sdk`];
 //! - the trigger event a Lambda invocation span carries as JSON in `attributes.event`,
-//!   see [`super::trigger`];
+//!   see [`super::trigger`] (a Step Functions context object in it names the state that
+//!   invoked the Lambda, see [`super::stepfn`]);
+//! - the execution spans relink builds from Step Functions logs and history;
 //! - Datadog span-pointer links (`link.kind=span-pointer`, `ptr.dir` `d` for the write,
 //!   `u` for the triggered span), as the Collector's datadog receiver converts them.
 
 use super::attrs;
 use super::key::{push_claim, Claim, Key, Rule};
+pub use super::stepfn::StateClaim;
 use crate::config::Config;
 use crate::event::Trigger;
 use crate::propagation::Found;
@@ -51,6 +54,8 @@ pub struct SpanEvidence {
     pub producer: Vec<Claim>,
     pub consumer: Vec<Claim>,
     pub contexts: Vec<ContextClaim>,
+    /// The Step Functions state that invoked the Lambda (its event's context object).
+    pub state: Option<StateClaim>,
     /// Messages in the consumer's trigger (records of SQS, SNS, EventBridge, Kinesis).
     pub messages: usize,
     /// The span carries the event attribute (removed or truncated on output).
@@ -67,6 +72,7 @@ impl SpanEvidence {
         self.producer.is_empty()
             && self.consumer.is_empty()
             && self.contexts.is_empty()
+            && self.state.is_none()
             && !self.has_event
     }
 }
@@ -76,6 +82,7 @@ pub fn of_span(span: &Span, config: &Config) -> SpanEvidence {
     let mut ev = SpanEvidence::default();
     let limit = scan_limit(config);
     super::sdk::producer_claims(span, config, &mut ev);
+    super::stepfn::execution_claims(span, config, &mut ev);
     datadog_pointer_links(span, &mut ev);
     ev.relinked = relinked_before(span);
     if let Some(event) = attrs::get_str(&span.attributes, &config.attributes.event, limit) {

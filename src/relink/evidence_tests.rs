@@ -122,10 +122,13 @@ fn dynamodb_records_and_step_functions_executions() {
             },
         ],
     );
-    t.step_functions = Some(StepFunctionsContext {
+    let ctx = StepFunctionsContext {
         execution_id: "arn:aws:states:us-east-1:1:execution:m:e".into(),
+        state_name: "S".into(),
+        state_entered_time: "2024-07-30T19:55:53.018Z".into(),
         ..Default::default()
-    });
+    };
+    t.step_functions = Some(ctx.clone());
     let mut ev = SpanEvidence::default();
     of_trigger(&t, &Config::default(), &mut ev);
     let hashes: Vec<String> = ev.consumer.iter().map(|c| c.key.to_hex()).collect();
@@ -133,12 +136,20 @@ fn dynamodb_records_and_step_functions_executions() {
         hashes.first().map(String::as_str),
         Some("7f1aee721472bcb48701d45c7c7f7821")
     );
-    assert_eq!(rules(&ev.consumer).len(), 3);
+    assert_eq!(rules(&ev.consumer), vec![(Rule::DynamodbItem, None), (Rule::DynamodbItem, None)]);
+    assert_eq!(ev.state, Some(StateClaim::of(&ctx)), "the state that invoked it");
+    assert_eq!(ev.messages, 0, "stream records are not messages");
+
+    // Without Step Functions support the execution ARN is claimed instead.
+    let mut disabled = Config::default();
+    disabled.stepfunctions.enabled = false;
+    let mut ev = SpanEvidence::default();
+    of_trigger(&t, &disabled, &mut ev);
+    assert_eq!(ev.state, None);
     assert_eq!(
         ev.consumer.get(2).map(|c| c.rule),
         Some(Rule::StepfunctionsExecution)
     );
-    assert_eq!(ev.messages, 0, "stream records are not messages");
 }
 
 #[test]

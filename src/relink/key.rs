@@ -24,6 +24,9 @@ pub enum Rule {
     EventbridgeEvent,
     KinesisRecord,
     StepfunctionsExecution,
+    /// A Lambda invoked by a Step Functions state, joined to the state span on ids both
+    /// sides compute.
+    StepfunctionsState,
     /// A trace context carried inside a message.
     MessagingContext,
     /// A consumer trace re-parented under its producer.
@@ -55,6 +58,7 @@ impl Rule {
             Rule::EventbridgeEvent => "aws.eventbridge.event",
             Rule::KinesisRecord => "aws.kinesis.record",
             Rule::StepfunctionsExecution => "aws.stepfunctions.execution",
+            Rule::StepfunctionsState => "aws.stepfunctions.state",
             Rule::MessagingContext => "messaging.context",
             Rule::Adoption => "adoption",
         }

@@ -23,6 +23,8 @@ pub enum LinkKind {
     Pointer,
     Direct(Match),
     Context,
+    /// A Lambda invocation to the Step Functions state span that invoked it.
+    State,
     Adoption,
 }
 
@@ -44,6 +46,7 @@ impl Planned {
         match self.kind {
             LinkKind::Direct(m) => Some(m.name()),
             LinkKind::Context => Some(Match::Context.name()),
+            LinkKind::State => Some(super::stepfn::DETERMINISTIC),
             LinkKind::Pointer | LinkKind::Adoption => None,
         }
     }

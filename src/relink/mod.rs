@@ -6,20 +6,25 @@
 //! - [`key`]: join keys (Datadog pointer hashes, namespaced ids) and rules.
 //! - [`index`]: the bounded pointer index behind direct links.
 //! - `plan`, `apply`, [`links`], [`adopt`], `stamp`: deciding and writing the changes.
+//! - [`stepfn`]: Step Functions joins (a Lambda under its state, an execution under its
+//!   StartExecution call).
+//! - `event`: the event entry point, [`Processor::process_event`], for raw inputs (Lambda
+//!   trigger events, Step Functions logs and history) with its [`EventContext`].
 //! - [`counters`]: what hosts expose.
 //!
 //! What relink writes, so a user can audit every join:
 //!
 //! | where | attribute | meaning |
 //! |---|---|---|
-//! | span | `relink.rules` | rules that added a link or adopted the span: `aws.s3.object`, `aws.s3.request`, `aws.s3.key`, `aws.dynamodb.item`, `aws.sqs.message`, `aws.sns.message`, `aws.eventbridge.event`, `aws.kinesis.record`, `aws.stepfunctions.execution`, `messaging.context`, `adoption` |
+//! | span | `relink.rules` | rules that added a link or adopted the span: `aws.s3.object`, `aws.s3.request`, `aws.s3.key`, `aws.dynamodb.item`, `aws.sqs.message`, `aws.sns.message`, `aws.eventbridge.event`, `aws.kinesis.record`, `aws.stepfunctions.execution`, `aws.stepfunctions.state`, `messaging.context`, `adoption` |
 //! | span | `relink.pointer.hashes` | Datadog pointer hashes the span wrote or was triggered by |
-//! | span | `relink.matches` | match kinds of the links added: `exact` (same pointer hash or id), `request-id` (S3 request id), `heuristic` (bucket and key only), `context` (propagated in the message) |
+//! | span | `relink.matches` | match kinds of the links added: `exact` (same pointer hash or id), `request-id` (S3 request id), `heuristic` (bucket and key only), `context` (propagated in the message), `deterministic` (ids both sides compute: a Lambda and its Step Functions state) |
 //! | span | `relink.original_trace_id` | the trace id before adoption |
 //! | span | `relink.route` (configurable) | stamp mode's routing key |
 //! | link | `ptr.kind`, `ptr.dir`, `ptr.hash`, `link.kind` | Datadog span pointer (zero ids) |
 //! | link | `relink.rule`, `relink.match`, `relink.key`, `relink.peer` | a direct link: why, how, on which key, and whether the linked span is the `producer` or the `consumer` |
 //! | link | `relink.context.format`, `relink.context.carrier`, `messaging.message.id` | a link to a context found in a message |
+//! | link | `relink.context.carrier`, `aws.step_functions.execution.arn`, `aws.step_functions.state.name`, `.state.entered_time`, `.state.retry_count`, `.state.redrive_count` | a link from a Lambda to the state span that invoked it (`relink.rule=aws.stepfunctions.state`), and what its context object named |
 //! | link | `relink.rule=adoption`, `relink.original_trace_id` | from an adopted root to its former trace |
 //!
 //! Guarantees: no span is dropped; ids change only by adoption; a request nothing applies
@@ -36,6 +41,7 @@ mod apply;
 mod attrs;
 pub mod counters;
 mod depth;
+mod event;
 pub mod evidence;
 pub mod index;
 pub mod key;
@@ -43,9 +49,11 @@ pub mod links;
 mod plan;
 mod sdk;
 mod stamp;
+pub mod stepfn;
 mod trigger;
 
 pub use counters::Counters;
+pub use event::EventContext;
 
 use crate::config::Config;
 use crate::error::DecodeError;
@@ -307,3 +315,6 @@ impl Processor {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+#[path = "stepfn_tests.rs"]
+mod stepfn_tests;

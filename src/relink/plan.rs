@@ -7,14 +7,15 @@
 //! 2. producers: pointer links, links to consumers seen in *earlier* batches, then their
 //!    index entries (so a consumer later in the same batch finds them);
 //! 3. consumers: pointer links, links to producers (this batch or earlier), links to
-//!    message contexts, index entries, adoption;
+//!    message contexts, the link to the Step Functions state that invoked a Lambda, index
+//!    entries, adoption;
 //! 4. event attribute edits and route stamps.
 
 use super::evidence::{self, SpanEvidence};
 use super::index::{Hit, Side};
 use super::key::{Claim, Match};
 use super::links::{self, Dir, Existing, Peer, Planned};
-use super::{stamp, Counters, State};
+use super::{stamp, stepfn, Counters, State};
 use crate::config::{Config, EventOutput};
 use crate::event::Trigger;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -119,7 +120,8 @@ pub(crate) fn plan(
         }
     }
     for (i, ev) in evidence.iter().enumerate() {
-        if (!ev.consumer.is_empty() || !ev.contexts.is_empty()) && batch.consumer(i, ev) {
+        let consumes = !ev.consumer.is_empty() || !ev.contexts.is_empty() || ev.state.is_some();
+        if consumes && batch.consumer(i, ev) {
             counters.traces_adopted += 1;
         }
     }
@@ -269,12 +271,21 @@ impl Batch<'_, '_> {
                 self.add(i, links::context(&c.found, c.message_id.as_deref()));
             }
         }
+        if let Some(state) = &ev.state {
+            let target = self.state.remap.current(state.parent.trace_id.0);
+            let already_parent = target == trace && Some(state.parent.span_id.0) == parent;
+            if state.parent.span_id.0 != span && !already_parent {
+                self.add(i, stepfn::state_link(state, target));
+            }
+        }
         self.adopt(i, ev, trace, &producers)
     }
 
-    /// Adopts the consumer trace under the one producer trace it matched (or, with
-    /// `messaging.parent_single_message`, under the single message's context), when the
-    /// consumer trace's root is in this batch and no earlier pass linked the consumer.
+    /// Adopts the consumer trace under the Step Functions state that invoked it (when
+    /// `stepfunctions.lambda_join` says parent), else under the one producer trace it
+    /// matched, else (with `messaging.parent_single_message`) under the single message's
+    /// context, when the consumer trace's root is in this batch and no earlier pass linked
+    /// the consumer.
     fn adopt(
         &mut self,
         i: usize,
@@ -285,8 +296,12 @@ impl Batch<'_, '_> {
         if ev.relinked {
             return false;
         }
-        let mut target = None;
-        if self.config.adoption.enabled {
+        let mut target = ev
+            .state
+            .as_ref()
+            .filter(|_| self.config.stepfunctions_parent())
+            .map(|s| (self.state.remap.current(s.parent.trace_id.0), s.parent.span_id.0));
+        if target.is_none() && self.config.adoption.enabled {
             if let Some(first) = producers.first() {
                 if producers.iter().all(|p| p.0 == first.0) {
                     target = Some(*first);

@@ -69,10 +69,7 @@ pub(crate) fn consumer_claims(
         }
     }
     if let Some(sfn) = &trigger.step_functions {
-        if config.direct_links.message_ids && !sfn.execution_id.is_empty() {
-            ev.consumer
-                .push(Claim::id(Rule::StepfunctionsExecution, &sfn.execution_id));
-        }
+        super::stepfn::context_claims(sfn, config, ev, depth);
     }
 }
 

@@ -1,7 +1,9 @@
 //! `relink`: the command-line face of the core.
 //!
-//! - `relink event FILE|-` prints the decoded trigger as JSON; `--otlp` prints its inferred
-//!   spans as OTLP/JSON instead.
+//! - `relink event FILE|-` prints a Lambda trigger event as the decoded trigger (JSON), and
+//!   Step Functions execution logs, subscription data and execution history as their spans
+//!   (OTLP/JSON); `--otlp` prints spans for triggers too (the event entry point every host
+//!   binding calls).
 //! - `relink process --in FILE|- [--out FILE] [--config FILE] [--format json|protobuf]` runs
 //!   the processor on an OTLP export request.
 //!
@@ -32,8 +34,15 @@ impl Failure {
 }
 
 const USAGE: &str = "usage:
-  relink event FILE|- [--otlp]
-  relink process --in FILE|- [--out FILE] [--config FILE] [--format json|protobuf]";
+  relink event FILE|- [--otlp] [--config FILE] [--execution-arn ARN]
+      A Lambda trigger event prints as the decoded trigger (JSON). Step Functions
+      execution log lines (one, NDJSON, a JSON array), CloudWatch Logs subscription data
+      of them (the awslogs event, or inflated as a Firehose delivery holds it) and
+      GetExecutionHistory output print as their spans (OTLP/JSON). History needs its
+      execution ARN: a top-level `executionArn` field, or --execution-arn.
+      --otlp   print spans for a trigger too: its inferred spans, processed
+  relink process --in FILE|- [--out FILE] [--config FILE] [--format json|protobuf]
+      Relink one OTLP export request.";
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();

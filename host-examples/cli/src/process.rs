@@ -8,6 +8,7 @@ use crate::args::{read_input, write_output, Args};
 use crate::Failure;
 use relink::config::Config;
 use relink::otlp::{self, Encoding};
+use relink::relink::Processor;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn run(words: &[String]) -> Result<(), Failure> {
@@ -22,18 +23,10 @@ pub fn run(words: &[String]) -> Result<(), Failure> {
         Some("protobuf") => Some(Encoding::Protobuf),
         Some(other) => return Err(Failure::usage(format!("--format must be json or protobuf, not `{other}`"))),
     };
-    let config = match args.value("--config") {
-        None => Config::default(),
-        Some(path) => {
-            let text = String::from_utf8(read_input(path)?)
-                .map_err(|_| Failure::input(format!("{path}: not utf-8")))?;
-            Config::from_json(&text).map_err(|e| Failure::input(format!("{path}: {e}")))?
-        }
-    };
-    let mut processor = config.build().map_err(|e| Failure::input(format!("config: {e}")))?;
+    let mut processor = build_processor(args.value("--config"))?;
 
     let input = read_input(input_path)?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let now = now_unix_nano();
     let processed = processor.process_traces(&input, now);
     if let Some(error) = processed.error {
         // Pass the request through untouched so a pipeline loses nothing, then fail.
@@ -49,4 +42,22 @@ pub fn run(words: &[String]) -> Result<(), Failure> {
         _ => processed.output.into_owned(),
     };
     write_output(args.value("--out"), &output)
+}
+
+/// The processor of `--config FILE` (the defaults without one).
+pub fn build_processor(config_path: Option<&str>) -> Result<Processor, Failure> {
+    let config = match config_path {
+        None => Config::default(),
+        Some(path) => {
+            let text = String::from_utf8(read_input(path)?)
+                .map_err(|_| Failure::input(format!("{path}: not utf-8")))?;
+            Config::from_json(&text).map_err(|e| Failure::input(format!("{path}: {e}")))?
+        }
+    };
+    config.build().map_err(|e| Failure::input(format!("config: {e}")))
+}
+
+/// The wall clock, which drives only the index expiry (no output depends on it).
+pub fn now_unix_nano() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Writes the inputs and configs of the relink golden cases (tests/golden/relink/<case>/).
 
-Inputs are OTLP/JSON batches as the real clients export them:
+Inputs are OTLP/JSON batches as the real clients export them (`input-N.json`), or raw
+inputs for the event entry point (`event-N.<ext>`: a trigger event, Step Functions log
+lines, subscription data), see tests/relink_golden.rs:
 - span attributes are those the OpenTelemetry instrumentations record, read from their
   source (opentelemetry-python-contrib botocore and aws-lambda, opentelemetry-js-contrib
   aws-sdk), plus the facts relink's hooks add (`aws.s3.bucket`, `aws.s3.key`,
@@ -18,6 +20,8 @@ Then UPDATE_GOLDEN=1 cargo test --test relink_golden, and review the expected fi
 
 import base64
 import copy
+import datetime
+import gzip
 import hashlib
 import json
 import os
@@ -121,14 +125,25 @@ def merge(*batches):
     return {"resourceSpans": [rs for b in batches for rs in b["resourceSpans"]]}
 
 
+class Raw:
+    """A raw input for the event entry point (`event-N.<ext>`), not an OTLP batch."""
+
+    def __init__(self, text, ext):
+        self.text, self.ext = text, ext
+
+
 def write_case(case, inputs, config=None, readme=None):
     d = os.path.join(ROOT, case)
     os.makedirs(d, exist_ok=True)
     for name in os.listdir(d):
-        if name.startswith("input-"):
+        if name.startswith("input-") or name.startswith("event-"):
             os.remove(os.path.join(d, name))
     for i, batch in enumerate(inputs, 1):
         path = os.path.join(d, f"input-{i}.json")
+        if isinstance(batch, Raw):
+            with open(os.path.join(d, f"event-{i}.{batch.ext}"), "w") as f:
+                f.write(batch.text)
+            continue
         with open(path, "w") as f:
             if isinstance(batch, (bytes, str)):
                 f.write(batch if isinstance(batch, str) else batch.decode())
@@ -214,6 +229,18 @@ write_case(
 The same two functions as s3-put-then-notify, arriving in the other order: B's invocation
 first, A's write in a later batch. Expected: B gets only its pointer link (A is not known
 yet); A's PutObject span gets its pointer link and a direct link to B (`relink.peer=consumer`).
+""",
+)
+
+write_case(
+    "s3-raw-notify-then-put",
+    [Raw(json.dumps(S3_EVENT, indent=2) + "\n", "json"), uploader(True)],
+    readme="""
+The S3 notification given to the event entry point as a raw event (what a host without the
+function's own spans does), then A's write. Expected: the inferred span stands for the
+notification, with the pointer link (`u`); A's PutObject span gets its pointer link and a
+direct link to the inferred span (`relink.peer=consumer`). `relink event --otlp` prints
+expected-1.json for this event.
 """,
 )
 
@@ -585,6 +612,363 @@ an OTel function is triggered by the notification: relink writes the same pointe
 `test/key` (datadog-lambda-python/s3.json's object) and a Datadog-traced function triggered
 by it carries the upstream pointer: relink links the Datadog invocation span to the OTel
 write. Datadog spans' own pointer links are left as they are.
+""",
+)
+
+# --- Step Functions: a workflow and its Lambdas in one trace -------------------------------
+#
+# Function `checkout` starts execution order-5521 of OrderFlow with StartExecution (the hooks
+# record the returned executionArn in relink.message_ids). OrderFlow runs three Task states:
+# Validate (Lambda validate-order; Payload `States.JsonMerge($$, $, false)`, so the context
+# object is at the top of its event), Charge (Lambda charge-card with Datadog's JSONata
+# `_datadog` payload; the first attempt fails, the Retry invokes it again with RetryCount 1)
+# and Ship (`startExecution.sync:2` of Shipping, passing the `_datadog` context object in the
+# child's input, as Datadog documents for nested workflows). Shipping's Label state invokes
+# make-label, whose `_datadog` carries RootExecutionId = the parent execution. Execution log
+# lines follow the CloudWatch Logs format (level ALL, execution data included).
+
+SFN_REGION = "us-east-1"
+SFN_ACCOUNT = "123456789012"
+ORDERFLOW = f"arn:aws:states:{SFN_REGION}:{SFN_ACCOUNT}:stateMachine:OrderFlow"
+ORDER_EXEC = f"arn:aws:states:{SFN_REGION}:{SFN_ACCOUNT}:execution:OrderFlow:order-5521"
+SHIPPING = f"arn:aws:states:{SFN_REGION}:{SFN_ACCOUNT}:stateMachine:Shipping"
+SHIP_EXEC = f"arn:aws:states:{SFN_REGION}:{SFN_ACCOUNT}:execution:Shipping:order-5521-ship"
+ORDER_INPUT = {"orderId": "5521", "amount": 1999}
+T0_MS = T0 // 1_000_000
+TRACE_CHECKOUT = "7c3e1f0a9b8d4c2e6f5a4b3c2d1e0f9a"
+
+
+def iso(off_ms):
+    """The ISO 8601 form Step Functions gives `State.EnteredTime` (milliseconds, `Z`)."""
+    ms = T0_MS + off_ms
+    t = datetime.datetime.fromtimestamp(ms // 1000, datetime.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
+
+
+def compact(v):
+    return json.dumps(v, separators=(",", ":"))
+
+
+def context_object(execution, machine, name, input_, started, state, entered, retry):
+    return {
+        "Execution": {
+            "Id": execution,
+            "Input": input_,
+            "StartTime": iso(started),
+            "Name": execution.rsplit(":", 1)[1],
+            "RoleArn": f"arn:aws:iam::{SFN_ACCOUNT}:role/{name}Role",
+            "RedriveCount": 0,
+        },
+        "StateMachine": {"Id": machine, "Name": name},
+        "State": {"Name": state, "EnteredTime": iso(entered), "RetryCount": retry},
+    }
+
+
+def datadog_payload(base, ctx, root):
+    """Datadog's JSONata Lambda payload: the state input with `_datadog` merged in."""
+    return dict(base, _datadog=dict(ctx, RootExecutionId=root, **{"serverless-version": "v1"}))
+
+
+def log_lines(execution, events):
+    """Execution log lines: (type, details, offset ms), ids in order, previous = id - 1."""
+    out = []
+    for i, (kind, details, off) in enumerate(events, 1):
+        out.append(
+            compact(
+                {
+                    "id": str(i),
+                    "type": kind,
+                    "details": details,
+                    "previous_event_id": str(i - 1),
+                    "event_timestamp": str(T0_MS + off),
+                    "execution_arn": execution,
+                    "redrive_count": "0",
+                }
+            )
+        )
+    return "\n".join(out) + "\n"
+
+
+NOT_TRUNCATED = {"truncated": False}
+# CloudWatch Logs event ids are 56-digit decimal strings.
+LOG_EVENT_ID = 37_987_654_321_012_345_678_901_234_567_890_123_456_789_012_345_678_901
+
+
+def lambda_task(function, payload):
+    return {
+        "resourceType": "lambda",
+        "resource": "invoke",
+        "region": SFN_REGION,
+        "parameters": compact({"FunctionName": f"arn:aws:lambda:{SFN_REGION}:{SFN_ACCOUNT}:function:{function}", "Payload": payload}),
+        "timeoutInSeconds": 60,
+    }
+
+
+LAMBDA_DONE = {"resourceType": "lambda", "resource": "invoke"}
+
+
+def lambda_output(v):
+    return dict(LAMBDA_DONE, output=compact({"Payload": v, "StatusCode": 200}), outputDetails=NOT_TRUNCATED)
+
+
+ORDER_STARTED = 45
+VALIDATE_AT, CHARGE_AT, SHIP_AT = 52, 192, 1482
+validate_event = dict(ORDER_INPUT, **context_object(ORDER_EXEC, ORDERFLOW, "OrderFlow", ORDER_INPUT, ORDER_STARTED, "Validate", VALIDATE_AT, 0))
+
+
+def charge_event(retry):
+    ctx = context_object(ORDER_EXEC, ORDERFLOW, "OrderFlow", ORDER_INPUT, ORDER_STARTED, "Charge", CHARGE_AT, retry)
+    return datadog_payload(ORDER_INPUT, ctx, ORDER_EXEC)
+
+
+ship_ctx = context_object(ORDER_EXEC, ORDERFLOW, "OrderFlow", ORDER_INPUT, ORDER_STARTED, "Ship", SHIP_AT, 0)
+ship_input = datadog_payload({"orderId": "5521"}, ship_ctx, ORDER_EXEC)
+ship_input["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"] = ORDER_EXEC
+SHIP_STARTED, LABEL_AT = 1500, 1505
+label_ctx = context_object(SHIP_EXEC, SHIPPING, "Shipping", ship_input, SHIP_STARTED, "Label", LABEL_AT, 0)
+label_event = datadog_payload({"orderId": "5521"}, label_ctx, ORDER_EXEC)
+SYNC = {"resourceType": "states", "resource": "startExecution.sync:2"}
+declined = {"errorMessage": "card issuer timeout", "errorType": "PaymentDeclinedTemporarily"}
+
+order_logs = log_lines(
+    ORDER_EXEC,
+    [
+        ("ExecutionStarted", {"input": compact(ORDER_INPUT), "inputDetails": NOT_TRUNCATED, "roleArn": f"arn:aws:iam::{SFN_ACCOUNT}:role/OrderFlowRole"}, ORDER_STARTED),
+        ("TaskStateEntered", {"name": "Validate", "input": compact(ORDER_INPUT), "inputDetails": NOT_TRUNCATED}, VALIDATE_AT),
+        ("TaskScheduled", lambda_task("validate-order", validate_event), 53),
+        ("TaskStarted", LAMBDA_DONE, 60),
+        ("TaskSucceeded", lambda_output({"valid": True}), 190),
+        ("TaskStateExited", {"name": "Validate", "output": compact(ORDER_INPUT), "outputDetails": NOT_TRUNCATED}, 191),
+        ("TaskStateEntered", {"name": "Charge", "input": compact(ORDER_INPUT), "inputDetails": NOT_TRUNCATED}, CHARGE_AT),
+        ("TaskScheduled", lambda_task("charge-card", charge_event(0)), 193),
+        ("TaskStarted", LAMBDA_DONE, 200),
+        ("TaskFailed", dict(LAMBDA_DONE, error="PaymentDeclinedTemporarily", cause=compact(declined)), 330),
+        ("TaskScheduled", lambda_task("charge-card", charge_event(1)), 1331),
+        ("TaskStarted", LAMBDA_DONE, 1340),
+        ("TaskSucceeded", lambda_output({"charged": True}), 1480),
+        ("TaskStateExited", {"name": "Charge", "output": compact(ORDER_INPUT), "outputDetails": NOT_TRUNCATED}, 1481),
+        ("TaskStateEntered", {"name": "Ship", "input": compact(ORDER_INPUT), "inputDetails": NOT_TRUNCATED}, SHIP_AT),
+        ("TaskScheduled", dict(SYNC, region=SFN_REGION, parameters=compact({"StateMachineArn": SHIPPING, "Name": "order-5521-ship", "Input": ship_input})), 1483),
+        ("TaskStarted", SYNC, 1490),
+        ("TaskSubmitted", dict(SYNC, output=compact({"ExecutionArn": SHIP_EXEC, "StartDate": (T0_MS + SHIP_STARTED) / 1000}), outputDetails=NOT_TRUNCATED), 1520),
+        ("TaskSucceeded", dict(SYNC, output=compact({"ExecutionArn": SHIP_EXEC, "Output": {"label": "1Z999"}, "Status": "SUCCEEDED"}), outputDetails=NOT_TRUNCATED), 2600),
+        ("TaskStateExited", {"name": "Ship", "output": compact({"label": "1Z999"}), "outputDetails": NOT_TRUNCATED}, 2601),
+        ("ExecutionSucceeded", {"output": compact({"label": "1Z999"}), "outputDetails": NOT_TRUNCATED}, 2603),
+    ],
+)
+ship_logs = log_lines(
+    SHIP_EXEC,
+    [
+        ("ExecutionStarted", {"input": compact(ship_input), "inputDetails": NOT_TRUNCATED, "roleArn": f"arn:aws:iam::{SFN_ACCOUNT}:role/ShippingRole"}, SHIP_STARTED),
+        ("TaskStateEntered", {"name": "Label", "input": compact(ship_input), "inputDetails": NOT_TRUNCATED}, LABEL_AT),
+        ("TaskScheduled", lambda_task("make-label", label_event), 1506),
+        ("TaskStarted", LAMBDA_DONE, 1512),
+        ("TaskSucceeded", lambda_output({"label": "1Z999"}), 2550),
+        ("TaskStateExited", {"name": "Label", "output": compact({"label": "1Z999"}), "outputDetails": NOT_TRUNCATED}, 2551),
+        ("ExecutionSucceeded", {"output": compact({"label": "1Z999"}), "outputDetails": NOT_TRUNCATED}, 2560),
+    ],
+)
+
+
+def subscription_document(lines, first_id):
+    """A CloudWatch Logs subscription document of execution log lines."""
+    return {
+        "messageType": "DATA_MESSAGE",
+        "owner": SFN_ACCOUNT,
+        "logGroup": "/aws/vendedlogs/states/Shipping-Logs",
+        "logStream": "states/Shipping/2024-03-08-20-21/0a1b2c3d",
+        "subscriptionFilters": ["relink"],
+        "logEvents": [
+            {"id": str(first_id + i), "timestamp": int(json.loads(l)["event_timestamp"]), "message": l}
+            for i, l in enumerate(lines)
+        ],
+    }
+
+
+def awslogs_event(lines):
+    raw = compact(subscription_document(lines, LOG_EVENT_ID))
+    return compact({"awslogs": {"data": base64.b64encode(gzip.compress(raw.encode(), mtime=0)).decode()}})
+
+
+def firehose_delivery(lines):
+    """What a Firehose delivery stream writes for a subscription: documents back to back."""
+    half = len(lines) // 2
+    a = subscription_document(lines[:half], LOG_EVENT_ID)
+    b = subscription_document(lines[half:], LOG_EVENT_ID + half)
+    return compact(a) + compact(b)
+
+
+def checkout():
+    extra = {"relink.message_ids": [ORDER_EXEC]}
+    return function_batch(
+        "checkout",
+        [lambda_span(TRACE_CHECKOUT, "1f2e3d4c5b6a7980", "checkout", "5a1c0f00-0000-4000-8000-000000005521", 0)],
+        [botocore(TRACE_CHECKOUT, "2a3b4c5d6e7f8091", "1f2e3d4c5b6a7980", "SFN", "StartExecution", "b6f1c2d3-4e5f-4a6b-8c7d-9e0f1a2b3c4d", 20, extra)],
+    )
+
+
+def invoked(function, trace, sid, invocation, start_ms, event, error=None):
+    batch = function_batch(function, [lambda_span(trace, sid, function, invocation, start_ms, event)], [])
+    if error:
+        s = batch["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+        s["status"] = {"code": 2, "message": error}
+    return batch
+
+
+TRACE_VALIDATE = "0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e"
+TRACE_CHARGE = ["1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f", "2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f70"]
+TRACE_LABEL = "3e4f5a6b7c8d9e0f1a2b3c4d5e6f7081"
+lambdas = merge(
+    invoked("validate-order", TRACE_VALIDATE, "4f5a6b7c8d9e0f1a", "0f000000-0000-4000-8000-000000000001", 62, validate_event),
+    invoked("charge-card", TRACE_CHARGE[0], "5a6b7c8d9e0f1a2b", "0f000000-0000-4000-8000-000000000002", 202, charge_event(0), "PaymentDeclinedTemporarily"),
+    invoked("charge-card", TRACE_CHARGE[1], "6b7c8d9e0f1a2b3c", "0f000000-0000-4000-8000-000000000003", 1342, charge_event(1)),
+)
+labeler = invoked("make-label", TRACE_LABEL, "7c8d9e0f1a2b3c4d", "0f000000-0000-4000-8000-000000000004", 1515, label_event)
+ship_lines = ship_logs.splitlines()
+
+write_case(
+    "stepfn-link",
+    [Raw(order_logs, "ndjson"), checkout(), lambdas, Raw(awslogs_event(ship_lines) + "\n", "json"), labeler],
+    readme="""
+Step Functions, link mode (the default). Batch 1: OrderFlow's execution log lines (NDJSON)
+through the event entry point: the workflow's spans in its deterministic trace. Batch 2:
+function `checkout`, whose StartExecution span recorded the execution ARN: it links to the
+execution span (`relink.peer=consumer`, the execution arrived first). Batch 3: the Lambdas
+the states invoked, each with the context object in its event: validate-order (top-level
+`$$`), charge-card twice (`_datadog`, RetryCount 0 then 1): each links to its state span
+(Validate, Charge, `Charge (retry 1)`), `relink.match=deterministic`. Batch 4: the nested
+Shipping execution's log lines as an `awslogs` subscription event: its execution span is the
+child of OrderFlow's Ship state, in the same trace. Batch 5: make-label links to Shipping's
+Label state. No trace id changes.
+""",
+)
+
+late_charge = function_batch(
+    "charge-card",
+    [],
+    [botocore(TRACE_CHARGE[0], "8d9e0f1a2b3c4d5e", "5a6b7c8d9e0f1a2b", "DynamoDB", "GetItem", "8F7QJ2AEVN1ARD5B8S1M4OBL6CVV4KQNSO5AEMVJF66Q9ASUAAJG", 210, {"db.system": "dynamodb", "aws.dynamodb.table_names": ["cards"]})],
+)
+late_charge["resourceSpans"][0]["scopeSpans"] = late_charge["resourceSpans"][0]["scopeSpans"][1:]
+write_case(
+    "stepfn-adoption",
+    [checkout(), Raw(order_logs, "ndjson"), lambdas, Raw(firehose_delivery(ship_lines), "json"), merge(labeler, late_charge)],
+    config={"adoption": {"enabled": True}},
+    readme="""
+The workflow of stepfn-link with adoption on, the StartExecution call first. Batch 1:
+`checkout` and its StartExecution span. Batch 2: OrderFlow's log lines: the execution span
+joins the StartExecution call, and the workflow's trace is adopted into checkout's trace,
+the execution span parented under the StartExecution span. Batch 3: each Lambda's trace is
+adopted into the workflow's trace (now checkout's), its root parented under its state span.
+Batch 4: Shipping's log lines as a Firehose delivery holds them (two subscription documents
+back to back): the nested execution lands in the same trace under the Ship state. Batch 5:
+make-label under Shipping's Label state, and a late GetItem span of charge-card's first
+attempt, rewritten through the remap. Every span of every batch ends up in checkout's trace:
+one trace from the caller through both workflows to every Lambda.
+""",
+)
+
+# --- The bundled demo: API Gateway -> A -> S3 -> B -> DynamoDB -> C -> Step Functions -> D --
+#
+# The README's main command replays this case through the relay. Function `orders-api`
+# (API Gateway HTTP API, POST /orders) stores the order document in S3; the notification
+# invokes `order-indexer`, which writes the order item to DynamoDB; the stream invokes
+# `order-workflow`, which starts execution order-5521 of OrderFlow (the workflow of the
+# Step Functions cases above), whose states invoke validate-order and charge-card (twice,
+# the first attempt failing). Each function is instrumented with OpenTelemetry and exports
+# on its own, so before relinking the backend sees six unrelated traces and no workflow.
+
+DEMO_BUCKET, DEMO_KEY, DEMO_ETAG = "orders-uploads", "orders/5521.json", "9b2cf535f27731c974343645a3985328"
+DEMO_S3_REQUEST_ID = "8KJ3VY0G7QF9W2BZ"
+DEMO_TABLE = "orders"
+DEMO_ITEM = {"pk": {"S": "order#5521"}, "amount": {"N": "1999"}, "status": {"S": "placed"}}
+TRACE_API, TRACE_INDEXER, TRACE_WORKFLOW = (
+    "4bf92f3577b34da6a3ce929d0e0e4736",
+    "5ce0a4f6a1e2b3c4d5e6f708192a3b4c",
+    "6df1b5a7b2f3c4d5e6f708192a3b4c5d",
+)
+
+api_event = fixture("aws-lambda-rust-runtime/apigw_v2_proxy_request.json")
+api_event["routeKey"] = "POST /orders"
+api_event["rawPath"] = "/orders"
+api_event["requestContext"]["http"]["method"] = "POST"
+api_event["requestContext"]["http"]["path"] = "/orders"
+api_event["requestContext"]["routeKey"] = "POST /orders"
+api_event["requestContext"]["timeEpoch"] = T0_MS - 2005
+
+demo_s3 = copy.deepcopy(S3_EVENT)
+demo_record = demo_s3["Records"][0]
+demo_record["eventTime"] = iso(-1120)
+demo_record["s3"]["bucket"].update({"name": DEMO_BUCKET, "arn": f"arn:aws:s3:::{DEMO_BUCKET}"})
+demo_record["s3"]["object"].update({"key": "orders/5521.json", "eTag": DEMO_ETAG, "size": 412})
+demo_record["responseElements"]["x-amz-request-id"] = DEMO_S3_REQUEST_ID
+
+demo_stream = copy.deepcopy(DDB_EVENT)
+demo_stream["Records"] = [copy.deepcopy(DDB_EVENT["Records"][0])]
+demo_change = demo_stream["Records"][0]
+demo_change["eventSourceARN"] = f"arn:aws:dynamodb:us-east-1:{SFN_ACCOUNT}:table/{DEMO_TABLE}/stream/2024-03-08T20:00:00.000"
+demo_change["dynamodb"].update(
+    {"Keys": {"pk": {"S": "order#5521"}}, "NewImage": DEMO_ITEM, "ApproximateCreationDateTime": (T0_MS - 1040) // 1000}
+)
+
+
+def with_event(batch, event):
+    """Adds the trigger event, as the shipped aws-lambda hook records it, to the Lambda span."""
+    s = batch["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    s["attributes"].append({"key": "relink.event", "value": {"stringValue": compact(event)}})
+    return batch
+
+
+orders_api = with_event(
+    function_batch(
+        "orders-api",
+        [lambda_span(TRACE_API, "a1b2c3d4e5f60718", "orders-api", "0d000000-0000-4000-8000-000000000001", -2000)],
+        [
+            botocore(
+                TRACE_API, "b2c3d4e5f6071829", "a1b2c3d4e5f60718", "S3", "PutObject", DEMO_S3_REQUEST_ID, -1980,
+                {"aws.s3.bucket": DEMO_BUCKET, "aws.s3.key": DEMO_KEY, "relink.s3.etag": f'"{DEMO_ETAG}"'},
+            )
+        ],
+    ),
+    api_event,
+)
+order_indexer = function_batch(
+    "order-indexer",
+    [lambda_span(TRACE_INDEXER, "c3d4e5f60718293a", "order-indexer", "0d000000-0000-4000-8000-000000000002", -1100, demo_s3)],
+    [
+        botocore(
+            TRACE_INDEXER, "d4e5f60718293a4b", "c3d4e5f60718293a", "DynamoDB", "PutItem",
+            "5L2O8B3VDP1D8M9AE4Q6R7T0UVV4KQNSO5AEMVJF66Q9ASUAAJG", -1070,
+            {
+                "db.system": "dynamodb",
+                "db.operation": "PutItem",
+                "aws.dynamodb.table_names": [DEMO_TABLE],
+                "relink.dynamodb.keys": compact(DEMO_ITEM),
+            },
+        )
+    ],
+)
+order_workflow = function_batch(
+    "order-workflow",
+    [lambda_span(TRACE_WORKFLOW, "e5f60718293a4b5c", "order-workflow", "0d000000-0000-4000-8000-000000000003", -500, demo_stream)],
+    [
+        botocore(
+            TRACE_WORKFLOW, "f60718293a4b5c6d", "e5f60718293a4b5c", "SFN", "StartExecution",
+            "c7d8e9f0-1a2b-4c3d-8e4f-5a6b7c8d9e0f", 20, {"relink.message_ids": [ORDER_EXEC]},
+        )
+    ],
+)
+write_case(
+    "serverless-demo",
+    [orders_api, order_indexer, order_workflow, Raw(order_logs, "ndjson"), lambdas],
+    config={"adoption": {"enabled": True}, "dynamodb": {"tables": {DEMO_TABLE: ["pk"]}}},
+    readme="""
+The README's main command: API Gateway -> orders-api puts orders/5521.json to S3 -> the
+notification invokes order-indexer, which puts the order item to DynamoDB -> the stream
+invokes order-workflow, which starts OrderFlow execution order-5521 -> its states invoke
+validate-order and charge-card (a failed attempt, then a retry). Batches arrive in that
+order, the execution's log lines through the event entry point. With adoption on, every
+span of every batch ends up in orders-api's trace: one trace from the HTTP request through
+S3, DynamoDB and the workflow to every Lambda.
 """,
 )
 

@@ -1,0 +1,132 @@
+//! Step Functions joins: where a workflow's spans and the spans around it meet.
+//!
+//! 1. **A Lambda invoked by a state** (its trigger event, in `attributes.event` or given to
+//!    the event entry point, carries the context object `$$`) is joined to the state span
+//!    that invoked it. Both sides compute that span's ids from the same facts
+//!    ([`crate::stepfn::parent_for_lambda`] here, the execution's logs or history there),
+//!    so no index is involved and any number of instances give the same result. Link mode
+//!    writes a span link (`relink.rule=aws.stepfunctions.state`,
+//!    `relink.match=deterministic`, `relink.peer=producer`, the carrier and the state it
+//!    names); parent mode (`stepfunctions.lambda_join`, following `adoption.enabled` by
+//!    default) also adopts the Lambda's trace into the workflow's trace with the Lambda's
+//!    root parented under the state span, through the adoption remap, so later batches of
+//!    that trace follow. The link is not added when the span already has the state span as
+//!    parent (a Datadog-traced function, or output processed again). Only the Lambda's own
+//!    event counts: a context object nested in a message body is not this invocation's.
+//! 2. **The StartExecution call** that started an execution is the execution's upstream.
+//!    The execution span relink builds (scope `relink.stepfn`, recognised by its
+//!    `aws.step_functions.execution.arn` and its id being
+//!    [`crate::stepfn::execution_span_id`] of that ARN) claims the execution ARN as a
+//!    consumer (rule `aws.stepfunctions.execution`), and the StartExecution client span
+//!    that recorded the ARN (`attributes.message_ids`, written by the shipped hooks)
+//!    claims it as a producer. They meet through the index like a message id, in either
+//!    arrival order; with adoption the workflow's trace (and every Lambda trace already
+//!    adopted into it: remap chains are followed) moves under the StartExecution span.
+//!    The Lambdas of the execution do not claim the ARN themselves: their upstream is their
+//!    state. With `stepfunctions.enabled: false` they do, as before Step Functions support:
+//!    each gets a direct link to the StartExecution call.
+//!
+//! Behind a router (stamp mode), the execution span and its StartExecution call meet on the
+//! execution ARN's key like any message id; Lambda traces are routed by their own trace
+//! id. With adoption, a Lambda always lands in the workflow's trace, and in the caller's
+//! trace only on an instance whose remap table also saw the execution's adoption.
+
+use super::attrs::{self, kv};
+use super::evidence::SpanEvidence;
+use super::key::{push_claim, Claim, Rule};
+use super::links::{LinkKind, Planned};
+use crate::config::Config;
+use crate::event::StepFunctionsContext;
+use crate::propagation::SpanContext;
+use crate::stepfn::{execution_span_id, parent_for_lambda};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::trace::v1::span::Link;
+use opentelemetry_proto::tonic::trace::v1::Span;
+
+/// The match kind of a join on ids both sides compute, written in `relink.match`.
+pub const DETERMINISTIC: &str = "deterministic";
+
+/// The attribute of the execution span that names its execution.
+const EXECUTION_ARN: &str = "aws.step_functions.execution.arn";
+
+/// The state span a Lambda was invoked by, as its context object names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateClaim {
+    /// The state span, in the trace the workflow's spans are in.
+    pub parent: SpanContext,
+    pub context: StepFunctionsContext,
+}
+
+impl StateClaim {
+    pub fn of(context: &StepFunctionsContext) -> StateClaim {
+        StateClaim { parent: parent_for_lambda(context), context: context.clone() }
+    }
+}
+
+/// The consumer evidence of a trigger's context object (`depth` 0 is the Lambda's own
+/// event; deeper triggers are events inside its records).
+pub(crate) fn context_claims(ctx: &StepFunctionsContext, config: &Config, ev: &mut SpanEvidence, depth: usize) {
+    if config.stepfunctions.enabled {
+        if depth == 0 {
+            ev.state = Some(StateClaim::of(ctx));
+        }
+    } else if config.direct_links.message_ids && !ctx.execution_id.is_empty() {
+        push_claim(&mut ev.consumer, Claim::id(Rule::StepfunctionsExecution, &ctx.execution_id));
+    }
+}
+
+/// The consumer claim of an execution span relink built: the execution ARN.
+pub(crate) fn execution_claims(span: &Span, config: &Config, ev: &mut SpanEvidence) {
+    if !config.stepfunctions.enabled || !config.direct_links.message_ids {
+        return;
+    }
+    let limit = super::evidence::scan_limit(config);
+    let Some(arn) = attrs::get_str(&span.attributes, EXECUTION_ARN, limit).filter(|a| !a.is_empty()) else {
+        return;
+    };
+    if span.span_id.as_slice() == execution_span_id(arn).0.as_slice() {
+        push_claim(&mut ev.consumer, Claim::id(Rule::StepfunctionsExecution, arn));
+    }
+}
+
+/// The link from a Lambda invocation to its state span, in trace `trace` (the workflow's
+/// trace as the remap currently resolves it).
+pub(crate) fn state_link(claim: &StateClaim, trace: [u8; 16]) -> Planned {
+    let ctx = &claim.context;
+    let carrier = match ctx.carrier.as_str() {
+        "" => "event".to_owned(),
+        c => format!("event.{c}"),
+    };
+    let mut attributes = vec![
+        kv(attrs::LINK_RULE, Rule::StepfunctionsState.name()),
+        kv(attrs::LINK_MATCH, DETERMINISTIC),
+        kv(attrs::LINK_PEER, "producer"),
+        kv(attrs::LINK_CONTEXT_CARRIER, carrier),
+        kv(EXECUTION_ARN, ctx.execution_id.clone()),
+        kv("aws.step_functions.state.name", ctx.state_name.clone()),
+        kv("aws.step_functions.state.entered_time", ctx.state_entered_time.clone()),
+    ];
+    for (key, count) in [
+        ("aws.step_functions.state.retry_count", ctx.retry_count),
+        ("aws.step_functions.state.redrive_count", ctx.redrive_count),
+    ] {
+        if let Some(n) = count.filter(|n| *n != 0) {
+            attributes.push(int(key, n));
+        }
+    }
+    let link = Link {
+        trace_id: trace.to_vec(),
+        span_id: claim.parent.span_id.0.to_vec(),
+        attributes,
+        ..Default::default()
+    };
+    Planned { kind: LinkKind::State, link, rule: Rule::StepfunctionsState.name(), hash: None }
+}
+
+fn int(key: &str, value: u64) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(any_value::Value::IntValue(i64::try_from(value).unwrap_or(i64::MAX))) }),
+        ..Default::default()
+    }
+}
