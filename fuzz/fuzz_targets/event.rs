@@ -1,6 +1,8 @@
-//! The auto-detecting AWS event decoder (every event kind), then what a host does with a
-//! decoded trigger: infer its spans, encode them, process them as the event entry point
-//! does, and for a Step Functions context object compute the parent state span.
+//! The event entry point every host and the CLI call, `Processor::process_event` (Lambda
+//! trigger events of every kind, Step Functions logs and history, CloudWatch Logs
+//! subscription data, auto-detected), and the decoder under it: `decode_event`, then
+//! inferring spans, encoding them, processing them as a consumer, and for a Step Functions
+//! context object the parent state span.
 
 #![no_main]
 
@@ -10,8 +12,24 @@ mod common;
 use libfuzzer_sys::fuzz_target;
 use relink::inferred::{infer_request, InferOptions};
 use relink::otlp;
+use relink::relink::EventContext;
+
+const ARN: &str = "arn:aws:states:us-east-1:123456789012:execution:orders:run-1";
 
 fuzz_target!(|data: &[u8]| {
+    // Odd lengths also name an execution, as a host does for GetExecutionHistory output.
+    let ctx = match data.len() % 2 {
+        1 => EventContext::default().with_execution_arn(ARN),
+        _ => EventContext::default(),
+    };
+    // One configuration per input (chosen by length), so each execution stays cheap.
+    let config = data.len() / 2;
+    if let Some(mut p) = common::processor(config) {
+        if let Ok(request) = p.process_event(data, &ctx, common::NOW) {
+            let pb = otlp::encode_protobuf(&request);
+            assert!(otlp::decode_protobuf(&pb).is_ok(), "event spans do not decode");
+        }
+    }
     let Ok(trigger) = relink::decode_event(data) else {
         return;
     };
@@ -20,14 +38,13 @@ fuzz_target!(|data: &[u8]| {
     if let Some(ctx) = &trigger.step_functions {
         let _ = relink::stepfn::parent_for_lambda(ctx);
     }
-    let mut request = infer_request(&trigger, &InferOptions::default());
+    let request = infer_request(&trigger, &InferOptions::default());
     let _ = otlp::encode_protobuf(&request);
     let _ = otlp::encode_json(&request);
-    for mut p in common::processors() {
+    if let Some(mut p) = common::processor(config) {
         let mut copy = request.clone();
         let outcome = p.process_inferred(&trigger, &mut copy, common::NOW);
         assert_eq!(outcome.counters.spans_in, outcome.counters.spans_out);
         assert_eq!(common::span_ids(&request), common::span_ids(&copy), "span ids changed");
     }
-    request.resource_spans.clear();
 });
