@@ -17,6 +17,7 @@
 //! - [`config`]: the one configuration every host shares; builds the processor.
 //! - [`bindings`]: thin per-host adapters, each behind a cargo feature.
 //! - [`error`]: the error values every entry point returns.
+//! - [`bindings`]: per-host adapters (the WebAssembly component), each behind a feature.
 //!
 //! No panic may be reachable from input, so the lints below are denied outside tests
 //! (`tests/clippy.sh` runs them; see docs/THREAT_MODEL.md).

@@ -6,6 +6,10 @@
 //!   binding calls).
 //! - `relink process --in FILE|- [--out FILE] [--config FILE] [--format json|protobuf]` runs
 //!   the processor on an OTLP export request.
+//! - `relink serve [--listen ADDR] [--component FILE] [--config FILE] [--upstream URL]
+//!   [--out FILE] [--max-body BYTES]` runs the OTLP/HTTP relay (`relink-relay`), which
+//!   relinks every export through the WebAssembly component.
+//! - `relink tree FILE...` prints OTLP traces as indented trees.
 //!
 //! Bad input prints one line on stderr naming the input and the field and exits with 2;
 //! usage errors exit with 64.
@@ -42,11 +46,20 @@ const USAGE: &str = "usage:
       execution ARN: a top-level `executionArn` field, or --execution-arn.
       --otlp   print spans for a trigger too: its inferred spans, processed
   relink process --in FILE|- [--out FILE] [--config FILE] [--format json|protobuf]
-      Relink one OTLP export request.";
+      Relink one OTLP export request.
+  relink serve [--listen ADDR] [--component FILE] [--config FILE] [--upstream URL]
+               [--out FILE] [--max-body BYTES] [--workers N] [--log-interval SECS]
+      Run the OTLP/HTTP relay: every export goes through dist/relink.wasm.
+  relink tree FILE|-...
+      Print OTLP traces (protobuf, OTLP/JSON or JSON lines) as indented trees.";
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    let rest = argv.get(1..).unwrap_or_default();
     let result = match argv.first().map(String::as_str) {
+        // The relay and the tree printer keep their own flags and exit codes.
+        Some("serve") => return relink_relay::cli::serve_main(rest),
+        Some("tree") => return relink_relay::cli::tree_main(rest),
         Some("event") => event::run(argv.get(1..).unwrap_or_default()),
         Some("process") => process::run(argv.get(1..).unwrap_or_default()),
         Some("-h" | "--help" | "help") => {

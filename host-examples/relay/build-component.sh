@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Builds the relink WebAssembly component (dist/relink.wasm) and checks it in every
+# component runtime the project supports. build.sh calls it; it also runs on its own.
+#
+#   host-examples/relay/build-component.sh         build dist/relink.wasm, report its size
+#   host-examples/relay/build-component.sh test    build, then: the world via wasm-tools,
+#                                                  the Node (jco) test, the Python wasmtime test
+#
+# Every install is idempotent: the wasm32-wasip2 target only when missing, the Python tools
+# into the repo's .venv only when tests/component/requirements.txt changed, the npm
+# packages only when tests/component/package-lock.json changed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+MODE=${1:-build}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+install_target() {
+  if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+    step "installing rust target wasm32-wasip2"
+    rustup target add wasm32-wasip2
+  fi
+}
+
+build_component() {
+  step "building the relink component (wasm32-wasip2)"
+  cargo build --release --target wasm32-wasip2 --lib --features component --quiet
+  mkdir -p dist
+  cp target/wasm32-wasip2/release/relink.wasm dist/relink.wasm
+  local bytes; bytes=$(wc -c <dist/relink.wasm)
+  echo "dist/relink.wasm: ${bytes} bytes ($((bytes / 1024)) KiB)"
+}
+
+install_python_tools() {
+  if [ ! -x .venv/bin/python ]; then
+    step "creating .venv"
+    python3 -m venv .venv
+  fi
+  local req=tests/component/requirements.txt stamp=.venv/.component-requirements.sha sum
+  sum=$(sha256sum "$req" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+    step "installing wasm-tools and the Python wasmtime runtime"
+    .venv/bin/pip install --quiet --disable-pip-version-check -r "$req"
+    echo "$sum" >"$stamp"
+  fi
+}
+
+install_node_tools() {
+  local dir=tests/component stamp=tests/component/node_modules/.lock.sha sum
+  sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+    step "installing jco and preview2-shim"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$sum" >"$stamp"
+  fi
+}
+
+run_tests() {
+  step "component: wasm-tools prints the world"
+  .venv/bin/python -m pytest -q tests/component
+  step "component: Node (jco)"
+  (cd tests/component && node --test)
+}
+
+install_target
+build_component
+case "$MODE" in
+  build) ;;
+  test) install_python_tools; install_node_tools; run_tests ;;
+  *) echo "usage: $0 [test]" >&2; exit 64 ;;
+esac

@@ -1,0 +1,273 @@
+//! The wasmtime embedding: loads `relink.wasm` (the `relink:processor/relink` world, see
+//! `wit/relink.wit`), builds one `processor` resource from the relink configuration, and
+//! calls it.
+//!
+//! One [`Relinker`] owns one store, one instance and one processor, so the pointer index
+//! and the counters persist across calls. The component is single-threaded: callers share a
+//! `Relinker` behind a lock. A trap poisons a component instance for good, so after a trap
+//! the relinker instantiates the component afresh with the same configuration (the index
+//! starts empty again) and reports the trap to the caller, which forwards the input
+//! unchanged.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use wasmtime::component::{Component, InstancePre, Linker, ResourceAny, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+wasmtime::component::bindgen!({
+    path: "../../wit",
+    world: "relink",
+});
+
+pub use self::relink::processor::types::{
+    Counter, CounterKind, Encoding, Error as ComponentError, EventContext,
+};
+
+/// Linear memory one component instance may use by default; far above what a bounded
+/// index and a bounded request need, low enough that a runaway guest cannot take the host
+/// down. A guest that needs more fails to allocate and traps.
+pub const MAX_GUEST_MEMORY: usize = 1 << 30;
+
+/// Why the component could not be loaded or started.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The component file is missing or unreadable.
+    Read { path: PathBuf, message: String },
+    /// The file is not a component of the `relink` world (or not WebAssembly at all).
+    Invalid { path: PathBuf, message: String },
+    /// The component rejected the configuration; one entry per problem.
+    Config(Vec<String>),
+    /// The component failed while building the processor.
+    Start(String),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Read { path, message } => {
+                write!(f, "component {}: cannot read: {message}", path.display())
+            }
+            LoadError::Invalid { path, message } => write!(
+                f,
+                "component {}: not a relink component (world relink:processor/relink): {message}",
+                path.display()
+            ),
+            LoadError::Config(problems) => f.write_str(&problems.join("; ")),
+            LoadError::Start(message) => write!(f, "component: cannot start: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// The outcome of one call that reached the component.
+#[derive(Debug)]
+pub enum CallError {
+    /// The component answered with an error value.
+    Component(ComponentError),
+    /// The component trapped; it has been instantiated afresh.
+    Trap(String),
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Component(e) => write!(f, "{}", describe(e)),
+            CallError::Trap(message) => write!(f, "component trapped (restarted): {message}"),
+        }
+    }
+}
+
+/// One line for a component error value.
+pub fn describe(error: &ComponentError) -> String {
+    match error {
+        ComponentError::Config(problems) => format!("config: {}", problems.join("; ")),
+        ComponentError::Decode(message) => message.clone(),
+        ComponentError::TooLarge(message) => message.clone(),
+    }
+}
+
+struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// A compiled component, ready to instantiate: compile once, then build as many
+/// independent processors as needed (one per pipeline, or one per test).
+#[derive(Clone)]
+pub struct LoadedComponent {
+    pre: RelinkPre<HostState>,
+    memory_limit: usize,
+}
+
+impl LoadedComponent {
+    /// Reads and compiles the component at `path`.
+    pub fn load(path: &Path) -> Result<LoadedComponent, LoadError> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| LoadError::Read { path: path.to_path_buf(), message: e.to_string() })?;
+        LoadedComponent::from_bytes(path, &bytes)
+    }
+
+    /// As [`LoadedComponent::load`], from bytes already read; `path` only names them in
+    /// errors.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedComponent, LoadError> {
+        let invalid = |e: wasmtime::Error| LoadError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("{e:#}"),
+        };
+        let engine = Engine::default();
+        let component = Component::new(&engine, bytes).map_err(invalid)?;
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(invalid)?;
+        let instance_pre: InstancePre<HostState> =
+            linker.instantiate_pre(&component).map_err(invalid)?;
+        let pre = RelinkPre::new(instance_pre).map_err(invalid)?;
+        Ok(LoadedComponent { pre, memory_limit: MAX_GUEST_MEMORY })
+    }
+
+    /// Caps each instance's linear memory at `bytes` instead of [`MAX_GUEST_MEMORY`].
+    pub fn memory_limit(mut self, bytes: usize) -> LoadedComponent {
+        self.memory_limit = bytes;
+        self
+    }
+
+    /// A new instance with a processor built from `config_json`.
+    pub fn processor(&self, config_json: &str) -> Result<Relinker, LoadError> {
+        let live = start(&self.pre, self.memory_limit, config_json)?;
+        Ok(Relinker { loaded: self.clone(), config_json: config_json.to_string(), live, restarts: 0 })
+    }
+}
+
+/// One component instance with one live processor.
+pub struct Relinker {
+    loaded: LoadedComponent,
+    config_json: String,
+    live: Live,
+    restarts: u64,
+}
+
+struct Live {
+    store: Store<HostState>,
+    bindings: Relink,
+    processor: ResourceAny,
+}
+
+impl Relinker {
+    /// Compiles the component at `path` and builds a processor from `config_json`.
+    pub fn load(path: &Path, config_json: &str) -> Result<Relinker, LoadError> {
+        LoadedComponent::load(path)?.processor(config_json)
+    }
+
+    /// Runs one OTLP export request through the processor.
+    pub fn process_traces(
+        &mut self,
+        otlp: &[u8],
+        encoding: Encoding,
+        now_unix_nano: u64,
+    ) -> Result<Vec<u8>, CallError> {
+        let live = &mut self.live;
+        let result = live.bindings.relink_processor_relinker().processor().call_process_traces(
+            &mut live.store,
+            live.processor,
+            otlp,
+            encoding,
+            now_unix_nano,
+        );
+        self.settle(result)
+    }
+
+    /// Spans (OTLP/JSON) for one raw AWS payload (see `process-event` in the WIT).
+    pub fn process_event(
+        &mut self,
+        event_json: &[u8],
+        context: Option<&EventContext>,
+        now_unix_nano: u64,
+    ) -> Result<Vec<u8>, CallError> {
+        let live = &mut self.live;
+        let result = live.bindings.relink_processor_relinker().processor().call_process_event(
+            &mut live.store,
+            live.processor,
+            event_json,
+            context,
+            now_unix_nano,
+        );
+        self.settle(result)
+    }
+
+    /// The processor's counters; empty when the component trapped while answering.
+    pub fn counters(&mut self) -> Vec<Counter> {
+        let live = &mut self.live;
+        let result = live
+            .bindings
+            .relink_processor_relinker()
+            .processor()
+            .call_counters(&mut live.store, live.processor);
+        match result {
+            Ok(counters) => counters,
+            Err(trap) => {
+                let _ = self.restart(trap);
+                Vec::new()
+            }
+        }
+    }
+
+    /// How many times the component was instantiated afresh after a trap.
+    pub fn restarts(&self) -> u64 {
+        self.restarts
+    }
+
+    fn settle(
+        &mut self,
+        result: wasmtime::Result<Result<Vec<u8>, ComponentError>>,
+    ) -> Result<Vec<u8>, CallError> {
+        match result {
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(error)) => Err(CallError::Component(error)),
+            Err(trap) => Err(self.restart(trap)),
+        }
+    }
+
+    fn restart(&mut self, trap: wasmtime::Error) -> CallError {
+        self.restarts += 1;
+        // The full error carries the guest backtrace: log it, answer with the cause.
+        eprintln!("relink: component trapped, instantiating it afresh: {trap:?}");
+        let message = trap.root_cause().to_string();
+        match start(&self.loaded.pre, self.loaded.memory_limit, &self.config_json) {
+            Ok(live) => self.live = live,
+            // The configuration was accepted before, so this only fails if instantiation
+            // itself fails; keep the poisoned instance, whose calls then trap again.
+            Err(e) => return CallError::Trap(format!("{message}; restart failed: {e}")),
+        }
+        CallError::Trap(message)
+    }
+}
+
+fn start(pre: &RelinkPre<HostState>, memory_limit: usize, config_json: &str) -> Result<Live, LoadError> {
+    let state = HostState {
+        wasi: WasiCtxBuilder::new().inherit_stderr().build(),
+        table: ResourceTable::new(),
+        limits: StoreLimitsBuilder::new().memory_size(memory_limit).build(),
+    };
+    let mut store = Store::new(pre.engine(), state);
+    store.limiter(|s| &mut s.limits);
+    let bindings = pre.instantiate(&mut store).map_err(|e| LoadError::Start(format!("{e:#}")))?;
+    let created = bindings
+        .relink_processor_relinker()
+        .processor()
+        .call_create(&mut store, config_json)
+        .map_err(|e| LoadError::Start(format!("{e:#}")))?;
+    match created {
+        Ok(processor) => Ok(Live { store, bindings, processor }),
+        Err(ComponentError::Config(problems)) => Err(LoadError::Config(problems)),
+        Err(other) => Err(LoadError::Config(vec![describe(&other)])),
+    }
+}

@@ -1,0 +1,183 @@
+//! One `POST /v1/traces`, from request headers and body to the reply: negotiate the
+//! encoding, read and inflate the body (bounded), run the component (the only step under
+//! the lock), write the file line, forward upstream, and build the OTLP/HTTP answer.
+//!
+//! Failure policy: a body that is not OTLP gets 400 and goes nowhere. Any other component
+//! failure (a limit, a trap) forwards the input unchanged, because relink never loses data,
+//! and says so in the response's `partial_success.error_message`.
+
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use relink::otlp::{self, Encoding};
+
+use crate::component::{self, CallError, ComponentError, Relinker};
+use crate::metrics::{Event, RelayMetrics};
+use crate::otlp_http::{self, BodyError};
+use crate::sinks::{FileSink, Upstream};
+
+/// An HTTP answer, independent of the server library.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn status(status: u16, encoding: Encoding, message: &str) -> Reply {
+        Reply {
+            status,
+            content_type: encoding.content_type().to_string(),
+            body: otlp_http::status_body(encoding, message),
+        }
+    }
+}
+
+/// What the handler needs, shared by every worker.
+pub struct Pipeline {
+    pub relinker: Mutex<Relinker>,
+    pub upstream: Option<Upstream>,
+    pub file: Option<FileSink>,
+    pub metrics: RelayMetrics,
+    pub max_body: usize,
+}
+
+/// The request facts the handler reads; `body` as received (at most the limit, maybe gzip).
+pub struct ExportRequest<'a> {
+    pub encoding: Encoding,
+    pub content_encoding: Option<&'a str>,
+    pub body: Vec<u8>,
+}
+
+impl Pipeline {
+    /// The body encoding a `Content-Type` announces, or the 415 answer (checked before the
+    /// body is read).
+    pub fn negotiate(content_type: Option<&str>) -> Result<Encoding, Reply> {
+        content_type.and_then(Encoding::from_content_type).ok_or_else(|| {
+            let message = format!(
+                "content-type `{}` is not supported: use application/x-protobuf or application/json",
+                content_type.unwrap_or("")
+            );
+            Reply::status(415, Encoding::Protobuf, &message)
+        })
+    }
+
+    /// Handles one export request whose encoding was negotiated.
+    pub fn export(&self, request: ExportRequest<'_>) -> Reply {
+        let encoding = request.encoding;
+        let body = match otlp_http::decode_body(request.body, request.content_encoding, self.max_body) {
+            Ok(body) => body,
+            Err(BodyError::TooLarge(m)) => return Reply::status(413, encoding, &m),
+            Err(BodyError::UnsupportedEncoding(m)) => return Reply::status(415, encoding, &m),
+            Err(BodyError::BadGzip(m)) => return Reply::status(400, encoding, &m),
+        };
+        self.metrics.count(Event::RequestBytes(body.len() as u64));
+
+        let (relinked, warning) = match self.relink(&body, encoding) {
+            Ok(out) => (out, String::new()),
+            Err(CallError::Component(ComponentError::Decode(m))) => return Reply::status(400, encoding, &m),
+            Err(other) => {
+                self.metrics.count(Event::PassedThrough);
+                (body, format!("relink passed this request through unchanged: {other}"))
+            }
+        };
+        if let Some(file) = &self.file {
+            let written = json_line(encoding, &relinked).and_then(|line| file.append(&line));
+            if let Err(message) = written {
+                self.metrics.count(Event::FileError);
+                eprintln!("relink: {message}");
+                return Reply::status(503, encoding, &message);
+            }
+            self.metrics.count(Event::FileLine);
+        }
+        match &self.upstream {
+            None => Reply {
+                status: 200,
+                content_type: encoding.content_type().to_string(),
+                body: otlp::encode_response(0, &warning, encoding),
+            },
+            Some(upstream) => self.forward(upstream, encoding, &relinked, &warning),
+        }
+    }
+
+    /// The Prometheus text of the relay's and the component's counters.
+    pub fn prometheus(&self) -> String {
+        let (counters, restarts) = self.component_counters();
+        self.metrics.prometheus(&counters, restarts)
+    }
+
+    /// The periodic log line.
+    pub fn log_line(&self) -> String {
+        self.metrics.log_line(&self.component_counters().0)
+    }
+
+    fn component_counters(&self) -> (Vec<crate::component::Counter>, u64) {
+        match self.relinker.lock() {
+            Ok(mut relinker) => (relinker.counters(), relinker.restarts()),
+            Err(_) => (Vec::new(), 0),
+        }
+    }
+
+    /// The component call: the lock is held for this alone.
+    fn relink(&self, body: &[u8], encoding: Encoding) -> Result<Vec<u8>, CallError> {
+        let wit_encoding = match encoding {
+            Encoding::Protobuf => component::Encoding::Protobuf,
+            Encoding::Json => component::Encoding::Json,
+        };
+        let mut relinker = self
+            .relinker
+            .lock()
+            .map_err(|_| CallError::Trap("component lock poisoned".to_string()))?;
+        relinker.process_traces(body, wit_encoding, now_unix_nano())
+    }
+
+    /// Sends the relinked body upstream and turns its answer into the client's: a 2xx
+    /// becomes our success body (the upstream's partial success merged with our warning),
+    /// any other status goes back as the upstream sent it, and no answer at all is a 502.
+    fn forward(&self, upstream: &Upstream, encoding: Encoding, body: &[u8], warning: &str) -> Reply {
+        let reply = match upstream.send(encoding, body) {
+            Ok(reply) => reply,
+            Err(message) => {
+                self.metrics.count(Event::UpstreamError);
+                eprintln!("relink: {message}");
+                return Reply::status(502, encoding, &message);
+            }
+        };
+        if !(200..300).contains(&reply.status) {
+            self.metrics.count(Event::UpstreamError);
+            return Reply {
+                status: reply.status,
+                content_type: reply.content_type.unwrap_or_else(|| encoding.content_type().to_string()),
+                body: reply.body,
+            };
+        }
+        let (rejected, upstream_message) =
+            otlp_http::partial_success_of(encoding, &reply.body).unwrap_or_default();
+        let message = [warning, upstream_message.as_str()]
+            .iter()
+            .filter(|m| !m.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join("; ");
+        Reply {
+            status: 200,
+            content_type: encoding.content_type().to_string(),
+            body: otlp::encode_response(rejected, &message, encoding),
+        }
+    }
+}
+
+/// The relinked request as one line of OTLP/JSON, whatever its encoding. JSON is
+/// re-encoded too: an unchanged pretty-printed input would otherwise span many lines.
+fn json_line(encoding: Encoding, bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let request = otlp::decode(bytes, encoding).map_err(|e| format!("--out: {e}"))?;
+    Ok(otlp::encode_json(&request))
+}
+
+fn now_unix_nano() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}

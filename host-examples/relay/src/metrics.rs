@@ -1,0 +1,156 @@
+//! The relay's own counters and the text forms of all counters: the Prometheus exposition
+//! format for `/metrics` and one `key=value` line for the periodic log.
+//!
+//! The component's counters arrive with dotted names (`links.pointer`); Prometheus names allow
+//! only `[a-zA-Z0-9_]`, so dots become underscores under a `relink_` prefix, and counters
+//! get the conventional `_total` suffix.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use crate::component::{Counter, CounterKind};
+
+/// Counters kept by the relay itself (the component keeps the relinking ones).
+#[derive(Default)]
+pub struct RelayMetrics {
+    responses: Mutex<BTreeMap<u16, u64>>,
+    request_bytes: AtomicU64,
+    passed_through: AtomicU64,
+    upstream_errors: AtomicU64,
+    file_lines: AtomicU64,
+    file_errors: AtomicU64,
+}
+
+/// One relay event worth counting.
+#[derive(Debug, Clone, Copy)]
+pub enum Event {
+    /// A request body of this many bytes (after inflation) reached the component.
+    RequestBytes(u64),
+    /// The component could not process a request, so it went on unchanged.
+    PassedThrough,
+    UpstreamError,
+    FileLine,
+    FileError,
+}
+
+impl RelayMetrics {
+    /// Counts one HTTP response by status code.
+    pub fn response(&self, status: u16) {
+        if let Ok(mut map) = self.responses.lock() {
+            *map.entry(status).or_default() += 1;
+        }
+    }
+
+    pub fn count(&self, event: Event) {
+        let (cell, by) = match event {
+            Event::RequestBytes(n) => (&self.request_bytes, n),
+            Event::PassedThrough => (&self.passed_through, 1),
+            Event::UpstreamError => (&self.upstream_errors, 1),
+            Event::FileLine => (&self.file_lines, 1),
+            Event::FileError => (&self.file_errors, 1),
+        };
+        cell.fetch_add(by, Ordering::Relaxed);
+    }
+
+    /// The relay's counters as `(prometheus name, value)`, responses excluded.
+    fn scalars(&self, restarts: u64) -> [(&'static str, u64); 6] {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        [
+            ("relink_relay_request_bytes_total", get(&self.request_bytes)),
+            ("relink_relay_passed_through_total", get(&self.passed_through)),
+            ("relink_relay_upstream_errors_total", get(&self.upstream_errors)),
+            ("relink_relay_file_lines_total", get(&self.file_lines)),
+            ("relink_relay_file_errors_total", get(&self.file_errors)),
+            ("relink_relay_component_restarts_total", restarts),
+        ]
+    }
+
+    fn responses(&self) -> BTreeMap<u16, u64> {
+        self.responses.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// The Prometheus text exposition of the relay's and the component's counters.
+    pub fn prometheus(&self, component: &[Counter], restarts: u64) -> String {
+        let mut out = String::new();
+        let responses = self.responses();
+        let _ = writeln!(out, "# TYPE relink_relay_responses_total counter");
+        for (code, n) in &responses {
+            let _ = writeln!(out, "relink_relay_responses_total{{code=\"{code}\"}} {n}");
+        }
+        for (name, value) in self.scalars(restarts) {
+            let _ = writeln!(out, "# TYPE {name} counter\n{name} {value}");
+        }
+        for counter in component {
+            let (name, kind) = prometheus_name(counter);
+            let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {}", counter.value);
+        }
+        out
+    }
+
+    /// One log line: `responses=N` (HTTP answers) then every component counter as
+    /// `name=value`.
+    pub fn log_line(&self, component: &[Counter]) -> String {
+        let responses: u64 = self.responses().values().sum();
+        let mut line = format!("relink: responses={responses}");
+        for counter in component {
+            let _ = write!(line, " {}={}", counter.name, counter.value);
+        }
+        line
+    }
+}
+
+/// `links.pointer` (counter) -> `relink_links_pointer_total`; `index.entries` (gauge) ->
+/// `relink_index_entries`.
+fn prometheus_name(counter: &Counter) -> (String, &'static str) {
+    let mut name = String::from("relink_");
+    name.extend(counter.name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }));
+    match counter.kind {
+        CounterKind::Counter => (name + "_total", "counter"),
+        CounterKind::Gauge => (name, "gauge"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_text_and_log_line() {
+        let metrics = RelayMetrics::default();
+        metrics.response(200);
+        metrics.response(200);
+        metrics.response(413);
+        metrics.count(Event::RequestBytes(10));
+        metrics.count(Event::FileLine);
+        let component = [
+            Counter { name: "links.pointer".into(), kind: CounterKind::Counter, value: 7 },
+            Counter { name: "index.entries".into(), kind: CounterKind::Gauge, value: 3 },
+        ];
+        assert_eq!(
+            metrics.prometheus(&component, 1),
+            "# TYPE relink_relay_responses_total counter
+relink_relay_responses_total{code=\"200\"} 2
+relink_relay_responses_total{code=\"413\"} 1
+# TYPE relink_relay_request_bytes_total counter
+relink_relay_request_bytes_total 10
+# TYPE relink_relay_passed_through_total counter
+relink_relay_passed_through_total 0
+# TYPE relink_relay_upstream_errors_total counter
+relink_relay_upstream_errors_total 0
+# TYPE relink_relay_file_lines_total counter
+relink_relay_file_lines_total 1
+# TYPE relink_relay_file_errors_total counter
+relink_relay_file_errors_total 0
+# TYPE relink_relay_component_restarts_total counter
+relink_relay_component_restarts_total 1
+# TYPE relink_links_pointer_total counter
+relink_links_pointer_total 7
+# TYPE relink_index_entries gauge
+relink_index_entries 3
+"
+        );
+        assert_eq!(metrics.log_line(&component), "relink: responses=3 links.pointer=7 index.entries=3");
+    }
+}

@@ -1,0 +1,151 @@
+//! The OTLP/HTTP protocol rules the relay follows, kept apart from the server loop so they
+//! are testable without sockets: bounded gzip inflation that tells "too large" (413) from
+//! "not gzip" (400), reading an upstream's partial success, and the `google.rpc.Status`
+//! body of error answers. Content types and success bodies come from `relink::otlp`.
+//!
+//! Spec: <https://opentelemetry.io/docs/specs/otlp/#otlphttp>. 400 for a body that does not
+//! decode, 413 beyond the size limit, 415 for a content type or encoding the relay does
+//! not speak; 4xx answers tell the client not to retry, 502/503 tell it to retry.
+
+use std::io::Read;
+
+use prost::Message;
+use relink::otlp::{Encoding, ExportTraceServiceResponse};
+
+/// A body that could not be turned into request bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BodyError {
+    /// Larger than the limit (before or after inflation): 413.
+    TooLarge(String),
+    /// A `Content-Encoding` other than gzip or identity: 415.
+    UnsupportedEncoding(String),
+    /// Gzip that does not inflate: 400.
+    BadGzip(String),
+}
+
+/// Checks a received body against `limit`, then inflates it when `content_encoding` is
+/// gzip, again to at most `limit` bytes, so a small compressed body cannot expand without
+/// bound.
+pub fn decode_body(raw: Vec<u8>, content_encoding: Option<&str>, limit: usize) -> Result<Vec<u8>, BodyError> {
+    let coding = content_encoding.map(|c| c.trim().to_ascii_lowercase()).unwrap_or_default();
+    let gzip = match coding.as_str() {
+        "" | "identity" => false,
+        "gzip" | "x-gzip" => true,
+        other => {
+            return Err(BodyError::UnsupportedEncoding(format!(
+                "content-encoding `{other}` is not supported (use gzip or none)"
+            )))
+        }
+    };
+    if raw.len() > limit {
+        return Err(BodyError::TooLarge(format!("request body exceeds the limit of {limit} bytes")));
+    }
+    if !gzip {
+        return Ok(raw);
+    }
+    // Concatenated members are one body, as `Content-Encoding: gzip` allows.
+    let mut inflater = flate2::read::MultiGzDecoder::new(raw.as_slice());
+    let mut out = Vec::new();
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    (&mut inflater)
+        .take(cap)
+        .read_to_end(&mut out)
+        .map_err(|e| BodyError::BadGzip(format!("request body: invalid gzip: {e}")))?;
+    if out.len() > limit {
+        return Err(BodyError::TooLarge(format!("request body inflates beyond the limit of {limit} bytes")));
+    }
+    Ok(out)
+}
+
+/// Reads the partial success out of an upstream's `ExportTraceServiceResponse` body:
+/// `(rejected spans, message)`; `None` when the body is empty or not such a message.
+pub fn partial_success_of(encoding: Encoding, body: &[u8]) -> Option<(i64, String)> {
+    match encoding {
+        Encoding::Protobuf => {
+            let response = ExportTraceServiceResponse::decode(body).ok()?;
+            let p = response.partial_success?;
+            Some((p.rejected_spans, p.error_message))
+        }
+        Encoding::Json => {
+            let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+            let p = value.get("partialSuccess")?;
+            let rejected = match p.get("rejectedSpans") {
+                Some(serde_json::Value::String(s)) => s.parse().ok()?,
+                Some(serde_json::Value::Number(n)) => n.as_i64()?,
+                _ => 0,
+            };
+            let message = p.get("errorMessage").and_then(|m| m.as_str()).unwrap_or_default();
+            Some((rejected, message.to_string()))
+        }
+    }
+}
+
+/// `google.rpc.Status`, the body of every OTLP/HTTP error response. OTLP does not use its
+/// `code`, so only the message is set.
+#[derive(Clone, PartialEq, Message)]
+struct Status {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+/// The error body for `message` in `encoding`.
+pub fn status_body(encoding: Encoding, message: &str) -> Vec<u8> {
+    match encoding {
+        Encoding::Protobuf => Status { code: 0, message: message.to_string() }.encode_to_vec(),
+        Encoding::Json => {
+            let literal = serde_json::Value::String(message.to_string()).to_string();
+            format!(r#"{{"message":{literal}}}"#).into_bytes()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use relink::otlp::{encode_response, gzip};
+
+    #[test]
+    fn bodies_are_bounded_before_and_after_inflation() {
+        assert_eq!(decode_body(b"abcd".to_vec(), None, 4), Ok(b"abcd".to_vec()));
+        assert_eq!(
+            decode_body(b"abcde".to_vec(), Some("identity"), 4),
+            Err(BodyError::TooLarge("request body exceeds the limit of 4 bytes".into()))
+        );
+        let packed = gzip(&[b'x'; 1000]);
+        assert_eq!(decode_body(packed.clone(), Some("gzip"), 1000), Ok(vec![b'x'; 1000]));
+        assert_eq!(
+            decode_body(packed, Some("GZIP"), 999),
+            Err(BodyError::TooLarge("request body inflates beyond the limit of 999 bytes".into()))
+        );
+        let mut two = gzip(b"ab");
+        two.extend(gzip(b"cd"));
+        assert_eq!(decode_body(two, Some("gzip"), 99), Ok(b"abcd".to_vec()));
+        assert_eq!(
+            decode_body(b"nope".to_vec(), Some("gzip"), 99),
+            Err(BodyError::BadGzip("request body: invalid gzip: unexpected end of file".into()))
+        );
+        assert_eq!(
+            decode_body(b"x".to_vec(), Some("br"), 99),
+            Err(BodyError::UnsupportedEncoding("content-encoding `br` is not supported (use gzip or none)".into()))
+        );
+    }
+
+    #[test]
+    fn upstream_partial_success_is_read_in_both_encodings() {
+        let proto = encode_response(2, "w", Encoding::Protobuf);
+        assert_eq!(partial_success_of(Encoding::Protobuf, &proto), Some((2, "w".into())));
+        let json = encode_response(3, "x", Encoding::Json);
+        assert_eq!(partial_success_of(Encoding::Json, &json), Some((3, "x".into())));
+        assert_eq!(partial_success_of(Encoding::Json, br#"{"partialSuccess":{"rejectedSpans":4}}"#), Some((4, "".into())));
+        assert_eq!(partial_success_of(Encoding::Json, b"{}"), None);
+        assert_eq!(partial_success_of(Encoding::Protobuf, b""), None);
+    }
+
+    #[test]
+    fn error_bodies_are_status_messages() {
+        assert_eq!(status_body(Encoding::Protobuf, "bad"), [0x12, 0x03, b'b', b'a', b'd']);
+        assert_eq!(status_body(Encoding::Json, "say \"no\""), br#"{"message":"say \"no\""}"#);
+    }
+}

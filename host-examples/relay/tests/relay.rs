@@ -1,0 +1,448 @@
+//! The relay end to end, with the built component (`dist/relink.wasm`, built by
+//! `host-examples/relay/build-component.sh` when missing; `RELINK_COMPONENT` overrides):
+//! relays on 127.0.0.1 with ephemeral ports, a tiny loopback upstream that records what it
+//! receives, OTLP protobuf/JSON/gzip bodies from the relink golden cases, the answers, the
+//! forwarded bytes, the output file, `/metrics`, errors, concurrency and SIGTERM.
+//!
+//! One test binary on purpose: every binary links wasmtime, which is slow to link.
+
+mod support;
+
+use relink::otlp::{self, Encoding, ExportTraceServiceRequest};
+use relink_relay::component::{ComponentError, EventContext, LoadedComponent};
+use relink_relay::export::{ExportRequest, Pipeline};
+use relink_relay::{Relay, ServeOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::*;
+
+/// The golden case's batch `n` and its expected output, decoded.
+fn golden(case: &str, n: u32) -> (Vec<u8>, ExportTraceServiceRequest) {
+    let dir = root().join("tests/golden/relink").join(case);
+    let input = read(&dir.join(format!("input-{n}.json")));
+    let expected = otlp::decode_json(&read(&dir.join(format!("expected-{n}.json"))))
+        .unwrap_or_else(|e| panic!("{case} expected-{n}: {e}"));
+    (input, expected)
+}
+
+fn decode(bytes: &[u8], encoding: Encoding) -> ExportTraceServiceRequest {
+    otlp::decode(bytes, encoding).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
+}
+
+#[test]
+fn protobuf_requests_are_relinked_forwarded_and_written() {
+    let upstream = Upstream::start(200, "application/x-protobuf", b"", Duration::ZERO);
+    let dir = TempDir::new("protobuf");
+    let out = dir.path("out.jsonl");
+    let relay = start(Opts { upstream: Some(&upstream), out: Some(&out), ..Opts::default() });
+    let mut expected = Vec::new();
+    for n in 1..=2 {
+        let (input, want) = golden("s3-put-then-notify", n);
+        let body = otlp::encode_protobuf(&decode(&input, Encoding::Json));
+        let reply = post(&relay, "/v1/traces", &[("content-type", "application/x-protobuf")], &body);
+        assert_eq!((reply.status, reply.content_type.as_str(), reply.body.as_slice()), (200, "application/x-protobuf", &b""[..]));
+        expected.push(want);
+    }
+    let received = upstream.received();
+    assert_eq!(received.len(), 2);
+    for (got, want) in received.iter().zip(&expected) {
+        assert_eq!((got.path.as_str(), got.content_type.as_str()), ("/v1/traces", "application/x-protobuf"));
+        assert_eq!(&decode(&got.body, Encoding::Protobuf), want);
+    }
+    relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
+    let lines = std::fs::read_to_string(&out).unwrap_or_default();
+    let decoded: Vec<_> = lines.lines().map(|l| decode(l.as_bytes(), Encoding::Json)).collect();
+    assert_eq!(decoded, expected);
+}
+
+#[test]
+fn json_and_gzip_requests_are_answered_in_json() {
+    let upstream = Upstream::start(200, "application/json", b"{}", Duration::ZERO);
+    let relay = start(Opts { upstream: Some(&upstream), ..Opts::default() });
+    let (first, want_first) = golden("s3-put-then-notify", 1);
+    let reply = post(
+        &relay,
+        "/v1/traces",
+        &[("content-type", "application/json"), ("content-encoding", "gzip")],
+        &otlp::gzip(&first),
+    );
+    assert_eq!((reply.status, reply.content_type.as_str(), reply.body.as_slice()), (200, "application/json", &b"{}"[..]));
+    let (second, want_second) = golden("s3-put-then-notify", 2);
+    let reply = post(&relay, "/v1/traces", &[("content-type", "application/json; charset=utf-8")], &second);
+    assert_eq!((reply.status, reply.body.as_slice()), (200, &b"{}"[..]));
+    let received = upstream.received();
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[0].content_type, "application/json");
+    assert_eq!(decode(&received[0].body, Encoding::Json), want_first);
+    // The second batch links to the first: the processor kept its index between requests.
+    assert_eq!(decode(&received[1].body, Encoding::Json), want_second);
+}
+
+#[test]
+fn untouched_requests_pass_byte_for_byte() {
+    let upstream = Upstream::start(200, "application/json", b"{}", Duration::ZERO);
+    let dir = TempDir::new("pass");
+    let out = dir.path("out.jsonl");
+    let relay = start(Opts { upstream: Some(&upstream), out: Some(&out), ..Opts::default() });
+    let (input, _) = golden("pass-through", 1);
+    let reply = post(&relay, "/v1/traces", &[("content-type", "application/json")], &input);
+    assert_eq!(reply.status, 200);
+    assert_eq!(upstream.received()[0].body, input);
+    relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
+    // The file holds one compact line even though the input was pretty-printed.
+    let line = otlp::encode_json(&decode(&input, Encoding::Json));
+    assert_eq!(read(&out), [line.as_slice(), b"\n"].concat());
+}
+
+#[test]
+fn undecodable_bodies_get_400_and_go_nowhere() {
+    let upstream = Upstream::start(200, "application/json", b"{}", Duration::ZERO);
+    let dir = TempDir::new("bad");
+    let out = dir.path("out.jsonl");
+    let relay = start(Opts { upstream: Some(&upstream), out: Some(&out), ..Opts::default() });
+    let malformed = root().join("tests/golden/relink/malformed");
+    let reply = post(&relay, "/v1/traces", &[("content-type", "application/json")], &read(&malformed.join("input-1.json")));
+    assert_eq!(
+        (reply.status, reply.content_type.as_str(), String::from_utf8_lossy(&reply.body).as_ref()),
+        (400, "application/json", r#"{"message":"otlp json: EOF while parsing a string at line 1 column 63"}"#)
+    );
+    let reply = post(&relay, "/v1/traces", &[("content-type", "application/x-protobuf")], &read(&malformed.join("input-3.json")));
+    assert_eq!((reply.status, reply.body), (400, status_protobuf("otlp protobuf: invalid varint")));
+    let reply = post(&relay, "/v1/traces", &[("content-type", "application/json"), ("content-encoding", "gzip")], b"{}");
+    assert_eq!(
+        (reply.status, String::from_utf8_lossy(&reply.body).as_ref()),
+        (400, r#"{"message":"request body: invalid gzip: unexpected end of file"}"#)
+    );
+    assert_eq!(upstream.received().len(), 0);
+    relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(read(&out), b"");
+}
+
+#[test]
+fn bodies_over_the_limit_get_413() {
+    let relay = start(Opts { max_body: 1024, ..Opts::default() });
+    let reply = post(&relay, "/v1/traces", &[("content-type", "application/json")], &[b' '; 2000]);
+    assert_eq!(
+        (reply.status, String::from_utf8_lossy(&reply.body).as_ref()),
+        (413, r#"{"message":"request body of 2000 bytes exceeds the limit of 1024 bytes"}"#)
+    );
+    let bomb = otlp::gzip(&[b' '; 100_000]);
+    assert!(bomb.len() < 1024);
+    let reply = post(&relay, "/v1/traces", &[("content-type", "application/json"), ("content-encoding", "gzip")], &bomb);
+    assert_eq!(
+        (reply.status, String::from_utf8_lossy(&reply.body).as_ref()),
+        (413, r#"{"message":"request body inflates beyond the limit of 1024 bytes"}"#)
+    );
+    // No Content-Length: the limit applies while the chunked body arrives.
+    let mut raw = b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    for _ in 0..3 {
+        raw.extend_from_slice(b"200\r\n");
+        raw.extend_from_slice(&[b' '; 512]);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    let answer = raw_exchange(&relay, &raw);
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert!(answer.ends_with(r#"{"message":"request body exceeds the limit of 1024 bytes"}"#), "{answer}");
+}
+
+#[test]
+fn unknown_media_types_get_415() {
+    let relay = start(Opts::default());
+    let reply = post(&relay, "/v1/traces", &[("content-type", "text/plain")], b"{}");
+    let message = "content-type `text/plain` is not supported: use application/x-protobuf or application/json";
+    assert_eq!(
+        (reply.status, reply.content_type.as_str(), reply.body),
+        (415, "application/x-protobuf", status_protobuf(message))
+    );
+    let reply = post(&relay, "/v1/traces", &[("content-type", "application/json"), ("content-encoding", "br")], b"{}");
+    assert_eq!(
+        (reply.status, String::from_utf8_lossy(&reply.body).as_ref()),
+        (415, r#"{"message":"content-encoding `br` is not supported (use gzip or none)"}"#)
+    );
+}
+
+#[test]
+fn upstream_answers_reach_the_client() {
+    let (input, _) = golden("pass-through", 2);
+    let json = [("content-type", "application/json")];
+    let busy = Upstream::start(503, "text/plain", b"busy", Duration::ZERO);
+    let relay = start(Opts { upstream: Some(&busy), ..Opts::default() });
+    let reply = post(&relay, "/v1/traces", &json, &input);
+    assert_eq!((reply.status, reply.content_type.as_str(), reply.body.as_slice()), (503, "text/plain", &b"busy"[..]));
+
+    let partial = Upstream::start(200, "application/json", br#"{"partialSuccess":{"rejectedSpans":"2","errorMessage":"full"}}"#, Duration::ZERO);
+    let relay = start(Opts { upstream: Some(&partial), ..Opts::default() });
+    let reply = post(&relay, "/v1/traces", &json, &input);
+    assert_eq!(
+        (reply.status, String::from_utf8_lossy(&reply.body).as_ref()),
+        (200, r#"{"partialSuccess":{"rejectedSpans":"2","errorMessage":"full"}}"#)
+    );
+
+    let url = closed_port_url();
+    let relay = start(Opts { upstream_url: Some(url.clone()), ..Opts::default() });
+    let reply = post(&relay, "/v1/traces", &json, &input);
+    let text = String::from_utf8_lossy(&reply.body);
+    assert_eq!(reply.status, 502);
+    assert!(text.starts_with(&format!(r#"{{"message":"upstream {url}/v1/traces: "#)), "{text}");
+}
+
+#[test]
+fn other_routes_and_methods() {
+    let relay = start(Opts::default());
+    let reply = get(&relay, "/v1/traces");
+    assert_eq!((reply.status, reply.allow.as_deref(), reply.body.as_slice()), (405, Some("POST"), &b"use POST\n"[..]));
+    let reply = post(&relay, "/metrics", &[], b"");
+    assert_eq!((reply.status, reply.allow.as_deref()), (405, Some("GET")));
+    let reply = get(&relay, "/");
+    assert_eq!((reply.status, reply.body.as_slice()), (404, &b"relink serves POST /v1/traces and GET /metrics\n"[..]));
+}
+
+#[test]
+fn metrics_show_the_components_counters() {
+    let relay = start(Opts::default());
+    let (input, _) = golden("s3-one-batch", 1);
+    assert_eq!(post(&relay, "/v1/traces", &[("content-type", "application/json")], &input).status, 200);
+    assert_eq!(post(&relay, "/v1/traces", &[("content-type", "application/json")], b"[1]").status, 400);
+    let reply = get(&relay, "/metrics");
+    assert_eq!((reply.status, reply.content_type.as_str()), (200, "text/plain; version=0.0.4"));
+    let text = String::from_utf8_lossy(&reply.body);
+    for line in [
+        "relink_relay_responses_total{code=\"200\"} 1",
+        "relink_relay_responses_total{code=\"400\"} 1",
+        "# TYPE relink_requests_total counter",
+        "relink_requests_total 2",
+        "relink_spans_in_total 4",
+        "relink_links_pointer_total 2",
+        "relink_links_exact_total 1",
+        "relink_errors_request_decode_total 1",
+        "# TYPE relink_index_entries gauge",
+        "relink_relay_component_restarts_total 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing `{line}` in\n{text}");
+    }
+}
+
+#[test]
+fn concurrent_requests_share_one_processor() {
+    let upstream = Upstream::start(200, "application/json", b"{}", Duration::from_millis(20));
+    let relay = start(Opts { upstream: Some(&upstream), workers: 4, ..Opts::default() });
+    let (input, _) = golden("pass-through", 2);
+    let spans = otlp::decode_json(&input).map(|r| count_spans(&r)).unwrap_or(0);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..10 {
+                    assert_eq!(post(&relay, "/v1/traces", &[("content-type", "application/json")], &input).status, 200);
+                }
+            });
+        }
+    });
+    assert_eq!(upstream.received().len(), 40);
+    let text = String::from_utf8_lossy(&get(&relay, "/metrics").body).into_owned();
+    assert!(text.lines().any(|l| l == "relink_requests_total 40"), "{text}");
+    assert!(text.lines().any(|l| l == format!("relink_spans_in_total {}", 40 * spans)), "{text}");
+}
+
+#[test]
+fn missing_or_invalid_component_or_config_is_a_clear_error() {
+    let dir = TempDir::new("errors");
+    let missing = dir.path("missing.wasm");
+    let error = |options: ServeOptions| match Relay::start(&options) {
+        Ok(_) => panic!("started"),
+        Err(e) => (e.code, e.message),
+    };
+    let base = ServeOptions { listen: "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")), component: component(), ..ServeOptions::default() };
+    assert_eq!(
+        error(ServeOptions { component: missing.clone(), ..base.clone() }),
+        (2, format!("component {}: cannot read: No such file or directory (os error 2)", missing.display()))
+    );
+    let text = dir.write("text.wasm", b"not wasm");
+    let (code, message) = error(ServeOptions { component: text.clone(), ..base.clone() });
+    assert_eq!(code, 2);
+    assert!(
+        message.starts_with(&format!("component {}: not a relink component (world relink:processor/relink): ", text.display())),
+        "{message}"
+    );
+    let config = dir.write("config.json", br#"{"index": {"max_entries": 0}, "attributes": {"event": ""}}"#);
+    assert_eq!(
+        error(ServeOptions { config: Some(config.clone()), ..base.clone() }),
+        (2, format!(
+            "--config {}: config: `attributes.event` must not be empty; config: `index.max_entries` is 0, expected 1 to 50000000",
+            config.display()
+        ))
+    );
+    let absent = dir.path("absent.json");
+    assert_eq!(
+        error(ServeOptions { config: Some(absent.clone()), ..base.clone() }),
+        (2, format!("--config {}: cannot read: No such file or directory (os error 2)", absent.display()))
+    );
+    let nowhere = dir.path("no/such/dir/out.jsonl");
+    assert_eq!(
+        error(ServeOptions { out: Some(nowhere.clone()), ..base.clone() }),
+        (2, format!("--out {}: cannot open for appending: No such file or directory (os error 2)", nowhere.display()))
+    );
+}
+
+#[test]
+fn sigterm_finishes_in_flight_requests_and_flushes_the_file() {
+    let upstream = Upstream::start(200, "application/json", b"{}", Duration::from_millis(1500));
+    let dir = TempDir::new("sigterm");
+    let out = dir.path("out.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_relink-relay"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-interval", "0", "--upstream", &upstream.url()])
+        .arg("--component")
+        .arg(component())
+        .arg("--out")
+        .arg(&out)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let mut stderr = BufReader::new(child.stderr.take().unwrap_or_else(|| panic!("no stderr")));
+    let mut first = String::new();
+    let _ = stderr.read_line(&mut first);
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in `{first}`"))
+        .to_string();
+    let (input, _) = golden("pass-through", 2);
+    let in_flight = std::thread::spawn(move || post_to(&addr, "/v1/traces", &[("content-type", "application/json")], &input));
+    std::thread::sleep(Duration::from_millis(500));
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(killed.is_ok_and(|s| s.success()));
+    let reply = in_flight.join().unwrap_or_else(|_| panic!("client thread"));
+    assert_eq!((reply.status, reply.body.as_slice()), (200, &b"{}"[..]));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "relay did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut rest = String::new();
+    let _ = stderr.read_to_string(&mut rest);
+    assert!(status.success(), "{status}: {rest}");
+    assert!(rest.starts_with("relink: SIGTERM: finishing in-flight requests\nrelink: responses=1 "), "{rest}");
+    assert!(rest.contains(" requests=1 "), "{rest}");
+    assert_eq!(std::fs::read_to_string(&out).map(|s| s.lines().count()).unwrap_or(0), 1);
+}
+
+#[test]
+fn golden_cases_through_wasmtime_match_the_native_core() {
+    let manifest = manifest();
+    let base_now: u64 = manifest["base_now"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let golden_dir = root().join(manifest["golden"].as_str().unwrap_or_default());
+    let cases = manifest["cases"].as_array().cloned().unwrap_or_default();
+    assert!(cases.len() >= 5);
+    let loaded = LoadedComponent::load(&component()).unwrap_or_else(|e| panic!("{e}"));
+    for case in cases {
+        let name = case.as_str().unwrap_or_default();
+        let dir = golden_dir.join(name);
+        let config = std::fs::read_to_string(dir.join("config.json")).unwrap_or_default();
+        let mut relinker = loaded.processor(&config).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let summary: serde_json::Value = serde_json::from_slice(&read(&dir.join("counters.json"))).unwrap_or_default();
+        let mut errors = Vec::new();
+        for (n, path) in numbered_inputs(&dir) {
+            let input = read(&path);
+            let now = base_now + n * 1_000_000_000;
+            match relinker.process_traces(&input, relink_relay::component::Encoding::Auto, now) {
+                Err(relink_relay::component::CallError::Component(ComponentError::Decode(m))) => {
+                    errors.push(format!("input-{n}: {m}"));
+                }
+                Err(other) => panic!("{name} input-{n}: {other}"),
+                Ok(out) => {
+                    let expected = read(&dir.join(format!("expected-{n}.json")));
+                    if expected == input {
+                        assert!(out == input, "{name} input-{n}: expected the input bytes back");
+                    } else {
+                        assert_eq!(json(&out), json(&expected), "{name} input-{n}");
+                    }
+                }
+            }
+        }
+        assert_eq!(serde_json::json!(errors), summary["errors"], "{name}");
+        let mut counters: Vec<(String, u64)> = relinker
+            .counters()
+            .into_iter()
+            .filter(|c| c.name != "index.memory_bytes")
+            .map(|c| (c.name, c.value))
+            .collect();
+        counters.sort();
+        assert_eq!(counters, flatten(&summary["counters"]), "{name}");
+    }
+    for case in manifest["events"].as_array().cloned().unwrap_or_default() {
+        let mut relinker = loaded.processor("{}").unwrap_or_else(|e| panic!("{e}"));
+        let context = case["context"].as_object().map(|c| EventContext {
+            invocation_start_unix_nano: c["invocation_start_unix_nano"].as_str().and_then(|s| s.parse().ok()),
+            service_name: c["service_name"].as_str().map(String::from),
+            execution_arn: c["execution_arn"].as_str().map(String::from),
+        });
+        let event = read(&root().join(case["event"].as_str().unwrap_or_default()));
+        let out = relinker.process_event(&event, context.as_ref(), base_now).unwrap_or_else(|e| panic!("{e}"));
+        let expected = read(&root().join(case["expected"].as_str().unwrap_or_default()));
+        assert_eq!(json(&out), json(&expected), "{}", case["expected"]);
+    }
+    for case in manifest["config_errors"].as_array().cloned().unwrap_or_default() {
+        let problems = match loaded.processor(case["config"].as_str().unwrap_or_default()) {
+            Err(relink_relay::component::LoadError::Config(problems)) => problems,
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("accepted {}", case["config"]),
+        };
+        assert_eq!(serde_json::json!(problems), case["errors"]);
+    }
+}
+
+#[test]
+fn a_trapping_component_is_restarted_and_the_request_passes_through() {
+    // 4 MiB of guest memory: enough to start, not enough for a 3 MB request, so the
+    // guest's allocator fails and the instance traps.
+    let loaded = LoadedComponent::load(&component()).unwrap_or_else(|e| panic!("{e}")).memory_limit(4 << 20);
+    let relinker = loaded.processor("{}").unwrap_or_else(|e| panic!("{e}"));
+    let upstream = Upstream::start(200, "application/json", b"{}", Duration::ZERO);
+    let pipeline = Pipeline {
+        relinker: std::sync::Mutex::new(relinker),
+        upstream: Some(relink_relay::sinks::Upstream::new(&upstream.url())),
+        file: None,
+        metrics: Default::default(),
+        max_body: 64 << 20,
+    };
+    let big = big_request(3_000_000);
+    let reply = pipeline.export(ExportRequest { encoding: Encoding::Json, content_encoding: None, body: big.clone() });
+    assert_eq!(
+        (reply.status, String::from_utf8_lossy(&reply.body).as_ref()),
+        (200, r#"{"partialSuccess":{"errorMessage":"relink passed this request through unchanged: component trapped (restarted): wasm trap: wasm `unreachable` instruction executed"}}"#)
+    );
+    assert_eq!(upstream.received()[0].body, big);
+    // The fresh instance serves the next request.
+    let (small, _) = golden("pass-through", 2);
+    let reply = pipeline.export(ExportRequest { encoding: Encoding::Json, content_encoding: None, body: small.clone() });
+    assert_eq!((reply.status, reply.body.as_slice()), (200, &b"{}"[..]));
+    assert_eq!(upstream.received()[1].body, small);
+    let metrics = pipeline.prometheus();
+    assert!(metrics.lines().any(|l| l == "relink_relay_component_restarts_total 1"), "{metrics}");
+    assert!(metrics.lines().any(|l| l == "relink_relay_passed_through_total 1"), "{metrics}");
+    assert!(metrics.lines().any(|l| l == "relink_requests_total 1"), "{metrics}");
+}
+
+/// A valid OTLP/JSON request of about `size` bytes (one span with a long attribute).
+fn big_request(size: usize) -> Vec<u8> {
+    format!(
+        r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"big","attributes":[{{"key":"blob","value":{{"stringValue":"{}"}}}}]}}]}}]}}]}}"#,
+        "x".repeat(size)
+    )
+    .into_bytes()
+}
+
+fn raw_exchange(relay: &Relay, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(relay.local_addr()).unwrap_or_else(|e| panic!("{e}"));
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}

@@ -1,0 +1,180 @@
+"""dist/relink.wasm in Python, through PyPI `wasmtime` (its `wasmtime.component` API).
+
+Replays the golden cases listed in cases.json, exactly as the Rust tests do natively
+(tests/relink_golden.rs) and through the relay's wasmtime embedding: same inputs, same
+times, same expected outputs, error messages and counters. Also checks that `wasm-tools
+component wit` prints the component's world with nothing imported beyond the WASI
+interfaces Rust's standard library links.
+
+Run: .venv/bin/python -m pytest -q tests/component (after host-examples/relay/build-component.sh).
+"""
+
+import functools
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from wasmtime import Engine, Store, WasiConfig
+from wasmtime.component import Component, Linker, Record, Variant
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+WASM = ROOT / "dist" / "relink.wasm"
+MANIFEST = json.loads((ROOT / "tests" / "component" / "cases.json").read_text())
+GOLDEN = ROOT / MANIFEST["golden"]
+BASE_NOW = int(MANIFEST["base_now"])
+INTERFACE = "relink:processor/relinker@0.1.0"
+
+
+@functools.cache
+def compiled():
+    """The engine and the component, compiled once for every test."""
+    if not WASM.exists():
+        pytest.fail(f"{WASM} is missing: run host-examples/relay/build-component.sh")
+    engine = Engine()
+    return engine, Component.from_file(engine, str(WASM))
+
+
+class Relink:
+    """One component instance (its own store); `create` gives processor resources."""
+
+    def __init__(self):
+        engine, component = compiled()
+        self.store = Store(engine)
+        self.store.set_wasi(WasiConfig())
+        linker = Linker(engine)
+        linker.add_wasip2()
+        instance = linker.instantiate(self.store, component)
+        iface = instance.get_export_index(self.store, INTERFACE)
+        self.funcs = {}
+        for name in ["create", "process-traces", "process-event", "process-log", "counters"]:
+            prefix = "[static]" if name == "create" else "[method]"
+            index = instance.get_export_index(self.store, f"{prefix}processor.{name}", iface)
+            self.funcs[name] = instance.get_func(self.store, index)
+
+    def call(self, name, *args):
+        func = self.funcs[name]
+        result = func(self.store, *args)
+        func.post_return(self.store)
+        return result
+
+
+def ok_or_error(result):
+    """A `result<T, error>` comes back untagged: the ok value itself, or the error as a
+    tagged Variant (its cases are not distinguishable by Python type)."""
+    if isinstance(result, Variant):
+        return None, result
+    return result, None
+
+
+def flatten(value, prefix=""):
+    out = {}
+    for key, inner in value.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(inner, dict):
+            out.update(flatten(inner, path))
+        else:
+            out[path] = inner
+    return out
+
+
+def inputs(case):
+    found = []
+    for path in case.glob("input-*.json"):
+        found.append((int(path.stem.removeprefix("input-")), path))
+    return sorted(found)
+
+
+@pytest.mark.parametrize("name", MANIFEST["cases"])
+def test_golden_case(name):
+    case = GOLDEN / name
+    relink = Relink()
+    processor, error = ok_or_error(relink.call("create", (case / "config.json").read_text()))
+    assert error is None, error
+    summary = json.loads((case / "counters.json").read_text())
+    errors = []
+    for n, path in inputs(case):
+        data = path.read_bytes()
+        out, error = ok_or_error(relink.call("process-traces", processor, data, "auto", BASE_NOW + n * 1_000_000_000))
+        if error is not None:
+            assert error.tag == "decode", error
+            errors.append(f"input-{n}: {error.payload}")
+            continue
+        expected = (case / f"expected-{n}.json").read_bytes()
+        if expected == data:
+            assert out == data, f"{name} input-{n}: expected the input bytes back"
+        else:
+            assert json.loads(out) == json.loads(expected), f"{name} input-{n}"
+    assert errors == summary["errors"]
+    counters = {c.name: c.value for c in relink.call("counters", processor)}
+    # Allocation sizes differ between wasm32 and the native build the golden file records.
+    counters.pop("index.memory_bytes", None)
+    assert counters == flatten(summary["counters"])
+
+
+@pytest.mark.parametrize("case", MANIFEST["config_errors"], ids=lambda c: c["config"])
+def test_config_errors_are_reported_at_once(case):
+    relink = Relink()
+    processor, error = ok_or_error(relink.call("create", case["config"]))
+    assert processor is None
+    assert error.tag == "config"
+    assert error.payload == case["errors"]
+
+
+def lambda_context(context):
+    """The manifest's context as the `option<lambda-context>` record (u64 as strings there)."""
+    if context is None:
+        return None
+    start = context["invocation_start_unix_nano"]
+    record = Record()
+    # Fields are looked up by their WIT (kebab-case) names.
+    setattr(record, "invocation-start-unix-nano", None if start is None else int(start))
+    setattr(record, "service-name", context["service_name"])
+    setattr(record, "execution-arn", context["execution_arn"])
+    return record
+
+
+@pytest.mark.parametrize("case", MANIFEST["events"], ids=lambda c: c["expected"])
+def test_event_entry_point_returns_the_cores_spans(case):
+    relink = Relink()
+    processor, _ = ok_or_error(relink.call("create", "{}"))
+    event = (ROOT / case["event"]).read_bytes()
+    out, error = ok_or_error(relink.call("process-event", processor, event, lambda_context(case["context"]), BASE_NOW))
+    assert error is None, error
+    assert json.loads(out) == json.loads((ROOT / case["expected"]).read_bytes())
+
+
+@pytest.mark.parametrize("case", MANIFEST["event_errors"], ids=lambda c: c["event"])
+def test_event_errors(case):
+    relink = Relink()
+    processor, _ = ok_or_error(relink.call("create", "{}"))
+    _, error = ok_or_error(relink.call("process-event", processor, case["event"].encode(), None, BASE_NOW))
+    assert [error.tag, error.payload] == case["error"]
+
+
+def test_wasm_tools_prints_the_world():
+    wasm_tools = pathlib.Path(sys.executable).parent / "wasm-tools"
+    printed = subprocess.run([str(wasm_tools), "component", "wit", str(WASM)], check=True, capture_output=True, text=True).stdout
+    world = printed[printed.index("world root {"):printed.index("}")]
+    lines = sorted(line.strip() for line in world.splitlines()[1:] if line.strip())
+    assert lines == [
+        "export relink:processor/relinker@0.1.0;",
+        "import relink:processor/types@0.1.0;",
+        "import wasi:cli/environment@0.2.12;",
+        "import wasi:cli/exit@0.2.12;",
+        "import wasi:cli/stderr@0.2.12;",
+        "import wasi:cli/stdin@0.2.12;",
+        "import wasi:cli/stdout@0.2.12;",
+        "import wasi:cli/terminal-input@0.2.12;",
+        "import wasi:cli/terminal-output@0.2.12;",
+        "import wasi:cli/terminal-stderr@0.2.12;",
+        "import wasi:cli/terminal-stdin@0.2.12;",
+        "import wasi:cli/terminal-stdout@0.2.12;",
+        "import wasi:io/error@0.2.12;",
+        "import wasi:io/poll@0.2.12;",
+        "import wasi:io/streams@0.2.12;",
+        "import wasi:random/insecure-seed@0.2.12;",
+    ]
+    assert "create: static func(config-json: string) -> result<processor, error>;" in printed
+    assert "process-traces: func(otlp: list<u8>, encoding: encoding, now-unix-nano: u64) -> result<list<u8>, error>;" in printed
