@@ -41,8 +41,13 @@ install_python_env() {
   fi
 }
 
+build_component() {
+  # dist/relink.wasm: the WebAssembly component the relay (and jco, Python wasmtime) runs.
+  host-examples/relay/build-component.sh
+}
+
 build_native() {
-  step "building the core and the relink CLI (release)"
+  step "building the core, the relay and the relink CLI (release)"
   cargo build --release --workspace --quiet
   mkdir -p dist
   cp target/release/relink dist/relink
@@ -54,8 +59,8 @@ build_web() {
 }
 
 run_demo() {
-  step "relinking the bundled serverless scenario"
-  ./dist/relink event tests/fixtures/aws-lambda-rust-runtime/example-s3-event.json
+  step "relinking the bundled serverless scenario through the relay (dist/relink serve)"
+  host-examples/demo/run.sh dist/demo-relinked.jsonl
 }
 
 run_tests() {
@@ -65,10 +70,12 @@ run_tests() {
     step "python client tests"
     .venv/bin/python -m pytest -q tests/clients
   fi
+  host-examples/relay/build-component.sh test
   SKIP_BUILD=1 host-examples/playground/test.sh
 }
 
 install_rust_targets
+build_component
 build_native
 build_web
 case "$MODE" in

@@ -82,6 +82,34 @@ impl Pipeline {
                 (body, format!("relink passed this request through unchanged: {other}"))
             }
         };
+        self.deliver(encoding, relinked, warning)
+    }
+
+    /// Handles one `POST /v1/events`: a raw AWS payload (a Lambda trigger event, Step
+    /// Functions execution log lines or history, CloudWatch Logs subscription data) becomes
+    /// spans (OTLP/JSON) that go on like an export. A payload relink cannot read is a 400:
+    /// there are no spans to forward.
+    pub fn event(&self, request: ExportRequest<'_>) -> Reply {
+        let body = match otlp_http::decode_body(request.body, request.content_encoding, self.max_body) {
+            Ok(body) => body,
+            Err(BodyError::TooLarge(m)) => return Reply::status(413, Encoding::Json, &m),
+            Err(BodyError::UnsupportedEncoding(m)) => return Reply::status(415, Encoding::Json, &m),
+            Err(BodyError::BadGzip(m)) => return Reply::status(400, Encoding::Json, &m),
+        };
+        self.metrics.count(Event::RequestBytes(body.len() as u64));
+        let spans = match self.relinker.lock() {
+            Ok(mut relinker) => relinker.process_event(&body, None, now_unix_nano()),
+            Err(_) => Err(CallError::Trap("component lock poisoned".to_string())),
+        };
+        let spans = match spans {
+            Ok(spans) => spans,
+            Err(e) => return Reply::status(400, Encoding::Json, &format!("relink: {e}")),
+        };
+        self.deliver(Encoding::Json, spans, String::new())
+    }
+
+    /// Writes the file line and forwards upstream (or answers success).
+    fn deliver(&self, encoding: Encoding, relinked: Vec<u8>, warning: String) -> Reply {
         if let Some(file) = &self.file {
             let written = json_line(encoding, &relinked).and_then(|line| file.append(&line));
             if let Err(message) = written {

@@ -241,26 +241,37 @@ async fn route(
     permits: Arc<Semaphore>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let reply = match (request.method(), request.uri().path()) {
-        (&Method::POST, "/v1/traces") => export(request, pipeline.clone(), permits).await,
+        (&Method::POST, "/v1/traces") => export(request, pipeline.clone(), permits, false).await,
+        (&Method::POST, "/v1/events") => export(request, pipeline.clone(), permits, true).await,
         (&Method::GET, "/metrics") => {
             let p = pipeline.clone();
             let text = tokio::task::spawn_blocking(move || p.prometheus()).await.unwrap_or_default();
             text_reply(200, "text/plain; version=0.0.4", text)
         }
-        (_, "/v1/traces") => with_allow(text_reply(405, "text/plain", "use POST\n".into()), "POST"),
+        (_, "/v1/traces" | "/v1/events") => with_allow(text_reply(405, "text/plain", "use POST\n".into()), "POST"),
         (_, "/metrics") => with_allow(text_reply(405, "text/plain", "use GET\n".into()), "GET"),
-        _ => text_reply(404, "text/plain", "relink serves POST /v1/traces and GET /metrics\n".into()),
+        _ => text_reply(404, "text/plain", "relink serves POST /v1/traces, POST /v1/events and GET /metrics\n".into()),
     };
     pipeline.metrics.response(reply.status().as_u16());
     Ok(reply)
 }
 
-async fn export(request: Request<Incoming>, pipeline: Arc<Pipeline>, permits: Arc<Semaphore>) -> Response<Full<Bytes>> {
+/// `POST /v1/traces` (an OTLP export) or, with `raw_event`, `POST /v1/events` (a raw AWS
+/// payload, answered in OTLP/JSON whatever its content type).
+async fn export(
+    request: Request<Incoming>,
+    pipeline: Arc<Pipeline>,
+    permits: Arc<Semaphore>,
+    raw_event: bool,
+) -> Response<Full<Bytes>> {
     let header = |name| request.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(String::from);
     let (content_type, content_encoding) = (header(CONTENT_TYPE), header(CONTENT_ENCODING));
-    let encoding = match Pipeline::negotiate(content_type.as_deref()) {
-        Ok(encoding) => encoding,
-        Err(reply) => return http_reply(reply),
+    let encoding = match raw_event {
+        true => relink::otlp::Encoding::Json,
+        false => match Pipeline::negotiate(content_type.as_deref()) {
+            Ok(encoding) => encoding,
+            Err(reply) => return http_reply(reply),
+        },
     };
     let declared = header(CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     if declared > pipeline.max_body as u64 {
@@ -279,7 +290,11 @@ async fn export(request: Request<Incoming>, pipeline: Arc<Pipeline>, permits: Ar
         return http_reply(Reply::status(503, encoding, "the relay is shutting down"));
     };
     let job = move || {
-        pipeline.export(ExportRequest { encoding, content_encoding: content_encoding.as_deref(), body })
+        let request = ExportRequest { encoding, content_encoding: content_encoding.as_deref(), body };
+        match raw_event {
+            true => pipeline.event(request),
+            false => pipeline.export(request),
+        }
     };
     match tokio::task::spawn_blocking(job).await {
         Ok(reply) => http_reply(reply),
