@@ -197,7 +197,7 @@ fn other_routes_and_methods() {
     let reply = post(&relay, "/metrics", &[], b"");
     assert_eq!((reply.status, reply.allow.as_deref()), (405, Some("GET")));
     let reply = get(&relay, "/");
-    assert_eq!((reply.status, reply.body.as_slice()), (404, &b"relink serves POST /v1/traces and GET /metrics\n"[..]));
+    assert_eq!((reply.status, reply.body.as_slice()), (404, &b"relink serves POST /v1/traces, POST /v1/events and GET /metrics\n"[..]));
 }
 
 #[test]
@@ -445,4 +445,23 @@ fn raw_exchange(relay: &Relay, request: &[u8]) -> String {
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn raw_events_become_spans_that_go_on() {
+    let upstream = Upstream::start(200, "application/json", b"{}", Duration::ZERO);
+    let relay = start(Opts { upstream: Some(&upstream), ..Opts::default() });
+    let logs = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/golden/relink/serverless-demo/event-4.ndjson"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let reply = post(&relay, "/v1/events", &[("content-type", "application/x-ndjson")], &logs);
+    assert_eq!((reply.status, reply.body.as_slice()), (200, &b"{}"[..]));
+    let forwarded = decode(&upstream.received()[0].body, Encoding::Json);
+    let spans: usize = forwarded.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum();
+    assert_eq!(spans, 9, "OrderFlow: the execution, 4 state spans (one a retry), 4 task attempts");
+    let reply = post(&relay, "/v1/events", &[("content-type", "application/json")], b"{\"not\": \"aws\"}");
+    assert_eq!(reply.status, 400);
+    relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
 }
