@@ -295,12 +295,24 @@ pub struct Dynamodb {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
-    /// Requests larger than this pass through unchanged and count as an error:
-    /// 1 to 1073741824. Default 16777216 (16 MiB).
+    /// Requests larger than this (as received, before inflating gzip) pass through
+    /// unchanged and count as an error: 1 to 1073741824. Default 16777216 (16 MiB).
     pub max_request_bytes: u64,
+    /// gzip request bodies are inflated up to this many bytes; a body that inflates past
+    /// it (a gzip bomb) passes through unchanged and counts as an error. Also bounds the
+    /// CloudWatch Logs subscription data inflated from event attributes. 1 to 1073741824.
+    /// Default 67108864 (64 MiB, the bound the OTLP specification recommends).
+    pub max_decompressed_bytes: u64,
     /// Event attributes larger than this are not decoded (counted): 1 to 67108864.
     /// Default 1048576 (1 MiB).
     pub max_event_bytes: u64,
+    /// Nesting depth of attribute values (arrays and key-value lists inside arrays and
+    /// key-value lists) in a request, and of the JSON in event attributes. A deeper request
+    /// passes through unchanged and counts as a decode error; a deeper event attribute is
+    /// not decoded (counted as too large). 1 to 128. Default 64: DynamoDB items nest up to
+    /// 32 levels, which is 64 JSON levels in a stream record's image. The codecs stop at
+    /// their own bounds whatever this says (protobuf 100 message levels, JSON 128).
+    pub max_nesting: u64,
     /// Attributes examined per span when looking for evidence: 1 to 100000. Default 256.
     pub max_attributes_scanned: u64,
     /// Links a span may end up with; links beyond are not added (counted): 1 to 100000.
@@ -312,7 +324,9 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_request_bytes: 16 * 1024 * 1024,
+            max_decompressed_bytes: 64 * 1024 * 1024,
             max_event_bytes: 1024 * 1024,
+            max_nesting: 64,
             max_attributes_scanned: 256,
             max_links_per_span: 128,
         }
@@ -481,9 +495,15 @@ impl ConfigError {
 impl Config {
     /// Parses and validates a JSON configuration.
     pub fn from_json(json: &str) -> Result<Config, ConfigError> {
-        let config: Config = serde_json::from_str(json).map_err(|e| ConfigError::Json {
+        let json_error = |e: serde_json::Error| ConfigError::Json {
             message: e.to_string(),
-        })?;
+        };
+        // A first, untyped pass rejects what serde's derive would accept silently: a key
+        // given twice in a map, and arrays in place of objects (fields by position, so
+        // `[]` would be the default configuration).
+        let shape = crate::strict_json::from_str(json).map_err(json_error)?;
+        check_shape(&shape)?;
+        let config: Config = serde_json::from_str(json).map_err(json_error)?;
         config.validate()?;
         Ok(config)
     }
@@ -606,10 +626,24 @@ impl Config {
         );
         range(
             &mut errors,
+            "limits.max_decompressed_bytes",
+            l.max_decompressed_bytes,
+            1,
+            1 << 30,
+        );
+        range(
+            &mut errors,
             "limits.max_event_bytes",
             l.max_event_bytes,
             1,
             64 << 20,
+        );
+        range(
+            &mut errors,
+            "limits.max_nesting",
+            l.max_nesting,
+            1,
+            128,
         );
         range(
             &mut errors,
@@ -678,6 +712,23 @@ impl Config {
                 });
             }
         }
+    }
+}
+
+/// The document and every section must be objects.
+fn check_shape(value: &serde_json::Value) -> Result<(), ConfigError> {
+    let not_object = |what: String| ConfigError::Json {
+        message: format!("{what} must be an object, got an array"),
+    };
+    match value {
+        serde_json::Value::Array(_) => Err(not_object("the configuration".into())),
+        serde_json::Value::Object(sections) => {
+            match sections.iter().find(|(_, v)| v.is_array()) {
+                Some((name, _)) => Err(not_object(format!("`{name}`"))),
+                None => Ok(()),
+            }
+        }
+        _ => Ok(()),
     }
 }
 

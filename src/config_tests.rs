@@ -20,6 +20,8 @@ fn empty_object_gives_the_documented_defaults() {
         (100_000, 3600)
     );
     assert_eq!(c.limits.max_request_bytes, 16 * 1024 * 1024);
+    assert_eq!(c.limits.max_decompressed_bytes, 64 * 1024 * 1024);
+    assert_eq!(c.limits.max_nesting, 64);
     assert!(c.stepfunctions.enabled && !c.stepfunctions.include_data);
     assert_eq!(c.stepfunctions.max_events, 25_000);
     assert_eq!(c.stepfunctions.lambda_join, LambdaJoin::FollowAdoption);
@@ -42,7 +44,7 @@ fn every_field_can_be_set() {
         "stamp": {"enabled": true, "s3_route": "request_id"},
         "dynamodb": {"tables": {"orders": ["pk", "sk"], "users": ["id"]}},
         "limits": {"max_request_bytes": 1000, "max_event_bytes": 100, "max_attributes_scanned": 10,
-                   "max_links_per_span": 3},
+                   "max_links_per_span": 3, "max_decompressed_bytes": 2000, "max_nesting": 8},
         "stepfunctions": {"enabled": true, "include_data": true, "max_events": 100,
                           "lambda_join": "parent"},
         "logs": {"max_requests": 5}
@@ -56,6 +58,7 @@ fn every_field_can_be_set() {
         Some(&vec!["pk".to_string(), "sk".to_string()])
     );
     assert_eq!(c.limits.max_links_per_span, 3);
+    assert_eq!((c.limits.max_decompressed_bytes, c.limits.max_nesting), (2000, 8));
     assert_eq!(
         c.stepfunctions.options(),
         crate::stepfn::Options { include_data: true, max_events: 100 }
@@ -147,6 +150,32 @@ fn one_problem_is_reported_alone_and_build_validates() {
             field: "messaging.parent_single_message".into(),
             requires: "messaging.enabled".into()
         })
+    );
+}
+
+#[test]
+fn arrays_in_place_of_objects_and_repeated_keys_are_errors() {
+    let err = |json: &str| Config::from_json(json).err().map(|e| e.to_string());
+    // serde's derive would read these positionally: `[]` as the defaults.
+    assert_eq!(
+        err("[]").as_deref(),
+        Some("config: invalid json: the configuration must be an object, got an array")
+    );
+    assert_eq!(
+        err(r#"{"index": [5, 10]}"#).as_deref(),
+        Some("config: invalid json: `index` must be an object, got an array")
+    );
+    // A map keeps the last of two equal keys silently; a table named twice is an error.
+    assert_eq!(
+        err(r#"{"dynamodb": {"tables": {"t": ["a"], "t": ["b"]}}}"#).as_deref(),
+        Some(r#"config: invalid json: duplicate key "t" at line 1 column 40"#)
+    );
+    assert_eq!(
+        err(r#"{"limits": {"max_nesting": 129, "max_decompressed_bytes": 0}}"#).as_deref(),
+        Some(
+            "config: `limits.max_decompressed_bytes` is 0, expected 1 to 1073741824; \
+             config: `limits.max_nesting` is 129, expected 1 to 128"
+        )
     );
 }
 

@@ -19,6 +19,29 @@
 //! - [`bindings`]: thin per-host adapters, each behind a cargo feature.
 //! - [`error`]: the error values every entry point returns.
 //! - [`bindings`]: per-host adapters (the WebAssembly component), each behind a feature.
+//!
+//! No panic may be reachable from input, so the lints below are denied outside tests
+//! (`tests/clippy.sh` runs them; see docs/THREAT_MODEL.md).
+
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::get_unwrap,
+        clippy::unwrap_in_result,
+        clippy::panic_in_result_fn,
+        clippy::exit,
+        clippy::dbg_macro,
+        clippy::print_stdout,
+        clippy::print_stderr
+    )
+)]
 
 pub mod bindings;
 pub mod config;
@@ -31,6 +54,7 @@ pub mod pointer;
 pub mod propagation;
 pub mod relink;
 pub mod stepfn;
+mod strict_json;
 
 pub use error::DecodeError;
 pub use event::{decode_event, Trigger, TriggerKind};

@@ -11,6 +11,7 @@
 use super::json::{invalid, missing, opt_str, opt_u64, req_array, req_str};
 use super::{Detail, Item, LogEvent, Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
+use crate::strict_json::Strict;
 use base64::Engine;
 use flate2::read::{MultiGzDecoder, ZlibDecoder};
 use serde_json::Value;
@@ -48,10 +49,10 @@ pub fn inflate_logs_data(data: &str, limit: usize) -> Result<Vec<u8>, DecodeErro
     Ok(out)
 }
 
-pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
+pub(crate) fn decode(value: &Value, max_inflated_bytes: usize) -> Result<Trigger, DecodeError> {
     let data = req_str(value, "/awslogs/data", INPUT)?;
-    let json = inflate_logs_data(data, MAX_INFLATED_BYTES)?;
-    let document: Value = serde_json::from_slice(&json)
+    let json = inflate_logs_data(data, max_inflated_bytes)?;
+    let document: Value = crate::strict_json::from_slice(&json)
         .map_err(|e| invalid(INPUT, "/awslogs/data", format!("inflated data is not json: {e}")))?;
     let logs = read_document(&document, INPUT)?;
     Ok(trigger(logs.source, logs.items))
@@ -64,8 +65,8 @@ pub fn decode_logs_json(bytes: &[u8]) -> Result<Trigger, DecodeError> {
     const JSON_INPUT: &str = "cloudwatch-logs data";
     let mut source: Option<Source> = None;
     let mut items = Vec::new();
-    for document in serde_json::Deserializer::from_slice(bytes).into_iter::<Value>() {
-        let document =
+    for document in serde_json::Deserializer::from_slice(bytes).into_iter::<Strict>() {
+        let Strict(document) =
             document.map_err(|e| DecodeError::Json { input: JSON_INPUT, message: e.to_string() })?;
         let logs = read_document(&document, JSON_INPUT)?;
         source = Some(match source {
@@ -184,7 +185,7 @@ mod tests {
         for path in FIXTURES {
             let event = fixture(path)?;
             assert_eq!(detect_kind(&event), Some(TriggerKind::CloudwatchLogs), "{path}");
-            let trigger = decode(&event)?;
+            let trigger = decode(&event, MAX_INFLATED_BYTES)?;
             assert_eq!(
                 trigger.source,
                 Source {
@@ -222,7 +223,7 @@ mod tests {
             "subscriptionFilters": [], "logEvents": [{"id": "", "timestamp": 1432826855000u64,
             "message": "CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."}]
         });
-        let trigger = decode(&awslogs(&doc)?)?;
+        let trigger = decode(&awslogs(&doc)?, MAX_INFLATED_BYTES)?;
         assert_eq!(trigger.items, Vec::new());
         assert_eq!(trigger.source.account.as_deref(), Some("CloudwatchLogs"));
         Ok(())
@@ -246,7 +247,7 @@ mod tests {
 
     #[test]
     fn bad_base64_gzip_and_json_name_the_field() -> Result<(), Box<dyn std::error::Error>> {
-        let decode_str = |event: Value| decode(&event).err().map(|e| e.to_string());
+        let decode_str = |event: Value| decode(&event, MAX_INFLATED_BYTES).err().map(|e| e.to_string());
         assert_eq!(
             decode_str(json!({"awslogs": {"data": "not base64!"}})),
             Some("cloudwatch-logs event: field `awslogs.data` is not valid base64: Invalid symbol 32, offset 3.".into())
@@ -304,14 +305,14 @@ mod tests {
             (with("/logEvents/0/timestamp", json!(1e40)), "cloudwatch-logs event: invalid field `logEvents.0.timestamp`: 1e+40 is not an unsigned integer"),
         ];
         for (doc, want) in cases {
-            assert_eq!(decode(&awslogs(&doc)?).err().map(|e| e.to_string()).as_deref(), Some(want));
+            assert_eq!(decode(&awslogs(&doc)?, MAX_INFLATED_BYTES).err().map(|e| e.to_string()).as_deref(), Some(want));
         }
         Ok(())
     }
 
     #[test]
     fn zlib_data_is_accepted() -> Result<(), DecodeError> {
-        let t = decode(&fixture("powertools-lambda-python/cloudWatchLogEventWithPolicyLevel.json")?)?;
+        let t = decode(&fixture("powertools-lambda-python/cloudWatchLogEventWithPolicyLevel.json")?, MAX_INFLATED_BYTES)?;
         assert_eq!(t.items.len(), 2);
         Ok(())
     }

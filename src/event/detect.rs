@@ -16,13 +16,19 @@ use serde_json::Value;
 
 /// Decodes an event from raw JSON bytes.
 pub fn decode_event(bytes: &[u8]) -> Result<Trigger, DecodeError> {
-    let value: Value = serde_json::from_slice(bytes)
+    let value: Value = crate::strict_json::from_slice(bytes)
         .map_err(|e| DecodeError::Json { input: "event", message: e.to_string() })?;
     decode_event_value(&value)
 }
 
 /// Decodes an already-parsed event.
 pub fn decode_event_value(value: &Value) -> Result<Trigger, DecodeError> {
+    decode_event_value_with(value, cloudwatch_logs::MAX_INFLATED_BYTES)
+}
+
+/// [`decode_event_value`] inflating CloudWatch Logs subscription data up to
+/// `max_inflated_bytes` (the processor passes `limits.max_decompressed_bytes`).
+pub fn decode_event_value_with(value: &Value, max_inflated_bytes: usize) -> Result<Trigger, DecodeError> {
     let sfn = stepfunctions_context::find(value)?;
     let kind = match detect_kind(value) {
         Some(kind) => kind,
@@ -47,7 +53,7 @@ pub fn decode_event_value(value: &Value) -> Result<Trigger, DecodeError> {
         TriggerKind::ApigatewayWebsocket => apigateway_websocket::decode(value)?,
         TriggerKind::Alb => alb::decode(value)?,
         TriggerKind::FunctionUrl => function_url::decode(value)?,
-        TriggerKind::CloudwatchLogs => cloudwatch_logs::decode(value)?,
+        TriggerKind::CloudwatchLogs => cloudwatch_logs::decode(value, max_inflated_bytes)?,
         TriggerKind::Stepfunctions => match sfn.clone() {
             Some(ctx) => stepfunctions_context::trigger(ctx),
             None => return Err(DecodeError::UnknownEvent { hint: describe(value) }),

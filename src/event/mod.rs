@@ -30,5 +30,5 @@ pub mod time;
 mod trigger;
 
 pub use cloudwatch_logs::{decode_logs_json, inflate_logs_data, MAX_INFLATED_BYTES};
-pub use detect::{decode_event, decode_event_value, detect_kind};
+pub use detect::{decode_event, decode_event_value, decode_event_value_with, detect_kind};
 pub use trigger::*;

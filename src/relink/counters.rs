@@ -52,8 +52,11 @@ pub struct LinkCounters {
 pub struct ErrorCounters {
     /// Requests over `limits.max_request_bytes`, passed through.
     pub request_too_large: u64,
-    /// Requests that are not OTLP, passed through.
+    /// Requests that are not OTLP (or gzip that does not inflate within
+    /// `limits.max_decompressed_bytes`, or values nested deeper than `limits.max_nesting`),
+    /// passed through.
     pub request_decode: u64,
+    /// Event attributes over `limits.max_event_bytes` or `limits.max_nesting`, not read.
     pub event_too_large: u64,
     pub event_json: u64,
     /// Event attributes of no known AWS event shape (custom invocation payloads).

@@ -22,7 +22,7 @@
 use super::{Counters, Processor};
 use crate::config::Config;
 use crate::error::DecodeError;
-use crate::event::{decode_event_value, decode_logs_json, inflate_logs_data, Trigger, MAX_INFLATED_BYTES};
+use crate::event::{decode_event_value_with, decode_logs_json, inflate_logs_data, Trigger};
 use crate::inferred::{infer_request, InferOptions};
 use crate::otlp::ExportTraceServiceRequest;
 use crate::stepfn::{spans_from_history, spans_from_logs};
@@ -131,7 +131,7 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Config) -> Result<Read, Decod
     let sfn = config.stepfunctions.enabled;
     let options = config.stepfunctions.options();
     let workflow = |result: Result<ExportTraceServiceRequest, DecodeError>| result.map(Read::workflow);
-    let value = match serde_json::from_slice::<Value>(bytes) {
+    let value = match crate::strict_json::from_slice(bytes) {
         Ok(value) => value,
         // Several JSON values back to back: NDJSON log lines, or subscription documents as
         // Firehose concatenates them.
@@ -170,7 +170,7 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Config) -> Result<Read, Decod
         _ => {}
     }
     if let (true, Some(data)) = (sfn, value.pointer("/awslogs/data").and_then(Value::as_str)) {
-        let inflated = inflate_logs_data(data, MAX_INFLATED_BYTES)?;
+        let inflated = inflate_logs_data(data, max_inflated(config))?;
         if let Some(merged) = execution_log_events(&inflated) {
             return workflow(spans_from_logs(&merged, &options));
         }
@@ -180,8 +180,13 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Config) -> Result<Read, Decod
         let limit = usize::try_from(event_limit).unwrap_or(usize::MAX);
         return Err(DecodeError::TooLarge { input: "event", limit, actual: bytes.len() });
     }
-    let trigger = decode_event_value(&value)?;
+    let trigger = decode_event_value_with(&value, max_inflated(config))?;
     Ok(inferred(trigger, ctx, config))
+}
+
+/// CloudWatch Logs subscription data inflates up to `limits.max_decompressed_bytes`.
+fn max_inflated(config: &Config) -> usize {
+    usize::try_from(config.limits.max_decompressed_bytes).unwrap_or(usize::MAX)
 }
 
 /// Inflated subscription data: execution logs become workflow spans, other logs the

@@ -32,7 +32,8 @@ pub struct ContextClaim {
 /// A problem met while reading evidence; counted, never fatal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Problem {
-    /// The event attribute is larger than `limits.max_event_bytes`.
+    /// The event attribute is larger than `limits.max_event_bytes` or nested deeper than
+    /// `limits.max_nesting`.
     EventTooLarge,
     /// The event attribute is not JSON.
     EventJson,
@@ -59,6 +60,10 @@ pub struct SpanEvidence {
     pub messages: usize,
     /// The span carries the event attribute (removed or truncated on output).
     pub has_event: bool,
+    /// An earlier relink pass linked this span: its adoption was decided then. Deciding
+    /// again could differ (the event attribute it read may be gone, a producer trace may
+    /// have been adopted since), and processing output again must change nothing.
+    pub relinked: bool,
     pub problems: Vec<Problem>,
 }
 
@@ -94,6 +99,7 @@ pub fn of_span(span: &Span, config: &Config) -> SpanEvidence {
     super::sdk::producer_claims(span, config, &mut ev);
     super::stepfn::execution_claims(span, config, &mut ev);
     datadog_pointer_links(span, &mut ev);
+    ev.relinked = relinked_before(span);
     if let Some(event) = attrs::get_str(&span.attributes, &config.attributes.event, limit) {
         ev.has_event = true;
         match parse_event(event, config) {
@@ -128,11 +134,16 @@ pub(crate) fn scan_limit(config: &Config) -> usize {
 }
 
 fn parse_event(event: &str, config: &Config) -> Result<Trigger, Problem> {
-    if event.len() as u64 > config.limits.max_event_bytes {
+    let limits = &config.limits;
+    let max_nesting = usize::try_from(limits.max_nesting).unwrap_or(usize::MAX);
+    if event.len() as u64 > limits.max_event_bytes
+        || super::depth::json_too_deep(event, max_nesting)
+    {
         return Err(Problem::EventTooLarge);
     }
-    let value: serde_json::Value = serde_json::from_str(event).map_err(|_| Problem::EventJson)?;
-    crate::event::decode_event_value(&value).map_err(|e| match e {
+    let value = crate::strict_json::from_str(event).map_err(|_| Problem::EventJson)?;
+    let max_inflated = usize::try_from(limits.max_decompressed_bytes).unwrap_or(usize::MAX);
+    crate::event::decode_event_value_with(&value, max_inflated).map_err(|e| match e {
         crate::error::DecodeError::UnknownEvent { .. } => Problem::EventUnknown,
         _ => Problem::EventInvalid,
     })
@@ -159,6 +170,13 @@ fn datadog_pointer_links(span: &Span, ev: &mut SpanEvidence) {
             _ => {}
         }
     }
+}
+
+/// Whether an earlier relink pass linked this span (its links name a `relink.rule`).
+fn relinked_before(span: &Span) -> bool {
+    span.links
+        .iter()
+        .any(|l| attrs::get_str(&l.attributes, attrs::LINK_RULE, 8).is_some())
 }
 
 #[cfg(test)]

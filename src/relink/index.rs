@@ -12,10 +12,18 @@
 //!
 //! Re-inserting a key moves it to the newest position (its old ring slot becomes dead and
 //! is skipped when it reaches the head), so eviction is oldest-first by last write.
-//! Keys are SHA-256 prefixes, so their first bytes are already uniformly spread; the table
-//! hash just folds them.
+//!
+//! Keys are SHA-256 prefixes when relink computes them, but a Datadog span-pointer link
+//! brings its `ptr.hash` from the input, so an attacker chooses key bytes freely. The table
+//! slot is therefore SipHash with per-index random keys (std's `RandomState`, as `HashMap`
+//! uses): a fixed fold let crafted keys share one probe run, and 20,000 of them took 10 s
+//! to insert (quadratic; `tests/relink_index_memory.rs` floods it with such keys). The
+//! layout is the only thing the seed changes: which entry a lookup finds and which entry
+//! is evicted do not depend on it, so output stays deterministic.
 
 use super::key::Key;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 
 /// Which side of a join an entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +67,7 @@ pub struct Index {
     live: usize,
     evicted: u64,
     expired: u64,
+    hasher: RandomState,
 }
 
 impl Index {
@@ -76,6 +85,7 @@ impl Index {
             live: 0,
             evicted: 0,
             expired: 0,
+            hasher: RandomState::new(),
         }
     }
 
@@ -188,11 +198,8 @@ impl Index {
     }
 
     fn home(&self, key: &[u8; 16], side: u8) -> usize {
-        let [a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7] = *key;
-        let a = u64::from_le_bytes([a0, a1, a2, a3, a4, a5, a6, a7]);
-        let b = u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7]);
-        let h = (a ^ b.rotate_left(29) ^ u64::from(side)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (h >> 16) as usize & (self.table.len() - 1)
+        let h = self.hasher.hash_one((key, side));
+        h as usize & (self.table.len() - 1)
     }
 
     /// (table slot, ring position) of a live entry.

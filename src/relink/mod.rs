@@ -30,9 +30,9 @@
 //! | link | `relink.rule=adoption`, `relink.original_trace_id` | from an adopted root to its former trace |
 //!
 //! Guarantees: no span is dropped; ids change only by adoption; a request nothing applies
-//! to is returned as the input bytes (not re-encoded); a request that cannot be decoded is
-//! returned unchanged with the error, and counted; processing the output again adds
-//! nothing. There is no clock and no randomness: time is an argument and no ids are made.
+//! to is returned as the input bytes (not re-encoded); a request that cannot be decoded or
+//! exceeds a `limits` bound is returned unchanged with the error, and counted; processing
+//! the output again adds nothing. There is no clock and no randomness: time is an argument and no ids are made.
 //!
 //! Adoption needs the consumer trace's root in the batch that holds the consumer span
 //! (the usual case: the Lambda invocation span is the root); spans of that trace exported
@@ -42,6 +42,7 @@ mod adopt;
 mod apply;
 mod attrs;
 pub mod counters;
+mod depth;
 mod event;
 pub mod evidence;
 mod fast;
@@ -123,13 +124,14 @@ impl Processor {
     }
 
     /// Processes an OTLP `ExportTraceServiceRequest` whose encoding is detected from the
-    /// bytes.
+    /// bytes. A gzip body (`Content-Encoding: gzip`, recognised by its magic number) is
+    /// inflated up to `limits.max_decompressed_bytes`, and a changed output is gzip too.
     pub fn process_traces<'a>(&mut self, input: &'a [u8], now_unix_nano: u64) -> Processed<'a> {
-        self.process_traces_as(input, otlp::detect(input), now_unix_nano)
+        self.process_body(input, None, now_unix_nano, true)
     }
 
     /// Processes a request in a known encoding (e.g. from `Content-Type`); the output is in
-    /// the same encoding.
+    /// the same encoding, and gzip when the input is.
     ///
     /// Binary protobuf takes the fast path (see `fast`) unless stamp mode is on, which
     /// touches every span anyway; its output decodes to the same request as
@@ -140,13 +142,7 @@ impl Processor {
         encoding: Encoding,
         now_unix_nano: u64,
     ) -> Processed<'a> {
-        let fits = input.len() as u64 <= self.config.limits.max_request_bytes;
-        if encoding == Encoding::Protobuf && fits && !self.config.stamp.enabled {
-            if let Some(done) = fast::process(self, input, now_unix_nano) {
-                return done;
-            }
-        }
-        self.process_traces_full(input, encoding, now_unix_nano)
+        self.process_body(input, Some(encoding), now_unix_nano, true)
     }
 
     /// The reference path: decodes the whole request, rewrites it, and re-encodes it when
@@ -159,34 +155,93 @@ impl Processor {
         encoding: Encoding,
         now_unix_nano: u64,
     ) -> Processed<'a> {
+        self.process_body(input, Some(encoding), now_unix_nano, false)
+    }
+
+    fn process_body<'a>(
+        &mut self,
+        input: &'a [u8],
+        encoding: Option<Encoding>,
+        now_unix_nano: u64,
+        fast_path: bool,
+    ) -> Processed<'a> {
         let mut call = Counters {
             requests: 1,
             ..Counters::default()
         };
-        let limit = self.config.limits.max_request_bytes;
-        let decoded = if input.len() as u64 > limit {
+        let limits = self.config.limits.clone();
+        let limit = limits.max_request_bytes;
+        let gzipped = otlp::is_gzip(input);
+        if input.len() as u64 > limit {
             call.errors.request_too_large += 1;
-            Err(DecodeError::TooLarge {
+            let e = DecodeError::TooLarge {
                 input: "otlp request",
                 limit: usize::try_from(limit).unwrap_or(usize::MAX),
                 actual: input.len(),
-            })
+            };
+            let encoding = encoding.unwrap_or_else(|| otlp::detect(input));
+            return self.finish(Cow::Borrowed(input), encoding, call, Some(e));
+        }
+        let inflated;
+        let body = if gzipped {
+            let max = usize::try_from(limits.max_decompressed_bytes).unwrap_or(usize::MAX);
+            match otlp::gunzip(input, max) {
+                Ok(bytes) => {
+                    inflated = bytes;
+                    inflated.as_slice()
+                }
+                Err(e) => {
+                    call.errors.request_decode += 1;
+                    let encoding = encoding.unwrap_or(Encoding::Protobuf);
+                    return self.finish(Cow::Borrowed(input), encoding, call, Some(e));
+                }
+            }
         } else {
-            otlp::decode(input, encoding).inspect_err(|_| call.errors.request_decode += 1)
+            input
         };
+        let encoding = encoding.unwrap_or_else(|| otlp::detect(body));
+        if fast_path && encoding == Encoding::Protobuf && !self.config.stamp.enabled {
+            if let Some(done) = fast::process(self, body, now_unix_nano) {
+                // Unchanged is the input as it arrived; a changed body is gzip again when
+                // the input was.
+                let output = match done.output {
+                    Cow::Borrowed(_) => Cow::Borrowed(input),
+                    Cow::Owned(bytes) if gzipped => Cow::Owned(otlp::gzip(&bytes)),
+                    Cow::Owned(bytes) => Cow::Owned(bytes),
+                };
+                return Processed {
+                    output,
+                    encoding: done.encoding,
+                    counters: done.counters,
+                    error: done.error,
+                };
+            }
+        }
+        let max_nesting = usize::try_from(limits.max_nesting).unwrap_or(usize::MAX);
+        let decoded = otlp::decode(body, encoding).and_then(|request| {
+            match depth::request_too_deep(&request, max_nesting) {
+                None => Ok(request),
+                Some((at, depth)) => Err(DecodeError::Otlp {
+                    encoding: encoding.name(),
+                    message: format!(
+                        "{at}: a value nested {depth} levels deep exceeds \
+                         limits.max_nesting ({max_nesting})"
+                    ),
+                }),
+            }
+        });
         let mut request = match decoded {
             Ok(r) => r,
             Err(e) => {
-                call.requests_unchanged = 1;
-                call.index = self.gauges();
+                call.errors.request_decode += 1;
                 return self.finish(Cow::Borrowed(input), encoding, call, Some(e));
             }
         };
         let outcome = self.run(&mut request, now_unix_nano, None, call);
-        let output = if outcome.changed {
-            Cow::Owned(otlp::encode(&request, encoding))
-        } else {
-            Cow::Borrowed(input)
+        let output = match outcome.changed {
+            true if gzipped => Cow::Owned(otlp::gzip(&otlp::encode(&request, encoding))),
+            true => Cow::Owned(otlp::encode(&request, encoding)),
+            false => Cow::Borrowed(input),
         };
         self.finish(output, encoding, outcome.counters, None)
     }
@@ -281,9 +336,13 @@ impl Processor {
         &mut self,
         output: Cow<'a, [u8]>,
         encoding: Encoding,
-        call: Counters,
+        mut call: Counters,
         error: Option<DecodeError>,
     ) -> Processed<'a> {
+        if error.is_some() {
+            call.requests_unchanged = 1;
+            call.index = self.gauges();
+        }
         self.counters.add(&call);
         Processed {
             output,

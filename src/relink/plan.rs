@@ -290,7 +290,8 @@ impl Batch<'_, '_> {
     /// Adopts the consumer trace under the Step Functions state that invoked it (when
     /// `stepfunctions.lambda_join` says parent), else under the one producer trace it
     /// matched, else (with `messaging.parent_single_message`) under the single message's
-    /// context, when the consumer trace's root is in this batch.
+    /// context, when the consumer trace's root is in this batch and no earlier pass linked
+    /// the consumer.
     fn adopt(
         &mut self,
         i: usize,
@@ -298,6 +299,9 @@ impl Batch<'_, '_> {
         trace: [u8; 16],
         producers: &[([u8; 16], [u8; 8])],
     ) -> bool {
+        if ev.relinked {
+            return false;
+        }
         let mut target = ev
             .state
             .as_ref()

@@ -51,6 +51,18 @@ pub(crate) fn plan_routes(
     edits: &mut [SpanEdit],
 ) {
     let mut routes: HashMap<[u8; 16], String> = HashMap::new();
+    // A trace stamped before keeps its route: its evidence may be gone by now (the event
+    // attribute removed), and re-processing output must not change it.
+    let limit = super::evidence::scan_limit(config);
+    for (r, span) in spans {
+        let (Some(trace), Some(route)) = (
+            r.trace.map(|t| state.remap.current(t)),
+            span.and_then(|s| super::attrs::get_str(&s.attributes, &config.attributes.route, limit)),
+        ) else {
+            continue;
+        };
+        routes.entry(trace).or_insert_with(|| route.to_string());
+    }
     for ((r, _), ev) in spans.iter().zip(evidence) {
         let Some(trace) = r.trace.map(|t| state.remap.current(t)) else {
             continue;

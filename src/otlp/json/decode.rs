@@ -5,6 +5,8 @@
 //! fields, so `trace_id` is ignored like any other unknown key. Parsing into a `Value`
 //! first keeps the walk simple and bounds nesting: serde_json stops at 128 levels with
 //! an error, so a deeply nested attribute cannot overflow the stack here or in the walk.
+//! A key repeated in one object is an error (as in Go's protojson), not a silent
+//! last-wins: a relinked output would otherwise lose the first value.
 
 use super::path::Path;
 use super::read::{
@@ -32,7 +34,7 @@ const SPAN_ID_BYTES: usize = 8;
 /// Errors name the field path (`resourceSpans[0].scopeSpans[1].spans[3].traceId: expected
 /// 32 hex digits, got 31 characters`); syntax errors give serde_json's line and column.
 pub fn decode_json(bytes: &[u8]) -> Result<ExportTraceServiceRequest, DecodeError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| DecodeError::Otlp {
+    let value: Value = crate::strict_json::from_slice(bytes).map_err(|e| DecodeError::Otlp {
         encoding: "json",
         message: e.to_string(),
     })?;
