@@ -73,11 +73,14 @@ run_demo() {
 }
 
 run_tests() {
-  step "cargo test (workspace)"
-  # The wasm host harness builds wasmtime: release only (a debug wasmtime is slow to run).
-  cargo test --workspace --exclude relink-harness --quiet
-  step "host harness tests (release)"
-  cargo test --release -p relink-harness --quiet
+  step "clippy: the core and every binding, warnings and panic lints are errors"
+  tests/clippy.sh
+  step "cargo test: the core (golden files, properties, malformed corpus)"
+  cargo test -p relink --quiet
+  # Everything that links wasmtime runs optimised, sharing build_native's release build: a
+  # debug wasmtime compiles the component several times slower.
+  step "cargo test --release: CLI, relay, and the host harnesses (Envoy, Fluent Bit, otelwasm)"
+  cargo test --release -p relink-cli -p relink-relay -p relink-harness --quiet
   if [ -d tests/clients ] && ls tests/clients/test_*.py >/dev/null 2>&1; then
     step "python client tests"
     .venv/bin/python -m pytest -q tests/clients

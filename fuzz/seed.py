@@ -124,6 +124,28 @@ def main():
     for p in stepfn:
         for mode in (4, 5, 6):
             put("web", p.read_bytes(), mode)
+    # envoy_body mode byte: bits 0-1 framing (0 protobuf, 1 JSON, 2 gRPC), bit 2 gzip,
+    # the rest the configuration.
+    for pb in [p.read_bytes() for p in otlp_pb] + as_protobuf([p for p in otlp_json if "malformed" not in str(p)])[::3]:
+        put("envoy_body", pb, 0)
+        put("envoy_body", b"\0" + len(pb).to_bytes(4, "big") + pb, 2)
+        put("envoy_body", pb, 4 | 8)
+    for p in otlp_json[::3]:
+        put("envoy_body", p.read_bytes(), 1)
+        put("envoy_body", p.read_bytes(), 1 | 4 | 16)
+    # fluent_bit: the record as Fluent Bit's JSON event format gives it: OTLP/JSON export
+    # requests (raw_traces), log records (Step Functions execution log lines, CloudWatch
+    # subscription records, Lambda Telemetry API events).
+    for p in otlp_json[::3]:
+        put("fluent_bit", p.read_bytes())
+    for p in stepfn:
+        for line in p.read_bytes().splitlines()[:20]:
+            if line.strip().startswith(b"{"):
+                put("fluent_bit", line)
+    for p in files("tests/component/cases.json"):
+        for seq in json.loads(p.read_text()).get("log_records", []):
+            for record in seq["records"]:
+                put("fluent_bit", record.encode())
     for d in sorted(CORPUS.iterdir()):
         print(f"{d.name}: {sum(1 for _ in d.iterdir())} seeds")
 

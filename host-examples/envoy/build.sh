@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
-cargo build --lib --release --target wasm32-wasip1 --features envoy --quiet
+cargo build --lib --profile wasm --target wasm32-wasip1 --features envoy --quiet
 mkdir -p dist
-cp "$TARGET_DIR/wasm32-wasip1/release/relink.wasm" dist/relink-envoy.wasm
+cp "$TARGET_DIR/wasm32-wasip1/wasm/relink.wasm" dist/relink-envoy.wasm
 echo "dist/relink-envoy.wasm: $(wc -c <dist/relink-envoy.wasm) bytes"

@@ -25,9 +25,9 @@ install_target() {
 
 build_component() {
   step "building the relink component (wasm32-wasip2)"
-  cargo build --release --target wasm32-wasip2 --lib --features component --quiet
+  cargo build --profile wasm --target wasm32-wasip2 --lib --features component --quiet
   mkdir -p dist
-  cp target/wasm32-wasip2/release/relink.wasm dist/relink.wasm
+  cp "${CARGO_TARGET_DIR:-target}/wasm32-wasip2/wasm/relink.wasm" dist/relink.wasm
   local bytes; bytes=$(wc -c <dist/relink.wasm)
   echo "dist/relink.wasm: ${bytes} bytes ($((bytes / 1024)) KiB)"
 }

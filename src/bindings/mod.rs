@@ -6,9 +6,11 @@
 //! - `component` (feature `component`): the WebAssembly component of `wit/relink.wit`,
 //!   built for wasm32-wasip2 and loaded by wasmtime, jco and Python `wasmtime`.
 //! - `web` (feature `web`): wasm-bindgen API for the browser playground.
-//! - `fluent_bit` (feature `fluent-bit`, wasm only): Fluent Bit's `filter_wasm`, JSON events.
+//! - `fluent_bit` (feature `fluent-bit`): Fluent Bit's `filter_wasm`, JSON events (plain
+//!   Rust, so it also builds natively for the fuzzer).
 //! - `otelwasm` (feature `otelwasm`, wasm only): the otelwasm collector's `wasm` processor.
-//! - `envoy` (feature `envoy`, wasm32-wasip1): Envoy HTTP filter over proxy-wasm ABI 0.2.1.
+//! - `envoy` (feature `envoy`, wasm32-wasip1): Envoy HTTP filter over proxy-wasm ABI 0.2.1;
+//!   `envoy_body` is its request handling without the host calls (any target).
 
 #[cfg(feature = "component")]
 pub mod component;
@@ -16,9 +18,11 @@ pub mod component;
 pub mod web;
 #[cfg(any(feature = "web", test))]
 pub mod web_session;
-#[cfg(all(feature = "fluent-bit", target_family = "wasm"))]
+#[cfg(feature = "fluent-bit")]
 pub mod fluent_bit;
 #[cfg(all(feature = "otelwasm", target_family = "wasm"))]
 pub mod otelwasm;
 #[cfg(all(feature = "envoy", target_os = "wasi"))]
 mod envoy;
+#[cfg(feature = "envoy")]
+pub mod envoy_body;

@@ -1,5 +1,6 @@
 // The playground in a real browser: Debian's Chromium driven by playwright-core, the built
-// page (dist/web) served from 127.0.0.1 on an ephemeral port. For every bundled sample the
+// page (dist/web) served from 127.0.0.1 on an ephemeral port by the relay
+// (`relink serve --playground dist/web`), or by tools/serve.mjs when the relay is not built. For every bundled sample the
 // after-waterfall must show the expected traces and links, and for samples taken from a
 // golden case the relinked download must equal that case's expected outputs. Malformed
 // inputs and configs must give their message where they occur. Screenshots are kept in
@@ -12,6 +13,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -23,6 +25,7 @@ const ROOT = resolve(PLAYGROUND, "../..");
 const WEB = resolve(process.env.RELINK_WEB_DIR ?? join(ROOT, "dist/web"));
 const SHOTS = join(ROOT, "target/playground-screenshots");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const RELAY = process.env.RELINK_RELAY ?? join(ROOT, "dist/relink");
 const MANIFEST = join(PLAYGROUND, "samples/samples.json");
 const samples = JSON.parse(readFileSync(MANIFEST, "utf8"));
 
@@ -42,7 +45,7 @@ before(async () => {
   const pkg = await import(join(WEB, "pkg/relink.js"));
   pkg.initSync({ module: readFileSync(join(WEB, "pkg/relink_bg.wasm")) });
   canonical = (bytes) => JSON.parse(pkg.otlpToJson(bytes));
-  ({ server, url } = await serve(WEB));
+  ({ server, url } = await (existsSync(RELAY) ? serveWithRelay(WEB) : serve(WEB)));
   profile = mkdtempSync(join(tmpdir(), "relink-chromium-"));
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -67,6 +70,25 @@ before(async () => {
   await page.goto(url);
   await page.waitForSelector('#after[data-ready="true"]');
 });
+
+// The page as `relink serve --playground` serves it, when the relay is built (./build.sh
+// builds dist/relink); otherwise, or with RELINK_RELAY=none, from tools/serve.mjs.
+async function serveWithRelay(dir) {
+  const relay = spawn(RELAY, ["serve", "--listen", "127.0.0.1:0", "--log-interval", "0", "--playground", dir], {
+    cwd: ROOT,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let said = "";
+  const address = await new Promise((ok, fail) => {
+    relay.stderr.on("data", (chunk) => {
+      said += chunk;
+      const m = said.match(/playground \(.*\) at (http:\/\/[^\s]+)/);
+      if (m) ok(m[1]);
+    });
+    relay.on("exit", (code) => fail(new Error(`relink serve exited with ${code}: ${said}`)));
+  });
+  return { server: { close: (done) => (relay.once("exit", () => done()), relay.kill("SIGTERM")) }, url: address };
+}
 
 after(async () => {
   await context?.close();

@@ -9,6 +9,7 @@
 //! - [`sinks`]: the upstream endpoint and the OTLP/JSON lines file.
 //! - [`metrics`]: relay counters, Prometheus text and the periodic log line.
 //! - [`serve`]: the HTTP server, concurrency and graceful shutdown.
+//! - [`site`]: the browser playground's files, served with `--playground`.
 //! - [`tree`]: OTLP traces as indented trees, to show a trace before and after.
 //! - [`cli`]: the `serve` and `tree` commands, shared by `relink` and `relink-relay`.
 
@@ -20,6 +21,7 @@ pub mod options;
 pub mod otlp_http;
 pub mod serve;
 pub mod sinks;
+pub mod site;
 pub mod tree;
 
 pub use options::ServeOptions;

@@ -7,7 +7,7 @@ use std::time::Duration;
 /// The usage text of `relink serve`.
 pub const USAGE: &str = "usage: relink serve [--listen ADDR] [--component FILE] [--config FILE]
                     [--upstream http://HOST:PORT] [--out FILE] [--max-body BYTES]
-                    [--workers N] [--log-interval SECONDS]
+                    [--workers N] [--log-interval SECONDS] [--playground DIR]
 
   --listen ADDR         address to accept OTLP/HTTP on (default 127.0.0.1:4318)
   --component FILE      the relink component (default dist/relink.wasm)
@@ -16,7 +16,8 @@ pub const USAGE: &str = "usage: relink serve [--listen ADDR] [--component FILE] 
   --out FILE            append each relinked request to FILE as one OTLP/JSON line
   --max-body BYTES      largest accepted body, before and after gzip (default 16777216)
   --workers N           requests handled at once (default 4)
-  --log-interval SECS   print the counters every SECS seconds on stderr; 0 = never (default 60)";
+  --log-interval SECS   print the counters every SECS seconds on stderr; 0 = never (default 60)
+  --playground DIR      also serve the browser playground (dist/web) at GET /";
 
 /// What `relink serve` was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +33,8 @@ pub struct ServeOptions {
     pub workers: usize,
     /// `None`: no periodic log line.
     pub log_interval: Option<Duration>,
+    /// The built playground folder to serve at `GET /`; `None`: not served.
+    pub playground: Option<PathBuf>,
 }
 
 impl Default for ServeOptions {
@@ -45,6 +48,7 @@ impl Default for ServeOptions {
             max_body: 16 * 1024 * 1024,
             workers: 4,
             log_interval: Some(Duration::from_secs(60)),
+            playground: None,
         }
     }
 }
@@ -76,6 +80,7 @@ impl ServeOptions {
                 "--config" => options.config = Some(PathBuf::from(value)),
                 "--upstream" => options.upstream = Some(upstream_base(&value)?),
                 "--out" => options.out = Some(PathBuf::from(value)),
+                "--playground" => options.playground = Some(PathBuf::from(value)),
                 "--max-body" => options.max_body = positive(flag, &value)?,
                 "--workers" => options.workers = positive(flag, &value)?,
                 "--log-interval" => {
@@ -123,7 +128,7 @@ mod tests {
         assert_eq!(ServeOptions::parse(&[]), Ok(ServeOptions::default()));
         let parsed = ServeOptions::parse(&words(
             "--listen 0.0.0.0:9000 --component c.wasm --config r.json --upstream http://h:4318/ \
-             --out o.jsonl --max-body=1024 --workers 2 --log-interval 0",
+             --out o.jsonl --max-body=1024 --workers 2 --log-interval 0 --playground dist/web",
         ));
         assert_eq!(
             parsed,
@@ -136,6 +141,7 @@ mod tests {
                 max_body: 1024,
                 workers: 2,
                 log_interval: None,
+                playground: Some(PathBuf::from("dist/web")),
             })
         );
     }

@@ -1,5 +1,6 @@
 //! The server: a tokio runtime running hyper's HTTP/1 server, routing `POST /v1/traces`
-//! to the [`Pipeline`] and `GET /metrics` to the counters, with graceful shutdown.
+//! to the [`Pipeline`], `GET /metrics` to the counters and, with `--playground`, other
+//! `GET`s to the playground's files ([`Site`]), with graceful shutdown.
 //!
 //! Concurrency: connections and body reads are async on two runtime threads; each export
 //! then runs on a blocking thread (at most `--workers` at once) because the component call,
@@ -26,6 +27,7 @@ use crate::component::{LoadError, Relinker};
 use crate::export::{ExportRequest, Pipeline, Reply};
 use crate::options::ServeOptions;
 use crate::sinks::{FileSink, Upstream};
+use crate::site::Site;
 
 /// How long shutdown waits for in-flight requests before it closes their connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -79,6 +81,8 @@ impl Relay {
             (other, _) => ServeError::input(other.to_string()),
         })?;
         let file = options.out.as_deref().map(FileSink::open).transpose().map_err(ServeError::input)?;
+        let site = options.playground.as_deref().map(Site::load).transpose().map_err(ServeError::input)?;
+        let site = site.map(Arc::new);
         let pipeline = Arc::new(Pipeline {
             relinker: Mutex::new(relinker),
             upstream: options.upstream.as_deref().map(Upstream::new),
@@ -99,7 +103,7 @@ impl Relay {
             .map_err(|e| ServeError::system(format!("--listen {}: {e}", options.listen)))?;
         let (stop, stopped) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(options.workers));
-        let server = runtime.spawn(accept_loop(listener, pipeline.clone(), permits, stopped.clone()));
+        let server = runtime.spawn(accept_loop(listener, pipeline.clone(), site, permits, stopped.clone()));
         if let Some(every) = options.log_interval {
             runtime.spawn(log_loop(pipeline.clone(), every, stopped));
         }
@@ -171,6 +175,9 @@ pub fn serve(options: &ServeOptions) -> Result<(), ServeError> {
         options.component.display(),
         sinks.join(", ")
     );
+    if let Some(dir) = &options.playground {
+        eprintln!("relink: playground ({}) at http://{}/", dir.display(), relay.local_addr());
+    }
     let signal = relay.wait_for(&mut signals);
     eprintln!("relink: {signal}: finishing in-flight requests");
     let pipeline = relay.pipeline.clone();
@@ -182,6 +189,7 @@ pub fn serve(options: &ServeOptions) -> Result<(), ServeError> {
 async fn accept_loop(
     listener: TcpListener,
     pipeline: Arc<Pipeline>,
+    site: Option<Arc<Site>>,
     permits: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -190,9 +198,9 @@ async fn accept_loop(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    let (pipeline, permits) = (pipeline.clone(), permits.clone());
+                    let (pipeline, site, permits) = (pipeline.clone(), site.clone(), permits.clone());
                     let service = hyper::service::service_fn(move |request| {
-                        route(request, pipeline.clone(), permits.clone())
+                        route(request, pipeline.clone(), site.clone(), permits.clone())
                     });
                     let connection = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service);
@@ -238,6 +246,7 @@ async fn log_loop(pipeline: Arc<Pipeline>, every: Duration, mut stop: watch::Rec
 async fn route(
     request: Request<Incoming>,
     pipeline: Arc<Pipeline>,
+    site: Option<Arc<Site>>,
     permits: Arc<Semaphore>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let reply = match (request.method(), request.uri().path()) {
@@ -250,7 +259,22 @@ async fn route(
         }
         (_, "/v1/traces" | "/v1/events") => with_allow(text_reply(405, "text/plain", "use POST\n".into()), "POST"),
         (_, "/metrics") => with_allow(text_reply(405, "text/plain", "use GET\n".into()), "GET"),
-        _ => text_reply(404, "text/plain", "relink serves POST /v1/traces, POST /v1/events and GET /metrics\n".into()),
+        (&Method::GET | &Method::HEAD, path) if site.is_some() => {
+            let asset = site.as_deref().and_then(|s| s.get(path));
+            match asset {
+                Some(asset) => static_reply(asset, request.method() == Method::HEAD),
+                None => text_reply(404, "text/plain", format!("no playground file {path}\n")),
+            }
+        }
+        _ => text_reply(
+            404,
+            "text/plain",
+            match site {
+                Some(_) => "relink serves POST /v1/traces, POST /v1/events, GET /metrics and the playground (GET /)\n",
+                None => "relink serves POST /v1/traces, POST /v1/events and GET /metrics (and the playground with --playground DIR)\n",
+            }
+            .into(),
+        ),
     };
     pipeline.metrics.response(reply.status().as_u16());
     Ok(reply)
@@ -308,6 +332,18 @@ fn http_reply(reply: Reply) -> Response<Full<Bytes>> {
     if let Ok(value) = HeaderValue::from_str(&reply.content_type) {
         response.headers_mut().insert(CONTENT_TYPE, value);
     }
+    response
+}
+
+/// A playground file. `no-cache`: the browser revalidates, so a rebuilt playground shows.
+fn static_reply(asset: &crate::site::Asset, head: bool) -> Response<Full<Bytes>> {
+    let body = if head { Bytes::new() } else { Bytes::from(asset.body.clone()) };
+    let mut response = Response::new(Full::new(body));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(asset.body.len()));
+    headers.insert(hyper::header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(hyper::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
 }
 

@@ -197,7 +197,61 @@ fn other_routes_and_methods() {
     let reply = post(&relay, "/metrics", &[], b"");
     assert_eq!((reply.status, reply.allow.as_deref()), (405, Some("GET")));
     let reply = get(&relay, "/");
-    assert_eq!((reply.status, reply.body.as_slice()), (404, &b"relink serves POST /v1/traces, POST /v1/events and GET /metrics\n"[..]));
+    assert_eq!(
+        (reply.status, reply.body.as_slice()),
+        (404, &b"relink serves POST /v1/traces, POST /v1/events and GET /metrics (and the playground with --playground DIR)\n"[..])
+    );
+}
+
+/// `--playground DIR` serves the built page next to the OTLP routes, with the media types
+/// browsers insist on (module scripts, streaming wasm compilation). The Chromium test runs
+/// the whole page from a relay too (host-examples/playground/test/playground.test.mjs).
+#[test]
+fn the_playground_is_served_with_its_media_types() {
+    let dir = TempDir::new("playground");
+    dir.write("index.html", b"<!doctype html><title>relink</title>");
+    dir.write("js/app.js", b"import './model.js';");
+    dir.write("pkg/relink_bg.wasm", b"\0asm\x01\0\0\0");
+    dir.write("samples/index.json", b"[]");
+    let site = dir.path("");
+    let relay = start(Opts { playground: Some(&site), ..Opts::default() });
+    for (path, content_type, body) in [
+        ("/", "text/html; charset=utf-8", &b"<!doctype html><title>relink</title>"[..]),
+        ("/index.html", "text/html; charset=utf-8", b"<!doctype html><title>relink</title>"),
+        ("/js/app.js", "text/javascript; charset=utf-8", b"import './model.js';"),
+        ("/pkg/relink_bg.wasm", "application/wasm", b"\0asm\x01\0\0\0"),
+        ("/samples/index.json?v=1", "application/json", b"[]"),
+    ] {
+        let reply = get(&relay, path);
+        assert_eq!((reply.status, reply.content_type.as_str(), reply.body.as_slice()), (200, content_type, body), "{path}");
+    }
+    for path in ["/nope.js", "/js/../../Cargo.toml", "/%2e%2e/Cargo.toml", "/js/"] {
+        let reply = get(&relay, path);
+        assert_eq!(reply.status, 404, "{path}");
+    }
+    // The OTLP routes are unchanged.
+    assert_eq!(post(&relay, "/v1/traces", &[("content-type", "application/json")], b"{}").status, 200);
+    assert_eq!(get(&relay, "/metrics").status, 200);
+    let reply = post(&relay, "/", &[], b"");
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.body, b"relink serves POST /v1/traces, POST /v1/events, GET /metrics and the playground (GET /)\n");
+
+    let missing = dir.path("nowhere");
+    let error = Relay::start(&ServeOptions {
+        listen: "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+        component: component(),
+        playground: Some(missing.clone()),
+        ..ServeOptions::default()
+    })
+    .err()
+    .map(|e| e.message);
+    assert_eq!(
+        error,
+        Some(format!(
+            "--playground {}: no index.html (build the playground with ./build.sh or host-examples/playground/build.sh)",
+            missing.display()
+        ))
+    );
 }
 
 #[test]

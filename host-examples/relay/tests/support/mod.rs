@@ -118,6 +118,9 @@ impl TempDir {
     }
     pub fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
         let path = self.path(name);
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
         std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         path
     }
@@ -230,11 +233,12 @@ pub struct Opts<'a> {
     pub out: Option<&'a Path>,
     pub max_body: usize,
     pub workers: usize,
+    pub playground: Option<&'a Path>,
 }
 
 impl Default for Opts<'_> {
     fn default() -> Self {
-        Opts { config: None, upstream: None, upstream_url: None, out: None, max_body: 1 << 20, workers: 2 }
+        Opts { config: None, upstream: None, upstream_url: None, out: None, max_body: 1 << 20, workers: 2, playground: None }
     }
 }
 
@@ -256,6 +260,7 @@ pub fn start(opts: Opts<'_>) -> Relay {
         max_body: opts.max_body,
         workers: opts.workers,
         log_interval: None,
+        playground: opts.playground.map(Path::to_path_buf),
     };
     Relay::start(&options).unwrap_or_else(|e| panic!("relay: {e}"))
 }

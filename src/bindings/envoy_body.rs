@@ -1,0 +1,175 @@
+//! The Envoy filter's request handling, apart from the proxy-wasm calls (`envoy`): which
+//! requests are trace exports, and an export body in, the new body out. Plain Rust on
+//! every target, so the tests and the fuzzer (`fuzz_targets/envoy_body.rs`) drive exactly
+//! what the filter runs on a body.
+
+use crate::otlp::{self, Encoding};
+use crate::relink::Processor;
+use serde::Deserialize;
+use std::borrow::Cow;
+
+/// `:path` of the OTLP/gRPC trace export method.
+const GRPC_EXPORT_PATH: &[u8] = b"/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// Host options: JSON in `vm_config.configuration`; absent or empty means the defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    /// `:path` of OTLP/HTTP trace exports (the query string is ignored). Default `/v1/traces`.
+    pub traces_path: String,
+    /// Bodies larger than this, as received (before gunzip), pass through untouched. Keep it
+    /// below the listener's `per_connection_buffer_limit_bytes`. Default 524288, half of
+    /// Envoy's default limit (1 MiB).
+    pub max_body_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            traces_path: "/v1/traces".into(),
+            max_body_bytes: 512 * 1024,
+        }
+    }
+}
+
+/// How a trace export's body is framed, from its headers.
+#[derive(Debug, Clone, Copy)]
+pub enum Framing {
+    /// OTLP/HTTP: the body is one request in this encoding.
+    Http(Encoding),
+    /// OTLP/gRPC: length-prefixed protobuf messages.
+    Grpc,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Export {
+    pub framing: Framing,
+    /// `content-encoding: gzip`: inflate before, deflate after.
+    pub gzip: bool,
+}
+
+/// A trace export's new body, `None` when nothing changed; `Err` passes the body on as it
+/// is. A gzip body is inflated (within `limits.max_request_bytes`) and deflated again.
+pub fn rewrite(processor: &mut Processor, export: Export, body: &[u8], now: u64) -> Result<Option<Vec<u8>>, String> {
+    let limit = usize::try_from(processor.config().limits.max_request_bytes).unwrap_or(usize::MAX);
+    let plain = match export.gzip {
+        true => Cow::Owned(otlp::gunzip(body, limit).map_err(|e| e.to_string())?),
+        false => Cow::Borrowed(body),
+    };
+    let output = match export.framing {
+        Framing::Http(encoding) => process(processor, &plain, encoding, now)?,
+        Framing::Grpc => process_grpc(processor, &plain, now)?,
+    };
+    Ok(output.map(|o| if export.gzip { otlp::gzip(&o) } else { o }))
+}
+
+/// Whether a request is a trace export this filter handles (`Ok(None)`: not one; `Err`: one
+/// it cannot handle).
+pub fn classify(
+    options: &Options,
+    method: &[u8],
+    path: &[u8],
+    content_type: &[u8],
+    content_encoding: &[u8],
+) -> Result<Option<Export>, String> {
+    let path = path.split(|b| *b == b'?').next().unwrap_or_default();
+    let content_type = String::from_utf8_lossy(content_type);
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let framing = if method != b"POST" {
+        return Ok(None);
+    } else if path == GRPC_EXPORT_PATH
+        && (essence == "application/grpc" || essence == "application/grpc+proto")
+    {
+        Framing::Grpc
+    } else if path == options.traces_path.as_bytes() {
+        match Encoding::from_content_type(&content_type) {
+            Some(encoding) => Framing::Http(encoding),
+            None => return Err(format!("trace export with content-type {content_type:?}")),
+        }
+    } else {
+        return Ok(None);
+    };
+    let gzip = if content_encoding.is_empty() || content_encoding.eq_ignore_ascii_case(b"identity")
+    {
+        false
+    } else if content_encoding.eq_ignore_ascii_case(b"gzip") {
+        true
+    } else {
+        return Err(format!(
+            "trace export with content-encoding {:?}",
+            String::from_utf8_lossy(content_encoding)
+        ));
+    };
+    Ok(Some(Export { framing, gzip }))
+}
+
+/// One OTLP request through the core; `None` when it came out unchanged.
+fn process(
+    processor: &mut Processor,
+    input: &[u8],
+    encoding: Encoding,
+    now: u64,
+) -> Result<Option<Vec<u8>>, String> {
+    let processed = processor.process_traces_as(input, encoding, now);
+    if let Some(e) = processed.error {
+        return Err(e.to_string());
+    }
+    Ok((processed.output.as_ref() != input).then(|| processed.output.into_owned()))
+}
+
+/// gRPC framing: per message a compressed flag (1 byte), a big-endian length (4 bytes),
+/// then the message. Compressed messages (`grpc-encoding`) are not handled.
+fn process_grpc(
+    processor: &mut Processor,
+    body: &[u8],
+    now: u64,
+) -> Result<Option<Vec<u8>>, String> {
+    let (mut rest, mut out, mut changed) = (body, Vec::with_capacity(body.len()), false);
+    while let [flag, a, b, c, d, after @ ..] = rest {
+        let len =
+            usize::try_from(u32::from_be_bytes([*a, *b, *c, *d])).map_err(|e| e.to_string())?;
+        let (Some(message), Some(next)) = (after.get(..len), after.get(len..)) else {
+            return Err(format!(
+                "grpc: message of {len} bytes truncated to {}",
+                after.len()
+            ));
+        };
+        if *flag != 0 {
+            return Err("grpc: compressed message (grpc-encoding)".into());
+        }
+        let output = process(processor, message, Encoding::Protobuf, now)?;
+        changed |= output.is_some();
+        let output = output.as_deref().unwrap_or(message);
+        let output_len = u32::try_from(output.len()).map_err(|_| "grpc: message over 4 GiB")?;
+        out.push(0);
+        out.extend_from_slice(&output_len.to_be_bytes());
+        out.extend_from_slice(output);
+        rest = next;
+    }
+    if !rest.is_empty() {
+        return Err(format!(
+            "grpc: {} trailing bytes, not a message prefix",
+            rest.len()
+        ));
+    }
+    Ok(changed.then_some(out))
+}
+
+pub fn parse_options(json: &str) -> Result<Options, String> {
+    let options: Options = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    if !options.traces_path.starts_with('/') {
+        return Err(format!(
+            "`traces_path` {:?} must start with /",
+            options.traces_path
+        ));
+    }
+    if options.max_body_bytes == 0 {
+        return Err("`max_body_bytes` must be at least 1".into());
+    }
+    Ok(options)
+}
