@@ -14,10 +14,14 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 # --all-features: the bindings live in the core crate behind features and are held to the
-# same rules. Every feature builds natively today; one that needs a wasm target would be
-# checked with `--target wasm32-...` here instead.
+# same rules; natively that covers every binding's logic.
 echo "==> cargo clippy --lib --all-features (core and bindings, warnings are errors)"
 cargo clippy --lib --all-features --quiet -- -D warnings
+# The host glue that only compiles for its wasm target (proxy-wasm calls, the otelwasm
+# imports, the component's generated bindings), linted there.
+echo "==> cargo clippy --lib for wasm32-wasip1 (envoy, fluent-bit, otelwasm) and wasm32-wasip2 (component)"
+cargo clippy --lib --target wasm32-wasip1 --features envoy,fluent-bit,otelwasm --quiet -- -D warnings
+cargo clippy --lib --target wasm32-wasip2 --features component --quiet -- -D warnings
 
 if [ "${1:-}" = "--all" ]; then
   echo "==> cargo clippy --workspace --all-targets (panic lints only in the core)"

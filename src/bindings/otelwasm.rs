@@ -18,6 +18,10 @@
 //! state holds it), so the processor is built on the first batch. An invalid configuration
 //! passes every batch through unchanged, with the error on the collector's stderr.
 
+// The collector shows a wasm module's stderr in its log (otelwasm gives the module WASI
+// stdio): the binding's only log channel besides the status reason of a failed call.
+#![allow(clippy::print_stderr)]
+
 use crate::config::Config;
 use crate::otlp::Encoding;
 use crate::relink::Processor;
