@@ -52,7 +52,7 @@ fn plugin_config_is_read_and_invalid_config_passes_batches_unchanged() {
     assert_eq!(invalid.process_traces(&batch), Ok(canonical(&batch)));
     assert_eq!(
         invalid.stderr(),
-        "relink: plugin_config: config: `index.max_entries` must be between 1 and 50000000 (got 0); traces pass through unchanged\n"
+        "relink: plugin_config: config: `index.max_entries` is 0, expected 1 to 50000000; traces pass through unchanged\n"
     );
     // A configuration larger than the first 4 KiB buffer is read by growing it.
     let padded = format!(r#"{{"dynamodb":{{"tables":{{"{}":["pk"]}}}}}}"#, "t".repeat(10_000));
