@@ -16,7 +16,6 @@ import gzip
 import json
 import os
 import re
-import socket
 import subprocess
 import sysconfig
 import threading
@@ -26,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from rotel_support import free_port, rotel_agent, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENT = ROOT / "dist" / "relink.wasm"
@@ -40,31 +40,6 @@ ZERO_TRACE, ZERO_SPAN = "0" * 32, "0" * 16
 RESOURCE_ARRAY = ["python", "writer.py", "--upload"]
 SCOPE_ARRAY = ["first", "second", "third"]
 HEADER_ARRAY = ["text/plain", "application/json", "*/*"]
-
-
-def rotel_agent() -> Path:
-    import rotel
-
-    return Path(rotel.__file__).parent / "rotel-agent"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"rotel-agent exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"rotel-agent did not listen on {port} within {timeout}s")
 
 
 class Sink:

@@ -11,12 +11,12 @@ with the reason when they are not built.
 """
 
 import json
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from rotel_support import free_port, rotel_agent, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RELINK = ROOT / "dist" / "relink"
@@ -25,31 +25,6 @@ COMPONENT = ROOT / "dist" / "relink.wasm"
 # Bucket, key and ETag of relink's own S3 pointer tests, and their Datadog pointer hash.
 BUCKET, KEY, ETAG = "some-bucket", "some-key.data", '"ab12ef34"'
 POINTER_HASH = "e721375466d4116ab551213fdea08413"
-
-
-def rotel_agent() -> Path:
-    import rotel
-
-    return Path(rotel.__file__).parent / "rotel-agent"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, proc: subprocess.Popen, name: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{name} did not listen on {port} within {timeout}s")
 
 
 def relay_missing() -> str | None:
