@@ -14,6 +14,12 @@
 # the same batches then run natively and in wasmtime 48 (benches/wasm). Its wasmtime build is
 # long when cold (about 8 minutes on 2 cores): HOSTS_TARGET_DIR=/work/target-hosts reuses the
 # one the relay and harness builds keep there.
+#
+# When the Envoy and collector modules have been built (dist/relink-envoy.wasm,
+# dist/relink-collector.wasm: host-examples/envoy/build.sh, host-examples/collector/build.sh),
+# the same batches then run natively, through the proxy-wasm module in the Envoy harness and
+# through the otelwasm module in the collector harness (the harness crate's example
+# plugin_overhead; it reuses the workspace's wasmtime build, so it costs no second one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -86,4 +92,14 @@ if [ -f dist/relink.wasm ]; then
 else
     echo
     echo "dist/relink.wasm not built: run host-examples/relay/build-component.sh for the wasm figures"
+fi
+
+if [ -f dist/relink-envoy.wasm ] && [ -f dist/relink-collector.wasm ]; then
+    echo
+    CARGO_TARGET_DIR=${HOSTS_TARGET_DIR:-$TARGET} \
+        cargo run --quiet --release -p relink-harness --example plugin_overhead
+else
+    echo
+    echo "dist/relink-envoy.wasm or dist/relink-collector.wasm not built: run host-examples/envoy/build.sh" \
+        "and host-examples/collector/build.sh for the plugin figures"
 fi
