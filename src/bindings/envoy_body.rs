@@ -119,7 +119,12 @@ fn process(
     if let Some(e) = processed.error {
         return Err(e.to_string());
     }
-    Ok((processed.output.as_ref() != input).then(|| processed.output.into_owned()))
+    // The core hands back the input itself (borrowed) when nothing changed: no need to
+    // compare megabytes to know.
+    match processed.output {
+        Cow::Borrowed(_) => Ok(None),
+        Cow::Owned(output) => Ok(Some(output)),
+    }
 }
 
 /// gRPC framing: per message a compressed flag (1 byte), a big-endian length (4 bytes),
