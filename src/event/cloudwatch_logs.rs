@@ -8,6 +8,7 @@
 //! cannot expand into gigabytes (a gzip bomb). Firehose deliveries hold the same JSON
 //! already inflated, one document after another: [`decode_logs_json`] reads those.
 
+use super::json::pointer as json_pointer;
 use super::json::{invalid, missing, opt_str, opt_u64, req_array, req_str};
 use super::{Detail, Item, LogEvent, Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
@@ -125,7 +126,7 @@ fn read_document(document: &Value, input: &'static str) -> Result<Logs, DecodeEr
         };
         let message = match opt_str(document, &field("message"), input)? {
             Some(message) => message,
-            None if document.pointer(&base).is_some_and(Value::is_object) => {
+            None if json_pointer(document, &base).is_some_and(Value::is_object) => {
                 return Err(missing(input, &field("message")))
             }
             None => return Err(invalid(input, &base, "expected a log event object".into())),

@@ -7,6 +7,7 @@
 //! may move it to the top level); other producers put a W3C `traceparent` in `detail`.
 //! All three are read, in that order.
 
+use super::json::pointer as json_pointer;
 use super::json::{opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, req_str};
 use super::{Detail, Item, MessageDetail, Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
@@ -20,7 +21,7 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     let id = req_str(value, "/id", INPUT)?.to_owned();
     let detail = opt_obj(value, "/detail", INPUT)?;
     let mut contexts = Vec::new();
-    if let Some(carrier) = value.pointer("/detail/_datadog").filter(|v| !v.is_null()) {
+    if let Some(carrier) = json_pointer(value, "/detail/_datadog").filter(|v| !v.is_null()) {
         contexts.extend(from_json_carrier(carrier, "detail._datadog"));
     }
     if let Some(carrier) = value.get("_datadog").filter(|v| !v.is_null()) {

@@ -5,6 +5,7 @@
 //! little differently; the decoders call these helpers so the same header or epoch is read
 //! the same way whatever the trigger.
 
+use super::json::pointer as json_pointer;
 use super::json::{invalid, join, opt_u64};
 use crate::error::DecodeError;
 use crate::propagation::{from_headers, Found};
@@ -187,7 +188,7 @@ fn object_or_null<'a>(
     path: &str,
     input: &'static str,
 ) -> Result<Option<&'a serde_json::Map<String, Value>>, DecodeError> {
-    match event.pointer(path) {
+    match json_pointer(event, path) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => Ok(Some(m)),
         Some(other) => Err(wrong(input, path, "an object", other)),

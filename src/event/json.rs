@@ -13,7 +13,7 @@ pub(crate) fn opt_str<'a>(
     path: &str,
     input: &'static str,
 ) -> Result<Option<&'a str>, DecodeError> {
-    match v.pointer(path) {
+    match pointer(v, path) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str())),
         Some(other) => Err(wrong_type(input, path, "a string", other)),
@@ -41,7 +41,7 @@ pub(crate) fn opt_string(
 /// An optional unsigned integer given as a JSON number or a decimal string (AWS uses
 /// both: SQS `SentTimestamp` is a string, API Gateway `requestTimeEpoch` a number).
 pub(crate) fn opt_u64(v: &Value, path: &str, input: &'static str) -> Result<Option<u64>, DecodeError> {
-    match v.pointer(path) {
+    match pointer(v, path) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_u64() {
             Some(u) => Ok(Some(u)),
@@ -68,7 +68,7 @@ pub(crate) fn opt_seconds_as_nanos(
     path: &str,
     input: &'static str,
 ) -> Result<Option<u64>, DecodeError> {
-    let text = match v.pointer(path) {
+    let text = match pointer(v, path) {
         None | Some(Value::Null) => return Ok(None),
         // serde_json prints a float in its shortest round-trip form (`1480641523.477`).
         Some(Value::Number(n)) => n.to_string(),
@@ -142,7 +142,7 @@ pub(crate) fn opt_obj<'a>(
     path: &str,
     input: &'static str,
 ) -> Result<Option<&'a serde_json::Map<String, Value>>, DecodeError> {
-    match v.pointer(path) {
+    match pointer(v, path) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => Ok(Some(m)),
         Some(other) => Err(wrong_type(input, path, "an object", other)),
@@ -155,11 +155,43 @@ pub(crate) fn req_array<'a>(
     path: &str,
     input: &'static str,
 ) -> Result<&'a Vec<Value>, DecodeError> {
-    match v.pointer(path) {
+    match pointer(v, path) {
         None | Some(Value::Null) => Err(missing(input, path)),
         Some(Value::Array(a)) => Ok(a),
         Some(other) => Err(wrong_type(input, path, "an array", other)),
     }
+}
+
+/// `Value::pointer` without its allocations: serde_json unescapes every token with two
+/// `str::replace` calls, a tenth of relinking time on batches full of events. Same
+/// semantics (RFC 6901; array indexes without sign or leading zeros).
+pub(crate) fn pointer<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    if path.is_empty() {
+        return Some(value);
+    }
+    let mut target = value;
+    for token in path.strip_prefix('/')?.split('/') {
+        let unescaped;
+        let token = if token.contains('~') {
+            unescaped = token.replace("~1", "/").replace("~0", "~");
+            unescaped.as_str()
+        } else {
+            token
+        };
+        target = match target {
+            Value::Object(map) => map.get(token)?,
+            Value::Array(list) => list.get(array_index(token)?)?,
+            _ => return None,
+        };
+    }
+    Some(target)
+}
+
+fn array_index(token: &str) -> Option<usize> {
+    if token.starts_with('+') || (token.starts_with('0') && token.len() > 1) {
+        return None;
+    }
+    token.parse().ok()
 }
 
 /// Renders a JSON pointer as the dotted field name users know (`Records.0.s3.bucket`).
@@ -200,6 +232,22 @@ pub(crate) fn join(base: &str, key: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn pointer_agrees_with_serde_json() {
+        let doc = serde_json::json!({
+            "Records": [{"s3": {"object": {"key": "a/b"}}}, 7],
+            "a/b": {"m~n": 1, "": 2},
+            "01": "zero-one",
+        });
+        for path in [
+            "", "/", "/Records", "/Records/0/s3/object/key", "/Records/1", "/Records/2", "/Records/01",
+            "/Records/+1", "/Records/-1", "/Records/1/x", "/a~1b/m~0n", "/a~1b/", "/a~1b/m~n", "/01",
+            "Records", "/missing/deeper", "/Records/18446744073709551616",
+        ] {
+            assert_eq!(pointer(&doc, path), doc.pointer(path), "{path:?}");
+        }
+    }
 
     #[test]
     fn seconds_are_converted_exactly() {

@@ -7,6 +7,7 @@
 //! (`{"name": {"Type": "String"|"Binary", "Value": ...}}`); a `Message` that is itself an
 //! S3 notification or EventBridge event is decoded into the item's payload.
 
+use super::json::pointer as json_pointer;
 use super::json::{missing, opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, req_array, req_str};
 use super::{arn, message, Detail, Item, MessageDetail, Trigger, TriggerKind};
 use crate::error::DecodeError;
@@ -74,7 +75,7 @@ fn decode_notification(
     let mut attributes = BTreeMap::new();
     let attributes_path = p("/MessageAttributes");
     if let Some(map) = opt_obj(value, &attributes_path, input)? {
-        if let Some(raw) = value.pointer(&attributes_path) {
+        if let Some(raw) = json_pointer(value, &attributes_path) {
             contexts = from_sns_attributes(raw, carrier);
         }
         for name in map.keys() {

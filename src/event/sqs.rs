@@ -8,6 +8,7 @@
 //! (SNS to SQS without raw delivery) or an EventBridge event is decoded into the item's
 //! payload; contexts found there stay on the payload's items.
 
+use super::json::pointer as json_pointer;
 use super::json::{invalid, join, opt_millis_as_nanos, opt_obj, opt_str, opt_string, opt_u64, req_array, req_str};
 use super::{arn, message, Detail, Item, MessageDetail, Trigger, TriggerKind};
 use crate::error::DecodeError;
@@ -73,7 +74,7 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
 /// The body's size in bytes and its JSON form. SQS always sends a string; an object or
 /// array is accepted as an already-parsed body, as Datadog's test payloads carry one.
 fn body(value: &Value, path: &str) -> Result<(Option<u64>, Option<Value>), DecodeError> {
-    match value.pointer(path) {
+    match json_pointer(value, path) {
         None | Some(Value::Null) => Ok((None, None)),
         Some(Value::String(s)) => Ok((Some(s.len() as u64), message::parse_body(s))),
         Some(parsed @ (Value::Object(_) | Value::Array(_))) => Ok((None, Some(parsed.clone()))),
@@ -90,7 +91,7 @@ fn message_attributes(
     let Some(map) = opt_obj(value, path, INPUT)? else {
         return Ok((Vec::new(), attributes));
     };
-    let contexts = match value.pointer(path) {
+    let contexts = match json_pointer(value, path) {
         Some(raw) => from_sqs_attributes(raw, "messageAttributes"),
         None => Vec::new(),
     };

@@ -17,6 +17,7 @@
 //! those three are all that is required. `EnteredTime` is kept exactly as given because
 //! the deterministic state span id hashes the string.
 
+use super::json::pointer as json_pointer;
 use super::json::{invalid, missing, opt_obj, opt_str, opt_u64};
 use super::time::parse_rfc3339;
 use super::{Item, Source, StepFunctionsContext, Trigger, TriggerKind};
@@ -33,7 +34,7 @@ const PLACES: [(&str, &str); 4] =
 /// Whether the payload carries something shaped like a context object (an object with
 /// `Execution` and `State`) in one of the places it is looked for.
 pub(crate) fn looks_like_context(value: &Value) -> bool {
-    PLACES.iter().any(|(pointer, _)| is_candidate(value.pointer(pointer)))
+    PLACES.iter().any(|(pointer, _)| is_candidate(json_pointer(value, pointer)))
 }
 
 /// Finds a Step Functions context object at the top level, under `Payload` or `_datadog`.
@@ -41,7 +42,7 @@ pub(crate) fn looks_like_context(value: &Value) -> bool {
 /// no candidate is `Ok(None)`.
 pub(crate) fn find(value: &Value) -> Result<Option<StepFunctionsContext>, DecodeError> {
     for (pointer, carrier) in PLACES {
-        if is_candidate(value.pointer(pointer)) {
+        if is_candidate(json_pointer(value, pointer)) {
             return read(value, pointer, carrier).map(Some);
         }
     }
@@ -122,12 +123,12 @@ fn read(value: &Value, base: &str, carrier: &str) -> Result<StepFunctionsContext
 fn upstream(value: &Value, base: &str, carrier: &str) -> Vec<Found> {
     let mut found = Vec::new();
     if carrier.ends_with("_datadog") {
-        if let Some(container) = value.pointer(base) {
+        if let Some(container) = json_pointer(value, base) {
             found.extend(from_json_carrier(container, carrier));
         }
     }
     let prefix = if carrier.is_empty() { String::new() } else { format!("{carrier}.") };
-    if let Some(input @ Value::Object(map)) = value.pointer(&format!("{base}/Execution/Input")) {
+    if let Some(input @ Value::Object(map)) = json_pointer(value, &format!("{base}/Execution/Input")) {
         if let Some(dd @ Value::Object(_)) = map.get("_datadog") {
             found.extend(from_json_carrier(dd, &format!("{prefix}Execution.Input._datadog")));
         }
@@ -140,8 +141,8 @@ fn upstream(value: &Value, base: &str, carrier: &str) -> Vec<Found> {
 /// execution input's `_datadog`: Datadog passes an upstream Lambda's trace this way, with
 /// no parent id (the state span is the parent).
 fn upstream_trace_id(value: &Value, base: &str, carrier: &str) -> Option<TraceId> {
-    let beside = carrier.ends_with("_datadog").then(|| value.pointer(base)).flatten();
-    let input = value.pointer(&format!("{base}/Execution/Input/_datadog"));
+    let beside = carrier.ends_with("_datadog").then(|| json_pointer(value, base)).flatten();
+    let input = json_pointer(value, &format!("{base}/Execution/Input/_datadog"));
     beside.and_then(datadog_trace_id).or_else(|| input.and_then(datadog_trace_id))
 }
 
@@ -380,7 +381,7 @@ mod tests {
         let key = "tests/aws/services/stepfunctions/v2/test_state/test_state_context_object.py::TestStateContextObject::test_state_task_context_object[ALL]";
         let object = snapshot
             .get(key)
-            .and_then(|v| v.pointer("/recorded-content/test_case_response/output/ContextObjectValue"))
+            .and_then(|v| json_pointer(v, "/recorded-content/test_case_response/output/ContextObjectValue"))
             .cloned()
             .ok_or_else(|| missing("fixture", "/ContextObjectValue"))?;
         let ctx = find(&object)?;
@@ -408,7 +409,7 @@ mod tests {
         let object = snapshot
             .get(key)
             .and_then(|v| {
-                v.pointer("/recorded-content/get_execution_history/events/2/stateExitedEventDetails/output")
+                json_pointer(v, "/recorded-content/get_execution_history/events/2/stateExitedEventDetails/output")
             })
             .cloned()
             .ok_or_else(|| missing("fixture", "/output"))?;

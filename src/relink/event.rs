@@ -19,6 +19,7 @@
 //! Errors are counted like event attribute errors (`errors.event_json`, `event_unknown`,
 //! `event_too_large`, `event_invalid`).
 
+use crate::event::json::pointer as json_pointer;
 use super::{Counters, Processor};
 use crate::config::Config;
 use crate::error::DecodeError;
@@ -169,7 +170,7 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Config) -> Result<Read, Decod
         v if is_subscription(v) => return subscription(bytes, ctx, config),
         _ => {}
     }
-    if let (true, Some(data)) = (sfn, value.pointer("/awslogs/data").and_then(Value::as_str)) {
+    if let (true, Some(data)) = (sfn, json_pointer(&value, "/awslogs/data").and_then(Value::as_str)) {
         let inflated = inflate_logs_data(data, max_inflated(config))?;
         if let Some(merged) = execution_log_events(&inflated) {
             return workflow(spans_from_logs(&merged, &options));

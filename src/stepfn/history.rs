@@ -8,6 +8,7 @@
 //! read from its decimal text so milliseconds survive exactly (an f64 multiply would turn
 //! `.018` into `.017999...` and change every state span id).
 
+use crate::event::json::pointer as json_pointer;
 use super::model::{history_details_key, normalise, Details, Event, EventKind, Execution, ExecutionArn, Source};
 use crate::error::DecodeError;
 use crate::event::json::{invalid, missing, opt_str, opt_u64, req_array};
@@ -46,7 +47,7 @@ fn event(root: &Value, base: &str) -> Result<Event, DecodeError> {
         .ok_or_else(|| missing(INPUT, &format!("{base}/type")))?
         .to_owned();
     let time_path = format!("{base}/timestamp");
-    let time_unix_nano = match root.pointer(&time_path) {
+    let time_unix_nano = match json_pointer(root, &time_path) {
         None | Some(Value::Null) => return Err(missing(INPUT, &time_path)),
         Some(Value::String(s)) => parse_rfc3339(s),
         Some(Value::Number(n)) => epoch_seconds(n),

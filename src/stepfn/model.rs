@@ -2,6 +2,7 @@
 //! carry the same event types and the same details, only spelled differently, so both
 //! readers produce [`Execution`]s of [`Event`]s and one builder turns them into spans.
 
+use crate::event::json::pointer as json_pointer;
 use crate::error::DecodeError;
 use crate::event::json::{invalid, opt_str, opt_u64};
 use serde_json::Value;
@@ -262,7 +263,7 @@ pub struct Details {
 impl Details {
     /// Reads the details object at JSON pointer `base` of `root` (absent means empty).
     pub fn parse(root: &Value, base: &str, input: &'static str) -> Result<Details, DecodeError> {
-        match root.pointer(base) {
+        match json_pointer(root, base) {
             None | Some(Value::Null) => return Ok(Details::default()),
             Some(Value::Object(_)) => {}
             Some(_) => return Err(invalid(input, base, "expected an object".into())),
@@ -272,7 +273,7 @@ impl Details {
         };
         let truncated = |key: &str| -> Result<bool, DecodeError> {
             let path = format!("{base}/{key}/truncated");
-            match root.pointer(&path) {
+            match json_pointer(root, &path) {
                 None | Some(Value::Null) => Ok(false),
                 Some(Value::Bool(b)) => Ok(*b),
                 Some(_) => Err(invalid(input, &path, "expected a boolean".into())),
