@@ -4,15 +4,18 @@
 //! ABI (otelwasm `wasmplugin/plugin.go`, `wasmprocessor/processor.go`): the host calls
 //! `_initialize`, then `getSupportedTelemetry() -> u32` (flags: metrics 1, logs 2, traces
 //! 4) and, per batch, `processTraces() -> u32` (0 = success; any other code makes the
-//! collector drop the batch with the reason set by `setResultStatusReason`). During that
-//! call the guest may use the imports of module `opentelemetry.io/wasm`:
+//! processor return an error naming the reason set by `setResultStatusReason`, and the
+//! batch is not passed on: behind the `batch` processor it is logged and dropped). During
+//! that call the guest may use the imports of module `opentelemetry.io/wasm`:
 //! - `currentTraces(buf, limit) -> len` and `getPluginConfig(buf, limit) -> len` write the
 //!   batch (pdata protobuf, the `TracesData` wire format, which equals an OTLP
 //!   `ExportTraceServiceRequest`) or the processor's `plugin_config` (as JSON) into `buf`.
 //!   They answer 0 without writing when the value is longer than `limit`, the same answer
 //!   as for an empty value, so the guest doubles its buffer and asks again.
-//! - `setResultTraces(buf, len)` hands back the batch to pass on; a guest that never calls
-//!   it passes an empty batch downstream, so every path here calls it.
+//! - `setResultTraces(buf, len)` hands back the batch to pass on (bytes the host cannot
+//!   unmarshal fail the call). A guest that returns 0 without calling it leaves the host's
+//!   zero `ptrace.Traces`, which the collector dereferences and panics on, so every path
+//!   here calls it.
 //!
 //! The plugin configuration is readable only inside `processTraces` (the host's per-call
 //! state holds it), so the processor is built on the first batch. An invalid configuration

@@ -15,7 +15,9 @@
 //!   configuration (`json.Marshal` of `plugin_config`: `null` when absent), then
 //!   `processTraces()` is called. A trap is an error; a non-zero status is an error
 //!   carrying the reason from `setResultStatusReason`; otherwise the result is the batch
-//!   the guest set, or an empty one if it never called `setResultTraces`.
+//!   the guest set. A guest that returns 0 without calling `setResultTraces` leaves the
+//!   host's zero `ptrace.Traces` (no backing request), which the processor helper's
+//!   `SpanCount` dereferences: a Go panic in the collector, reported here as an error.
 
 use relink::otlp::{decode_protobuf, encode_protobuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +38,8 @@ pub enum Error {
     Trap(String),
     /// `processTraces` returned a non-zero status.
     Status { code: u32, reason: String },
+    /// `processTraces` returned 0 without calling `setResultTraces`.
+    NoResult,
 }
 
 /// A compiled processor module.
@@ -143,7 +147,7 @@ impl Processor {
         let stack = self.store.data_mut().stack.take().unwrap_or_default();
         match status {
             Err(trap) => Err(Error::Trap(format!("{trap:#}"))),
-            Ok(0) => Ok(stack.result_traces.unwrap_or_default()),
+            Ok(0) => stack.result_traces.ok_or(Error::NoResult),
             Ok(code) => Err(Error::Status { code, reason: stack.status_reason }),
         }
     }

@@ -23,13 +23,25 @@ pub fn marshal(pairs: &HeaderMap) -> Vec<u8> {
     out
 }
 
-/// Parses serialised pairs; like `PairsUtil::toPairs`, anything malformed gives no pairs.
+/// `PROXY_WASM_HOST_PAIRS_MAX_BYTES` and `PROXY_WASM_HOST_PAIRS_MAX_COUNT` (cpp-host
+/// `include/proxy-wasm/limits.h`): larger input gives no pairs.
+const MAX_BYTES: usize = 1024 * 1024;
+const MAX_COUNT: usize = 1024;
+
+/// Parses serialised pairs; like `PairsUtil::toPairs`, anything malformed (including bytes
+/// left over after the last pair, or input over the limits) gives no pairs.
 pub fn unmarshal(bytes: &[u8]) -> HeaderMap {
     parse(bytes).unwrap_or_default()
 }
 
 fn parse(bytes: &[u8]) -> Option<HeaderMap> {
+    if bytes.len() > MAX_BYTES {
+        return None;
+    }
     let count = usize::try_from(read_u32(bytes, 0)?).ok()?;
+    if count > MAX_COUNT {
+        return None;
+    }
     let mut sizes = Vec::new();
     for i in 0..count {
         let at = 4 + i.checked_mul(8)?;
@@ -42,7 +54,7 @@ fn parse(bytes: &[u8]) -> Option<HeaderMap> {
         let value = take_nul_terminated(bytes, &mut pos, usize::try_from(value_len).ok()?)?;
         pairs.push((String::from_utf8_lossy(name).into_owned(), value.to_vec()));
     }
-    Some(pairs)
+    (pos == bytes.len()).then_some(pairs)
 }
 
 fn take_nul_terminated<'a>(bytes: &'a [u8], pos: &mut usize, len: usize) -> Option<&'a [u8]> {
@@ -109,5 +121,13 @@ mod tests {
             Vec::new()
         );
         assert_eq!(unmarshal(&[]), Vec::new());
+    }
+
+    #[test]
+    fn trailing_bytes_or_too_many_pairs_give_no_pairs() {
+        let mut bytes = marshal(&map(&[("k", "v")]));
+        bytes.push(0);
+        assert_eq!(unmarshal(&bytes), Vec::new());
+        assert_eq!(unmarshal(&[1, 4, 0, 0]), Vec::new());
     }
 }
