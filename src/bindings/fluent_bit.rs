@@ -28,14 +28,18 @@ use crate::logs::Enricher;
 use crate::otlp::Encoding;
 use crate::relink::Processor;
 use serde_json::{Map, Value};
-use std::cell::RefCell;
+use std::cell::Cell;
 
 /// Where the configuration is looked for, in order: a preopened `/etc/relink`, then the
 /// working directory Fluent Bit preopens by default (`Accessible_Paths .`).
 const CONFIG_PATHS: [&str; 2] = ["/etc/relink/relink.json", "relink.json"];
 
 thread_local! {
-    static FILTER: RefCell<Option<Filter>> = const { RefCell::new(None) };
+    /// Taken out for a call and put back after it. A trap mid-call (wasm32 aborts on a
+    /// panic, e.g. out of memory) leaves `None`, and WAMR keeps the instance: the next call
+    /// then starts a fresh filter instead of finding the state still borrowed and trapping
+    /// on every record after (each one dropped). The old state's memory is lost with it.
+    static FILTER: Cell<Option<Box<Filter>>> = const { Cell::new(None) };
 }
 
 /// The filter's state, built on the first call (Fluent Bit keeps one instance per filter
@@ -153,10 +157,12 @@ pub unsafe extern "C" fn relink_filter(
     // else writes there meanwhile (wasm has one thread).
     let record = unsafe { std::slice::from_raw_parts(record, record_len as usize) };
     FILTER.with(|cell| {
-        let mut state = cell.borrow_mut();
-        let filter = state.get_or_insert_with(Filter::load);
-        // The pointer outlives the borrow on purpose: the buffer is only touched again by
-        // the next call, after Fluent Bit has copied the result.
-        filter.filter(record, now_unix_nano).as_ptr()
+        let mut filter = cell.take().unwrap_or_else(|| Box::new(Filter::load()));
+        // The pointer outlives the call on purpose: it points into the output buffer's heap
+        // allocation, which putting the filter back does not move and which is only
+        // touched again by the next call, after Fluent Bit has copied the result.
+        let output = filter.filter(record, now_unix_nano).as_ptr();
+        cell.set(Some(filter));
+        output
     })
 }

@@ -28,7 +28,7 @@
 use crate::config::Config;
 use crate::otlp::Encoding;
 use crate::relink::Processor;
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `getSupportedTelemetry` flag for traces.
@@ -42,7 +42,10 @@ const FIRST_BUFFER: usize = 64 * 1024;
 const MAX_CONFIG: usize = 1 << 20;
 
 thread_local! {
-    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
+    /// Taken out for a call and put back after it: a trap mid-call (wasm32 aborts on a
+    /// panic, e.g. out of memory) leaves `None`, wazero keeps the module, and the next batch
+    /// starts a fresh state instead of finding it still borrowed and failing every batch.
+    static STATE: Cell<Option<Box<State>>> = const { Cell::new(None) };
 }
 
 struct State {
@@ -121,7 +124,12 @@ pub extern "C" fn get_supported_telemetry() -> u32 {
 
 #[export_name = "processTraces"]
 pub extern "C" fn process_traces() -> u32 {
-    STATE.with(|cell| cell.borrow_mut().get_or_insert_with(State::load).process())
+    STATE.with(|cell| {
+        let mut state = cell.take().unwrap_or_else(|| Box::new(State::load()));
+        let status = state.process();
+        cell.set(Some(state));
+        status
+    })
 }
 
 /// The host imports and the only `unsafe` in this binding.

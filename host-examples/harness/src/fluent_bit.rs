@@ -87,13 +87,26 @@ pub enum Dropped {
 pub struct Plugin {
     engine: Engine,
     module: Module,
+    fuel: bool,
 }
 
 impl Plugin {
     pub fn new(wasm: &[u8]) -> wasmtime::Result<Plugin> {
-        let engine = Engine::default();
+        Self::build(wasm, false)
+    }
+
+    /// The module on an engine that meters fuel, so a test can make a call trap part way
+    /// through ([`Filter::trap_after`]) as an out-of-memory abort would in Fluent Bit.
+    pub fn with_trap_injection(wasm: &[u8]) -> wasmtime::Result<Plugin> {
+        Self::build(wasm, true)
+    }
+
+    fn build(wasm: &[u8], fuel: bool) -> wasmtime::Result<Plugin> {
+        let mut config = wasmtime::Config::new();
+        config.consume_fuel(fuel);
+        let engine = Engine::new(&config)?;
         let module = Module::new(&engine, wasm)?;
-        Ok(Plugin { engine, module })
+        Ok(Plugin { engine, module, fuel })
     }
 }
 
@@ -120,6 +133,9 @@ impl Filter {
             wasi.preopened_dir(&dir.host, &dir.guest, FsPerms::ReadOnly)?;
         }
         let mut store = Store::new(&plugin.engine, wasi.build_p1());
+        if plugin.fuel {
+            store.set_fuel(u64::MAX)?;
+        }
         let mut linker: Linker<WasiP1Ctx> = Linker::new(&plugin.engine);
         p1::add_to_linker_sync(&mut linker, |ctx| ctx)?;
         let instance = linker.instantiate(&mut store, &plugin.module)?;
@@ -171,6 +187,12 @@ impl Filter {
         self.release(tag_ptr);
         self.release(record_ptr);
         outcome
+    }
+
+    /// With [`Plugin::with_trap_injection`]: the guest traps once it has run `fuel` more
+    /// units (`u64::MAX` for no limit). Not a Fluent Bit setting.
+    pub fn trap_after(&mut self, fuel: u64) -> wasmtime::Result<()> {
+        self.store.set_fuel(fuel)
     }
 
     /// What the module wrote to stderr so far.

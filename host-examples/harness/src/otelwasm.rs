@@ -46,13 +46,26 @@ pub enum Error {
 pub struct Plugin {
     engine: Engine,
     module: Module,
+    fuel: bool,
 }
 
 impl Plugin {
     pub fn new(wasm: &[u8]) -> wasmtime::Result<Plugin> {
-        let engine = Engine::default();
+        Self::build(wasm, false)
+    }
+
+    /// The module on an engine that meters fuel, so a test can make a call trap part way
+    /// through ([`Processor::trap_after`]) as an out-of-memory abort would under wazero.
+    pub fn with_trap_injection(wasm: &[u8]) -> wasmtime::Result<Plugin> {
+        Self::build(wasm, true)
+    }
+
+    fn build(wasm: &[u8], fuel: bool) -> wasmtime::Result<Plugin> {
+        let mut config = wasmtime::Config::new();
+        config.consume_fuel(fuel);
+        let engine = Engine::new(&config)?;
         let module = Module::new(&engine, wasm)?;
-        Ok(Plugin { engine, module })
+        Ok(Plugin { engine, module, fuel })
     }
 }
 
@@ -106,6 +119,9 @@ impl Processor {
         }
         let host = Host { wasi: wasi.build_p1(), stack: None };
         let mut store = Store::new(&plugin.engine, host);
+        if plugin.fuel {
+            store.set_fuel(u64::MAX)?;
+        }
         let mut linker: Linker<Host> = Linker::new(&plugin.engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |host: &mut Host| &mut host.wasi)?;
         add_host_module(&mut linker)?;
@@ -150,6 +166,12 @@ impl Processor {
             Ok(0) => stack.result_traces.ok_or(Error::NoResult),
             Ok(code) => Err(Error::Status { code, reason: stack.status_reason }),
         }
+    }
+
+    /// With [`Plugin::with_trap_injection`]: the guest traps once it has run `fuel` more
+    /// units (`u64::MAX` for no limit). Not a collector setting.
+    pub fn trap_after(&mut self, fuel: u64) -> wasmtime::Result<()> {
+        self.store.set_fuel(fuel)
     }
 
     /// What the module wrote to stderr so far.

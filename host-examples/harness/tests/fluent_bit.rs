@@ -138,3 +138,25 @@ fn configuration_file_in_a_preopened_directory() {
         f.stderr()
     );
 }
+
+/// A call that traps part way (in Fluent Bit: wasm32 aborts on a panic such as running out of
+/// memory; WAMR keeps the instance) loses that record only: the next records are filtered
+/// by a fresh filter state, not refused because the old one is still borrowed.
+#[test]
+fn a_trapped_call_costs_one_record_not_the_filter() {
+    let wasm = artifact("relink-fluent-bit.wasm", "host-examples/fluent-bit/build.sh");
+    let plugin = Plugin::with_trap_injection(&wasm).unwrap_or_else(|e| panic!("{e:#}"));
+    let mut f = Filter::new(&plugin, &Settings::default()).unwrap_or_else(|e| panic!("{e:#}"));
+    let mut native = Enricher::new(10_000);
+    let expected = native.enrich_json(START).ok().flatten().unwrap_or_default();
+    assert_eq!(kept(f.filter("lambda", TIME_SEC, 0, START)), expected);
+    for fuel in [1_000, 50_000] {
+        f.trap_after(fuel).unwrap_or_else(|e| panic!("{e:#}"));
+        let outcome = f.filter("lambda", TIME_SEC, 0, START);
+        assert!(matches!(&outcome, Outcome::Dropped(Dropped::Trap(t)) if t.contains("fuel")), "{outcome:?}");
+        f.trap_after(u64::MAX).unwrap_or_else(|e| panic!("{e:#}"));
+        // A fresh state: the first record after the trap is enriched again.
+        assert_eq!(kept(f.filter("lambda", TIME_SEC, 0, START)), expected, "after a trap at {fuel}");
+        assert_eq!(kept(f.filter("lambda", TIME_SEC, 0, r#"{"log":"plain"}"#)), r#"{"log":"plain"}"#);
+    }
+}

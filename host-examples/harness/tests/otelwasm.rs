@@ -87,3 +87,23 @@ fn over_the_limit_batches_pass_unchanged_and_empty_ones_are_refused() {
         assert_eq!(processor(tiny).process_traces(&input), Err(Error::Status { code: 1, reason: reason.into() }));
     }
 }
+
+/// A call that traps part way (under wazero: wasm32 aborts on a panic such as running out
+/// of memory, and the module stays) fails that batch only: the next batches get a fresh
+/// processor state, not an error because the old one is still borrowed.
+#[test]
+fn a_trapped_call_costs_one_batch_not_the_processor() {
+    let wasm = artifact("relink-collector.wasm", "host-examples/collector/build.sh");
+    let plugin = Plugin::with_trap_injection(&wasm).unwrap_or_else(|e| panic!("{e:#}"));
+    let mut p = Processor::new(&plugin, b"null", Some(Duration::from_nanos(NOW))).unwrap_or_else(|e| panic!("{e:#}"));
+    let batch = s3_put_batch();
+    let expected = canonical(&native("{}", &batch, Encoding::Protobuf));
+    assert_eq!(p.process_traces(&batch).map(|b| canonical(&b)), Ok(expected.clone()));
+    for fuel in [1_000, 20_000] {
+        p.trap_after(fuel).unwrap_or_else(|e| panic!("{e:#}"));
+        let failed = p.process_traces(&batch);
+        assert!(matches!(&failed, Err(Error::Trap(t)) if t.contains("fuel")), "fuel {fuel}: {failed:?}");
+        p.trap_after(u64::MAX).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(p.process_traces(&batch).map(|b| canonical(&b)), Ok(expected.clone()), "after a trap at {fuel}");
+    }
+}
