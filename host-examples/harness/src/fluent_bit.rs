@@ -21,7 +21,9 @@
 //! overheads, and inserting the app heap before an exported `__heap_base` (refused here).
 
 use std::path::PathBuf;
-use wasmtime::{Engine, Instance, Linker, Memory, Module, Store, TypedFunc};
+use wasmtime::{Instance, Linker, Memory, Store, TypedFunc};
+
+pub use crate::plugin::Plugin;
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
@@ -83,32 +85,6 @@ pub enum Dropped {
     NotAnObject(String),
 }
 
-/// A compiled filter module, instantiated once per [`Filter`].
-pub struct Plugin {
-    engine: Engine,
-    module: Module,
-    fuel: bool,
-}
-
-impl Plugin {
-    pub fn new(wasm: &[u8]) -> wasmtime::Result<Plugin> {
-        Self::build(wasm, false)
-    }
-
-    /// The module on an engine that meters fuel, so a test can make a call trap part way
-    /// through ([`Filter::trap_after`]) as an out-of-memory abort would in Fluent Bit.
-    pub fn with_trap_injection(wasm: &[u8]) -> wasmtime::Result<Plugin> {
-        Self::build(wasm, true)
-    }
-
-    fn build(wasm: &[u8], fuel: bool) -> wasmtime::Result<Plugin> {
-        let mut config = wasmtime::Config::new();
-        config.consume_fuel(fuel);
-        let engine = Engine::new(&config)?;
-        let module = Module::new(&engine, wasm)?;
-        Ok(Plugin { engine, module, fuel })
-    }
-}
 
 /// One filter instance: a module instance and the way records are copied into it.
 pub struct Filter {
@@ -132,10 +108,7 @@ impl Filter {
         for dir in &settings.accessible_paths {
             wasi.preopened_dir(&dir.host, &dir.guest, FsPerms::ReadOnly)?;
         }
-        let mut store = Store::new(&plugin.engine, wasi.build_p1());
-        if plugin.fuel {
-            store.set_fuel(u64::MAX)?;
-        }
+        let mut store = plugin.store(wasi.build_p1())?;
         let mut linker: Linker<WasiP1Ctx> = Linker::new(&plugin.engine);
         p1::add_to_linker_sync(&mut linker, |ctx| ctx)?;
         let instance = linker.instantiate(&mut store, &plugin.module)?;

@@ -10,3 +10,4 @@
 pub mod envoy;
 pub mod fluent_bit;
 pub mod otelwasm;
+pub mod plugin;

@@ -23,7 +23,9 @@ use relink::otlp::{decode_protobuf, encode_protobuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::{Caller, Engine, Linker, Module, Store, TypedFunc};
+use wasmtime::{Caller, Linker, Store, TypedFunc};
+
+pub use crate::plugin::Plugin;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostWallClock, WasiCtxBuilder};
@@ -42,32 +44,6 @@ pub enum Error {
     NoResult,
 }
 
-/// A compiled processor module.
-pub struct Plugin {
-    engine: Engine,
-    module: Module,
-    fuel: bool,
-}
-
-impl Plugin {
-    pub fn new(wasm: &[u8]) -> wasmtime::Result<Plugin> {
-        Self::build(wasm, false)
-    }
-
-    /// The module on an engine that meters fuel, so a test can make a call trap part way
-    /// through ([`Processor::trap_after`]) as an out-of-memory abort would under wazero.
-    pub fn with_trap_injection(wasm: &[u8]) -> wasmtime::Result<Plugin> {
-        Self::build(wasm, true)
-    }
-
-    fn build(wasm: &[u8], fuel: bool) -> wasmtime::Result<Plugin> {
-        let mut config = wasmtime::Config::new();
-        config.consume_fuel(fuel);
-        let engine = Engine::new(&config)?;
-        let module = Module::new(&engine, wasm)?;
-        Ok(Plugin { engine, module, fuel })
-    }
-}
 
 /// The per-call state of the Go host.
 #[derive(Default)]
@@ -118,10 +94,7 @@ impl Processor {
             wasi.wall_clock(SetClock(clock.clone()));
         }
         let host = Host { wasi: wasi.build_p1(), stack: None };
-        let mut store = Store::new(&plugin.engine, host);
-        if plugin.fuel {
-            store.set_fuel(u64::MAX)?;
-        }
+        let mut store = plugin.store(host)?;
         let mut linker: Linker<Host> = Linker::new(&plugin.engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |host: &mut Host| &mut host.wasi)?;
         add_host_module(&mut linker)?;
