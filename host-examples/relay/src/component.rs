@@ -203,6 +203,18 @@ impl Relinker {
         self.settle(result)
     }
 
+    /// One log record (a JSON object) with `trace_id`/`span_id` added when relink can know
+    /// them (see `process-log` in the WIT); the relay itself does not route logs.
+    pub fn process_log(&mut self, record_json: &[u8]) -> Result<Vec<u8>, CallError> {
+        let live = &mut self.live;
+        let result = live.bindings.relink_processor_relinker().processor().call_process_log(
+            &mut live.store,
+            live.processor,
+            record_json,
+        );
+        self.settle(result)
+    }
+
     /// The processor's counters; empty when the component trapped while answering.
     pub fn counters(&mut self) -> Vec<Counter> {
         let live = &mut self.live;
