@@ -394,16 +394,7 @@ fn evidence_on_none_some_and_all_spans() {
 /// Every golden relink case, with its inputs converted to protobuf.
 #[test]
 fn golden_cases_agree_through_both_paths() {
-    let root = common::root().join("tests/golden/relink");
-    let mut cases: Vec<_> = std::fs::read_dir(&root)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_dir())
-                .collect()
-        })
-        .unwrap_or_default();
-    cases.sort();
+    let cases = common::case_dirs(&common::root().join("tests/golden/relink"));
     assert!(cases.len() >= 10, "golden cases found: {}", cases.len());
     let mut failures = Vec::new();
     for case in &cases {

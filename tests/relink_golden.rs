@@ -127,17 +127,7 @@ fn run_case(case: &Path, failures: &mut Vec<String>) {
 }
 
 fn cases() -> Vec<PathBuf> {
-    let root = common::root().join("tests/golden/relink");
-    let mut out: Vec<PathBuf> = std::fs::read_dir(&root)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_dir())
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out
+    common::case_dirs(&common::root().join("tests/golden/relink"))
 }
 
 #[test]

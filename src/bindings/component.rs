@@ -78,10 +78,8 @@ impl GuestProcessor for Processor {
     }
 
     fn process_log(&self, record_json: Vec<u8>) -> Result<Vec<u8>, Error> {
-        let text = std::str::from_utf8(&record_json)
-            .map_err(|e| decode_error(&DecodeError::Json { input: "log record", message: e.to_string() }))?;
         let mut logs = self.logs.try_borrow_mut().map_err(|_| busy())?;
-        match logs.enrich_json(text).map_err(|e| decode_error(&e))? {
+        match logs.enrich_bytes(&record_json).map_err(|e| decode_error(&e))? {
             Some(enriched) => Ok(enriched.into_bytes()),
             // Nothing to add: hand the input back without copying it.
             None => Ok(record_json),

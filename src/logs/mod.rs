@@ -108,6 +108,14 @@ impl Enricher {
         Ok(Some(format!("{body}{separator}{added}}}")))
     }
 
+    /// [`Enricher::enrich_json`] on bytes as a host hands them over: a record that is not
+    /// UTF-8 is the same `log record` JSON error as any other unreadable record.
+    pub fn enrich_bytes(&mut self, bytes: &[u8]) -> Result<Option<String>, DecodeError> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| DecodeError::Json { input: "log record", message: e.to_string() })?;
+        self.enrich_json(text)
+    }
+
     fn remember(&mut self, request_id: &str, ctx: Context) {
         if self.max_requests == 0 || request_id.len() > MAX_REQUEST_ID {
             return;

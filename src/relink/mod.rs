@@ -169,8 +169,9 @@ impl Processor {
             requests: 1,
             ..Counters::default()
         };
-        let limits = self.config.limits.clone();
-        let limit = limits.max_request_bytes;
+        let limits = &self.config.limits;
+        let (limit, max_inflated, max_nesting) =
+            (limits.max_request_bytes, limits.max_decompressed_bytes, limits.max_nesting);
         let gzipped = otlp::is_gzip(input);
         if input.len() as u64 > limit {
             call.errors.request_too_large += 1;
@@ -184,7 +185,7 @@ impl Processor {
         }
         let inflated;
         let body = if gzipped {
-            let max = usize::try_from(limits.max_decompressed_bytes).unwrap_or(usize::MAX);
+            let max = usize::try_from(max_inflated).unwrap_or(usize::MAX);
             match otlp::gunzip(input, max) {
                 Ok(bytes) => {
                     inflated = bytes;
@@ -217,7 +218,7 @@ impl Processor {
                 };
             }
         }
-        let max_nesting = usize::try_from(limits.max_nesting).unwrap_or(usize::MAX);
+        let max_nesting = usize::try_from(max_nesting).unwrap_or(usize::MAX);
         let decoded = otlp::decode(body, encoding).and_then(|request| {
             match depth::request_too_deep(&request, max_nesting) {
                 None => Ok(request),

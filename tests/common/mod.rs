@@ -49,6 +49,15 @@ pub fn pretty(value: &serde_json::Value) -> String {
     s
 }
 
+/// The folders directly under `dir` (one golden case each), sorted; panics naming `dir`
+/// when it cannot be read.
+pub fn case_dirs(dir: &Path) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut cases: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    cases.sort();
+    cases
+}
+
 /// Every file under `dir` (recursively) whose name ends with `suffix`, sorted.
 pub fn files_under(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();

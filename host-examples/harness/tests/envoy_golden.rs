@@ -4,13 +4,14 @@
 //! cases go as OTLP/JSON; the ones whose inputs are valid OTLP also go as protobuf, gzipped
 //! protobuf and OTLP/gRPC.
 
+mod common;
 mod envoy_common;
 
 use envoy_common::*;
 use relink::config::Config;
 use relink::otlp::{self, Encoding};
 use relink_harness::envoy::{Request, Startup};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The golden test's clock: batch N runs at `BASE_NOW + N` seconds.
 const BASE_NOW: u64 = 1_709_929_300_000_000_000;
@@ -23,17 +24,6 @@ enum Transport {
     Grpc,
 }
 
-fn cases() -> Vec<PathBuf> {
-    let dir = root().join("tests/golden/relink");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
-    cases
-}
 
 /// The case's batches in order (`input-10` after `input-9`).
 fn inputs(case: &Path) -> Vec<(u64, Vec<u8>)> {
@@ -129,7 +119,7 @@ fn valid_otlp(case: &Path) -> bool {
 
 #[test]
 fn golden_scenarios_through_the_filter_match_the_native_core() {
-    let cases = cases();
+    let cases = common::relink_golden_cases();
     assert!(
         cases.len() >= 10,
         "expected the relink golden cases, found {}",

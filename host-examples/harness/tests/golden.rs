@@ -23,19 +23,6 @@ const REPLAYED_FLUENT_BIT: usize = 39;
 /// collector only ever holds decoded traces).
 const REPLAYED_OTELWASM: usize = 38;
 
-/// Every relink golden case, by folder name.
-fn case_names() -> Vec<String> {
-    let dir = common::root().join("tests/golden/relink");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .flatten()
-        .filter(|e| e.path().join("config.json").is_file())
-        .filter_map(|e| e.file_name().to_str().map(String::from))
-        .collect();
-    names.sort();
-    names
-}
-
 struct Case {
     name: String,
     config: String,
@@ -45,8 +32,8 @@ struct Case {
 
 /// A case's OTLP batches (`input-N.json`). Its raw events (`event-N.*`, which go through the
 /// event entry point) have no place in these hosts, so both sides skip them alike.
-fn case(name: String) -> Case {
-    let dir = common::root().join("tests/golden/relink").join(&name);
+fn case(dir: std::path::PathBuf) -> Case {
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
     let read = |p: &Path| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let config = String::from_utf8(read(&dir.join("config.json"))).unwrap_or_default();
     let mut batches = Vec::new();
@@ -69,7 +56,7 @@ fn fluent_bit_filter_matches_the_native_core() {
     let wasm = common::artifact("relink-fluent-bit.wasm", "host-examples/fluent-bit/build.sh");
     let plugin = fluent_bit::Plugin::new(&wasm).unwrap_or_else(|e| panic!("{e:#}"));
     let mut replayed = 0;
-    for case in case_names().into_iter().map(case) {
+    for case in common::relink_golden_cases().into_iter().map(case) {
         let dir = common::temp_dir(&format!("golden-fb-{}", case.name));
         std::fs::write(dir.join("relink.json"), &case.config).unwrap_or_else(|e| panic!("{e}"));
         let settings = fluent_bit::Settings {
@@ -107,7 +94,7 @@ fn otelwasm_processor_matches_the_native_core() {
     let plugin = otelwasm::Plugin::new(&wasm).unwrap_or_else(|e| panic!("{e:#}"));
     let canonical = |bytes: &[u8]| encode_protobuf(&decode_protobuf(bytes).unwrap_or_else(|e| panic!("{e}")));
     let mut replayed = 0;
-    for case in case_names().into_iter().map(case) {
+    for case in common::relink_golden_cases().into_iter().map(case) {
         let config = case.config.as_bytes();
         let first = case.batches.first().map(|(t, _)| *t).unwrap_or(BASE_NOW);
         let mut processor = otelwasm::Processor::new(&plugin, config, Some(Duration::from_nanos(first)))

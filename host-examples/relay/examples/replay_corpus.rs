@@ -24,6 +24,7 @@
 use relink::config::Config;
 use relink::relink::EventContext;
 use relink_relay::component::{describe, CallError, Encoding, LoadedComponent};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -44,10 +45,10 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// Compares one call's answers; `None` when they agree.
-fn differ<T: std::fmt::Debug>(got: Result<Vec<u8>, CallError>, want: Result<Vec<u8>, T>) -> Option<String>
-where
-    T: std::fmt::Display,
-{
+fn differ<T: std::fmt::Debug + std::fmt::Display>(
+    got: Result<Vec<u8>, CallError>,
+    want: Result<Vec<u8>, T>,
+) -> Option<String> {
     match (got, want) {
         (Ok(a), Ok(b)) if a == b => None,
         (Err(CallError::Component(e)), Err(error)) if describe(&e) == error.to_string() => None,
@@ -166,15 +167,16 @@ fn main() -> ExitCode {
     let mut rng = Rng(std::env::var("SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1) | 1);
     let mut saved = 0;
     for n in 0..corpus.len() as u64 + mutations {
-        let (name, input) = match corpus.get(n as usize) {
-            Some((name, input)) => (name.clone(), input.clone()),
+        let mutated;
+        let (name, input): (Cow<'_, str>, &[u8]) = match corpus.get(n as usize) {
+            Some((name, input)) => (Cow::Borrowed(name), input),
             None if corpus.is_empty() => break,
             None => {
                 let (base, other) = (&corpus[rng.below(corpus.len())].1, &corpus[rng.below(corpus.len())].1);
-                (format!("mutation {}", n - corpus.len() as u64), mutate(&mut rng, base, other))
+                mutated = mutate(&mut rng, base, other);
+                (Cow::Owned(format!("mutation {}", n - corpus.len() as u64)), &mutated)
             }
         };
-        let input = &input;
         let traces = differ(component.process_traces(input, Encoding::Auto, NOW), {
             let processed = native.process_traces(input, NOW);
             match processed.error {
@@ -186,10 +188,7 @@ fn main() -> ExitCode {
             component.process_event(input, None, NOW),
             native.process_event(input, &EventContext::default(), NOW).map(|r| relink::otlp::encode_json(&r)),
         );
-        let native_log = match std::str::from_utf8(input) {
-            Ok(text) => logs.enrich_json(text).map(|out| out.map_or_else(|| input.to_vec(), String::into_bytes)),
-            Err(e) => Err(relink::error::DecodeError::Json { input: "log record", message: e.to_string() }),
-        };
+        let native_log = logs.enrich_bytes(input).map(|out| out.map_or_else(|| input.to_vec(), String::into_bytes));
         let log = differ(component.process_log(input), native_log);
         calls += 3;
         for (entry, problem) in [("process-traces", traces), ("process-event", event), ("process-log", log)] {

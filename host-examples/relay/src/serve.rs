@@ -337,7 +337,7 @@ fn http_reply(reply: Reply) -> Response<Full<Bytes>> {
 
 /// A playground file. `no-cache`: the browser revalidates, so a rebuilt playground shows.
 fn static_reply(asset: &crate::site::Asset, head: bool) -> Response<Full<Bytes>> {
-    let body = if head { Bytes::new() } else { Bytes::from(asset.body.clone()) };
+    let body = if head { Bytes::new() } else { asset.body.clone() };
     let mut response = Response::new(Full::new(body));
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(asset.content_type));

@@ -7,6 +7,7 @@
 //! unreadable folder is a start-up error rather than a 404 later. The page runs relink in
 //! the browser; nothing it is given reaches the relay.
 
+use hyper::body::Bytes;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -15,11 +16,11 @@ const MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Folder depth walked (the built one is 3 deep).
 const MAX_DEPTH: usize = 8;
 
-/// One served file.
+/// One served file; `Bytes`, so a response shares the loaded copy instead of copying it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Asset {
     pub content_type: &'static str,
-    pub body: Vec<u8>,
+    pub body: Bytes,
 }
 
 /// The playground's files by URL path (`/index.html`, `/pkg/relink_bg.wasm`, ...).
@@ -63,7 +64,7 @@ impl Site {
                     if total > MAX_BYTES {
                         return Err(flag(format!("more than {MAX_BYTES} bytes of files")));
                     }
-                    site.files.insert(url, Asset { content_type: content_type(&name), body });
+                    site.files.insert(url, Asset { content_type: content_type(&name), body: Bytes::from(body) });
                 }
             }
         }

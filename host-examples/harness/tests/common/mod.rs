@@ -4,6 +4,15 @@
 
 use std::path::PathBuf;
 
+/// The relink golden cases (`tests/golden/relink/<case>/`), sorted.
+pub fn relink_golden_cases() -> Vec<PathBuf> {
+    let dir = root().join("tests/golden/relink");
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut cases: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    cases.sort();
+    cases
+}
+
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
