@@ -393,7 +393,6 @@ impl Stepfunctions {
     }
 }
 
-
 /// Log enrichment (trace ids on Lambda and Step Functions log records, [`crate::logs`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -406,7 +405,9 @@ pub struct Logs {
 
 impl Default for Logs {
     fn default() -> Self {
-        Logs { max_requests: 10_000 }
+        Logs {
+            max_requests: 10_000,
+        }
     }
 }
 
@@ -542,7 +543,10 @@ impl Config {
         }
         let sfn = &self.stepfunctions;
         if sfn.lambda_join == LambdaJoin::Parent && !sfn.enabled {
-            errors.push(requires("stepfunctions.lambda_join", "stepfunctions.enabled"));
+            errors.push(requires(
+                "stepfunctions.lambda_join",
+                "stepfunctions.enabled",
+            ));
         }
         if self.messaging.parent_single_message || sfn.lambda_join == LambdaJoin::Parent {
             if self.messaging.parent_single_message && !self.messaging.enabled {
@@ -566,7 +570,13 @@ impl Config {
                 10_000_000,
             );
         }
-        range(&mut errors, "logs.max_requests", self.logs.max_requests, 0, 1_000_000);
+        range(
+            &mut errors,
+            "logs.max_requests",
+            self.logs.max_requests,
+            0,
+            1_000_000,
+        );
         range(
             &mut errors,
             "index.max_entries",
@@ -638,13 +648,7 @@ impl Config {
             1,
             64 << 20,
         );
-        range(
-            &mut errors,
-            "limits.max_nesting",
-            l.max_nesting,
-            1,
-            128,
-        );
+        range(&mut errors, "limits.max_nesting", l.max_nesting, 1, 128);
         range(
             &mut errors,
             "limits.max_attributes_scanned",
@@ -722,12 +726,10 @@ fn check_shape(value: &serde_json::Value) -> Result<(), ConfigError> {
     };
     match value {
         serde_json::Value::Array(_) => Err(not_object("the configuration".into())),
-        serde_json::Value::Object(sections) => {
-            match sections.iter().find(|(_, v)| v.is_array()) {
-                Some((name, _)) => Err(not_object(format!("`{name}`"))),
-                None => Ok(()),
-            }
-        }
+        serde_json::Value::Object(sections) => match sections.iter().find(|(_, v)| v.is_array()) {
+            Some((name, _)) => Err(not_object(format!("`{name}`"))),
+            None => Ok(()),
+        },
         _ => Ok(()),
     }
 }

@@ -58,10 +58,16 @@ fn every_field_can_be_set() {
         Some(&vec!["pk".to_string(), "sk".to_string()])
     );
     assert_eq!(c.limits.max_links_per_span, 3);
-    assert_eq!((c.limits.max_decompressed_bytes, c.limits.max_nesting), (2000, 8));
+    assert_eq!(
+        (c.limits.max_decompressed_bytes, c.limits.max_nesting),
+        (2000, 8)
+    );
     assert_eq!(
         c.stepfunctions.options(),
-        crate::stepfn::Options { include_data: true, max_events: 100 }
+        crate::stepfn::Options {
+            include_data: true,
+            max_events: 100
+        }
     );
     assert_eq!(c.stepfunctions.lambda_join, LambdaJoin::Parent);
     assert_eq!(c.logs.max_requests, 5);
@@ -188,7 +194,10 @@ fn stepfunctions_lambda_join_follows_adoption_unless_set() {
         parent(r#"{"adoption": {"enabled": true}, "stepfunctions": {"lambda_join": "link"}}"#),
         Ok(false)
     );
-    assert_eq!(parent(r#"{"stepfunctions": {"lambda_join": "parent"}}"#), Ok(true));
+    assert_eq!(
+        parent(r#"{"stepfunctions": {"lambda_join": "parent"}}"#),
+        Ok(true)
+    );
     let messages = |json: &str| -> Vec<String> {
         Config::from_json(json)
             .err()

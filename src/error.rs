@@ -7,21 +7,43 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
     /// The bytes are not valid JSON (`input` names what was being read).
-    Json { input: &'static str, message: String },
+    Json {
+        input: &'static str,
+        message: String,
+    },
     /// A required field is absent.
     MissingField { input: &'static str, field: String },
     /// A field has the wrong JSON type or an unusable value.
-    InvalidField { input: &'static str, field: String, message: String },
+    InvalidField {
+        input: &'static str,
+        field: String,
+        message: String,
+    },
     /// The JSON is valid but matches no known AWS event shape.
     UnknownEvent { hint: String },
     /// Base64 that does not decode.
-    Base64 { input: &'static str, field: String, message: String },
+    Base64 {
+        input: &'static str,
+        field: String,
+        message: String,
+    },
     /// Gzip that does not inflate, or inflates past the configured bound.
-    Gzip { input: &'static str, field: String, message: String },
+    Gzip {
+        input: &'static str,
+        field: String,
+        message: String,
+    },
     /// OTLP protobuf or OTLP/JSON that does not decode.
-    Otlp { encoding: &'static str, message: String },
+    Otlp {
+        encoding: &'static str,
+        message: String,
+    },
     /// The input is larger than a configured limit.
-    TooLarge { input: &'static str, limit: usize, actual: usize },
+    TooLarge {
+        input: &'static str,
+        limit: usize,
+        actual: usize,
+    },
 }
 
 impl fmt::Display for DecodeError {
@@ -31,23 +53,42 @@ impl fmt::Display for DecodeError {
             DecodeError::MissingField { input, field } => {
                 write!(f, "{input}: missing field `{field}`")
             }
-            DecodeError::InvalidField { input, field, message } => {
+            DecodeError::InvalidField {
+                input,
+                field,
+                message,
+            } => {
                 write!(f, "{input}: invalid field `{field}`: {message}")
             }
             DecodeError::UnknownEvent { hint } => {
                 write!(f, "event: not a known aws event payload ({hint})")
             }
-            DecodeError::Base64 { input, field, message } => {
+            DecodeError::Base64 {
+                input,
+                field,
+                message,
+            } => {
                 write!(f, "{input}: field `{field}` is not valid base64: {message}")
             }
-            DecodeError::Gzip { input, field, message } => {
+            DecodeError::Gzip {
+                input,
+                field,
+                message,
+            } => {
                 write!(f, "{input}: field `{field}` is not valid gzip: {message}")
             }
             DecodeError::Otlp { encoding, message } => {
                 write!(f, "otlp {encoding}: {message}")
             }
-            DecodeError::TooLarge { input, limit, actual } => {
-                write!(f, "{input}: {actual} bytes exceeds the limit of {limit} bytes")
+            DecodeError::TooLarge {
+                input,
+                limit,
+                actual,
+            } => {
+                write!(
+                    f,
+                    "{input}: {actual} bytes exceeds the limit of {limit} bytes"
+                )
             }
         }
     }

@@ -170,13 +170,21 @@ mod tests {
     use super::*;
 
     fn s3(bucket: &str, key: &str, etag: &str) -> Option<String> {
-        S3Object { bucket: bucket.into(), key: key.into(), etag: Some(etag.into()), ..Default::default() }
-            .hash()
+        S3Object {
+            bucket: bucket.into(),
+            key: key.into(),
+            etag: Some(etag.into()),
+            ..Default::default()
+        }
+        .hash()
     }
     fn ddb(table: &str, keys: &[(&str, KeyValue)]) -> Vec<String> {
         DynamodbItem {
             table: table.into(),
-            keys: keys.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            keys: keys
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
             ..Default::default()
         }
         .hashes()
@@ -185,7 +193,10 @@ mod tests {
     #[test]
     fn datadog_test_vectors() {
         assert_eq!(hash_elements(&[b"foo"]), "2c26b46b68ffc68ff99b453c1d304134");
-        assert_eq!(hash_elements(&[b"foo", b"bar"]), "0fc7e25e075c7849f89b9729d1aeada1");
+        assert_eq!(
+            hash_elements(&[b"foo", b"bar"]),
+            "0fc7e25e075c7849f89b9729d1aeada1"
+        );
         let want = Some("e721375466d4116ab551213fdea08413".to_string());
         assert_eq!(s3("some-bucket", "some-key.data", "ab12ef34"), want);
         assert_eq!(s3("some-bucket", "some-key.data", "\"ab12ef34\""), want);
@@ -198,7 +209,10 @@ mod tests {
             Some("2b90dffc37ebc7bc610152c3dc72af9f")
         );
         assert_eq!(
-            ddb("some-table", &[("some-key", KeyValue::S("some-value".into()))]),
+            ddb(
+                "some-table",
+                &[("some-key", KeyValue::S("some-value".into()))]
+            ),
             vec!["7f1aee721472bcb48701d45c7c7f7821"]
         );
         assert_eq!(
@@ -208,19 +222,29 @@ mod tests {
         assert_eq!(
             ddb(
                 "some-table",
-                &[("some-key", KeyValue::S("some-value".into())), ("other-key", KeyValue::N("123".into()))]
+                &[
+                    ("some-key", KeyValue::S("some-value".into())),
+                    ("other-key", KeyValue::N("123".into()))
+                ]
             ),
             vec!["7aa1b80b0e49bd2078a5453399f4dd67"]
         );
         assert_eq!(
-            ddb("unknown-table", &[("some-key", KeyValue::S("some-value".into()))]),
+            ddb(
+                "unknown-table",
+                &[("some-key", KeyValue::S("some-value".into()))]
+            ),
             vec!["d8840182e4052ee105348b033e0a6810"]
         );
     }
 
     #[test]
     fn s3_without_etag_has_no_hash() {
-        let o = S3Object { bucket: "b".into(), key: "k".into(), ..Default::default() };
+        let o = S3Object {
+            bucket: "b".into(),
+            key: "k".into(),
+            ..Default::default()
+        };
         assert_eq!(o.hash(), None);
     }
 

@@ -104,10 +104,20 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_errors_with_their_position() {
-        let err = from_slice(br#"{"a": 1, "b": {"c": 2, "c": 3}}"#).err().map(|e| e.to_string());
-        assert_eq!(err.as_deref(), Some(r#"duplicate key "c" at line 1 column 26"#));
-        let err = from_str(r#"[{"x":1},{"x":2,"x":2}]"#).err().map(|e| e.to_string());
-        assert_eq!(err.as_deref(), Some(r#"duplicate key "x" at line 1 column 19"#));
+        let err = from_slice(br#"{"a": 1, "b": {"c": 2, "c": 3}}"#)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(r#"duplicate key "c" at line 1 column 26"#)
+        );
+        let err = from_str(r#"[{"x":1},{"x":2,"x":2}]"#)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(r#"duplicate key "x" at line 1 column 19"#)
+        );
     }
 
     #[test]
@@ -124,6 +134,9 @@ mod tests {
     fn nesting_stops_at_serde_jsons_limit() {
         let deep = "[".repeat(100_000);
         let err = from_str(&deep).err().map(|e| e.to_string());
-        assert_eq!(err.as_deref(), Some("recursion limit exceeded at line 1 column 128"));
+        assert_eq!(
+            err.as_deref(),
+            Some("recursion limit exceeded at line 1 column 128")
+        );
     }
 }

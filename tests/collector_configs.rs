@@ -4,7 +4,10 @@
 use relink::config::Config;
 
 fn load(name: &str) -> Config {
-    let path = format!("{}/host-examples/collector/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/host-examples/collector/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let config = Config::from_json(&text).unwrap_or_else(|e| panic!("{path}: {e:?}"));
     if let Err(e) = config.build() {

@@ -11,12 +11,18 @@ use relink::relink::EventContext;
 use serde_json::Value;
 
 fn base_now(manifest: &Value) -> u64 {
-    manifest["base_now"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0)
+    manifest["base_now"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 fn context(value: &Value) -> EventContext {
     let mut context = EventContext::default();
-    if let Some(start) = value["invocation_start_unix_nano"].as_str().and_then(|s| s.parse().ok()) {
+    if let Some(start) = value["invocation_start_unix_nano"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+    {
         context = context.with_invocation_start(start);
     }
     if let Some(name) = value["service_name"].as_str() {
@@ -31,14 +37,16 @@ fn context(value: &Value) -> EventContext {
 #[test]
 fn event_entry_point_outputs_match_golden() {
     let root = common::root();
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(root.join("tests/component/cases.json")).unwrap_or_default())
-            .unwrap_or_default();
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(root.join("tests/component/cases.json")).unwrap_or_default(),
+    )
+    .unwrap_or_default();
     let now = base_now(&manifest);
     let events = manifest["events"].as_array().cloned().unwrap_or_default();
     let mut failures = Vec::new();
     for case in &events {
-        let event = std::fs::read(root.join(case["event"].as_str().unwrap_or_default())).unwrap_or_default();
+        let event = std::fs::read(root.join(case["event"].as_str().unwrap_or_default()))
+            .unwrap_or_default();
         let Ok(mut processor) = Config::default().build() else {
             failures.push("default config does not build".into());
             continue;
@@ -50,7 +58,8 @@ fn event_entry_point_outputs_match_golden() {
                 continue;
             }
         };
-        let json: Value = serde_json::from_slice(&relink::otlp::encode_json(&request)).unwrap_or_default();
+        let json: Value =
+            serde_json::from_slice(&relink::otlp::encode_json(&request)).unwrap_or_default();
         let expected = root.join(case["expected"].as_str().unwrap_or_default());
         if let Err(e) = common::check(&expected, &common::pretty(&json)) {
             failures.push(e);
@@ -62,17 +71,24 @@ fn event_entry_point_outputs_match_golden() {
 #[test]
 fn event_errors_are_the_cores() {
     let root = common::root();
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(root.join("tests/component/cases.json")).unwrap_or_default())
-            .unwrap_or_default();
-    let cases = manifest["event_errors"].as_array().cloned().unwrap_or_default();
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(root.join("tests/component/cases.json")).unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    let cases = manifest["event_errors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(cases.len(), 2);
     for case in cases {
         let event = case["event"].as_str().unwrap_or_default();
         let Ok(mut processor) = Config::default().build() else {
             panic!("default config does not build");
         };
-        let message = processor.process_event(event.as_bytes(), &EventContext::default(), 0).err().map(|e| e.to_string());
+        let message = processor
+            .process_event(event.as_bytes(), &EventContext::default(), 0)
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(message.as_deref(), case["error"][1].as_str(), "{event}");
     }
 }
@@ -83,10 +99,14 @@ fn event_errors_are_the_cores() {
 #[test]
 fn log_record_outputs_match_golden() {
     let root = common::root();
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(root.join("tests/component/cases.json")).unwrap_or_default())
-            .unwrap_or_default();
-    let sequences = manifest["log_records"].as_array().cloned().unwrap_or_default();
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(root.join("tests/component/cases.json")).unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    let sequences = manifest["log_records"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(sequences.len(), 5);
     let mut out = serde_json::Map::new();
     for sequence in &sequences {
@@ -95,13 +115,18 @@ fn log_record_outputs_match_golden() {
             .as_array()
             .into_iter()
             .flatten()
-            .map(|record| match enricher.enrich_json(record.as_str().unwrap_or_default()) {
-                Ok(Some(enriched)) => serde_json::json!({ "output": enriched }),
-                Ok(None) => serde_json::json!({ "output": record }),
-                Err(e) => serde_json::json!({ "error": ["decode", e.to_string()] }),
-            })
+            .map(
+                |record| match enricher.enrich_json(record.as_str().unwrap_or_default()) {
+                    Ok(Some(enriched)) => serde_json::json!({ "output": enriched }),
+                    Ok(None) => serde_json::json!({ "output": record }),
+                    Err(e) => serde_json::json!({ "error": ["decode", e.to_string()] }),
+                },
+            )
             .collect();
-        out.insert(sequence["name"].as_str().unwrap_or_default().to_string(), Value::Array(outputs));
+        out.insert(
+            sequence["name"].as_str().unwrap_or_default().to_string(),
+            Value::Array(outputs),
+        );
     }
     let expected = root.join("tests/component/log-records.expected.json");
     if let Err(e) = common::check(&expected, &common::pretty(&Value::Object(out))) {

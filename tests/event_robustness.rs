@@ -6,15 +6,22 @@ mod common;
 
 use serde_json::{json, Value};
 
-const EVENT_SOURCES: &[&str] =
-    &["aws-lambda-rust-runtime", "datadog-lambda-python", "powertools-lambda-python"];
+const EVENT_SOURCES: &[&str] = &[
+    "aws-lambda-rust-runtime",
+    "datadog-lambda-python",
+    "powertools-lambda-python",
+];
 
 fn fixtures() -> Vec<(String, Vec<u8>)> {
     let root = common::root().join("tests/fixtures");
     let mut out = Vec::new();
     for source in EVENT_SOURCES {
         for path in common::files_under(&root.join(source), ".json") {
-            let name = path.strip_prefix(&root).unwrap_or(&path).display().to_string();
+            let name = path
+                .strip_prefix(&root)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
             out.push((name, std::fs::read(&path).unwrap_or_default()));
         }
     }
@@ -29,7 +36,10 @@ fn truncated_events_are_json_errors() {
         for cut in (0..end).step_by(61).chain(std::iter::once(end)) {
             let result = relink::decode_event(bytes.get(..cut).unwrap_or_default());
             assert!(
-                matches!(result, Err(relink::DecodeError::Json { input: "event", .. })),
+                matches!(
+                    result,
+                    Err(relink::DecodeError::Json { input: "event", .. })
+                ),
                 "{name} cut at {cut}: {result:?}"
             );
         }
@@ -75,7 +85,9 @@ fn mutated_events_decode_or_fail_naming_the_input() {
     ];
     let (mut variants, mut decoded) = (0usize, 0usize);
     for (name, bytes) in fixtures() {
-        let Ok(original) = serde_json::from_slice::<Value>(&bytes) else { continue };
+        let Ok(original) = serde_json::from_slice::<Value>(&bytes) else {
+            continue;
+        };
         if relink::event::decode_event_value(&original).is_err() {
             continue; // not a trigger event (a Lambda response, a lone record)
         }
@@ -94,7 +106,9 @@ fn mutated_events_decode_or_fail_naming_the_input() {
                         let message = e.to_string();
                         let input = message.split(':').next().unwrap_or_default();
                         assert!(
-                            input == "event" || input.ends_with(" event") || input.ends_with(" context"),
+                            input == "event"
+                                || input.ends_with(" event")
+                                || input.ends_with(" context"),
                             "{name} {path} = {bad}: {message}"
                         );
                     }
@@ -104,5 +118,8 @@ fn mutated_events_decode_or_fail_naming_the_input() {
     }
     // Optional fields tolerate most replacements; the counts guard against a harness that
     // silently checks nothing.
-    assert!(variants > 10_000 && decoded > 1_000, "{variants} variants, {decoded} decoded");
+    assert!(
+        variants > 10_000 && decoded > 1_000,
+        "{variants} variants, {decoded} decoded"
+    );
 }

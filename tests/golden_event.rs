@@ -10,8 +10,11 @@ use std::path::Path;
 
 /// Fixture folders that hold Lambda trigger events (Step Functions logs and histories have
 /// their own harness).
-const EVENT_SOURCES: &[&str] =
-    &["aws-lambda-rust-runtime", "datadog-lambda-python", "powertools-lambda-python"];
+const EVENT_SOURCES: &[&str] = &[
+    "aws-lambda-rust-runtime",
+    "datadog-lambda-python",
+    "powertools-lambda-python",
+];
 
 /// The decoded trigger (or error) and, for a trigger, its inferred spans.
 fn render(input: &[u8]) -> (String, Option<String>) {
@@ -23,7 +26,10 @@ fn render(input: &[u8]) -> (String, Option<String>) {
             let decoded = serde_json::to_value(&trigger).unwrap_or_default();
             (common::pretty(&decoded), Some(common::pretty(&otlp)))
         }
-        Err(e) => (common::pretty(&serde_json::json!({ "error": e.to_string() })), None),
+        Err(e) => (
+            common::pretty(&serde_json::json!({ "error": e.to_string() })),
+            None,
+        ),
     }
 }
 
@@ -40,9 +46,10 @@ fn check_case(case: &Path, input: &[u8], failures: &mut Vec<String>) {
                 failures.push(e);
             }
         }
-        None if inferred_path.exists() => {
-            failures.push(format!("{}: no trigger decoded, so no spans", inferred_path.display()))
-        }
+        None if inferred_path.exists() => failures.push(format!(
+            "{}: no trigger decoded, so no spans",
+            inferred_path.display()
+        )),
         None => {}
     }
 }
@@ -54,10 +61,16 @@ fn fixtures_decode_as_golden() {
     let mut checked = 0;
     for source in EVENT_SOURCES {
         for fixture in common::files_under(&root.join("tests/fixtures").join(source), ".json") {
-            let Some(stem) = fixture.file_stem().and_then(|s| s.to_str()) else { continue };
+            let Some(stem) = fixture.file_stem().and_then(|s| s.to_str()) else {
+                continue;
+            };
             let input = std::fs::read(&fixture).unwrap_or_default();
             checked += 1;
-            check_case(&root.join("tests/golden/event").join(source).join(stem), &input, &mut failures);
+            check_case(
+                &root.join("tests/golden/event").join(source).join(stem),
+                &input,
+                &mut failures,
+            );
         }
     }
     common::report(failures, checked);

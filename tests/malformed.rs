@@ -70,7 +70,11 @@ fn otlp_case(name: &str, bytes: &[u8], report: &mut String) {
     let process = match &out.error {
         Some(e) => {
             assert_names_input(name, &e.to_string(), &["otlp protobuf", "otlp json"]);
-            assert_eq!(e.to_string(), decode, "{name}: processor and decoder disagree");
+            assert_eq!(
+                e.to_string(),
+                decode,
+                "{name}: processor and decoder disagree"
+            );
             assert_eq!(out.counters.errors.request_decode, 1, "{name}");
             "passed through with that error".to_string()
         }
@@ -83,7 +87,11 @@ fn otlp_case(name: &str, bytes: &[u8], report: &mut String) {
     let gz = otlp::gzip(bytes);
     let out_gz = processor("{}").process_traces(&gz, NOW);
     assert_passed_through(name, &gz, &out_gz);
-    assert_eq!(out_gz.error.map(|e| e.to_string()), out.error.map(|e| e.to_string()), "{name} gzip");
+    assert_eq!(
+        out_gz.error.map(|e| e.to_string()),
+        out.error.map(|e| e.to_string()),
+        "{name} gzip"
+    );
     let _ = writeln!(report, "{name}\n  decode:  {decode}\n  process: {process}");
 }
 
@@ -91,8 +99,18 @@ fn event_case(name: &str, bytes: &[u8], report: &mut String) {
     let decoded = relink::decode_event(bytes);
     let decode = outcome(&decoded);
     if let Err(e) = &decoded {
-        assert_names_input(name, &e.to_string(), &["event", "s3 event", "sqs event", "sns event",
-            "dynamodb event", "cloudwatch-logs event"]);
+        assert_names_input(
+            name,
+            &e.to_string(),
+            &[
+                "event",
+                "s3 event",
+                "sqs event",
+                "sns event",
+                "dynamodb event",
+                "cloudwatch-logs event",
+            ],
+        );
     }
     // Sent where traces are expected, an event is not OTLP and passes through.
     let raw = processor("{}").process_traces(bytes, NOW);
@@ -103,7 +121,8 @@ fn event_case(name: &str, bytes: &[u8], report: &mut String) {
         Err(_) => "not utf-8, cannot be an attribute value".to_string(),
         Ok(text) => {
             let request = span_with_event(text);
-            let out = processor(r#"{"event_attribute": {"output": "keep"}}"#).process_traces(&request, NOW);
+            let out = processor(r#"{"event_attribute": {"output": "keep"}}"#)
+                .process_traces(&request, NOW);
             assert_passed_through(name, &request, &out);
             assert_eq!(out.error, None, "{name}");
             let e = &out.counters.errors;
@@ -113,7 +132,11 @@ fn event_case(name: &str, bytes: &[u8], report: &mut String) {
                 ("event_unknown", e.event_unknown),
                 ("event_invalid", e.event_invalid),
             ];
-            let named: Vec<&str> = counted.iter().filter(|(_, n)| *n > 0).map(|(k, _)| *k).collect();
+            let named: Vec<&str> = counted
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(k, _)| *k)
+                .collect();
             match named.as_slice() {
                 [] => "span passed through, event read".to_string(),
                 [one] => format!("span passed through, counted {one}"),
@@ -121,7 +144,10 @@ fn event_case(name: &str, bytes: &[u8], report: &mut String) {
             }
         }
     };
-    let _ = writeln!(report, "{name}\n  decode:    {decode}\n  attribute: {attribute}");
+    let _ = writeln!(
+        report,
+        "{name}\n  decode:    {decode}\n  attribute: {attribute}"
+    );
 }
 
 fn config_case(name: &str, bytes: &[u8], report: &mut String) {
@@ -139,7 +165,9 @@ fn corpus_gives_clear_errors_and_byte_identical_pass_through() {
     let mut report = String::new();
     let mut counts = [0usize; 3];
     for path in common::files_under(&dir, "") {
-        let Ok(rel) = path.strip_prefix(&dir) else { continue };
+        let Ok(rel) = path.strip_prefix(&dir) else {
+            continue;
+        };
         let name = rel.to_string_lossy().replace('\\', "/");
         let bytes = std::fs::read(&path).unwrap_or_default();
         match name.split('/').next() {
@@ -174,7 +202,9 @@ fn hundred_megabyte_strings_are_refused_by_size_and_passed_through() {
     assert_eq!(out.counters.errors.request_too_large, 1);
 
     // The same request as protobuf.
-    let pb = otlp::decode_json(&request).map(|r| otlp::encode_protobuf(&r)).unwrap_or_default();
+    let pb = otlp::decode_json(&request)
+        .map(|r| otlp::encode_protobuf(&r))
+        .unwrap_or_default();
     assert!(pb.len() > HUNDRED_MB);
     let out = processor("{}").process_traces(&pb, NOW);
     assert_passed_through("100 MB protobuf", &pb, &out);
@@ -199,7 +229,11 @@ fn hundred_megabyte_strings_are_refused_by_size_and_passed_through() {
     let key_len = trigger
         .ok()
         .and_then(|t| serde_json::to_value(&t).ok())
-        .and_then(|v| v.pointer("/items/0/pointers/0/key").and_then(|k| k.as_str()).map(str::len));
+        .and_then(|v| {
+            v.pointer("/items/0/pointers/0/key")
+                .and_then(|k| k.as_str())
+                .map(str::len)
+        });
     assert_eq!(key_len, Some(HUNDRED_MB));
 }
 
@@ -219,13 +253,17 @@ fn gzip_bombs_stop_at_the_decompressed_limit_and_pass_through() {
     assert_passed_through("gzip bomb", &bomb, &out);
     assert_eq!(
         out.error.map(|e| e.to_string()),
-        Some("otlp: field `body` is not valid gzip: inflates past the limit of 4194304 bytes".into())
+        Some(
+            "otlp: field `body` is not valid gzip: inflates past the limit of 4194304 bytes".into()
+        )
     );
     assert_eq!(out.counters.errors.request_decode, 1);
     // The same limit bounds the inflating function whatever the caller.
     assert_eq!(
         otlp::gunzip(&bomb, 1 << 20).err().map(|e| e.to_string()),
-        Some("otlp: field `body` is not valid gzip: inflates past the limit of 1048576 bytes".into())
+        Some(
+            "otlp: field `body` is not valid gzip: inflates past the limit of 1048576 bytes".into()
+        )
     );
 
     // CloudWatch Logs subscription data: base64 of the bomb, default limit (16 MiB).
@@ -233,7 +271,9 @@ fn gzip_bombs_stop_at_the_decompressed_limit_and_pass_through() {
     let data = base64::engine::general_purpose::STANDARD.encode(gzip_bomb(32));
     let event = format!(r#"{{"awslogs":{{"data":"{data}"}}}}"#);
     assert_eq!(
-        relink::decode_event(event.as_bytes()).err().map(|e| e.to_string()),
+        relink::decode_event(event.as_bytes())
+            .err()
+            .map(|e| e.to_string()),
         Some(
             "cloudwatch-logs event: field `awslogs.data` is not valid gzip: inflates past the \
              limit of 16777216 bytes"
@@ -255,21 +295,26 @@ fn gzip_bodies_within_the_limit_are_relinked_and_stay_gzip() {
     let input = std::fs::read(common::root().join("tests/golden/relink/s3-one-batch/input-1.json"))
         .unwrap_or_default();
     let plain = processor("{}").process_traces(&input, NOW);
-    assert!(matches!(plain.output, Cow::Owned(_)), "the golden case relinks");
+    assert!(
+        matches!(plain.output, Cow::Owned(_)),
+        "the golden case relinks"
+    );
     let gz = otlp::gzip(&input);
     let out = processor("{}").process_traces(&gz, NOW);
     assert_eq!(out.error, None);
     assert!(otlp::is_gzip(&out.output));
-    assert_eq!(otlp::gunzip(&out.output, usize::MAX).ok(), Some(plain.output.to_vec()));
+    assert_eq!(
+        otlp::gunzip(&out.output, usize::MAX).ok(),
+        Some(plain.output.to_vec())
+    );
     assert_eq!(out.counters, plain.counters);
 }
 
 #[test]
 fn nesting_a_million_levels_deep_is_a_parse_error() {
     let deep = "[".repeat(1_000_000);
-    let attr = format!(
-        r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"k","value":{deep}"#
-    );
+    let attr =
+        format!(r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"k","value":{deep}"#);
     let out = processor("{}").process_traces(attr.as_bytes(), NOW);
     assert_passed_through("deep json", attr.as_bytes(), &out);
     assert_eq!(
@@ -277,7 +322,9 @@ fn nesting_a_million_levels_deep_is_a_parse_error() {
         Some("otlp json: recursion limit exceeded at line 1 column 186".into())
     );
     assert_eq!(
-        relink::decode_event(deep.as_bytes()).err().map(|e| e.to_string()),
+        relink::decode_event(deep.as_bytes())
+            .err()
+            .map(|e| e.to_string()),
         Some("event: invalid json: recursion limit exceeded at line 1 column 128".into())
     );
     assert_eq!(
@@ -308,7 +355,8 @@ fn nesting_past_the_configured_limit_passes_through() {
     );
     assert_eq!(out.counters.errors.request_decode, 1);
     // At the limit it is processed.
-    let out = processor(r#"{"limits": {"max_nesting": 4}}"#).process_traces(request.as_bytes(), NOW);
+    let out =
+        processor(r#"{"limits": {"max_nesting": 4}}"#).process_traces(request.as_bytes(), NOW);
     assert_eq!(out.error, None);
 
     // An event attribute deeper than the limit is not parsed; counted as too large.
@@ -325,7 +373,10 @@ fn nesting_past_the_configured_limit_passes_through() {
     let out = processor(r#"{"limits": {"max_nesting": 6}, "event_attribute": {"output": "keep"}}"#)
         .process_traces(&request, NOW);
     assert_eq!(out.counters.errors.event_too_large, 0);
-    assert!(matches!(out.output, Cow::Owned(_)), "the S3 event is read and relinked");
+    assert!(
+        matches!(out.output, Cow::Owned(_)),
+        "the S3 event is read and relinked"
+    );
 }
 
 #[test]
@@ -337,5 +388,8 @@ fn duplicate_keys_would_have_lost_a_batch() {
     let out = processor("{}").process_traces(&bytes, NOW);
     assert_passed_through("duplicate keys", &bytes, &out);
     let message = out.error.map(|e| e.to_string()).unwrap_or_default();
-    assert!(message.starts_with(r#"otlp json: duplicate key "resourceSpans" at line 1 column "#), "{message}");
+    assert!(
+        message.starts_with(r#"otlp json: duplicate key "resourceSpans" at line 1 column "#),
+        "{message}"
+    );
 }

@@ -31,7 +31,10 @@ fn content_types() {
     );
     assert_eq!(Encoding::from_content_type("text/plain"), None);
     assert_eq!(Encoding::from_content_type(""), None);
-    assert_eq!((Encoding::Protobuf.name(), Encoding::Json.name()), ("protobuf", "json"));
+    assert_eq!(
+        (Encoding::Protobuf.name(), Encoding::Json.name()),
+        ("protobuf", "json")
+    );
 }
 
 #[test]

@@ -28,7 +28,10 @@ use std::borrow::Cow;
 const NOW: u64 = 1_722_369_353_000_000_000;
 const BUCKETS: [&str; 2] = ["photos", "thumbs"];
 const KEYS: [&str; 2] = ["a.jpg", "dir/b c.png"];
-const ETAGS: [&str; 2] = ["d41d8cd98f00b204e9800998ecf8427e", "9b2cf535f27731c974343645a3985328"];
+const ETAGS: [&str; 2] = [
+    "d41d8cd98f00b204e9800998ecf8427e",
+    "9b2cf535f27731c974343645a3985328",
+];
 const REQUEST_IDS: [&str; 2] = ["C3D13FE58DE4C810", "0123456789ABCDEF"];
 const MESSAGE_IDS: [&str; 3] = [
     "059f36b4-87a3-44ab-83d2-661975830a7d",
@@ -36,18 +39,44 @@ const MESSAGE_IDS: [&str; 3] = [
     "c80e8021-a70a-42c7-a470-796e1186f753",
 ];
 const DDB_KEYS: [&str; 2] = ["order-1", "order-2"];
-const HASHES: [&str; 2] = ["e721375466d4116ab551213fdea08413", "b0ba5a8e4e0e8e3d4ce4b1b1ee1b6a08"];
+const HASHES: [&str; 2] = [
+    "e721375466d4116ab551213fdea08413",
+    "b0ba5a8e4e0e8e3d4ce4b1b1ee1b6a08",
+];
 
 #[derive(Debug, Clone)]
 enum Role {
     Plain,
-    S3Put { bucket: usize, key: usize, etag: Option<usize>, request: usize, failed: bool },
-    S3Event { bucket: usize, key: usize, etag: usize, request: usize },
-    SqsSend { ids: Vec<usize> },
-    SqsEvent { ids: Vec<usize>, context: Option<(usize, usize)> },
-    DdbPut { key: usize },
-    DdbEvent { key: usize },
-    Pointer { down: bool, hash: usize },
+    S3Put {
+        bucket: usize,
+        key: usize,
+        etag: Option<usize>,
+        request: usize,
+        failed: bool,
+    },
+    S3Event {
+        bucket: usize,
+        key: usize,
+        etag: usize,
+        request: usize,
+    },
+    SqsSend {
+        ids: Vec<usize>,
+    },
+    SqsEvent {
+        ids: Vec<usize>,
+        context: Option<(usize, usize)>,
+    },
+    DdbPut {
+        key: usize,
+    },
+    DdbEvent {
+        key: usize,
+    },
+    Pointer {
+        down: bool,
+        hash: usize,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -70,10 +99,28 @@ fn role() -> impl Strategy<Value = Role> {
     let ids = proptest::collection::vec(0..MESSAGE_IDS.len(), 1..=3);
     prop_oneof![
         Just(Role::Plain),
-        (0..2usize, 0..2usize, proptest::option::of(0..2usize), 0..2usize, proptest::bool::weighted(0.1))
-            .prop_map(|(bucket, key, etag, request, failed)| Role::S3Put { bucket, key, etag, request, failed }),
-        (0..2usize, 0..2usize, 0..2usize, 0..2usize)
-            .prop_map(|(bucket, key, etag, request)| Role::S3Event { bucket, key, etag, request }),
+        (
+            0..2usize,
+            0..2usize,
+            proptest::option::of(0..2usize),
+            0..2usize,
+            proptest::bool::weighted(0.1)
+        )
+            .prop_map(|(bucket, key, etag, request, failed)| Role::S3Put {
+                bucket,
+                key,
+                etag,
+                request,
+                failed
+            }),
+        (0..2usize, 0..2usize, 0..2usize, 0..2usize).prop_map(|(bucket, key, etag, request)| {
+            Role::S3Event {
+                bucket,
+                key,
+                etag,
+                request,
+            }
+        }),
         ids.clone().prop_map(|ids| Role::SqsSend { ids }),
         (ids, proptest::option::of((0..4usize, 0..64usize)))
             .prop_map(|(ids, context)| Role::SqsEvent { ids, context }),
@@ -84,15 +131,28 @@ fn role() -> impl Strategy<Value = Role> {
 }
 
 fn batches() -> impl Strategy<Value = Vec<Batch>> {
-    let span = (0..4usize, proptest::option::of(0..64usize), role())
-        .prop_map(|(trace, parent, role)| SpanSpec { trace, parent, role });
-    let batch = (proptest::collection::vec(span, 1..8), any::<bool>(), 0..8usize)
+    let span =
+        (0..4usize, proptest::option::of(0..64usize), role()).prop_map(|(trace, parent, role)| {
+            SpanSpec {
+                trace,
+                parent,
+                role,
+            }
+        });
+    let batch = (
+        proptest::collection::vec(span, 1..8),
+        any::<bool>(),
+        0..8usize,
+    )
         .prop_map(|(spans, json, split)| Batch { spans, json, split });
     proptest::collection::vec(batch, 1..=3)
 }
 
 fn trace_id(i: usize) -> Vec<u8> {
-    let mut t = vec![0x5b, 0x8e, 0xff, 0xf7, 0x98, 0x03, 0x81, 0x03, 0xd2, 0x69, 0xb6, 0x33, 0x81, 0x3f, 0xc6, 0x00];
+    let mut t = vec![
+        0x5b, 0x8e, 0xff, 0xf7, 0x98, 0x03, 0x81, 0x03, 0xd2, 0x69, 0xb6, 0x33, 0x81, 0x3f, 0xc6,
+        0x00,
+    ];
     t[15] = i as u8 + 1;
     t
 }
@@ -105,7 +165,9 @@ fn span_id(global: usize) -> Vec<u8> {
 fn s(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.into(),
-        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.into())),
+        }),
         ..KeyValue::default()
     }
 }
@@ -113,17 +175,25 @@ fn s(key: &str, value: &str) -> KeyValue {
 fn strings(key: &str, values: &[&str]) -> KeyValue {
     let values = values
         .iter()
-        .map(|v| AnyValue { value: Some(any_value::Value::StringValue((*v).into())) })
+        .map(|v| AnyValue {
+            value: Some(any_value::Value::StringValue((*v).into())),
+        })
         .collect();
     KeyValue {
         key: key.into(),
-        value: Some(AnyValue { value: Some(any_value::Value::ArrayValue(ArrayValue { values })) }),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::ArrayValue(ArrayValue { values })),
+        }),
         ..KeyValue::default()
     }
 }
 
 fn sdk(service: &str, method: &str) -> Vec<KeyValue> {
-    vec![s("rpc.system", "aws-api"), s("rpc.service", service), s("rpc.method", method)]
+    vec![
+        s("rpc.system", "aws-api"),
+        s("rpc.service", service),
+        s("rpc.method", method),
+    ]
 }
 
 fn s3_event(bucket: &str, key: &str, etag: &str, request: &str) -> String {
@@ -185,7 +255,11 @@ fn build_span(spec: &SpanSpec, global: usize) -> Span {
     let mut span = Span {
         trace_id: trace_id(spec.trace),
         span_id: span_id(global),
-        parent_span_id: spec.parent.filter(|p| *p < global).map(span_id).unwrap_or_default(),
+        parent_span_id: spec
+            .parent
+            .filter(|p| *p < global)
+            .map(span_id)
+            .unwrap_or_default(),
         name: "op".into(),
         kind: 3,
         start_time_unix_nano: NOW,
@@ -194,23 +268,44 @@ fn build_span(spec: &SpanSpec, global: usize) -> Span {
     };
     match &spec.role {
         Role::Plain => span.attributes.push(s("http.route", "/orders")),
-        Role::S3Put { bucket, key, etag, request, failed } => {
+        Role::S3Put {
+            bucket,
+            key,
+            etag,
+            request,
+            failed,
+        } => {
             span.attributes = sdk("S3", "PutObject");
             span.attributes.push(s("aws.s3.bucket", BUCKETS[*bucket]));
             span.attributes.push(s("aws.s3.key", KEYS[*key]));
-            span.attributes.push(s("aws.request_id", REQUEST_IDS[*request]));
+            span.attributes
+                .push(s("aws.request_id", REQUEST_IDS[*request]));
             if let Some(e) = etag {
-                span.attributes.push(s("relink.s3.etag", &format!("\"{}\"", ETAGS[*e])));
+                span.attributes
+                    .push(s("relink.s3.etag", &format!("\"{}\"", ETAGS[*e])));
             }
             if *failed {
-                span.status = Some(Status { code: StatusCode::Error as i32, message: "denied".into() });
+                span.status = Some(Status {
+                    code: StatusCode::Error as i32,
+                    message: "denied".into(),
+                });
             }
         }
-        Role::S3Event { bucket, key, etag, request } => {
+        Role::S3Event {
+            bucket,
+            key,
+            etag,
+            request,
+        } => {
             span.kind = 2;
             span.attributes.push(s(
                 "relink.event",
-                &s3_event(BUCKETS[*bucket], KEYS[*key], ETAGS[*etag], REQUEST_IDS[*request]),
+                &s3_event(
+                    BUCKETS[*bucket],
+                    KEYS[*key],
+                    ETAGS[*etag],
+                    REQUEST_IDS[*request],
+                ),
             ));
         }
         Role::SqsSend { ids } => {
@@ -220,17 +315,20 @@ fn build_span(spec: &SpanSpec, global: usize) -> Span {
         }
         Role::SqsEvent { ids, context } => {
             span.kind = 2;
-            span.attributes.push(s("relink.event", &sqs_event(ids, *context)));
+            span.attributes
+                .push(s("relink.event", &sqs_event(ids, *context)));
         }
         Role::DdbPut { key } => {
             span.attributes = sdk("DynamoDB", "PutItem");
-            span.attributes.push(strings("aws.dynamodb.table_names", &["orders"]));
+            span.attributes
+                .push(strings("aws.dynamodb.table_names", &["orders"]));
             let keys = serde_json::json!({"pk": {"S": DDB_KEYS[*key]}}).to_string();
             span.attributes.push(s("relink.dynamodb.keys", &keys));
         }
         Role::DdbEvent { key } => {
             span.kind = 2;
-            span.attributes.push(s("relink.event", &ddb_event(DDB_KEYS[*key])));
+            span.attributes
+                .push(s("relink.event", &ddb_event(DDB_KEYS[*key])));
         }
         Role::Pointer { down, hash } => span.links.push(Link {
             trace_id: vec![0; 16],
@@ -262,14 +360,27 @@ fn encode(batches: &[Batch]) -> Vec<(Vec<u8>, Encoding)> {
             .collect();
         let split = batch.split.min(spans.len());
         let group = |spans: &[Span], name: &str| ResourceSpans {
-            resource: Some(Resource { attributes: vec![s("service.name", name)], ..Resource::default() }),
-            scope_spans: vec![ScopeSpans { spans: spans.to_vec(), ..ScopeSpans::default() }],
+            resource: Some(Resource {
+                attributes: vec![s("service.name", name)],
+                ..Resource::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: spans.to_vec(),
+                ..ScopeSpans::default()
+            }],
             ..ResourceSpans::default()
         };
         let request = ExportTraceServiceRequest {
-            resource_spans: vec![group(&spans[..split], "writer"), group(&spans[split..], "reader")],
+            resource_spans: vec![
+                group(&spans[..split], "writer"),
+                group(&spans[split..], "reader"),
+            ],
         };
-        let encoding = if batch.json { Encoding::Json } else { Encoding::Protobuf };
+        let encoding = if batch.json {
+            Encoding::Json
+        } else {
+            Encoding::Protobuf
+        };
         out.push((otlp::encode(&request, encoding), encoding));
     }
     out
@@ -283,14 +394,24 @@ fn processor(config: &str) -> Processor {
 }
 
 fn spans(request: &ExportTraceServiceRequest) -> Vec<&Span> {
-    request.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans).collect()
+    request
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .collect()
 }
 
 fn attribute<'a>(span: &'a Span, key: &str) -> Option<&'a str> {
-    span.attributes.iter().find(|kv| kv.key == key).and_then(|kv| match &kv.value {
-        Some(AnyValue { value: Some(any_value::Value::StringValue(v)) }) => Some(v.as_str()),
-        _ => None,
-    })
+    span.attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| match &kv.value {
+            Some(AnyValue {
+                value: Some(any_value::Value::StringValue(v)),
+            }) => Some(v.as_str()),
+            _ => None,
+        })
 }
 
 const CONFIGS: [&str; 3] = [
@@ -313,8 +434,10 @@ fn check_case(batches: &[Batch]) -> Result<(), TestCaseError> {
             let now = NOW + n as u64 * 1_000_000_000;
             let out = p.process_traces_as(input, *encoding, now);
             prop_assert_eq!(&out.error, &None);
-            let before = otlp::decode(input, *encoding).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let after = otlp::decode(&out.output, *encoding).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let before =
+                otlp::decode(input, *encoding).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let after = otlp::decode(&out.output, *encoding)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
             let (before, after) = (spans(&before), spans(&after));
             prop_assert_eq!(before.len(), after.len());
             for (b, a) in before.iter().zip(&after) {
@@ -322,23 +445,37 @@ fn check_case(batches: &[Batch]) -> Result<(), TestCaseError> {
                 if b.trace_id != a.trace_id {
                     prop_assert!(adoption, "trace id rewritten without adoption ({})", config);
                     let original = hex(&b.trace_id);
-                    prop_assert_eq!(attribute(a, "relink.original_trace_id"), Some(original.as_str()));
+                    prop_assert_eq!(
+                        attribute(a, "relink.original_trace_id"),
+                        Some(original.as_str())
+                    );
                 }
             }
             // Idempotent: the output processed again, by this processor and a fresh one.
             let output = out.output.to_vec();
             let again = p.process_traces_as(&output, *encoding, now);
             prop_assert_eq!(&again.error, &None);
-            prop_assert!(again.output.as_ref() == output.as_slice(), "re-processing changed the output ({})", config);
+            prop_assert!(
+                again.output.as_ref() == output.as_slice(),
+                "re-processing changed the output ({})",
+                config
+            );
             let fresh = processor(config).process_traces_as(&output, *encoding, now);
-            prop_assert!(fresh.output.as_ref() == output.as_slice(), "a fresh processor changed the output ({})", config);
+            prop_assert!(
+                fresh.output.as_ref() == output.as_slice(),
+                "a fresh processor changed the output ({})",
+                config
+            );
         }
     }
     let mut p = processor(DISABLED);
     for (n, (input, encoding)) in encoded.iter().enumerate() {
         let out = p.process_traces_as(input, *encoding, NOW + n as u64 * 1_000_000_000);
         prop_assert!(matches!(out.output, Cow::Borrowed(_)));
-        prop_assert!(out.output.as_ref() == input.as_slice(), "disabled relinking changed the bytes");
+        prop_assert!(
+            out.output.as_ref() == input.as_slice(),
+            "disabled relinking changed the bytes"
+        );
     }
     Ok(())
 }
@@ -364,32 +501,52 @@ fn generated_requests_do_relink() {
     let mut runner = TestRunner::deterministic();
     let (mut links, mut adopted, mut contexts) = (0, 0, 0);
     for _ in 0..200 {
-        let Ok(tree) = batches().new_tree(&mut runner) else { continue };
+        let Ok(tree) = batches().new_tree(&mut runner) else {
+            continue;
+        };
         let mut p = processor(CONFIGS[2]);
         for (n, (input, encoding)) in encode(&tree.current()).iter().enumerate() {
-            let c = p.process_traces_as(input, *encoding, NOW + n as u64 * 1_000_000_000).counters;
+            let c = p
+                .process_traces_as(input, *encoding, NOW + n as u64 * 1_000_000_000)
+                .counters;
             links += c.links.exact + c.links.request_id + c.links.pointer;
             adopted += c.traces_adopted;
             contexts += c.links.context;
         }
     }
-    assert!(links > 50 && adopted > 10 && contexts > 10, "{links} links, {adopted} adopted, {contexts} contexts");
+    assert!(
+        links > 50 && adopted > 10 && contexts > 10,
+        "{links} links, {adopted} adopted, {contexts} contexts"
+    );
 }
 
-
 fn span(trace: usize, role: Role) -> SpanSpec {
-    SpanSpec { trace, parent: None, role }
+    SpanSpec {
+        trace,
+        parent: None,
+        role,
+    }
 }
 
 fn batch(spans: Vec<SpanSpec>) -> Batch {
-    Batch { spans, json: false, split: 0 }
+    Batch {
+        spans,
+        json: false,
+        split: 0,
+    }
 }
 
 /// Found by the property: stamp mode routed a consumer by its event the first time and,
 /// with the event attribute removed, by its trace id the second time.
 #[test]
 fn reprocessing_keeps_the_route_of_a_stamped_trace() -> Result<(), TestCaseError> {
-    check_case(&[batch(vec![span(0, Role::SqsEvent { ids: vec![0], context: None })])])
+    check_case(&[batch(vec![span(
+        0,
+        Role::SqsEvent {
+            ids: vec![0],
+            context: None,
+        },
+    )])])
 }
 
 /// Found by the property: a consumer matching producers in two traces is not adopted; on
@@ -397,11 +554,25 @@ fn reprocessing_keeps_the_route_of_a_stamped_trace() -> Result<(), TestCaseError
 /// must not be adopted either.
 #[test]
 fn an_ambiguous_consumer_is_not_adopted_on_reprocessing() -> Result<(), TestCaseError> {
-    let put = |etag| Role::S3Put { bucket: 0, key: 0, etag, request: 0, failed: false };
+    let put = |etag| Role::S3Put {
+        bucket: 0,
+        key: 0,
+        etag,
+        request: 0,
+        failed: false,
+    };
     check_case(&[
         batch(vec![span(0, put(Some(1)))]),
         batch(vec![
-            span(1, Role::S3Event { bucket: 0, key: 0, etag: 1, request: 0 }),
+            span(
+                1,
+                Role::S3Event {
+                    bucket: 0,
+                    key: 0,
+                    etag: 1,
+                    request: 0,
+                },
+            ),
             span(1, put(None)),
         ]),
     ])?;
@@ -409,8 +580,20 @@ fn an_ambiguous_consumer_is_not_adopted_on_reprocessing() -> Result<(), TestCase
         batch(vec![span(1, Role::SqsSend { ids: vec![0] })]),
         batch(vec![
             span(0, Role::SqsSend { ids: vec![1] }),
-            span(2, Role::SqsEvent { ids: vec![1, 0], context: None }),
-            span(1, Role::SqsEvent { ids: vec![1], context: None }),
+            span(
+                2,
+                Role::SqsEvent {
+                    ids: vec![1, 0],
+                    context: None,
+                },
+            ),
+            span(
+                1,
+                Role::SqsEvent {
+                    ids: vec![1],
+                    context: None,
+                },
+            ),
         ]),
     ])
 }

@@ -27,7 +27,10 @@ fn inputs(case: &Path) -> Vec<(u64, PathBuf, bool)> {
         .into_iter()
         .filter_map(|p| {
             let name = p.file_name()?.to_str()?;
-            if let Some(n) = name.strip_prefix("input-").and_then(|r| r.strip_suffix(".json")) {
+            if let Some(n) = name
+                .strip_prefix("input-")
+                .and_then(|r| r.strip_suffix(".json"))
+            {
                 return Some((n.parse().ok()?, p, false));
             }
             let (n, _ext) = name.strip_prefix("event-")?.split_once('.')?;
@@ -43,7 +46,8 @@ fn event_output(processor: &mut Processor, input: &[u8], now: u64) -> Result<Str
     match processor.process_event(input, &EventContext::default(), now) {
         Ok(request) => {
             let json = relink::otlp::encode_json(&request);
-            let value: serde_json::Value = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
+            let value: serde_json::Value =
+                serde_json::from_slice(&json).map_err(|e| e.to_string())?;
             Ok(common::pretty(&value))
         }
         Err(e) => Err(e.to_string()),

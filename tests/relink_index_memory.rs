@@ -52,7 +52,9 @@ static ALLOCATOR: Counting = Counting;
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Uniform 16-byte keys, like SHA-256 prefixes, without hashing a million strings.
@@ -146,7 +148,11 @@ fn pointer_flood_of_colliding_keys_stays_within_the_bound() {
     let mut index = Index::new(BOUND, 900);
     let mut peak = 0usize;
     for i in 0..FLOOD {
-        let side = if i % 3 == 0 { Side::Consumer } else { Side::Producer };
+        let side = if i % 3 == 0 {
+            Side::Consumer
+        } else {
+            Side::Producer
+        };
         let hit = Hit {
             trace: [2; 16],
             span: i.to_be_bytes(),
@@ -175,8 +181,15 @@ fn pointer_flood_of_colliding_keys_stays_within_the_bound() {
     assert!(elapsed.as_secs() < 120, "{elapsed:?}");
     // The newest entries are all found, the oldest are gone.
     for i in FLOOD - 1000..FLOOD {
-        let side = if i % 3 == 0 { Side::Consumer } else { Side::Producer };
-        assert!(index.get(colliding_key(i), side, 1_000).is_some(), "entry {i}");
+        let side = if i % 3 == 0 {
+            Side::Consumer
+        } else {
+            Side::Producer
+        };
+        assert!(
+            index.get(colliding_key(i), side, 1_000).is_some(),
+            "entry {i}"
+        );
     }
     assert!(index.get(colliding_key(1), Side::Producer, 1_000).is_none());
 }
@@ -241,8 +254,16 @@ fn pointer_links_flood_through_the_processor_stays_within_the_configured_bound()
         let now = 1_722_369_353_000_000_000 + batch * 1_000_000_000;
         let outcome = processor.process_request(&mut request, now);
         let gauges = &outcome.counters.index;
-        assert!(gauges.entries <= MAX_ENTRIES, "batch {batch}: {} entries", gauges.entries);
-        assert!(gauges.memory_bytes <= 64 * MAX_ENTRIES, "batch {batch}: {} bytes", gauges.memory_bytes);
+        assert!(
+            gauges.entries <= MAX_ENTRIES,
+            "batch {batch}: {} entries",
+            gauges.entries
+        );
+        assert!(
+            gauges.memory_bytes <= 64 * MAX_ENTRIES,
+            "batch {batch}: {} bytes",
+            gauges.memory_bytes
+        );
     }
     let total = processor.counters();
     println!(

@@ -220,11 +220,7 @@ fn inputs(case: &str) -> Vec<Vec<u8>> {
 
 /// Runs a case through one processor and through two tiers of `n` instances; returns the
 /// links of each and the endpoints the router used.
-fn run(
-    case: &str,
-    n: usize,
-    s3_route: S3Route,
-) -> (Links, Links, BTreeSet<usize>) {
+fn run(case: &str, n: usize, s3_route: S3Route) -> (Links, Links, BTreeSet<usize>) {
     let dir = common::root().join("tests/golden/relink").join(case);
     let json = std::fs::read_to_string(dir.join("config.json")).unwrap_or_default();
     let config = Config::from_json(&json).unwrap_or_else(|e| panic!("{case}: {e}"));

@@ -33,8 +33,15 @@ pub const CONFIGS: [&str; 3] = [
 fn parsed() -> &'static [Config] {
     static PARSED: OnceLock<Vec<Config>> = OnceLock::new();
     PARSED.get_or_init(|| {
-        let parsed: Vec<Config> = CONFIGS.iter().filter_map(|json| Config::from_json(json).ok()).collect();
-        assert_eq!(parsed.len(), CONFIGS.len(), "a fuzz configuration is invalid");
+        let parsed: Vec<Config> = CONFIGS
+            .iter()
+            .filter_map(|json| Config::from_json(json).ok())
+            .collect();
+        assert_eq!(
+            parsed.len(),
+            CONFIGS.len(),
+            "a fuzz configuration is invalid"
+        );
         parsed
     })
 }
@@ -48,7 +55,10 @@ pub fn processor(n: usize) -> Option<Processor> {
 
 /// Fresh processors, one per configuration.
 pub fn processors() -> Vec<Processor> {
-    parsed().iter().filter_map(|config| config.build().ok()).collect()
+    parsed()
+        .iter()
+        .filter_map(|config| config.build().ok())
+        .collect()
 }
 
 /// Every span id in the request, sorted (a multiset).
@@ -80,7 +90,10 @@ pub fn check(input: &[u8], before: Option<&ExportTraceServiceRequest>, processed
     let c = &processed.counters;
     assert_eq!(c.spans_in, c.spans_out, "a span was dropped");
     if processed.error.is_some() || c.requests_unchanged == 1 {
-        assert!(processed.output.as_ref() == input, "pass-through changed the bytes");
+        assert!(
+            processed.output.as_ref() == input,
+            "pass-through changed the bytes"
+        );
         return;
     }
     let Some(after) = decode_output(processed) else {

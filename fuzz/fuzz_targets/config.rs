@@ -17,7 +17,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let json = serde_json::to_string(&config).unwrap_or_default();
-    assert_eq!(Config::from_json(&json).as_ref(), Ok(&config), "config round trip");
+    assert_eq!(
+        Config::from_json(&json).as_ref(),
+        Ok(&config),
+        "config round trip"
+    );
     let Ok(mut processor) = config.build() else {
         panic!("a validated configuration did not build");
     };

@@ -18,7 +18,10 @@ use relink::otlp::{self, Encoding};
 const HEADERS: [(&[u8], &[u8]); 3] = [
     (b"/v1/traces", b"application/x-protobuf"),
     (b"/v1/traces?x=1", b"application/json; charset=utf-8"),
-    (b"/opentelemetry.proto.collector.trace.v1.TraceService/Export", b"application/grpc"),
+    (
+        b"/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        b"application/grpc",
+    ),
 ];
 
 /// The OTLP requests in a body of this framing (gRPC: each length-prefixed message).
@@ -54,7 +57,9 @@ fuzz_target!(|data: &[u8]| {
     let (path, content_type) = HEADERS[usize::from(mode & 3) % HEADERS.len()];
     let gzip = mode & 4 != 0;
     let encoding: &[u8] = if gzip { b"gzip" } else { b"" };
-    let Ok(Some(export)) = envoy_body::classify(&Options::default(), b"POST", path, content_type, encoding) else {
+    let Ok(Some(export)) =
+        envoy_body::classify(&Options::default(), b"POST", path, content_type, encoding)
+    else {
         panic!("a trace export was not recognised");
     };
     assert_eq!(export.gzip, gzip);
@@ -66,10 +71,20 @@ fuzz_target!(|data: &[u8]| {
     let Ok(Some(output)) = envoy_body::rewrite(&mut p, export, &body, common::NOW) else {
         return; // Unchanged or an error: the filter passes the body on as it came.
     };
-    let plain = if gzip { otlp::gunzip(&output, usize::MAX).unwrap_or_else(|e| panic!("new body: {e}")) } else { output.clone() };
+    let plain = if gzip {
+        otlp::gunzip(&output, usize::MAX).unwrap_or_else(|e| panic!("new body: {e}"))
+    } else {
+        output.clone()
+    };
     let after = requests(export.framing, &plain).and_then(|r| span_count(&r));
-    assert!(after.is_some(), "the new body does not decode in its framing");
+    assert!(
+        after.is_some(),
+        "the new body does not decode in its framing"
+    );
     assert_eq!(before, after, "spans changed");
     let again = envoy_body::rewrite(&mut p, export, &output, common::NOW + 1_000_000_000);
-    assert!(matches!(again, Ok(None)), "re-processing the new body changed it");
+    assert!(
+        matches!(again, Ok(None)),
+        "re-processing the new body changed it"
+    );
 });

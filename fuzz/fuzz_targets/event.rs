@@ -27,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
     if let Some(mut p) = common::processor(config) {
         if let Ok(request) = p.process_event(data, &ctx, common::NOW) {
             let pb = otlp::encode_protobuf(&request);
-            assert!(otlp::decode_protobuf(&pb).is_ok(), "event spans do not decode");
+            assert!(
+                otlp::decode_protobuf(&pb).is_ok(),
+                "event spans do not decode"
+            );
         }
     }
     let Ok(trigger) = relink::decode_event(data) else {
@@ -45,6 +48,10 @@ fuzz_target!(|data: &[u8]| {
         let mut copy = request.clone();
         let outcome = p.process_inferred(&trigger, &mut copy, common::NOW);
         assert_eq!(outcome.counters.spans_in, outcome.counters.spans_out);
-        assert_eq!(common::span_ids(&request), common::span_ids(&copy), "span ids changed");
+        assert_eq!(
+            common::span_ids(&request),
+            common::span_ids(&copy),
+            "span ids changed"
+        );
     }
 });

@@ -27,18 +27,36 @@ fuzz_target!(|data: &[u8]| {
     if output == input {
         return;
     }
-    let text = std::str::from_utf8(&output).unwrap_or_else(|e| panic!("changed record is not UTF-8: {e}"));
+    let text =
+        std::str::from_utf8(&output).unwrap_or_else(|e| panic!("changed record is not UTF-8: {e}"));
     let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(text) else {
         panic!("changed record is not a JSON object: {text}");
     };
     if let Some(Value::String(trace)) = fields.get("trace") {
-        assert!(fields.get("headers").is_some_and(Value::is_object), "envelope without headers");
-        assert!(serde_json::from_str::<Value>(trace).is_ok(), "envelope body is not JSON");
+        assert!(
+            fields.get("headers").is_some_and(Value::is_object),
+            "envelope without headers"
+        );
+        assert!(
+            serde_json::from_str::<Value>(trace).is_ok(),
+            "envelope body is not JSON"
+        );
     } else {
         // Log enrichment appends the ids and keeps every byte before them.
         let text_in = std::str::from_utf8(input).unwrap_or_default().trim_end();
-        let kept = text_in.strip_suffix('}').unwrap_or_else(|| panic!("enriched a non-object: {text_in}"));
-        assert!(output.starts_with(kept.as_bytes()), "enrichment changed the record's bytes");
-        assert!(fields.get("trace_id").and_then(Value::as_str).is_some_and(|t| t.len() == 32), "no trace_id");
+        let kept = text_in
+            .strip_suffix('}')
+            .unwrap_or_else(|| panic!("enriched a non-object: {text_in}"));
+        assert!(
+            output.starts_with(kept.as_bytes()),
+            "enrichment changed the record's bytes"
+        );
+        assert!(
+            fields
+                .get("trace_id")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.len() == 32),
+            "no trace_id"
+        );
     }
 });

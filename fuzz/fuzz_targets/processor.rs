@@ -15,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((mode, body)) = data.split_first() else {
         return;
     };
-    let input = if mode & 1 == 1 { otlp::gzip(body) } else { body.to_vec() };
+    let input = if mode & 1 == 1 {
+        otlp::gzip(body)
+    } else {
+        body.to_vec()
+    };
     let before = otlp::decode(body, otlp::detect(body)).ok();
     let Some(mut p) = common::processor(usize::from(mode >> 1)) else {
         return;
@@ -28,6 +32,9 @@ fuzz_target!(|data: &[u8]| {
     let reprocessed = p.process_traces(&output, common::NOW + 2_000_000_000);
     common::check(&output, None, &reprocessed);
     if first.error.is_none() {
-        assert!(reprocessed.output.as_ref() == output.as_slice(), "re-processing changed the output");
+        assert!(
+            reprocessed.output.as_ref() == output.as_slice(),
+            "re-processing changed the output"
+        );
     }
 });

@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // A small event bound keeps each run fast; the bound itself is part of what is tested.
-    let options = Options { include_data: mode & 0x10 != 0, max_events: 2_000 };
+    let options = Options {
+        include_data: mode & 0x10 != 0,
+        max_events: 2_000,
+    };
     let spans = match mode % 4 {
         0 => stepfn::spans_from_logs(rest, &options),
         1 => stepfn::spans_from_history(rest, None, &options),
@@ -30,7 +33,10 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(request) = spans {
         let pb = otlp::encode_protobuf(&request);
-        assert!(otlp::decode_protobuf(&pb).is_ok(), "step functions spans do not decode");
+        assert!(
+            otlp::decode_protobuf(&pb).is_ok(),
+            "step functions spans do not decode"
+        );
         let _ = otlp::encode_json(&request);
     }
 });

@@ -39,7 +39,10 @@ fuzz_target!(|data: &[u8]| {
                 _ => session.process_step_functions_history(rest, Some(ARN), NOW),
             };
             if mode == 2 && outcome.error.is_some() {
-                assert!(outcome.output == rest, "an error did not pass the input through");
+                assert!(
+                    outcome.output == rest,
+                    "an error did not pass the input through"
+                );
             }
             let _ = session.counters_json();
         }

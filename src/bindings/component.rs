@@ -40,10 +40,18 @@ impl GuestProcessor for Processor {
     fn create(config_json: String) -> Result<Handle, Error> {
         let config = Config::from_json(&config_json).map_err(config_error)?;
         let core = config.build().map_err(config_error)?;
-        Ok(Handle::new(Processor { core: RefCell::new(core), logs: RefCell::new(config.enricher()) }))
+        Ok(Handle::new(Processor {
+            core: RefCell::new(core),
+            logs: RefCell::new(config.enricher()),
+        }))
     }
 
-    fn process_traces(&self, otlp: Vec<u8>, encoding: Encoding, now_unix_nano: u64) -> Result<Vec<u8>, Error> {
+    fn process_traces(
+        &self,
+        otlp: Vec<u8>,
+        encoding: Encoding,
+        now_unix_nano: u64,
+    ) -> Result<Vec<u8>, Error> {
         let encoding = match encoding {
             Encoding::Auto => otlp::detect(&otlp),
             Encoding::Protobuf => otlp::Encoding::Protobuf,
@@ -73,13 +81,18 @@ impl GuestProcessor for Processor {
             service_name: c.service_name,
             execution_arn: c.execution_arn,
         });
-        let request = core.process_event(&event_json, &context, now_unix_nano).map_err(|e| decode_error(&e))?;
+        let request = core
+            .process_event(&event_json, &context, now_unix_nano)
+            .map_err(|e| decode_error(&e))?;
         Ok(otlp::encode_json(&request))
     }
 
     fn process_log(&self, record_json: Vec<u8>) -> Result<Vec<u8>, Error> {
         let mut logs = self.logs.try_borrow_mut().map_err(|_| busy())?;
-        match logs.enrich_bytes(&record_json).map_err(|e| decode_error(&e))? {
+        match logs
+            .enrich_bytes(&record_json)
+            .map_err(|e| decode_error(&e))?
+        {
             Some(enriched) => Ok(enriched.into_bytes()),
             // Nothing to add: hand the input back without copying it.
             None => Ok(record_json),
@@ -124,13 +137,25 @@ fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<Counter>) {
     match value {
         serde_json::Value::Object(fields) => {
             for (name, inner) in fields {
-                let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+                let path = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}.{name}")
+                };
                 walk(&path, inner, out);
             }
         }
         serde_json::Value::Number(n) => {
-            let kind = if prefix.starts_with("index.") { CounterKind::Gauge } else { CounterKind::Counter };
-            out.push(Counter { name: prefix.to_string(), kind, value: n.as_u64().unwrap_or(0) });
+            let kind = if prefix.starts_with("index.") {
+                CounterKind::Gauge
+            } else {
+                CounterKind::Counter
+            };
+            out.push(Counter {
+                name: prefix.to_string(),
+                kind,
+                value: n.as_u64().unwrap_or(0),
+            });
         }
         _ => {}
     }

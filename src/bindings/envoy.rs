@@ -159,7 +159,12 @@ impl Filter {
         let mut processor = shared
             .try_borrow_mut()
             .map_err(|_| "processor already in use")?;
-        rewrite(&mut processor, export, body, unix_nanos(self.get_current_time()))
+        rewrite(
+            &mut processor,
+            export,
+            body,
+            unix_nanos(self.get_current_time()),
+        )
     }
 }
 

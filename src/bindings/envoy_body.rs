@@ -50,7 +50,12 @@ pub struct Export {
 
 /// A trace export's new body, `None` when nothing changed; `Err` passes the body on as it
 /// is. A gzip body is inflated (within `limits.max_request_bytes`) and deflated again.
-pub fn rewrite(processor: &mut Processor, export: Export, body: &[u8], now: u64) -> Result<Option<Vec<u8>>, String> {
+pub fn rewrite(
+    processor: &mut Processor,
+    export: Export,
+    body: &[u8],
+    now: u64,
+) -> Result<Option<Vec<u8>>, String> {
     let limit = usize::try_from(processor.config().limits.max_request_bytes).unwrap_or(usize::MAX);
     let plain = match export.gzip {
         true => Cow::Owned(otlp::gunzip(body, limit).map_err(|e| e.to_string())?),

@@ -57,12 +57,21 @@ impl Filter {
         let core = match read_config() {
             Ok((config, source)) => {
                 let enricher = config.enricher();
-                config.build().map(|p| (p, enricher)).map_err(|e| format!("{source}: {e}"))
+                config
+                    .build()
+                    .map(|p| (p, enricher))
+                    .map_err(|e| format!("{source}: {e}"))
             }
             Err(e) => Err(e),
         };
-        let core = core.inspect_err(|e| eprintln!("relink: {e}; records pass through unchanged")).ok();
-        Filter { core, output: Vec::new(), errors: 0 }
+        let core = core
+            .inspect_err(|e| eprintln!("relink: {e}; records pass through unchanged"))
+            .ok();
+        Filter {
+            core,
+            output: Vec::new(),
+            errors: 0,
+        }
     }
 
     /// Filters one record and returns the NUL-terminated result.
@@ -78,7 +87,10 @@ impl Filter {
             Err(e) => {
                 self.errors += 1;
                 if self.errors.is_power_of_two() {
-                    eprintln!("relink: record passed through unchanged ({} so far): {e}", self.errors);
+                    eprintln!(
+                        "relink: record passed through unchanged ({} so far): {e}",
+                        self.errors
+                    );
                 }
                 self.output.extend_from_slice(record);
             }
@@ -96,7 +108,9 @@ fn read_config() -> Result<(Config, &'static str), String> {
             continue;
         }
         let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-        return Config::from_json(&text).map(|c| (c, path)).map_err(|e| format!("{path}: {e}"));
+        return Config::from_json(&text)
+            .map(|c| (c, path))
+            .map_err(|e| format!("{path}: {e}"));
     }
     Ok((Config::default(), "defaults"))
 }
@@ -109,7 +123,8 @@ fn rewrite(
     now_unix_nano: u64,
 ) -> Result<Option<String>, String> {
     let text = std::str::from_utf8(record).map_err(|e| format!("record is not UTF-8: {e}"))?;
-    let fields: Map<String, Value> = serde_json::from_str(text).map_err(|e| format!("record is not a JSON object: {e}"))?;
+    let fields: Map<String, Value> =
+        serde_json::from_str(text).map_err(|e| format!("record is not a JSON object: {e}"))?;
     let request = if fields.contains_key("resourceSpans") || fields.contains_key("resource_spans") {
         text
     } else if let Some(Value::String(body)) = fields.get("trace") {
@@ -125,8 +140,10 @@ fn rewrite(
     if let Some(e) = &processed.error {
         eprintln!("relink: export request sent on unchanged: {e}");
     }
-    let body = std::str::from_utf8(&processed.output).map_err(|e| format!("OTLP/JSON output is not UTF-8: {e}"))?;
-    let envelope = serde_json::json!({ "trace": body, "headers": { "Content-Type": "application/json" } });
+    let body = std::str::from_utf8(&processed.output)
+        .map_err(|e| format!("OTLP/JSON output is not UTF-8: {e}"))?;
+    let envelope =
+        serde_json::json!({ "trace": body, "headers": { "Content-Type": "application/json" } });
     Ok(Some(envelope.to_string()))
 }
 
@@ -149,7 +166,9 @@ pub unsafe extern "C" fn relink_filter(
     if record.is_null() {
         // Fluent Bit could not copy the record into this module (out of memory): the
         // record is lost before relink sees it, and returning NULL says so.
-        eprintln!("relink: Fluent Bit passed no record ({record_len} bytes); the module is out of memory");
+        eprintln!(
+            "relink: Fluent Bit passed no record ({record_len} bytes); the module is out of memory"
+        );
         return std::ptr::null();
     }
     // SAFETY: Fluent Bit copied `record_len` bytes (plus a NUL) to `record` in this

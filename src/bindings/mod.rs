@@ -14,15 +14,15 @@
 
 #[cfg(feature = "component")]
 pub mod component;
-#[cfg(feature = "web")]
-pub mod web;
-#[cfg(any(feature = "web", test))]
-pub mod web_session;
-#[cfg(feature = "fluent-bit")]
-pub mod fluent_bit;
-#[cfg(all(feature = "otelwasm", target_family = "wasm"))]
-pub mod otelwasm;
 #[cfg(all(feature = "envoy", target_os = "wasi"))]
 mod envoy;
 #[cfg(feature = "envoy")]
 pub mod envoy_body;
+#[cfg(feature = "fluent-bit")]
+pub mod fluent_bit;
+#[cfg(all(feature = "otelwasm", target_family = "wasm"))]
+pub mod otelwasm;
+#[cfg(feature = "web")]
+pub mod web;
+#[cfg(any(feature = "web", test))]
+pub mod web_session;

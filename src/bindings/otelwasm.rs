@@ -57,9 +57,12 @@ struct State {
 
 impl State {
     fn load() -> State {
-        let processor = match host::read(host::plugin_config, Vec::with_capacity(4096), MAX_CONFIG) {
+        let processor = match host::read(host::plugin_config, Vec::with_capacity(4096), MAX_CONFIG)
+        {
             // `plugin_config` absent: the host marshals a nil map as `null`.
-            Ok(json) if json.as_slice() == b"null" => Config::default().build().map_err(|e| e.to_string()),
+            Ok(json) if json.as_slice() == b"null" => {
+                Config::default().build().map_err(|e| e.to_string())
+            }
             Ok(json) => std::str::from_utf8(&json)
                 .map_err(|e| format!("plugin_config is not UTF-8: {e}"))
                 .and_then(|text| Config::from_json(text).map_err(|e| e.to_string()))
@@ -69,7 +72,11 @@ impl State {
         if let Err(e) = &processor {
             eprintln!("relink: plugin_config: {e}; traces pass through unchanged");
         }
-        State { processor, buffer: Vec::with_capacity(FIRST_BUFFER), errors: 0 }
+        State {
+            processor,
+            buffer: Vec::with_capacity(FIRST_BUFFER),
+            errors: 0,
+        }
     }
 
     fn process(&mut self) -> u32 {
@@ -94,11 +101,15 @@ impl State {
         };
         match &mut self.processor {
             Ok(processor) => {
-                let processed = processor.process_traces_as(&batch, Encoding::Protobuf, now_unix_nano());
+                let processed =
+                    processor.process_traces_as(&batch, Encoding::Protobuf, now_unix_nano());
                 if let Some(e) = &processed.error {
                     self.errors += 1;
                     if self.errors.is_power_of_two() {
-                        eprintln!("relink: batch passed through unchanged ({} so far): {e}", self.errors);
+                        eprintln!(
+                            "relink: batch passed through unchanged ({} so far): {e}",
+                            self.errors
+                        );
                     }
                 }
                 host::set_result(&processed.output);

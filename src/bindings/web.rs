@@ -35,7 +35,9 @@ impl Relink {
     /// processor. Throws an `Error` naming every invalid field.
     #[wasm_bindgen(constructor)]
     pub fn new(config_json: &str) -> Result<Relink, JsError> {
-        Session::new(config_json).map(|session| Relink { session }).map_err(|e| JsError::new(&e))
+        Session::new(config_json)
+            .map(|session| Relink { session })
+            .map_err(|e| JsError::new(&e))
     }
 
     /// Relinks one OTLP `ExportTraceServiceRequest` (protobuf or OTLP/JSON, detected).
@@ -54,7 +56,10 @@ impl Relink {
     /// relinks them.
     #[wasm_bindgen(js_name = processStepFunctionsLogs)]
     pub fn process_step_functions_logs(&mut self, input: &[u8], now_unix_nano: u64) -> Processed {
-        Processed(self.session.process_step_functions_logs(input, now_unix_nano))
+        Processed(
+            self.session
+                .process_step_functions_logs(input, now_unix_nano),
+        )
     }
 
     /// Builds the spans of one execution from its GetExecutionHistory output and relinks
@@ -66,7 +71,11 @@ impl Relink {
         execution_arn: Option<String>,
         now_unix_nano: u64,
     ) -> Processed {
-        Processed(self.session.process_step_functions_history(input, execution_arn.as_deref(), now_unix_nano))
+        Processed(self.session.process_step_functions_history(
+            input,
+            execution_arn.as_deref(),
+            now_unix_nano,
+        ))
     }
 
     /// The cumulative counters since construction, as JSON.

@@ -57,7 +57,10 @@ impl Session {
         let error = processed.error.as_ref().map(ToString::to_string);
         let (input_json, output_json) = match error {
             Some(_) => (String::new(), String::new()),
-            None => (otlp_to_json(input).unwrap_or_default(), otlp_to_json(&processed.output).unwrap_or_default()),
+            None => (
+                otlp_to_json(input).unwrap_or_default(),
+                otlp_to_json(&processed.output).unwrap_or_default(),
+            ),
         };
         Outcome {
             encoding: processed.encoding.name(),
@@ -93,12 +96,17 @@ impl Session {
         now_unix_nano: u64,
     ) -> Outcome {
         let limit = self.processor.config().limits.max_request_bytes;
-        let spans = within(input, limit, "step functions history")
-            .and_then(|bytes| stepfn::spans_from_history(bytes, execution_arn, &stepfn::Options::default()));
+        let spans = within(input, limit, "step functions history").and_then(|bytes| {
+            stepfn::spans_from_history(bytes, execution_arn, &stepfn::Options::default())
+        });
         self.process_made(spans, now_unix_nano)
     }
 
-    fn process_made(&mut self, spans: Result<ExportTraceServiceRequest, DecodeError>, now_unix_nano: u64) -> Outcome {
+    fn process_made(
+        &mut self,
+        spans: Result<ExportTraceServiceRequest, DecodeError>,
+        now_unix_nano: u64,
+    ) -> Outcome {
         let mut request = match spans {
             Ok(request) => request,
             Err(e) => return failed(&e),
@@ -111,8 +119,12 @@ impl Session {
     /// Any raw input through the core's event entry point, keeping the spans as made.
     fn process_raw(&mut self, input: &[u8], ctx: &EventContext, now_unix_nano: u64) -> Outcome {
         let mut input_json = String::new();
-        let made = |spans: &ExportTraceServiceRequest| input_json = json_string(otlp::encode_json(spans));
-        match self.processor.process_event_observed(input, ctx, now_unix_nano, made) {
+        let made =
+            |spans: &ExportTraceServiceRequest| input_json = json_string(otlp::encode_json(spans));
+        match self
+            .processor
+            .process_event_observed(input, ctx, now_unix_nano, made)
+        {
             Ok((request, counters)) => made_outcome(&request, input_json, &counters),
             Err(e) => failed(&e),
         }
@@ -128,7 +140,14 @@ impl Session {
 pub fn check_config_problems(config_json: &str) -> String {
     let problems: Vec<Problem> = match Config::from_json(config_json) {
         Ok(_) => Vec::new(),
-        Err(e) => e.errors().into_iter().map(|p| Problem { field: field_of(p), message: p.to_string() }).collect(),
+        Err(e) => e
+            .errors()
+            .into_iter()
+            .map(|p| Problem {
+                field: field_of(p),
+                message: p.to_string(),
+            })
+            .collect(),
     };
     to_json(&problems)
 }
@@ -152,7 +171,11 @@ fn within<'a>(input: &'a [u8], limit: u64, name: &'static str) -> Result<&'a [u8
 }
 
 /// The outcome of spans relink made (from an event or an execution record): OTLP/JSON.
-fn made_outcome(request: &ExportTraceServiceRequest, input_json: String, counters: &Counters) -> Outcome {
+fn made_outcome(
+    request: &ExportTraceServiceRequest,
+    input_json: String,
+    counters: &Counters,
+) -> Outcome {
     let output = otlp::encode_json(request);
     Outcome {
         output_json: json_string(output.clone()),

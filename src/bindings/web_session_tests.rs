@@ -26,7 +26,10 @@ fn file_json(path: &str) -> Value {
 #[test]
 fn valid_config_has_no_problems() {
     assert_eq!(check_config_problems("{}"), "[]");
-    assert_eq!(check_config_problems(r#"{"adoption": {"enabled": true}}"#), "[]");
+    assert_eq!(
+        check_config_problems(r#"{"adoption": {"enabled": true}}"#),
+        "[]"
+    );
 }
 
 #[test]
@@ -46,7 +49,9 @@ fn every_config_problem_is_listed_with_its_field() {
 #[test]
 fn json_config_problems_have_no_field_and_give_the_position() {
     assert_eq!(
-        parse(&check_config_problems("{\n  \"index\": {\"ttl_secs\": 5}\n}")),
+        parse(&check_config_problems(
+            "{\n  \"index\": {\"ttl_secs\": 5}\n}"
+        )),
         json!([{
             "field": null,
             "message": "config: invalid json: unknown field `ttl_secs`, expected `max_entries` or `ttl_seconds` at line 2 column 22",
@@ -61,13 +66,20 @@ fn json_config_problems_have_no_field_and_give_the_position() {
 #[test]
 fn an_invalid_config_builds_no_session() {
     let err = Session::new(r#"{"limits": {"max_links_per_span": 0}}"#).err();
-    assert_eq!(err.as_deref(), Some("config: `limits.max_links_per_span` is 0, expected 1 to 100000"));
+    assert_eq!(
+        err.as_deref(),
+        Some("config: `limits.max_links_per_span` is 0, expected 1 to 100000")
+    );
 }
 
 #[test]
 fn otlp_to_json_gives_the_canonical_encoding() {
-    let canonical = String::from_utf8(read("tests/otlp/lenient_input.canonical.json")).unwrap_or_default();
-    assert_eq!(otlp_to_json(&read("tests/otlp/lenient_input.json")), Ok(canonical.trim_end().to_string()));
+    let canonical =
+        String::from_utf8(read("tests/otlp/lenient_input.canonical.json")).unwrap_or_default();
+    assert_eq!(
+        otlp_to_json(&read("tests/otlp/lenient_input.json")),
+        Ok(canonical.trim_end().to_string())
+    );
     assert_eq!(
         otlp_to_json(&read("tests/otlp/lenient_input.pb")).map(|j| parse(&j)),
         Ok(file_json("tests/otlp/lenient_input.canonical.json"))
@@ -94,8 +106,14 @@ fn golden_scenario_through_a_session() {
         assert_eq!(out.error, None);
         assert_eq!(out.encoding, "json");
         assert_eq!(Ok(out.input_json.clone()), otlp_to_json(&input));
-        assert_eq!(parse(&out.output_json), file_json(&format!("{case}/expected-{n}.json")));
-        assert_eq!(parse(&String::from_utf8_lossy(&out.output)), file_json(&format!("{case}/expected-{n}.json")));
+        assert_eq!(
+            parse(&out.output_json),
+            file_json(&format!("{case}/expected-{n}.json"))
+        );
+        assert_eq!(
+            parse(&String::from_utf8_lossy(&out.output)),
+            file_json(&format!("{case}/expected-{n}.json"))
+        );
     }
     let mut counters = parse(&session.counters_json());
     let mut expected = file_json(&format!("{case}/counters.json"));
@@ -113,8 +131,14 @@ fn undecodable_traces_pass_through_with_the_error() {
     assert_eq!(out.output, input.to_vec());
     assert_eq!(out.input_json, "");
     assert_eq!(out.output_json, "");
-    assert_eq!(out.error.as_deref(), Some("otlp json: resourceSpans[0].scopeSpans: expected an array, got a number"));
-    assert_eq!(parse(&out.counters_json)["errors"]["request_decode"], json!(1));
+    assert_eq!(
+        out.error.as_deref(),
+        Some("otlp json: resourceSpans[0].scopeSpans: expected an array, got a number")
+    );
+    assert_eq!(
+        parse(&out.counters_json)["errors"]["request_decode"],
+        json!(1)
+    );
     assert_eq!(parse(&session.counters_json())["requests"], json!(1));
 }
 
@@ -141,9 +165,21 @@ fn event_gives_its_inferred_spans_relinked() {
             .and_then(|a| a.iter().find(|kv| kv["key"] == key))
             .map(|kv| kv["value"]["stringValue"].clone())
     };
-    let kinds: Vec<_> = links.iter().map(|l| (attr(l, "ptr.dir"), attr(l, "relink.rule"))).collect();
-    assert_eq!(kinds, vec![(Some(json!("u")), None), (None, Some(json!("aws.s3.object")))]);
-    assert_eq!(parse(&out.counters_json)["links"], json!({"pointer": 1, "exact": 1, "request_id": 0, "heuristic": 0, "context": 0, "deterministic": 0, "adoption": 0, "over_limit": 0}));
+    let kinds: Vec<_> = links
+        .iter()
+        .map(|l| (attr(l, "ptr.dir"), attr(l, "relink.rule")))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (Some(json!("u")), None),
+            (None, Some(json!("aws.s3.object")))
+        ]
+    );
+    assert_eq!(
+        parse(&out.counters_json)["links"],
+        json!({"pointer": 1, "exact": 1, "request_id": 0, "heuristic": 0, "context": 0, "deterministic": 0, "adoption": 0, "over_limit": 0})
+    );
     assert_eq!(out.output, out.output_json.into_bytes());
 }
 
@@ -151,18 +187,38 @@ fn event_gives_its_inferred_spans_relinked() {
 fn undecodable_event_gives_the_decoder_error_and_no_spans() {
     let mut session = Session::new("{}").unwrap_or_else(|e| panic!("{e}"));
     let out = session.process_event(br#"{"Records":[{"eventSource":"aws:s3"}]}"#, NOW);
-    assert_eq!(out.error.as_deref(), Some("s3 event: missing field `Records.0.s3.object.key`"));
-    assert_eq!((out.output.len(), out.input_json.as_str(), out.output_json.as_str()), (0, "", ""));
+    assert_eq!(
+        out.error.as_deref(),
+        Some("s3 event: missing field `Records.0.s3.object.key`")
+    );
+    assert_eq!(
+        (
+            out.output.len(),
+            out.input_json.as_str(),
+            out.output_json.as_str()
+        ),
+        (0, "", "")
+    );
     // The core counts the refused call as an unchanged request with an event error.
     let counters = parse(&session.counters_json());
-    assert_eq!((counters["requests"].clone(), counters["errors"]["event_invalid"].clone()), (json!(1), json!(1)));
+    assert_eq!(
+        (
+            counters["requests"].clone(),
+            counters["errors"]["event_invalid"].clone()
+        ),
+        (json!(1), json!(1))
+    );
 }
 
 #[test]
 fn event_over_the_size_limit_is_refused() {
-    let mut session = Session::new(r#"{"limits": {"max_event_bytes": 16}}"#).unwrap_or_else(|e| panic!("{e}"));
+    let mut session =
+        Session::new(r#"{"limits": {"max_event_bytes": 16}}"#).unwrap_or_else(|e| panic!("{e}"));
     let out = session.process_event(br#"{"Records": [], "padding": 1}"#, NOW);
-    assert_eq!(out.error.as_deref(), Some("event: 29 bytes exceeds the limit of 16 bytes"));
+    assert_eq!(
+        out.error.as_deref(),
+        Some("event: 29 bytes exceeds the limit of 16 bytes")
+    );
     assert_eq!(out.output_json, "");
 }
 
@@ -175,7 +231,14 @@ fn span_ids_of_golden(case: &str) -> Vec<(String, String, String, String)> {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|s| (field(s, "name"), field(s, "trace_id"), field(s, "span_id"), field(s, "parent_span_id")))
+        .map(|s| {
+            (
+                field(s, "name"),
+                field(s, "trace_id"),
+                field(s, "span_id"),
+                field(s, "parent_span_id"),
+            )
+        })
         .collect();
     out.sort();
     out
@@ -188,7 +251,12 @@ fn span_ids_of_otlp(json: &str) -> Vec<(String, String, String, String)> {
     for rs in request["resourceSpans"].as_array().into_iter().flatten() {
         for ss in rs["scopeSpans"].as_array().into_iter().flatten() {
             for s in ss["spans"].as_array().into_iter().flatten() {
-                out.push((field(s, "name"), field(s, "traceId"), field(s, "spanId"), field(s, "parentSpanId")));
+                out.push((
+                    field(s, "name"),
+                    field(s, "traceId"),
+                    field(s, "spanId"),
+                    field(s, "parentSpanId"),
+                ));
             }
         }
     }
@@ -199,10 +267,19 @@ fn span_ids_of_otlp(json: &str) -> Vec<(String, String, String, String)> {
 #[test]
 fn step_functions_logs_give_the_golden_spans() {
     let mut session = Session::new("{}").unwrap_or_else(|e| panic!("{e}"));
-    let out = session.process_step_functions_logs(&read("tests/golden/stepfn/hand-task-retries-logs/input.logs.ndjson"), NOW);
+    let out = session.process_step_functions_logs(
+        &read("tests/golden/stepfn/hand-task-retries-logs/input.logs.ndjson"),
+        NOW,
+    );
     assert_eq!(out.error, None);
-    assert_eq!(span_ids_of_otlp(&out.output_json), span_ids_of_golden("hand-task-retries-logs"));
-    assert_eq!(span_ids_of_otlp(&out.input_json), span_ids_of_golden("hand-task-retries-logs"));
+    assert_eq!(
+        span_ids_of_otlp(&out.output_json),
+        span_ids_of_golden("hand-task-retries-logs")
+    );
+    assert_eq!(
+        span_ids_of_otlp(&out.input_json),
+        span_ids_of_golden("hand-task-retries-logs")
+    );
     assert_eq!(parse(&out.counters_json)["spans_in"], json!(7));
 }
 
@@ -213,9 +290,15 @@ fn step_functions_history_needs_the_execution_named() {
     let arn = "arn:aws:states:us-east-1:123456789012:execution:ImportJob:import-0730";
     let out = session.process_step_functions_history(&input, Some(arn), NOW);
     assert_eq!(out.error, None);
-    assert_eq!(span_ids_of_otlp(&out.output_json), span_ids_of_golden("hand-redrive-history"));
+    assert_eq!(
+        span_ids_of_otlp(&out.output_json),
+        span_ids_of_golden("hand-redrive-history")
+    );
     let unnamed = session.process_step_functions_history(&input, None, NOW);
-    assert_eq!(unnamed.error.as_deref(), Some("stepfunctions history: missing field `executionArn`"));
+    assert_eq!(
+        unnamed.error.as_deref(),
+        Some("stepfunctions history: missing field `executionArn`")
+    );
     assert_eq!(unnamed.output_json, "");
 }
 
@@ -223,5 +306,8 @@ fn step_functions_history_needs_the_execution_named() {
 fn step_functions_logs_that_are_not_logs_name_the_problem() {
     let mut session = Session::new("{}").unwrap_or_else(|e| panic!("{e}"));
     let out = session.process_step_functions_logs(b"{\"id\": \"1\"}", NOW);
-    assert_eq!(out.error.as_deref(), Some("stepfunctions log: missing field `event_timestamp`"));
+    assert_eq!(
+        out.error.as_deref(),
+        Some("stepfunctions log: missing field `event_timestamp`")
+    );
 }

@@ -75,11 +75,20 @@ impl TargetGroupArn {
             Some(region),
             Some(account),
             Some(resource),
-        ) = (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        ) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        )
         else {
             return TargetGroupArn::default();
         };
-        let name = resource.strip_prefix("targetgroup/").and_then(|rest| rest.split('/').next());
+        let name = resource
+            .strip_prefix("targetgroup/")
+            .and_then(|rest| rest.split('/').next());
         TargetGroupArn {
             name: non_empty(name),
             region: non_empty(Some(region)),
@@ -92,9 +101,7 @@ impl TargetGroupArn {
 mod tests {
     use super::*;
     use crate::event::detect_kind;
-    use crate::event::test_fixtures::{
-        fixture, http,
-    };
+    use crate::event::test_fixtures::{fixture, http};
     use serde_json::json;
 
     const FIXTURES: &[&str] = &[
@@ -110,7 +117,6 @@ mod tests {
         "powertools-lambda-python/albEvent.json",
     ];
 
-
     #[test]
     fn every_alb_fixture_is_detected_and_decodes() -> Result<(), DecodeError> {
         for path in FIXTURES {
@@ -125,7 +131,9 @@ mod tests {
 
     #[test]
     fn alb_facts() -> Result<(), DecodeError> {
-        let trigger = decode(&fixture("datadog-lambda-python/application-load-balancer.json")?)?;
+        let trigger = decode(&fixture(
+            "datadog-lambda-python/application-load-balancer.json",
+        )?)?;
         assert_eq!(
             trigger.source,
             Source {
@@ -143,7 +151,10 @@ mod tests {
         let item = trigger.items.first();
         assert_eq!(item.and_then(|i| i.id.as_deref()), None);
         assert_eq!(item.and_then(|i| i.time_unix_nano), None);
-        assert_eq!(item.and_then(|i| i.event_name.as_deref()), Some("GET /lambda"));
+        assert_eq!(
+            item.and_then(|i| i.event_name.as_deref()),
+            Some("GET /lambda")
+        );
         assert_eq!(
             http(&trigger),
             Some(&HttpRequest {
@@ -168,15 +179,29 @@ mod tests {
 
     #[test]
     fn datadog_headers_in_the_sample() -> Result<(), DecodeError> {
-        let t = decode(&fixture("datadog-lambda-python/application-load-balancer.json")?)?;
-        let found = t.items.first().map(|i| i.contexts.clone()).unwrap_or_default();
+        let t = decode(&fixture(
+            "datadog-lambda-python/application-load-balancer.json",
+        )?)?;
+        let found = t
+            .items
+            .first()
+            .map(|i| i.contexts.clone())
+            .unwrap_or_default();
         let facts: Vec<_> = found
             .iter()
             .map(|f| {
-                (f.context.trace_id.low(), f.context.span_id.as_u64(), f.context.sampled, f.carrier.as_str())
+                (
+                    f.context.trace_id.low(),
+                    f.context.span_id.as_u64(),
+                    f.context.sampled,
+                    f.carrier.as_str(),
+                )
             })
             .collect();
-        assert_eq!(facts, vec![(12345, 67890, Some(true), "headers.x-datadog-trace-id")]);
+        assert_eq!(
+            facts,
+            vec![(12345, 67890, Some(true), "headers.x-datadog-trace-id")]
+        );
         // ALB's own X-Amzn-Trace-Id carries only a Root.
         let t = decode(&fixture("powertools-lambda-python/albEvent.json")?)?;
         assert_eq!(t.items.first().map(|i| i.contexts.len()), Some(0));
@@ -185,8 +210,13 @@ mod tests {
 
     #[test]
     fn encoded_query_parameters_stay_encoded() -> Result<(), DecodeError> {
-        let t = decode(&fixture("aws-lambda-rust-runtime/alb_request_encoded_query_parameters.json")?)?;
-        assert_eq!(http(&t).and_then(|h| h.query.as_deref()), Some("myKey=%3FshowAll%3Dtrue"));
+        let t = decode(&fixture(
+            "aws-lambda-rust-runtime/alb_request_encoded_query_parameters.json",
+        )?)?;
+        assert_eq!(
+            http(&t).and_then(|h| h.query.as_deref()),
+            Some("myKey=%3FshowAll%3Dtrue")
+        );
         let t = decode(&fixture(
             "aws-lambda-rust-runtime/alb_multi_value_request_encoded_query_parameters.json",
         )?)?;
@@ -211,14 +241,18 @@ mod tests {
         assert_eq!(t.source.name.as_deref(), Some("lambda-target"));
         let t = decode(&fixture("aws-lambda-rust-runtime/alb_health_check.json")?)?;
         assert_eq!(http(&t).and_then(|h| h.query.as_deref()), None);
-        assert_eq!(http(&t).and_then(|h| h.user_agent.as_deref()), Some("ELB-HealthChecker/2.0"));
+        assert_eq!(
+            http(&t).and_then(|h| h.user_agent.as_deref()),
+            Some("ELB-HealthChecker/2.0")
+        );
         Ok(())
     }
 
     #[test]
     fn target_group_arns() {
-        let parsed =
-            TargetGroupArn::parse("arn:aws-cn:elasticloadbalancing:cn-north-1:123456789012:targetgroup/tg/1");
+        let parsed = TargetGroupArn::parse(
+            "arn:aws-cn:elasticloadbalancing:cn-north-1:123456789012:targetgroup/tg/1",
+        );
         assert_eq!(
             parsed,
             TargetGroupArn {
@@ -227,8 +261,14 @@ mod tests {
                 account: Some("123456789012".into())
             }
         );
-        assert_eq!(TargetGroupArn::parse("not-an-arn"), TargetGroupArn::default());
-        assert_eq!(TargetGroupArn::parse("arn:aws:s3:::bucket"), TargetGroupArn::default());
+        assert_eq!(
+            TargetGroupArn::parse("not-an-arn"),
+            TargetGroupArn::default()
+        );
+        assert_eq!(
+            TargetGroupArn::parse("arn:aws:s3:::bucket"),
+            TargetGroupArn::default()
+        );
     }
 
     #[test]
@@ -246,7 +286,10 @@ mod tests {
             ),
         ];
         for (event, want) in cases {
-            assert_eq!(decode(&event).err().map(|e| e.to_string()).as_deref(), Some(want));
+            assert_eq!(
+                decode(&event).err().map(|e| e.to_string()).as_deref(),
+                Some(want)
+            );
         }
     }
 }

@@ -24,7 +24,9 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
         source: Source {
             arn: None,
             name: non_empty(text("/requestContext/apiId")?),
-            region: domain.as_deref().and_then(|d| region_from_domain(d, "execute-api")),
+            region: domain
+                .as_deref()
+                .and_then(|d| region_from_domain(d, "execute-api")),
             account: non_empty(text("/requestContext/accountId")?),
             stage: non_empty(text("/requestContext/stage")?),
             route: non_empty(text("/routeKey")?.or(text("/requestContext/routeKey")?)),
@@ -72,9 +74,7 @@ pub(super) fn item(value: &Value, input: &'static str) -> Result<Item, DecodeErr
 mod tests {
     use super::*;
     use crate::event::detect_kind;
-    use crate::event::test_fixtures::{
-        fixture, http,
-    };
+    use crate::event::test_fixtures::{fixture, http};
     use serde_json::json;
 
     const FIXTURES: &[&str] = &[
@@ -93,12 +93,15 @@ mod tests {
         "powertools-lambda-python/apiGatewayProxyV2Event.json",
     ];
 
-
     #[test]
     fn every_http_api_fixture_is_detected_and_decodes() -> Result<(), DecodeError> {
         for path in FIXTURES {
             let event = fixture(path)?;
-            assert_eq!(detect_kind(&event), Some(TriggerKind::ApigatewayHttp), "{path}");
+            assert_eq!(
+                detect_kind(&event),
+                Some(TriggerKind::ApigatewayHttp),
+                "{path}"
+            );
             let trigger = decode(&event)?;
             assert_eq!(trigger.items.len(), 1, "{path}");
             assert!(trigger.source.route.is_some(), "{path}");
@@ -122,8 +125,14 @@ mod tests {
         );
         let item = trigger.items.first();
         assert_eq!(item.and_then(|i| i.id.as_deref()), Some("FaHnXjKCGjQEJ7A="));
-        assert_eq!(item.and_then(|i| i.event_name.as_deref()), Some("GET /httpapi/get"));
-        assert_eq!(item.and_then(|i| i.time_unix_nano), Some(1_631_212_283_738_000_000));
+        assert_eq!(
+            item.and_then(|i| i.event_name.as_deref()),
+            Some("GET /httpapi/get")
+        );
+        assert_eq!(
+            item.and_then(|i| i.time_unix_nano),
+            Some(1_631_212_283_738_000_000)
+        );
         assert_eq!(
             http(&trigger),
             Some(&HttpRequest {
@@ -147,8 +156,11 @@ mod tests {
     fn trace_contexts_from_headers() -> Result<(), DecodeError> {
         // The sample's X-Amzn-Trace-Id has no Parent: nothing to link to.
         let t = decode(&fixture("datadog-lambda-python/http-api.json")?)?;
-        let carriers: Vec<_> =
-            t.items.iter().flat_map(|i| i.contexts.iter().map(|f| f.carrier.as_str())).collect();
+        let carriers: Vec<_> = t
+            .items
+            .iter()
+            .flat_map(|i| i.contexts.iter().map(|f| f.carrier.as_str()))
+            .collect();
         assert_eq!(carriers, vec!["headers.x-datadog-trace-id"]);
         let event = json!({
             "version": "2.0",
@@ -161,29 +173,46 @@ mod tests {
             found.map(|f| f.context.trace_id.to_hex()).as_deref(),
             Some("0af7651916cd43dd8448eb211c80319c")
         );
-        assert_eq!(found.map(|f| f.context.span_id.to_hex()).as_deref(), Some("b7ad6b7169203331"));
+        assert_eq!(
+            found.map(|f| f.context.span_id.to_hex()).as_deref(),
+            Some("b7ad6b7169203331")
+        );
         assert_eq!(found.map(|f| f.context.sampled), Some(Some(true)));
-        assert_eq!(found.map(|f| f.carrier.as_str()), Some("headers.traceparent"));
+        assert_eq!(
+            found.map(|f| f.carrier.as_str()),
+            Some("headers.traceparent")
+        );
         Ok(())
     }
 
     #[test]
     fn raw_path_and_raw_query_are_kept_as_sent() -> Result<(), DecodeError> {
-        let t = decode(&fixture("aws-lambda-rust-runtime/apigw_request_path_with_space.json")?)?;
+        let t = decode(&fixture(
+            "aws-lambda-rust-runtime/apigw_request_path_with_space.json",
+        )?)?;
         let h = http(&t);
-        assert_eq!(h.and_then(|h| h.path.as_deref()), Some("/my/path-with space"));
+        assert_eq!(
+            h.and_then(|h| h.path.as_deref()),
+            Some("/my/path-with space")
+        );
         assert_eq!(
             h.and_then(|h| h.query.as_deref()),
             Some("parameter1=value1&parameter1=value2&parameter2=value")
         );
-        assert_eq!(t.items.first().and_then(|i| i.event_name.as_deref()), Some("POST /my/path-with space"));
+        assert_eq!(
+            t.items.first().and_then(|i| i.event_name.as_deref()),
+            Some("POST /my/path-with space")
+        );
         Ok(())
     }
 
     #[test]
     fn sam_local_seconds_and_localhost() -> Result<(), DecodeError> {
         let t = decode(&fixture("aws-lambda-rust-runtime/apigw_v2_sam_local.json")?)?;
-        assert_eq!(t.items.first().and_then(|i| i.time_unix_nano), Some(1_637_063_673_000_000_000));
+        assert_eq!(
+            t.items.first().and_then(|i| i.time_unix_nano),
+            Some(1_637_063_673_000_000_000)
+        );
         assert_eq!(t.source.region, None);
         assert_eq!(http(&t).and_then(|h| h.scheme.as_deref()), Some("http"));
         Ok(())
@@ -211,7 +240,10 @@ mod tests {
             ),
         ];
         for (event, want) in cases {
-            assert_eq!(decode(&event).err().map(|e| e.to_string()).as_deref(), Some(want));
+            assert_eq!(
+                decode(&event).err().map(|e| e.to_string()).as_deref(),
+                Some(want)
+            );
         }
     }
 }

@@ -6,7 +6,9 @@
 //! `requestId`, `apiId`, `stage`, `domainName`, `requestTimeEpoch` and `identity`).
 //! Console test invocations leave many of these out or null, and still decode.
 
-use super::http_request::{epoch_millis, event_name, non_empty, query_string, region_from_domain, Headers};
+use super::http_request::{
+    epoch_millis, event_name, non_empty, query_string, region_from_domain, Headers,
+};
 use super::json::{missing, opt_obj, opt_str};
 use super::{Detail, HttpRequest, Item, Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
@@ -30,7 +32,10 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     let headers = Headers::read(value, INPUT)?;
     let domain = non_empty(text("/requestContext/domainName")?);
     let host = non_empty(headers.get("host"));
-    let region = domain.as_deref().or(host.as_deref()).and_then(|d| region_from_domain(d, "execute-api"));
+    let region = domain
+        .as_deref()
+        .or(host.as_deref())
+        .and_then(|d| region_from_domain(d, "execute-api"));
 
     let request = HttpRequest {
         method: Some(method.to_owned()),
@@ -74,9 +79,7 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
 mod tests {
     use super::*;
     use crate::event::detect_kind;
-    use crate::event::test_fixtures::{
-        fixture, http,
-    };
+    use crate::event::test_fixtures::{fixture, http};
     use crate::propagation::{Format, Found, SpanContext, SpanId, TraceId};
     use serde_json::json;
 
@@ -95,15 +98,21 @@ mod tests {
         "powertools-lambda-python/apiGatewayProxyEvent.json",
     ];
 
-
     #[test]
     fn every_rest_fixture_is_detected_and_decodes() -> Result<(), DecodeError> {
         for path in FIXTURES {
             let event = fixture(path)?;
-            assert_eq!(detect_kind(&event), Some(TriggerKind::ApigatewayRest), "{path}");
+            assert_eq!(
+                detect_kind(&event),
+                Some(TriggerKind::ApigatewayRest),
+                "{path}"
+            );
             let trigger = decode(&event)?;
             assert_eq!(trigger.items.len(), 1, "{path}");
-            assert!(http(&trigger).and_then(|h| h.method.as_deref()).is_some(), "{path}");
+            assert!(
+                http(&trigger).and_then(|h| h.method.as_deref()).is_some(),
+                "{path}"
+            );
         }
         Ok(())
     }
@@ -121,7 +130,9 @@ mod tests {
 
     #[test]
     fn proxy_request_facts() -> Result<(), DecodeError> {
-        let trigger = decode(&fixture("aws-lambda-rust-runtime/example-apigw-request.json")?)?;
+        let trigger = decode(&fixture(
+            "aws-lambda-rust-runtime/example-apigw-request.json",
+        )?)?;
         assert_eq!(
             trigger.source,
             Source {
@@ -134,9 +145,18 @@ mod tests {
             }
         );
         let item = trigger.items.first();
-        assert_eq!(item.and_then(|i| i.id.as_deref()), Some("deef4878-7910-11e6-8f14-25afc3e9ae33"));
-        assert_eq!(item.and_then(|i| i.event_name.as_deref()), Some("POST /hello/world"));
-        assert_eq!(item.and_then(|i| i.time_unix_nano), Some(1_589_522_469_693_000_000));
+        assert_eq!(
+            item.and_then(|i| i.id.as_deref()),
+            Some("deef4878-7910-11e6-8f14-25afc3e9ae33")
+        );
+        assert_eq!(
+            item.and_then(|i| i.event_name.as_deref()),
+            Some("POST /hello/world")
+        );
+        assert_eq!(
+            item.and_then(|i| i.time_unix_nano),
+            Some(1_589_522_469_693_000_000)
+        );
         assert_eq!(
             http(&trigger),
             Some(&HttpRequest {
@@ -185,10 +205,20 @@ mod tests {
                 "X-Amzn-Trace-Id": ["Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"]
             }
         });
-        let contexts = decode(&event)?.items.first().map(|i| i.contexts.clone()).unwrap_or_default();
+        let contexts = decode(&event)?
+            .items
+            .first()
+            .map(|i| i.contexts.clone())
+            .unwrap_or_default();
         let found: Vec<(String, String, &str)> = contexts
             .iter()
-            .map(|f| (f.context.trace_id.to_hex(), f.context.span_id.to_hex(), f.carrier.as_str()))
+            .map(|f| {
+                (
+                    f.context.trace_id.to_hex(),
+                    f.context.span_id.to_hex(),
+                    f.carrier.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             found,
@@ -203,22 +233,33 @@ mod tests {
 
     #[test]
     fn multi_value_query_keeps_every_value_in_order() -> Result<(), DecodeError> {
-        let t = decode(&fixture("aws-lambda-rust-runtime/apigw_multi_value_proxy_request.json")?)?;
+        let t = decode(&fixture(
+            "aws-lambda-rust-runtime/apigw_multi_value_proxy_request.json",
+        )?)?;
         assert_eq!(
             http(&t).and_then(|h| h.query.as_deref()),
             Some("multiValueName=you&multiValueName=me&name=me")
         );
-        let t =
-            decode(&fixture("aws-lambda-rust-runtime/example-apigw-request-multi-value-parameters.json")?)?;
-        assert_eq!(http(&t).and_then(|h| h.query.as_deref()), Some("name=me&name=me2"));
+        let t = decode(&fixture(
+            "aws-lambda-rust-runtime/example-apigw-request-multi-value-parameters.json",
+        )?)?;
+        assert_eq!(
+            http(&t).and_then(|h| h.query.as_deref()),
+            Some("name=me&name=me2")
+        );
         Ok(())
     }
 
     #[test]
     fn without_domain_the_region_comes_from_the_host_header() -> Result<(), DecodeError> {
-        let t = decode(&fixture("aws-lambda-rust-runtime/apigw_proxy_request.json")?)?;
+        let t = decode(&fixture(
+            "aws-lambda-rust-runtime/apigw_proxy_request.json",
+        )?)?;
         assert_eq!(t.source.region.as_deref(), Some("us-west-2"));
-        assert_eq!(t.items.first().and_then(|i| i.time_unix_nano), Some(1_583_798_639_428_000_000));
+        assert_eq!(
+            t.items.first().and_then(|i| i.time_unix_nano),
+            Some(1_583_798_639_428_000_000)
+        );
         let t = decode(&fixture("aws-lambda-rust-runtime/apigw_no_host.json")?)?;
         assert_eq!(t.source.region, None);
         assert_eq!(http(&t).and_then(|h| h.host.as_deref()), None);
@@ -227,29 +268,43 @@ mod tests {
 
     #[test]
     fn console_test_event_decodes_with_nulls() -> Result<(), DecodeError> {
-        let t = decode(&fixture("aws-lambda-rust-runtime/example-apigw-console-test-request.json")?)?;
+        let t = decode(&fixture(
+            "aws-lambda-rust-runtime/example-apigw-console-test-request.json",
+        )?)?;
         assert_eq!(t.source.stage.as_deref(), Some("test-invoke-stage"));
         assert_eq!(t.source.route.as_deref(), Some("/myPath"));
         assert_eq!(t.source.region, None);
         let h = http(&t);
         assert_eq!(h.and_then(|h| h.query.as_deref()), None);
-        assert_eq!(h.and_then(|h| h.client_ip.as_deref()), Some("test-invoke-source-ip"));
+        assert_eq!(
+            h.and_then(|h| h.client_ip.as_deref()),
+            Some("test-invoke-source-ip")
+        );
         assert_eq!(t.items.first().map(|i| i.contexts.len()), Some(0));
         Ok(())
     }
 
     #[test]
     fn sam_local_epoch_in_seconds() -> Result<(), DecodeError> {
-        let t = decode(&fixture("aws-lambda-rust-runtime/example-apigw-sam-rest-request.json")?)?;
-        assert_eq!(t.items.first().and_then(|i| i.time_unix_nano), Some(1_706_439_946_000_000_000));
+        let t = decode(&fixture(
+            "aws-lambda-rust-runtime/example-apigw-sam-rest-request.json",
+        )?)?;
+        assert_eq!(
+            t.items.first().and_then(|i| i.time_unix_nano),
+            Some(1_706_439_946_000_000_000)
+        );
         Ok(())
     }
 
     #[test]
     fn method_only_in_request_context() -> Result<(), DecodeError> {
-        let event = json!({"requestContext": {"httpMethod": "PUT", "path": "/p", "resourcePath": "/{x}"}});
+        let event =
+            json!({"requestContext": {"httpMethod": "PUT", "path": "/p", "resourcePath": "/{x}"}});
         let t = decode(&event)?;
-        assert_eq!(t.items.first().and_then(|i| i.event_name.as_deref()), Some("PUT /p"));
+        assert_eq!(
+            t.items.first().and_then(|i| i.event_name.as_deref()),
+            Some("PUT /p")
+        );
         assert_eq!(t.source.route.as_deref(), Some("/{x}"));
         Ok(())
     }
@@ -285,7 +340,10 @@ mod tests {
             ),
         ];
         for (event, want) in cases {
-            assert_eq!(decode(&event).err().map(|e| e.to_string()).as_deref(), Some(want));
+            assert_eq!(
+                decode(&event).err().map(|e| e.to_string()).as_deref(),
+                Some(want)
+            );
         }
     }
 }

@@ -42,7 +42,8 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
         domain: domain.clone(),
     };
     // A message has its own id; connects and disconnects only the request's.
-    let id = non_empty(text("/requestContext/messageId")?).or(non_empty(text("/requestContext/requestId")?));
+    let id = non_empty(text("/requestContext/messageId")?)
+        .or(non_empty(text("/requestContext/requestId")?));
     let item = Item {
         id,
         event_name: Some(event_type.to_owned()),
@@ -57,7 +58,9 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
         source: Source {
             arn: None,
             name: non_empty(text("/requestContext/apiId")?),
-            region: domain.as_deref().and_then(|d| region_from_domain(d, "execute-api")),
+            region: domain
+                .as_deref()
+                .and_then(|d| region_from_domain(d, "execute-api")),
             account: non_empty(text("/requestContext/accountId")?),
             stage: non_empty(text("/requestContext/stage")?),
             route: non_empty(text("/requestContext/routeKey")?),
@@ -155,7 +158,10 @@ mod tests {
         let item = trigger.items.first();
         assert_eq!(item.and_then(|i| i.id.as_deref()), Some("CONNreq1="));
         assert_eq!(item.and_then(|i| i.event_name.as_deref()), Some("CONNECT"));
-        assert_eq!(item.and_then(|i| i.time_unix_nano), Some(1_707_503_007_396_000_000));
+        assert_eq!(
+            item.and_then(|i| i.time_unix_nano),
+            Some(1_707_503_007_396_000_000)
+        );
         assert_eq!(
             http(&trigger),
             Some(&HttpRequest {
@@ -212,7 +218,10 @@ mod tests {
     #[test]
     fn disconnect_event() -> Result<(), DecodeError> {
         let mut event = message();
-        if let Some(ctx) = event.get_mut("requestContext").and_then(Value::as_object_mut) {
+        if let Some(ctx) = event
+            .get_mut("requestContext")
+            .and_then(Value::as_object_mut)
+        {
             ctx.insert("eventType".into(), json!("DISCONNECT"));
             ctx.insert("routeKey".into(), json!("$disconnect"));
             ctx.insert("messageId".into(), Value::Null);
@@ -221,7 +230,10 @@ mod tests {
         let trigger = decode(&event)?;
         let item = trigger.items.first();
         assert_eq!(item.and_then(|i| i.id.as_deref()), Some("MSGreq1="));
-        assert_eq!(http(&trigger).and_then(|h| h.websocket_event.as_deref()), Some("DISCONNECT"));
+        assert_eq!(
+            http(&trigger).and_then(|h| h.websocket_event.as_deref()),
+            Some("DISCONNECT")
+        );
         Ok(())
     }
 
@@ -246,7 +258,10 @@ mod tests {
             ),
         ];
         for (event, want) in cases {
-            assert_eq!(decode(&event).err().map(|e| e.to_string()).as_deref(), Some(want));
+            assert_eq!(
+                decode(&event).err().map(|e| e.to_string()).as_deref(),
+                Some(want)
+            );
         }
     }
 }

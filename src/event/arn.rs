@@ -25,7 +25,12 @@ pub(crate) fn parse(text: &str) -> Option<Arn<'_>> {
     let region = parts.next()?;
     let account = parts.next()?;
     let resource = parts.next()?;
-    Some(Arn { service, region, account, resource })
+    Some(Arn {
+        service,
+        region,
+        account,
+        resource,
+    })
 }
 
 impl<'a> Arn<'a> {
@@ -62,7 +67,10 @@ mod tests {
     fn splits_resource_arns() {
         let a = parse("arn:aws:dynamodb:us-east-1:123456789012:table/Example-Table/stream/2016-12-01T00:00:00.000");
         let a = a.expect("an arn");
-        assert_eq!((a.service, a.region, a.account), ("dynamodb", "us-east-1", "123456789012"));
+        assert_eq!(
+            (a.service, a.region, a.account),
+            ("dynamodb", "us-east-1", "123456789012")
+        );
         assert_eq!(a.resource_after("table"), Some("Example-Table"));
         assert_eq!(a.resource_after("stream"), None);
         let q = parse("arn:aws:sqs:us-west-2:123456789012:SQSQueue").expect("an arn");
@@ -79,18 +87,31 @@ mod tests {
         assert_eq!(parse("eventsource_arn"), None);
         assert_eq!(parse("aws:lambda:events"), None);
         assert_eq!(parse("arn:aws:sqs"), None);
-        assert_eq!(parse("arn:aws:kinesis:r:a:stream/").and_then(|a| a.resource_after("stream")), None);
+        assert_eq!(
+            parse("arn:aws:kinesis:r:a:stream/").and_then(|a| a.resource_after("stream")),
+            None
+        );
     }
 
     #[test]
     fn source_takes_region_and_account_from_the_arn() {
-        let s = source(Some("arn:aws:sqs:us-west-2:123456789012:q"), Some("q"), None);
-        assert_eq!(s.arn.as_deref(), Some("arn:aws:sqs:us-west-2:123456789012:q"));
+        let s = source(
+            Some("arn:aws:sqs:us-west-2:123456789012:q"),
+            Some("q"),
+            None,
+        );
+        assert_eq!(
+            s.arn.as_deref(),
+            Some("arn:aws:sqs:us-west-2:123456789012:q")
+        );
         assert_eq!(s.name.as_deref(), Some("q"));
         assert_eq!(s.region.as_deref(), Some("us-west-2"));
         assert_eq!(s.account.as_deref(), Some("123456789012"));
         let s3 = source(Some("arn:aws:s3:::b"), Some("b"), Some("eu-west-1"));
-        assert_eq!((s3.region.as_deref(), s3.account), (Some("eu-west-1"), None));
+        assert_eq!(
+            (s3.region.as_deref(), s3.account),
+            (Some("eu-west-1"), None)
+        );
         assert_eq!(source(Some("aws:lambda:events"), None, None).account, None);
     }
 }

@@ -28,14 +28,24 @@ const DATA_FIELD: &str = "awslogs.data";
 /// inflate past `limit` bytes. zlib streams are accepted too: some tools (and one of
 /// Powertools' sample events) compress with zlib instead of gzip.
 pub fn inflate_logs_data(data: &str, limit: usize) -> Result<Vec<u8>, DecodeError> {
-    let compressed = base64::engine::general_purpose::STANDARD.decode(data.trim()).map_err(|e| {
-        DecodeError::Base64 { input: INPUT, field: DATA_FIELD.into(), message: e.to_string() }
-    })?;
-    let gzip_error = |message: String| DecodeError::Gzip { input: INPUT, field: DATA_FIELD.into(), message };
+    let compressed = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|e| DecodeError::Base64 {
+            input: INPUT,
+            field: DATA_FIELD.into(),
+            message: e.to_string(),
+        })?;
+    let gzip_error = |message: String| DecodeError::Gzip {
+        input: INPUT,
+        field: DATA_FIELD.into(),
+        message,
+    };
     let reader: Box<dyn Read + '_> = match compressed.as_slice() {
         [0x1f, 0x8b, ..] => Box::new(MultiGzDecoder::new(compressed.as_slice())),
         // RFC 1950: deflate method 8, and the two header bytes are a multiple of 31.
-        [cmf, flg, ..] if cmf & 0x0f == 8 && (u16::from(*cmf) * 256 + u16::from(*flg)) % 31 == 0 => {
+        [cmf, flg, ..]
+            if cmf & 0x0f == 8 && (u16::from(*cmf) * 256 + u16::from(*flg)) % 31 == 0 =>
+        {
             Box::new(ZlibDecoder::new(compressed.as_slice()))
         }
         _ => return Err(gzip_error("no gzip or zlib header".into())),
@@ -43,9 +53,14 @@ pub fn inflate_logs_data(data: &str, limit: usize) -> Result<Vec<u8>, DecodeErro
     let mut out = Vec::new();
     // One byte past the limit tells "exactly at the limit" from "over it".
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    reader.take(cap).read_to_end(&mut out).map_err(|e| gzip_error(e.to_string()))?;
+    reader
+        .take(cap)
+        .read_to_end(&mut out)
+        .map_err(|e| gzip_error(e.to_string()))?;
     if out.len() > limit {
-        return Err(gzip_error(format!("inflates past the limit of {limit} bytes")));
+        return Err(gzip_error(format!(
+            "inflates past the limit of {limit} bytes"
+        )));
     }
     Ok(out)
 }
@@ -53,8 +68,13 @@ pub fn inflate_logs_data(data: &str, limit: usize) -> Result<Vec<u8>, DecodeErro
 pub(crate) fn decode(value: &Value, max_inflated_bytes: usize) -> Result<Trigger, DecodeError> {
     let data = req_str(value, "/awslogs/data", INPUT)?;
     let json = inflate_logs_data(data, max_inflated_bytes)?;
-    let document: Value = crate::strict_json::from_slice(&json)
-        .map_err(|e| invalid(INPUT, "/awslogs/data", format!("inflated data is not json: {e}")))?;
+    let document: Value = crate::strict_json::from_slice(&json).map_err(|e| {
+        invalid(
+            INPUT,
+            "/awslogs/data",
+            format!("inflated data is not json: {e}"),
+        )
+    })?;
     let logs = read_document(&document, INPUT)?;
     Ok(trigger(logs.source, logs.items))
 }
@@ -67,14 +87,18 @@ pub fn decode_logs_json(bytes: &[u8]) -> Result<Trigger, DecodeError> {
     let mut source: Option<Source> = None;
     let mut items = Vec::new();
     for document in serde_json::Deserializer::from_slice(bytes).into_iter::<Strict>() {
-        let Strict(document) =
-            document.map_err(|e| DecodeError::Json { input: JSON_INPUT, message: e.to_string() })?;
+        let Strict(document) = document.map_err(|e| DecodeError::Json {
+            input: JSON_INPUT,
+            message: e.to_string(),
+        })?;
         let logs = read_document(&document, JSON_INPUT)?;
         source = Some(match source {
             None => logs.source,
             Some(seen) => Source {
                 name: seen.name.filter(|n| logs.source.name.as_ref() == Some(n)),
-                account: seen.account.filter(|a| logs.source.account.as_ref() == Some(a)),
+                account: seen
+                    .account
+                    .filter(|a| logs.source.account.as_ref() == Some(a)),
                 ..seen
             },
         });
@@ -82,7 +106,10 @@ pub fn decode_logs_json(bytes: &[u8]) -> Result<Trigger, DecodeError> {
     }
     match source {
         Some(source) => Ok(trigger(source, items)),
-        None => Err(DecodeError::Json { input: JSON_INPUT, message: "no json document".into() }),
+        None => Err(DecodeError::Json {
+            input: JSON_INPUT,
+            message: "no json document".into(),
+        }),
     }
 }
 
@@ -92,7 +119,13 @@ struct Logs {
 }
 
 fn trigger(source: Source, items: Vec<Item>) -> Trigger {
-    Trigger { kind: TriggerKind::CloudwatchLogs, via: None, source, items, step_functions: None }
+    Trigger {
+        kind: TriggerKind::CloudwatchLogs,
+        via: None,
+        source,
+        items,
+        step_functions: None,
+    }
 }
 
 fn read_document(document: &Value, input: &'static str) -> Result<Logs, DecodeError> {
@@ -103,7 +136,12 @@ fn read_document(document: &Value, input: &'static str) -> Result<Logs, DecodeEr
         ..Source::default()
     };
     match message_type {
-        "CONTROL_MESSAGE" => return Ok(Logs { source, items: Vec::new() }),
+        "CONTROL_MESSAGE" => {
+            return Ok(Logs {
+                source,
+                items: Vec::new(),
+            })
+        }
         "DATA_MESSAGE" => {}
         other => {
             let message = format!("{other:?} is not DATA_MESSAGE or CONTROL_MESSAGE");
@@ -119,10 +157,13 @@ fn read_document(document: &Value, input: &'static str) -> Result<Logs, DecodeEr
         let field = |name: &str| format!("{base}/{name}");
         let time_unix_nano = match opt_u64(document, &field("timestamp"), input)? {
             None => None,
-            Some(ms) => Some(
-                ms.checked_mul(1_000_000)
-                    .ok_or_else(|| invalid(input, &field("timestamp"), "timestamp is out of range".into()))?,
-            ),
+            Some(ms) => Some(ms.checked_mul(1_000_000).ok_or_else(|| {
+                invalid(
+                    input,
+                    &field("timestamp"),
+                    "timestamp is out of range".into(),
+                )
+            })?),
         };
         let message = match opt_str(document, &field("message"), input)? {
             Some(message) => message,
@@ -162,7 +203,6 @@ mod tests {
         "powertools-lambda-python/cloudWatchLogEventWithPolicyLevel.json",
     ];
 
-
     fn gzip(bytes: &[u8]) -> Result<Vec<u8>, std::io::Error> {
         let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
         encoder.write_all(bytes)?;
@@ -170,7 +210,8 @@ mod tests {
     }
 
     fn awslogs(document: &Value) -> Result<Value, std::io::Error> {
-        let data = base64::engine::general_purpose::STANDARD.encode(gzip(document.to_string().as_bytes())?);
+        let data = base64::engine::general_purpose::STANDARD
+            .encode(gzip(document.to_string().as_bytes())?);
         Ok(json!({"awslogs": {"data": data}}))
     }
 
@@ -185,7 +226,11 @@ mod tests {
     fn every_fixture_is_detected_and_gives_two_log_events() -> Result<(), DecodeError> {
         for path in FIXTURES {
             let event = fixture(path)?;
-            assert_eq!(detect_kind(&event), Some(TriggerKind::CloudwatchLogs), "{path}");
+            assert_eq!(
+                detect_kind(&event),
+                Some(TriggerKind::CloudwatchLogs),
+                "{path}"
+            );
             let trigger = decode(&event, MAX_INFLATED_BYTES)?;
             assert_eq!(
                 trigger.source,
@@ -201,7 +246,10 @@ mod tests {
             let times: Vec<_> = trigger.items.iter().map(|i| i.time_unix_nano).collect();
             assert_eq!(
                 times,
-                vec![Some(1_440_442_987_000_000_000), Some(1_440_442_987_001_000_000)],
+                vec![
+                    Some(1_440_442_987_000_000_000),
+                    Some(1_440_442_987_001_000_000)
+                ],
                 "{path}"
             );
             assert_eq!(
@@ -235,20 +283,29 @@ mod tests {
         // 17 MiB of zeros compress to about 17 KiB: a small gzip bomb.
         let bomb = gzip(&vec![0u8; 17 * 1024 * 1024])?;
         let data = base64::engine::general_purpose::STANDARD.encode(&bomb);
-        let err = inflate_logs_data(&data, MAX_INFLATED_BYTES).err().map(|e| e.to_string());
+        let err = inflate_logs_data(&data, MAX_INFLATED_BYTES)
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
             Some("cloudwatch-logs event: field `awslogs.data` is not valid gzip: inflates past the limit of 16777216 bytes")
         );
         let small = base64::engine::general_purpose::STANDARD.encode(gzip(b"12345")?);
         assert_eq!(inflate_logs_data(&small, 5)?, b"12345".to_vec());
-        assert!(matches!(inflate_logs_data(&small, 4), Err(DecodeError::Gzip { .. })));
+        assert!(matches!(
+            inflate_logs_data(&small, 4),
+            Err(DecodeError::Gzip { .. })
+        ));
         Ok(())
     }
 
     #[test]
     fn bad_base64_gzip_and_json_name_the_field() -> Result<(), Box<dyn std::error::Error>> {
-        let decode_str = |event: Value| decode(&event, MAX_INFLATED_BYTES).err().map(|e| e.to_string());
+        let decode_str = |event: Value| {
+            decode(&event, MAX_INFLATED_BYTES)
+                .err()
+                .map(|e| e.to_string())
+        };
         assert_eq!(
             decode_str(json!({"awslogs": {"data": "not base64!"}})),
             Some("cloudwatch-logs event: field `awslogs.data` is not valid base64: Invalid symbol 32, offset 3.".into())
@@ -265,12 +322,12 @@ mod tests {
         let data = base64::engine::general_purpose::STANDARD.encode(&truncated);
         let err = decode_str(json!({"awslogs": {"data": data}}));
         assert!(
-            err.as_deref().is_some_and(
-                |e| e.starts_with("cloudwatch-logs event: field `awslogs.data` is not valid gzip: ")
-            ),
+            err.as_deref().is_some_and(|e| e
+                .starts_with("cloudwatch-logs event: field `awslogs.data` is not valid gzip: ")),
             "{err:?}"
         );
-        let not_json = base64::engine::general_purpose::STANDARD.encode(gzip(b"{\"messageType\":")?);
+        let not_json =
+            base64::engine::general_purpose::STANDARD.encode(gzip(b"{\"messageType\":")?);
         assert_eq!(
             decode_str(json!({"awslogs": {"data": not_json}})),
             Some("cloudwatch-logs event: invalid field `awslogs.data`: inflated data is not json: EOF while parsing a value at line 1 column 15".into())
@@ -306,14 +363,23 @@ mod tests {
             (with("/logEvents/0/timestamp", json!(1e40)), "cloudwatch-logs event: invalid field `logEvents.0.timestamp`: 1e+40 is not an unsigned integer"),
         ];
         for (doc, want) in cases {
-            assert_eq!(decode(&awslogs(&doc)?, MAX_INFLATED_BYTES).err().map(|e| e.to_string()).as_deref(), Some(want));
+            assert_eq!(
+                decode(&awslogs(&doc)?, MAX_INFLATED_BYTES)
+                    .err()
+                    .map(|e| e.to_string())
+                    .as_deref(),
+                Some(want)
+            );
         }
         Ok(())
     }
 
     #[test]
     fn zlib_data_is_accepted() -> Result<(), DecodeError> {
-        let t = decode(&fixture("powertools-lambda-python/cloudWatchLogEventWithPolicyLevel.json")?, MAX_INFLATED_BYTES)?;
+        let t = decode(
+            &fixture("powertools-lambda-python/cloudWatchLogEventWithPolicyLevel.json")?,
+            MAX_INFLATED_BYTES,
+        )?;
         assert_eq!(t.items.len(), 2);
         Ok(())
     }
@@ -327,20 +393,32 @@ mod tests {
         };
         let one = decode_logs_json(doc("/aws/vendedlogs/states/x", "1").as_bytes())?;
         assert_eq!(one.source.name.as_deref(), Some("/aws/vendedlogs/states/x"));
-        assert_eq!(one.items.first().and_then(|i| i.time_unix_nano), Some(1_700_000_000_000_000_000));
+        assert_eq!(
+            one.items.first().and_then(|i| i.time_unix_nano),
+            Some(1_700_000_000_000_000_000)
+        );
         let same = format!("{}{}", doc("g", "1"), doc("g", "2"));
         let t = decode_logs_json(same.as_bytes())?;
-        assert_eq!(t.items.iter().map(|i| i.id.as_deref()).collect::<Vec<_>>(), vec![Some("1"), Some("2")]);
+        assert_eq!(
+            t.items.iter().map(|i| i.id.as_deref()).collect::<Vec<_>>(),
+            vec![Some("1"), Some("2")]
+        );
         assert_eq!(t.source.name.as_deref(), Some("g"));
         assert_eq!(t.source.account.as_deref(), Some("111122223333"));
         let mixed = format!("{}\n{}", doc("g", "1"), doc("h", "2"));
         let t = decode_logs_json(mixed.as_bytes())?;
         assert_eq!((t.source.name, t.items.len()), (None, 2));
         assert_eq!(
-            decode_logs_json(b"  ").err().map(|e| e.to_string()).as_deref(),
+            decode_logs_json(b"  ")
+                .err()
+                .map(|e| e.to_string())
+                .as_deref(),
             Some("cloudwatch-logs data: invalid json: no json document")
         );
-        assert!(matches!(decode_logs_json(b"{\"messageType\""), Err(DecodeError::Json { .. })));
+        assert!(matches!(
+            decode_logs_json(b"{\"messageType\""),
+            Err(DecodeError::Json { .. })
+        ));
         Ok(())
     }
 }

@@ -16,8 +16,10 @@ use serde_json::Value;
 
 /// Decodes an event from raw JSON bytes.
 pub fn decode_event(bytes: &[u8]) -> Result<Trigger, DecodeError> {
-    let value: Value = crate::strict_json::from_slice(bytes)
-        .map_err(|e| DecodeError::Json { input: "event", message: e.to_string() })?;
+    let value: Value = crate::strict_json::from_slice(bytes).map_err(|e| DecodeError::Json {
+        input: "event",
+        message: e.to_string(),
+    })?;
     decode_event_value(&value)
 }
 
@@ -28,14 +30,19 @@ pub fn decode_event_value(value: &Value) -> Result<Trigger, DecodeError> {
 
 /// [`decode_event_value`] inflating CloudWatch Logs subscription data up to
 /// `max_inflated_bytes` (the processor passes `limits.max_decompressed_bytes`).
-pub fn decode_event_value_with(value: &Value, max_inflated_bytes: usize) -> Result<Trigger, DecodeError> {
+pub fn decode_event_value_with(
+    value: &Value,
+    max_inflated_bytes: usize,
+) -> Result<Trigger, DecodeError> {
     let sfn = stepfunctions_context::find(value)?;
     let kind = match detect_kind(value) {
         Some(kind) => kind,
         None => {
             return match sfn {
                 Some(ctx) => Ok(stepfunctions_context::trigger(ctx)),
-                None => Err(DecodeError::UnknownEvent { hint: describe(value) }),
+                None => Err(DecodeError::UnknownEvent {
+                    hint: describe(value),
+                }),
             }
         }
     };
@@ -56,7 +63,11 @@ pub fn decode_event_value_with(value: &Value, max_inflated_bytes: usize) -> Resu
         TriggerKind::CloudwatchLogs => cloudwatch_logs::decode(value, max_inflated_bytes)?,
         TriggerKind::Stepfunctions => match sfn.clone() {
             Some(ctx) => stepfunctions_context::trigger(ctx),
-            None => return Err(DecodeError::UnknownEvent { hint: describe(value) }),
+            None => {
+                return Err(DecodeError::UnknownEvent {
+                    hint: describe(value),
+                })
+            }
         },
     };
     if trigger.step_functions.is_none() {
@@ -92,11 +103,13 @@ pub fn detect_kind(value: &Value) -> Option<TriggerKind> {
     if let (Some(Value::String(_)), Some(Value::String(source))) =
         (obj.get("detail-type"), obj.get("source"))
     {
-        return Some(if source == "aws.s3" && s3_eventbridge::is_object_event(value) {
-            TriggerKind::S3
-        } else {
-            TriggerKind::Eventbridge
-        });
+        return Some(
+            if source == "aws.s3" && s3_eventbridge::is_object_event(value) {
+                TriggerKind::S3
+            } else {
+                TriggerKind::Eventbridge
+            },
+        );
     }
     if let Some(ctx) = obj.get("requestContext").and_then(Value::as_object) {
         if ctx.contains_key("elb") {

@@ -7,7 +7,9 @@
 //! `Keys` means the payload is not a stream record and is an error. The images stay in
 //! DynamoDB JSON: relink does not interpret item contents.
 
-use super::json::{invalid, join, missing, opt_obj, opt_seconds_as_nanos, opt_str, opt_string, opt_u64, req_array};
+use super::json::{
+    invalid, join, missing, opt_obj, opt_seconds_as_nanos, opt_str, opt_string, opt_u64, req_array,
+};
 use super::{arn, Detail, DynamodbDetail, Item, Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
 use crate::pointer::{DynamodbItem, KeyValue, Pointer};
@@ -32,7 +34,13 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
             ..Source::default()
         },
     };
-    Ok(Trigger { kind: TriggerKind::Dynamodb, via: None, source, items, step_functions: None })
+    Ok(Trigger {
+        kind: TriggerKind::Dynamodb,
+        via: None,
+        source,
+        items,
+        step_functions: None,
+    })
 }
 
 /// The table ARN and name of a stream ARN. The source is the table: producers' spans
@@ -43,7 +51,9 @@ fn table_of(stream_arn: &str) -> Option<(&str, &str)> {
         return None;
     }
     let name = parsed.resource_after("table")?;
-    let table_arn = stream_arn.split_once("/stream/").map_or(stream_arn, |(table, _)| table);
+    let table_arn = stream_arn
+        .split_once("/stream/")
+        .map_or(stream_arn, |(table, _)| table);
     Some((table_arn, name))
 }
 
@@ -56,7 +66,9 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
     let event_id = opt_string(value, &p("/eventID"), INPUT)?;
     let sequence_number = opt_string(value, &p("/dynamodb/SequenceNumber"), INPUT)?;
     let time = opt_seconds_as_nanos(value, &p("/dynamodb/ApproximateCreationDateTime"), INPUT)?;
-    let arn_table = opt_str(value, &p("/eventSourceARN"), INPUT)?.and_then(table_of).map(|(_, name)| name);
+    let arn_table = opt_str(value, &p("/eventSourceARN"), INPUT)?
+        .and_then(table_of)
+        .map(|(_, name)| name);
     // Records read from Kinesis Data Streams for DynamoDB name the table instead.
     let table = match arn_table {
         Some(name) => Some(name),
@@ -103,11 +115,19 @@ fn decode_keys(value: &Value, path: &str) -> Result<Vec<(String, KeyValue)>, Dec
     for (name, typed) in map {
         let key_path = join(path, name);
         let Some(typed) = typed.as_object() else {
-            return Err(invalid(INPUT, &key_path, "expected a typed attribute value such as {\"S\": ...}".into()));
+            return Err(invalid(
+                INPUT,
+                &key_path,
+                "expected a typed attribute value such as {\"S\": ...}".into(),
+            ));
         };
         let mut entries = typed.iter();
         let (Some((ty, _)), None) = (entries.next(), entries.next()) else {
-            return Err(invalid(INPUT, &key_path, format!("expected one type, found {}", typed.len())));
+            return Err(invalid(
+                INPUT,
+                &key_path,
+                format!("expected one type, found {}", typed.len()),
+            ));
         };
         let text_path = join(&key_path, ty);
         let text = || -> Result<String, DecodeError> {

@@ -1,9 +1,8 @@
-use crate::event::test_fixtures::load as fixture;
 use super::*;
 use crate::event::decode_event_value;
+use crate::event::test_fixtures::load as fixture;
 use crate::pointer::hash_elements;
 use serde_json::json;
-
 
 fn item_pointer(item: &Item) -> &DynamodbItem {
     match item.pointers.as_slice() {
@@ -20,7 +19,9 @@ fn insert_modify_remove() {
     assert_eq!(
         t.source,
         Source {
-            arn: Some("arn:aws:dynamodb:us-east-1:123456789012:table/ExampleTableWithStream".into()),
+            arn: Some(
+                "arn:aws:dynamodb:us-east-1:123456789012:table/ExampleTableWithStream".into()
+            ),
             name: Some("ExampleTableWithStream".into()),
             region: Some("us-east-1".into()),
             account: Some("123456789012".into()),
@@ -51,10 +52,18 @@ fn insert_modify_remove() {
     let names: Vec<_> = t.items.iter().map(|i| i.event_name.as_deref()).collect();
     assert_eq!(names, [Some("INSERT"), Some("MODIFY"), Some("REMOVE")]);
     let remove = &t.items[2];
-    assert_eq!(item_pointer(remove).sequence_number.as_deref(), Some("4421584500000000017450439093"));
-    let Some(Detail::Dynamodb(d)) = &remove.detail else { panic!() };
+    assert_eq!(
+        item_pointer(remove).sequence_number.as_deref(),
+        Some("4421584500000000017450439093")
+    );
+    let Some(Detail::Dynamodb(d)) = &remove.detail else {
+        panic!()
+    };
     assert_eq!((d.new_image.as_ref(), d.size_bytes), (None, Some(38)));
-    assert_eq!(d.old_image, Some(json!({"Message": {"S": "This item has changed"}, "Id": {"N": "101"}})));
+    assert_eq!(
+        d.old_image,
+        Some(json!({"Message": {"S": "This item has changed"}, "Id": {"N": "101"}}))
+    );
     // All three records change the same item: one pointer hash.
     let want = hash_elements(&[b"ExampleTableWithStream", b"Id", b"101", b"", b""]);
     for item in &t.items {
@@ -64,18 +73,29 @@ fn insert_modify_remove() {
 
 #[test]
 fn two_string_keys_and_rich_images() {
-    let t = decode(&fixture("aws-lambda-rust-runtime/example-dynamodb-event.json")).unwrap();
+    let t = decode(&fixture(
+        "aws-lambda-rust-runtime/example-dynamodb-event.json",
+    ))
+    .unwrap();
     assert_eq!(t.items.len(), 2);
     let p = item_pointer(&t.items[0]);
     assert_eq!(p.table, "Example-Table");
     assert_eq!(
         p.keys,
-        vec![("key".into(), KeyValue::S("binary".into())), ("val".into(), KeyValue::S("data".into()))]
+        vec![
+            ("key".into(), KeyValue::S("binary".into())),
+            ("val".into(), KeyValue::S("data".into()))
+        ]
     );
     assert_eq!(p.approximate_creation_time, Some(1_480_642_020_000_000_000));
-    let Some(Detail::Dynamodb(d)) = &t.items[1].detail else { panic!() };
+    let Some(Detail::Dynamodb(d)) = &t.items[1].detail else {
+        panic!()
+    };
     let new = d.new_image.as_ref().unwrap();
-    assert_eq!(new["Map"], json!({"M": {"Name": {"S": "Joe"}, "Age": {"N": "35"}}}));
+    assert_eq!(
+        new["Map"],
+        json!({"M": {"Name": {"S": "Joe"}, "Age": {"N": "35"}}})
+    );
     assert_eq!(new["EmptyStringSet"], json!({"SS": []}));
     assert_eq!(t.source.name.as_deref(), Some("Example-Table"));
 }
@@ -83,8 +103,17 @@ fn two_string_keys_and_rich_images() {
 #[test]
 fn fractional_time_and_unparsable_source_arn() {
     let t = decode(&fixture("powertools-lambda-python/dynamoStreamEvent.json")).unwrap();
-    assert_eq!(t.source, Source { arn: Some("eventsource_arn".into()), region: Some("us-west-2".into()), ..Source::default() });
-    let [insert, modify] = t.items.as_slice() else { panic!() };
+    assert_eq!(
+        t.source,
+        Source {
+            arn: Some("eventsource_arn".into()),
+            region: Some("us-west-2".into()),
+            ..Source::default()
+        }
+    );
+    let [insert, modify] = t.items.as_slice() else {
+        panic!()
+    };
     assert_eq!(insert.time_unix_nano, Some(1_693_997_155_000_000_000));
     assert_eq!(modify.time_unix_nano, None);
     // No table name anywhere: no pointer can be hashed.
@@ -99,11 +128,18 @@ fn fractional_time_and_unparsable_source_arn() {
 
 #[test]
 fn table_name_field_when_there_is_no_stream_arn() {
-    let record = fixture("aws-lambda-rust-runtime/example-dynamodb-event-record-with-optional-fields.json");
+    let record =
+        fixture("aws-lambda-rust-runtime/example-dynamodb-event-record-with-optional-fields.json");
     let t = decode(&json!({"Records": [record]})).unwrap();
     let p = item_pointer(&t.items[0]);
     assert_eq!(p.table, "examples");
-    assert_eq!(p.keys, vec![("id".into(), KeyValue::S("00000000-0000-0000-0000-000000000000".into()))]);
+    assert_eq!(
+        p.keys,
+        vec![(
+            "id".into(),
+            KeyValue::S("00000000-0000-0000-0000-000000000000".into())
+        )]
+    );
     assert_eq!(t.source.region.as_deref(), Some("eu-west-1"));
 }
 
@@ -113,7 +149,13 @@ fn binary_keys_keep_their_base64() {
     v["Records"][0]["dynamodb"]["Keys"] = json!({"pk": {"B": "aGk="}, "sk": {"N": "1.50"}});
     let t = decode(&v).unwrap();
     let p = item_pointer(&t.items[0]);
-    assert_eq!(p.keys, vec![("pk".into(), KeyValue::B("aGk=".into())), ("sk".into(), KeyValue::N("1.50".into()))]);
+    assert_eq!(
+        p.keys,
+        vec![
+            ("pk".into(), KeyValue::B("aGk=".into())),
+            ("sk".into(), KeyValue::N("1.50".into()))
+        ]
+    );
     assert_eq!(p.hashes().len(), 2);
 }
 

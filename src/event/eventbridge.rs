@@ -38,7 +38,10 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
         event_name: opt_string(value, "/detail-type", INPUT)?,
         time_unix_nano: opt_rfc3339_as_nanos(value, "/time", INPUT)?,
         contexts,
-        pointers: vec![Pointer::Message(Message { service: "eventbridge", id })],
+        pointers: vec![Pointer::Message(Message {
+            service: "eventbridge",
+            id,
+        })],
         detail: Some(Detail::Message(MessageDetail {
             subject: event_source.map(str::to_owned),
             body_json: detail.map(|d| Value::Object(d.clone())),
@@ -68,7 +71,11 @@ fn first_resource(value: &Value) -> Result<Option<String>, DecodeError> {
         return Ok(None);
     };
     let Some(list) = resources.as_array() else {
-        return Err(super::json::invalid(INPUT, "/resources", "expected an array of strings".into()));
+        return Err(super::json::invalid(
+            INPUT,
+            "/resources",
+            "expected an array of strings".into(),
+        ));
     };
     for i in 0..list.len() {
         opt_str(value, &format!("/resources/{i}"), INPUT)?;

@@ -1,12 +1,14 @@
-use crate::event::test_fixtures::load as fixture;
 use super::*;
 use crate::event::decode_event_value;
+use crate::event::test_fixtures::load as fixture;
 use serde_json::json;
-
 
 #[test]
 fn scheduled_event() {
-    let t = decode_event_value(&fixture("aws-lambda-rust-runtime/example-eventbridge-schedule.json")).unwrap();
+    let t = decode_event_value(&fixture(
+        "aws-lambda-rust-runtime/example-eventbridge-schedule.json",
+    ))
+    .unwrap();
     let want = Trigger {
         kind: TriggerKind::Eventbridge,
         via: None,
@@ -42,16 +44,33 @@ fn scheduled_event() {
 fn service_events_keep_their_detail() {
     let t = decode(&fixture("powertools-lambda-python/eventBridgeEvent.json")).unwrap();
     let item = &t.items[0];
-    assert_eq!(item.event_name.as_deref(), Some("EC2 Instance State-change Notification"));
+    assert_eq!(
+        item.event_name.as_deref(),
+        Some("EC2 Instance State-change Notification")
+    );
     assert_eq!(item.time_unix_nano, Some(1_513_968_228_000_000_000));
-    let Some(Detail::Message(d)) = &item.detail else { panic!() };
-    assert_eq!(d.body_json, Some(json!({"instance_id": "i-1234567890abcdef0", "state": "terminated"})));
-    assert_eq!(t.source.arn.as_deref(), Some("arn:aws:ec2:us-west-1:123456789012:instance/i-1234567890abcdef0"));
+    let Some(Detail::Message(d)) = &item.detail else {
+        panic!()
+    };
+    assert_eq!(
+        d.body_json,
+        Some(json!({"instance_id": "i-1234567890abcdef0", "state": "terminated"}))
+    );
+    assert_eq!(
+        t.source.arn.as_deref(),
+        Some("arn:aws:ec2:us-west-1:123456789012:instance/i-1234567890abcdef0")
+    );
     assert_eq!(t.source.account.as_deref(), Some("111122223333"));
 
     // An event without the optional `version` decodes the same way.
-    let t = decode(&fixture("aws-lambda-rust-runtime/example-eventbridge-event-obj.json")).unwrap();
-    assert_eq!(t.items[0].id.as_deref(), Some("7bf73129-1428-4cd3-a780-95db273d1602"));
+    let t = decode(&fixture(
+        "aws-lambda-rust-runtime/example-eventbridge-event-obj.json",
+    ))
+    .unwrap();
+    assert_eq!(
+        t.items[0].id.as_deref(),
+        Some("7bf73129-1428-4cd3-a780-95db273d1602")
+    );
     assert_eq!(t.items[0].time_unix_nano, Some(1_636_666_194_000_000_000));
 }
 
@@ -70,10 +89,19 @@ fn custom_event_without_resources() {
     let item = &t.items[0];
     assert_eq!(item.event_name.as_deref(), Some("testdetail"));
     assert_eq!(item.time_unix_nano, Some(1_635_989_865_000_000_000));
-    let Some(Detail::Message(d)) = &item.detail else { panic!() };
+    let Some(Detail::Message(d)) = &item.detail else {
+        panic!()
+    };
     // The detail is kept as given, carrier included.
-    assert_eq!(d.body_json.as_ref().and_then(|b| b.get("foo")), Some(&json!("bar")));
-    assert!(d.body_json.as_ref().and_then(|b| b.get("_datadog")).is_some());
+    assert_eq!(
+        d.body_json.as_ref().and_then(|b| b.get("foo")),
+        Some(&json!("bar"))
+    );
+    assert!(d
+        .body_json
+        .as_ref()
+        .and_then(|b| b.get("_datadog"))
+        .is_some());
 }
 
 #[test]
@@ -132,22 +160,33 @@ mod contexts {
     #[test]
     fn detail_datadog() {
         let t = decode(&fixture("datadog-lambda-python/eventbridge-custom.json")).unwrap();
-        assert_eq!(t.items[0].contexts, vec![datadog(12345, 67890, "detail._datadog.x-datadog-trace-id")]);
+        assert_eq!(
+            t.items[0].contexts,
+            vec![datadog(12345, 67890, "detail._datadog.x-datadog-trace-id")]
+        );
     }
 
     #[test]
     fn top_level_datadog_from_an_input_transformer() {
         let mut v = fixture("datadog-lambda-python/eventbridge-custom.json");
-        let carrier = v["detail"].as_object_mut().unwrap().remove("_datadog").unwrap();
+        let carrier = v["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("_datadog")
+            .unwrap();
         v["_datadog"] = carrier;
         let t = decode(&v).unwrap();
-        assert_eq!(t.items[0].contexts, vec![datadog(12345, 67890, "_datadog.x-datadog-trace-id")]);
+        assert_eq!(
+            t.items[0].contexts,
+            vec![datadog(12345, 67890, "_datadog.x-datadog-trace-id")]
+        );
     }
 
     #[test]
     fn traceparent_in_detail_after_datadog() {
         let mut v = fixture("datadog-lambda-python/eventbridge-custom.json");
-        v["detail"]["traceparent"] = json!("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        v["detail"]["traceparent"] =
+            json!("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
         let t = decode(&v).unwrap();
         let w3c = Found {
             context: SpanContext {
@@ -159,7 +198,13 @@ mod contexts {
             },
             carrier: "detail.traceparent".into(),
         };
-        assert_eq!(t.items[0].contexts, vec![datadog(12345, 67890, "detail._datadog.x-datadog-trace-id"), w3c]);
+        assert_eq!(
+            t.items[0].contexts,
+            vec![
+                datadog(12345, 67890, "detail._datadog.x-datadog-trace-id"),
+                w3c
+            ]
+        );
     }
 
     #[test]

@@ -17,9 +17,14 @@ const INPUT: &str = "function-url event";
 pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     let item = apigateway_http::item(value, INPUT)?;
     let domain = req_str(value, "/requestContext/domainName", INPUT)?;
-    let url_id = domain.split('.').next().filter(|id| !id.is_empty()).map(str::to_owned);
+    let url_id = domain
+        .split('.')
+        .next()
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned);
     // With auth type NONE the caller is unauthenticated and Lambda writes "anonymous".
-    let account = non_empty(opt_str(value, "/requestContext/accountId", INPUT)?).filter(|a| a != "anonymous");
+    let account =
+        non_empty(opt_str(value, "/requestContext/accountId", INPUT)?).filter(|a| a != "anonymous");
     Ok(Trigger {
         kind: TriggerKind::FunctionUrl,
         via: None,
@@ -40,9 +45,7 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
 mod tests {
     use super::*;
     use crate::event::detect_kind;
-    use crate::event::test_fixtures::{
-        fixture, http,
-    };
+    use crate::event::test_fixtures::{fixture, http};
     use crate::event::HttpRequest;
     use serde_json::json;
 
@@ -55,12 +58,15 @@ mod tests {
         "powertools-lambda-python/lambdaFunctionUrlIAMEvent.json",
     ];
 
-
     #[test]
     fn every_function_url_fixture_is_detected_and_decodes() -> Result<(), DecodeError> {
         for path in FIXTURES {
             let event = fixture(path)?;
-            assert_eq!(detect_kind(&event), Some(TriggerKind::FunctionUrl), "{path}");
+            assert_eq!(
+                detect_kind(&event),
+                Some(TriggerKind::FunctionUrl),
+                "{path}"
+            );
             let trigger = decode(&event)?;
             assert_eq!(trigger.items.len(), 1, "{path}");
             assert!(trigger.source.region.is_some(), "{path}");
@@ -83,9 +89,15 @@ mod tests {
             }
         );
         let item = trigger.items.first();
-        assert_eq!(item.and_then(|i| i.id.as_deref()), Some("ec4d58f8-2b8b-4ceb-a1d5-2be7bff58505"));
+        assert_eq!(
+            item.and_then(|i| i.id.as_deref()),
+            Some("ec4d58f8-2b8b-4ceb-a1d5-2be7bff58505")
+        );
         assert_eq!(item.and_then(|i| i.event_name.as_deref()), Some("GET /"));
-        assert_eq!(item.and_then(|i| i.time_unix_nano), Some(1_637_169_449_721_000_000));
+        assert_eq!(
+            item.and_then(|i| i.time_unix_nano),
+            Some(1_637_169_449_721_000_000)
+        );
         assert_eq!(
             http(&trigger),
             Some(&HttpRequest {
@@ -110,18 +122,24 @@ mod tests {
 
     #[test]
     fn root_only_xray_header_gives_no_context() -> Result<(), DecodeError> {
-        let t = decode(&fixture("aws-lambda-rust-runtime/lambda_function_url_request.json")?)?;
+        let t = decode(&fixture(
+            "aws-lambda-rust-runtime/lambda_function_url_request.json",
+        )?)?;
         assert_eq!(t.items.first().map(|i| i.contexts.len()), Some(0));
         Ok(())
     }
 
     #[test]
     fn anonymous_account_and_trailing_slash() -> Result<(), DecodeError> {
-        let t = decode(&fixture("powertools-lambda-python/lambdaFunctionUrlEvent.json")?)?;
+        let t = decode(&fixture(
+            "powertools-lambda-python/lambdaFunctionUrlEvent.json",
+        )?)?;
         assert_eq!(t.source.account, None);
         assert_eq!(t.source.name.as_deref(), Some("<url-id>"));
         assert_eq!(t.source.region.as_deref(), Some("us-east-1"));
-        let t = decode(&fixture("powertools-lambda-python/lambdaFunctionUrlEventPathTrailingSlash.json")?)?;
+        let t = decode(&fixture(
+            "powertools-lambda-python/lambdaFunctionUrlEventPathTrailingSlash.json",
+        )?)?;
         assert_eq!(http(&t).and_then(|h| h.path.as_deref()), Some("/my/path/"));
         assert_eq!(
             http(&t).and_then(|h| h.query.as_deref()),
@@ -147,7 +165,10 @@ mod tests {
             ),
         ];
         for (event, want) in cases {
-            assert_eq!(decode(&event).err().map(|e| e.to_string()).as_deref(), Some(want));
+            assert_eq!(
+                decode(&event).err().map(|e| e.to_string()).as_deref(),
+                Some(want)
+            );
         }
     }
 }

@@ -14,7 +14,11 @@ use serde_json::Value;
 
 /// Everything but RFC 3986 unreserved characters is escaped when a decoded query string
 /// is written back out, so the result parses back to the same parameters.
-const QUERY_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const QUERY_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Below this an epoch given as milliseconds would be before March 1973: such a value is
 /// seconds (SAM local writes `requestTimeEpoch` and `timeEpoch` in seconds).
@@ -57,7 +61,10 @@ impl<'a> Headers<'a> {
                     continue;
                 }
                 let value = header_value(value, &path, input)?;
-                let known = list.iter().take(multi_count).any(|(n, _)| n.eq_ignore_ascii_case(name));
+                let known = list
+                    .iter()
+                    .take(multi_count)
+                    .any(|(n, _)| n.eq_ignore_ascii_case(name));
                 if !known {
                     list.push((name.as_str(), value));
                 }
@@ -68,7 +75,10 @@ impl<'a> Headers<'a> {
 
     /// The first value of a header, by case-insensitive name.
     pub(super) fn get(&self, name: &str) -> Option<&'a str> {
-        self.list.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
+        self.list
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
     }
 
     /// Upstream trace contexts in the headers (W3C, X-Ray, Datadog).
@@ -136,7 +146,10 @@ pub(super) fn query_string(
             s.to_owned()
         }
     };
-    let joined: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", escape(k), escape(v))).collect();
+    let joined: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", escape(k), escape(v)))
+        .collect();
     Ok(Some(joined.join("&")))
 }
 
@@ -152,7 +165,9 @@ pub(super) fn epoch_millis(
         Some(secs) if secs < MIN_PLAUSIBLE_MILLIS => secs.checked_mul(1_000_000_000),
         Some(millis) => millis.checked_mul(1_000_000),
     };
-    nanos.map(Some).ok_or_else(|| invalid(input, path, "epoch is out of range".into()))
+    nanos
+        .map(Some)
+        .ok_or_else(|| invalid(input, path, "epoch is out of range".into()))
 }
 
 /// The region in an AWS endpoint name: `{id}.execute-api.{region}.amazonaws.com`,
@@ -165,7 +180,9 @@ pub(super) fn region_from_domain(domain: &str, service: &str) -> Option<String> 
     }
     let region = labels.next()?;
     let plausible = region.contains('-')
-        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     plausible.then(|| region.to_owned())
 }
 
@@ -195,7 +212,11 @@ fn object_or_null<'a>(
     }
 }
 
-fn header_value<'a>(value: &'a Value, path: &str, input: &'static str) -> Result<&'a str, DecodeError> {
+fn header_value<'a>(
+    value: &'a Value,
+    path: &str,
+    input: &'static str,
+) -> Result<&'a str, DecodeError> {
     match value {
         Value::String(s) => Ok(s.as_str()),
         other => Err(wrong(input, path, "a string", other)),
@@ -226,7 +247,10 @@ mod tests {
             "multiValueHeaders": {"host": ["first", "last"]}
         });
         let headers = Headers::read(&event, "test")?;
-        assert_eq!(headers.list, vec![("host", "first"), ("host", "last"), ("X-Only-Single", "s")]);
+        assert_eq!(
+            headers.list,
+            vec![("host", "first"), ("host", "last"), ("X-Only-Single", "s")]
+        );
         assert_eq!(headers.get("HOST"), Some("first"));
         Ok(())
     }
@@ -249,8 +273,7 @@ mod tests {
 
     #[test]
     fn forwarded_for_and_scheme() -> Result<(), DecodeError> {
-        let event =
-            json!({"headers": {"X-Forwarded-For": " 1.2.3.4 , 5.6.7.8", "X-Forwarded-Proto": "https"}});
+        let event = json!({"headers": {"X-Forwarded-For": " 1.2.3.4 , 5.6.7.8", "X-Forwarded-Proto": "https"}});
         let headers = Headers::read(&event, "test")?;
         assert_eq!(headers.forwarded_for().as_deref(), Some("1.2.3.4"));
         assert_eq!(headers.scheme().as_deref(), Some("https"));
@@ -265,28 +288,52 @@ mod tests {
             "queryStringParameters": {"b": "ignored"},
             "multiValueQueryStringParameters": {"b": ["x y", "2"], "a": ["?&="]}
         });
-        assert_eq!(query_string(&event, "t", true), Ok(Some("a=%3F%26%3D&b=x%20y&b=2".into())));
-        assert_eq!(query_string(&event, "t", false), Ok(Some("a=?&=&b=x y&b=2".into())));
-        let single = json!({"queryStringParameters": {"k": "v"}, "multiValueQueryStringParameters": null});
+        assert_eq!(
+            query_string(&event, "t", true),
+            Ok(Some("a=%3F%26%3D&b=x%20y&b=2".into()))
+        );
+        assert_eq!(
+            query_string(&event, "t", false),
+            Ok(Some("a=?&=&b=x y&b=2".into()))
+        );
+        let single =
+            json!({"queryStringParameters": {"k": "v"}, "multiValueQueryStringParameters": null});
         assert_eq!(query_string(&single, "t", true), Ok(Some("k=v".into())));
-        assert_eq!(query_string(&json!({"queryStringParameters": {}}), "t", true), Ok(None));
+        assert_eq!(
+            query_string(&json!({"queryStringParameters": {}}), "t", true),
+            Ok(None)
+        );
     }
 
     #[test]
     fn epochs_in_millis_seconds_or_zero() {
         let event = json!({"ms": 1583798639428u64, "s": 1637063673, "zero": 0, "huge": u64::MAX});
-        assert_eq!(epoch_millis(&event, "/ms", "t"), Ok(Some(1_583_798_639_428_000_000)));
-        assert_eq!(epoch_millis(&event, "/s", "t"), Ok(Some(1_637_063_673_000_000_000)));
+        assert_eq!(
+            epoch_millis(&event, "/ms", "t"),
+            Ok(Some(1_583_798_639_428_000_000))
+        );
+        assert_eq!(
+            epoch_millis(&event, "/s", "t"),
+            Ok(Some(1_637_063_673_000_000_000))
+        );
         assert_eq!(epoch_millis(&event, "/zero", "t"), Ok(None));
         assert_eq!(epoch_millis(&event, "/missing", "t"), Ok(None));
-        let err = epoch_millis(&event, "/huge", "t").err().map(|e| e.to_string());
-        assert_eq!(err.as_deref(), Some("t: invalid field `huge`: epoch is out of range"));
+        let err = epoch_millis(&event, "/huge", "t")
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("t: invalid field `huge`: epoch is out of range")
+        );
     }
 
     #[test]
     fn regions_from_endpoint_domains() {
         let r = |d| region_from_domain(d, "execute-api");
-        assert_eq!(r("gy415nuibc.execute-api.us-east-2.amazonaws.com").as_deref(), Some("us-east-2"));
+        assert_eq!(
+            r("gy415nuibc.execute-api.us-east-2.amazonaws.com").as_deref(),
+            Some("us-east-2")
+        );
         assert_eq!(r("1234567890.execute-api.{dns_suffix}"), None);
         assert_eq!(r("api.example.com"), None);
         assert_eq!(r("localhost"), None);

@@ -40,7 +40,11 @@ pub(crate) fn opt_string(
 
 /// An optional unsigned integer given as a JSON number or a decimal string (AWS uses
 /// both: SQS `SentTimestamp` is a string, API Gateway `requestTimeEpoch` a number).
-pub(crate) fn opt_u64(v: &Value, path: &str, input: &'static str) -> Result<Option<u64>, DecodeError> {
+pub(crate) fn opt_u64(
+    v: &Value,
+    path: &str,
+    input: &'static str,
+) -> Result<Option<u64>, DecodeError> {
     match pointer(v, path) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_u64() {
@@ -48,7 +52,11 @@ pub(crate) fn opt_u64(v: &Value, path: &str, input: &'static str) -> Result<Opti
             // DynamoDB ApproximateCreationDateTime is a float of seconds in some payloads.
             None => match n.as_f64() {
                 Some(f) if f.is_finite() && (0.0..1.8e19).contains(&f) => Ok(Some(f as u64)),
-                _ => Err(invalid(input, path, format!("{n} is not an unsigned integer"))),
+                _ => Err(invalid(
+                    input,
+                    path,
+                    format!("{n} is not an unsigned integer"),
+                )),
             },
         },
         Some(Value::String(s)) => s
@@ -77,7 +85,11 @@ pub(crate) fn opt_seconds_as_nanos(
     };
     match decimal_seconds_to_nanos(&text) {
         Some(nanos) => Ok(Some(nanos)),
-        None => Err(invalid(input, path, format!("{text:?} is not a plausible number of seconds"))),
+        None => Err(invalid(
+            input,
+            path,
+            format!("{text:?} is not a plausible number of seconds"),
+        )),
     }
 }
 
@@ -196,15 +208,25 @@ fn array_index(token: &str) -> Option<usize> {
 
 /// Renders a JSON pointer as the dotted field name users know (`Records.0.s3.bucket`).
 pub(crate) fn field_name(path: &str) -> String {
-    path.trim_start_matches('/').replace('/', ".").replace("~1", "/").replace("~0", "~")
+    path.trim_start_matches('/')
+        .replace('/', ".")
+        .replace("~1", "/")
+        .replace("~0", "~")
 }
 
 pub(crate) fn missing(input: &'static str, path: &str) -> DecodeError {
-    DecodeError::MissingField { input, field: field_name(path) }
+    DecodeError::MissingField {
+        input,
+        field: field_name(path),
+    }
 }
 
 pub(crate) fn invalid(input: &'static str, path: &str, message: String) -> DecodeError {
-    DecodeError::InvalidField { input, field: field_name(path), message }
+    DecodeError::InvalidField {
+        input,
+        field: field_name(path),
+        message,
+    }
 }
 
 fn wrong_type(input: &'static str, path: &str, want: &str, got: &Value) -> DecodeError {
@@ -241,9 +263,23 @@ mod tests {
             "01": "zero-one",
         });
         for path in [
-            "", "/", "/Records", "/Records/0/s3/object/key", "/Records/1", "/Records/2", "/Records/01",
-            "/Records/+1", "/Records/-1", "/Records/1/x", "/a~1b/m~0n", "/a~1b/", "/a~1b/m~n", "/01",
-            "Records", "/missing/deeper", "/Records/18446744073709551616",
+            "",
+            "/",
+            "/Records",
+            "/Records/0/s3/object/key",
+            "/Records/1",
+            "/Records/2",
+            "/Records/01",
+            "/Records/+1",
+            "/Records/-1",
+            "/Records/1/x",
+            "/a~1b/m~0n",
+            "/a~1b/",
+            "/a~1b/m~n",
+            "/01",
+            "Records",
+            "/missing/deeper",
+            "/Records/18446744073709551616",
         ] {
             assert_eq!(pointer(&doc, path), doc.pointer(path), "{path:?}");
         }
@@ -253,11 +289,26 @@ mod tests {
     fn seconds_are_converted_exactly() {
         let v = json!({"a": 1480641523.477, "b": 1693997155.0, "c": "1428537600", "d": 1428537600,
                        "e": 1.5e9, "f": 0.000000001});
-        assert_eq!(opt_seconds_as_nanos(&v, "/a", "t"), Ok(Some(1_480_641_523_477_000_000)));
-        assert_eq!(opt_seconds_as_nanos(&v, "/b", "t"), Ok(Some(1_693_997_155_000_000_000)));
-        assert_eq!(opt_seconds_as_nanos(&v, "/c", "t"), Ok(Some(1_428_537_600_000_000_000)));
-        assert_eq!(opt_seconds_as_nanos(&v, "/d", "t"), Ok(Some(1_428_537_600_000_000_000)));
-        assert_eq!(opt_seconds_as_nanos(&v, "/e", "t"), Ok(Some(1_500_000_000_000_000_000)));
+        assert_eq!(
+            opt_seconds_as_nanos(&v, "/a", "t"),
+            Ok(Some(1_480_641_523_477_000_000))
+        );
+        assert_eq!(
+            opt_seconds_as_nanos(&v, "/b", "t"),
+            Ok(Some(1_693_997_155_000_000_000))
+        );
+        assert_eq!(
+            opt_seconds_as_nanos(&v, "/c", "t"),
+            Ok(Some(1_428_537_600_000_000_000))
+        );
+        assert_eq!(
+            opt_seconds_as_nanos(&v, "/d", "t"),
+            Ok(Some(1_428_537_600_000_000_000))
+        );
+        assert_eq!(
+            opt_seconds_as_nanos(&v, "/e", "t"),
+            Ok(Some(1_500_000_000_000_000_000))
+        );
         assert_eq!(opt_seconds_as_nanos(&v, "/f", "t"), Ok(Some(1)));
         assert_eq!(opt_seconds_as_nanos(&v, "/missing", "t"), Ok(None));
     }
@@ -267,7 +318,10 @@ mod tests {
         let v = json!({"big": 1e300, "neg": -1.5, "s": "soon", "o": {}, "huge": 18000000000u64});
         for field in ["big", "neg", "s", "huge"] {
             let err = opt_seconds_as_nanos(&v, &format!("/{field}"), "t").unwrap_err();
-            assert!(matches!(err, DecodeError::InvalidField { field: ref f, .. } if f == field), "{err}");
+            assert!(
+                matches!(err, DecodeError::InvalidField { field: ref f, .. } if f == field),
+                "{err}"
+            );
         }
         assert_eq!(
             opt_seconds_as_nanos(&v, "/o", "t").unwrap_err().to_string(),
@@ -278,10 +332,15 @@ mod tests {
     #[test]
     fn rfc3339_times() {
         let v = json!({"t": "2015-08-18T18:02:32.111Z", "bad": "yesterday", "n": 5});
-        assert_eq!(opt_rfc3339_as_nanos(&v, "/t", "t"), Ok(Some(1_439_920_952_111_000_000)));
+        assert_eq!(
+            opt_rfc3339_as_nanos(&v, "/t", "t"),
+            Ok(Some(1_439_920_952_111_000_000))
+        );
         assert_eq!(opt_rfc3339_as_nanos(&v, "/none", "t"), Ok(None));
         assert_eq!(
-            opt_rfc3339_as_nanos(&v, "/bad", "t").unwrap_err().to_string(),
+            opt_rfc3339_as_nanos(&v, "/bad", "t")
+                .unwrap_err()
+                .to_string(),
             "t: invalid field `bad`: \"yesterday\" is not an RFC 3339 time"
         );
         assert!(opt_rfc3339_as_nanos(&v, "/n", "t").is_err());
@@ -290,9 +349,14 @@ mod tests {
     #[test]
     fn millis_overflow_is_an_error() {
         let v = json!({"ok": "1520621625029", "big": 18446744073709551615u64});
-        assert_eq!(opt_millis_as_nanos(&v, "/ok", "t"), Ok(Some(1_520_621_625_029_000_000)));
         assert_eq!(
-            opt_millis_as_nanos(&v, "/big", "t").unwrap_err().to_string(),
+            opt_millis_as_nanos(&v, "/ok", "t"),
+            Ok(Some(1_520_621_625_029_000_000))
+        );
+        assert_eq!(
+            opt_millis_as_nanos(&v, "/big", "t")
+                .unwrap_err()
+                .to_string(),
             "t: invalid field `big`: 18446744073709551615 milliseconds is out of range"
         );
     }

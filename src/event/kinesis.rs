@@ -7,7 +7,9 @@
 //! object in it (Datadog's tracers inject one into JSON records) yields contexts.
 //! Server-side encrypted records (`encryptionType: KMS`) arrive decrypted and decode alike.
 
-use super::json::{field_name, missing, opt_obj, opt_seconds_as_nanos, opt_str, opt_string, req_array, req_str};
+use super::json::{
+    field_name, missing, opt_obj, opt_seconds_as_nanos, opt_str, opt_string, req_array, req_str,
+};
 use super::{arn, message, Detail, Item, MessageDetail, Trigger, TriggerKind};
 use crate::error::DecodeError;
 use crate::pointer::{Message, Pointer};
@@ -24,7 +26,9 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
         items.push(decode_record(value, &format!("/Records/{i}"))?);
     }
     let stream_arn = opt_str(value, "/Records/0/eventSourceARN", INPUT)?;
-    let name = stream_arn.and_then(arn::parse).and_then(|a| a.resource_after("stream"));
+    let name = stream_arn
+        .and_then(arn::parse)
+        .and_then(|a| a.resource_after("stream"));
     let region = opt_str(value, "/Records/0/awsRegion", INPUT)?;
     Ok(Trigger {
         kind: TriggerKind::Kinesis,
@@ -43,7 +47,10 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
     let (size, body_json) = decode_data(value, &p("/kinesis/data"), INPUT)?;
     let sequence_number = req_str(value, &p("/kinesis/sequenceNumber"), INPUT)?;
     let event_id = opt_string(value, &p("/eventID"), INPUT)?;
-    let shard = event_id.as_deref().and_then(|id| id.split_once(':')).map(|(shard, _)| shard);
+    let shard = event_id
+        .as_deref()
+        .and_then(|id| id.split_once(':'))
+        .map(|(shard, _)| shard);
     let pointers = match shard {
         Some(shard) if !shard.is_empty() => vec![Pointer::Message(Message {
             service: "kinesis",
@@ -58,7 +65,11 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
     Ok(Item {
         id: event_id,
         event_name: None,
-        time_unix_nano: opt_seconds_as_nanos(value, &p("/kinesis/approximateArrivalTimestamp"), INPUT)?,
+        time_unix_nano: opt_seconds_as_nanos(
+            value,
+            &p("/kinesis/approximateArrivalTimestamp"),
+            INPUT,
+        )?,
         contexts,
         pointers,
         detail: Some(Detail::Message(MessageDetail {
@@ -82,8 +93,14 @@ pub(crate) fn decode_data(
     let text = req_str(value, path, input)?;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text)
-        .map_err(|e| DecodeError::Base64 { input, field: field_name(path), message: e.to_string() })?;
-    let json = std::str::from_utf8(&bytes).ok().and_then(message::parse_body);
+        .map_err(|e| DecodeError::Base64 {
+            input,
+            field: field_name(path),
+            message: e.to_string(),
+        })?;
+    let json = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(message::parse_body);
     Ok((bytes.len() as u64, json))
 }
 

@@ -1,13 +1,14 @@
-use crate::event::test_fixtures::{load as fixture, message_detail};
 use super::*;
+use crate::event::test_fixtures::{load as fixture, message_detail};
 use crate::event::{decode_event_value, Source};
 use serde_json::json;
 
-
-
 #[test]
 fn text_records() {
-    let t = decode_event_value(&fixture("aws-lambda-rust-runtime/example-kinesis-event.json")).unwrap();
+    let t = decode_event_value(&fixture(
+        "aws-lambda-rust-runtime/example-kinesis-event.json",
+    ))
+    .unwrap();
     assert_eq!(t.kind, TriggerKind::Kinesis);
     assert_eq!(
         t.source,
@@ -20,44 +21,65 @@ fn text_records() {
         }
     );
     let first = Item {
-        id: Some("shardId-000000000000:49568167373333333333333333333333333333333333333333333333".into()),
+        id: Some(
+            "shardId-000000000000:49568167373333333333333333333333333333333333333333333333".into(),
+        ),
         event_name: None,
         time_unix_nano: Some(1_480_641_523_477_000_000),
         contexts: vec![],
         pointers: vec![Pointer::Message(Message {
             service: "kinesis",
-            id: "shardId-000000000000:49568167373333333333333333333333333333333333333333333333".into(),
+            id: "shardId-000000000000:49568167373333333333333333333333333333333333333333333333"
+                .into(),
         })],
         detail: Some(Detail::Message(MessageDetail {
             body_size: Some(11),
             partition_key: Some("s1".into()),
-            sequence_number: Some("49568167373333333333333333333333333333333333333333333333".into()),
+            sequence_number: Some(
+                "49568167373333333333333333333333333333333333333333333333".into(),
+            ),
             ..MessageDetail::default()
         })),
         payload: None,
     };
     assert_eq!(t.items.first(), Some(&first));
-    assert_eq!(t.items.get(1).and_then(|i| i.time_unix_nano), Some(1_480_841_523_477_000_000));
+    assert_eq!(
+        t.items.get(1).and_then(|i| i.time_unix_nano),
+        Some(1_480_841_523_477_000_000)
+    );
 }
 
 #[test]
 fn encrypted_records_decode_alike() {
-    let plain = decode(&fixture("aws-lambda-rust-runtime/example-kinesis-event.json")).unwrap();
-    let encrypted = decode(&fixture("aws-lambda-rust-runtime/example-kinesis-event-encrypted.json")).unwrap();
+    let plain = decode(&fixture(
+        "aws-lambda-rust-runtime/example-kinesis-event.json",
+    ))
+    .unwrap();
+    let encrypted = decode(&fixture(
+        "aws-lambda-rust-runtime/example-kinesis-event-encrypted.json",
+    ))
+    .unwrap();
     assert_eq!(plain, encrypted);
 }
 
 #[test]
 fn json_records() {
-    let t = decode(&fixture("powertools-lambda-python/kinesisStreamEventOneRecord.json")).unwrap();
+    let t = decode(&fixture(
+        "powertools-lambda-python/kinesisStreamEventOneRecord.json",
+    ))
+    .unwrap();
     let item = &t.items[0];
-    assert_eq!(message_detail(item).body_json, Some(json!({"message": "test message", "username": "test"})));
+    assert_eq!(
+        message_detail(item).body_json,
+        Some(json!({"message": "test message", "username": "test"}))
+    );
     assert_eq!(message_detail(item).body_size, Some(47));
     assert_eq!(
         item.pointers,
         vec![Pointer::Message(Message {
             service: "kinesis",
-            id: "shardId-000000000006:49590338271490256608559692538361571095921575989136588898".into(),
+            id: "shardId-000000000006:49590338271490256608559692538361571095921575989136588898"
+                .into(),
         })]
     );
     assert_eq!(t.source.name.as_deref(), Some("lambda-stream"));
@@ -70,16 +92,25 @@ fn datadog_records_keep_their_body() {
     assert_eq!(t.items.len(), 2);
     let body = message_detail(&t.items[0]).body_json.clone().unwrap();
     assert_eq!(body["foo"], json!("bar"));
-    assert_eq!(body["_datadog"]["x-datadog-trace-id"], json!("4948377316357291421"));
+    assert_eq!(
+        body["_datadog"]["x-datadog-trace-id"],
+        json!("4948377316357291421")
+    );
     assert_eq!(t.items[0].time_unix_nano, Some(1_643_638_425_163_000_000));
 }
 
 #[test]
 fn gzip_records_are_opaque() {
-    let t = decode(&fixture("powertools-lambda-python/kinesisStreamCloudWatchLogsEvent.json")).unwrap();
+    let t = decode(&fixture(
+        "powertools-lambda-python/kinesisStreamCloudWatchLogsEvent.json",
+    ))
+    .unwrap();
     let d = message_detail(&t.items[0]);
     assert_eq!(d.body_json, None);
-    assert_eq!(d.partition_key.as_deref(), Some("da10bf66b1f54bff5d96eae99149ad1f"));
+    assert_eq!(
+        d.partition_key.as_deref(),
+        Some("da10bf66b1f54bff5d96eae99149ad1f")
+    );
     assert!(t.items[0].contexts.is_empty());
 }
 
@@ -110,27 +141,37 @@ fn malformed_records_name_the_field() {
         "kinesis event: field `Records.3.kinesis.data` is not valid base64: Invalid symbol 42, offset 7."
     );
     assert_eq!(
-        err(&base, &|v| v["Records"][0]["kinesis"]["data"] = json!("SGVsbG8")),
+        err(&base, &|v| v["Records"][0]["kinesis"]["data"] =
+            json!("SGVsbG8")),
         "kinesis event: field `Records.0.kinesis.data` is not valid base64: Invalid padding"
     );
     assert_eq!(
-        err(&base, &|v| v["Records"][0]["kinesis"]["data"] = json!(["SGVsbG8="])),
+        err(&base, &|v| v["Records"][0]["kinesis"]["data"] =
+            json!(["SGVsbG8="])),
         "kinesis event: invalid field `Records.0.kinesis.data`: expected a string, found an array"
     );
     assert_eq!(
         err(&base, &|v| {
-            v["Records"][1]["kinesis"].as_object_mut().unwrap().remove("data");
+            v["Records"][1]["kinesis"]
+                .as_object_mut()
+                .unwrap()
+                .remove("data");
         }),
         "kinesis event: missing field `Records.1.kinesis.data`"
     );
     assert_eq!(
         err(&base, &|v| {
-            v["Records"][0]["kinesis"].as_object_mut().unwrap().remove("sequenceNumber");
+            v["Records"][0]["kinesis"]
+                .as_object_mut()
+                .unwrap()
+                .remove("sequenceNumber");
         }),
         "kinesis event: missing field `Records.0.kinesis.sequenceNumber`"
     );
     assert_eq!(
-        err(&base, &|v| v["Records"][0]["kinesis"]["approximateArrivalTimestamp"] = json!(1e20)),
+        err(&base, &|v| v["Records"][0]["kinesis"]
+            ["approximateArrivalTimestamp"] =
+            json!(1e20)),
         "kinesis event: invalid field `Records.0.kinesis.approximateArrivalTimestamp`: \
          \"1e+20\" is not a plausible number of seconds"
     );
@@ -159,6 +200,9 @@ fn datadog_carrier_in_json_data() {
             assert_eq!(item.contexts, want, "{file}");
         }
     }
-    let t = decode(&fixture("powertools-lambda-python/kinesisStreamEventOneRecord.json")).unwrap();
+    let t = decode(&fixture(
+        "powertools-lambda-python/kinesisStreamEventOneRecord.json",
+    ))
+    .unwrap();
     assert!(t.items[0].contexts.is_empty());
 }

@@ -59,20 +59,29 @@ mod tests {
 
     #[test]
     fn text_types() {
-        assert!(is_text_type("String") && is_text_type("Number.float") && is_text_type("String.Array"));
+        assert!(
+            is_text_type("String") && is_text_type("Number.float") && is_text_type("String.Array")
+        );
         assert!(!is_text_type("Binary") && !is_text_type("binary"));
     }
 
     #[test]
     fn embedded_events() {
         let s3 = json!({"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": "b"}, "object": {"key": "k"}}}]});
-        assert_eq!(decode_embedded(&s3, false).map(|t| t.kind), Some(TriggerKind::S3));
-        let broken = json!({"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": "b"}}}]});
+        assert_eq!(
+            decode_embedded(&s3, false).map(|t| t.kind),
+            Some(TriggerKind::S3)
+        );
+        let broken =
+            json!({"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": "b"}}}]});
         assert_eq!(decode_embedded(&broken, true), None);
         let ddb = json!({"Records": [{"eventSource": "aws:dynamodb", "dynamodb": {"Keys": {}}}]});
         assert_eq!(decode_embedded(&ddb, true), None);
         let envelope = json!({"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:r:1:t", "Message": "x"});
-        assert_eq!(decode_embedded(&envelope, true).map(|t| t.kind), Some(TriggerKind::Sns));
+        assert_eq!(
+            decode_embedded(&envelope, true).map(|t| t.kind),
+            Some(TriggerKind::Sns)
+        );
         assert_eq!(decode_embedded(&envelope, false), None);
         let test_event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"});
         assert_eq!(decode_embedded(&test_event, true), None);

@@ -19,7 +19,10 @@ const INPUT: &str = "s3 eventbridge event";
 /// True for the S3 object-level detail-types EventBridge delivers
 /// ("Object Created", "Object Deleted", ...).
 pub(crate) fn is_object_event(value: &Value) -> bool {
-    value.get("detail-type").and_then(Value::as_str).is_some_and(|t| t.starts_with("Object "))
+    value
+        .get("detail-type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.starts_with("Object "))
 }
 
 pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
@@ -53,7 +56,11 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
         Some(a) if a.starts_with("arn:") => a.to_owned(),
         _ => format!("arn:aws:s3:::{bucket}"),
     };
-    let mut source = arn::source(Some(&bucket_arn), Some(bucket), opt_str(value, "/region", INPUT)?);
+    let mut source = arn::source(
+        Some(&bucket_arn),
+        Some(bucket),
+        opt_str(value, "/region", INPUT)?,
+    );
     source.account = opt_string(value, "/account", INPUT)?;
     Ok(Trigger {
         kind: TriggerKind::S3,
@@ -66,15 +73,15 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::event::test_fixtures::load as fixture;
     use super::*;
+    use crate::event::test_fixtures::load as fixture;
     use crate::event::{decode_event_value, Source};
     use serde_json::json;
 
-
     #[test]
     fn object_created() {
-        let v = fixture("powertools-lambda-python/s3EventBridgeNotificationObjectCreatedEvent.json");
+        let v =
+            fixture("powertools-lambda-python/s3EventBridgeNotificationObjectCreatedEvent.json");
         let want = Trigger {
             kind: TriggerKind::S3,
             via: Some("eventbridge"),
@@ -115,7 +122,12 @@ mod tests {
     #[test]
     fn deleted_expired_and_restored() {
         for (file, name, etag, request) in [
-            ("s3EventBridgeNotificationObjectDeletedEvent.json", "Object Deleted", None, "0BH729840619AG5K"),
+            (
+                "s3EventBridgeNotificationObjectDeletedEvent.json",
+                "Object Deleted",
+                None,
+                "0BH729840619AG5K",
+            ),
             (
                 "s3EventBridgeNotificationObjectExpiredEvent.json",
                 "Object Deleted",
@@ -129,45 +141,66 @@ mod tests {
                 "189F19CB7FB1B6A4",
             ),
         ] {
-            let t = decode_event_value(&fixture(&format!("powertools-lambda-python/{file}"))).unwrap();
-            assert_eq!((t.kind, t.via), (TriggerKind::S3, Some("eventbridge")), "{file}");
+            let t =
+                decode_event_value(&fixture(&format!("powertools-lambda-python/{file}"))).unwrap();
+            assert_eq!(
+                (t.kind, t.via),
+                (TriggerKind::S3, Some("eventbridge")),
+                "{file}"
+            );
             assert_eq!(t.source.region.as_deref(), Some("ca-central-1"));
             assert_eq!(t.source.account.as_deref(), Some("111122223333"));
             let item = &t.items[0];
             assert_eq!(item.event_name.as_deref(), Some(name));
             assert_eq!(item.time_unix_nano, Some(1_636_675_200_000_000_000));
-            let [Pointer::S3Object(o)] = item.pointers.as_slice() else { panic!("{file}") };
-            assert_eq!((o.key.as_str(), o.etag.as_deref()), ("IMG_m7fzo3.jpg", etag));
+            let [Pointer::S3Object(o)] = item.pointers.as_slice() else {
+                panic!("{file}")
+            };
+            assert_eq!(
+                (o.key.as_str(), o.etag.as_deref()),
+                ("IMG_m7fzo3.jpg", etag)
+            );
             assert_eq!(o.request_id.as_deref(), Some(request));
         }
     }
 
     #[test]
     fn keys_are_not_url_decoded_and_version_ids_are_read() {
-        let mut v = fixture("powertools-lambda-python/s3EventBridgeNotificationObjectCreatedEvent.json");
+        let mut v =
+            fixture("powertools-lambda-python/s3EventBridgeNotificationObjectCreatedEvent.json");
         v["detail"]["object"]["key"] = json!("raw/a+b %41.zip");
         v["detail"]["object"]["version-id"] = json!("uhggCJ2_B6gU2JaXWXebnXFDstO0ID6G");
         v["resources"] = json!([]);
         let t = decode(&v).unwrap();
-        let [Pointer::S3Object(o)] = t.items[0].pointers.as_slice() else { panic!() };
+        let [Pointer::S3Object(o)] = t.items[0].pointers.as_slice() else {
+            panic!()
+        };
         assert_eq!(o.key, "raw/a+b %41.zip");
-        assert_eq!(o.version_id.as_deref(), Some("uhggCJ2_B6gU2JaXWXebnXFDstO0ID6G"));
+        assert_eq!(
+            o.version_id.as_deref(),
+            Some("uhggCJ2_B6gU2JaXWXebnXFDstO0ID6G")
+        );
         assert_eq!(t.source.arn.as_deref(), Some("arn:aws:s3:::example-bucket"));
     }
 
     #[test]
     fn detection() {
-        let v = fixture("powertools-lambda-python/s3EventBridgeNotificationObjectCreatedEvent.json");
+        let v =
+            fixture("powertools-lambda-python/s3EventBridgeNotificationObjectCreatedEvent.json");
         assert!(is_object_event(&v));
         let mut other = v.clone();
         other["detail-type"] = json!("AWS API Call via CloudTrail");
         assert!(!is_object_event(&other));
-        assert_eq!(decode_event_value(&other).unwrap().kind, TriggerKind::Eventbridge);
+        assert_eq!(
+            decode_event_value(&other).unwrap().kind,
+            TriggerKind::Eventbridge
+        );
     }
 
     #[test]
     fn malformed_details_name_the_field() {
-        let v = fixture("powertools-lambda-python/s3EventBridgeNotificationObjectCreatedEvent.json");
+        let v =
+            fixture("powertools-lambda-python/s3EventBridgeNotificationObjectCreatedEvent.json");
         let err = |f: &dyn Fn(&mut Value)| {
             let mut v = v.clone();
             f(&mut v);
@@ -189,6 +222,9 @@ mod tests {
             err(&|v| v["time"] = json!("2023-03-08")),
             "s3 eventbridge event: invalid field `time`: \"2023-03-08\" is not an RFC 3339 time"
         );
-        assert_eq!(err(&|v| v["id"] = Value::Null), "s3 eventbridge event: missing field `id`");
+        assert_eq!(
+            err(&|v| v["id"] = Value::Null),
+            "s3 eventbridge event: missing field `id`"
+        );
     }
 }

@@ -1,11 +1,11 @@
-use crate::event::test_fixtures::load as fixture;
 use super::*;
+use crate::event::test_fixtures::load as fixture;
 use crate::event::{decode_event, decode_event_value, Source};
 use serde_json::json;
 
-
 fn with(mut v: Value, pointer: &str, new: Value) -> Value {
-    *v.pointer_mut(pointer).unwrap_or_else(|| panic!("no {pointer}")) = new;
+    *v.pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("no {pointer}")) = new;
     v
 }
 
@@ -68,7 +68,10 @@ fn decodes_the_documented_record() {
 
 #[test]
 fn delete_without_etag_or_size() {
-    let t = decode(&fixture("powertools-lambda-python/s3EventDeleteObject.json")).unwrap();
+    let t = decode(&fixture(
+        "powertools-lambda-python/s3EventDeleteObject.json",
+    ))
+    .unwrap();
     let o = only_object(&t);
     assert_eq!(o.bucket, "lambda-artifacts-deafc19498e3f2df");
     assert_eq!(o.key, "b21b84d653bb07b05b1e6b33684dc11b");
@@ -97,7 +100,11 @@ fn datadog_fixture_keeps_slashes_and_hashes() {
     assert_eq!(o.request_id.as_deref(), Some("EXAMPLE123456789"));
     assert_eq!(
         o.hash(),
-        Some(crate::pointer::hash_elements(&[b"example-bucket", b"test/key", b"0123456789abcdef0123456789abcdef"]))
+        Some(crate::pointer::hash_elements(&[
+            b"example-bucket",
+            b"test/key",
+            b"0123456789abcdef0123456789abcdef"
+        ]))
     );
     assert_eq!(t.items[0].time_unix_nano, Some(0));
 }
@@ -105,7 +112,10 @@ fn datadog_fixture_keeps_slashes_and_hashes() {
 #[test]
 fn glacier_restore_record_decodes() {
     let t = decode(&fixture("powertools-lambda-python/s3EventGlacier.json")).unwrap();
-    assert_eq!(only_object(&t).etag.as_deref(), Some("b21b84d653bb07b05b1e6b33684dc11b"));
+    assert_eq!(
+        only_object(&t).etag.as_deref(),
+        Some("b21b84d653bb07b05b1e6b33684dc11b")
+    );
 }
 
 #[test]
@@ -141,10 +151,19 @@ fn every_event_name_shares_the_shape() {
 
 #[test]
 fn key_decoding() {
-    assert_eq!(decode_key("red+flower.jpg").as_deref(), Ok("red flower.jpg"));
-    assert_eq!(decode_key("dir%2Fmy+file.txt").as_deref(), Ok("dir/my file.txt"));
+    assert_eq!(
+        decode_key("red+flower.jpg").as_deref(),
+        Ok("red flower.jpg")
+    );
+    assert_eq!(
+        decode_key("dir%2Fmy+file.txt").as_deref(),
+        Ok("dir/my file.txt")
+    );
     assert_eq!(decode_key("a%2Bb").as_deref(), Ok("a+b"));
-    assert_eq!(decode_key("some-key.%E4%BD%A0%E5%A5%BD").as_deref(), Ok("some-key.你好"));
+    assert_eq!(
+        decode_key("some-key.%E4%BD%A0%E5%A5%BD").as_deref(),
+        Ok("some-key.你好")
+    );
     assert_eq!(decode_key("%e4%bd%a0").as_deref(), Ok("你"));
     assert_eq!(decode_key("100%").as_deref(), Ok("100%"));
     assert_eq!(decode_key("50%zz").as_deref(), Ok("50%zz"));
@@ -156,12 +175,19 @@ fn key_decoding() {
 #[test]
 fn chinese_key_matches_the_datadog_vector() {
     let v = with(
-        with(fixture("datadog-lambda-python/s3.json"), "/Records/0/s3/object/key", json!("some-key.%E4%BD%A0%E5%A5%BD")),
+        with(
+            fixture("datadog-lambda-python/s3.json"),
+            "/Records/0/s3/object/key",
+            json!("some-key.%E4%BD%A0%E5%A5%BD"),
+        ),
         "/Records/0/s3/bucket/name",
         json!("some-bucket"),
     );
     let v = with(v, "/Records/0/s3/object/eTag", json!("ab12ef34"));
-    assert_eq!(only_object(&decode(&v).unwrap()).hash().as_deref(), Some("d1333a04b9928ab462b5c6cadfa401f4"));
+    assert_eq!(
+        only_object(&decode(&v).unwrap()).hash().as_deref(),
+        Some("d1333a04b9928ab462b5c6cadfa401f4")
+    );
 }
 
 #[test]
@@ -169,7 +195,11 @@ fn malformed_records_name_the_field() {
     let base = fixture("aws-lambda-rust-runtime/example-s3-event.json");
     let err = |v: Value| decode(&v).unwrap_err().to_string();
     assert_eq!(
-        err(with(base.clone(), "/Records/0/s3/object/key", json!("%FF%FE"))),
+        err(with(
+            base.clone(),
+            "/Records/0/s3/object/key",
+            json!("%FF%FE")
+        )),
         "s3 event: invalid field `Records.0.s3.object.key`: \"%FF%FE\" does not decode to UTF-8: \
          invalid utf-8 sequence of 1 bytes from index 0"
     );
@@ -190,22 +220,35 @@ fn malformed_records_name_the_field() {
         "s3 event: invalid field `Records.0.s3.object.size`: -1 is not an unsigned integer"
     );
     assert_eq!(
-        err(with(base.clone(), "/Records/0/eventTime", json!("1970-01-01"))),
+        err(with(
+            base.clone(),
+            "/Records/0/eventTime",
+            json!("1970-01-01")
+        )),
         "s3 event: invalid field `Records.0.eventTime`: \"1970-01-01\" is not an RFC 3339 time"
     );
     assert_eq!(
-        err(with(base.clone(), "/Records/0/responseElements", json!("x"))),
+        err(with(
+            base.clone(),
+            "/Records/0/responseElements",
+            json!("x")
+        )),
         "s3 event: invalid field `Records.0.responseElements`: expected an object, found a string"
     );
-    assert_eq!(err(json!({"Records": {}})), "s3 event: invalid field `Records`: expected an array, found an object");
+    assert_eq!(
+        err(json!({"Records": {}})),
+        "s3 event: invalid field `Records`: expected an array, found an object"
+    );
     // A second, broken record fails the batch with its own index.
     let mut two = base.clone();
     let mut second = base["Records"][0].clone();
     second["s3"]["object"] = json!({"size": 1});
     two["Records"].as_array_mut().unwrap().push(second);
-    assert_eq!(err(two), "s3 event: missing field `Records.1.s3.object.key`");
+    assert_eq!(
+        err(two),
+        "s3 event: missing field `Records.1.s3.object.key`"
+    );
 }
-
 
 #[test]
 fn test_event_is_recognised_and_not_a_trigger() {
@@ -215,5 +258,8 @@ fn test_event_is_recognised_and_not_a_trigger() {
     });
     assert!(is_test_event(&test_event));
     assert!(!is_test_event(&fixture("datadog-lambda-python/s3.json")));
-    assert!(matches!(decode_event_value(&test_event), Err(DecodeError::UnknownEvent { .. })));
+    assert!(matches!(
+        decode_event_value(&test_event),
+        Err(DecodeError::UnknownEvent { .. })
+    ));
 }

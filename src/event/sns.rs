@@ -8,7 +8,9 @@
 //! S3 notification or EventBridge event is decoded into the item's payload.
 
 use super::json::pointer as json_pointer;
-use super::json::{missing, opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, req_array, req_str};
+use super::json::{
+    missing, opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, req_array, req_str,
+};
 use super::{arn, message, Detail, Item, MessageDetail, Trigger, TriggerKind};
 use crate::error::DecodeError;
 use crate::pointer::{Message, Pointer};
@@ -27,7 +29,12 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
         if opt_obj(value, &base, INPUT)?.is_none() {
             return Err(missing(INPUT, &base));
         }
-        items.push(decode_notification(value, &base, "Sns.MessageAttributes", INPUT)?);
+        items.push(decode_notification(
+            value,
+            &base,
+            "Sns.MessageAttributes",
+            INPUT,
+        )?);
     }
     let topic = opt_str(value, "/Records/0/Sns/TopicArn", INPUT)?;
     Ok(trigger(topic, items))
@@ -43,7 +50,10 @@ pub(crate) fn is_envelope(value: &Value) -> bool {
 /// Decodes the notification envelope (an SQS body when raw message delivery is off).
 pub(crate) fn decode_envelope(value: &Value) -> Result<Trigger, DecodeError> {
     let item = decode_notification(value, "", "MessageAttributes", ENVELOPE_INPUT)?;
-    Ok(trigger(opt_str(value, "/TopicArn", ENVELOPE_INPUT)?, vec![item]))
+    Ok(trigger(
+        opt_str(value, "/TopicArn", ENVELOPE_INPUT)?,
+        vec![item],
+    ))
 }
 
 fn trigger(topic_arn: Option<&str>, items: Vec<Item>) -> Trigger {
@@ -68,7 +78,9 @@ fn decode_notification(
     let id = req_str(value, &p("/MessageId"), input)?.to_owned();
     let message = opt_str(value, &p("/Message"), input)?;
     let body_json = message.and_then(message::parse_body);
-    let payload = body_json.as_ref().and_then(|body| message::decode_embedded(body, false));
+    let payload = body_json
+        .as_ref()
+        .and_then(|body| message::decode_embedded(body, false));
     // A message decoded into `payload` is not repeated as raw JSON.
     let body_json = if payload.is_some() { None } else { body_json };
     let mut contexts = Vec::new();

@@ -1,9 +1,7 @@
-use crate::event::test_fixtures::{load as fixture, message_detail};
 use super::*;
+use crate::event::test_fixtures::{load as fixture, message_detail};
 use crate::event::{decode_event_value, Source};
 use serde_json::json;
-
-
 
 #[test]
 fn plain_text_notification() {
@@ -38,14 +36,26 @@ fn plain_text_notification() {
     };
     assert_eq!(t, want);
     // The PascalCase variant differs only in fields relink does not read.
-    assert_eq!(decode(&fixture("aws-lambda-rust-runtime/example-sns-event-pascal-case.json")).unwrap(), want);
+    assert_eq!(
+        decode(&fixture(
+            "aws-lambda-rust-runtime/example-sns-event-pascal-case.json"
+        ))
+        .unwrap(),
+        want
+    );
 }
 
 #[test]
 fn json_message_is_kept_as_body_json() {
-    let t = decode(&fixture("aws-lambda-rust-runtime/example-sns-event-obj.json")).unwrap();
+    let t = decode(&fixture(
+        "aws-lambda-rust-runtime/example-sns-event-obj.json",
+    ))
+    .unwrap();
     let d = message_detail(&t.items[0]);
-    assert_eq!(d.body_json, Some(json!({"foo": "Hello world!", "bar": 123})));
+    assert_eq!(
+        d.body_json,
+        Some(json!({"foo": "Hello world!", "bar": 123}))
+    );
     assert_eq!(t.items[0].payload, None);
 }
 
@@ -53,7 +63,10 @@ fn json_message_is_kept_as_body_json() {
 fn text_attributes_are_reported_and_binary_ones_are_not() {
     let t = decode(&fixture("powertools-lambda-python/snsEvent.json")).unwrap();
     let d = message_detail(&t.items[0]);
-    assert_eq!(d.attributes.iter().collect::<Vec<_>>(), [(&"Test".to_string(), &"TestString".to_string())]);
+    assert_eq!(
+        d.attributes.iter().collect::<Vec<_>>(),
+        [(&"Test".to_string(), &"TestString".to_string())]
+    );
     assert_eq!(d.subject.as_deref(), Some("TestInvoke"));
     assert_eq!(d.body_size, Some("Hello from SNS!".len() as u64));
     assert_eq!(t.items[0].time_unix_nano, Some(1_546_433_107_000_000_000));
@@ -62,7 +75,11 @@ fn text_attributes_are_reported_and_binary_ones_are_not() {
 
 #[test]
 fn carrier_attributes_are_not_application_attributes() {
-    for file in ["sns-string-msg-attribute.json", "sns-b64-msg-attribute.json", "sns-batch.json"] {
+    for file in [
+        "sns-string-msg-attribute.json",
+        "sns-b64-msg-attribute.json",
+        "sns-batch.json",
+    ] {
         let t = decode(&fixture(&format!("datadog-lambda-python/{file}"))).unwrap();
         for item in &t.items {
             let d = message_detail(item);
@@ -82,7 +99,11 @@ fn s3_notification_in_the_message_is_unwrapped() {
     let t = decode(&v).unwrap();
     let payload = t.items[0].payload.as_deref().unwrap();
     assert_eq!(payload, &decode_event_value(&s3).unwrap());
-    assert_eq!(message_detail(&t.items[0]).body_json, None, "not repeated once unwrapped");
+    assert_eq!(
+        message_detail(&t.items[0]).body_json,
+        None,
+        "not repeated once unwrapped"
+    );
 }
 
 #[test]
@@ -93,7 +114,10 @@ fn eventbridge_event_in_the_message_is_unwrapped() {
     let t = decode(&v).unwrap();
     let payload = t.items[0].payload.as_deref().unwrap();
     assert_eq!(payload.kind, TriggerKind::Eventbridge);
-    assert_eq!(payload.items[0].id.as_deref(), Some("53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa"));
+    assert_eq!(
+        payload.items[0].id.as_deref(),
+        Some("53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa")
+    );
 }
 
 #[test]
@@ -114,11 +138,21 @@ fn envelope_as_sqs_delivers_it() {
         }
     );
     let item = &t.items[0];
-    assert_eq!(item.id.as_deref(), Some("d88d4479-6ec0-54fe-b63f-1cf9df4bb16e"));
+    assert_eq!(
+        item.id.as_deref(),
+        Some("d88d4479-6ec0-54fe-b63f-1cf9df4bb16e")
+    );
     assert_eq!(item.time_unix_nano, Some(1_611_050_827_287_000_000));
-    assert_eq!(message_detail(item).body_json, Some(json!({"message": "hello world", "username": "lessa"})));
-    assert!(!is_envelope(&json!({"Type": "SubscriptionConfirmation", "MessageId": "m", "TopicArn": "t"})));
-    assert!(!is_envelope(&json!({"Type": "Notification", "MessageId": "m"})));
+    assert_eq!(
+        message_detail(item).body_json,
+        Some(json!({"message": "hello world", "username": "lessa"}))
+    );
+    assert!(!is_envelope(
+        &json!({"Type": "SubscriptionConfirmation", "MessageId": "m", "TopicArn": "t"})
+    ));
+    assert!(!is_envelope(
+        &json!({"Type": "Notification", "MessageId": "m"})
+    ));
 }
 
 #[test]
@@ -131,11 +165,17 @@ fn malformed_notifications_name_the_field() {
     };
     assert_eq!(
         err(&|v| {
-            v["Records"][0]["Sns"].as_object_mut().unwrap().remove("MessageId");
+            v["Records"][0]["Sns"]
+                .as_object_mut()
+                .unwrap()
+                .remove("MessageId");
         }),
         "sns event: missing field `Records.0.Sns.MessageId`"
     );
-    assert_eq!(err(&|v| v["Records"][0]["Sns"] = Value::Null), "sns event: missing field `Records.0.Sns`");
+    assert_eq!(
+        err(&|v| v["Records"][0]["Sns"] = Value::Null),
+        "sns event: missing field `Records.0.Sns`"
+    );
     assert_eq!(
         err(&|v| v["Records"][0]["Sns"]["Timestamp"] = json!(1546433107)),
         "sns event: invalid field `Records.0.Sns.Timestamp`: expected a string, found a number"
@@ -156,7 +196,8 @@ fn malformed_notifications_name_the_field() {
         err(&|v| v["Records"][0]["Sns"]["MessageAttributes"]["Test"] = json!("TestString")),
         "sns event: invalid field `Records.0.Sns.MessageAttributes.Test`: expected an object, found a string"
     );
-    let envelope = json!({"Type": "Notification", "MessageId": "m", "TopicArn": "t", "Timestamp": "now"});
+    let envelope =
+        json!({"Type": "Notification", "MessageId": "m", "TopicArn": "t", "Timestamp": "now"});
     assert_eq!(
         decode_envelope(&envelope).unwrap_err().to_string(),
         "sns notification: invalid field `Timestamp`: \"now\" is not an RFC 3339 time"
@@ -176,7 +217,11 @@ fn datadog_attribute_string_and_binary() {
         },
         carrier: "Sns.MessageAttributes._datadog".into(),
     }];
-    for file in ["sns-string-msg-attribute.json", "sns-b64-msg-attribute.json", "sns-batch.json"] {
+    for file in [
+        "sns-string-msg-attribute.json",
+        "sns-b64-msg-attribute.json",
+        "sns-batch.json",
+    ] {
         let t = decode(&fixture(&format!("datadog-lambda-python/{file}"))).unwrap();
         for item in &t.items {
             assert_eq!(item.contexts, want, "{file}");

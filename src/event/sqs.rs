@@ -9,7 +9,9 @@
 //! payload; contexts found there stay on the payload's items.
 
 use super::json::pointer as json_pointer;
-use super::json::{invalid, join, opt_millis_as_nanos, opt_obj, opt_str, opt_string, opt_u64, req_array, req_str};
+use super::json::{
+    invalid, join, opt_millis_as_nanos, opt_obj, opt_str, opt_string, opt_u64, req_array, req_str,
+};
 use super::{arn, message, Detail, Item, MessageDetail, Trigger, TriggerKind};
 use crate::error::DecodeError;
 use crate::pointer::{Message, Pointer};
@@ -42,14 +44,19 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
     let p = |rel: &str| format!("{base}{rel}");
     let id = req_str(value, &p("/messageId"), INPUT)?.to_owned();
     let (body_size, body_json) = body(value, &p("/body"))?;
-    let payload = body_json.as_ref().and_then(|b| message::decode_embedded(b, true));
+    let payload = body_json
+        .as_ref()
+        .and_then(|b| message::decode_embedded(b, true));
     // A body decoded into `payload` is not repeated as raw JSON.
     let body_json = if payload.is_some() { None } else { body_json };
     opt_obj(value, &p("/attributes"), INPUT)?;
     let (mut contexts, attributes) = message_attributes(value, &p("/messageAttributes"))?;
     if let Some(header) = opt_str(value, &p("/attributes/AWSTraceHeader"), INPUT)? {
         if let Some(context) = xray::parse(header) {
-            contexts.push(Found { context, carrier: "attributes.AWSTraceHeader".into() });
+            contexts.push(Found {
+                context,
+                carrier: "attributes.AWSTraceHeader".into(),
+            });
         }
     }
     let detail = MessageDetail {
@@ -78,7 +85,11 @@ fn body(value: &Value, path: &str) -> Result<(Option<u64>, Option<Value>), Decod
         None | Some(Value::Null) => Ok((None, None)),
         Some(Value::String(s)) => Ok((Some(s.len() as u64), message::parse_body(s))),
         Some(parsed @ (Value::Object(_) | Value::Array(_))) => Ok((None, Some(parsed.clone()))),
-        Some(_) => Err(invalid(INPUT, path, "expected a string or a json object".into())),
+        Some(_) => Err(invalid(
+            INPUT,
+            path,
+            "expected a string or a json object".into(),
+        )),
     }
 }
 

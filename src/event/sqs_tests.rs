@@ -1,10 +1,8 @@
-use crate::event::test_fixtures::{load as fixture, message_detail};
 use super::*;
+use crate::event::test_fixtures::{load as fixture, message_detail};
 use crate::event::{decode_event_value, Source};
 use crate::pointer::S3Object;
 use serde_json::json;
-
-
 
 #[test]
 fn plain_message() {
@@ -24,7 +22,10 @@ fn plain_message() {
             event_name: None,
             time_unix_nano: Some(1_520_621_625_029_000_000),
             contexts: vec![],
-            pointers: vec![Pointer::Message(Message { service: "sqs", id: "MessageID_1".into() })],
+            pointers: vec![Pointer::Message(Message {
+                service: "sqs",
+                id: "MessageID_1".into(),
+            })],
             detail: Some(Detail::Message(MessageDetail {
                 body_size: Some(12),
                 receive_count: Some(2),
@@ -44,21 +45,51 @@ fn plain_message() {
 
 #[test]
 fn json_body_and_batches() {
-    let t = decode(&fixture("aws-lambda-rust-runtime/example-sqs-event-obj.json")).unwrap();
-    assert_eq!(message_detail(&t.items[0]).body_json, Some(json!({"a": "Test", "b": 123})));
+    let t = decode(&fixture(
+        "aws-lambda-rust-runtime/example-sqs-event-obj.json",
+    ))
+    .unwrap();
+    assert_eq!(
+        message_detail(&t.items[0]).body_json,
+        Some(json!({"a": "Test", "b": 123}))
+    );
     assert_eq!(t.items[0].payload, None);
 
     let t = decode(&fixture("powertools-lambda-python/sqsEvent.json")).unwrap();
     let ids: Vec<_> = t.items.iter().map(|i| i.id.as_deref()).collect();
-    assert_eq!(ids, [Some("059f36b4-87a3-44ab-83d2-661975830a7d"), Some("2e1424d4-f796-459a-8184-9c92662be6da")]);
+    assert_eq!(
+        ids,
+        [
+            Some("059f36b4-87a3-44ab-83d2-661975830a7d"),
+            Some("2e1424d4-f796-459a-8184-9c92662be6da")
+        ]
+    );
     let times: Vec<_> = t.items.iter().map(|i| i.time_unix_nano).collect();
-    assert_eq!(times, [Some(1_545_082_649_183_000_000), Some(1_545_082_650_636_000_000)]);
-    assert_eq!(message_detail(&t.items[0]).attributes.get("testAttr").map(String::as_str), Some("100"));
-    assert_eq!(message_detail(&t.items[1]).body_json, Some(json!({"message": "foo1"})));
+    assert_eq!(
+        times,
+        [
+            Some(1_545_082_649_183_000_000),
+            Some(1_545_082_650_636_000_000)
+        ]
+    );
+    assert_eq!(
+        message_detail(&t.items[0])
+            .attributes
+            .get("testAttr")
+            .map(String::as_str),
+        Some("100")
+    );
+    assert_eq!(
+        message_detail(&t.items[1]).body_json,
+        Some(json!({"message": "foo1"}))
+    );
     assert_eq!(t.source.name.as_deref(), Some("my-queue"));
 
     let t = decode(&fixture("powertools-lambda-python/sqsDlqTriggerEvent.json")).unwrap();
-    assert_eq!(t.source.name.as_deref(), Some("sqs-redrive-SampleDLQ-Emgp9MFSLBZm"));
+    assert_eq!(
+        t.source.name.as_deref(),
+        Some("sqs-redrive-SampleDLQ-Emgp9MFSLBZm")
+    );
     assert_eq!(message_detail(&t.items[0]).body_size, Some(11));
 }
 
@@ -81,7 +112,10 @@ fn s3_notification_body_is_unwrapped() {
             ),
         })]
     );
-    assert_eq!(payload.items[0].time_unix_nano, Some(1_681_332_218_021_000_000));
+    assert_eq!(
+        payload.items[0].time_unix_nano,
+        Some(1_681_332_218_021_000_000)
+    );
     assert_eq!(t.items[0].time_unix_nano, Some(1_681_332_219_270_000_000));
 }
 
@@ -91,17 +125,29 @@ fn sns_envelope_body_is_unwrapped() {
     let payload = t.items[0].payload.as_deref().unwrap();
     assert_eq!(payload.kind, TriggerKind::Sns);
     assert_eq!(payload.source.name.as_deref(), Some("powertools265"));
-    assert_eq!(payload.items[0].id.as_deref(), Some("d88d4479-6ec0-54fe-b63f-1cf9df4bb16e"));
+    assert_eq!(
+        payload.items[0].id.as_deref(),
+        Some("d88d4479-6ec0-54fe-b63f-1cf9df4bb16e")
+    );
     assert_eq!(
         payload.items[0].pointers,
-        vec![Pointer::Message(Message { service: "sns", id: "d88d4479-6ec0-54fe-b63f-1cf9df4bb16e".into() })]
+        vec![Pointer::Message(Message {
+            service: "sns",
+            id: "d88d4479-6ec0-54fe-b63f-1cf9df4bb16e".into()
+        })]
     );
 
     let t = decode(&fixture("powertools-lambda-python/snsSqsFifoEvent.json")).unwrap();
-    assert_eq!(message_detail(&t.items[0]).group_id.as_deref(), Some("powertools-test"));
+    assert_eq!(
+        message_detail(&t.items[0]).group_id.as_deref(),
+        Some("powertools-test")
+    );
     let payload = t.items[0].payload.as_deref().unwrap();
     assert_eq!(payload.source.name.as_deref(), Some("Test.fifo"));
-    assert_eq!(payload.items[0].time_unix_nano, Some(1_665_754_525_419_000_000));
+    assert_eq!(
+        payload.items[0].time_unix_nano,
+        Some(1_665_754_525_419_000_000)
+    );
 }
 
 #[test]
@@ -112,7 +158,10 @@ fn already_parsed_body_is_accepted() {
     assert_eq!(d.body_json, None, "not repeated once unwrapped");
     let payload = t.items[0].payload.as_deref().unwrap();
     assert_eq!(payload.kind, TriggerKind::Sns);
-    assert_eq!(payload.items[0].time_unix_nano, Some(1_715_869_366_902_000_000));
+    assert_eq!(
+        payload.items[0].time_unix_nano,
+        Some(1_715_869_366_902_000_000)
+    );
 }
 
 #[test]
@@ -120,9 +169,15 @@ fn eventbridge_body_is_unwrapped() {
     let t = decode(&fixture("datadog-lambda-python/eventbridge-sqs.json")).unwrap();
     let payload = t.items[0].payload.as_deref().unwrap();
     assert_eq!(payload.kind, TriggerKind::Eventbridge);
-    assert_eq!(payload.items[0].id.as_deref(), Some("af718b2a-b987-e8c0-7a2b-a188fad2661a"));
+    assert_eq!(
+        payload.items[0].id.as_deref(),
+        Some("af718b2a-b987-e8c0-7a2b-a188fad2661a")
+    );
     assert_eq!(payload.source.name.as_deref(), Some("my.Source"));
-    assert_eq!(payload.items[0].time_unix_nano, Some(1_691_102_943_000_000_000));
+    assert_eq!(
+        payload.items[0].time_unix_nano,
+        Some(1_691_102_943_000_000_000)
+    );
 }
 
 #[test]
@@ -189,7 +244,10 @@ fn malformed_records_name_the_field() {
         err(&|v| v["Records"][0]["messageAttributes"]["Attribute1"]["stringValue"] = json!(1)),
         "sqs event: invalid field `Records.0.messageAttributes.Attribute1.stringValue`: expected a string, found a number"
     );
-    assert_eq!(err(&|v| v["Records"] = json!(null)), "sqs event: missing field `Records`");
+    assert_eq!(
+        err(&|v| v["Records"] = json!(null)),
+        "sqs event: missing field `Records`"
+    );
 }
 
 mod contexts {
@@ -198,7 +256,13 @@ mod contexts {
 
     fn found(trace: TraceId, span: u64, sampled: bool, format: Format, carrier: &str) -> Found {
         Found {
-            context: SpanContext { trace_id: trace, span_id: SpanId::from_u64(span), sampled: Some(sampled), tracestate: None, format },
+            context: SpanContext {
+                trace_id: trace,
+                span_id: SpanId::from_u64(span),
+                sampled: Some(sampled),
+                tracestate: None,
+                format,
+            },
             carrier: carrier.into(),
         }
     }
@@ -219,7 +283,14 @@ mod contexts {
     #[test]
     fn aws_trace_header() {
         let t = decode(&fixture("datadog-lambda-python/sqs-java-upstream.json")).unwrap();
-        assert_eq!(t.items[0].contexts, vec![xray("65eb7350000000006dfd06bf489aa4e5", "48cc02b6aafae897", true)]);
+        assert_eq!(
+            t.items[0].contexts,
+            vec![xray(
+                "65eb7350000000006dfd06bf489aa4e5",
+                "48cc02b6aafae897",
+                true
+            )]
+        );
         assert_eq!(t.items[0].time_unix_nano, Some(1_709_929_297_382_000_000));
     }
 
@@ -248,38 +319,84 @@ mod contexts {
             "tenant": {"stringValue": "acme", "dataType": "String"}
         });
         let t = decode(&v).unwrap();
-        let carriers: Vec<_> = t.items[0].contexts.iter().map(|f| (f.carrier.as_str(), f.context.format)).collect();
-        assert_eq!(carriers, [("messageAttributes.traceparent", Format::W3c), ("attributes.AWSTraceHeader", Format::Xray)]);
-        assert_eq!(message_detail(&t.items[0]).attributes.keys().collect::<Vec<_>>(), ["tenant"]);
+        let carriers: Vec<_> = t.items[0]
+            .contexts
+            .iter()
+            .map(|f| (f.carrier.as_str(), f.context.format))
+            .collect();
+        assert_eq!(
+            carriers,
+            [
+                ("messageAttributes.traceparent", Format::W3c),
+                ("attributes.AWSTraceHeader", Format::Xray)
+            ]
+        );
+        assert_eq!(
+            message_detail(&t.items[0])
+                .attributes
+                .keys()
+                .collect::<Vec<_>>(),
+            ["tenant"]
+        );
     }
 
     #[test]
     fn root_only_trace_header_has_no_context() {
         let mut v = fixture("datadog-lambda-python/sqs-java-upstream.json");
-        v["Records"][0]["attributes"]["AWSTraceHeader"] = json!("Root=1-65eb7350-000000006dfd06bf489aa4e5;Sampled=1");
+        v["Records"][0]["attributes"]["AWSTraceHeader"] =
+            json!("Root=1-65eb7350-000000006dfd06bf489aa4e5;Sampled=1");
         assert!(decode(&v).unwrap().items[0].contexts.is_empty());
     }
 
     #[test]
     fn payload_contexts_stay_in_the_payload() {
         let t = decode(&fixture("datadog-lambda-python/eventbridge-sqs.json")).unwrap();
-        assert_eq!(t.items[0].contexts, vec![xray("64cc2edd112fbf1701d1355973a11d57", "7d5a9776024b2d42", false)]);
+        assert_eq!(
+            t.items[0].contexts,
+            vec![xray(
+                "64cc2edd112fbf1701d1355973a11d57",
+                "7d5a9776024b2d42",
+                false
+            )]
+        );
         let payload = t.items[0].payload.as_deref().unwrap();
         let trace = TraceId::from_u64_pair(0, 7_379_586_022_458_917_877);
-        let mut w3c = found(trace, 2_644_033_662_113_726_488, true, Format::W3c, "detail._datadog.traceparent");
+        let mut w3c = found(
+            trace,
+            2_644_033_662_113_726_488,
+            true,
+            Format::W3c,
+            "detail._datadog.traceparent",
+        );
         w3c.context.tracestate = Some("dd=t.dm:-0;s:1".into());
-        let dd = found(trace, 2_644_033_662_113_726_488, true, Format::Datadog, "detail._datadog.x-datadog-trace-id");
+        let dd = found(
+            trace,
+            2_644_033_662_113_726_488,
+            true,
+            Format::Datadog,
+            "detail._datadog.x-datadog-trace-id",
+        );
         assert_eq!(payload.items[0].contexts, vec![w3c, dd]);
 
         let t = decode(&fixture("datadog-lambda-python/sns-sqs-java-upstream.json")).unwrap();
-        assert_eq!(t.items[0].contexts, vec![xray("664616b600000000425c5f4f8367f57e", "6b971d513e9f9847", true)]);
-        assert!(t.items[0].payload.as_deref().unwrap().items[0].contexts.is_empty());
+        assert_eq!(
+            t.items[0].contexts,
+            vec![xray(
+                "664616b600000000425c5f4f8367f57e",
+                "6b971d513e9f9847",
+                true
+            )]
+        );
+        assert!(t.items[0].payload.as_deref().unwrap().items[0]
+            .contexts
+            .is_empty());
     }
 
     #[test]
     fn sns_envelope_attributes_stay_in_the_payload() {
         let mut v = fixture("powertools-lambda-python/snsSqsEvent.json");
-        let mut body: Value = serde_json::from_str(v["Records"][0]["body"].as_str().unwrap()).unwrap();
+        let mut body: Value =
+            serde_json::from_str(v["Records"][0]["body"].as_str().unwrap()).unwrap();
         body["MessageAttributes"] = json!({
             "_datadog": {"Type": "String", "Value": "{\"x-datadog-trace-id\": \"12345\", \"x-datadog-parent-id\": \"67890\", \"x-datadog-sampling-priority\": \"0\"}"},
             "color": {"Type": "String", "Value": "blue"}
@@ -290,8 +407,20 @@ mod contexts {
         let inner = &t.items[0].payload.as_deref().unwrap().items[0];
         assert_eq!(
             inner.contexts,
-            vec![found(TraceId::from_u64_pair(0, 12345), 67890, false, Format::Datadog, "MessageAttributes._datadog")]
+            vec![found(
+                TraceId::from_u64_pair(0, 12345),
+                67890,
+                false,
+                Format::Datadog,
+                "MessageAttributes._datadog"
+            )]
         );
-        assert_eq!(message_detail(inner).attributes.get("color").map(String::as_str), Some("blue"));
+        assert_eq!(
+            message_detail(inner)
+                .attributes
+                .get("color")
+                .map(String::as_str),
+            Some("blue")
+        );
     }
 }

@@ -28,13 +28,19 @@ use serde_json::Value;
 const INPUT: &str = "stepfunctions context";
 
 /// Where a context object may sit, as (JSON pointer, carrier name), in the order tried.
-const PLACES: [(&str, &str); 4] =
-    [("/Payload/_datadog", "Payload._datadog"), ("/Payload", "Payload"), ("/_datadog", "_datadog"), ("", "")];
+const PLACES: [(&str, &str); 4] = [
+    ("/Payload/_datadog", "Payload._datadog"),
+    ("/Payload", "Payload"),
+    ("/_datadog", "_datadog"),
+    ("", ""),
+];
 
 /// Whether the payload carries something shaped like a context object (an object with
 /// `Execution` and `State`) in one of the places it is looked for.
 pub(crate) fn looks_like_context(value: &Value) -> bool {
-    PLACES.iter().any(|(pointer, _)| is_candidate(json_pointer(value, pointer)))
+    PLACES
+        .iter()
+        .any(|(pointer, _)| is_candidate(json_pointer(value, pointer)))
 }
 
 /// Finds a Step Functions context object at the top level, under `Payload` or `_datadog`.
@@ -52,9 +58,14 @@ pub(crate) fn find(value: &Value) -> Result<Option<StepFunctionsContext>, Decode
 /// A trigger for a payload that is only a context object: the state machine is the
 /// source, and the one item is the state entry (execution ARN, state name, entered time).
 pub(crate) fn trigger(ctx: StepFunctionsContext) -> Trigger {
-    let arn_parts =
-        ctx.state_machine_id.as_deref().and_then(states_arn).or_else(|| states_arn(&ctx.execution_id));
-    let (region, account) = arn_parts.map_or((None, None), |(r, a)| (Some(r.to_owned()), Some(a.to_owned())));
+    let arn_parts = ctx
+        .state_machine_id
+        .as_deref()
+        .and_then(states_arn)
+        .or_else(|| states_arn(&ctx.execution_id));
+    let (region, account) = arn_parts.map_or((None, None), |(r, a)| {
+        (Some(r.to_owned()), Some(a.to_owned()))
+    });
     let item = Item {
         id: Some(ctx.execution_id.clone()),
         event_name: Some(ctx.state_name.clone()),
@@ -78,7 +89,9 @@ pub(crate) fn trigger(ctx: StepFunctionsContext) -> Trigger {
 }
 
 fn is_candidate(place: Option<&Value>) -> bool {
-    place.and_then(Value::as_object).is_some_and(|o| o.contains_key("Execution") && o.contains_key("State"))
+    place
+        .and_then(Value::as_object)
+        .is_some_and(|o| o.contains_key("Execution") && o.contains_key("State"))
 }
 
 fn read(value: &Value, base: &str, carrier: &str) -> Result<StepFunctionsContext, DecodeError> {
@@ -127,12 +140,24 @@ fn upstream(value: &Value, base: &str, carrier: &str) -> Vec<Found> {
             found.extend(from_json_carrier(container, carrier));
         }
     }
-    let prefix = if carrier.is_empty() { String::new() } else { format!("{carrier}.") };
-    if let Some(input @ Value::Object(map)) = json_pointer(value, &format!("{base}/Execution/Input")) {
+    let prefix = if carrier.is_empty() {
+        String::new()
+    } else {
+        format!("{carrier}.")
+    };
+    if let Some(input @ Value::Object(map)) =
+        json_pointer(value, &format!("{base}/Execution/Input"))
+    {
         if let Some(dd @ Value::Object(_)) = map.get("_datadog") {
-            found.extend(from_json_carrier(dd, &format!("{prefix}Execution.Input._datadog")));
+            found.extend(from_json_carrier(
+                dd,
+                &format!("{prefix}Execution.Input._datadog"),
+            ));
         }
-        found.extend(from_json_carrier(input, &format!("{prefix}Execution.Input")));
+        found.extend(from_json_carrier(
+            input,
+            &format!("{prefix}Execution.Input"),
+        ));
     }
     found
 }
@@ -141,9 +166,14 @@ fn upstream(value: &Value, base: &str, carrier: &str) -> Vec<Found> {
 /// execution input's `_datadog`: Datadog passes an upstream Lambda's trace this way, with
 /// no parent id (the state span is the parent).
 fn upstream_trace_id(value: &Value, base: &str, carrier: &str) -> Option<TraceId> {
-    let beside = carrier.ends_with("_datadog").then(|| json_pointer(value, base)).flatten();
+    let beside = carrier
+        .ends_with("_datadog")
+        .then(|| json_pointer(value, base))
+        .flatten();
     let input = json_pointer(value, &format!("{base}/Execution/Input/_datadog"));
-    beside.and_then(datadog_trace_id).or_else(|| input.and_then(datadog_trace_id))
+    beside
+        .and_then(datadog_trace_id)
+        .or_else(|| input.and_then(datadog_trace_id))
 }
 
 fn datadog_trace_id(dd: &Value) -> Option<TraceId> {
@@ -155,14 +185,25 @@ fn datadog_trace_id(dd: &Value) -> Option<TraceId> {
     if low == 0 {
         return None;
     }
-    let high = dd.get(datadog::TAGS).and_then(Value::as_str).and_then(datadog::high_bits).unwrap_or(0);
+    let high = dd
+        .get(datadog::TAGS)
+        .and_then(Value::as_str)
+        .and_then(datadog::high_bits)
+        .unwrap_or(0);
     Some(TraceId::from_u64_pair(high, low))
 }
 
 /// Region and account of `arn:{partition}:states:{region}:{account}:...`.
 fn states_arn(arn: &str) -> Option<(&str, &str)> {
     let mut parts = arn.splitn(6, ':');
-    match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
         (Some("arn"), Some(_), Some("states"), Some(region), Some(account), Some(_))
             if !region.is_empty() && !account.is_empty() =>
         {
@@ -190,7 +231,8 @@ mod tests {
             execution_start_time: Some("2024-11-13T16:46:47.715Z".into()),
             redrive_count: Some(0),
             state_machine_id: Some(
-                "arn:aws:states:ca-central-1:425362996713:stateMachine:MyStateMachine-wsx8chv4d".into(),
+                "arn:aws:states:ca-central-1:425362996713:stateMachine:MyStateMachine-wsx8chv4d"
+                    .into(),
             ),
             state_machine_name: Some("MyStateMachine-wsx8chv4d".into()),
             state_name: "Lambda Invoke".into(),
@@ -236,11 +278,13 @@ mod tests {
         Ok(())
     }
 
-
     #[test]
     fn the_same_context_in_every_place() -> Result<(), DecodeError> {
         let fixture = fixture("datadog-lambda-python/states.json")?;
-        let context = fixture.get("_datadog").cloned().ok_or_else(|| missing("fixture", "/_datadog"))?;
+        let context = fixture
+            .get("_datadog")
+            .cloned()
+            .ok_or_else(|| missing("fixture", "/_datadog"))?;
         let mut top = context.clone();
         if let Some(map) = top.as_object_mut() {
             map.insert("user-field".into(), json!(1));
@@ -248,12 +292,22 @@ mod tests {
         let cases = [
             (top, ""),
             (json!({"Payload": context.clone()}), "Payload"),
-            (json!({"Payload": {"_datadog": context.clone(), "x": 1}}), "Payload._datadog"),
-            (json!({"_datadog": context, "Payload": {"no": "context"}}), "_datadog"),
+            (
+                json!({"Payload": {"_datadog": context.clone(), "x": 1}}),
+                "Payload._datadog",
+            ),
+            (
+                json!({"_datadog": context, "Payload": {"no": "context"}}),
+                "_datadog",
+            ),
         ];
         for (event, carrier) in cases {
             assert_eq!(find(&event)?, Some(states_context(carrier)), "{carrier}");
-            assert_eq!(detect_kind(&event), Some(TriggerKind::Stepfunctions), "{carrier}");
+            assert_eq!(
+                detect_kind(&event),
+                Some(TriggerKind::Stepfunctions),
+                "{carrier}"
+            );
         }
         Ok(())
     }
@@ -279,7 +333,10 @@ mod tests {
         assert_eq!(trigger.source.arn, None);
         assert_eq!(trigger.source.region.as_deref(), Some("sa-east-1"));
         assert_eq!(trigger.source.account.as_deref(), Some("425362996713"));
-        assert_eq!(trigger.items.first().and_then(|i| i.time_unix_nano), Some(1_670_533_699_224_000_000));
+        assert_eq!(
+            trigger.items.first().and_then(|i| i.time_unix_nano),
+            Some(1_670_533_699_224_000_000)
+        );
         Ok(())
     }
 
@@ -300,12 +357,21 @@ mod tests {
         assert_eq!(ctx.map(|c| c.contexts.len()), Some(0));
         assert_eq!(
             ctx.and_then(|c| c.upstream_trace_id),
-            Some(TraceId::from_u64_pair(0x672a_7cb1_0000_0000, 5_821_803_790_426_892_636))
+            Some(TraceId::from_u64_pair(
+                0x672a_7cb1_0000_0000,
+                5_821_803_790_426_892_636
+            ))
         );
-        assert_eq!(ctx.map(|c| c.state_entered_time.as_str()), Some("Mon Nov 13 12:43:33 PST 2023"));
+        assert_eq!(
+            ctx.map(|c| c.state_entered_time.as_str()),
+            Some("Mon Nov 13 12:43:33 PST 2023")
+        );
         assert_eq!(ctx.and_then(|c| c.state_machine_id.as_deref()), None);
         assert_eq!(trigger.items.first().and_then(|i| i.time_unix_nano), None);
-        assert_eq!((trigger.source.region, trigger.source.account), (None, None));
+        assert_eq!(
+            (trigger.source.region, trigger.source.account),
+            (None, None)
+        );
         Ok(())
     }
 
@@ -340,7 +406,9 @@ mod tests {
                         trace_id,
                         span_id,
                         sampled: Some(true),
-                        tracestate: Some("dd=p:4c495ff0aa056cb3;s:1;t.dm:-0;t.tid:69f4ed3a00000000".into()),
+                        tracestate: Some(
+                            "dd=p:4c495ff0aa056cb3;s:1;t.dm:-0;t.tid:69f4ed3a00000000".into()
+                        ),
                         format: Format::W3c,
                     },
                     carrier: "Execution.Input._datadog.traceparent".into(),
@@ -381,7 +449,12 @@ mod tests {
         let key = "tests/aws/services/stepfunctions/v2/test_state/test_state_context_object.py::TestStateContextObject::test_state_task_context_object[ALL]";
         let object = snapshot
             .get(key)
-            .and_then(|v| json_pointer(v, "/recorded-content/test_case_response/output/ContextObjectValue"))
+            .and_then(|v| {
+                json_pointer(
+                    v,
+                    "/recorded-content/test_case_response/output/ContextObjectValue",
+                )
+            })
             .cloned()
             .ok_or_else(|| missing("fixture", "/ContextObjectValue"))?;
         let ctx = find(&object)?;
@@ -390,7 +463,8 @@ mod tests {
             Some("arn:<partition>:states:::execution:MyStateMachine:execution-name-12345")
         );
         assert_eq!(
-            ctx.as_ref().map(|c| (c.state_name.as_str(), c.state_entered_time.as_str())),
+            ctx.as_ref()
+                .map(|c| (c.state_name.as_str(), c.state_entered_time.as_str())),
             Some(("MyTaskState", "date"))
         );
         assert_eq!(ctx.as_ref().and_then(|c| c.retry_count), Some(0));
@@ -404,7 +478,8 @@ mod tests {
     fn localstack_pass_state_output_of_the_whole_context() -> Result<(), DecodeError> {
         // A Pass state whose output is `$$`: the context object as AWS builds it, for a
         // state with no retry count.
-        let snapshot = fixture("stepfunctions/localstack/context_object/test_context_object.snapshot.json")?;
+        let snapshot =
+            fixture("stepfunctions/localstack/context_object/test_context_object.snapshot.json")?;
         let key = "tests/aws/services/stepfunctions/v2/context_object/test_context_object.py::TestSnfBase::test_input_path[$$]";
         let object = snapshot
             .get(key)
@@ -493,9 +568,16 @@ mod tests {
             ),
         ];
         for (event, want) in cases {
-            assert_eq!(find(&event).err().map(|e| e.to_string()).as_deref(), Some(want), "{event}");
             assert_eq!(
-                decode_event_value(&event).err().map(|e| e.to_string()).as_deref(),
+                find(&event).err().map(|e| e.to_string()).as_deref(),
+                Some(want),
+                "{event}"
+            );
+            assert_eq!(
+                decode_event_value(&event)
+                    .err()
+                    .map(|e| e.to_string())
+                    .as_deref(),
                 Some(want),
                 "{event}"
             );
@@ -504,7 +586,10 @@ mod tests {
 
     #[test]
     fn states_arns() {
-        assert_eq!(states_arn("arn:aws:states:us-east-1:123:stateMachine:m"), Some(("us-east-1", "123")));
+        assert_eq!(
+            states_arn("arn:aws:states:us-east-1:123:stateMachine:m"),
+            Some(("us-east-1", "123"))
+        );
         assert_eq!(states_arn("arn:aws:states:::execution:m:e"), None);
         assert_eq!(states_arn("665c417c-1237-4742-aaca-8b3becbb9e75"), None);
         assert_eq!(states_arn("arn:aws:lambda:us-east-1:123:function:f"), None);

@@ -9,10 +9,14 @@ const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
 /// A fixture parsed as JSON; a missing or unparsable file is an error naming it.
 pub(crate) fn fixture(relative: &str) -> Result<Value, DecodeError> {
     let path = format!("{ROOT}{relative}");
-    let bytes = std::fs::read(&path)
-        .map_err(|e| DecodeError::Json { input: "fixture", message: format!("{path}: {e}") })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| DecodeError::Json { input: "fixture", message: format!("{path}: {e}") })
+    let bytes = std::fs::read(&path).map_err(|e| DecodeError::Json {
+        input: "fixture",
+        message: format!("{path}: {e}"),
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| DecodeError::Json {
+        input: "fixture",
+        message: format!("{path}: {e}"),
+    })
 }
 
 /// The HTTP detail of a trigger's first item.

@@ -18,12 +18,20 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
     };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b't' | b' '))
-        || b.get(13) != Some(&b':') || b.get(16) != Some(&b':')
+    if b.get(4) != Some(&b'-')
+        || b.get(7) != Some(&b'-')
+        || !matches!(b.get(10), Some(b'T' | b't' | b' '))
+        || b.get(13) != Some(&b':')
+        || b.get(16) != Some(&b':')
     {
         return None;
     }
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let mut rest = s.get(19..)?;
@@ -60,7 +68,10 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
     };
     let days = days_from_civil(year as i64, month as i64, day as i64);
     let secs = days * 86_400 + (hour * 3600 + minute * 60 + second) as i64 - offset_secs;
-    u64::try_from(secs).ok()?.checked_mul(1_000_000_000)?.checked_add(nanos)
+    u64::try_from(secs)
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(nanos)
 }
 
 /// Formats unix nanoseconds as `2024-07-30T19:55:53.018Z` (milliseconds, `Z`), the form
@@ -108,9 +119,18 @@ mod tests {
     #[test]
     fn parses_aws_forms() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00.000Z"), Some(0));
-        assert_eq!(parse_rfc3339("2021-11-04T01:37:45Z"), Some(1_635_989_865_000_000_000));
-        assert_eq!(parse_rfc3339("2024-07-30T19:55:53.018Z"), Some(1_722_369_353_018_000_000));
-        assert_eq!(parse_rfc3339("2024-07-30T21:55:53.018+02:00"), Some(1_722_369_353_018_000_000));
+        assert_eq!(
+            parse_rfc3339("2021-11-04T01:37:45Z"),
+            Some(1_635_989_865_000_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2024-07-30T19:55:53.018Z"),
+            Some(1_722_369_353_018_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2024-07-30T21:55:53.018+02:00"),
+            Some(1_722_369_353_018_000_000)
+        );
         assert_eq!(parse_rfc3339("2024-07-30"), None);
         assert_eq!(parse_rfc3339("2024-13-30T19:55:53Z"), None);
         assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), None);
@@ -119,7 +139,10 @@ mod tests {
 
     #[test]
     fn formats_like_step_functions() {
-        assert_eq!(format_rfc3339_millis(1_722_369_353_018_000_000), "2024-07-30T19:55:53.018Z");
+        assert_eq!(
+            format_rfc3339_millis(1_722_369_353_018_000_000),
+            "2024-07-30T19:55:53.018Z"
+        );
         assert_eq!(format_rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
     }
 }

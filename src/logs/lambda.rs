@@ -33,7 +33,12 @@ pub(super) const TEXT_FIELDS: [&str; 3] = ["log", "message", "record"];
 /// Fields holding an X-Ray trace id or header.
 const TRACE_FIELDS: [&str; 3] = ["_X_AMZN_TRACE_ID", "xray_trace_id", "xrayTraceId"];
 /// Fields holding a Lambda request id.
-const REQUEST_FIELDS: [&str; 4] = ["requestId", "function_request_id", "AWSRequestId", "aws_request_id"];
+const REQUEST_FIELDS: [&str; 4] = [
+    "requestId",
+    "function_request_id",
+    "AWSRequestId",
+    "aws_request_id",
+];
 /// Longest text scanned for ids: log lines longer than this are payload dumps, and a trace
 /// header in one is more likely the payload's than the invocation's.
 const MAX_SCAN: usize = 64 * 1024;
@@ -41,13 +46,21 @@ const MAX_SCAN: usize = 64 * 1024;
 /// The trace context a record states itself, strongest evidence first: the platform
 /// event's `tracing`, then a trace field, then a header or REPORT line in the text.
 pub fn context(record: &Map<String, Value>) -> Option<Context> {
-    if let Some(ctx) = record.get("record").and_then(Value::as_object).and_then(tracing) {
+    if let Some(ctx) = record
+        .get("record")
+        .and_then(Value::as_object)
+        .and_then(tracing)
+    {
         return Some(ctx);
     }
     let nested = record.get("record").and_then(Value::as_object);
     for fields in std::iter::once(record).chain(nested) {
         for key in TRACE_FIELDS {
-            if let Some(ctx) = fields.get(key).and_then(Value::as_str).and_then(trace_value) {
+            if let Some(ctx) = fields
+                .get(key)
+                .and_then(Value::as_str)
+                .and_then(trace_value)
+            {
                 return Some(ctx);
             }
         }
@@ -60,7 +73,11 @@ pub fn request_id(record: &Map<String, Value>) -> Option<&str> {
     let nested = record.get("record").and_then(Value::as_object);
     for fields in std::iter::once(record).chain(nested) {
         for key in REQUEST_FIELDS {
-            if let Some(id) = fields.get(key).and_then(Value::as_str).filter(|s| is_request_id(s)) {
+            if let Some(id) = fields
+                .get(key)
+                .and_then(Value::as_str)
+                .filter(|s| is_request_id(s))
+            {
                 return Some(id);
             }
         }
@@ -84,8 +101,14 @@ fn tracing(record: &Map<String, Value>) -> Option<Context> {
         return None;
     }
     let header = trace_value(tracing.get("value")?.as_str()?)?;
-    let span_id = tracing.get("spanId").and_then(Value::as_str).and_then(SpanId::from_lower_hex);
-    Some(Context { trace_id: header.trace_id, span_id: span_id.filter(SpanId::is_valid).or(header.span_id) })
+    let span_id = tracing
+        .get("spanId")
+        .and_then(Value::as_str)
+        .and_then(SpanId::from_lower_hex);
+    Some(Context {
+        trace_id: header.trace_id,
+        span_id: span_id.filter(SpanId::is_valid).or(header.span_id),
+    })
 }
 
 /// A full X-Ray header (`Root=...;Parent=...`) or a bare root (`1-5759e988-...`).
@@ -95,17 +118,28 @@ fn trace_value(value: &str) -> Option<Context> {
         return header(value);
     }
     let trace_id = xray::parse_root(value).filter(TraceId::is_valid)?;
-    Some(Context { trace_id, span_id: None })
+    Some(Context {
+        trace_id,
+        span_id: None,
+    })
 }
 
 /// An X-Ray header, with or without `Parent`.
 fn header(value: &str) -> Option<Context> {
     if let Some(ctx) = xray::parse(value) {
-        return Some(Context { trace_id: ctx.trace_id, span_id: Some(ctx.span_id) });
+        return Some(Context {
+            trace_id: ctx.trace_id,
+            span_id: Some(ctx.span_id),
+        });
     }
-    let root = value.split(';').find_map(|part| part.trim().strip_prefix("Root="))?;
+    let root = value
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("Root="))?;
     let trace_id = xray::parse_root(root.trim()).filter(TraceId::is_valid)?;
-    Some(Context { trace_id, span_id: None })
+    Some(Context {
+        trace_id,
+        span_id: None,
+    })
 }
 
 /// `Root=1-...[;Parent=...][;Sampled=...]` anywhere in a line of text.
@@ -123,7 +157,9 @@ fn header_in_text(text: &str) -> Option<Context> {
 fn report_line(text: &str) -> Option<Context> {
     let root = word_after(text, "XRAY TraceId: ")?;
     let trace_id = xray::parse_root(root).filter(TraceId::is_valid)?;
-    let span_id = word_after(text, "SegmentId: ").and_then(SpanId::from_lower_hex).filter(SpanId::is_valid);
+    let span_id = word_after(text, "SegmentId: ")
+        .and_then(SpanId::from_lower_hex)
+        .filter(SpanId::is_valid);
     Some(Context { trace_id, span_id })
 }
 
@@ -133,7 +169,9 @@ fn request_id_in_text(text: &str) -> Option<&str> {
         return Some(id);
     }
     // Runtime lines put the request id in the second (Node.js) or third (Python) field.
-    text.splitn(4, '\t').take(3).find(|field| is_request_id(field))
+    text.splitn(4, '\t')
+        .take(3)
+        .find(|field| is_request_id(field))
 }
 
 /// The whitespace-delimited word that follows `label`.
@@ -147,5 +185,8 @@ fn word_after<'a>(text: &'a str, label: &str) -> Option<&'a str> {
 fn is_request_id(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }

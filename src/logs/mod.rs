@@ -60,7 +60,11 @@ impl Enricher {
     /// `max_requests` bounds the request ids remembered (oldest forgotten first); 0
     /// remembers none.
     pub fn new(max_requests: usize) -> Enricher {
-        Enricher { requests: HashMap::new(), order: VecDeque::new(), max_requests }
+        Enricher {
+            requests: HashMap::new(),
+            order: VecDeque::new(),
+            max_requests,
+        }
     }
 
     /// Request ids currently remembered.
@@ -71,24 +75,39 @@ impl Enricher {
     /// The ids of a record given as a JSON object and its text.
     pub fn ids(&mut self, record: &Map<String, Value>, text: &str) -> Option<Ids> {
         if let Some((trace_id, span_id)) = step_functions(record, text) {
-            return Some(Ids { trace_id, span_id: Some(span_id), source: Source::StepFunctions });
+            return Some(Ids {
+                trace_id,
+                span_id: Some(span_id),
+                source: Source::StepFunctions,
+            });
         }
         if let Some(ctx) = lambda::context(record) {
             if let Some(id) = lambda::request_id(record) {
                 self.remember(id, ctx);
             }
-            return Some(Ids { trace_id: ctx.trace_id, span_id: ctx.span_id, source: Source::Record });
+            return Some(Ids {
+                trace_id: ctx.trace_id,
+                span_id: ctx.span_id,
+                source: Source::Record,
+            });
         }
         let ctx = self.requests.get(lambda::request_id(record)?)?;
-        Some(Ids { trace_id: ctx.trace_id, span_id: ctx.span_id, source: Source::RequestId })
+        Some(Ids {
+            trace_id: ctx.trace_id,
+            span_id: ctx.span_id,
+            source: Source::RequestId,
+        })
     }
 
     /// Enriches a record given as JSON object text: `Ok(Some(text))` with `trace_id` and
     /// `span_id` appended, `Ok(None)` when the record has a `trace_id` already or no ids.
     /// The rest of the text is kept byte for byte (key order, number formats, escapes).
     pub fn enrich_json(&mut self, text: &str) -> Result<Option<String>, DecodeError> {
-        let record: Map<String, Value> = serde_json::from_str(text)
-            .map_err(|e| DecodeError::Json { input: "log record", message: e.to_string() })?;
+        let record: Map<String, Value> =
+            serde_json::from_str(text).map_err(|e| DecodeError::Json {
+                input: "log record",
+                message: e.to_string(),
+            })?;
         if record.contains_key("trace_id") {
             return Ok(None);
         }
@@ -100,10 +119,13 @@ impl Enricher {
             added.push_str(&format!(",\"span_id\":\"{}\"", span_id.to_hex()));
         }
         // A parsed object's text ends with `}` once trailing whitespace is trimmed.
-        let body = text.trim_end().strip_suffix('}').ok_or_else(|| DecodeError::Json {
-            input: "log record",
-            message: "not a JSON object".into(),
-        })?;
+        let body = text
+            .trim_end()
+            .strip_suffix('}')
+            .ok_or_else(|| DecodeError::Json {
+                input: "log record",
+                message: "not a JSON object".into(),
+            })?;
         let separator = if record.is_empty() { "" } else { "," };
         Ok(Some(format!("{body}{separator}{added}}}")))
     }
@@ -111,8 +133,10 @@ impl Enricher {
     /// [`Enricher::enrich_json`] on bytes as a host hands them over: a record that is not
     /// UTF-8 is the same `log record` JSON error as any other unreadable record.
     pub fn enrich_bytes(&mut self, bytes: &[u8]) -> Result<Option<String>, DecodeError> {
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| DecodeError::Json { input: "log record", message: e.to_string() })?;
+        let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::Json {
+            input: "log record",
+            message: e.to_string(),
+        })?;
         self.enrich_json(text)
     }
 

@@ -7,7 +7,9 @@ const TRACE: &str = "62e900b2710d76f009d6e7785905449a";
 const REQUEST: &str = "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa";
 
 fn enrich(enricher: &mut Enricher, record: &str) -> Option<String> {
-    enricher.enrich_json(record).unwrap_or_else(|e| panic!("{record}: {e}"))
+    enricher
+        .enrich_json(record)
+        .unwrap_or_else(|e| panic!("{record}: {e}"))
 }
 
 fn with_ids(record: &str, trace: &str, span: Option<&str>) -> String {
@@ -21,26 +23,51 @@ fn with_ids(record: &str, trace: &str, span: Option<&str>) -> String {
 #[test]
 fn platform_start_gives_the_invocation_span_and_teaches_its_request() {
     let mut e = Enricher::new(10);
-    assert_eq!(enrich(&mut e, START), Some(with_ids(START, TRACE, Some("54565fb41ac79632"))));
+    assert_eq!(
+        enrich(&mut e, START),
+        Some(with_ids(START, TRACE, Some("54565fb41ac79632")))
+    );
     assert_eq!(e.remembered(), 1);
     // The runtime's JSON-format line (Node.js LogPatch.js shape) names only the request.
-    let app = format!(r#"{{"timestamp":"2022-10-12T00:00:15.100Z","level":"INFO","requestId":"{REQUEST}","message":"hi"}}"#);
-    assert_eq!(enrich(&mut e, &app), Some(with_ids(&app, TRACE, Some("54565fb41ac79632"))));
+    let app = format!(
+        r#"{{"timestamp":"2022-10-12T00:00:15.100Z","level":"INFO","requestId":"{REQUEST}","message":"hi"}}"#
+    );
+    assert_eq!(
+        enrich(&mut e, &app),
+        Some(with_ids(&app, TRACE, Some("54565fb41ac79632")))
+    );
     // A Telemetry API `function` event in text format, Node.js runtime line.
-    let function = format!(r#"{{"time":"2022-10-12T00:00:15.200Z","type":"function","record":"2022-10-12T00:00:15.200Z\t{REQUEST}\tINFO\thi"}}"#);
-    let ids = e.ids(&serde_json::from_str(&function).unwrap_or_default(), &function);
-    assert_eq!(ids.map(|i| (i.trace_id.to_hex(), i.source)), Some((TRACE.to_string(), Source::RequestId)));
+    let function = format!(
+        r#"{{"time":"2022-10-12T00:00:15.200Z","type":"function","record":"2022-10-12T00:00:15.200Z\t{REQUEST}\tINFO\thi"}}"#
+    );
+    let ids = e.ids(
+        &serde_json::from_str(&function).unwrap_or_default(),
+        &function,
+    );
+    assert_eq!(
+        ids.map(|i| (i.trace_id.to_hex(), i.source)),
+        Some((TRACE.to_string(), Source::RequestId))
+    );
     // Python's text format puts the request id third; the END line names it after a label.
-    for line in [format!("[INFO]\t2022-10-12T00:00:15.300Z\t{REQUEST}\thi"), format!("END RequestId: {REQUEST}")] {
+    for line in [
+        format!("[INFO]\t2022-10-12T00:00:15.300Z\t{REQUEST}\thi"),
+        format!("END RequestId: {REQUEST}"),
+    ] {
         let record = serde_json::json!({ "log": line }).to_string();
-        assert_eq!(enrich(&mut e, &record), Some(with_ids(&record, TRACE, Some("54565fb41ac79632"))));
+        assert_eq!(
+            enrich(&mut e, &record),
+            Some(with_ids(&record, TRACE, Some("54565fb41ac79632")))
+        );
     }
 }
 
 #[test]
 fn tracing_without_span_id_uses_the_header_parent() {
     let record = START.replace(r#""spanId":"54565fb41ac79632","#, "");
-    assert_eq!(enrich(&mut Enricher::new(0), &record), Some(with_ids(&record, TRACE, Some("0efbd19962d95b05"))));
+    assert_eq!(
+        enrich(&mut Enricher::new(0), &record),
+        Some(with_ids(&record, TRACE, Some("0efbd19962d95b05")))
+    );
     let other = START.replace("X-Amzn-Trace-Id", "traceparent");
     assert_eq!(enrich(&mut Enricher::new(0), &other), None);
 }
@@ -51,7 +78,11 @@ fn report_line_gives_trace_and_segment() {
     let line = "REPORT RequestId: 8fc6f963-411b-58b5-8483-a32130c0f45d\tDuration: 201.67 ms\tBilled Duration: 202 ms\tMemory Size: 2048 MB\tMax Memory Used: 81 MB\tXRAY TraceId: 1-61c86fa4-59b3c6d959653c527fd10966\tSegmentId: 107ea78a5750a811\tSampled: true\t";
     let record = serde_json::json!({ "message": line, "logStream": "x" }).to_string();
     let mut e = Enricher::new(10);
-    let expected = with_ids(&record, "61c86fa459b3c6d959653c527fd10966", Some("107ea78a5750a811"));
+    let expected = with_ids(
+        &record,
+        "61c86fa459b3c6d959653c527fd10966",
+        Some("107ea78a5750a811"),
+    );
     assert_eq!(enrich(&mut e, &record), Some(expected));
     assert_eq!(e.remembered(), 1);
 }
@@ -60,15 +91,31 @@ fn report_line_gives_trace_and_segment() {
 fn trace_header_fields_and_text() {
     let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
     let cases = [
-        (serde_json::json!({ "_X_AMZN_TRACE_ID": header }), Some("53995c3f42cd8ad8")),
-        (serde_json::json!({ "log": format!("calling downstream with X-Amzn-Trace-Id: {header}, retry 0") }), Some("53995c3f42cd8ad8")),
+        (
+            serde_json::json!({ "_X_AMZN_TRACE_ID": header }),
+            Some("53995c3f42cd8ad8"),
+        ),
+        (
+            serde_json::json!({ "log": format!("calling downstream with X-Amzn-Trace-Id: {header}, retry 0") }),
+            Some("53995c3f42cd8ad8"),
+        ),
         // Powertools' `xray_trace_id` is a bare root: trace only.
-        (serde_json::json!({ "level": "INFO", "xray_trace_id": "1-5759e988-bd862e3fe1be46a994272793" }), None),
-        (serde_json::json!({ "record": { "xrayTraceId": "Root=1-5759e988-bd862e3fe1be46a994272793" } }), None),
+        (
+            serde_json::json!({ "level": "INFO", "xray_trace_id": "1-5759e988-bd862e3fe1be46a994272793" }),
+            None,
+        ),
+        (
+            serde_json::json!({ "record": { "xrayTraceId": "Root=1-5759e988-bd862e3fe1be46a994272793" } }),
+            None,
+        ),
     ];
     for (record, span) in cases {
         let text = record.to_string();
-        assert_eq!(enrich(&mut Enricher::new(0), &text), Some(with_ids(&text, "5759e988bd862e3fe1be46a994272793", span)), "{text}");
+        assert_eq!(
+            enrich(&mut Enricher::new(0), &text),
+            Some(with_ids(&text, "5759e988bd862e3fe1be46a994272793", span)),
+            "{text}"
+        );
     }
 }
 
@@ -92,10 +139,16 @@ fn records_without_evidence_or_with_ids_are_left_alone() {
 fn the_text_is_kept_byte_for_byte() {
     let record = "{\"b\":1.50,\"a\":\"\\u00e9\",\"_X_AMZN_TRACE_ID\":\"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8\"}  \n";
     let expected = "{\"b\":1.50,\"a\":\"\\u00e9\",\"_X_AMZN_TRACE_ID\":\"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8\",\"trace_id\":\"5759e988bd862e3fe1be46a994272793\",\"span_id\":\"53995c3f42cd8ad8\"}";
-    assert_eq!(enrich(&mut Enricher::new(0), record).as_deref(), Some(expected));
+    assert_eq!(
+        enrich(&mut Enricher::new(0), record).as_deref(),
+        Some(expected)
+    );
     // A record with a span_id of its own keeps it.
     let own = r#"{"span_id":"x","_X_AMZN_TRACE_ID":"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8"}"#;
-    assert_eq!(enrich(&mut Enricher::new(0), own), Some(with_ids(own, "5759e988bd862e3fe1be46a994272793", None)));
+    assert_eq!(
+        enrich(&mut Enricher::new(0), own),
+        Some(with_ids(own, "5759e988bd862e3fe1be46a994272793", None))
+    );
 }
 
 #[test]
@@ -103,7 +156,10 @@ fn invalid_records_are_errors_naming_the_input() {
     let mut e = Enricher::new(0);
     for text in ["", "[1]", "{\"a\":", "\"x\""] {
         let err = e.enrich_json(text).map_err(|e| e.to_string());
-        assert!(matches!(&err, Err(m) if m.starts_with("log record: invalid json: ")), "{text}: {err:?}");
+        assert!(
+            matches!(&err, Err(m) if m.starts_with("log record: invalid json: ")),
+            "{text}: {err:?}"
+        );
     }
 }
 
@@ -117,7 +173,10 @@ fn remembered_requests_are_bounded_oldest_first() {
     let first = format!(r#"{{"requestId":"{REQUEST}"}}"#);
     assert_eq!(enrich(&mut e, &first), None);
     let second = r#"{"requestId":"11111111-2222-3333-4444-555555555555"}"#;
-    assert_eq!(enrich(&mut e, second), Some(with_ids(second, TRACE, Some("54565fb41ac79632"))));
+    assert_eq!(
+        enrich(&mut e, second),
+        Some(with_ids(second, TRACE, Some("54565fb41ac79632")))
+    );
     let mut none = Enricher::new(0);
     enrich(&mut none, START);
     assert_eq!(none.remembered(), 0);
@@ -137,7 +196,10 @@ fn execution_lines() -> Vec<String> {
         "/tests/fixtures/stepfunctions/aws-samples-masking-sensitive-express-step-functions/express-execution-log-messages.ndjson"
     );
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines().filter(|l| !l.trim().is_empty()).map(String::from).collect()
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -151,19 +213,43 @@ fn step_functions_lines_get_the_ids_of_their_spans() {
         // The line as the record itself, and as the text of a CloudWatch subscription record.
         assert_eq!(enrich(&mut e, line), Some(expected));
         let wrapped = serde_json::json!({ "logStream": "states/x", "message": line }).to_string();
-        assert_eq!(enrich(&mut e, &wrapped), Some(with_ids(&wrapped, &trace.to_hex(), Some(&span.to_hex()))));
+        assert_eq!(
+            enrich(&mut e, &wrapped),
+            Some(with_ids(&wrapped, &trace.to_hex(), Some(&span.to_hex())))
+        );
         let ids = e.ids(&serde_json::from_str(line).unwrap_or_default(), line);
         assert_eq!(ids.map(|i| i.source), Some(Source::StepFunctions));
     }
     // The state-entered line has its state's span; the others the execution's, one trace.
-    let spans: Vec<_> = lines.iter().filter_map(|l| crate::stepfn::log_record_ids(l)).collect();
-    assert_eq!(spans.iter().map(|(t, _)| *t).collect::<std::collections::BTreeSet<_>>().len(), 1);
-    assert_eq!([spans[0].1 == spans[2].1, spans[0].1 == spans[1].1, spans[0].1 == spans[3].1], [true, false, true]);
+    let spans: Vec<_> = lines
+        .iter()
+        .filter_map(|l| crate::stepfn::log_record_ids(l))
+        .collect();
+    assert_eq!(
+        spans
+            .iter()
+            .map(|(t, _)| *t)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        1
+    );
+    assert_eq!(
+        [
+            spans[0].1 == spans[2].1,
+            spans[0].1 == spans[1].1,
+            spans[0].1 == spans[3].1
+        ],
+        [true, false, true]
+    );
 }
 
 #[test]
 fn execution_arn_without_a_valid_line_falls_back_to_lambda_evidence() {
     let record = r#"{"execution_arn":"not an arn","_X_AMZN_TRACE_ID":"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8"}"#;
-    let expected = with_ids(record, "5759e988bd862e3fe1be46a994272793", Some("53995c3f42cd8ad8"));
+    let expected = with_ids(
+        record,
+        "5759e988bd862e3fe1be46a994272793",
+        Some("53995c3f42cd8ad8"),
+    );
     assert_eq!(enrich(&mut Enricher::new(0), record), Some(expected));
 }

@@ -75,7 +75,10 @@ pub(crate) fn apply_span(
             continue;
         }
         // The target may have been adopted later in the same batch.
-        if matches!(p.kind, LinkKind::Direct(_) | LinkKind::Context | LinkKind::State) {
+        if matches!(
+            p.kind,
+            LinkKind::Direct(_) | LinkKind::Context | LinkKind::State
+        ) {
             if let Ok(t) = <[u8; 16]>::try_from(p.link.trace_id.as_slice()) {
                 p.link.trace_id = remap.current(t).to_vec();
             }

@@ -170,7 +170,10 @@ mod tests {
         assert_eq!(request_too_deep(&request, 3), None);
         assert_eq!(
             request_too_deep(&request, 2),
-            Some(("resource_spans[0].scope_spans[1].spans[1].attributes".into(), 3))
+            Some((
+                "resource_spans[0].scope_spans[1].spans[1].attributes".into(),
+                3
+            ))
         );
         assert_eq!(
             request_too_deep(&request_with_span_attribute(string("x")), 0),

@@ -19,10 +19,10 @@
 //! Errors are counted like event attribute errors (`errors.event_json`, `event_unknown`,
 //! `event_too_large`, `event_invalid`).
 
-use crate::event::json::pointer as json_pointer;
 use super::{Counters, Processor};
 use crate::config::Config;
 use crate::error::DecodeError;
+use crate::event::json::pointer as json_pointer;
 use crate::event::{decode_event_value_with, decode_logs_json, inflate_logs_data, Trigger};
 use crate::inferred::{infer_request, InferOptions};
 use crate::otlp::ExportTraceServiceRequest;
@@ -70,7 +70,10 @@ struct Read {
 
 impl Read {
     fn workflow(request: ExportTraceServiceRequest) -> Read {
-        Read { request, trigger: None }
+        Read {
+            request,
+            trigger: None,
+        }
     }
 }
 
@@ -85,7 +88,8 @@ impl Processor {
         ctx: &EventContext,
         now_unix_nano: u64,
     ) -> Result<ExportTraceServiceRequest, DecodeError> {
-        self.process_event_observed(bytes, ctx, now_unix_nano, |_| ()).map(|(request, _)| request)
+        self.process_event_observed(bytes, ctx, now_unix_nano, |_| ())
+            .map(|(request, _)| request)
     }
 
     /// [`Processor::process_event`], also handing `made` the spans as made, before
@@ -97,9 +101,15 @@ impl Processor {
         now_unix_nano: u64,
         made: impl FnOnce(&ExportTraceServiceRequest),
     ) -> Result<(ExportTraceServiceRequest, Counters), DecodeError> {
-        let call = Counters { requests: 1, ..Counters::default() };
+        let call = Counters {
+            requests: 1,
+            ..Counters::default()
+        };
         match read(bytes, ctx, &self.config) {
-            Ok(Read { mut request, trigger }) => {
+            Ok(Read {
+                mut request,
+                trigger,
+            }) => {
                 made(&request);
                 let outcome = self.run(&mut request, now_unix_nano, trigger.as_ref(), call);
                 self.counters.add(&outcome.counters);
@@ -127,24 +137,34 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Config) -> Result<Read, Decod
     let limit = config.limits.max_request_bytes;
     if bytes.len() as u64 > limit {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        return Err(DecodeError::TooLarge { input: "event", limit, actual: bytes.len() });
+        return Err(DecodeError::TooLarge {
+            input: "event",
+            limit,
+            actual: bytes.len(),
+        });
     }
     let sfn = config.stepfunctions.enabled;
     let options = config.stepfunctions.options();
-    let workflow = |result: Result<ExportTraceServiceRequest, DecodeError>| result.map(Read::workflow);
+    let workflow =
+        |result: Result<ExportTraceServiceRequest, DecodeError>| result.map(Read::workflow);
     let value = match crate::strict_json::from_slice(bytes) {
         Ok(value) => value,
         // Several JSON values back to back: NDJSON log lines, or subscription documents as
         // Firehose concatenates them.
         Err(e) => {
-            let first = serde_json::Deserializer::from_slice(bytes).into_iter::<Value>().next();
+            let first = serde_json::Deserializer::from_slice(bytes)
+                .into_iter::<Value>()
+                .next();
             return match first {
                 Some(Ok(v)) if is_subscription(&v) => subscription(bytes, ctx, config),
                 Some(Ok(v)) if is_log_line(&v) => match sfn {
                     true => workflow(spans_from_logs(bytes, &options)),
                     false => Err(disabled("execution log lines")),
                 },
-                _ => Err(DecodeError::Json { input: "event", message: e.to_string() }),
+                _ => Err(DecodeError::Json {
+                    input: "event",
+                    message: e.to_string(),
+                }),
             };
         }
     };
@@ -157,7 +177,11 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Config) -> Result<Read, Decod
         }
         Value::Object(o) if o.get("events").is_some_and(Value::is_array) => {
             return match sfn {
-                true => workflow(spans_from_history(bytes, ctx.execution_arn.as_deref(), &options)),
+                true => workflow(spans_from_history(
+                    bytes,
+                    ctx.execution_arn.as_deref(),
+                    &options,
+                )),
                 false => Err(disabled("an execution history")),
             };
         }
@@ -170,7 +194,10 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Config) -> Result<Read, Decod
         v if is_subscription(v) => return subscription(bytes, ctx, config),
         _ => {}
     }
-    if let (true, Some(data)) = (sfn, json_pointer(&value, "/awslogs/data").and_then(Value::as_str)) {
+    if let (true, Some(data)) = (
+        sfn,
+        json_pointer(&value, "/awslogs/data").and_then(Value::as_str),
+    ) {
         let inflated = inflate_logs_data(data, max_inflated(config))?;
         if let Some(merged) = execution_log_events(&inflated) {
             return workflow(spans_from_logs(&merged, &options));
@@ -179,7 +206,11 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Config) -> Result<Read, Decod
     let event_limit = config.limits.max_event_bytes;
     if bytes.len() as u64 > event_limit {
         let limit = usize::try_from(event_limit).unwrap_or(usize::MAX);
-        return Err(DecodeError::TooLarge { input: "event", limit, actual: bytes.len() });
+        return Err(DecodeError::TooLarge {
+            input: "event",
+            limit,
+            actual: bytes.len(),
+        });
     }
     let trigger = decode_event_value_with(&value, max_inflated(config))?;
     Ok(inferred(trigger, ctx, config))
@@ -209,7 +240,10 @@ fn inferred(trigger: Trigger, ctx: &EventContext, config: &Config) -> Read {
         max_links: usize::try_from(config.limits.max_links_per_span).unwrap_or(usize::MAX),
         ..InferOptions::default()
     };
-    Read { request: infer_request(&trigger, &options), trigger: Some(trigger) }
+    Read {
+        request: infer_request(&trigger, &options),
+        trigger: Some(trigger),
+    }
 }
 
 /// A Step Functions execution log line: an object with `execution_arn` and `type`.
@@ -228,7 +262,9 @@ fn is_subscription(v: &Value) -> bool {
 fn execution_log_events(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut events = Vec::new();
     for document in serde_json::Deserializer::from_slice(bytes).into_iter::<Value>() {
-        let Ok(Value::Object(mut document)) = document else { return None };
+        let Ok(Value::Object(mut document)) = document else {
+            return None;
+        };
         match document.remove("logEvents") {
             Some(Value::Array(list)) => events.extend(list),
             _ => return None,
@@ -245,7 +281,9 @@ fn execution_log_events(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn disabled(what: &str) -> DecodeError {
-    DecodeError::UnknownEvent { hint: format!("step functions {what}, which `stepfunctions.enabled: false` turns off") }
+    DecodeError::UnknownEvent {
+        hint: format!("step functions {what}, which `stepfunctions.enabled: false` turns off"),
+    }
 }
 
 #[cfg(test)]

@@ -136,8 +136,15 @@ fn dynamodb_records_and_step_functions_executions() {
         hashes.first().map(String::as_str),
         Some("7f1aee721472bcb48701d45c7c7f7821")
     );
-    assert_eq!(rules(&ev.consumer), vec![(Rule::DynamodbItem, None), (Rule::DynamodbItem, None)]);
-    assert_eq!(ev.state, Some(StateClaim::of(&ctx)), "the state that invoked it");
+    assert_eq!(
+        rules(&ev.consumer),
+        vec![(Rule::DynamodbItem, None), (Rule::DynamodbItem, None)]
+    );
+    assert_eq!(
+        ev.state,
+        Some(StateClaim::of(&ctx)),
+        "the state that invoked it"
+    );
     assert_eq!(ev.messages, 0, "stream records are not messages");
 
     // Without Step Functions support the execution ARN is claimed instead.

@@ -170,8 +170,11 @@ impl Processor {
             ..Counters::default()
         };
         let limits = &self.config.limits;
-        let (limit, max_inflated, max_nesting) =
-            (limits.max_request_bytes, limits.max_decompressed_bytes, limits.max_nesting);
+        let (limit, max_inflated, max_nesting) = (
+            limits.max_request_bytes,
+            limits.max_decompressed_bytes,
+            limits.max_nesting,
+        );
         let gzipped = otlp::is_gzip(input);
         if input.len() as u64 > limit {
             call.errors.request_too_large += 1;
@@ -219,18 +222,19 @@ impl Processor {
             }
         }
         let max_nesting = usize::try_from(max_nesting).unwrap_or(usize::MAX);
-        let decoded = otlp::decode(body, encoding).and_then(|request| {
-            match depth::request_too_deep(&request, max_nesting) {
-                None => Ok(request),
-                Some((at, depth)) => Err(DecodeError::Otlp {
-                    encoding: encoding.name(),
-                    message: format!(
-                        "{at}: a value nested {depth} levels deep exceeds \
+        let decoded =
+            otlp::decode(body, encoding).and_then(|request| {
+                match depth::request_too_deep(&request, max_nesting) {
+                    None => Ok(request),
+                    Some((at, depth)) => Err(DecodeError::Otlp {
+                        encoding: encoding.name(),
+                        message: format!(
+                            "{at}: a value nested {depth} levels deep exceeds \
                          limits.max_nesting ({max_nesting})"
-                    ),
-                }),
-            }
-        });
+                        ),
+                    }),
+                }
+            });
         let mut request = match decoded {
             Ok(r) => r,
             Err(e) => {
@@ -355,7 +359,7 @@ impl Processor {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 #[path = "stepfn_tests.rs"]
 mod stepfn_tests;
+#[cfg(test)]
+mod tests;

@@ -306,7 +306,12 @@ impl Batch<'_, '_> {
             .state
             .as_ref()
             .filter(|_| self.config.stepfunctions_parent())
-            .map(|s| (self.state.remap.current(s.parent.trace_id.0), s.parent.span_id.0));
+            .map(|s| {
+                (
+                    self.state.remap.current(s.parent.trace_id.0),
+                    s.parent.span_id.0,
+                )
+            });
         if target.is_none() && self.config.adoption.enabled {
             if let Some(first) = producers.first() {
                 if producers.iter().all(|p| p.0 == first.0) {

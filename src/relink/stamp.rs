@@ -57,7 +57,9 @@ pub(crate) fn plan_routes(
     for (r, span) in spans {
         let (Some(trace), Some(route)) = (
             r.trace.map(|t| state.remap.current(t)),
-            span.and_then(|s| super::attrs::get_str(&s.attributes, &config.attributes.route, limit)),
+            span.and_then(|s| {
+                super::attrs::get_str(&s.attributes, &config.attributes.route, limit)
+            }),
         ) else {
             continue;
         };

@@ -59,19 +59,30 @@ pub struct StateClaim {
 
 impl StateClaim {
     pub fn of(context: &StepFunctionsContext) -> StateClaim {
-        StateClaim { parent: parent_for_lambda(context), context: context.clone() }
+        StateClaim {
+            parent: parent_for_lambda(context),
+            context: context.clone(),
+        }
     }
 }
 
 /// The consumer evidence of a trigger's context object (`depth` 0 is the Lambda's own
 /// event; deeper triggers are events inside its records).
-pub(crate) fn context_claims(ctx: &StepFunctionsContext, config: &Config, ev: &mut SpanEvidence, depth: usize) {
+pub(crate) fn context_claims(
+    ctx: &StepFunctionsContext,
+    config: &Config,
+    ev: &mut SpanEvidence,
+    depth: usize,
+) {
     if config.stepfunctions.enabled {
         if depth == 0 {
             ev.state = Some(StateClaim::of(ctx));
         }
     } else if config.direct_links.message_ids && !ctx.execution_id.is_empty() {
-        push_claim(&mut ev.consumer, Claim::id(Rule::StepfunctionsExecution, &ctx.execution_id));
+        push_claim(
+            &mut ev.consumer,
+            Claim::id(Rule::StepfunctionsExecution, &ctx.execution_id),
+        );
     }
 }
 
@@ -81,11 +92,16 @@ pub(crate) fn execution_claims(span: &Span, config: &Config, ev: &mut SpanEviden
         return;
     }
     let limit = super::evidence::scan_limit(config);
-    let Some(arn) = attrs::get_str(&span.attributes, EXECUTION_ARN, limit).filter(|a| !a.is_empty()) else {
+    let Some(arn) =
+        attrs::get_str(&span.attributes, EXECUTION_ARN, limit).filter(|a| !a.is_empty())
+    else {
         return;
     };
     if span.span_id.as_slice() == execution_span_id(arn).0.as_slice() {
-        push_claim(&mut ev.consumer, Claim::id(Rule::StepfunctionsExecution, arn));
+        push_claim(
+            &mut ev.consumer,
+            Claim::id(Rule::StepfunctionsExecution, arn),
+        );
     }
 }
 
@@ -104,7 +120,10 @@ pub(crate) fn state_link(claim: &StateClaim, trace: [u8; 16]) -> Planned {
         kv(attrs::LINK_CONTEXT_CARRIER, carrier),
         kv(EXECUTION_ARN, ctx.execution_id.clone()),
         kv("aws.step_functions.state.name", ctx.state_name.clone()),
-        kv("aws.step_functions.state.entered_time", ctx.state_entered_time.clone()),
+        kv(
+            "aws.step_functions.state.entered_time",
+            ctx.state_entered_time.clone(),
+        ),
     ];
     for (key, count) in [
         ("aws.step_functions.state.retry_count", ctx.retry_count),
@@ -120,13 +139,22 @@ pub(crate) fn state_link(claim: &StateClaim, trace: [u8; 16]) -> Planned {
         attributes,
         ..Default::default()
     };
-    Planned { kind: LinkKind::State, link, rule: Rule::StepfunctionsState.name(), hash: None }
+    Planned {
+        kind: LinkKind::State,
+        link,
+        rule: Rule::StepfunctionsState.name(),
+        hash: None,
+    }
 }
 
 fn int(key: &str, value: u64) -> KeyValue {
     KeyValue {
         key: key.into(),
-        value: Some(AnyValue { value: Some(any_value::Value::IntValue(i64::try_from(value).unwrap_or(i64::MAX))) }),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::IntValue(
+                i64::try_from(value).unwrap_or(i64::MAX),
+            )),
+        }),
         ..Default::default()
     }
 }

@@ -23,13 +23,33 @@ fn execution_logs() -> String {
     };
     let task = r#"{"resourceType":"lambda","resource":"invoke"}"#;
     [
-        line(1, "ExecutionStarted", r#"{"input":"{}","inputDetails":{"truncated":false}}"#, 1_722_370_000_250),
-        line(2, "TaskStateEntered", r#"{"name":"Charge"}"#, 1_722_370_000_259),
+        line(
+            1,
+            "ExecutionStarted",
+            r#"{"input":"{}","inputDetails":{"truncated":false}}"#,
+            1_722_370_000_250,
+        ),
+        line(
+            2,
+            "TaskStateEntered",
+            r#"{"name":"Charge"}"#,
+            1_722_370_000_259,
+        ),
         line(3, "TaskScheduled", task, 1_722_370_000_260),
         line(4, "TaskStarted", task, 1_722_370_000_272),
         line(5, "TaskSucceeded", task, 1_722_370_000_390),
-        line(6, "TaskStateExited", r#"{"name":"Charge"}"#, 1_722_370_000_391),
-        line(7, "ExecutionSucceeded", r#"{"output":"{}"}"#, 1_722_370_000_392),
+        line(
+            6,
+            "TaskStateExited",
+            r#"{"name":"Charge"}"#,
+            1_722_370_000_391,
+        ),
+        line(
+            7,
+            "ExecutionSucceeded",
+            r#"{"output":"{}"}"#,
+            1_722_370_000_392,
+        ),
     ]
     .join("\n")
 }
@@ -55,19 +75,31 @@ fn span(trace: u8, id: u8, parent: Option<u8>, attributes: Vec<KeyValue>) -> Spa
 }
 
 fn lambda(trace: u8, id: u8, retry: u64) -> Span {
-    span(trace, id, None, vec![kv("relink.event", lambda_event(retry))])
+    span(
+        trace,
+        id,
+        None,
+        vec![kv("relink.event", lambda_event(retry))],
+    )
 }
 
 fn start_execution(trace: u8, id: u8) -> Span {
-    let mut s = span(trace, id, Some(trace), vec![
-        kv("rpc.system", "aws-api"),
-        kv("rpc.service", "SFN"),
-        kv("rpc.method", "StartExecution"),
-    ]);
+    let mut s = span(
+        trace,
+        id,
+        Some(trace),
+        vec![
+            kv("rpc.system", "aws-api"),
+            kv("rpc.service", "SFN"),
+            kv("rpc.method", "StartExecution"),
+        ],
+    );
     s.attributes.push(KeyValue {
         key: "relink.message_ids".into(),
         value: Some(AnyValue {
-            value: Some(Value::ArrayValue(ArrayValue { values: vec![attrs::string(ARN)] })),
+            value: Some(Value::ArrayValue(ArrayValue {
+                values: vec![attrs::string(ARN)],
+            })),
         }),
         ..Default::default()
     });
@@ -79,22 +111,35 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue};
 fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
             ..Default::default()
         }],
     }
 }
 
 fn spans(req: &ExportTraceServiceRequest) -> Vec<&Span> {
-    req.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans).collect()
+    req.resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .collect()
 }
 
 fn processor(json: &str) -> Processor {
-    Config::from_json(json).and_then(|c| c.build()).unwrap_or_else(|e| panic!("config: {e}"))
+    Config::from_json(json)
+        .and_then(|c| c.build())
+        .unwrap_or_else(|e| panic!("config: {e}"))
 }
 
 fn link_summary(l: &Link) -> String {
-    let mut parts = vec![format!("{}/{}", hex::encode(&l.trace_id), hex::encode(&l.span_id))];
+    let mut parts = vec![format!(
+        "{}/{}",
+        hex::encode(&l.trace_id),
+        hex::encode(&l.span_id)
+    )];
     for a in &l.attributes {
         match a.value.as_ref().and_then(|v| v.value.as_ref()) {
             Some(Value::StringValue(s)) => parts.push(format!("{}={s}", a.key)),
@@ -110,7 +155,10 @@ fn links(s: &Span) -> Vec<String> {
 }
 
 fn strings(s: &Span, key: &str) -> Vec<String> {
-    attrs::get_strings(&s.attributes, key, usize::MAX).into_iter().map(String::from).collect()
+    attrs::get_strings(&s.attributes, key, usize::MAX)
+        .into_iter()
+        .map(String::from)
+        .collect()
 }
 
 fn workflow_trace() -> String {
@@ -136,14 +184,32 @@ fn lambda_links_to_the_state_that_invoked_it_by_default() {
     let mut p = processor("{}");
     let mut req = request(vec![lambda(2, 21, 0), lambda(3, 31, 1)]);
     let outcome = p.process_request(&mut req, NOW);
-    let [first, retry] = spans(&req)[..] else { panic!("two spans") };
+    let [first, retry] = spans(&req)[..] else {
+        panic!("two spans")
+    };
     assert_eq!(links(first), vec![state_link(0)]);
     assert_eq!(links(retry), vec![state_link(1)], "the retry's span");
-    assert_eq!(strings(first, "relink.rules"), vec!["aws.stepfunctions.state"]);
+    assert_eq!(
+        strings(first, "relink.rules"),
+        vec!["aws.stepfunctions.state"]
+    );
     assert_eq!(strings(first, "relink.matches"), vec!["deterministic"]);
-    assert_eq!((first.trace_id.clone(), first.parent_span_id.is_empty()), (vec![2; 16], true));
-    assert_eq!(attrs::get_str(&first.attributes, "relink.event", 9), None, "event removed");
-    assert_eq!((outcome.counters.links.deterministic, outcome.counters.traces_adopted), (2, 0));
+    assert_eq!(
+        (first.trace_id.clone(), first.parent_span_id.is_empty()),
+        (vec![2; 16], true)
+    );
+    assert_eq!(
+        attrs::get_str(&first.attributes, "relink.event", 9),
+        None,
+        "event removed"
+    );
+    assert_eq!(
+        (
+            outcome.counters.links.deterministic,
+            outcome.counters.traces_adopted
+        ),
+        (2, 0)
+    );
 }
 
 #[test]
@@ -151,35 +217,60 @@ fn the_link_is_the_span_the_workflow_logs_give() {
     let mut p = processor("{}");
     let workflow = p.process_event(execution_logs().as_bytes(), &EventContext::default(), NOW);
     let workflow = workflow.unwrap_or_else(|e| panic!("{e}"));
-    let charge = spans(&workflow).into_iter().find(|s| s.name == "Charge").map(|s| (hex::encode(&s.trace_id), hex::encode(&s.span_id)));
+    let charge = spans(&workflow)
+        .into_iter()
+        .find(|s| s.name == "Charge")
+        .map(|s| (hex::encode(&s.trace_id), hex::encode(&s.span_id)));
     let mut req = request(vec![lambda(2, 21, 0)]);
     p.process_request(&mut req, NOW);
-    let link = spans(&req)[0].links.first().map(|l| (hex::encode(&l.trace_id), hex::encode(&l.span_id)));
+    let link = spans(&req)[0]
+        .links
+        .first()
+        .map(|l| (hex::encode(&l.trace_id), hex::encode(&l.span_id)));
     assert_eq!(link, charge);
     assert!(link.is_some());
 }
 
 #[test]
 fn with_adoption_the_lambda_trace_moves_under_its_state() {
-    for config in [r#"{"adoption": {"enabled": true}}"#, r#"{"stepfunctions": {"lambda_join": "parent"}}"#] {
+    for config in [
+        r#"{"adoption": {"enabled": true}}"#,
+        r#"{"stepfunctions": {"lambda_join": "parent"}}"#,
+    ] {
         let mut p = processor(config);
         let mut req = request(vec![lambda(2, 21, 0), span(2, 22, Some(21), vec![])]);
         let outcome = p.process_request(&mut req, NOW);
         let state = state_span_id(ARN, "Charge", ENTERED, 0, 0).to_hex();
-        let [root, child] = spans(&req)[..] else { panic!("two spans") };
+        let [root, child] = spans(&req)[..] else {
+            panic!("two spans")
+        };
         assert_eq!(hex::encode(&root.trace_id), workflow_trace(), "{config}");
         assert_eq!(hex::encode(&root.parent_span_id), state);
         assert_eq!(hex::encode(&child.trace_id), workflow_trace());
-        assert_eq!(hex::encode(&child.parent_span_id), hex::encode([21u8; 8]), "inner spans keep their parent");
+        assert_eq!(
+            hex::encode(&child.parent_span_id),
+            hex::encode([21u8; 8]),
+            "inner spans keep their parent"
+        );
         assert_eq!(
             links(root),
             vec![
-                format!("{}/{} relink.rule=adoption relink.original_trace_id={0}", hex::encode([2u8; 16]), hex::encode([21u8; 8])),
+                format!(
+                    "{}/{} relink.rule=adoption relink.original_trace_id={0}",
+                    hex::encode([2u8; 16]),
+                    hex::encode([21u8; 8])
+                ),
                 state_link(0),
             ]
         );
-        assert_eq!(strings(root, "relink.rules"), vec!["adoption", "aws.stepfunctions.state"]);
-        assert_eq!(strings(child, "relink.original_trace_id"), vec![hex::encode([2u8; 16])]);
+        assert_eq!(
+            strings(root, "relink.rules"),
+            vec!["adoption", "aws.stepfunctions.state"]
+        );
+        assert_eq!(
+            strings(child, "relink.original_trace_id"),
+            vec![hex::encode([2u8; 16])]
+        );
         assert_eq!(outcome.counters.traces_adopted, 1);
         // A later batch of the Lambda's trace follows it.
         let mut late = request(vec![span(2, 23, Some(21), vec![])]);
@@ -190,7 +281,8 @@ fn with_adoption_the_lambda_trace_moves_under_its_state() {
 
 #[test]
 fn link_mode_keeps_traces_apart_even_with_adoption() {
-    let mut p = processor(r#"{"adoption": {"enabled": true}, "stepfunctions": {"lambda_join": "link"}}"#);
+    let mut p =
+        processor(r#"{"adoption": {"enabled": true}, "stepfunctions": {"lambda_join": "link"}}"#);
     let mut req = request(vec![lambda(2, 21, 0)]);
     p.process_request(&mut req, NOW);
     assert_eq!(spans(&req)[0].trace_id, vec![2; 16]);
@@ -204,7 +296,13 @@ fn a_lambda_with_a_remote_parent_is_linked_not_moved() {
     remote.parent_span_id = vec![9; 8];
     let mut req = request(vec![remote]);
     let outcome = p.process_request(&mut req, NOW);
-    assert_eq!((spans(&req)[0].trace_id.clone(), outcome.counters.traces_adopted), (vec![2; 16], 0));
+    assert_eq!(
+        (
+            spans(&req)[0].trace_id.clone(),
+            outcome.counters.traces_adopted
+        ),
+        (vec![2; 16], 0)
+    );
     assert_eq!(links(spans(&req)[0]), vec![state_link(0)]);
 }
 
@@ -220,13 +318,21 @@ fn a_lambda_already_under_its_state_is_left_alone() {
 #[test]
 fn output_processed_again_is_unchanged() {
     for join in ["link", "parent"] {
-        let config = format!(r#"{{"event_attribute": {{"output": "keep"}}, "stepfunctions": {{"lambda_join": "{join}"}}}}"#);
+        let config = format!(
+            r#"{{"event_attribute": {{"output": "keep"}}, "stepfunctions": {{"lambda_join": "{join}"}}}}"#
+        );
         let mut p = processor(&config);
         let mut req = request(vec![lambda(2, 21, 0)]);
         assert!(p.process_request(&mut req, NOW).changed);
         let once = req.clone();
-        assert!(!p.process_request(&mut req, NOW).changed, "{join}, same processor");
-        assert!(!processor(&config).process_request(&mut req, NOW).changed, "{join}, fresh processor");
+        assert!(
+            !p.process_request(&mut req, NOW).changed,
+            "{join}, same processor"
+        );
+        assert!(
+            !processor(&config).process_request(&mut req, NOW).changed,
+            "{join}, fresh processor"
+        );
         assert_eq!(req, once);
     }
 }
@@ -239,8 +345,12 @@ fn the_execution_joins_its_start_execution_call_in_either_order() {
     // The call first: the execution span links to it.
     let mut p = processor("{}");
     p.process_request(&mut request(vec![start_execution(1, 11)]), NOW);
-    let workflow = p.process_event(execution_logs().as_bytes(), &ctx, NOW).unwrap_or_else(|e| panic!("{e}"));
-    let exec = spans(&workflow).into_iter().find(|s| hex::encode(&s.span_id) == execution);
+    let workflow = p
+        .process_event(execution_logs().as_bytes(), &ctx, NOW)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let exec = spans(&workflow)
+        .into_iter()
+        .find(|s| hex::encode(&s.span_id) == execution);
     assert_eq!(
         exec.map(links),
         Some(vec![format!(
@@ -251,7 +361,8 @@ fn the_execution_joins_its_start_execution_call_in_either_order() {
     );
     // The execution first: the call links to it.
     let mut p = processor("{}");
-    p.process_event(execution_logs().as_bytes(), &ctx, NOW).unwrap_or_else(|e| panic!("{e}"));
+    p.process_event(execution_logs().as_bytes(), &ctx, NOW)
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut call = request(vec![start_execution(1, 11)]);
     p.process_request(&mut call, NOW);
     assert_eq!(
@@ -273,10 +384,18 @@ fn with_adoption_one_trace_from_the_caller_through_the_workflow_to_the_lambda() 
     p.process_request(&mut request(vec![start_execution(1, 11)]), NOW);
     let workflow = p.process_event(execution_logs().as_bytes(), &EventContext::default(), NOW);
     let workflow = workflow.unwrap_or_else(|e| panic!("{e}"));
-    let traces: Vec<String> = spans(&workflow).iter().map(|s| hex::encode(&s.trace_id)).collect();
+    let traces: Vec<String> = spans(&workflow)
+        .iter()
+        .map(|s| hex::encode(&s.trace_id))
+        .collect();
     assert!(traces.iter().all(|t| *t == caller), "{traces:?}");
-    let exec = spans(&workflow).into_iter().find(|s| s.span_id == execution_span_id(ARN).0.to_vec());
-    assert_eq!(exec.map(|s| hex::encode(&s.parent_span_id)), Some(hex::encode([11u8; 8])));
+    let exec = spans(&workflow)
+        .into_iter()
+        .find(|s| s.span_id == execution_span_id(ARN).0.to_vec());
+    assert_eq!(
+        exec.map(|s| hex::encode(&s.parent_span_id)),
+        Some(hex::encode([11u8; 8]))
+    );
     // A later span of the Lambda's own trace lands in the caller's trace too.
     let mut late = request(vec![span(2, 22, Some(21), vec![])]);
     p.process_request(&mut late, NOW);
@@ -295,5 +414,8 @@ fn without_step_functions_the_lambda_joins_the_start_execution_call() {
         .filter_map(|l| attrs::get_str(&l.attributes, "relink.rule", 9).map(String::from))
         .collect();
     assert_eq!(rules, vec!["aws.stepfunctions.execution"]);
-    assert_eq!(hex::encode(&spans(&req)[0].links[0].span_id), hex::encode([11u8; 8]));
+    assert_eq!(
+        hex::encode(&spans(&req)[0].links[0].span_id),
+        hex::encode([11u8; 8])
+    );
 }

@@ -8,9 +8,11 @@
 //! read from its decimal text so milliseconds survive exactly (an f64 multiply would turn
 //! `.018` into `.017999...` and change every state span id).
 
-use crate::event::json::pointer as json_pointer;
-use super::model::{history_details_key, normalise, Details, Event, EventKind, Execution, ExecutionArn, Source};
+use super::model::{
+    history_details_key, normalise, Details, Event, EventKind, Execution, ExecutionArn, Source,
+};
 use crate::error::DecodeError;
+use crate::event::json::pointer as json_pointer;
 use crate::event::json::{invalid, missing, opt_str, opt_u64, req_array};
 use crate::event::time::parse_rfc3339;
 use serde_json::{Number, Value};
@@ -19,9 +21,15 @@ pub(crate) const INPUT: &str = "stepfunctions history";
 
 /// Reads history JSON. `execution_arn` wins over a top-level `executionArn`; with neither,
 /// the error names `executionArn`. More than `max_events` events is [`DecodeError::TooLarge`].
-pub fn read(bytes: &[u8], execution_arn: Option<&str>, max_events: usize) -> Result<Execution, DecodeError> {
-    let root: Value = serde_json::from_slice(bytes)
-        .map_err(|e| DecodeError::Json { input: INPUT, message: e.to_string() })?;
+pub fn read(
+    bytes: &[u8],
+    execution_arn: Option<&str>,
+    max_events: usize,
+) -> Result<Execution, DecodeError> {
+    let root: Value = serde_json::from_slice(bytes).map_err(|e| DecodeError::Json {
+        input: INPUT,
+        message: e.to_string(),
+    })?;
     let arn = match execution_arn {
         Some(arn) => arn.to_owned(),
         None => opt_str(&root, "/executionArn", INPUT)?
@@ -31,17 +39,26 @@ pub fn read(bytes: &[u8], execution_arn: Option<&str>, max_events: usize) -> Res
     let arn = ExecutionArn::parse(&arn, INPUT, "executionArn")?;
     let list = req_array(&root, "/events", INPUT)?;
     if list.len() > max_events {
-        return Err(DecodeError::TooLarge { input: "stepfunctions history events", limit: max_events, actual: list.len() });
+        return Err(DecodeError::TooLarge {
+            input: "stepfunctions history events",
+            limit: max_events,
+            actual: list.len(),
+        });
     }
     let mut events = Vec::with_capacity(list.len());
     for i in 0..list.len() {
         events.push(event(&root, &format!("/events/{i}"))?);
     }
-    Ok(Execution { arn, events: normalise(events, INPUT)?, source: Source::History })
+    Ok(Execution {
+        arn,
+        events: normalise(events, INPUT)?,
+        source: Source::History,
+    })
 }
 
 fn event(root: &Value, base: &str) -> Result<Event, DecodeError> {
-    let id = opt_u64(root, &format!("{base}/id"), INPUT)?.ok_or_else(|| missing(INPUT, &format!("{base}/id")))?;
+    let id = opt_u64(root, &format!("{base}/id"), INPUT)?
+        .ok_or_else(|| missing(INPUT, &format!("{base}/id")))?;
     let previous_id = opt_u64(root, &format!("{base}/previousEventId"), INPUT)?.unwrap_or(0);
     let type_name = opt_str(root, &format!("{base}/type"), INPUT)?
         .ok_or_else(|| missing(INPUT, &format!("{base}/type")))?
@@ -53,14 +70,28 @@ fn event(root: &Value, base: &str) -> Result<Event, DecodeError> {
         Some(Value::Number(n)) => epoch_seconds(n),
         Some(_) => None,
     }
-    .ok_or_else(|| invalid(INPUT, &time_path, "expected an ISO 8601 date-time or epoch seconds".into()))?;
+    .ok_or_else(|| {
+        invalid(
+            INPUT,
+            &time_path,
+            "expected an ISO 8601 date-time or epoch seconds".into(),
+        )
+    })?;
     let kind = EventKind::parse(&type_name);
     let details_path = format!("{base}/{}", history_details_key(&type_name));
     let details = Details::parse(root, &details_path, INPUT)?;
     if kind.names_a_state() && details.name.is_none() {
         return Err(missing(INPUT, &format!("{details_path}/name")));
     }
-    Ok(Event { id, previous_id, time_unix_nano, type_name, kind, details, redrive_count: None })
+    Ok(Event {
+        id,
+        previous_id,
+        time_unix_nano,
+        type_name,
+        kind,
+        details,
+        redrive_count: None,
+    })
 }
 
 /// Epoch seconds from a JSON number's decimal text, exact to the nanosecond.
@@ -70,7 +101,10 @@ pub(crate) fn epoch_seconds(n: &Number) -> Option<u64> {
         Some((s, f)) => (s, f),
         None => (text.as_str(), ""),
     };
-    if secs.is_empty() || !secs.bytes().all(|c| c.is_ascii_digit()) || !frac.bytes().all(|c| c.is_ascii_digit()) {
+    if secs.is_empty()
+        || !secs.bytes().all(|c| c.is_ascii_digit())
+        || !frac.bytes().all(|c| c.is_ascii_digit())
+    {
         // Exponent forms only appear for values far outside any plausible timestamp.
         return None;
     }
@@ -80,7 +114,10 @@ pub(crate) fn epoch_seconds(n: &Number) -> Option<u64> {
         nanos += u64::from(c - b'0') * scale;
         scale /= 10;
     }
-    secs.parse::<u64>().ok()?.checked_mul(1_000_000_000)?.checked_add(nanos)
+    secs.parse::<u64>()
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(nanos)
 }
 
 #[cfg(test)]
@@ -91,7 +128,10 @@ mod tests {
     fn epoch_seconds_keep_milliseconds() {
         let n: Number = serde_json::from_str("1722369353.018").unwrap_or_else(|_| Number::from(0));
         assert_eq!(epoch_seconds(&n), Some(1_722_369_353_018_000_000));
-        assert_eq!(epoch_seconds(&Number::from(1_722_369_353u64)), Some(1_722_369_353_000_000_000));
+        assert_eq!(
+            epoch_seconds(&Number::from(1_722_369_353u64)),
+            Some(1_722_369_353_000_000_000)
+        );
         let negative: Number = serde_json::from_str("-1.5").unwrap_or_else(|_| Number::from(0));
         assert_eq!(epoch_seconds(&negative), None);
     }
@@ -107,17 +147,39 @@ mod tests {
         let Ok(exec) = exec else { panic!("{exec:?}") };
         assert_eq!(exec.arn.state_machine, "M");
         let times: Vec<u64> = exec.events.iter().map(|e| e.time_unix_nano).collect();
-        assert_eq!(times, [1_722_369_353_018_000_000, 1_722_369_353_025_000_000]);
-        assert_eq!(exec.events.get(1).and_then(|e| e.details.name.as_deref()), Some("P"));
-        assert_eq!(exec.events.first().and_then(|e| e.details.input.as_deref()), Some("{}"));
+        assert_eq!(
+            times,
+            [1_722_369_353_018_000_000, 1_722_369_353_025_000_000]
+        );
+        assert_eq!(
+            exec.events.get(1).and_then(|e| e.details.name.as_deref()),
+            Some("P")
+        );
+        assert_eq!(
+            exec.events.first().and_then(|e| e.details.input.as_deref()),
+            Some("{}")
+        );
     }
 
     #[test]
     fn errors_name_the_field() {
-        let err = |json: &str, arn: Option<&str>| read(json.as_bytes(), arn, 10).map(|_| ()).map_err(|e| e.to_string());
+        let err = |json: &str, arn: Option<&str>| {
+            read(json.as_bytes(), arn, 10)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
         let arn = Some("arn:aws:states:us-east-1:1:execution:M:e");
-        assert_eq!(err(r#"{"events": []}"#, None), Err("stepfunctions history: missing field `executionArn`".into()));
-        assert_eq!(err(r#"{"events": 3}"#, arn), Err("stepfunctions history: invalid field `events`: expected an array, found a number".into()));
+        assert_eq!(
+            err(r#"{"events": []}"#, None),
+            Err("stepfunctions history: missing field `executionArn`".into())
+        );
+        assert_eq!(
+            err(r#"{"events": 3}"#, arn),
+            Err(
+                "stepfunctions history: invalid field `events`: expected an array, found a number"
+                    .into()
+            )
+        );
         assert_eq!(
             err(r#"{"events": [{"id": 1, "type": "ExecutionStarted", "timestamp": "timestamp"}]}"#, arn),
             Err("stepfunctions history: invalid field `events.0.timestamp`: expected an ISO 8601 date-time or epoch seconds".into())
@@ -132,7 +194,11 @@ mod tests {
         );
         assert_eq!(
             read(br#"{"events": [1, 2]}"#, arn, 1).map(|_| ()),
-            Err(DecodeError::TooLarge { input: "stepfunctions history events", limit: 1, actual: 2 })
+            Err(DecodeError::TooLarge {
+                input: "stepfunctions history events",
+                limit: 1,
+                actual: 2
+            })
         );
     }
 }

@@ -60,7 +60,11 @@ pub fn trace_id_for(ctx: &StepFunctionsContext) -> TraceId {
     match (ctx.upstream_trace_id, ctx.contexts.first()) {
         (Some(trace_id), _) => trace_id,
         (None, Some(found)) => found.context.trace_id,
-        (None, None) => trace_id_for_root(ctx.root_execution_id.as_deref().unwrap_or(&ctx.execution_id)),
+        (None, None) => trace_id_for_root(
+            ctx.root_execution_id
+                .as_deref()
+                .unwrap_or(&ctx.execution_id),
+        ),
     }
 }
 
@@ -154,7 +158,10 @@ mod tests {
     fn vector_upstream_datadog_trace_wins() {
         let mut c = ctx(EXEC_2, "agocsTest1", "2024-07-30T20:46:20.824Z");
         c.root_execution_id = Some(ROOT_2.into());
-        c.upstream_trace_id = Some(TraceId::from_u64_pair(0x672a7cb100000000, 5821803790426892636));
+        c.upstream_trace_id = Some(TraceId::from_u64_pair(
+            0x672a7cb100000000,
+            5821803790426892636,
+        ));
         let parent = parent_for_lambda(&c);
         assert_eq!(parent.trace_id.low(), 5821803790426892636);
         assert_eq!(format!("{:x}", parent.trace_id.high()), "672a7cb100000000");
@@ -164,10 +171,21 @@ mod tests {
     #[test]
     fn upstream_context_beside_the_object_sets_the_trace() {
         let mut c = ctx(EXEC_1, "agocsTest1", "2024-07-30T19:55:53.018Z");
-        let upstream = crate::propagation::w3c::parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", None);
-        let Some(upstream) = upstream else { panic!("traceparent did not parse") };
-        c.contexts.push(Found { context: upstream, carrier: "Execution.Input.traceparent".into() });
-        assert_eq!(trace_id_for(&c).to_hex(), "0af7651916cd43dd8448eb211c80319c");
+        let upstream = crate::propagation::w3c::parse_traceparent(
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            None,
+        );
+        let Some(upstream) = upstream else {
+            panic!("traceparent did not parse")
+        };
+        c.contexts.push(Found {
+            context: upstream,
+            carrier: "Execution.Input.traceparent".into(),
+        });
+        assert_eq!(
+            trace_id_for(&c).to_hex(),
+            "0af7651916cd43dd8448eb211c80319c"
+        );
         assert_eq!(parent_for_lambda(&c).span_id.as_u64(), 2902498116043018663);
         c.upstream_trace_id = Some(TraceId::from_u64_pair(0, 7));
         assert_eq!(trace_id_for(&c), TraceId::from_u64_pair(0, 7));
@@ -201,8 +219,14 @@ mod tests {
 
     #[test]
     fn execution_span_id_rule() {
-        assert_eq!(execution_span_id(EXEC_1), SpanId::from_u64(hash_halves(&format!("{EXEC_1}#execution")).0));
-        assert_ne!(execution_span_id(EXEC_1).as_u64(), trace_id_for_root(EXEC_1).high());
+        assert_eq!(
+            execution_span_id(EXEC_1),
+            SpanId::from_u64(hash_halves(&format!("{EXEC_1}#execution")).0)
+        );
+        assert_ne!(
+            execution_span_id(EXEC_1).as_u64(),
+            trace_id_for_root(EXEC_1).high()
+        );
         assert_eq!(execution_span_id(EXEC_1).to_hex(), "5e71eece683c7b64");
     }
 

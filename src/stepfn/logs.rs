@@ -24,10 +24,16 @@ pub(crate) const INPUT: &str = "stepfunctions log";
 /// Reads log lines in any accepted framing into executions, in order of first appearance.
 /// More than `max_events` lines is [`DecodeError::TooLarge`].
 pub fn read(bytes: &[u8], max_events: usize) -> Result<Vec<Execution>, DecodeError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| DecodeError::Json { input: INPUT, message: e.to_string() })?;
+    let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::Json {
+        input: INPUT,
+        message: e.to_string(),
+    })?;
     let too_many = |actual: usize| match actual > max_events {
-        true => Err(DecodeError::TooLarge { input: "stepfunctions log lines", limit: max_events, actual }),
+        true => Err(DecodeError::TooLarge {
+            input: "stepfunctions log lines",
+            limit: max_events,
+            actual,
+        }),
         false => Ok(()),
     };
     let mut lines: Vec<(String, Event)> = Vec::new();
@@ -54,10 +60,19 @@ pub fn read(bytes: &[u8], max_events: usize) -> Result<Vec<Execution>, DecodeErr
             }
         }
         Ok(value @ Value::Object(_)) => push(&value, String::new())?,
-        Ok(_) => return Err(DecodeError::Json { input: INPUT, message: "expected log line objects".into() }),
+        Ok(_) => {
+            return Err(DecodeError::Json {
+                input: INPUT,
+                message: "expected log line objects".into(),
+            })
+        }
         Err(_) => {
             too_many(text.lines().filter(|l| !l.trim().is_empty()).count())?;
-            for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            for (n, line) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
                 let value: Value = serde_json::from_str(line).map_err(|e| DecodeError::Json {
                     input: INPUT,
                     message: format!("line {}: {e}", n + 1),
@@ -100,11 +115,18 @@ fn line_event(v: &Value) -> Result<(String, Event), DecodeError> {
     };
     let id = required("id")?;
     let millis = required("event_timestamp")?;
-    let time_unix_nano = millis
-        .checked_mul(1_000_000)
-        .ok_or_else(|| invalid(INPUT, "/event_timestamp", format!("{millis} is out of range")))?;
-    let arn = opt_str(v, "/execution_arn", INPUT)?.ok_or_else(|| missing(INPUT, "/execution_arn"))?;
-    let type_name = opt_str(v, "/type", INPUT)?.ok_or_else(|| missing(INPUT, "/type"))?.to_owned();
+    let time_unix_nano = millis.checked_mul(1_000_000).ok_or_else(|| {
+        invalid(
+            INPUT,
+            "/event_timestamp",
+            format!("{millis} is out of range"),
+        )
+    })?;
+    let arn =
+        opt_str(v, "/execution_arn", INPUT)?.ok_or_else(|| missing(INPUT, "/execution_arn"))?;
+    let type_name = opt_str(v, "/type", INPUT)?
+        .ok_or_else(|| missing(INPUT, "/type"))?
+        .to_owned();
     let details = Details::parse(v, "/details", INPUT)?;
     let kind = EventKind::parse(&type_name);
     if kind.names_a_state() && details.name.is_none() {
@@ -129,10 +151,19 @@ fn prefixed(err: DecodeError, prefix: &str) -> DecodeError {
         false => format!("{prefix}{field}"),
     };
     match err {
-        DecodeError::MissingField { input, field } => DecodeError::MissingField { input, field: join(field) },
-        DecodeError::InvalidField { input, field, message } => {
-            DecodeError::InvalidField { input, field: join(field), message }
-        }
+        DecodeError::MissingField { input, field } => DecodeError::MissingField {
+            input,
+            field: join(field),
+        },
+        DecodeError::InvalidField {
+            input,
+            field,
+            message,
+        } => DecodeError::InvalidField {
+            input,
+            field: join(field),
+            message,
+        },
         other => other,
     }
 }
@@ -153,7 +184,9 @@ pub fn log_record_ids(line: &str) -> Option<(TraceId, SpanId)> {
     let (arn, event) = line_event(&value).ok()?;
     let parsed = ExecutionArn::parse(&arn, INPUT, "execution_arn").ok()?;
     let trace_id = match (&event.kind, &event.details.input) {
-        (EventKind::ExecutionStarted, Some(input)) => upstream::resolve(&parsed, Some(input)).trace_id,
+        (EventKind::ExecutionStarted, Some(input)) => {
+            upstream::resolve(&parsed, Some(input)).trace_id
+        }
         _ => super::ids::trace_id_for_root(&arn),
     };
     let span_id = match (&event.kind, &event.details.name) {
@@ -180,37 +213,71 @@ mod tests {
     #[test]
     fn reads_every_framing() {
         let one = read(ENTERED.as_bytes(), 10);
-        let ndjson = read(format!("{ENTERED}\n\n{}\n", ENTERED.replace("\"id\":\"2\"", "\"id\":\"3\"")).as_bytes(), 10);
+        let ndjson = read(
+            format!(
+                "{ENTERED}\n\n{}\n",
+                ENTERED.replace("\"id\":\"2\"", "\"id\":\"3\"")
+            )
+            .as_bytes(),
+            10,
+        );
         let array = read(format!("[{ENTERED}]").as_bytes(), 10);
         let message = serde_json::to_string(ENTERED).unwrap_or_default();
         let subscription = read(format!(r#"{{"messageType":"DATA_MESSAGE","logEvents":[{{"id":"1","timestamp":1,"message":{message}}}]}}"#).as_bytes(), 10);
         fn count(r: &Result<Vec<Execution>, DecodeError>) -> Result<usize, &DecodeError> {
             r.as_ref().map(|x| x.iter().map(|e| e.events.len()).sum())
         }
-        assert_eq!((count(&one), count(&ndjson), count(&array), count(&subscription)), (Ok(1), Ok(2), Ok(1), Ok(1)));
+        assert_eq!(
+            (
+                count(&one),
+                count(&ndjson),
+                count(&array),
+                count(&subscription)
+            ),
+            (Ok(1), Ok(2), Ok(1), Ok(1))
+        );
         let Ok(one) = one else { panic!() };
         let event = one.first().and_then(|e| e.events.first());
-        assert_eq!(event.map(|e| (e.id, e.time_unix_nano, e.redrive_count)), Some((2, 1_713_959_670_680_000_000, Some(0))));
+        assert_eq!(
+            event.map(|e| (e.id, e.time_unix_nano, e.redrive_count)),
+            Some((2, 1_713_959_670_680_000_000, Some(0)))
+        );
     }
 
     #[test]
     fn errors_name_the_line_and_field() {
-        let err = |text: &str| read(text.as_bytes(), 10).map(|_| ()).map_err(|e| e.to_string());
+        let err = |text: &str| {
+            read(text.as_bytes(), 10)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
         let bad_time = ENTERED.replace("1713959670680", "timestamp");
         assert_eq!(
             err(&format!("{ENTERED}\n{bad_time}")),
             Err("stepfunctions log: invalid field `line 2.event_timestamp`: \"timestamp\" is not an unsigned integer".into())
         );
         assert_eq!(
-            err(&format!("[{}]", ENTERED.replace("\"type\":\"PassStateEntered\",", ""))),
+            err(&format!(
+                "[{}]",
+                ENTERED.replace("\"type\":\"PassStateEntered\",", "")
+            )),
             Err("stepfunctions log: missing field `0.type`".into())
         );
-        assert_eq!(err("[3]"), Err("stepfunctions log: invalid field `0`: expected a log line object".into()));
+        assert_eq!(
+            err("[3]"),
+            Err("stepfunctions log: invalid field `0`: expected a log line object".into())
+        );
         assert_eq!(
             err(&ENTERED.replace("\"execution_arn\":\"arn:aws:states", "\"execution_arn\":\"arn:aws:sqs")),
             Err(format!("stepfunctions log: invalid field `execution_arn`: {:?} is not a step functions execution arn", ARN.replace("arn:aws:states", "arn:aws:sqs")))
         );
-        assert_eq!(err("{not json\n"), Err("stepfunctions log: invalid json: line 1: key must be a string at line 1 column 2".into()));
+        assert_eq!(
+            err("{not json\n"),
+            Err(
+                "stepfunctions log: invalid json: line 1: key must be a string at line 1 column 2"
+                    .into()
+            )
+        );
     }
 
     #[test]
@@ -219,7 +286,10 @@ mod tests {
         let expected_span = state_span_id(ARN, "LogInput", "2024-04-24T11:54:30.680Z", 0, 0);
         assert_eq!(ids, Some((trace_id_for_root(ARN), expected_span)));
         let exited = ENTERED.replace("PassStateEntered", "PassStateExited");
-        assert_eq!(log_record_ids(&exited), Some((trace_id_for_root(ARN), execution_span_id(ARN))));
+        assert_eq!(
+            log_record_ids(&exited),
+            Some((trace_id_for_root(ARN), execution_span_id(ARN)))
+        );
         assert_eq!(log_record_ids("{}"), None);
         assert_eq!(log_record_ids("not json"), None);
     }

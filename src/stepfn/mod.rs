@@ -53,8 +53,8 @@
 //! so the retry interval is visible. Log shippers stamp execution log records with the ids of
 //! the span they describe through [`log_record_ids`].
 
-pub mod ids;
 mod history;
+pub mod ids;
 mod logs;
 mod model;
 mod spans;
@@ -86,16 +86,25 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { include_data: false, max_events: DEFAULT_MAX_EVENTS }
+        Options {
+            include_data: false,
+            max_events: DEFAULT_MAX_EVENTS,
+        }
     }
 }
 
 /// Spans for every execution in execution log lines (one line, newline-delimited lines, a
 /// JSON array of lines, or decoded CloudWatch Logs subscription data).
-pub fn spans_from_logs(bytes: &[u8], options: &Options) -> Result<ExportTraceServiceRequest, DecodeError> {
+pub fn spans_from_logs(
+    bytes: &[u8],
+    options: &Options,
+) -> Result<ExportTraceServiceRequest, DecodeError> {
     let executions = logs::read(bytes, options.max_events)?;
     Ok(ExportTraceServiceRequest {
-        resource_spans: executions.iter().map(|e| spans::resource_spans(e, options)).collect(),
+        resource_spans: executions
+            .iter()
+            .map(|e| spans::resource_spans(e, options))
+            .collect(),
     })
 }
 
@@ -107,5 +116,7 @@ pub fn spans_from_history(
     options: &Options,
 ) -> Result<ExportTraceServiceRequest, DecodeError> {
     let execution = history::read(bytes, execution_arn, options.max_events)?;
-    Ok(ExportTraceServiceRequest { resource_spans: vec![spans::resource_spans(&execution, options)] })
+    Ok(ExportTraceServiceRequest {
+        resource_spans: vec![spans::resource_spans(&execution, options)],
+    })
 }

@@ -2,8 +2,8 @@
 //! carry the same event types and the same details, only spelled differently, so both
 //! readers produce [`Execution`]s of [`Event`]s and one builder turns them into spans.
 
-use crate::event::json::pointer as json_pointer;
 use crate::error::DecodeError;
+use crate::event::json::pointer as json_pointer;
 use crate::event::json::{invalid, opt_str, opt_u64};
 use serde_json::Value;
 
@@ -72,7 +72,10 @@ pub enum TaskPhase {
 impl TaskPhase {
     /// Whether the attempt is over after this step.
     pub fn ends(self) -> bool {
-        !matches!(self, TaskPhase::Scheduled | TaskPhase::Started | TaskPhase::Submitted)
+        !matches!(
+            self,
+            TaskPhase::Scheduled | TaskPhase::Started | TaskPhase::Submitted
+        )
     }
     pub fn failed(self) -> bool {
         matches!(
@@ -153,7 +156,10 @@ impl EventKind {
             };
         }
         for ty in StateType::ALL {
-            if let Some(rest) = name.strip_prefix(ty.as_str()).and_then(|r| r.strip_prefix("State")) {
+            if let Some(rest) = name
+                .strip_prefix(ty.as_str())
+                .and_then(|r| r.strip_prefix("State"))
+            {
                 let container = match ty {
                     StateType::Map => Some(Container::Map),
                     StateType::Parallel => Some(Container::Parallel),
@@ -164,7 +170,8 @@ impl EventKind {
                     ("Exited", _) => EventKind::StateExited(ty),
                     ("Aborted", _) => EventKind::StateAborted(ty),
                     ("Started", Some(c)) => EventKind::ContainerStarted(c),
-                    (rest, Some(c)) => outcome(rest).map_or(EventKind::Unknown, |o| EventKind::ContainerEnded(c, o)),
+                    (rest, Some(c)) => outcome(rest)
+                        .map_or(EventKind::Unknown, |o| EventKind::ContainerEnded(c, o)),
                     _ => EventKind::Unknown,
                 };
             }
@@ -231,7 +238,11 @@ pub fn history_details_key(type_name: &str) -> String {
         return "stateExitedEventDetails".into();
     }
     let mut chars = type_name.chars();
-    let mut key: String = chars.next().map(|c| c.to_ascii_lowercase()).into_iter().collect();
+    let mut key: String = chars
+        .next()
+        .map(|c| c.to_ascii_lowercase())
+        .into_iter()
+        .collect();
     key.push_str(chars.as_str());
     key.push_str("EventDetails");
     key
@@ -362,7 +373,8 @@ impl ExecutionArn {
             field: field.to_owned(),
             message: format!("{arn:?} is not a step functions execution arn"),
         };
-        let [prefix, partition, service, region, account, kind, machine, name, rest @ ..] = parts.as_slice()
+        let [prefix, partition, service, region, account, kind, machine, name, rest @ ..] =
+            parts.as_slice()
         else {
             return Err(bad());
         };
@@ -371,7 +383,12 @@ impl ExecutionArn {
             "express" => true,
             _ => return Err(bad()),
         };
-        if *prefix != "arn" || *service != "states" || machine.is_empty() || name.is_empty() || rest.len() > 1 {
+        if *prefix != "arn"
+            || *service != "states"
+            || machine.is_empty()
+            || name.is_empty()
+            || rest.len() > 1
+        {
             return Err(bad());
         }
         let state_machine = machine.split('/').next().unwrap_or(machine);
@@ -422,18 +439,48 @@ mod tests {
     #[test]
     fn classifies_every_documented_type() {
         use EventKind as K;
-        assert_eq!(EventKind::parse("TaskStateEntered"), K::StateEntered(StateType::Task));
-        assert_eq!(EventKind::parse("TaskStateAborted"), K::StateAborted(StateType::Task));
-        assert_eq!(EventKind::parse("SucceedStateExited"), K::StateExited(StateType::Succeed));
-        assert_eq!(EventKind::parse("MapStateStarted"), K::ContainerStarted(Container::Map));
-        assert_eq!(EventKind::parse("ParallelStateFailed"), K::ContainerEnded(Container::Parallel, Outcome::Failed));
+        assert_eq!(
+            EventKind::parse("TaskStateEntered"),
+            K::StateEntered(StateType::Task)
+        );
+        assert_eq!(
+            EventKind::parse("TaskStateAborted"),
+            K::StateAborted(StateType::Task)
+        );
+        assert_eq!(
+            EventKind::parse("SucceedStateExited"),
+            K::StateExited(StateType::Succeed)
+        );
+        assert_eq!(
+            EventKind::parse("MapStateStarted"),
+            K::ContainerStarted(Container::Map)
+        );
+        assert_eq!(
+            EventKind::parse("ParallelStateFailed"),
+            K::ContainerEnded(Container::Parallel, Outcome::Failed)
+        );
         assert_eq!(EventKind::parse("PassStateStarted"), K::Unknown);
-        assert_eq!(EventKind::parse("TaskTimedOut"), K::Task(TaskFamily::Task, TaskPhase::TimedOut));
-        assert_eq!(EventKind::parse("LambdaFunctionStartFailed"), K::Task(TaskFamily::Lambda, TaskPhase::StartFailed));
-        assert_eq!(EventKind::parse("ActivityScheduleFailed"), K::Task(TaskFamily::Activity, TaskPhase::ScheduleFailed));
-        assert_eq!(EventKind::parse("MapIterationAborted"), K::IterationEnded(Outcome::Aborted));
+        assert_eq!(
+            EventKind::parse("TaskTimedOut"),
+            K::Task(TaskFamily::Task, TaskPhase::TimedOut)
+        );
+        assert_eq!(
+            EventKind::parse("LambdaFunctionStartFailed"),
+            K::Task(TaskFamily::Lambda, TaskPhase::StartFailed)
+        );
+        assert_eq!(
+            EventKind::parse("ActivityScheduleFailed"),
+            K::Task(TaskFamily::Activity, TaskPhase::ScheduleFailed)
+        );
+        assert_eq!(
+            EventKind::parse("MapIterationAborted"),
+            K::IterationEnded(Outcome::Aborted)
+        );
         assert_eq!(EventKind::parse("MapRunRedriven"), K::MapRunRedriven);
-        assert_eq!(EventKind::parse("ExecutionTimedOut"), K::ExecutionEnded(Outcome::TimedOut));
+        assert_eq!(
+            EventKind::parse("ExecutionTimedOut"),
+            K::ExecutionEnded(Outcome::TimedOut)
+        );
         assert_eq!(EventKind::parse("ExecutionRedriven"), K::ExecutionRedriven);
         assert_eq!(EventKind::parse("EvaluationFailed"), K::EvaluationFailed);
         assert_eq!(EventKind::parse("SomethingNew"), K::Unknown);
@@ -441,23 +488,60 @@ mod tests {
 
     #[test]
     fn history_keys() {
-        assert_eq!(history_details_key("PassStateEntered"), "stateEnteredEventDetails");
-        assert_eq!(history_details_key("MapStateExited"), "stateExitedEventDetails");
-        assert_eq!(history_details_key("MapIterationFailed"), "mapIterationFailedEventDetails");
-        assert_eq!(history_details_key("LambdaFunctionScheduled"), "lambdaFunctionScheduledEventDetails");
+        assert_eq!(
+            history_details_key("PassStateEntered"),
+            "stateEnteredEventDetails"
+        );
+        assert_eq!(
+            history_details_key("MapStateExited"),
+            "stateExitedEventDetails"
+        );
+        assert_eq!(
+            history_details_key("MapIterationFailed"),
+            "mapIterationFailedEventDetails"
+        );
+        assert_eq!(
+            history_details_key("LambdaFunctionScheduled"),
+            "lambdaFunctionScheduledEventDetails"
+        );
     }
 
     #[test]
     fn parses_arns() {
-        let std = ExecutionArn::parse("arn:aws:states:us-east-1:123:execution:Machine:run-1", "t", "arn");
+        let std = ExecutionArn::parse(
+            "arn:aws:states:us-east-1:123:execution:Machine:run-1",
+            "t",
+            "arn",
+        );
         let Ok(std) = std else { panic!("{std:?}") };
-        assert_eq!((std.express, std.state_machine.as_str(), std.name.as_str()), (false, "Machine", "run-1"));
-        assert_eq!(std.state_machine_arn(), "arn:aws:states:us-east-1:123:stateMachine:Machine");
-        let exp = ExecutionArn::parse("arn:aws:states:eu-central-1:1:express:M:cli-test-run:4135929f", "t", "arn");
-        assert_eq!(exp.map(|a| (a.express, a.name)), Ok((true, "cli-test-run".to_owned())));
-        let child = ExecutionArn::parse("arn:aws:states:us-east-1:1:execution:M/label:uuid", "t", "arn");
+        assert_eq!(
+            (std.express, std.state_machine.as_str(), std.name.as_str()),
+            (false, "Machine", "run-1")
+        );
+        assert_eq!(
+            std.state_machine_arn(),
+            "arn:aws:states:us-east-1:123:stateMachine:Machine"
+        );
+        let exp = ExecutionArn::parse(
+            "arn:aws:states:eu-central-1:1:express:M:cli-test-run:4135929f",
+            "t",
+            "arn",
+        );
+        assert_eq!(
+            exp.map(|a| (a.express, a.name)),
+            Ok((true, "cli-test-run".to_owned()))
+        );
+        let child = ExecutionArn::parse(
+            "arn:aws:states:us-east-1:1:execution:M/label:uuid",
+            "t",
+            "arn",
+        );
         assert_eq!(child.map(|a| a.state_machine), Ok("M".to_owned()));
-        let bad = ExecutionArn::parse("arn:aws:lambda:us-east-1:1:function:f", "t", "execution_arn");
+        let bad = ExecutionArn::parse(
+            "arn:aws:lambda:us-east-1:1:function:f",
+            "t",
+            "execution_arn",
+        );
         assert_eq!(
             bad.map_err(|e| e.to_string()),
             Err("t: invalid field `execution_arn`: \"arn:aws:lambda:us-east-1:1:function:f\" is not a step functions execution arn".to_owned())

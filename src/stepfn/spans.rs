@@ -11,7 +11,9 @@ use crate::event::time::format_rfc3339_millis;
 use crate::propagation::SpanId;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span, Status};
+use opentelemetry_proto::tonic::trace::v1::{
+    span, status, ResourceSpans, ScopeSpans, Span, Status,
+};
 use std::collections::HashSet;
 
 /// The instrumentation scope of every span relink writes for Step Functions.
@@ -27,7 +29,15 @@ pub fn resource_spans(execution: &Execution, options: &Options) -> ResourceSpans
             list.push(id);
         }
     }
-    let mut writer = Writer { execution, tree: &tree, by_scope, options, placement, spans: Vec::new(), used: HashSet::new() };
+    let mut writer = Writer {
+        execution,
+        tree: &tree,
+        by_scope,
+        options,
+        placement,
+        spans: Vec::new(),
+        used: HashSet::new(),
+    };
     writer.write();
     let arn = &execution.arn;
     ResourceSpans {
@@ -42,7 +52,10 @@ pub fn resource_spans(execution: &Execution, options: &Options) -> ResourceSpans
             ..Default::default()
         }),
         scope_spans: vec![ScopeSpans {
-            scope: Some(InstrumentationScope { name: SCOPE_NAME.into(), ..Default::default() }),
+            scope: Some(InstrumentationScope {
+                name: SCOPE_NAME.into(),
+                ..Default::default()
+            }),
             spans: writer.spans,
             ..Default::default()
         }],
@@ -78,7 +91,11 @@ impl Writer<'_> {
         let root = self.execution_span();
         let mut stack = vec![Work::Scope(ROOT, root)];
         if let Some(orphans) = self.tree.orphans {
-            let count = self.tree.states.get(orphans).map_or(0, |s| s.attempts.len());
+            let count = self
+                .tree
+                .states
+                .get(orphans)
+                .map_or(0, |s| s.attempts.len());
             stack.extend((0..count).rev().map(|i| Work::Attempt(orphans, i, root)));
         }
         while let Some(work) = stack.pop() {
@@ -86,7 +103,9 @@ impl Writer<'_> {
                 Work::Scope(scope, parent) => self.scope(scope, parent, &mut stack),
                 Work::State(state, parent) => self.state(state, parent, &mut stack),
                 Work::Retry(state, index, parent) => self.retry(state, index, parent, &mut stack),
-                Work::Attempt(state, index, parent) => self.attempt(state, index, parent, &mut stack),
+                Work::Attempt(state, index, parent) => {
+                    self.attempt(state, index, parent, &mut stack)
+                }
             }
         }
     }
@@ -100,19 +119,34 @@ impl Writer<'_> {
             None => "RUNNING",
         };
         let mut attributes = vec![
-            text("aws.step_functions.state_machine.arn", &arn.state_machine_arn()),
+            text(
+                "aws.step_functions.state_machine.arn",
+                &arn.state_machine_arn(),
+            ),
             text("aws.step_functions.state_machine.name", &arn.state_machine),
             text("aws.step_functions.execution.arn", &arn.arn),
             text("aws.step_functions.execution.name", &arn.name),
-            text("aws.step_functions.execution.type", if arn.express { "EXPRESS" } else { "STANDARD" }),
+            text(
+                "aws.step_functions.execution.type",
+                if arn.express { "EXPRESS" } else { "STANDARD" },
+            ),
             text("aws.step_functions.execution.status", status),
-            int("aws.step_functions.execution.redrive_count", run.redrive_count),
-            text("relink.step_functions.source", self.execution.source.as_str()),
+            int(
+                "aws.step_functions.execution.redrive_count",
+                run.redrive_count,
+            ),
+            text(
+                "relink.step_functions.source",
+                self.execution.source.as_str(),
+            ),
         ];
         self.data(&mut attributes, "aws.step_functions.execution", &run.data);
         let p = &self.placement;
         for (key, value) in [
-            ("aws.step_functions.parent_execution.arn", &p.parent_execution),
+            (
+                "aws.step_functions.parent_execution.arn",
+                &p.parent_execution,
+            ),
             ("aws.step_functions.root_execution.arn", &p.root_execution),
             ("relink.parent.carrier", &p.carrier),
         ] {
@@ -122,32 +156,66 @@ impl Writer<'_> {
         }
         let failure = match run.outcome {
             Some(Outcome::Succeeded) | None => None,
-            Some(_) => run.failures.last().cloned().or_else(|| Some(Failure::default())),
+            Some(_) => run
+                .failures
+                .last()
+                .cloned()
+                .or_else(|| Some(Failure::default())),
         };
         let mut events: Vec<Note> = run.failures.iter().filter_map(exception).collect();
         events.extend(run.notes.iter().cloned());
         let incomplete = run.span.incomplete || self.tree.missing_events;
         let parent = self.placement.parent_span_id;
         let name = arn.state_machine.clone();
-        self.push(Draft { id, parent, name, kind: span::SpanKind::Server, times: run.span, incomplete, attributes, failure, events })
+        self.push(Draft {
+            id,
+            parent,
+            name,
+            kind: span::SpanKind::Server,
+            times: run.span,
+            incomplete,
+            attributes,
+            failure,
+            events,
+        })
     }
 
     fn scope(&mut self, scope: ScopeId, parent: SpanId, stack: &mut Vec<Work>) {
         let states = self.by_scope.get(scope).cloned().unwrap_or_default();
-        let Some(s) = self.tree.scopes.get(scope) else { return };
+        let Some(s) = self.tree.scopes.get(scope) else {
+            return;
+        };
         let id = match (s.kind, s.owner) {
             (ScopeKind::Root, _) | (_, None) => parent,
             (kind, Some((owner, attempt))) => {
-                let Some(state) = self.tree.states.get(owner) else { return };
+                let Some(state) = self.tree.states.get(owner) else {
+                    return;
+                };
                 let (name, label, key, index) = match kind {
-                    ScopeKind::Iteration(i) => (format!("{} iteration {i}", state.name), "aws.step_functions.map.iteration.index", "iteration", i),
-                    ScopeKind::Branch(i) => (format!("{} branch {i}", state.name), "aws.step_functions.parallel.branch.index", "branch", i),
+                    ScopeKind::Iteration(i) => (
+                        format!("{} iteration {i}", state.name),
+                        "aws.step_functions.map.iteration.index",
+                        "iteration",
+                        i,
+                    ),
+                    ScopeKind::Branch(i) => (
+                        format!("{} branch {i}", state.name),
+                        "aws.step_functions.parallel.branch.index",
+                        "branch",
+                        i,
+                    ),
                     ScopeKind::Root => return,
                 };
                 let id = span_id_of(&format!("{}#{key}#{index}#{attempt}", self.key(owner)));
-                let attributes = vec![text("aws.step_functions.state.name", &state.name), int(label, index)];
+                let attributes = vec![
+                    text("aws.step_functions.state.name", &state.name),
+                    int(label, index),
+                ];
                 // A branch has no end event of its own: it failed when its last state did.
-                let last_failed = s.current.and_then(|c| self.tree.states.get(c)).is_some_and(|c| c.failure.is_some());
+                let last_failed = s
+                    .current
+                    .and_then(|c| self.tree.states.get(c))
+                    .is_some_and(|c| c.failure.is_some());
                 let failure = match s.outcome {
                     Some(Outcome::Succeeded) => None,
                     None if !last_failed => None,
@@ -155,7 +223,17 @@ impl Writer<'_> {
                 };
                 let (times, incomplete) = (s.span, s.span.incomplete);
                 let kind = span::SpanKind::Internal;
-                self.push(Draft { id, parent: Some(parent), name, kind, times, incomplete, attributes, failure, events: Vec::new() })
+                self.push(Draft {
+                    id,
+                    parent: Some(parent),
+                    name,
+                    kind,
+                    times,
+                    incomplete,
+                    attributes,
+                    failure,
+                    events: Vec::new(),
+                })
             }
         };
         stack.extend(states.into_iter().rev().map(|state| Work::State(state, id)));
@@ -175,9 +253,17 @@ impl Writer<'_> {
 
     fn state_id(&self, id: StateId, retry: u64) -> SpanId {
         match self.tree.states.get(id) {
-            Some(s) if s.synthetic => span_id_of(&format!("{}#orphan#{}#{retry}", self.arn(), s.first_event)),
+            Some(s) if s.synthetic => {
+                span_id_of(&format!("{}#orphan#{}#{retry}", self.arn(), s.first_event))
+            }
             Some(s) => match s.entered {
-                Some(t) => state_span_id(self.arn(), &s.name, &format_rfc3339_millis(t), retry, s.redrive_count),
+                Some(t) => state_span_id(
+                    self.arn(),
+                    &s.name,
+                    &format_rfc3339_millis(t),
+                    retry,
+                    s.redrive_count,
+                ),
                 None => span_id_of(&format!("{}#{retry}", self.key(id))),
             },
             None => SpanId::default(),
@@ -185,19 +271,32 @@ impl Writer<'_> {
     }
 
     fn state_attributes(&self, id: StateId) -> Vec<KeyValue> {
-        let Some(s) = self.tree.states.get(id) else { return Vec::new() };
-        let mut attributes = vec![text("aws.step_functions.state.name", &s.name), text("aws.step_functions.state.type", s.ty.as_str())];
+        let Some(s) = self.tree.states.get(id) else {
+            return Vec::new();
+        };
+        let mut attributes = vec![
+            text("aws.step_functions.state.name", &s.name),
+            text("aws.step_functions.state.type", s.ty.as_str()),
+        ];
         if let Some(t) = s.entered {
-            attributes.push(text("aws.step_functions.state.entered_time", &format_rfc3339_millis(t)));
+            attributes.push(text(
+                "aws.step_functions.state.entered_time",
+                &format_rfc3339_millis(t),
+            ));
         }
         if s.redrive_count > 0 {
-            attributes.push(int("aws.step_functions.state.redrive_count", s.redrive_count));
+            attributes.push(int(
+                "aws.step_functions.state.redrive_count",
+                s.redrive_count,
+            ));
         }
         attributes
     }
 
     fn state(&mut self, id: StateId, parent: SpanId, stack: &mut Vec<Work>) {
-        let Some(s) = self.tree.states.get(id) else { return };
+        let Some(s) = self.tree.states.get(id) else {
+            return;
+        };
         let span_id = self.state_id(id, 0);
         let mut attributes = self.state_attributes(id);
         self.data(&mut attributes, "aws.step_functions.state", &s.data);
@@ -207,12 +306,27 @@ impl Writer<'_> {
         if let Some(arn) = s.attempts.iter().rev().find_map(|a| a.map_run_arn.as_ref()) {
             attributes.push(text("aws.step_functions.map_run.arn", arn));
         }
-        let failure = s.failure.clone().or_else(|| s.aborted.then(|| Failure { error: Some("aborted".into()), ..Failure::default() }));
+        let failure = s.failure.clone().or_else(|| {
+            s.aborted.then(|| Failure {
+                error: Some("aborted".into()),
+                ..Failure::default()
+            })
+        });
         let mut events: Vec<Note> = s.failure.iter().filter_map(exception).collect();
         events.extend(s.notes.iter().cloned());
         let (name, times, incomplete) = (s.name.clone(), s.span, s.span.incomplete);
         let attempts = s.attempts.len();
-        let draft = Draft { id: span_id, parent: Some(parent), name, kind: span::SpanKind::Internal, times, incomplete, attributes, failure, events };
+        let draft = Draft {
+            id: span_id,
+            parent: Some(parent),
+            name,
+            kind: span::SpanKind::Internal,
+            times,
+            incomplete,
+            attributes,
+            failure,
+            events,
+        };
         let span_id = self.push(draft);
         for index in (0..attempts).rev() {
             stack.push(match index {
@@ -226,9 +340,16 @@ impl Writer<'_> {
     /// retry interval shows as the gap before the retried work; its id is the state span id
     /// with the retry count, which is what a Lambda invoked by the retry computes.
     fn retry(&mut self, id: StateId, index: usize, parent: SpanId, stack: &mut Vec<Work>) {
-        let Some(s) = self.tree.states.get(id) else { return };
-        let Some(attempt) = s.attempts.get(index) else { return };
-        let previous_end = index.checked_sub(1).and_then(|i| s.attempts.get(i)).and_then(|a| a.span.end);
+        let Some(s) = self.tree.states.get(id) else {
+            return;
+        };
+        let Some(attempt) = s.attempts.get(index) else {
+            return;
+        };
+        let previous_end = index
+            .checked_sub(1)
+            .and_then(|i| s.attempts.get(i))
+            .and_then(|a| a.span.end);
         let mut span = attempt.span;
         span.start = previous_end.unwrap_or(span.start).min(span.start);
         let span_id = self.state_id(id, index as u64);
@@ -237,16 +358,36 @@ impl Writer<'_> {
         let name = format!("{} (retry {index})", s.name);
         let failure = attempt_failure(attempt);
         let kind = span::SpanKind::Internal;
-        let draft = Draft { id: span_id, parent: Some(parent), name, kind, times: span, incomplete: span.incomplete, attributes, failure, events: Vec::new() };
+        let draft = Draft {
+            id: span_id,
+            parent: Some(parent),
+            name,
+            kind,
+            times: span,
+            incomplete: span.incomplete,
+            attributes,
+            failure,
+            events: Vec::new(),
+        };
         let span_id = self.push(draft);
         stack.push(Work::Attempt(id, index, span_id));
     }
 
     /// An attempt's task span, then its iterations or branches, under `parent`.
     fn attempt(&mut self, id: StateId, index: usize, parent: SpanId, stack: &mut Vec<Work>) {
-        let Some(s) = self.tree.states.get(id) else { return };
-        let Some(attempt) = s.attempts.get(index) else { return };
-        stack.extend(attempt.scopes.iter().rev().map(|scope| Work::Scope(*scope, parent)));
+        let Some(s) = self.tree.states.get(id) else {
+            return;
+        };
+        let Some(attempt) = s.attempts.get(index) else {
+            return;
+        };
+        stack.extend(
+            attempt
+                .scopes
+                .iter()
+                .rev()
+                .map(|scope| Work::Scope(*scope, parent)),
+        );
         let Some(task) = &attempt.task else { return };
         let key = match s.synthetic {
             true => format!("{}#orphan#{}", self.arn(), s.first_event),
@@ -269,9 +410,17 @@ impl Writer<'_> {
             attributes.push(text("aws.step_functions.state.name", &s.name));
             attributes.push(int("aws.step_functions.state.retry_count", index as u64));
         }
-        attributes.extend(target_attributes(task.family, task.resource.as_deref(), task.region.as_deref(), task.output.as_deref()));
+        attributes.extend(target_attributes(
+            task.family,
+            task.resource.as_deref(),
+            task.region.as_deref(),
+            task.output.as_deref(),
+        ));
         if let Some(output) = &task.output {
-            attributes.push(int("aws.step_functions.task.output.size", output.len() as u64));
+            attributes.push(int(
+                "aws.step_functions.task.output.size",
+                output.len() as u64,
+            ));
             if self.options.include_data {
                 attributes.push(text("aws.step_functions.task.output", output));
             }
@@ -281,11 +430,24 @@ impl Writer<'_> {
         events.extend(task.notes.iter().cloned());
         events.sort_by_key(|n| n.time);
         let (times, incomplete) = (attempt.span, attempt.span.incomplete);
-        self.push(Draft { id: span_id, parent: Some(parent), name, kind: span::SpanKind::Client, times, incomplete, attributes, failure, events });
+        self.push(Draft {
+            id: span_id,
+            parent: Some(parent),
+            name,
+            kind: span::SpanKind::Client,
+            times,
+            incomplete,
+            attributes,
+            failure,
+            events,
+        });
     }
 
     fn data(&self, attributes: &mut Vec<KeyValue>, prefix: &str, data: &Data) {
-        for (what, value, truncated) in [("input", &data.input, data.input_truncated), ("output", &data.output, data.output_truncated)] {
+        for (what, value, truncated) in [
+            ("input", &data.input, data.input_truncated),
+            ("output", &data.output, data.output_truncated),
+        ] {
             if let Some(value) = value {
                 attributes.push(int(&format!("{prefix}.{what}.size"), value.len() as u64));
                 if self.options.include_data {
@@ -303,7 +465,17 @@ impl Writer<'_> {
     /// millisecond), a derived one, so ids stay unique; a Lambda of the later entry then
     /// computes the earlier entry's id, which cannot be told apart from its context object.
     fn push(&mut self, draft: Draft) -> SpanId {
-        let Draft { mut id, parent, name, kind, times, incomplete, mut attributes, failure, events } = draft;
+        let Draft {
+            mut id,
+            parent,
+            name,
+            kind,
+            times,
+            incomplete,
+            mut attributes,
+            failure,
+            events,
+        } = draft;
         if !self.used.insert(id) {
             attributes.push(boolean("relink.step_functions.id_collision", true));
             // The span's position in the output is unique and the same for the same input.
@@ -314,7 +486,10 @@ impl Writer<'_> {
             }
         }
         if let Some(failure) = &failure {
-            attributes.push(text("error.type", failure.error.as_deref().unwrap_or("_OTHER")));
+            attributes.push(text(
+                "error.type",
+                failure.error.as_deref().unwrap_or("_OTHER"),
+            ));
             if let Some(cause) = &failure.cause {
                 attributes.push(text("aws.step_functions.cause", cause));
             }
@@ -340,7 +515,10 @@ impl Writer<'_> {
                     ..Default::default()
                 })
                 .collect(),
-            status: failure.map(|f| Status { message: f.error.unwrap_or_default(), code: status::StatusCode::Error as i32 }),
+            status: failure.map(|f| Status {
+                message: f.error.unwrap_or_default(),
+                code: status::StatusCode::Error as i32,
+            }),
             ..Default::default()
         });
         id
@@ -380,13 +558,22 @@ fn exception(failure: &Failure) -> Option<Note> {
     if let Some(cause) = &failure.cause {
         attributes.push(("exception.message", cause.clone()));
     }
-    Some(Note { time: failure.time, name: "exception".into(), attributes })
+    Some(Note {
+        time: failure.time,
+        name: "exception".into(),
+        attributes,
+    })
 }
 
 /// What a task called, in semantic-convention terms where they exist: a Lambda function
 /// (`faas.invoked_*`), an activity, a child execution (from a `states:startExecution`
 /// task's output, when the execution logs data).
-fn target_attributes(family: TaskFamily, resource: Option<&str>, region: Option<&str>, output: Option<&str>) -> Vec<KeyValue> {
+fn target_attributes(
+    family: TaskFamily,
+    resource: Option<&str>,
+    region: Option<&str>,
+    output: Option<&str>,
+) -> Vec<KeyValue> {
     let mut out = Vec::new();
     let arn_part = |arn: &str, i: usize| arn.split(':').nth(i).map(str::to_owned);
     match (family, resource) {
@@ -395,7 +582,10 @@ fn target_attributes(family: TaskFamily, resource: Option<&str>, region: Option<
             if let Some(name) = arn_part(arn, 6) {
                 out.push(text("faas.invoked_name", &name));
             }
-            if let Some(region) = arn_part(arn, 3).filter(|r| !r.is_empty()).or(region.map(str::to_owned)) {
+            if let Some(region) = arn_part(arn, 3)
+                .filter(|r| !r.is_empty())
+                .or(region.map(str::to_owned))
+            {
                 out.push(text("faas.invoked_region", &region));
             }
         }
@@ -403,7 +593,11 @@ fn target_attributes(family: TaskFamily, resource: Option<&str>, region: Option<
         (TaskFamily::Task, Some(resource)) if resource.starts_with("startExecution") => {
             let child = output
                 .and_then(|o| serde_json::from_str::<serde_json::Value>(o).ok())
-                .and_then(|v| v.get("ExecutionArn").and_then(|a| a.as_str()).map(str::to_owned));
+                .and_then(|v| {
+                    v.get("ExecutionArn")
+                        .and_then(|a| a.as_str())
+                        .map(str::to_owned)
+                });
             if let Some(child) = child {
                 out.push(text("aws.step_functions.child_execution.arn", &child));
             }
@@ -418,7 +612,10 @@ fn text(key: &str, value: &str) -> KeyValue {
 }
 
 fn int(key: &str, value: u64) -> KeyValue {
-    value_of(key, any_value::Value::IntValue(i64::try_from(value).unwrap_or(i64::MAX)))
+    value_of(
+        key,
+        any_value::Value::IntValue(i64::try_from(value).unwrap_or(i64::MAX)),
+    )
 }
 
 fn boolean(key: &str, value: bool) -> KeyValue {
@@ -426,5 +623,9 @@ fn boolean(key: &str, value: bool) -> KeyValue {
 }
 
 fn value_of(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue { key: key.to_owned(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
 }

@@ -7,12 +7,19 @@
 //! no event says so (a Map retry follows the failed iteration directly).
 
 use super::model::{Container, Event, Outcome, StateType, TaskFamily, TaskPhase};
-use super::tree::{container_type, failure, merge_failure, note, Attempt, Data, Failure, ScopeId, ScopeKind, Span, State, StateId, Task, Tree};
+use super::tree::{
+    container_type, failure, merge_failure, note, Attempt, Data, Failure, ScopeId, ScopeKind, Span,
+    State, StateId, Task, Tree,
+};
 
 impl Attempt {
     fn at(time: u64, observed: bool) -> Attempt {
         Attempt {
-            span: Span { start: time, end: None, incomplete: !observed },
+            span: Span {
+                start: time,
+                end: None,
+                incomplete: !observed,
+            },
             outcome: None,
             failure: None,
             task: None,
@@ -28,7 +35,10 @@ impl Tree {
         let t = e.time_unix_nano;
         let scope = match self.parallel_starts.get(&e.previous_id).copied() {
             Some(owner) => {
-                let attempt = self.states.get(owner.0).and_then(|s| s.attempts.get(owner.1));
+                let attempt = self
+                    .states
+                    .get(owner.0)
+                    .and_then(|s| s.attempts.get(owner.1));
                 let index = attempt.map_or(0, |a| a.scopes.len() as u64);
                 self.new_scope(ScopeKind::Branch(index), owner, t)
             }
@@ -45,7 +55,11 @@ impl Tree {
             scope,
             entered: Some(t),
             first_event: e.id,
-            span: Span { start: t, end: None, incomplete: false },
+            span: Span {
+                start: t,
+                end: None,
+                incomplete: false,
+            },
             redrive_count: e.redrive_count.unwrap_or(self.run.redrive_count),
             data: Data {
                 input: e.details.input.clone(),
@@ -54,7 +68,10 @@ impl Tree {
             },
             attempts: Vec::new(),
             // A Fail state fails by definition; its Error is only known at the top level.
-            failure: (ty == StateType::Fail).then(|| Failure { time: t, ..Failure::default() }),
+            failure: (ty == StateType::Fail).then(|| Failure {
+                time: t,
+                ..Failure::default()
+            }),
             aborted: false,
             notes: Vec::new(),
             synthetic: false,
@@ -68,7 +85,9 @@ impl Tree {
     pub(super) fn exit(&mut self, e: &Event, base: ScopeId, ty: StateType) -> ScopeId {
         let t = e.time_unix_nano;
         let name = e.details.name.clone().unwrap_or_default();
-        let Some(id) = self.find(base, |s| s.span.end.is_none() && s.ty == ty && s.name == name) else {
+        let Some(id) = self.find(base, |s| {
+            s.span.end.is_none() && s.ty == ty && s.name == name
+        }) else {
             // Entered before the input starts: the state is known only from its exit.
             self.missing_events = true;
             self.states.push(State {
@@ -77,9 +96,17 @@ impl Tree {
                 scope: base,
                 entered: None,
                 first_event: e.id,
-                span: Span { start: t, end: Some(t), incomplete: true },
+                span: Span {
+                    start: t,
+                    end: Some(t),
+                    incomplete: true,
+                },
                 redrive_count: e.redrive_count.unwrap_or(self.run.redrive_count),
-                data: Data { output: e.details.output.clone(), output_truncated: e.details.output_truncated, ..Data::default() },
+                data: Data {
+                    output: e.details.output.clone(),
+                    output_truncated: e.details.output_truncated,
+                    ..Data::default()
+                },
                 attempts: Vec::new(),
                 failure: None,
                 aborted: false,
@@ -97,7 +124,13 @@ impl Tree {
         self.state_scope(id)
     }
 
-    pub(super) fn end_state(&mut self, id: StateId, t: u64, outcome: Option<Outcome>, observed: bool) {
+    pub(super) fn end_state(
+        &mut self,
+        id: StateId,
+        t: u64,
+        outcome: Option<Outcome>,
+        observed: bool,
+    ) {
         if let Some(state) = self.states.get_mut(id) {
             state.aborted |= outcome == Some(Outcome::Aborted);
             state.span.close(t, observed);
@@ -110,7 +143,9 @@ impl Tree {
     pub(super) fn close_state(&mut self, id: StateId, t: u64, observed: bool) {
         let mut stack = vec![id];
         while let Some(id) = stack.pop() {
-            let Some(state) = self.states.get_mut(id) else { continue };
+            let Some(state) = self.states.get_mut(id) else {
+                continue;
+            };
             state.span.close(t, observed || state.ty == StateType::Fail);
             let mut scopes = Vec::new();
             for attempt in &mut state.attempts {
@@ -127,7 +162,13 @@ impl Tree {
     }
 
     fn close_attempt(&mut self, id: StateId, index: usize, t: u64, observed: bool) {
-        let Some(attempt) = self.states.get_mut(id).and_then(|s| s.attempts.get_mut(index)) else { return };
+        let Some(attempt) = self
+            .states
+            .get_mut(id)
+            .and_then(|s| s.attempts.get_mut(index))
+        else {
+            return;
+        };
         attempt.span.close(t, observed);
         let scopes = attempt.scopes.clone();
         for scope in scopes {
@@ -154,7 +195,11 @@ impl Tree {
             scope: super::tree::ROOT,
             entered: None,
             first_event: e.id,
-            span: Span { start: e.time_unix_nano, end: None, incomplete: true },
+            span: Span {
+                start: e.time_unix_nano,
+                end: None,
+                incomplete: true,
+            },
             redrive_count: 0,
             data: Data::default(),
             attempts: Vec::new(),
@@ -167,13 +212,21 @@ impl Tree {
         id
     }
 
-    pub(super) fn task(&mut self, e: &Event, base: ScopeId, family: TaskFamily, phase: TaskPhase) -> ScopeId {
+    pub(super) fn task(
+        &mut self,
+        e: &Event,
+        base: ScopeId,
+        family: TaskFamily,
+        phase: TaskPhase,
+    ) -> ScopeId {
         let t = e.time_unix_nano;
         let id = match self.find_open(base, StateType::Task, None) {
             Some(id) => id,
             None => self.orphan_state(e),
         };
-        let Some(state) = self.states.get_mut(id) else { return base };
+        let Some(state) = self.states.get_mut(id) else {
+            return base;
+        };
         let opens = matches!(phase, TaskPhase::Scheduled | TaskPhase::ScheduleFailed);
         if opens || state.attempts.last().is_none_or(|a| a.span.end.is_some()) {
             if let Some(last) = state.attempts.last_mut() {
@@ -182,7 +235,9 @@ impl Tree {
             state.attempts.push(Attempt::at(t, opens));
         }
         let scope = state.scope;
-        let Some(attempt) = state.attempts.last_mut() else { return scope };
+        let Some(attempt) = state.attempts.last_mut() else {
+            return scope;
+        };
         let task = attempt.task.get_or_insert_with(|| Task {
             family,
             resource_type: match family {
@@ -196,7 +251,11 @@ impl Tree {
             output: None,
         });
         let d = &e.details;
-        for (slot, value) in [(&mut task.resource_type, &d.resource_type), (&mut task.resource, &d.resource), (&mut task.region, &d.region)] {
+        for (slot, value) in [
+            (&mut task.resource_type, &d.resource_type),
+            (&mut task.resource, &d.resource),
+            (&mut task.region, &d.region),
+        ] {
             if value.is_some() {
                 slot.clone_from(value);
             }
@@ -230,11 +289,17 @@ impl Tree {
         if let Some(index) = previous.checked_sub(1) {
             // Starting again is a retry: the attempt before failed, whether or not it said so.
             self.close_attempt(id, index, t, true);
-            if let Some(attempt) = self.states.get_mut(id).and_then(|s| s.attempts.get_mut(index)) {
+            if let Some(attempt) = self
+                .states
+                .get_mut(id)
+                .and_then(|s| s.attempts.get_mut(index))
+            {
                 attempt.outcome.get_or_insert(Outcome::Failed);
             }
         }
-        let Some(state) = self.states.get_mut(id) else { return base };
+        let Some(state) = self.states.get_mut(id) else {
+            return base;
+        };
         let mut attempt = Attempt::at(t, true);
         attempt.length = e.details.length;
         state.attempts.push(attempt);
@@ -245,7 +310,9 @@ impl Tree {
     }
 
     pub(super) fn end_attempt(&mut self, id: StateId, t: u64, outcome: Outcome, e: &Event) {
-        let Some(state) = self.states.get_mut(id) else { return };
+        let Some(state) = self.states.get_mut(id) else {
+            return;
+        };
         if state.attempts.last().is_none_or(|a| a.span.end.is_some()) {
             state.attempts.push(Attempt::at(t, false));
         }
@@ -276,19 +343,39 @@ impl Tree {
     }
 
     pub(super) fn iteration_started(&mut self, e: &Event, base: ScopeId) -> ScopeId {
-        let Some((id, attempt)) = self.map_for_iteration(e, base) else { return base };
-        let count = self.states.get(id).and_then(|s| s.attempts.get(attempt)).map_or(0, |a| a.scopes.len());
+        let Some((id, attempt)) = self.map_for_iteration(e, base) else {
+            return base;
+        };
+        let count = self
+            .states
+            .get(id)
+            .and_then(|s| s.attempts.get(attempt))
+            .map_or(0, |a| a.scopes.len());
         let index = e.details.index.unwrap_or(count as u64);
         self.new_scope(ScopeKind::Iteration(index), (id, attempt), e.time_unix_nano)
     }
 
-    pub(super) fn iteration_ended(&mut self, e: &Event, base: ScopeId, outcome: Outcome) -> ScopeId {
+    pub(super) fn iteration_ended(
+        &mut self,
+        e: &Event,
+        base: ScopeId,
+        outcome: Outcome,
+    ) -> ScopeId {
         let t = e.time_unix_nano;
-        let Some((id, attempt)) = self.map_for_iteration(e, base) else { return base };
-        let candidates = self.states.get(id).and_then(|s| s.attempts.get(attempt)).map(|a| a.scopes.clone());
+        let Some((id, attempt)) = self.map_for_iteration(e, base) else {
+            return base;
+        };
+        let candidates = self
+            .states
+            .get(id)
+            .and_then(|s| s.attempts.get(attempt))
+            .map(|a| a.scopes.clone());
         let open = candidates.unwrap_or_default().into_iter().rev().find(|s| {
             self.scopes.get(*s).is_some_and(|s| {
-                s.span.end.is_none() && e.details.index.is_none_or(|i| s.kind == ScopeKind::Iteration(i))
+                s.span.end.is_none()
+                    && e.details
+                        .index
+                        .is_none_or(|i| s.kind == ScopeKind::Iteration(i))
             })
         });
         let scope = match open {
@@ -308,11 +395,19 @@ impl Tree {
             s.outcome = Some(outcome);
             s.current
         });
-        if let Some(current) = current.filter(|c| self.states.get(*c).is_some_and(|s| s.span.end.is_none())) {
+        if let Some(current) =
+            current.filter(|c| self.states.get(*c).is_some_and(|s| s.span.end.is_none()))
+        {
             if outcome != Outcome::Succeeded {
                 if let Some(state) = self.states.get_mut(current) {
                     let from_attempt = state.attempts.last().and_then(|a| a.failure.clone());
-                    merge_failure(&mut state.failure, from_attempt.unwrap_or(Failure { time: t, ..Failure::default() }));
+                    merge_failure(
+                        &mut state.failure,
+                        from_attempt.unwrap_or(Failure {
+                            time: t,
+                            ..Failure::default()
+                        }),
+                    );
                 }
             }
             self.close_state(current, t, true);
@@ -321,14 +416,19 @@ impl Tree {
     }
 
     pub(super) fn map_run(&mut self, e: &Event, base: ScopeId) -> ScopeId {
-        let Some((id, _)) = self.map_for_iteration(e, base) else { return base };
-        let Some(state) = self.states.get_mut(id) else { return base };
+        let Some((id, _)) = self.map_for_iteration(e, base) else {
+            return base;
+        };
+        let Some(state) = self.states.get_mut(id) else {
+            return base;
+        };
         state.notes.push(note(e, vec![]));
         if let Some(attempt) = state.attempts.last_mut() {
             if e.details.map_run_arn.is_some() {
                 attempt.map_run_arn.clone_from(&e.details.map_run_arn);
             }
-            if matches!(e.kind, super::model::EventKind::MapRunEnded(o) if o != Outcome::Succeeded) {
+            if matches!(e.kind, super::model::EventKind::MapRunEnded(o) if o != Outcome::Succeeded)
+            {
                 attempt.failure.get_or_insert_with(|| failure(e));
             }
         }

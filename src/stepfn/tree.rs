@@ -55,7 +55,11 @@ pub struct Span {
 
 impl Span {
     fn at(start: u64) -> Span {
-        Span { start, end: None, incomplete: false }
+        Span {
+            start,
+            end: None,
+            incomplete: false,
+        }
     }
     /// Ends the span at `time` if it is still open; `observed` says whether an event said so.
     pub(super) fn close(&mut self, time: u64, observed: bool) {
@@ -154,9 +158,22 @@ impl Tree {
     /// Builds the tree of one execution's events (sorted by id).
     pub fn build(execution: &Execution) -> Tree {
         let first = execution.events.first().map_or(0, |e| e.time_unix_nano);
-        let root = Scope { kind: ScopeKind::Root, owner: None, span: Span::at(first), outcome: None, current: None };
+        let root = Scope {
+            kind: ScopeKind::Root,
+            owner: None,
+            span: Span::at(first),
+            outcome: None,
+            current: None,
+        };
         let mut tree = Tree {
-            run: Run { span: Span { start: first, end: None, incomplete: true }, ..Run::default() },
+            run: Run {
+                span: Span {
+                    start: first,
+                    end: None,
+                    incomplete: true,
+                },
+                ..Run::default()
+            },
             scopes: vec![root],
             states: Vec::new(),
             missing_events: false,
@@ -168,7 +185,12 @@ impl Tree {
             let scope = tree.apply(event);
             tree.event_scope.insert(event.id, scope);
         }
-        let last = execution.events.iter().map(|e| e.time_unix_nano).max().unwrap_or(first);
+        let last = execution
+            .events
+            .iter()
+            .map(|e| e.time_unix_nano)
+            .max()
+            .unwrap_or(first);
         tree.close_all(last, false);
         tree.run.span.close(last, false);
         tree
@@ -203,31 +225,41 @@ impl Tree {
                 ROOT
             }
             EventKind::ExecutionRedriven => {
-                self.run.redrive_count = e.details.redrive_count.unwrap_or(self.run.redrive_count.saturating_add(1));
+                self.run.redrive_count = e
+                    .details
+                    .redrive_count
+                    .unwrap_or(self.run.redrive_count.saturating_add(1));
                 self.run.outcome = None;
                 self.run.span.end = None;
                 let count = self.run.redrive_count.to_string();
-                self.run.notes.push(note(e, vec![("aws.step_functions.execution.redrive_count", count)]));
+                self.run.notes.push(note(
+                    e,
+                    vec![("aws.step_functions.execution.redrive_count", count)],
+                ));
                 ROOT
             }
             EventKind::StateEntered(ty) => self.enter(e, base, ty),
             EventKind::StateExited(ty) => self.exit(e, base, ty),
-            EventKind::StateAborted(ty) => match self.find(base, |s| s.span.end.is_none() && s.ty == ty) {
-                Some(id) => {
-                    self.end_state(id, t, Some(Outcome::Aborted), true);
-                    self.state_scope(id)
+            EventKind::StateAborted(ty) => {
+                match self.find(base, |s| s.span.end.is_none() && s.ty == ty) {
+                    Some(id) => {
+                        self.end_state(id, t, Some(Outcome::Aborted), true);
+                        self.state_scope(id)
+                    }
+                    None => base,
                 }
-                None => base,
-            },
+            }
             EventKind::Task(family, phase) => self.task(e, base, family, phase),
             EventKind::ContainerStarted(c) => self.container_started(e, base, c),
-            EventKind::ContainerEnded(c, outcome) => match self.find_open(base, container_type(c), None) {
-                Some(id) => {
-                    self.end_attempt(id, t, outcome, e);
-                    self.state_scope(id)
+            EventKind::ContainerEnded(c, outcome) => {
+                match self.find_open(base, container_type(c), None) {
+                    Some(id) => {
+                        self.end_attempt(id, t, outcome, e);
+                        self.state_scope(id)
+                    }
+                    None => base,
                 }
-                None => base,
-            },
+            }
             EventKind::IterationStarted => self.iteration_started(e, base),
             EventKind::IterationEnded(outcome) => self.iteration_ended(e, base, outcome),
             EventKind::MapRunStarted | EventKind::MapRunEnded(_) | EventKind::MapRunRedriven => {
@@ -236,11 +268,17 @@ impl Tree {
             EventKind::EvaluationFailed => {
                 let target = e.details.state.clone();
                 let found = self
-                    .find(base, |s| s.span.end.is_none() && Some(&s.name) == target.as_ref())
+                    .find(base, |s| {
+                        s.span.end.is_none() && Some(&s.name) == target.as_ref()
+                    })
                     .or_else(|| self.find(base, |s| Some(&s.name) == target.as_ref()));
                 let failure = failure(e);
                 // The exception event carries Error and Cause; the note marks when and where.
-                let span_note = Note { time: e.time_unix_nano, name: e.type_name.clone(), attributes: Vec::new() };
+                let span_note = Note {
+                    time: e.time_unix_nano,
+                    name: e.type_name.clone(),
+                    attributes: Vec::new(),
+                };
                 match found.and_then(|id| self.states.get_mut(id)) {
                     Some(state) => {
                         merge_failure(&mut state.failure, failure);
@@ -276,7 +314,10 @@ impl Tree {
         while let (Some(scope_id), Some(left)) = (at, guard.checked_sub(1)) {
             guard = left;
             let scope = self.scopes.get(scope_id)?;
-            if let Some(id) = scope.current.filter(|id| self.states.get(*id).is_some_and(&pred)) {
+            if let Some(id) = scope
+                .current
+                .filter(|id| self.states.get(*id).is_some_and(&pred))
+            {
                 return Some(id);
             }
             let owner = scope.owner.map(|(id, _)| id);
@@ -287,20 +328,43 @@ impl Tree {
         }
         let skip = self.states.len().saturating_sub(FALLBACK_WINDOW);
         let recent = self.states.iter().enumerate().skip(skip);
-        recent.rev().find(|(_, s)| !s.synthetic && pred(s)).map(|(id, _)| id)
+        recent
+            .rev()
+            .find(|(_, s)| !s.synthetic && pred(s))
+            .map(|(id, _)| id)
     }
 
     /// An open state of type `ty`, named `name` when given.
-    pub(super) fn find_open(&self, scope: ScopeId, ty: StateType, name: Option<&str>) -> Option<StateId> {
+    pub(super) fn find_open(
+        &self,
+        scope: ScopeId,
+        ty: StateType,
+        name: Option<&str>,
+    ) -> Option<StateId> {
         self.find(scope, |s| {
             s.span.end.is_none() && s.ty == ty && !s.synthetic && name.is_none_or(|n| s.name == n)
         })
     }
 
-    pub(super) fn new_scope(&mut self, kind: ScopeKind, owner: (StateId, usize), start: u64) -> ScopeId {
+    pub(super) fn new_scope(
+        &mut self,
+        kind: ScopeKind,
+        owner: (StateId, usize),
+        start: u64,
+    ) -> ScopeId {
         let id = self.scopes.len();
-        self.scopes.push(Scope { kind, owner: Some(owner), span: Span::at(start), outcome: None, current: None });
-        if let Some(attempt) = self.states.get_mut(owner.0).and_then(|s| s.attempts.get_mut(owner.1)) {
+        self.scopes.push(Scope {
+            kind,
+            owner: Some(owner),
+            span: Span::at(start),
+            outcome: None,
+            current: None,
+        });
+        if let Some(attempt) = self
+            .states
+            .get_mut(owner.0)
+            .and_then(|s| s.attempts.get_mut(owner.1))
+        {
             attempt.scopes.push(id);
         }
         id
@@ -315,9 +379,17 @@ impl Tree {
             let failure = failure(e);
             // The state running at the top level is the one that failed the execution.
             let current = self.scopes.get(ROOT).and_then(|s| s.current);
-            if let Some(state) = current.and_then(|id| self.states.get_mut(id)).filter(|s| s.span.end.is_none()) {
+            if let Some(state) = current
+                .and_then(|id| self.states.get_mut(id))
+                .filter(|s| s.span.end.is_none())
+            {
                 let from_attempt = state.attempts.last().and_then(|a| a.failure.clone());
-                merge_failure(&mut state.failure, from_attempt.filter(Failure::is_known).unwrap_or_else(|| failure.clone()));
+                merge_failure(
+                    &mut state.failure,
+                    from_attempt
+                        .filter(Failure::is_known)
+                        .unwrap_or_else(|| failure.clone()),
+                );
                 state.span.close(t, true);
             }
             self.run.failures.push(failure);
@@ -332,7 +404,9 @@ impl Tree {
             for attempt in &mut state.attempts {
                 attempt.span.close(time, observed);
             }
-            state.span.close(time, observed || state.ty == StateType::Fail);
+            state
+                .span
+                .close(time, observed || state.ty == StateType::Fail);
         }
         for scope in &mut self.scopes {
             scope.span.close(time, observed);
@@ -362,7 +436,11 @@ impl Failure {
 }
 
 pub(super) fn failure(e: &Event) -> Failure {
-    Failure { time: e.time_unix_nano, error: e.details.error.clone(), cause: e.details.cause.clone() }
+    Failure {
+        time: e.time_unix_nano,
+        error: e.details.error.clone(),
+        cause: e.details.cause.clone(),
+    }
 }
 
 /// A span event named after the event type, carrying the details worth keeping.
@@ -378,5 +456,9 @@ pub(super) fn note(e: &Event, mut attributes: Vec<(&'static str, String)>) -> No
             attributes.push((key, value.clone()));
         }
     }
-    Note { time: e.time_unix_nano, name: e.type_name.clone(), attributes }
+    Note {
+        time: e.time_unix_nano,
+        name: e.type_name.clone(),
+        attributes,
+    }
 }

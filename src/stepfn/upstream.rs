@@ -47,26 +47,44 @@ pub fn resolve(arn: &ExecutionArn, input: Option<&str>) -> Placement {
         root_execution: None,
         carrier: None,
     };
-    let Some(Value::Object(object)) = input.and_then(|text| serde_json::from_str::<Value>(text).ok()) else {
+    let Some(Value::Object(object)) =
+        input.and_then(|text| serde_json::from_str::<Value>(text).ok())
+    else {
         return own;
     };
     let input_value = Value::Object(object);
-    let context = context_object(&input_value)
-        .or_else(|| input_value.get("CONTEXT").and_then(context_object).map(|ctx| StepFunctionsContext { carrier: "CONTEXT".into(), ..ctx }));
+    let context = context_object(&input_value).or_else(|| {
+        input_value
+            .get("CONTEXT")
+            .and_then(context_object)
+            .map(|ctx| StepFunctionsContext {
+                carrier: "CONTEXT".into(),
+                ..ctx
+            })
+    });
     if let Some(ctx) = context {
         let parent = parent_for_lambda(&ctx);
         let upstream = ctx.upstream_trace_id.is_some() || !ctx.contexts.is_empty();
-        let root = ctx.root_execution_id.clone().unwrap_or_else(|| ctx.execution_id.clone());
+        let root = ctx
+            .root_execution_id
+            .clone()
+            .unwrap_or_else(|| ctx.execution_id.clone());
         return Placement {
             trace_id: parent.trace_id,
             parent_span_id: Some(parent.span_id),
             root_execution: (root != arn.arn && !upstream).then_some(root),
             parent_execution: Some(ctx.execution_id),
-            carrier: Some(format!("input.{}", ctx.carrier).trim_end_matches('.').to_owned()),
+            carrier: Some(
+                format!("input.{}", ctx.carrier)
+                    .trim_end_matches('.')
+                    .to_owned(),
+            ),
         };
     }
     let datadog = input_value.get("_datadog");
-    let mut found = datadog.map(|d| from_json_carrier(d, "input._datadog")).unwrap_or_default();
+    let mut found = datadog
+        .map(|d| from_json_carrier(d, "input._datadog"))
+        .unwrap_or_default();
     found.extend(from_json_carrier(&input_value, "input"));
     if let Some(first) = found.into_iter().next() {
         return Placement {
@@ -77,9 +95,17 @@ pub fn resolve(arn: &ExecutionArn, input: Option<&str>) -> Placement {
         };
     }
     if let Some(trace_id) = datadog.and_then(datadog_trace_id) {
-        return Placement { trace_id, carrier: Some(format!("input._datadog.{}", datadog::TRACE_ID)), ..own };
+        return Placement {
+            trace_id,
+            carrier: Some(format!("input._datadog.{}", datadog::TRACE_ID)),
+            ..own
+        };
     }
-    if let Some(parent) = input_value.get(STARTED_BY).and_then(Value::as_str).filter(|p| *p != arn.arn) {
+    if let Some(parent) = input_value
+        .get(STARTED_BY)
+        .and_then(Value::as_str)
+        .filter(|p| *p != arn.arn)
+    {
         return Placement {
             trace_id: trace_id_for_root(parent),
             parent_span_id: Some(execution_span_id(parent)),
@@ -94,7 +120,9 @@ pub fn resolve(arn: &ExecutionArn, input: Option<&str>) -> Placement {
 /// A parent workflow's context object, read as a Lambda's event decoder reads it (the
 /// input of a nested execution is shaped like the payload a state passes to a Lambda).
 fn context_object(value: &Value) -> Option<StepFunctionsContext> {
-    decode_event_value(value).ok().and_then(|trigger| trigger.step_functions)
+    decode_event_value(value)
+        .ok()
+        .and_then(|trigger| trigger.step_functions)
 }
 
 /// `x-datadog-trace-id` with the `_dd.p.tid` high bits, when there is no parent id to
@@ -105,7 +133,11 @@ fn datadog_trace_id(dd: &Value) -> Option<TraceId> {
         Value::Number(n) => n.as_u64()?,
         _ => return None,
     };
-    let high = dd.get(datadog::TAGS).and_then(Value::as_str).and_then(datadog::high_bits).unwrap_or(0);
+    let high = dd
+        .get(datadog::TAGS)
+        .and_then(Value::as_str)
+        .and_then(datadog::high_bits)
+        .unwrap_or(0);
     (low != 0).then(|| TraceId::from_u64_pair(high, low))
 }
 
@@ -128,7 +160,10 @@ mod tests {
     #[test]
     fn no_input_or_plain_input_is_its_own_root() {
         let own = resolve(&arn(), None);
-        assert_eq!((own.trace_id, own.parent_span_id), (trace_id_for_root(CHILD), None));
+        assert_eq!(
+            (own.trace_id, own.parent_span_id),
+            (trace_id_for_root(CHILD), None)
+        );
         assert_eq!(resolve(&arn(), Some("{\"a\":\"***\"}")), own);
         assert_eq!(resolve(&arn(), Some("not json")), own);
     }
@@ -142,7 +177,16 @@ mod tests {
         );
         let placed = resolve(&arn(), Some(&input));
         assert_eq!(placed.trace_id, trace_id_for_root(ROOT));
-        assert_eq!(placed.parent_span_id, Some(state_span_id(PARENT, "Start child", "2024-11-13T16:46:47.740Z", 0, 0)));
+        assert_eq!(
+            placed.parent_span_id,
+            Some(state_span_id(
+                PARENT,
+                "Start child",
+                "2024-11-13T16:46:47.740Z",
+                0,
+                0
+            ))
+        );
         assert_eq!(placed.parent_execution.as_deref(), Some(PARENT));
         assert_eq!(placed.root_execution.as_deref(), Some(ROOT));
         assert_eq!(placed.carrier.as_deref(), Some("input._datadog"));
@@ -153,7 +197,10 @@ mod tests {
         let input = r#"{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}"#;
         let placed = resolve(&arn(), Some(input));
         assert_eq!(placed.trace_id.to_hex(), "0af7651916cd43dd8448eb211c80319c");
-        assert_eq!(placed.parent_span_id.map(|s| s.to_hex()).as_deref(), Some("b7ad6b7169203331"));
+        assert_eq!(
+            placed.parent_span_id.map(|s| s.to_hex()).as_deref(),
+            Some("b7ad6b7169203331")
+        );
         assert_eq!(placed.carrier.as_deref(), Some("input.traceparent"));
     }
 
@@ -162,7 +209,10 @@ mod tests {
         let input = r#"{"_datadog": {"x-datadog-trace-id": "5821803790426892636", "x-datadog-parent-id": "10",
             "x-datadog-tags": "_dd.p.dm=-0,_dd.p.tid=672a7cb100000000"}}"#;
         let placed = resolve(&arn(), Some(input));
-        assert_eq!((placed.trace_id.high(), placed.trace_id.low()), (0x672a7cb100000000, 5821803790426892636));
+        assert_eq!(
+            (placed.trace_id.high(), placed.trace_id.low()),
+            (0x672a7cb100000000, 5821803790426892636)
+        );
         assert_eq!(placed.parent_span_id.map(|s| s.as_u64()), Some(10));
     }
 
@@ -171,9 +221,15 @@ mod tests {
         let input = r#"{"_datadog": {"x-datadog-trace-id": "5821803790426892636", "x-datadog-tags": "_dd.p.dm=-0,_dd.p.tid=672a7cb100000000",
             "serverless-version": "v1"}}"#;
         let placed = resolve(&arn(), Some(input));
-        assert_eq!((placed.trace_id.high(), placed.trace_id.low()), (0x672a7cb100000000, 5821803790426892636));
+        assert_eq!(
+            (placed.trace_id.high(), placed.trace_id.low()),
+            (0x672a7cb100000000, 5821803790426892636)
+        );
         assert_eq!(placed.parent_span_id, None);
-        assert_eq!(placed.carrier.as_deref(), Some("input._datadog.x-datadog-trace-id"));
+        assert_eq!(
+            placed.carrier.as_deref(),
+            Some("input._datadog.x-datadog-trace-id")
+        );
     }
 
     #[test]
@@ -183,7 +239,16 @@ mod tests {
         );
         let placed = resolve(&arn(), Some(&input));
         assert_eq!(placed.trace_id, trace_id_for_root(PARENT));
-        assert_eq!(placed.parent_span_id, Some(state_span_id(PARENT, "Go", "2024-11-13T16:46:47.740Z", 0, 0)));
+        assert_eq!(
+            placed.parent_span_id,
+            Some(state_span_id(
+                PARENT,
+                "Go",
+                "2024-11-13T16:46:47.740Z",
+                0,
+                0
+            ))
+        );
         assert_eq!(placed.carrier.as_deref(), Some("input.CONTEXT"));
     }
 

@@ -23,8 +23,12 @@ pub fn check(expected: &Path, actual: &str) -> Result<(), String> {
         std::fs::write(expected, actual).map_err(|e| format!("{}: {e}", expected.display()))?;
         return Ok(());
     }
-    let want = std::fs::read_to_string(expected)
-        .map_err(|e| format!("{}: {e} (run with UPDATE_GOLDEN=1 to create it)", expected.display()))?;
+    let want = std::fs::read_to_string(expected).map_err(|e| {
+        format!(
+            "{}: {e} (run with UPDATE_GOLDEN=1 to create it)",
+            expected.display()
+        )
+    })?;
     if want == actual {
         return Ok(());
     }
@@ -53,7 +57,11 @@ pub fn pretty(value: &serde_json::Value) -> String {
 /// when it cannot be read.
 pub fn case_dirs(dir: &Path) -> Vec<PathBuf> {
     let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    let mut cases: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut cases: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     cases.sort();
     cases
 }
@@ -63,7 +71,9 @@ pub fn files_under(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {

@@ -38,8 +38,15 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn main() {
-    let path = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "dist/relink.wasm".into()));
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(15);
+    let path = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "dist/relink.wasm".into()),
+    );
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(15);
     let loaded = match LoadedComponent::load(&path) {
         Ok(l) => l,
         Err(e) => {
@@ -48,7 +55,10 @@ fn main() {
         }
     };
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    println!("component {}: {size} bytes; {rounds} alternating rounds per batch, medians", path.display());
+    println!(
+        "component {}: {size} bytes; {rounds} alternating rounds per batch, medians",
+        path.display()
+    );
     println!(
         "{:<22}{:>12}{:>12}{:>14}",
         "batch", "native ms", "wasm ms", "wasm/native"
@@ -56,7 +66,8 @@ fn main() {
     for spans in [1_000, 10_000] {
         for percent in [0, 10, 100] {
             let shape = Shape::realistic(spans, percent);
-            let input = batches::request(&shape, &mut Rng((spans * 1000 + percent) as u64)).encode_to_vec();
+            let input =
+                batches::request(&shape, &mut Rng((spans * 1000 + percent) as u64)).encode_to_vec();
             let mut native = match Config::default().build() {
                 Ok(p) => p,
                 Err(e) => panic!("default config: {e}"),
@@ -72,19 +83,32 @@ fn main() {
                 Err(e) => panic!("component: {e}"),
             };
             let canonical = |x: &[u8]| decode_protobuf(x).map(|r| encode_protobuf(&r)).ok();
-            assert_eq!(canonical(&a), canonical(&b), "native and component outputs differ");
+            assert_eq!(
+                canonical(&a),
+                canonical(&b),
+                "native and component outputs differ"
+            );
             let (mut tn, mut tw) = (Vec::new(), Vec::new());
             for _ in 0..rounds {
                 let t = Instant::now();
                 black_box(native.process_traces(black_box(&input), NOW).output.len());
                 tn.push(t.elapsed());
                 let t = Instant::now();
-                black_box(wasm.process_traces(black_box(&input), Encoding::Protobuf, NOW).map(|o| o.len()).ok());
+                black_box(
+                    wasm.process_traces(black_box(&input), Encoding::Protobuf, NOW)
+                        .map(|o| o.len())
+                        .ok(),
+                );
                 tw.push(t.elapsed());
             }
             let (n, w) = (median(tn), median(tw));
             let name = format!("otlp-{}k-spans-{percent}pct", spans / 1000);
-            println!("{name:<22}{:>12.3}{:>12.3}{:>13.2}x", ms(n), ms(w), ms(w) / ms(n));
+            println!(
+                "{name:<22}{:>12.3}{:>12.3}{:>13.2}x",
+                ms(n),
+                ms(w),
+                ms(w) / ms(n)
+            );
         }
     }
 }

@@ -19,10 +19,14 @@ impl Args {
         while let Some(w) = iter.next() {
             if w == "-" || !w.starts_with('-') {
                 positional.push(w.clone());
-            } else if let Some((flag, value)) = w.split_once('=').filter(|(f, _)| valued.contains(f)) {
+            } else if let Some((flag, value)) =
+                w.split_once('=').filter(|(f, _)| valued.contains(f))
+            {
                 options.push((flag.to_string(), Some(value.to_string())));
             } else if valued.contains(&w.as_str()) {
-                let value = iter.next().ok_or_else(|| Failure::usage(format!("{w} needs a value")))?;
+                let value = iter
+                    .next()
+                    .ok_or_else(|| Failure::usage(format!("{w} needs a value")))?;
                 options.push((w.clone(), Some(value.clone())));
             } else if switches.contains(&w.as_str()) {
                 options.push((w.clone(), None));
@@ -30,11 +34,18 @@ impl Args {
                 return Err(Failure::usage(format!("unknown option `{w}`")));
             }
         }
-        Ok(Args { positional, options })
+        Ok(Args {
+            positional,
+            options,
+        })
     }
 
     pub fn value(&self, flag: &str) -> Option<&str> {
-        self.options.iter().rev().find(|(f, _)| f == flag).and_then(|(_, v)| v.as_deref())
+        self.options
+            .iter()
+            .rev()
+            .find(|(f, _)| f == flag)
+            .and_then(|(_, v)| v.as_deref())
     }
 
     pub fn switch(&self, flag: &str) -> bool {
@@ -48,7 +59,9 @@ pub fn read_input(path: &str) -> Result<Vec<u8>, Failure> {
     let result = if path == "-" {
         std::io::stdin().read_to_end(&mut buf).map(|_| ())
     } else {
-        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut buf)).map(|_| ())
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut buf))
+            .map(|_| ())
     };
     result.map_err(|e| Failure::input(format!("{path}: {e}")))?;
     Ok(buf)

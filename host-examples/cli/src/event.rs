@@ -23,7 +23,8 @@ pub fn run(words: &[String]) -> Result<(), Failure> {
         false => relink::decode_event(&bytes).ok(),
     };
     let mut out = match trigger {
-        Some(trigger) => serde_json::to_vec_pretty(&trigger).map_err(|e| Failure::input(format!("{path}: {e}")))?,
+        Some(trigger) => serde_json::to_vec_pretty(&trigger)
+            .map_err(|e| Failure::input(format!("{path}: {e}")))?,
         None => {
             let mut processor = build_processor(args.value("--config"))?;
             let ctx = match args.value("--execution-arn") {

@@ -29,11 +29,17 @@ pub struct Failure {
 impl Failure {
     /// Bad input data: exit code 2.
     pub fn input(message: impl Into<String>) -> Failure {
-        Failure { message: message.into(), code: 2 }
+        Failure {
+            message: message.into(),
+            code: 2,
+        }
     }
     /// Bad command line: exit code 64 (EX_USAGE).
     pub fn usage(message: impl Into<String>) -> Failure {
-        Failure { message: message.into(), code: 64 }
+        Failure {
+            message: message.into(),
+            code: 64,
+        }
     }
 }
 
@@ -66,7 +72,9 @@ fn main() -> ExitCode {
             println!("{USAGE}");
             Ok(())
         }
-        Some(other) => Err(Failure::usage(format!("unknown command `{other}`\n{USAGE}"))),
+        Some(other) => Err(Failure::usage(format!(
+            "unknown command `{other}`\n{USAGE}"
+        ))),
         None => Err(Failure::usage(USAGE)),
     };
     match result {

@@ -14,14 +14,22 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub fn run(words: &[String]) -> Result<(), Failure> {
     let args = Args::parse(words, &["--in", "--out", "--config", "--format"], &[])?;
     if let Some(extra) = args.positional.first() {
-        return Err(Failure::usage(format!("unexpected argument `{extra}` (use --in FILE)")));
+        return Err(Failure::usage(format!(
+            "unexpected argument `{extra}` (use --in FILE)"
+        )));
     }
-    let input_path = args.value("--in").ok_or_else(|| Failure::usage("relink process needs --in FILE|-"))?;
+    let input_path = args
+        .value("--in")
+        .ok_or_else(|| Failure::usage("relink process needs --in FILE|-"))?;
     let format = match args.value("--format") {
         None => None,
         Some("json") => Some(Encoding::Json),
         Some("protobuf") => Some(Encoding::Protobuf),
-        Some(other) => return Err(Failure::usage(format!("--format must be json or protobuf, not `{other}`"))),
+        Some(other) => {
+            return Err(Failure::usage(format!(
+                "--format must be json or protobuf, not `{other}`"
+            )))
+        }
     };
     let mut processor = build_processor(args.value("--config"))?;
 
@@ -54,10 +62,14 @@ pub fn build_processor(config_path: Option<&str>) -> Result<Processor, Failure> 
             Config::from_json(&text).map_err(|e| Failure::input(format!("{path}: {e}")))?
         }
     };
-    config.build().map_err(|e| Failure::input(format!("config: {e}")))
+    config
+        .build()
+        .map_err(|e| Failure::input(format!("config: {e}")))
 }
 
 /// The wall clock, which drives only the index expiry (no output depends on it).
 pub fn now_unix_nano() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }

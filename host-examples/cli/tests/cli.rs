@@ -20,7 +20,8 @@ fn relink(args: &[&str], stdin: Option<&[u8]>) -> Output {
         .spawn()
         .expect("spawn relink");
     if let Some(mut pipe) = child.stdin.take() {
-        pipe.write_all(stdin.unwrap_or_default()).expect("write stdin");
+        pipe.write_all(stdin.unwrap_or_default())
+            .expect("write stdin");
     }
     child.wait_with_output().expect("wait for relink")
 }
@@ -30,20 +31,37 @@ fn json_file(path: &str) -> Value {
 }
 
 fn stdout_json(out: &Output) -> Value {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("stdout is json")
 }
 
 #[test]
 fn event_prints_the_golden_trigger() {
     for (fixture, golden) in [
-        ("tests/fixtures/aws-lambda-rust-runtime/example-s3-event.json", "aws-lambda-rust-runtime/example-s3-event"),
-        ("tests/fixtures/datadog-lambda-python/sqs-batch.json", "datadog-lambda-python/sqs-batch"),
-        ("tests/fixtures/powertools-lambda-python/dynamoStreamEvent.json", "powertools-lambda-python/dynamoStreamEvent"),
+        (
+            "tests/fixtures/aws-lambda-rust-runtime/example-s3-event.json",
+            "aws-lambda-rust-runtime/example-s3-event",
+        ),
+        (
+            "tests/fixtures/datadog-lambda-python/sqs-batch.json",
+            "datadog-lambda-python/sqs-batch",
+        ),
+        (
+            "tests/fixtures/powertools-lambda-python/dynamoStreamEvent.json",
+            "powertools-lambda-python/dynamoStreamEvent",
+        ),
     ] {
         let golden_dir = format!("tests/golden/event/{golden}");
         let out = relink(&["event", fixture], None);
-        assert_eq!(stdout_json(&out), json_file(&format!("{golden_dir}/expected.json")), "{fixture}");
+        assert_eq!(
+            stdout_json(&out),
+            json_file(&format!("{golden_dir}/expected.json")),
+            "{fixture}"
+        );
     }
 }
 
@@ -52,10 +70,23 @@ fn event_otlp_prints_the_processed_inferred_spans() {
     // The event entry point: the inferred spans, processed (here: the S3 pointer link).
     let case = "tests/golden/relink/s3-raw-notify-then-put";
     let out = relink(&["event", &format!("{case}/event-1.json"), "--otlp"], None);
-    assert_eq!(stdout_json(&out), json_file(&format!("{case}/expected-1.json")));
+    assert_eq!(
+        stdout_json(&out),
+        json_file(&format!("{case}/expected-1.json"))
+    );
     // An SQS batch's message contexts are already links of its inferred span.
-    let out = relink(&["event", "tests/fixtures/datadog-lambda-python/sqs-batch.json", "--otlp"], None);
-    assert_eq!(stdout_json(&out), json_file("tests/golden/event/datadog-lambda-python/sqs-batch/inferred.json"));
+    let out = relink(
+        &[
+            "event",
+            "tests/fixtures/datadog-lambda-python/sqs-batch.json",
+            "--otlp",
+        ],
+        None,
+    );
+    assert_eq!(
+        stdout_json(&out),
+        json_file("tests/golden/event/datadog-lambda-python/sqs-batch/inferred.json")
+    );
 }
 
 #[test]
@@ -64,9 +95,16 @@ fn event_prints_step_functions_logs_as_spans() {
     let expected = json_file(&format!("{case}/expected.otlp.json"));
     let input = format!("{case}/input.logs.ndjson");
     assert_eq!(stdout_json(&relink(&["event", &input], None)), expected);
-    assert_eq!(stdout_json(&relink(&["event", &input, "--otlp"], None)), expected);
+    assert_eq!(
+        stdout_json(&relink(&["event", &input, "--otlp"], None)),
+        expected
+    );
     let bytes = std::fs::read(repo().join(&input)).expect("logs");
-    assert_eq!(stdout_json(&relink(&["event", "-"], Some(&bytes))), expected, "stdin");
+    assert_eq!(
+        stdout_json(&relink(&["event", "-"], Some(&bytes))),
+        expected,
+        "stdin"
+    );
     // Subscription data of execution logs: a trigger, unless spans are asked for.
     let case = "tests/golden/relink/stepfn-link";
     let awslogs = format!("{case}/event-4.json");
@@ -82,7 +120,10 @@ fn event_prints_execution_history_as_spans() {
     let input = format!("{case}/input.history.json");
     let arn = "arn:aws:states:us-east-1:123456789012:execution:OrderWorkflow:order-42";
     let out = relink(&["event", &input, "--execution-arn", arn], None);
-    assert_eq!(stdout_json(&out), json_file(&format!("{case}/expected.otlp.json")));
+    assert_eq!(
+        stdout_json(&out),
+        json_file(&format!("{case}/expected.otlp.json"))
+    );
     // The output does not name its execution: without the ARN, a clear error.
     let out = relink(&["event", &input], None);
     assert_eq!(out.status.code(), Some(2));
@@ -100,7 +141,15 @@ fn event_config_sets_the_step_functions_options() {
     let config = dir.join("off.json");
     std::fs::write(&config, r#"{"stepfunctions": {"enabled": false}}"#).expect("write config");
     let input = "tests/golden/stepfn/hand-task-retries-logs/input.logs.ndjson";
-    let out = relink(&["event", input, "--config", config.to_str().unwrap_or_default()], None);
+    let out = relink(
+        &[
+            "event",
+            input,
+            "--config",
+            config.to_str().unwrap_or_default(),
+        ],
+        None,
+    );
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
@@ -112,7 +161,8 @@ fn event_config_sets_the_step_functions_options() {
 
 #[test]
 fn event_reads_stdin_and_prints_kind_first() {
-    let bytes = std::fs::read(repo().join("tests/fixtures/datadog-lambda-python/sns-batch.json")).expect("fixture");
+    let bytes = std::fs::read(repo().join("tests/fixtures/datadog-lambda-python/sns-batch.json"))
+        .expect("fixture");
     let out = relink(&["event", "-"], Some(&bytes));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("{\n  \"kind\": \"sns\","), "{text}");
@@ -122,16 +172,34 @@ fn event_reads_stdin_and_prints_kind_first() {
 fn process_matches_the_golden_first_batch() {
     let case = "tests/golden/relink/s3-one-batch";
     let out = relink(&["process", "--in", &format!("{case}/input-1.json")], None);
-    assert_eq!(stdout_json(&out), json_file(&format!("{case}/expected-1.json")));
+    assert_eq!(
+        stdout_json(&out),
+        json_file(&format!("{case}/expected-1.json"))
+    );
 }
 
 #[test]
 fn process_converts_the_output_format() {
     let case = "tests/golden/relink/s3-one-batch";
-    let pb = relink(&["process", "--in", &format!("{case}/input-1.json"), "--format", "protobuf"], None);
+    let pb = relink(
+        &[
+            "process",
+            "--in",
+            &format!("{case}/input-1.json"),
+            "--format",
+            "protobuf",
+        ],
+        None,
+    );
     assert!(pb.status.success());
-    let back = relink(&["process", "--in", "-", "--format", "json"], Some(&pb.stdout));
-    assert_eq!(stdout_json(&back), json_file(&format!("{case}/expected-1.json")));
+    let back = relink(
+        &["process", "--in", "-", "--format", "json"],
+        Some(&pb.stdout),
+    );
+    assert_eq!(
+        stdout_json(&back),
+        json_file(&format!("{case}/expected-1.json"))
+    );
 }
 
 #[test]
@@ -142,9 +210,15 @@ fn bad_input_is_one_line_exit_2_and_passes_through() {
     assert_eq!(out.stdout, garbage, "the request passes through unchanged");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("relink: -: otlp json: resourceSpans[0].scopeSpans"), "{err}");
+    assert!(
+        err.starts_with("relink: -: otlp json: resourceSpans[0].scopeSpans"),
+        "{err}"
+    );
 
-    let out = relink(&["event", "-"], Some(b"{\"Records\":[{\"eventSource\":\"aws:sqs\"}]}"));
+    let out = relink(
+        &["event", "-"],
+        Some(b"{\"Records\":[{\"eventSource\":\"aws:sqs\"}]}"),
+    );
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
@@ -160,12 +234,21 @@ fn config_errors_name_the_file_and_field() {
     let config = dir.join("bad.json");
     std::fs::write(&config, r#"{"index": {"max_entries": 0}}"#).expect("write config");
     let out = relink(
-        &["process", "--in", "tests/golden/relink/s3-one-batch/input-1.json", "--config", config.to_str().unwrap_or_default()],
+        &[
+            "process",
+            "--in",
+            "tests/golden/relink/s3-one-batch/input-1.json",
+            "--config",
+            config.to_str().unwrap_or_default(),
+        ],
         None,
     );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.json") && err.contains("index.max_entries"), "{err}");
+    assert!(
+        err.contains("bad.json") && err.contains("index.max_entries"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -173,10 +256,23 @@ fn usage_errors_exit_64() {
     assert_eq!(relink(&[], None).status.code(), Some(64));
     assert_eq!(relink(&["frobnicate"], None).status.code(), Some(64));
     assert_eq!(relink(&["process"], None).status.code(), Some(64));
-    assert_eq!(relink(&["process", "--in", "-", "--format", "xml"], None).status.code(), Some(64));
+    assert_eq!(
+        relink(&["process", "--in", "-", "--format", "xml"], None)
+            .status
+            .code(),
+        Some(64)
+    );
     assert_eq!(relink(&["event", "a", "b"], None).status.code(), Some(64));
-    assert_eq!(relink(&["event", "a", "--execution-arn"], None).status.code(), Some(64));
+    assert_eq!(
+        relink(&["event", "a", "--execution-arn"], None)
+            .status
+            .code(),
+        Some(64)
+    );
     let help = relink(&["--help"], None);
     let text = String::from_utf8_lossy(&help.stdout);
-    assert!(text.contains("GetExecutionHistory output print as their spans (OTLP/JSON)"), "{text}");
+    assert!(
+        text.contains("GetExecutionHistory output print as their spans (OTLP/JSON)"),
+        "{text}"
+    );
 }

@@ -44,7 +44,11 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { function_name: "relink_filter".into(), accessible_paths: Vec::new(), heap_size: 8192 }
+        Settings {
+            function_name: "relink_filter".into(),
+            accessible_paths: Vec::new(),
+            heap_size: 8192,
+        }
     }
 }
 
@@ -85,7 +89,6 @@ pub enum Dropped {
     NotAnObject(String),
 }
 
-
 /// One filter instance: a module instance and the way records are copied into it.
 pub struct Filter {
     store: Store<WasiP1Ctx>,
@@ -96,7 +99,10 @@ pub struct Filter {
 }
 
 enum Alloc {
-    Module { malloc: TypedFunc<u32, u32>, free: TypedFunc<u32, ()> },
+    Module {
+        malloc: TypedFunc<u32, u32>,
+        free: TypedFunc<u32, ()>,
+    },
     Heap(AppHeap),
 }
 
@@ -120,19 +126,32 @@ impl Filter {
             init.call(&mut store, ())?;
         }
         let call = instance.get_typed_func(&mut store, &settings.function_name)?;
-        Ok(Filter { store, memory, call, alloc, stderr })
+        Ok(Filter {
+            store,
+            memory,
+            call,
+            alloc,
+            stderr,
+        })
     }
 
     /// WAMR's choice: the module's `malloc`/`free` when it exports both with the right
     /// types, else an app heap appended as new pages before the module initializes.
-    fn allocator(store: &mut Store<WasiP1Ctx>, instance: &Instance, memory: Memory, heap_size: u64) -> wasmtime::Result<Alloc> {
+    fn allocator(
+        store: &mut Store<WasiP1Ctx>,
+        instance: &Instance,
+        memory: Memory,
+        heap_size: u64,
+    ) -> wasmtime::Result<Alloc> {
         let malloc = instance.get_typed_func::<u32, u32>(&mut *store, "malloc");
         let free = instance.get_typed_func::<u32, ()>(&mut *store, "free");
         if let (Ok(malloc), Ok(free)) = (malloc, free) {
             return Ok(Alloc::Module { malloc, free });
         }
         if instance.get_global(&mut *store, "__heap_base").is_some() {
-            return Err(wasmtime::Error::msg("WAMR would insert its app heap before the exported __heap_base; not modelled"));
+            return Err(wasmtime::Error::msg(
+                "WAMR would insert its app heap before the exported __heap_base; not modelled",
+            ));
         }
         let pages = heap_size.div_ceil(PAGE);
         let start = memory.grow(&mut *store, pages)? * PAGE;
@@ -140,18 +159,34 @@ impl Filter {
     }
 
     /// Runs one record through the filter.
-    pub fn filter(&mut self, tag: &str, time_sec: u32, time_nsec: u32, record: impl AsRef<[u8]>) -> Outcome {
+    pub fn filter(
+        &mut self,
+        tag: &str,
+        time_sec: u32,
+        time_nsec: u32,
+        record: impl AsRef<[u8]>,
+    ) -> Outcome {
         let record = record.as_ref();
         let tag_ptr = self.dup(tag.as_bytes());
         let record_ptr = self.dup(record);
-        let args = (tag_ptr, len32(tag), time_sec, time_nsec, record_ptr, len32(record));
+        let args = (
+            tag_ptr,
+            len32(tag),
+            time_sec,
+            time_nsec,
+            record_ptr,
+            len32(record),
+        );
         let result = self.call.call(&mut self.store, args);
         let outcome = match result {
             Err(trap) => Outcome::Dropped(Dropped::Trap(format!("{trap:#}"))),
             Ok(ptr) => match self.read_str(ptr) {
                 None => Outcome::Dropped(Dropped::InvalidAddress(ptr)),
                 Some(text) if text.is_empty() => Outcome::Dropped(Dropped::Empty),
-                Some(text) => match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&text) {
+                Some(text) => match serde_json::from_slice::<
+                    serde_json::Map<String, serde_json::Value>,
+                >(&text)
+                {
                     Ok(_) => Outcome::Kept(String::from_utf8_lossy(&text).into_owned()),
                     Err(e) => Outcome::Dropped(Dropped::NotAnObject(e.to_string())),
                 },
@@ -227,7 +262,11 @@ struct AppHeap {
 
 impl AppHeap {
     fn new(start: u64, size: u64) -> AppHeap {
-        AppHeap { start, size, blocks: Vec::new() }
+        AppHeap {
+            start,
+            size,
+            blocks: Vec::new(),
+        }
     }
 
     fn malloc(&mut self, size: u32) -> u32 {

@@ -44,7 +44,6 @@ pub enum Error {
     NoResult,
 }
 
-
 /// The per-call state of the Go host.
 #[derive(Default)]
 struct Stack {
@@ -85,22 +84,35 @@ impl Processor {
     /// `plugin_config` is the JSON the host passes (`null` when the config has none);
     /// `now` sets the guest's wall clock (time since the Unix epoch) until [`Self::set_now`]
     /// moves it; `None` leaves the real clock.
-    pub fn new(plugin: &Plugin, plugin_config: &[u8], now: Option<Duration>) -> wasmtime::Result<Processor> {
+    pub fn new(
+        plugin: &Plugin,
+        plugin_config: &[u8],
+        now: Option<Duration>,
+    ) -> wasmtime::Result<Processor> {
         let stderr = MemoryOutputPipe::new(1 << 20);
         let mut wasi = WasiCtxBuilder::new();
         wasi.inherit_stdout().stderr(stderr.clone());
-        let clock = now.map(|now| Arc::new(AtomicU64::new(u64::try_from(now.as_nanos()).unwrap_or(u64::MAX))));
+        let clock = now.map(|now| {
+            Arc::new(AtomicU64::new(
+                u64::try_from(now.as_nanos()).unwrap_or(u64::MAX),
+            ))
+        });
         if let Some(clock) = &clock {
             wasi.wall_clock(SetClock(clock.clone()));
         }
-        let host = Host { wasi: wasi.build_p1(), stack: None };
+        let host = Host {
+            wasi: wasi.build_p1(),
+            stack: None,
+        };
         let mut store = plugin.store(host)?;
         let mut linker: Linker<Host> = Linker::new(&plugin.engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |host: &mut Host| &mut host.wasi)?;
         add_host_module(&mut linker)?;
         let instance = linker.instantiate(&mut store, &plugin.module)?;
         if instance.get_memory(&mut store, "memory").is_none() {
-            return Err(wasmtime::Error::msg("wasm: guest doesn't export memory[memory]"));
+            return Err(wasmtime::Error::msg(
+                "wasm: guest doesn't export memory[memory]",
+            ));
         }
         if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
             init.call(&mut store, ())?;
@@ -113,13 +125,22 @@ impl Processor {
         if flags? & TRACES == 0 {
             return Err(wasmtime::Error::msg("signal not supported"));
         }
-        Ok(Processor { store, process, plugin_config: plugin_config.to_vec(), stderr, clock })
+        Ok(Processor {
+            store,
+            process,
+            plugin_config: plugin_config.to_vec(),
+            stderr,
+            clock,
+        })
     }
 
     /// Moves the guest's wall clock, when the processor was made with one.
     pub fn set_now(&self, now: Duration) {
         if let Some(clock) = &self.clock {
-            clock.store(u64::try_from(now.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+            clock.store(
+                u64::try_from(now.as_nanos()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
         }
     }
 
@@ -137,7 +158,10 @@ impl Processor {
         match status {
             Err(trap) => Err(Error::Trap(format!("{trap:#}"))),
             Ok(0) => stack.result_traces.ok_or(Error::NoResult),
-            Ok(code) => Err(Error::Status { code, reason: stack.status_reason }),
+            Ok(code) => Err(Error::Status {
+                code,
+                reason: stack.status_reason,
+            }),
         }
     }
 
@@ -154,20 +178,22 @@ impl Processor {
 }
 
 fn stack<'a>(caller: &'a mut Caller<'_, Host>) -> wasmtime::Result<&'a mut Stack> {
-    caller
-        .data_mut()
-        .stack
-        .as_mut()
-        .ok_or_else(|| wasmtime::Error::msg("host function called outside a guest call (no stack in context)"))
+    caller.data_mut().stack.as_mut().ok_or_else(|| {
+        wasmtime::Error::msg("host function called outside a guest call (no stack in context)")
+    })
 }
 
 /// `writeBytesIfUnderLimit`: 0 when longer than the limit or outside memory.
 fn write_if_under_limit(caller: &mut Caller<'_, Host>, bytes: &[u8], buf: u32, limit: u32) -> u32 {
-    let Ok(len) = u32::try_from(bytes.len()) else { return 0 };
+    let Ok(len) = u32::try_from(bytes.len()) else {
+        return 0;
+    };
     if len > limit {
         return 0;
     }
-    let Some(memory) = caller.get_export("memory").and_then(|e| e.into_memory()) else { return 0 };
+    let Some(memory) = caller.get_export("memory").and_then(|e| e.into_memory()) else {
+        return 0;
+    };
     match memory.write(&mut *caller, buf as usize, bytes) {
         Ok(()) => len,
         Err(_) => 0,
@@ -175,47 +201,81 @@ fn write_if_under_limit(caller: &mut Caller<'_, Host>, bytes: &[u8], buf: u32, l
 }
 
 /// `mod.Memory().Read(buf, len)`, panicking (trapping) outside memory as the host does.
-fn read_memory(caller: &mut Caller<'_, Host>, buf: u32, len: u32, what: &str) -> wasmtime::Result<Vec<u8>> {
+fn read_memory(
+    caller: &mut Caller<'_, Host>,
+    buf: u32,
+    len: u32,
+    what: &str,
+) -> wasmtime::Result<Vec<u8>> {
     let memory = caller
         .get_export("memory")
         .and_then(|e| e.into_memory())
         .ok_or_else(|| wasmtime::Error::msg("no memory"))?;
     let data = memory.data(&*caller);
     let range = (buf as usize)..(buf as usize).saturating_add(len as usize);
-    data.get(range).map(<[u8]>::to_vec).ok_or_else(|| wasmtime::Error::msg(format!("out of memory reading {what}")))
+    data.get(range)
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| wasmtime::Error::msg(format!("out of memory reading {what}")))
 }
 
 fn add_host_module(linker: &mut Linker<Host>) -> wasmtime::Result<()> {
-    linker.func_wrap(MODULE, "currentTraces", |mut caller: Caller<'_, Host>, buf: u32, limit: u32| {
-        let bytes = stack(&mut caller)?.current_traces.clone();
-        Ok(write_if_under_limit(&mut caller, &bytes, buf, limit))
-    })?;
+    linker.func_wrap(
+        MODULE,
+        "currentTraces",
+        |mut caller: Caller<'_, Host>, buf: u32, limit: u32| {
+            let bytes = stack(&mut caller)?.current_traces.clone();
+            Ok(write_if_under_limit(&mut caller, &bytes, buf, limit))
+        },
+    )?;
     // Metrics and logs are empty for a traces processor: an empty pdata marshals to nothing.
     for name in ["currentMetrics", "currentLogs"] {
-        linker.func_wrap(MODULE, name, |mut caller: Caller<'_, Host>, _buf: u32, _limit: u32| {
-            stack(&mut caller).map(|_| 0u32)
-        })?;
+        linker.func_wrap(
+            MODULE,
+            name,
+            |mut caller: Caller<'_, Host>, _buf: u32, _limit: u32| stack(&mut caller).map(|_| 0u32),
+        )?;
     }
-    linker.func_wrap(MODULE, "getPluginConfig", |mut caller: Caller<'_, Host>, buf: u32, limit: u32| {
-        let bytes = stack(&mut caller)?.plugin_config.clone();
-        Ok(write_if_under_limit(&mut caller, &bytes, buf, limit))
-    })?;
-    linker.func_wrap(MODULE, "setResultTraces", |mut caller: Caller<'_, Host>, buf: u32, len: u32| {
-        let bytes = read_memory(&mut caller, buf, len, "result traces")?;
-        let request = decode_protobuf(&bytes).map_err(|e| wasmtime::Error::msg(format!("unmarshal result traces: {e}")))?;
-        stack(&mut caller)?.result_traces = Some(encode_protobuf(&request));
-        Ok(())
-    })?;
+    linker.func_wrap(
+        MODULE,
+        "getPluginConfig",
+        |mut caller: Caller<'_, Host>, buf: u32, limit: u32| {
+            let bytes = stack(&mut caller)?.plugin_config.clone();
+            Ok(write_if_under_limit(&mut caller, &bytes, buf, limit))
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "setResultTraces",
+        |mut caller: Caller<'_, Host>, buf: u32, len: u32| {
+            let bytes = read_memory(&mut caller, buf, len, "result traces")?;
+            let request = decode_protobuf(&bytes)
+                .map_err(|e| wasmtime::Error::msg(format!("unmarshal result traces: {e}")))?;
+            stack(&mut caller)?.result_traces = Some(encode_protobuf(&request));
+            Ok(())
+        },
+    )?;
     for name in ["setResultMetrics", "setResultLogs"] {
-        linker.func_wrap(MODULE, name, |mut caller: Caller<'_, Host>, buf: u32, len: u32| {
-            read_memory(&mut caller, buf, len, "result").map(|_| ())
-        })?;
+        linker.func_wrap(
+            MODULE,
+            name,
+            |mut caller: Caller<'_, Host>, buf: u32, len: u32| {
+                read_memory(&mut caller, buf, len, "result").map(|_| ())
+            },
+        )?;
     }
-    linker.func_wrap(MODULE, "setResultStatusReason", |mut caller: Caller<'_, Host>, buf: u32, len: u32| {
-        let bytes = read_memory(&mut caller, buf, len, "status reason")?;
-        stack(&mut caller)?.status_reason = String::from_utf8_lossy(&bytes).into_owned();
-        Ok(())
-    })?;
-    linker.func_wrap(MODULE, "getShutdownRequested", |mut caller: Caller<'_, Host>| stack(&mut caller).map(|_| 0u32))?;
+    linker.func_wrap(
+        MODULE,
+        "setResultStatusReason",
+        |mut caller: Caller<'_, Host>, buf: u32, len: u32| {
+            let bytes = read_memory(&mut caller, buf, len, "status reason")?;
+            stack(&mut caller)?.status_reason = String::from_utf8_lossy(&bytes).into_owned();
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "getShutdownRequested",
+        |mut caller: Caller<'_, Host>| stack(&mut caller).map(|_| 0u32),
+    )?;
     Ok(())
 }

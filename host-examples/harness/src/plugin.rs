@@ -27,7 +27,11 @@ impl Plugin {
         config.consume_fuel(fuel);
         let engine = Engine::new(&config)?;
         let module = Module::new(&engine, wasm)?;
-        Ok(Plugin { engine, module, fuel })
+        Ok(Plugin {
+            engine,
+            module,
+            fuel,
+        })
     }
 
     /// A store for one instance; with trap injection, with unlimited fuel to begin with.

@@ -24,7 +24,6 @@ enum Transport {
     Grpc,
 }
 
-
 /// The case's batches in order (`input-10` after `input-9`).
 fn inputs(case: &Path) -> Vec<(u64, Vec<u8>)> {
     let mut out: Vec<(u64, Vec<u8>)> = std::fs::read_dir(case)

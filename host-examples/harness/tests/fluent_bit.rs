@@ -12,7 +12,10 @@ use std::sync::OnceLock;
 fn plugin() -> &'static Plugin {
     static PLUGIN: OnceLock<Plugin> = OnceLock::new();
     PLUGIN.get_or_init(|| {
-        let wasm = artifact("relink-fluent-bit.wasm", "host-examples/fluent-bit/build.sh");
+        let wasm = artifact(
+            "relink-fluent-bit.wasm",
+            "host-examples/fluent-bit/build.sh",
+        );
         Plugin::new(&wasm).unwrap_or_else(|e| panic!("{e:#}"))
     })
 }
@@ -36,13 +39,21 @@ fn lambda_logs_get_the_same_ids_as_the_native_core() {
     let mut f = filter(&Settings::default());
     let mut native = Enricher::new(10_000);
     for record in [START, APP, r#"{"log":"plain"}"#] {
-        let expected = native.enrich_json(record).ok().flatten().unwrap_or_else(|| record.to_string());
+        let expected = native
+            .enrich_json(record)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| record.to_string());
         assert_eq!(kept(f.filter("lambda", TIME_SEC, 0, record)), expected);
     }
-    let app: Value = serde_json::from_str(&kept(f.filter("lambda", TIME_SEC, 0, APP))).unwrap_or_default();
+    let app: Value =
+        serde_json::from_str(&kept(f.filter("lambda", TIME_SEC, 0, APP))).unwrap_or_default();
     assert_eq!(
         (app["trace_id"].as_str(), app["span_id"].as_str()),
-        (Some("62e900b2710d76f009d6e7785905449a"), Some("54565fb41ac79632"))
+        (
+            Some("62e900b2710d76f009d6e7785905449a"),
+            Some("54565fb41ac79632")
+        )
     );
 }
 
@@ -50,13 +61,19 @@ fn lambda_logs_get_the_same_ids_as_the_native_core() {
 fn raw_traces_come_back_for_out_http_relinked_as_the_core_does() {
     let mut f = filter(&Settings::default());
     let request = s3_put_request();
-    let out: Value = serde_json::from_str(&kept(f.filter("v1_traces", TIME_SEC, 0, &request))).unwrap_or_default();
-    let expected = String::from_utf8(native("{}", request.as_bytes(), Encoding::Json)).unwrap_or_default();
+    let out: Value = serde_json::from_str(&kept(f.filter("v1_traces", TIME_SEC, 0, &request)))
+        .unwrap_or_default();
+    let expected =
+        String::from_utf8(native("{}", request.as_bytes(), Encoding::Json)).unwrap_or_default();
     assert_ne!(expected, request, "the request is one relink changes");
-    assert_eq!(out, json!({ "trace": expected, "headers": { "Content-Type": "application/json" } }));
+    assert_eq!(
+        out,
+        json!({ "trace": expected, "headers": { "Content-Type": "application/json" } })
+    );
     // A body in_opentelemetry could not parse arrives under `trace`; a JSON one is relinked.
     let wrapped = json!({ "trace": request }).to_string();
-    let out: Value = serde_json::from_str(&kept(f.filter("v1_traces", TIME_SEC, 0, &wrapped))).unwrap_or_default();
+    let out: Value = serde_json::from_str(&kept(f.filter("v1_traces", TIME_SEC, 0, &wrapped)))
+        .unwrap_or_default();
     assert_eq!(out["trace"].as_str(), Some(expected.as_str()));
 }
 
@@ -65,26 +82,41 @@ fn malformed_records_pass_unchanged() {
     let mut f = filter(&Settings::default());
     // Not OTLP: the export request is sent on unchanged, with the error on stderr.
     let bad = r#"{"resourceSpans":"oops"}"#;
-    let out: Value = serde_json::from_str(&kept(f.filter("v1_traces", TIME_SEC, 0, bad))).unwrap_or_default();
+    let out: Value =
+        serde_json::from_str(&kept(f.filter("v1_traces", TIME_SEC, 0, bad))).unwrap_or_default();
     assert_eq!(out["trace"].as_str(), Some(bad));
-    assert!(f.stderr().contains("relink: export request sent on unchanged: otlp json"), "{}", f.stderr());
+    assert!(
+        f.stderr()
+            .contains("relink: export request sent on unchanged: otlp json"),
+        "{}",
+        f.stderr()
+    );
     // A binary body under `trace` is left as it is.
     let binary = r#"{"trace":"\n\u0012binary"}"#;
     assert_eq!(kept(f.filter("v1_traces", TIME_SEC, 0, binary)), binary);
     // Bytes that are not a JSON object come back as they are (Fluent Bit then drops them).
     for bytes in [&b"{\"a\":"[..], b"[1]", b"{\"log\":\"\xff\"}"] {
         let outcome = f.filter("x", TIME_SEC, 0, bytes);
-        assert!(matches!(outcome, Outcome::Dropped(Dropped::NotAnObject(_))), "{outcome:?}");
+        assert!(
+            matches!(outcome, Outcome::Dropped(Dropped::NotAnObject(_))),
+            "{outcome:?}"
+        );
     }
-    assert!(f.stderr().contains("relink: record passed through unchanged (1 so far): record is not a JSON object"));
+    assert!(f.stderr().contains(
+        "relink: record passed through unchanged (1 so far): record is not a JSON object"
+    ));
 }
 
 #[test]
 fn records_far_over_the_default_heap_size_pass() {
     let mut f = filter(&Settings::default());
     let big = json!({ "log": "x".repeat(4 << 20), "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8" }).to_string();
-    let out: Value = serde_json::from_str(&kept(f.filter("big", TIME_SEC, 0, &big))).unwrap_or_default();
-    assert_eq!(out["trace_id"].as_str(), Some("5759e988bd862e3fe1be46a994272793"));
+    let out: Value =
+        serde_json::from_str(&kept(f.filter("big", TIME_SEC, 0, &big))).unwrap_or_default();
+    assert_eq!(
+        out["trace_id"].as_str(),
+        Some("5759e988bd862e3fe1be46a994272793")
+    );
     assert_eq!(out["log"].as_str().map(str::len), Some(4 << 20));
 }
 
@@ -92,9 +124,15 @@ fn records_far_over_the_default_heap_size_pass() {
 fn without_its_malloc_export_the_module_is_bound_by_wasm_heap_size() {
     // The same module with `malloc` renamed in its export section: WAMR would then copy
     // records into its own heap of Wasm_Heap_Size bytes (whole pages, less 1 KiB).
-    let mut wasm = artifact("relink-fluent-bit.wasm", "host-examples/fluent-bit/build.sh");
+    let mut wasm = artifact(
+        "relink-fluent-bit.wasm",
+        "host-examples/fluent-bit/build.sh",
+    );
     let export = b"\x06malloc\x00";
-    let at = wasm.windows(export.len()).position(|w| w == export).unwrap_or_else(|| panic!("no malloc export"));
+    let at = wasm
+        .windows(export.len())
+        .position(|w| w == export)
+        .unwrap_or_else(|| panic!("no malloc export"));
     wasm[at + 6] = b'x';
     let plugin = Plugin::new(&wasm).unwrap_or_else(|e| panic!("{e:#}"));
     let record = json!({ "log": "x".repeat(100_000) }).to_string();
@@ -102,9 +140,21 @@ fn without_its_malloc_export_the_module_is_bound_by_wasm_heap_size() {
     assert_eq!(kept(small.filter("t", TIME_SEC, 0, APP)), APP);
     // The record does not fit: the module gets no record and returns NULL, which Fluent Bit
     // reads as the empty string at address 0 and skips.
-    assert_eq!(small.filter("t", TIME_SEC, 0, &record), Outcome::Dropped(Dropped::Empty));
-    assert!(small.stderr().contains("Fluent Bit passed no record (100010 bytes)"), "{}", small.stderr());
-    let settings = Settings { heap_size: 1 << 20, ..Settings::default() };
+    assert_eq!(
+        small.filter("t", TIME_SEC, 0, &record),
+        Outcome::Dropped(Dropped::Empty)
+    );
+    assert!(
+        small
+            .stderr()
+            .contains("Fluent Bit passed no record (100010 bytes)"),
+        "{}",
+        small.stderr()
+    );
+    let settings = Settings {
+        heap_size: 1 << 20,
+        ..Settings::default()
+    };
     let mut large = Filter::new(&plugin, &settings).unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(kept(large.filter("t", TIME_SEC, 0, &record)), record);
 }
@@ -117,9 +167,16 @@ fn configuration_file_in_a_preopened_directory() {
     for (name, guest) in [("etc", "/etc/relink"), ("cwd", ".")] {
         let dir = temp_dir(name);
         std::fs::write(dir.join("relink.json"), off).unwrap_or_else(|e| panic!("{e}"));
-        let settings = Settings { accessible_paths: vec![Preopen { host: dir, guest: guest.into() }], ..Settings::default() };
+        let settings = Settings {
+            accessible_paths: vec![Preopen {
+                host: dir,
+                guest: guest.into(),
+            }],
+            ..Settings::default()
+        };
         let mut f = filter(&settings);
-        let out: Value = serde_json::from_str(&kept(f.filter("v1_traces", TIME_SEC, 0, &request))).unwrap_or_default();
+        let out: Value = serde_json::from_str(&kept(f.filter("v1_traces", TIME_SEC, 0, &request)))
+            .unwrap_or_default();
         assert_eq!(out["trace"].as_str(), Some(request.as_str()), "{guest}");
         // max_requests 0: the request id of a platform.start is not remembered.
         kept(f.filter("lambda", TIME_SEC, 0, START));
@@ -127,13 +184,21 @@ fn configuration_file_in_a_preopened_directory() {
     }
     // An invalid file: every record passes unchanged, and stderr says why.
     let dir = temp_dir("invalid");
-    std::fs::write(dir.join("relink.json"), r#"{"index": {"max_entries": 0}}"#).unwrap_or_else(|e| panic!("{e}"));
-    let settings = Settings { accessible_paths: vec![Preopen { host: dir, guest: "/etc/relink".into() }], ..Settings::default() };
+    std::fs::write(dir.join("relink.json"), r#"{"index": {"max_entries": 0}}"#)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let settings = Settings {
+        accessible_paths: vec![Preopen {
+            host: dir,
+            guest: "/etc/relink".into(),
+        }],
+        ..Settings::default()
+    };
     let mut f = filter(&settings);
     assert_eq!(kept(f.filter("lambda", TIME_SEC, 0, START)), START);
     assert_eq!(kept(f.filter("v1_traces", TIME_SEC, 0, &request)), request);
     assert!(
-        f.stderr().starts_with("relink: /etc/relink/relink.json: config: `index.max_entries`"),
+        f.stderr()
+            .starts_with("relink: /etc/relink/relink.json: config: `index.max_entries`"),
         "{}",
         f.stderr()
     );
@@ -144,7 +209,10 @@ fn configuration_file_in_a_preopened_directory() {
 /// by a fresh filter state, not refused because the old one is still borrowed.
 #[test]
 fn a_trapped_call_costs_one_record_not_the_filter() {
-    let wasm = artifact("relink-fluent-bit.wasm", "host-examples/fluent-bit/build.sh");
+    let wasm = artifact(
+        "relink-fluent-bit.wasm",
+        "host-examples/fluent-bit/build.sh",
+    );
     let plugin = Plugin::with_trap_injection(&wasm).unwrap_or_else(|e| panic!("{e:#}"));
     let mut f = Filter::new(&plugin, &Settings::default()).unwrap_or_else(|e| panic!("{e:#}"));
     let mut native = Enricher::new(10_000);
@@ -153,10 +221,20 @@ fn a_trapped_call_costs_one_record_not_the_filter() {
     for fuel in [1_000, 50_000] {
         f.trap_after(fuel).unwrap_or_else(|e| panic!("{e:#}"));
         let outcome = f.filter("lambda", TIME_SEC, 0, START);
-        assert!(matches!(&outcome, Outcome::Dropped(Dropped::Trap(t)) if t.contains("fuel")), "{outcome:?}");
+        assert!(
+            matches!(&outcome, Outcome::Dropped(Dropped::Trap(t)) if t.contains("fuel")),
+            "{outcome:?}"
+        );
         f.trap_after(u64::MAX).unwrap_or_else(|e| panic!("{e:#}"));
         // A fresh state: the first record after the trap is enriched again.
-        assert_eq!(kept(f.filter("lambda", TIME_SEC, 0, START)), expected, "after a trap at {fuel}");
-        assert_eq!(kept(f.filter("lambda", TIME_SEC, 0, r#"{"log":"plain"}"#)), r#"{"log":"plain"}"#);
+        assert_eq!(
+            kept(f.filter("lambda", TIME_SEC, 0, START)),
+            expected,
+            "after a trap at {fuel}"
+        );
+        assert_eq!(
+            kept(f.filter("lambda", TIME_SEC, 0, r#"{"log":"plain"}"#)),
+            r#"{"log":"plain"}"#
+        );
     }
 }

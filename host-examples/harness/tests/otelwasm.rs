@@ -17,7 +17,12 @@ fn plugin() -> &'static Plugin {
 }
 
 fn processor(plugin_config: &str) -> Processor {
-    Processor::new(plugin(), plugin_config.as_bytes(), Some(Duration::from_nanos(NOW))).unwrap_or_else(|e| panic!("{e:#}"))
+    Processor::new(
+        plugin(),
+        plugin_config.as_bytes(),
+        Some(Duration::from_nanos(NOW)),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// The S3 PutObject request as the collector holds it (protobuf).
@@ -55,8 +60,14 @@ fn plugin_config_is_read_and_invalid_config_passes_batches_unchanged() {
         "relink: plugin_config: config: `index.max_entries` is 0, expected 1 to 50000000; traces pass through unchanged\n"
     );
     // A configuration larger than the first 4 KiB buffer is read by growing it.
-    let padded = format!(r#"{{"dynamodb":{{"tables":{{"{}":["pk"]}}}}}}"#, "t".repeat(10_000));
-    assert_eq!(processor(&padded).process_traces(&batch), Ok(canonical(&native(&padded, &batch, Encoding::Protobuf))));
+    let padded = format!(
+        r#"{{"dynamodb":{{"tables":{{"{}":["pk"]}}}}}}"#,
+        "t".repeat(10_000)
+    );
+    assert_eq!(
+        processor(&padded).process_traces(&batch),
+        Ok(canonical(&native(&padded, &batch, Encoding::Protobuf)))
+    );
 }
 
 #[test]
@@ -72,10 +83,18 @@ fn large_batches_are_read_by_growing_the_buffer() {
 #[test]
 fn over_the_limit_batches_pass_unchanged_and_empty_ones_are_refused() {
     let batch = s3_put_batch();
-    let small = format!(r#"{{"limits":{{"max_request_bytes":{}}}}}"#, batch.len() - 1);
+    let small = format!(
+        r#"{{"limits":{{"max_request_bytes":{}}}}}"#,
+        batch.len() - 1
+    );
     let mut p = processor(&small);
     assert_eq!(p.process_traces(&batch), Ok(canonical(&batch)));
-    assert!(p.stderr().starts_with("relink: batch passed through unchanged (1 so far): otlp request: "), "{}", p.stderr());
+    assert!(
+        p.stderr()
+            .starts_with("relink: batch passed through unchanged (1 so far): otlp request: "),
+        "{}",
+        p.stderr()
+    );
     // The host answers 0 for an empty batch as for one longer than the buffer: the module
     // cannot tell them apart once its buffer has reached twice the limit, and refuses,
     // which the collector reports as an error.
@@ -84,7 +103,13 @@ fn over_the_limit_batches_pass_unchanged_and_empty_ones_are_refused() {
     let large = encode_protobuf(&decode_json(json.as_bytes()).unwrap_or_else(|e| panic!("{e}")));
     let reason = "relink: the batch is empty or larger than 65536 bytes (the buffer grows to twice limits.max_request_bytes)";
     for input in [Vec::new(), large] {
-        assert_eq!(processor(tiny).process_traces(&input), Err(Error::Status { code: 1, reason: reason.into() }));
+        assert_eq!(
+            processor(tiny).process_traces(&input),
+            Err(Error::Status {
+                code: 1,
+                reason: reason.into()
+            })
+        );
     }
 }
 
@@ -95,15 +120,26 @@ fn over_the_limit_batches_pass_unchanged_and_empty_ones_are_refused() {
 fn a_trapped_call_costs_one_batch_not_the_processor() {
     let wasm = artifact("relink-collector.wasm", "host-examples/collector/build.sh");
     let plugin = Plugin::with_trap_injection(&wasm).unwrap_or_else(|e| panic!("{e:#}"));
-    let mut p = Processor::new(&plugin, b"null", Some(Duration::from_nanos(NOW))).unwrap_or_else(|e| panic!("{e:#}"));
+    let mut p = Processor::new(&plugin, b"null", Some(Duration::from_nanos(NOW)))
+        .unwrap_or_else(|e| panic!("{e:#}"));
     let batch = s3_put_batch();
     let expected = canonical(&native("{}", &batch, Encoding::Protobuf));
-    assert_eq!(p.process_traces(&batch).map(|b| canonical(&b)), Ok(expected.clone()));
+    assert_eq!(
+        p.process_traces(&batch).map(|b| canonical(&b)),
+        Ok(expected.clone())
+    );
     for fuel in [1_000, 20_000] {
         p.trap_after(fuel).unwrap_or_else(|e| panic!("{e:#}"));
         let failed = p.process_traces(&batch);
-        assert!(matches!(&failed, Err(Error::Trap(t)) if t.contains("fuel")), "fuel {fuel}: {failed:?}");
+        assert!(
+            matches!(&failed, Err(Error::Trap(t)) if t.contains("fuel")),
+            "fuel {fuel}: {failed:?}"
+        );
         p.trap_after(u64::MAX).unwrap_or_else(|e| panic!("{e:#}"));
-        assert_eq!(p.process_traces(&batch).map(|b| canonical(&b)), Ok(expected.clone()), "after a trap at {fuel}");
+        assert_eq!(
+            p.process_traces(&batch).map(|b| canonical(&b)),
+            Ok(expected.clone()),
+            "after a trap at {fuel}"
+        );
     }
 }

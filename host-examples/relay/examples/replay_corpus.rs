@@ -33,7 +33,9 @@ const NOW: u64 = 1_722_369_353_000_000_000;
 const CONFIG: &str = r#"{"adoption": {"enabled": true}}"#;
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -53,7 +55,11 @@ fn differ<T: std::fmt::Debug + std::fmt::Display>(
         (Ok(a), Ok(b)) if a == b => None,
         (Err(CallError::Component(e)), Err(error)) if describe(&e) == error.to_string() => None,
         (Err(CallError::Trap(trap)), _) => Some(format!("component trapped: {trap}")),
-        (got, want) => Some(format!("component {:?}, native {:?}", got.map(|b| b.len()), want.map(|b| b.len()))),
+        (got, want) => Some(format!(
+            "component {:?}, native {:?}",
+            got.map(|b| b.len()),
+            want.map(|b| b.len())
+        )),
     }
 }
 
@@ -76,7 +82,9 @@ impl Rng {
 /// One to four of: flip a bit, set a byte to an interesting value, cut a range, insert
 /// random bytes or a copy of a range, splice in part of another input, truncate.
 fn mutate(rng: &mut Rng, input: &[u8], other: &[u8]) -> Vec<u8> {
-    const BYTES: [u8; 12] = [0, 1, 0x7f, 0x80, 0xff, b'"', b'{', b'}', b'[', b']', b'\\', b':'];
+    const BYTES: [u8; 12] = [
+        0, 1, 0x7f, 0x80, 0xff, b'"', b'{', b'}', b'[', b']', b'\\', b':',
+    ];
     let mut out = input.to_vec();
     for _ in 0..=rng.below(4) {
         let len = out.len();
@@ -129,7 +137,9 @@ fn main() -> ExitCode {
     }
     let component_path = std::env::var_os("RELINK_COMPONENT")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist/relink.wasm"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist/relink.wasm")
+        });
     let loaded = match LoadedComponent::load(&component_path) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -137,23 +147,24 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (mut component, mut native, mut logs) = match (loaded.processor(CONFIG), Config::from_json(CONFIG)) {
-        (Ok(component), Ok(config)) => match config.build() {
-            Ok(native) => (component, native, config.enricher()),
-            Err(e) => {
+    let (mut component, mut native, mut logs) =
+        match (loaded.processor(CONFIG), Config::from_json(CONFIG)) {
+            (Ok(component), Ok(config)) => match config.build() {
+                Ok(native) => (component, native, config.enricher()),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            },
+            (Err(e), _) => {
                 eprintln!("{e}");
                 return ExitCode::from(2);
             }
-        },
-        (Err(e), _) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-        (_, Err(e)) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
+            (_, Err(e)) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        };
     let mut inputs = Vec::new();
     for dir in &dirs {
         files(dir, &mut inputs);
@@ -161,10 +172,19 @@ fn main() -> ExitCode {
     inputs.sort();
     let started = Instant::now();
     let (mut calls, mut failures) = (0u64, Vec::new());
-    let corpus: Vec<(String, Vec<u8>)> =
-        inputs.iter().filter_map(|p| std::fs::read(p).ok().map(|b| (p.display().to_string(), b))).collect();
-    let mutations: u64 = std::env::var("MUTATE").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
-    let mut rng = Rng(std::env::var("SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1) | 1);
+    let corpus: Vec<(String, Vec<u8>)> = inputs
+        .iter()
+        .filter_map(|p| std::fs::read(p).ok().map(|b| (p.display().to_string(), b)))
+        .collect();
+    let mutations: u64 = std::env::var("MUTATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut rng = Rng(std::env::var("SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        | 1);
     let mut saved = 0;
     for n in 0..corpus.len() as u64 + mutations {
         let mutated;
@@ -172,9 +192,15 @@ fn main() -> ExitCode {
             Some((name, input)) => (Cow::Borrowed(name), input),
             None if corpus.is_empty() => break,
             None => {
-                let (base, other) = (&corpus[rng.below(corpus.len())].1, &corpus[rng.below(corpus.len())].1);
+                let (base, other) = (
+                    &corpus[rng.below(corpus.len())].1,
+                    &corpus[rng.below(corpus.len())].1,
+                );
                 mutated = mutate(&mut rng, base, other);
-                (Cow::Owned(format!("mutation {}", n - corpus.len() as u64)), &mutated)
+                (
+                    Cow::Owned(format!("mutation {}", n - corpus.len() as u64)),
+                    &mutated,
+                )
             }
         };
         let traces = differ(component.process_traces(input, Encoding::Auto, NOW), {
@@ -186,12 +212,20 @@ fn main() -> ExitCode {
         });
         let event = differ(
             component.process_event(input, None, NOW),
-            native.process_event(input, &EventContext::default(), NOW).map(|r| relink::otlp::encode_json(&r)),
+            native
+                .process_event(input, &EventContext::default(), NOW)
+                .map(|r| relink::otlp::encode_json(&r)),
         );
-        let native_log = logs.enrich_bytes(input).map(|out| out.map_or_else(|| input.to_vec(), String::into_bytes));
+        let native_log = logs
+            .enrich_bytes(input)
+            .map(|out| out.map_or_else(|| input.to_vec(), String::into_bytes));
         let log = differ(component.process_log(input), native_log);
         calls += 3;
-        for (entry, problem) in [("process-traces", traces), ("process-event", event), ("process-log", log)] {
+        for (entry, problem) in [
+            ("process-traces", traces),
+            ("process-event", event),
+            ("process-log", log),
+        ] {
             if let Some(problem) = problem {
                 failures.push(format!("{name}: {entry}: {problem}"));
                 // Keep the input that failed, to replay and minimise.

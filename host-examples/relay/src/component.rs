@@ -97,7 +97,10 @@ struct HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -112,8 +115,10 @@ pub struct LoadedComponent {
 impl LoadedComponent {
     /// Reads and compiles the component at `path`.
     pub fn load(path: &Path) -> Result<LoadedComponent, LoadError> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| LoadError::Read { path: path.to_path_buf(), message: e.to_string() })?;
+        let bytes = std::fs::read(path).map_err(|e| LoadError::Read {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         LoadedComponent::from_bytes(path, &bytes)
     }
 
@@ -131,7 +136,10 @@ impl LoadedComponent {
         let instance_pre: InstancePre<HostState> =
             linker.instantiate_pre(&component).map_err(invalid)?;
         let pre = RelinkPre::new(instance_pre).map_err(invalid)?;
-        Ok(LoadedComponent { pre, memory_limit: MAX_GUEST_MEMORY })
+        Ok(LoadedComponent {
+            pre,
+            memory_limit: MAX_GUEST_MEMORY,
+        })
     }
 
     /// Caps each instance's linear memory at `bytes` instead of [`MAX_GUEST_MEMORY`].
@@ -143,7 +151,12 @@ impl LoadedComponent {
     /// A new instance with a processor built from `config_json`.
     pub fn processor(&self, config_json: &str) -> Result<Relinker, LoadError> {
         let live = start(&self.pre, self.memory_limit, config_json)?;
-        Ok(Relinker { loaded: self.clone(), config_json: config_json.to_string(), live, restarts: 0 })
+        Ok(Relinker {
+            loaded: self.clone(),
+            config_json: config_json.to_string(),
+            live,
+            restarts: 0,
+        })
     }
 }
 
@@ -175,13 +188,17 @@ impl Relinker {
         now_unix_nano: u64,
     ) -> Result<Vec<u8>, CallError> {
         let live = &mut self.live;
-        let result = live.bindings.relink_processor_relinker().processor().call_process_traces(
-            &mut live.store,
-            live.processor,
-            otlp,
-            encoding,
-            now_unix_nano,
-        );
+        let result = live
+            .bindings
+            .relink_processor_relinker()
+            .processor()
+            .call_process_traces(
+                &mut live.store,
+                live.processor,
+                otlp,
+                encoding,
+                now_unix_nano,
+            );
         self.settle(result)
     }
 
@@ -193,13 +210,17 @@ impl Relinker {
         now_unix_nano: u64,
     ) -> Result<Vec<u8>, CallError> {
         let live = &mut self.live;
-        let result = live.bindings.relink_processor_relinker().processor().call_process_event(
-            &mut live.store,
-            live.processor,
-            event_json,
-            context,
-            now_unix_nano,
-        );
+        let result = live
+            .bindings
+            .relink_processor_relinker()
+            .processor()
+            .call_process_event(
+                &mut live.store,
+                live.processor,
+                event_json,
+                context,
+                now_unix_nano,
+            );
         self.settle(result)
     }
 
@@ -207,11 +228,11 @@ impl Relinker {
     /// them (see `process-log` in the WIT); the relay itself does not route logs.
     pub fn process_log(&mut self, record_json: &[u8]) -> Result<Vec<u8>, CallError> {
         let live = &mut self.live;
-        let result = live.bindings.relink_processor_relinker().processor().call_process_log(
-            &mut live.store,
-            live.processor,
-            record_json,
-        );
+        let result = live
+            .bindings
+            .relink_processor_relinker()
+            .processor()
+            .call_process_log(&mut live.store, live.processor, record_json);
         self.settle(result)
     }
 
@@ -253,7 +274,11 @@ impl Relinker {
         // The full error carries the guest backtrace: log it, answer with the cause.
         eprintln!("relink: component trapped, instantiating it afresh: {trap:?}");
         let message = trap.root_cause().to_string();
-        match start(&self.loaded.pre, self.loaded.memory_limit, &self.config_json) {
+        match start(
+            &self.loaded.pre,
+            self.loaded.memory_limit,
+            &self.config_json,
+        ) {
             Ok(live) => self.live = live,
             // The configuration was accepted before, so this only fails if instantiation
             // itself fails; keep the poisoned instance, whose calls then trap again.
@@ -263,7 +288,11 @@ impl Relinker {
     }
 }
 
-fn start(pre: &RelinkPre<HostState>, memory_limit: usize, config_json: &str) -> Result<Live, LoadError> {
+fn start(
+    pre: &RelinkPre<HostState>,
+    memory_limit: usize,
+    config_json: &str,
+) -> Result<Live, LoadError> {
     let state = HostState {
         wasi: WasiCtxBuilder::new().inherit_stderr().build(),
         table: ResourceTable::new(),
@@ -271,14 +300,20 @@ fn start(pre: &RelinkPre<HostState>, memory_limit: usize, config_json: &str) -> 
     };
     let mut store = Store::new(pre.engine(), state);
     store.limiter(|s| &mut s.limits);
-    let bindings = pre.instantiate(&mut store).map_err(|e| LoadError::Start(format!("{e:#}")))?;
+    let bindings = pre
+        .instantiate(&mut store)
+        .map_err(|e| LoadError::Start(format!("{e:#}")))?;
     let created = bindings
         .relink_processor_relinker()
         .processor()
         .call_create(&mut store, config_json)
         .map_err(|e| LoadError::Start(format!("{e:#}")))?;
     match created {
-        Ok(processor) => Ok(Live { store, bindings, processor }),
+        Ok(processor) => Ok(Live {
+            store,
+            bindings,
+            processor,
+        }),
         Err(ComponentError::Config(problems)) => Err(LoadError::Config(problems)),
         Err(other) => Err(LoadError::Config(vec![describe(&other)])),
     }

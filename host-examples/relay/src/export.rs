@@ -66,20 +66,26 @@ impl Pipeline {
     /// Handles one export request whose encoding was negotiated.
     pub fn export(&self, request: ExportRequest<'_>) -> Reply {
         let encoding = request.encoding;
-        let body = match otlp_http::decode_body(request.body, request.content_encoding, self.max_body) {
-            Ok(body) => body,
-            Err(BodyError::TooLarge(m)) => return Reply::status(413, encoding, &m),
-            Err(BodyError::UnsupportedEncoding(m)) => return Reply::status(415, encoding, &m),
-            Err(BodyError::BadGzip(m)) => return Reply::status(400, encoding, &m),
-        };
+        let body =
+            match otlp_http::decode_body(request.body, request.content_encoding, self.max_body) {
+                Ok(body) => body,
+                Err(BodyError::TooLarge(m)) => return Reply::status(413, encoding, &m),
+                Err(BodyError::UnsupportedEncoding(m)) => return Reply::status(415, encoding, &m),
+                Err(BodyError::BadGzip(m)) => return Reply::status(400, encoding, &m),
+            };
         self.metrics.count(Event::RequestBytes(body.len() as u64));
 
         let (relinked, warning) = match self.relink(&body, encoding) {
             Ok(out) => (out, String::new()),
-            Err(CallError::Component(ComponentError::Decode(m))) => return Reply::status(400, encoding, &m),
+            Err(CallError::Component(ComponentError::Decode(m))) => {
+                return Reply::status(400, encoding, &m)
+            }
             Err(other) => {
                 self.metrics.count(Event::PassedThrough);
-                (body, format!("relink passed this request through unchanged: {other}"))
+                (
+                    body,
+                    format!("relink passed this request through unchanged: {other}"),
+                )
             }
         };
         self.deliver(encoding, relinked, warning)
@@ -90,12 +96,15 @@ impl Pipeline {
     /// spans (OTLP/JSON) that go on like an export. A payload relink cannot read is a 400:
     /// there are no spans to forward.
     pub fn event(&self, request: ExportRequest<'_>) -> Reply {
-        let body = match otlp_http::decode_body(request.body, request.content_encoding, self.max_body) {
-            Ok(body) => body,
-            Err(BodyError::TooLarge(m)) => return Reply::status(413, Encoding::Json, &m),
-            Err(BodyError::UnsupportedEncoding(m)) => return Reply::status(415, Encoding::Json, &m),
-            Err(BodyError::BadGzip(m)) => return Reply::status(400, Encoding::Json, &m),
-        };
+        let body =
+            match otlp_http::decode_body(request.body, request.content_encoding, self.max_body) {
+                Ok(body) => body,
+                Err(BodyError::TooLarge(m)) => return Reply::status(413, Encoding::Json, &m),
+                Err(BodyError::UnsupportedEncoding(m)) => {
+                    return Reply::status(415, Encoding::Json, &m)
+                }
+                Err(BodyError::BadGzip(m)) => return Reply::status(400, Encoding::Json, &m),
+            };
         self.metrics.count(Event::RequestBytes(body.len() as u64));
         let spans = match self.relinker.lock() {
             Ok(mut relinker) => relinker.process_event(&body, None, now_unix_nano()),
@@ -163,7 +172,13 @@ impl Pipeline {
     /// Sends the relinked body upstream and turns its answer into the client's: a 2xx
     /// becomes our success body (the upstream's partial success merged with our warning),
     /// any other status goes back as the upstream sent it, and no answer at all is a 502.
-    fn forward(&self, upstream: &Upstream, encoding: Encoding, body: &[u8], warning: &str) -> Reply {
+    fn forward(
+        &self,
+        upstream: &Upstream,
+        encoding: Encoding,
+        body: &[u8],
+        warning: &str,
+    ) -> Reply {
         let reply = match upstream.send(encoding, body) {
             Ok(reply) => reply,
             Err(message) => {
@@ -176,7 +191,9 @@ impl Pipeline {
             self.metrics.count(Event::UpstreamError);
             return Reply {
                 status: reply.status,
-                content_type: reply.content_type.unwrap_or_else(|| encoding.content_type().to_string()),
+                content_type: reply
+                    .content_type
+                    .unwrap_or_else(|| encoding.content_type().to_string()),
                 body: reply.body,
             };
         }

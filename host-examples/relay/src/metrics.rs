@@ -59,8 +59,14 @@ impl RelayMetrics {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         [
             ("relink_relay_request_bytes_total", get(&self.request_bytes)),
-            ("relink_relay_passed_through_total", get(&self.passed_through)),
-            ("relink_relay_upstream_errors_total", get(&self.upstream_errors)),
+            (
+                "relink_relay_passed_through_total",
+                get(&self.passed_through),
+            ),
+            (
+                "relink_relay_upstream_errors_total",
+                get(&self.upstream_errors),
+            ),
             ("relink_relay_file_lines_total", get(&self.file_lines)),
             ("relink_relay_file_errors_total", get(&self.file_errors)),
             ("relink_relay_component_restarts_total", restarts),
@@ -105,7 +111,13 @@ impl RelayMetrics {
 /// `relink_index_entries`.
 fn prometheus_name(counter: &Counter) -> (String, &'static str) {
     let mut name = String::from("relink_");
-    name.extend(counter.name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }));
+    name.extend(counter.name.chars().map(|c| {
+        if c.is_ascii_alphanumeric() {
+            c.to_ascii_lowercase()
+        } else {
+            '_'
+        }
+    }));
     match counter.kind {
         CounterKind::Counter => (name + "_total", "counter"),
         CounterKind::Gauge => (name, "gauge"),
@@ -125,8 +137,16 @@ mod tests {
         metrics.count(Event::RequestBytes(10));
         metrics.count(Event::FileLine);
         let component = [
-            Counter { name: "links.pointer".into(), kind: CounterKind::Counter, value: 7 },
-            Counter { name: "index.entries".into(), kind: CounterKind::Gauge, value: 3 },
+            Counter {
+                name: "links.pointer".into(),
+                kind: CounterKind::Counter,
+                value: 7,
+            },
+            Counter {
+                name: "index.entries".into(),
+                kind: CounterKind::Gauge,
+                value: 3,
+            },
         ];
         assert_eq!(
             metrics.prometheus(&component, 1),
@@ -151,6 +171,9 @@ relink_links_pointer_total 7
 relink_index_entries 3
 "
         );
-        assert_eq!(metrics.log_line(&component), "relink: responses=3 links.pointer=7 index.entries=3");
+        assert_eq!(
+            metrics.log_line(&component),
+            "relink: responses=3 links.pointer=7 index.entries=3"
+        );
     }
 }

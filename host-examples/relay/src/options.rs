@@ -68,13 +68,16 @@ impl ServeOptions {
             }
             let value = match inline {
                 Some(v) => v,
-                None => iter.next().cloned().ok_or_else(|| format!("{flag} needs a value"))?,
+                None => iter
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| format!("{flag} needs a value"))?,
             };
             match flag {
                 "--listen" => {
-                    options.listen = value
-                        .parse()
-                        .map_err(|_| format!("--listen: `{value}` is not an address like 127.0.0.1:4318"))?;
+                    options.listen = value.parse().map_err(|_| {
+                        format!("--listen: `{value}` is not an address like 127.0.0.1:4318")
+                    })?;
                 }
                 "--component" => options.component = PathBuf::from(value),
                 "--config" => options.config = Some(PathBuf::from(value)),
@@ -84,9 +87,9 @@ impl ServeOptions {
                 "--max-body" => options.max_body = positive(flag, &value)?,
                 "--workers" => options.workers = positive(flag, &value)?,
                 "--log-interval" => {
-                    let secs: u64 = value
-                        .parse()
-                        .map_err(|_| format!("--log-interval: `{value}` is not a number of seconds"))?;
+                    let secs: u64 = value.parse().map_err(|_| {
+                        format!("--log-interval: `{value}` is not a number of seconds")
+                    })?;
                     options.log_interval = (secs > 0).then(|| Duration::from_secs(secs));
                 }
                 other => return Err(format!("unknown option `{other}`\n{USAGE}")),
@@ -148,8 +151,14 @@ mod tests {
 
     #[test]
     fn errors_name_the_flag() {
-        assert_eq!(ServeOptions::parse(&words("--max-body 0")), Err("--max-body: `0` is not a positive integer".into()));
-        assert_eq!(ServeOptions::parse(&words("--listen")), Err("--listen needs a value".into()));
+        assert_eq!(
+            ServeOptions::parse(&words("--max-body 0")),
+            Err("--max-body: `0` is not a positive integer".into())
+        );
+        assert_eq!(
+            ServeOptions::parse(&words("--listen")),
+            Err("--listen needs a value".into())
+        );
         assert_eq!(
             ServeOptions::parse(&words("--listen nowhere")),
             Err("--listen: `nowhere` is not an address like 127.0.0.1:4318".into())
@@ -158,7 +167,11 @@ mod tests {
             ServeOptions::parse(&words("--upstream https://x")),
             Err("--upstream: `https://x` must start with http:// (the relay speaks plain HTTP; put TLS in a collector)".into())
         );
-        assert_eq!(ServeOptions::parse(&words("--upstream http://")), Err("--upstream: `http://` has no host".into()));
-        assert!(ServeOptions::parse(&words("--bogus 1")).is_err_and(|e| e.starts_with("unknown option `--bogus`")));
+        assert_eq!(
+            ServeOptions::parse(&words("--upstream http://")),
+            Err("--upstream: `http://` has no host".into())
+        );
+        assert!(ServeOptions::parse(&words("--bogus 1"))
+            .is_err_and(|e| e.starts_with("unknown option `--bogus`")));
     }
 }

@@ -26,8 +26,14 @@ pub enum BodyError {
 /// Checks a received body against `limit`, then inflates it when `content_encoding` is
 /// gzip, again to at most `limit` bytes, so a small compressed body cannot expand without
 /// bound.
-pub fn decode_body(raw: Vec<u8>, content_encoding: Option<&str>, limit: usize) -> Result<Vec<u8>, BodyError> {
-    let coding = content_encoding.map(|c| c.trim().to_ascii_lowercase()).unwrap_or_default();
+pub fn decode_body(
+    raw: Vec<u8>,
+    content_encoding: Option<&str>,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
+    let coding = content_encoding
+        .map(|c| c.trim().to_ascii_lowercase())
+        .unwrap_or_default();
     let gzip = match coding.as_str() {
         "" | "identity" => false,
         "gzip" | "x-gzip" => true,
@@ -38,7 +44,9 @@ pub fn decode_body(raw: Vec<u8>, content_encoding: Option<&str>, limit: usize) -
         }
     };
     if raw.len() > limit {
-        return Err(BodyError::TooLarge(format!("request body exceeds the limit of {limit} bytes")));
+        return Err(BodyError::TooLarge(format!(
+            "request body exceeds the limit of {limit} bytes"
+        )));
     }
     if !gzip {
         return Ok(raw);
@@ -52,7 +60,9 @@ pub fn decode_body(raw: Vec<u8>, content_encoding: Option<&str>, limit: usize) -
         .read_to_end(&mut out)
         .map_err(|e| BodyError::BadGzip(format!("request body: invalid gzip: {e}")))?;
     if out.len() > limit {
-        return Err(BodyError::TooLarge(format!("request body inflates beyond the limit of {limit} bytes")));
+        return Err(BodyError::TooLarge(format!(
+            "request body inflates beyond the limit of {limit} bytes"
+        )));
     }
     Ok(out)
 }
@@ -74,7 +84,10 @@ pub fn partial_success_of(encoding: Encoding, body: &[u8]) -> Option<(i64, Strin
                 Some(serde_json::Value::Number(n)) => n.as_i64()?,
                 _ => 0,
             };
-            let message = p.get("errorMessage").and_then(|m| m.as_str()).unwrap_or_default();
+            let message = p
+                .get("errorMessage")
+                .and_then(|m| m.as_str())
+                .unwrap_or_default();
             Some((rejected, message.to_string()))
         }
     }
@@ -93,7 +106,11 @@ struct Status {
 /// The error body for `message` in `encoding`.
 pub fn status_body(encoding: Encoding, message: &str) -> Vec<u8> {
     match encoding {
-        Encoding::Protobuf => Status { code: 0, message: message.to_string() }.encode_to_vec(),
+        Encoding::Protobuf => Status {
+            code: 0,
+            message: message.to_string(),
+        }
+        .encode_to_vec(),
         Encoding::Json => {
             let literal = serde_json::Value::String(message.to_string()).to_string();
             format!(r#"{{"message":{literal}}}"#).into_bytes()
@@ -111,41 +128,67 @@ mod tests {
         assert_eq!(decode_body(b"abcd".to_vec(), None, 4), Ok(b"abcd".to_vec()));
         assert_eq!(
             decode_body(b"abcde".to_vec(), Some("identity"), 4),
-            Err(BodyError::TooLarge("request body exceeds the limit of 4 bytes".into()))
+            Err(BodyError::TooLarge(
+                "request body exceeds the limit of 4 bytes".into()
+            ))
         );
         let packed = gzip(&[b'x'; 1000]);
-        assert_eq!(decode_body(packed.clone(), Some("gzip"), 1000), Ok(vec![b'x'; 1000]));
+        assert_eq!(
+            decode_body(packed.clone(), Some("gzip"), 1000),
+            Ok(vec![b'x'; 1000])
+        );
         assert_eq!(
             decode_body(packed, Some("GZIP"), 999),
-            Err(BodyError::TooLarge("request body inflates beyond the limit of 999 bytes".into()))
+            Err(BodyError::TooLarge(
+                "request body inflates beyond the limit of 999 bytes".into()
+            ))
         );
         let mut two = gzip(b"ab");
         two.extend(gzip(b"cd"));
         assert_eq!(decode_body(two, Some("gzip"), 99), Ok(b"abcd".to_vec()));
         assert_eq!(
             decode_body(b"nope".to_vec(), Some("gzip"), 99),
-            Err(BodyError::BadGzip("request body: invalid gzip: unexpected end of file".into()))
+            Err(BodyError::BadGzip(
+                "request body: invalid gzip: unexpected end of file".into()
+            ))
         );
         assert_eq!(
             decode_body(b"x".to_vec(), Some("br"), 99),
-            Err(BodyError::UnsupportedEncoding("content-encoding `br` is not supported (use gzip or none)".into()))
+            Err(BodyError::UnsupportedEncoding(
+                "content-encoding `br` is not supported (use gzip or none)".into()
+            ))
         );
     }
 
     #[test]
     fn upstream_partial_success_is_read_in_both_encodings() {
         let proto = encode_response(2, "w", Encoding::Protobuf);
-        assert_eq!(partial_success_of(Encoding::Protobuf, &proto), Some((2, "w".into())));
+        assert_eq!(
+            partial_success_of(Encoding::Protobuf, &proto),
+            Some((2, "w".into()))
+        );
         let json = encode_response(3, "x", Encoding::Json);
-        assert_eq!(partial_success_of(Encoding::Json, &json), Some((3, "x".into())));
-        assert_eq!(partial_success_of(Encoding::Json, br#"{"partialSuccess":{"rejectedSpans":4}}"#), Some((4, "".into())));
+        assert_eq!(
+            partial_success_of(Encoding::Json, &json),
+            Some((3, "x".into()))
+        );
+        assert_eq!(
+            partial_success_of(Encoding::Json, br#"{"partialSuccess":{"rejectedSpans":4}}"#),
+            Some((4, "".into()))
+        );
         assert_eq!(partial_success_of(Encoding::Json, b"{}"), None);
         assert_eq!(partial_success_of(Encoding::Protobuf, b""), None);
     }
 
     #[test]
     fn error_bodies_are_status_messages() {
-        assert_eq!(status_body(Encoding::Protobuf, "bad"), [0x12, 0x03, b'b', b'a', b'd']);
-        assert_eq!(status_body(Encoding::Json, "say \"no\""), br#"{"message":"say \"no\""}"#);
+        assert_eq!(
+            status_body(Encoding::Protobuf, "bad"),
+            [0x12, 0x03, b'b', b'a', b'd']
+        );
+        assert_eq!(
+            status_body(Encoding::Json, "say \"no\""),
+            br#"{"message":"say \"no\""}"#
+        );
     }
 }

@@ -74,14 +74,28 @@ impl Relay {
                 ServeError::input(format!("--config {}: cannot read: {e}", path.display()))
             })?,
         };
-        let relinker = Relinker::load(&options.component, &config_json).map_err(|e| match (e, &options.config) {
-            (LoadError::Config(problems), Some(path)) => {
-                ServeError::input(format!("--config {}: {}", path.display(), problems.join("; ")))
+        let relinker = Relinker::load(&options.component, &config_json).map_err(|e| {
+            match (e, &options.config) {
+                (LoadError::Config(problems), Some(path)) => ServeError::input(format!(
+                    "--config {}: {}",
+                    path.display(),
+                    problems.join("; ")
+                )),
+                (other, _) => ServeError::input(other.to_string()),
             }
-            (other, _) => ServeError::input(other.to_string()),
         })?;
-        let file = options.out.as_deref().map(FileSink::open).transpose().map_err(ServeError::input)?;
-        let site = options.playground.as_deref().map(Site::load).transpose().map_err(ServeError::input)?;
+        let file = options
+            .out
+            .as_deref()
+            .map(FileSink::open)
+            .transpose()
+            .map_err(ServeError::input)?;
+        let site = options
+            .playground
+            .as_deref()
+            .map(Site::load)
+            .transpose()
+            .map_err(ServeError::input)?;
         let site = site.map(Arc::new);
         let pipeline = Arc::new(Pipeline {
             relinker: Mutex::new(relinker),
@@ -97,17 +111,31 @@ impl Relay {
             .map_err(|e| ServeError::system(format!("cannot start the runtime: {e}")))?;
         let listener = runtime
             .block_on(TcpListener::bind(options.listen))
-            .map_err(|e| ServeError::system(format!("--listen {}: cannot listen: {e}", options.listen)))?;
+            .map_err(|e| {
+                ServeError::system(format!("--listen {}: cannot listen: {e}", options.listen))
+            })?;
         let addr = listener
             .local_addr()
             .map_err(|e| ServeError::system(format!("--listen {}: {e}", options.listen)))?;
         let (stop, stopped) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(options.workers));
-        let server = runtime.spawn(accept_loop(listener, pipeline.clone(), site, permits, stopped.clone()));
+        let server = runtime.spawn(accept_loop(
+            listener,
+            pipeline.clone(),
+            site,
+            permits,
+            stopped.clone(),
+        ));
         if let Some(every) = options.log_interval {
             runtime.spawn(log_loop(pipeline.clone(), every, stopped));
         }
-        Ok(Relay { addr, pipeline, runtime, stop, server })
+        Ok(Relay {
+            addr,
+            pipeline,
+            runtime,
+            stop,
+            server,
+        })
     }
 
     /// The address actually bound (useful with port 0).
@@ -176,7 +204,11 @@ pub fn serve(options: &ServeOptions) -> Result<(), ServeError> {
         sinks.join(", ")
     );
     if let Some(dir) = &options.playground {
-        eprintln!("relink: playground ({}) at http://{}/", dir.display(), relay.local_addr());
+        eprintln!(
+            "relink: playground ({}) at http://{}/",
+            dir.display(),
+            relay.local_addr()
+        );
     }
     let signal = relay.wait_for(&mut signals);
     eprintln!("relink: {signal}: finishing in-flight requests");
@@ -288,7 +320,13 @@ async fn export(
     permits: Arc<Semaphore>,
     raw_event: bool,
 ) -> Response<Full<Bytes>> {
-    let header = |name| request.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(String::from);
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(String::from)
+    };
     let (content_type, content_encoding) = (header(CONTENT_TYPE), header(CONTENT_ENCODING));
     let encoding = match raw_event {
         true => relink::otlp::Encoding::Json,
@@ -297,15 +335,29 @@ async fn export(
             Err(reply) => return http_reply(reply),
         },
     };
-    let declared = header(CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let declared = header(CONTENT_LENGTH)
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
     if declared > pipeline.max_body as u64 {
-        let message = format!("request body of {declared} bytes exceeds the limit of {} bytes", pipeline.max_body);
+        let message = format!(
+            "request body of {declared} bytes exceeds the limit of {} bytes",
+            pipeline.max_body
+        );
         return http_reply(Reply::status(413, encoding, &message));
     }
-    let body = match Limited::new(request.into_body(), pipeline.max_body).collect().await {
+    let body = match Limited::new(request.into_body(), pipeline.max_body)
+        .collect()
+        .await
+    {
         Ok(collected) => collected.to_bytes().to_vec(),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            let message = format!("request body exceeds the limit of {} bytes", pipeline.max_body);
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            let message = format!(
+                "request body exceeds the limit of {} bytes",
+                pipeline.max_body
+            );
             return http_reply(Reply::status(413, encoding, &message));
         }
         Err(e) => return http_reply(Reply::status(400, encoding, &format!("request body: {e}"))),
@@ -314,7 +366,11 @@ async fn export(
         return http_reply(Reply::status(503, encoding, "the relay is shutting down"));
     };
     let job = move || {
-        let request = ExportRequest { encoding, content_encoding: content_encoding.as_deref(), body };
+        let request = ExportRequest {
+            encoding,
+            content_encoding: content_encoding.as_deref(),
+            body,
+        };
         match raw_event {
             true => pipeline.event(request),
             false => pipeline.export(request),
@@ -322,13 +378,18 @@ async fn export(
     };
     match tokio::task::spawn_blocking(job).await {
         Ok(reply) => http_reply(reply),
-        Err(e) => http_reply(Reply::status(500, encoding, &format!("relink: request failed: {e}"))),
+        Err(e) => http_reply(Reply::status(
+            500,
+            encoding,
+            &format!("relink: request failed: {e}"),
+        )),
     }
 }
 
 fn http_reply(reply: Reply) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(reply.body)));
-    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if let Ok(value) = HeaderValue::from_str(&reply.content_type) {
         response.headers_mut().insert(CONTENT_TYPE, value);
     }
@@ -337,21 +398,37 @@ fn http_reply(reply: Reply) -> Response<Full<Bytes>> {
 
 /// A playground file. `no-cache`: the browser revalidates, so a rebuilt playground shows.
 fn static_reply(asset: &crate::site::Asset, head: bool) -> Response<Full<Bytes>> {
-    let body = if head { Bytes::new() } else { asset.body.clone() };
+    let body = if head {
+        Bytes::new()
+    } else {
+        asset.body.clone()
+    };
     let mut response = Response::new(Full::new(body));
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
     headers.insert(CONTENT_LENGTH, HeaderValue::from(asset.body.len()));
-    headers.insert(hyper::header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(hyper::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        hyper::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    headers.insert(
+        hyper::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 
 fn text_reply(status: u16, content_type: &str, text: String) -> Response<Full<Bytes>> {
-    http_reply(Reply { status, content_type: content_type.to_string(), body: text.into_bytes() })
+    http_reply(Reply {
+        status,
+        content_type: content_type.to_string(),
+        body: text.into_bytes(),
+    })
 }
 
 fn with_allow(mut response: Response<Full<Bytes>>, methods: &'static str) -> Response<Full<Bytes>> {
-    response.headers_mut().insert(ALLOW, HeaderValue::from_static(methods));
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(methods));
     response
 }

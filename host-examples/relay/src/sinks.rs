@@ -29,12 +29,18 @@ impl FileSink {
             .append(true)
             .open(path)
             .map_err(|e| format!("--out {}: cannot open for appending: {e}", path.display()))?;
-        Ok(FileSink { path: path.to_path_buf(), writer: Mutex::new(BufWriter::new(file)) })
+        Ok(FileSink {
+            path: path.to_path_buf(),
+            writer: Mutex::new(BufWriter::new(file)),
+        })
     }
 
     /// Appends one line (`json` must hold no newline) and flushes it.
     pub fn append(&self, json: &[u8]) -> Result<(), String> {
-        let mut writer = self.writer.lock().map_err(|_| self.error("lock poisoned"))?;
+        let mut writer = self
+            .writer
+            .lock()
+            .map_err(|_| self.error("lock poisoned"))?;
         writer
             .write_all(json)
             .and_then(|()| writer.write_all(b"\n"))
@@ -44,9 +50,15 @@ impl FileSink {
 
     /// Flushes and syncs to disk; called on shutdown.
     pub fn close(&self) -> Result<(), String> {
-        let mut writer = self.writer.lock().map_err(|_| self.error("lock poisoned"))?;
+        let mut writer = self
+            .writer
+            .lock()
+            .map_err(|_| self.error("lock poisoned"))?;
         writer.flush().map_err(|e| self.error(&e.to_string()))?;
-        writer.get_ref().sync_all().map_err(|e| self.error(&e.to_string()))
+        writer
+            .get_ref()
+            .sync_all()
+            .map_err(|e| self.error(&e.to_string()))
     }
 
     fn error(&self, message: &str) -> String {
@@ -75,7 +87,10 @@ impl Upstream {
             .http_status_as_error(false)
             .build()
             .into();
-        Upstream { url: format!("{base}/v1/traces"), agent }
+        Upstream {
+            url: format!("{base}/v1/traces"),
+            agent,
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -102,6 +117,10 @@ impl Upstream {
             .limit(UPSTREAM_RESPONSE_LIMIT)
             .read_to_vec()
             .map_err(|e| format!("upstream {}: reading the response: {e}", self.url))?;
-        Ok(UpstreamReply { status, content_type, body })
+        Ok(UpstreamReply {
+            status,
+            content_type,
+            body,
+        })
     }
 }

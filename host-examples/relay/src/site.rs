@@ -42,7 +42,8 @@ impl Site {
         let mut total = 0u64;
         let mut stack: Vec<(PathBuf, String, usize)> = vec![(dir.to_path_buf(), String::new(), 0)];
         while let Some((folder, prefix, depth)) = stack.pop() {
-            let entries = std::fs::read_dir(&folder).map_err(|e| flag(format!("{}: {e}", folder.display())))?;
+            let entries = std::fs::read_dir(&folder)
+                .map_err(|e| flag(format!("{}: {e}", folder.display())))?;
             for entry in entries {
                 let entry = entry.map_err(|e| flag(format!("{}: {e}", folder.display())))?;
                 let Some(name) = entry.file_name().to_str().map(String::from) else {
@@ -53,18 +54,27 @@ impl Site {
                 }
                 let path = entry.path();
                 let url = format!("{prefix}/{name}");
-                let kind = entry.file_type().map_err(|e| flag(format!("{}: {e}", path.display())))?;
+                let kind = entry
+                    .file_type()
+                    .map_err(|e| flag(format!("{}: {e}", path.display())))?;
                 if kind.is_dir() {
                     if depth + 1 < MAX_DEPTH {
                         stack.push((path, url, depth + 1));
                     }
                 } else if kind.is_file() {
-                    let body = std::fs::read(&path).map_err(|e| flag(format!("{}: {e}", path.display())))?;
+                    let body = std::fs::read(&path)
+                        .map_err(|e| flag(format!("{}: {e}", path.display())))?;
                     total += body.len() as u64;
                     if total > MAX_BYTES {
                         return Err(flag(format!("more than {MAX_BYTES} bytes of files")));
                     }
-                    site.files.insert(url, Asset { content_type: content_type(&name), body: Bytes::from(body) });
+                    site.files.insert(
+                        url,
+                        Asset {
+                            content_type: content_type(&name),
+                            body: Bytes::from(body),
+                        },
+                    );
                 }
             }
         }
@@ -92,7 +102,10 @@ impl Site {
 /// The media type for a file name. Browsers refuse module scripts that are not served as
 /// JavaScript, and `WebAssembly.instantiateStreaming` requires `application/wasm`.
 fn content_type(name: &str) -> &'static str {
-    let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let extension = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     match extension.as_str() {
         "html" | "htm" => "text/html; charset=utf-8",
         "js" | "mjs" => "text/javascript; charset=utf-8",
@@ -113,11 +126,16 @@ mod tests {
     use super::*;
 
     fn tree(files: &[(&str, &str)]) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("relink-site-{}-{}", std::process::id(), files.len()));
+        let dir = std::env::temp_dir().join(format!(
+            "relink-site-{}-{}",
+            std::process::id(),
+            files.len()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         for (path, text) in files {
             let file = dir.join(path);
-            std::fs::create_dir_all(file.parent().unwrap_or(&dir)).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::create_dir_all(file.parent().unwrap_or(&dir))
+                .unwrap_or_else(|e| panic!("{e}"));
             std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
         }
         dir
@@ -134,12 +152,37 @@ mod tests {
         ]);
         let site = Site::load(&dir).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(site.len(), 4);
-        let get = |p: &str| site.get(p).map(|a| (a.content_type, String::from_utf8_lossy(&a.body).into_owned()));
-        assert_eq!(get("/"), Some(("text/html; charset=utf-8", "<html>".into())));
-        assert_eq!(get("/js/app.js"), Some(("text/javascript; charset=utf-8", "export {}".into())));
-        assert_eq!(get("/pkg/relink_bg.wasm"), Some(("application/wasm", "\0asm".into())));
-        assert_eq!(get("/samples/index.json").map(|a| a.0), Some("application/json"));
-        for missing in ["/.hidden", "/js/../index.html", "/../Cargo.toml", "/js/", "/nope"] {
+        let get = |p: &str| {
+            site.get(p).map(|a| {
+                (
+                    a.content_type,
+                    String::from_utf8_lossy(&a.body).into_owned(),
+                )
+            })
+        };
+        assert_eq!(
+            get("/"),
+            Some(("text/html; charset=utf-8", "<html>".into()))
+        );
+        assert_eq!(
+            get("/js/app.js"),
+            Some(("text/javascript; charset=utf-8", "export {}".into()))
+        );
+        assert_eq!(
+            get("/pkg/relink_bg.wasm"),
+            Some(("application/wasm", "\0asm".into()))
+        );
+        assert_eq!(
+            get("/samples/index.json").map(|a| a.0),
+            Some("application/json")
+        );
+        for missing in [
+            "/.hidden",
+            "/js/../index.html",
+            "/../Cargo.toml",
+            "/js/",
+            "/nope",
+        ] {
             assert_eq!(get(missing), None, "{missing}");
         }
         let _ = std::fs::remove_dir_all(&dir);
@@ -149,7 +192,10 @@ mod tests {
     fn a_folder_without_index_html_is_an_error_naming_it() {
         let dir = tree(&[("app.js", "")]);
         let error = Site::load(&dir).err().unwrap_or_default();
-        assert!(error.starts_with(&format!("--playground {}: no index.html", dir.display())), "{error}");
+        assert!(
+            error.starts_with(&format!("--playground {}: no index.html", dir.display())),
+            "{error}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

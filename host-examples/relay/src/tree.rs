@@ -46,12 +46,16 @@ pub fn render_many(requests: &[ExportTraceServiceRequest]) -> String {
                 .and_then(|r| string_attribute(&r.attributes, "service.name"))
                 .unwrap_or("unknown service");
             for span in resource_spans.scope_spans.iter().flat_map(|s| &s.spans) {
-                traces.entry(span.trace_id.as_slice()).or_default().push(Node { span, service });
+                traces
+                    .entry(span.trace_id.as_slice())
+                    .or_default()
+                    .push(Node { span, service });
             }
         }
     }
     let mut ordered: Vec<(&[u8], Vec<Node<'_>>)> = traces.into_iter().collect();
-    ordered.sort_by_key(|(id, nodes)| (nodes.iter().map(|n| n.span.start_time_unix_nano).min(), *id));
+    ordered
+        .sort_by_key(|(id, nodes)| (nodes.iter().map(|n| n.span.start_time_unix_nano).min(), *id));
     let names: Names<'_> = ordered
         .iter()
         .flat_map(|(_, nodes)| nodes)
@@ -86,20 +90,32 @@ pub fn decode_requests(bytes: &[u8]) -> Result<Vec<ExportTraceServiceRequest>, D
 
 /// More than one non-empty line, each starting with `{`.
 fn is_json_lines(bytes: &[u8]) -> bool {
-    let mut lines = bytes.split(|b| *b == b'\n').filter(|l| l.iter().any(|b| !b.is_ascii_whitespace()));
+    let mut lines = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| l.iter().any(|b| !b.is_ascii_whitespace()));
     let first = lines.next();
     let second = lines.next();
-    first.is_some() && second.is_some() && bytes.split(|b| *b == b'\n').all(|l| {
-        let t = l.trim_ascii_start();
-        t.is_empty() || t.first() == Some(&b'{')
-    })
+    first.is_some()
+        && second.is_some()
+        && bytes.split(|b| *b == b'\n').all(|l| {
+            let t = l.trim_ascii_start();
+            t.is_empty() || t.first() == Some(&b'{')
+        })
 }
 
 type Names<'a> = HashMap<(&'a [u8], &'a [u8]), &'a Node<'a>>;
 
 fn render_trace(trace_id: &[u8], nodes: &[Node<'_>], names: &Names<'_>, out: &mut String) {
-    let start = nodes.iter().map(|n| n.span.start_time_unix_nano).min().unwrap_or(0);
-    let end = nodes.iter().map(|n| n.span.end_time_unix_nano).max().unwrap_or(0);
+    let start = nodes
+        .iter()
+        .map(|n| n.span.start_time_unix_nano)
+        .min()
+        .unwrap_or(0);
+    let end = nodes
+        .iter()
+        .map(|n| n.span.end_time_unix_nano)
+        .max()
+        .unwrap_or(0);
     let plural = if nodes.len() == 1 { "" } else { "s" };
     let _ = writeln!(
         out,
@@ -120,15 +136,25 @@ fn render_trace(trace_id: &[u8], nodes: &[Node<'_>], names: &Names<'_>, out: &mu
         }
     }
     let by_start = |a: &&Node<'_>, b: &&Node<'_>| {
-        (a.span.start_time_unix_nano, &a.span.span_id).cmp(&(b.span.start_time_unix_nano, &b.span.span_id))
+        (a.span.start_time_unix_nano, &a.span.span_id)
+            .cmp(&(b.span.start_time_unix_nano, &b.span.span_id))
     };
     roots.sort_by(by_start);
     children.values_mut().for_each(|c| c.sort_by(by_start));
     let mut seen = HashSet::new();
-    let mut tree = Tree { children: &children, names, start, seen: &mut seen, out };
+    let mut tree = Tree {
+        children: &children,
+        names,
+        start,
+        seen: &mut seen,
+        out,
+    };
     tree.siblings(&roots, "");
     // Spans on a parent cycle are reachable from no root: show them as roots.
-    let mut rest: Vec<&Node<'_>> = nodes.iter().filter(|n| !tree.seen.contains(n.span.span_id.as_slice())).collect();
+    let mut rest: Vec<&Node<'_>> = nodes
+        .iter()
+        .filter(|n| !tree.seen.contains(n.span.span_id.as_slice()))
+        .collect();
     rest.sort_by(by_start);
     while let Some(first) = rest.first() {
         tree.siblings(&[*first], "");
@@ -159,7 +185,11 @@ impl<'a> Tree<'_, 'a> {
             return;
         }
         let span = node.span;
-        let (branch, indent) = if last { ("└─ ", "   ") } else { ("├─ ", "│  ") };
+        let (branch, indent) = if last {
+            ("└─ ", "   ")
+        } else {
+            ("├─ ", "│  ")
+        };
         let _ = write!(self.out, "{prefix}{branch}{} [{}", span.name, node.service);
         if let Some(kind) = kind_name(span.kind) {
             let _ = write!(self.out, ", {kind}");
@@ -167,14 +197,21 @@ impl<'a> Tree<'_, 'a> {
         let _ = write!(
             self.out,
             "] {} at +{}",
-            duration(span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano)),
+            duration(
+                span.end_time_unix_nano
+                    .saturating_sub(span.start_time_unix_nano)
+            ),
             duration(span.start_time_unix_nano.saturating_sub(self.start))
         );
         let parent = span.parent_span_id.as_slice();
         if root && !parent.is_empty() {
             let _ = write!(self.out, " (parent {} not here)", hex(parent));
         }
-        if let Some(status) = span.status.as_ref().filter(|s| s.code == StatusCode::Error as i32) {
+        if let Some(status) = span
+            .status
+            .as_ref()
+            .filter(|s| s.code == StatusCode::Error as i32)
+        {
             let _ = write!(self.out, " ✗ error");
             if !status.message.is_empty() {
                 let _ = write!(self.out, ": {}", cut(&status.message));
@@ -188,7 +225,10 @@ impl<'a> Tree<'_, 'a> {
         }
         self.out.push('\n');
         let child_prefix = format!("{prefix}{indent}");
-        let kids: &[&Node<'_>] = self.children.get(span.span_id.as_slice()).map_or(&[], Vec::as_slice);
+        let kids: &[&Node<'_>] = self
+            .children
+            .get(span.span_id.as_slice())
+            .map_or(&[], Vec::as_slice);
         let bar = if kids.is_empty() { "  " } else { "│ " };
         for link in &span.links {
             let _ = writeln!(self.out, "{child_prefix}{bar}↳ {}", self.link_text(link));
@@ -197,12 +237,16 @@ impl<'a> Tree<'_, 'a> {
     }
 
     fn link_text(&self, link: &Link) -> String {
-        let mut text = if link.trace_id.iter().all(|b| *b == 0) && link.span_id.iter().all(|b| *b == 0) {
-            "link (no span: a span pointer)".to_string()
-        } else {
-            format!("link to {}/{}", hex(&link.trace_id), hex(&link.span_id))
-        };
-        if let Some(target) = self.names.get(&(link.trace_id.as_slice(), link.span_id.as_slice())) {
+        let mut text =
+            if link.trace_id.iter().all(|b| *b == 0) && link.span_id.iter().all(|b| *b == 0) {
+                "link (no span: a span pointer)".to_string()
+            } else {
+                format!("link to {}/{}", hex(&link.trace_id), hex(&link.span_id))
+            };
+        if let Some(target) = self
+            .names
+            .get(&(link.trace_id.as_slice(), link.span_id.as_slice()))
+        {
             let _ = write!(text, " {} [{}]", target.span.name, target.service);
         }
         for kv in &link.attributes {
@@ -243,7 +287,11 @@ fn kv_value(kv: &KeyValue) -> Option<&Value> {
 }
 
 fn string_attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
-    match attributes.iter().find(|kv| kv.key == key).and_then(kv_value) {
+    match attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(kv_value)
+    {
         Some(Value::StringValue(s)) => Some(s.as_str()),
         _ => None,
     }
@@ -262,7 +310,11 @@ fn value_text(value: Option<&Value>) -> String {
         Some(Value::StringValueStrindex(i)) => format!("#{i}"),
         Some(Value::ArrayValue(a)) => a.values.iter().map(any).collect::<Vec<_>>().join(","),
         Some(Value::KvlistValue(l)) => {
-            let pairs: Vec<String> = l.values.iter().map(|kv| format!("{}={}", kv.key, value_text(kv_value(kv)))).collect();
+            let pairs: Vec<String> = l
+                .values
+                .iter()
+                .map(|kv| format!("{}={}", kv.key, value_text(kv_value(kv))))
+                .collect();
             format!("{{{}}}", pairs.join(","))
         }
     }
@@ -309,7 +361,9 @@ trace 5b8efff798038103d269b633813fc60c (2 spans, 1.000 s)
         let one = whole.first().cloned().unwrap_or_default();
         let mut lines = Vec::new();
         for resource_spans in one.resource_spans {
-            lines.extend(otlp::encode_json(&ExportTraceServiceRequest { resource_spans: vec![resource_spans] }));
+            lines.extend(otlp::encode_json(&ExportTraceServiceRequest {
+                resource_spans: vec![resource_spans],
+            }));
             lines.push(b'\n');
         }
         assert_eq!(decode_requests(&lines).map(|r| r.len()), Ok(2));

@@ -28,7 +28,8 @@ fn golden(case: &str, n: u32) -> (Vec<u8>, ExportTraceServiceRequest) {
 }
 
 fn decode(bytes: &[u8], encoding: Encoding) -> ExportTraceServiceRequest {
-    otlp::decode(bytes, encoding).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
+    otlp::decode(bytes, encoding)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
 }
 
 #[test]
@@ -36,41 +37,81 @@ fn protobuf_requests_are_relinked_forwarded_and_written() {
     let upstream = Upstream::start(200, "application/x-protobuf", b"", Duration::ZERO);
     let dir = TempDir::new("protobuf");
     let out = dir.path("out.jsonl");
-    let relay = start(Opts { upstream: Some(&upstream), out: Some(&out), ..Opts::default() });
+    let relay = start(Opts {
+        upstream: Some(&upstream),
+        out: Some(&out),
+        ..Opts::default()
+    });
     let mut expected = Vec::new();
     for n in 1..=2 {
         let (input, want) = golden("s3-put-then-notify", n);
         let body = otlp::encode_protobuf(&decode(&input, Encoding::Json));
-        let reply = post(&relay, "/v1/traces", &[("content-type", "application/x-protobuf")], &body);
-        assert_eq!((reply.status, reply.content_type.as_str(), reply.body.as_slice()), (200, "application/x-protobuf", &b""[..]));
+        let reply = post(
+            &relay,
+            "/v1/traces",
+            &[("content-type", "application/x-protobuf")],
+            &body,
+        );
+        assert_eq!(
+            (
+                reply.status,
+                reply.content_type.as_str(),
+                reply.body.as_slice()
+            ),
+            (200, "application/x-protobuf", &b""[..])
+        );
         expected.push(want);
     }
     let received = upstream.received();
     assert_eq!(received.len(), 2);
     for (got, want) in received.iter().zip(&expected) {
-        assert_eq!((got.path.as_str(), got.content_type.as_str()), ("/v1/traces", "application/x-protobuf"));
+        assert_eq!(
+            (got.path.as_str(), got.content_type.as_str()),
+            ("/v1/traces", "application/x-protobuf")
+        );
         assert_eq!(&decode(&got.body, Encoding::Protobuf), want);
     }
     relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
     let lines = std::fs::read_to_string(&out).unwrap_or_default();
-    let decoded: Vec<_> = lines.lines().map(|l| decode(l.as_bytes(), Encoding::Json)).collect();
+    let decoded: Vec<_> = lines
+        .lines()
+        .map(|l| decode(l.as_bytes(), Encoding::Json))
+        .collect();
     assert_eq!(decoded, expected);
 }
 
 #[test]
 fn json_and_gzip_requests_are_answered_in_json() {
     let upstream = Upstream::start(200, "application/json", b"{}", Duration::ZERO);
-    let relay = start(Opts { upstream: Some(&upstream), ..Opts::default() });
+    let relay = start(Opts {
+        upstream: Some(&upstream),
+        ..Opts::default()
+    });
     let (first, want_first) = golden("s3-put-then-notify", 1);
     let reply = post(
         &relay,
         "/v1/traces",
-        &[("content-type", "application/json"), ("content-encoding", "gzip")],
+        &[
+            ("content-type", "application/json"),
+            ("content-encoding", "gzip"),
+        ],
         &otlp::gzip(&first),
     );
-    assert_eq!((reply.status, reply.content_type.as_str(), reply.body.as_slice()), (200, "application/json", &b"{}"[..]));
+    assert_eq!(
+        (
+            reply.status,
+            reply.content_type.as_str(),
+            reply.body.as_slice()
+        ),
+        (200, "application/json", &b"{}"[..])
+    );
     let (second, want_second) = golden("s3-put-then-notify", 2);
-    let reply = post(&relay, "/v1/traces", &[("content-type", "application/json; charset=utf-8")], &second);
+    let reply = post(
+        &relay,
+        "/v1/traces",
+        &[("content-type", "application/json; charset=utf-8")],
+        &second,
+    );
     assert_eq!((reply.status, reply.body.as_slice()), (200, &b"{}"[..]));
     let received = upstream.received();
     assert_eq!(received.len(), 2);
@@ -85,9 +126,18 @@ fn untouched_requests_pass_byte_for_byte() {
     let upstream = Upstream::start(200, "application/json", b"{}", Duration::ZERO);
     let dir = TempDir::new("pass");
     let out = dir.path("out.jsonl");
-    let relay = start(Opts { upstream: Some(&upstream), out: Some(&out), ..Opts::default() });
+    let relay = start(Opts {
+        upstream: Some(&upstream),
+        out: Some(&out),
+        ..Opts::default()
+    });
     let (input, _) = golden("pass-through", 1);
-    let reply = post(&relay, "/v1/traces", &[("content-type", "application/json")], &input);
+    let reply = post(
+        &relay,
+        "/v1/traces",
+        &[("content-type", "application/json")],
+        &input,
+    );
     assert_eq!(reply.status, 200);
     assert_eq!(upstream.received()[0].body, input);
     relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
@@ -101,19 +151,55 @@ fn undecodable_bodies_get_400_and_go_nowhere() {
     let upstream = Upstream::start(200, "application/json", b"{}", Duration::ZERO);
     let dir = TempDir::new("bad");
     let out = dir.path("out.jsonl");
-    let relay = start(Opts { upstream: Some(&upstream), out: Some(&out), ..Opts::default() });
+    let relay = start(Opts {
+        upstream: Some(&upstream),
+        out: Some(&out),
+        ..Opts::default()
+    });
     let malformed = root().join("tests/golden/relink/malformed");
-    let reply = post(&relay, "/v1/traces", &[("content-type", "application/json")], &read(&malformed.join("input-1.json")));
-    assert_eq!(
-        (reply.status, reply.content_type.as_str(), String::from_utf8_lossy(&reply.body).as_ref()),
-        (400, "application/json", r#"{"message":"otlp json: EOF while parsing a string at line 1 column 63"}"#)
+    let reply = post(
+        &relay,
+        "/v1/traces",
+        &[("content-type", "application/json")],
+        &read(&malformed.join("input-1.json")),
     );
-    let reply = post(&relay, "/v1/traces", &[("content-type", "application/x-protobuf")], &read(&malformed.join("input-3.json")));
-    assert_eq!((reply.status, reply.body), (400, status_protobuf("otlp protobuf: invalid varint")));
-    let reply = post(&relay, "/v1/traces", &[("content-type", "application/json"), ("content-encoding", "gzip")], b"{}");
+    assert_eq!(
+        (
+            reply.status,
+            reply.content_type.as_str(),
+            String::from_utf8_lossy(&reply.body).as_ref()
+        ),
+        (
+            400,
+            "application/json",
+            r#"{"message":"otlp json: EOF while parsing a string at line 1 column 63"}"#
+        )
+    );
+    let reply = post(
+        &relay,
+        "/v1/traces",
+        &[("content-type", "application/x-protobuf")],
+        &read(&malformed.join("input-3.json")),
+    );
+    assert_eq!(
+        (reply.status, reply.body),
+        (400, status_protobuf("otlp protobuf: invalid varint"))
+    );
+    let reply = post(
+        &relay,
+        "/v1/traces",
+        &[
+            ("content-type", "application/json"),
+            ("content-encoding", "gzip"),
+        ],
+        b"{}",
+    );
     assert_eq!(
         (reply.status, String::from_utf8_lossy(&reply.body).as_ref()),
-        (400, r#"{"message":"request body: invalid gzip: unexpected end of file"}"#)
+        (
+            400,
+            r#"{"message":"request body: invalid gzip: unexpected end of file"}"#
+        )
     );
     assert_eq!(upstream.received().len(), 0);
     relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
@@ -122,18 +208,40 @@ fn undecodable_bodies_get_400_and_go_nowhere() {
 
 #[test]
 fn bodies_over_the_limit_get_413() {
-    let relay = start(Opts { max_body: 1024, ..Opts::default() });
-    let reply = post(&relay, "/v1/traces", &[("content-type", "application/json")], &[b' '; 2000]);
+    let relay = start(Opts {
+        max_body: 1024,
+        ..Opts::default()
+    });
+    let reply = post(
+        &relay,
+        "/v1/traces",
+        &[("content-type", "application/json")],
+        &[b' '; 2000],
+    );
     assert_eq!(
         (reply.status, String::from_utf8_lossy(&reply.body).as_ref()),
-        (413, r#"{"message":"request body of 2000 bytes exceeds the limit of 1024 bytes"}"#)
+        (
+            413,
+            r#"{"message":"request body of 2000 bytes exceeds the limit of 1024 bytes"}"#
+        )
     );
     let bomb = otlp::gzip(&[b' '; 100_000]);
     assert!(bomb.len() < 1024);
-    let reply = post(&relay, "/v1/traces", &[("content-type", "application/json"), ("content-encoding", "gzip")], &bomb);
+    let reply = post(
+        &relay,
+        "/v1/traces",
+        &[
+            ("content-type", "application/json"),
+            ("content-encoding", "gzip"),
+        ],
+        &bomb,
+    );
     assert_eq!(
         (reply.status, String::from_utf8_lossy(&reply.body).as_ref()),
-        (413, r#"{"message":"request body inflates beyond the limit of 1024 bytes"}"#)
+        (
+            413,
+            r#"{"message":"request body inflates beyond the limit of 1024 bytes"}"#
+        )
     );
     // No Content-Length: the limit applies while the chunked body arrives.
     let mut raw = b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
@@ -145,22 +253,41 @@ fn bodies_over_the_limit_get_413() {
     raw.extend_from_slice(b"0\r\n\r\n");
     let answer = raw_exchange(&relay, &raw);
     assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
-    assert!(answer.ends_with(r#"{"message":"request body exceeds the limit of 1024 bytes"}"#), "{answer}");
+    assert!(
+        answer.ends_with(r#"{"message":"request body exceeds the limit of 1024 bytes"}"#),
+        "{answer}"
+    );
 }
 
 #[test]
 fn unknown_media_types_get_415() {
     let relay = start(Opts::default());
-    let reply = post(&relay, "/v1/traces", &[("content-type", "text/plain")], b"{}");
+    let reply = post(
+        &relay,
+        "/v1/traces",
+        &[("content-type", "text/plain")],
+        b"{}",
+    );
     let message = "content-type `text/plain` is not supported: use application/x-protobuf or application/json";
     assert_eq!(
         (reply.status, reply.content_type.as_str(), reply.body),
         (415, "application/x-protobuf", status_protobuf(message))
     );
-    let reply = post(&relay, "/v1/traces", &[("content-type", "application/json"), ("content-encoding", "br")], b"{}");
+    let reply = post(
+        &relay,
+        "/v1/traces",
+        &[
+            ("content-type", "application/json"),
+            ("content-encoding", "br"),
+        ],
+        b"{}",
+    );
     assert_eq!(
         (reply.status, String::from_utf8_lossy(&reply.body).as_ref()),
-        (415, r#"{"message":"content-encoding `br` is not supported (use gzip or none)"}"#)
+        (
+            415,
+            r#"{"message":"content-encoding `br` is not supported (use gzip or none)"}"#
+        )
     );
 }
 
@@ -169,31 +296,61 @@ fn upstream_answers_reach_the_client() {
     let (input, _) = golden("pass-through", 2);
     let json = [("content-type", "application/json")];
     let busy = Upstream::start(503, "text/plain", b"busy", Duration::ZERO);
-    let relay = start(Opts { upstream: Some(&busy), ..Opts::default() });
+    let relay = start(Opts {
+        upstream: Some(&busy),
+        ..Opts::default()
+    });
     let reply = post(&relay, "/v1/traces", &json, &input);
-    assert_eq!((reply.status, reply.content_type.as_str(), reply.body.as_slice()), (503, "text/plain", &b"busy"[..]));
+    assert_eq!(
+        (
+            reply.status,
+            reply.content_type.as_str(),
+            reply.body.as_slice()
+        ),
+        (503, "text/plain", &b"busy"[..])
+    );
 
-    let partial = Upstream::start(200, "application/json", br#"{"partialSuccess":{"rejectedSpans":"2","errorMessage":"full"}}"#, Duration::ZERO);
-    let relay = start(Opts { upstream: Some(&partial), ..Opts::default() });
+    let partial = Upstream::start(
+        200,
+        "application/json",
+        br#"{"partialSuccess":{"rejectedSpans":"2","errorMessage":"full"}}"#,
+        Duration::ZERO,
+    );
+    let relay = start(Opts {
+        upstream: Some(&partial),
+        ..Opts::default()
+    });
     let reply = post(&relay, "/v1/traces", &json, &input);
     assert_eq!(
         (reply.status, String::from_utf8_lossy(&reply.body).as_ref()),
-        (200, r#"{"partialSuccess":{"rejectedSpans":"2","errorMessage":"full"}}"#)
+        (
+            200,
+            r#"{"partialSuccess":{"rejectedSpans":"2","errorMessage":"full"}}"#
+        )
     );
 
     let url = closed_port_url();
-    let relay = start(Opts { upstream_url: Some(url.clone()), ..Opts::default() });
+    let relay = start(Opts {
+        upstream_url: Some(url.clone()),
+        ..Opts::default()
+    });
     let reply = post(&relay, "/v1/traces", &json, &input);
     let text = String::from_utf8_lossy(&reply.body);
     assert_eq!(reply.status, 502);
-    assert!(text.starts_with(&format!(r#"{{"message":"upstream {url}/v1/traces: "#)), "{text}");
+    assert!(
+        text.starts_with(&format!(r#"{{"message":"upstream {url}/v1/traces: "#)),
+        "{text}"
+    );
 }
 
 #[test]
 fn other_routes_and_methods() {
     let relay = start(Opts::default());
     let reply = get(&relay, "/v1/traces");
-    assert_eq!((reply.status, reply.allow.as_deref(), reply.body.as_slice()), (405, Some("POST"), &b"use POST\n"[..]));
+    assert_eq!(
+        (reply.status, reply.allow.as_deref(), reply.body.as_slice()),
+        (405, Some("POST"), &b"use POST\n"[..])
+    );
     let reply = post(&relay, "/metrics", &[], b"");
     assert_eq!((reply.status, reply.allow.as_deref()), (405, Some("GET")));
     let reply = get(&relay, "/");
@@ -214,23 +371,64 @@ fn the_playground_is_served_with_its_media_types() {
     dir.write("pkg/relink_bg.wasm", b"\0asm\x01\0\0\0");
     dir.write("samples/index.json", b"[]");
     let site = dir.path("");
-    let relay = start(Opts { playground: Some(&site), ..Opts::default() });
+    let relay = start(Opts {
+        playground: Some(&site),
+        ..Opts::default()
+    });
     for (path, content_type, body) in [
-        ("/", "text/html; charset=utf-8", &b"<!doctype html><title>relink</title>"[..]),
-        ("/index.html", "text/html; charset=utf-8", b"<!doctype html><title>relink</title>"),
-        ("/js/app.js", "text/javascript; charset=utf-8", b"import './model.js';"),
-        ("/pkg/relink_bg.wasm", "application/wasm", b"\0asm\x01\0\0\0"),
+        (
+            "/",
+            "text/html; charset=utf-8",
+            &b"<!doctype html><title>relink</title>"[..],
+        ),
+        (
+            "/index.html",
+            "text/html; charset=utf-8",
+            b"<!doctype html><title>relink</title>",
+        ),
+        (
+            "/js/app.js",
+            "text/javascript; charset=utf-8",
+            b"import './model.js';",
+        ),
+        (
+            "/pkg/relink_bg.wasm",
+            "application/wasm",
+            b"\0asm\x01\0\0\0",
+        ),
         ("/samples/index.json?v=1", "application/json", b"[]"),
     ] {
         let reply = get(&relay, path);
-        assert_eq!((reply.status, reply.content_type.as_str(), reply.body.as_slice()), (200, content_type, body), "{path}");
+        assert_eq!(
+            (
+                reply.status,
+                reply.content_type.as_str(),
+                reply.body.as_slice()
+            ),
+            (200, content_type, body),
+            "{path}"
+        );
     }
-    for path in ["/nope.js", "/js/../../Cargo.toml", "/%2e%2e/Cargo.toml", "/js/"] {
+    for path in [
+        "/nope.js",
+        "/js/../../Cargo.toml",
+        "/%2e%2e/Cargo.toml",
+        "/js/",
+    ] {
         let reply = get(&relay, path);
         assert_eq!(reply.status, 404, "{path}");
     }
     // The OTLP routes are unchanged.
-    assert_eq!(post(&relay, "/v1/traces", &[("content-type", "application/json")], b"{}").status, 200);
+    assert_eq!(
+        post(
+            &relay,
+            "/v1/traces",
+            &[("content-type", "application/json")],
+            b"{}"
+        )
+        .status,
+        200
+    );
     assert_eq!(get(&relay, "/metrics").status, 200);
     let reply = post(&relay, "/", &[], b"");
     assert_eq!(reply.status, 404);
@@ -258,10 +456,31 @@ fn the_playground_is_served_with_its_media_types() {
 fn metrics_show_the_components_counters() {
     let relay = start(Opts::default());
     let (input, _) = golden("s3-one-batch", 1);
-    assert_eq!(post(&relay, "/v1/traces", &[("content-type", "application/json")], &input).status, 200);
-    assert_eq!(post(&relay, "/v1/traces", &[("content-type", "application/json")], b"[1]").status, 400);
+    assert_eq!(
+        post(
+            &relay,
+            "/v1/traces",
+            &[("content-type", "application/json")],
+            &input
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        post(
+            &relay,
+            "/v1/traces",
+            &[("content-type", "application/json")],
+            b"[1]"
+        )
+        .status,
+        400
+    );
     let reply = get(&relay, "/metrics");
-    assert_eq!((reply.status, reply.content_type.as_str()), (200, "text/plain; version=0.0.4"));
+    assert_eq!(
+        (reply.status, reply.content_type.as_str()),
+        (200, "text/plain; version=0.0.4")
+    );
     let text = String::from_utf8_lossy(&reply.body);
     for line in [
         "relink_relay_responses_total{code=\"200\"} 1",
@@ -275,29 +494,54 @@ fn metrics_show_the_components_counters() {
         "# TYPE relink_index_entries gauge",
         "relink_relay_component_restarts_total 0",
     ] {
-        assert!(text.lines().any(|l| l == line), "missing `{line}` in\n{text}");
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing `{line}` in\n{text}"
+        );
     }
 }
 
 #[test]
 fn concurrent_requests_share_one_processor() {
     let upstream = Upstream::start(200, "application/json", b"{}", Duration::from_millis(20));
-    let relay = start(Opts { upstream: Some(&upstream), workers: 4, ..Opts::default() });
+    let relay = start(Opts {
+        upstream: Some(&upstream),
+        workers: 4,
+        ..Opts::default()
+    });
     let (input, _) = golden("pass-through", 2);
-    let spans = otlp::decode_json(&input).map(|r| count_spans(&r)).unwrap_or(0);
+    let spans = otlp::decode_json(&input)
+        .map(|r| count_spans(&r))
+        .unwrap_or(0);
     std::thread::scope(|scope| {
         for _ in 0..4 {
             scope.spawn(|| {
                 for _ in 0..10 {
-                    assert_eq!(post(&relay, "/v1/traces", &[("content-type", "application/json")], &input).status, 200);
+                    assert_eq!(
+                        post(
+                            &relay,
+                            "/v1/traces",
+                            &[("content-type", "application/json")],
+                            &input
+                        )
+                        .status,
+                        200
+                    );
                 }
             });
         }
     });
     assert_eq!(upstream.received().len(), 40);
     let text = String::from_utf8_lossy(&get(&relay, "/metrics").body).into_owned();
-    assert!(text.lines().any(|l| l == "relink_requests_total 40"), "{text}");
-    assert!(text.lines().any(|l| l == format!("relink_spans_in_total {}", 40 * spans)), "{text}");
+    assert!(
+        text.lines().any(|l| l == "relink_requests_total 40"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l == format!("relink_spans_in_total {}", 40 * spans)),
+        "{text}"
+    );
 }
 
 #[test]
@@ -308,19 +552,41 @@ fn missing_or_invalid_component_or_config_is_a_clear_error() {
         Ok(_) => panic!("started"),
         Err(e) => (e.code, e.message),
     };
-    let base = ServeOptions { listen: "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")), component: component(), ..ServeOptions::default() };
+    let base = ServeOptions {
+        listen: "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+        component: component(),
+        ..ServeOptions::default()
+    };
     assert_eq!(
-        error(ServeOptions { component: missing.clone(), ..base.clone() }),
-        (2, format!("component {}: cannot read: No such file or directory (os error 2)", missing.display()))
+        error(ServeOptions {
+            component: missing.clone(),
+            ..base.clone()
+        }),
+        (
+            2,
+            format!(
+                "component {}: cannot read: No such file or directory (os error 2)",
+                missing.display()
+            )
+        )
     );
     let text = dir.write("text.wasm", b"not wasm");
-    let (code, message) = error(ServeOptions { component: text.clone(), ..base.clone() });
+    let (code, message) = error(ServeOptions {
+        component: text.clone(),
+        ..base.clone()
+    });
     assert_eq!(code, 2);
     assert!(
-        message.starts_with(&format!("component {}: not a relink component (world relink:processor/relink): ", text.display())),
+        message.starts_with(&format!(
+            "component {}: not a relink component (world relink:processor/relink): ",
+            text.display()
+        )),
         "{message}"
     );
-    let config = dir.write("config.json", br#"{"index": {"max_entries": 0}, "attributes": {"event": ""}}"#);
+    let config = dir.write(
+        "config.json",
+        br#"{"index": {"max_entries": 0}, "attributes": {"event": ""}}"#,
+    );
     assert_eq!(
         error(ServeOptions { config: Some(config.clone()), ..base.clone() }),
         (2, format!(
@@ -330,13 +596,31 @@ fn missing_or_invalid_component_or_config_is_a_clear_error() {
     );
     let absent = dir.path("absent.json");
     assert_eq!(
-        error(ServeOptions { config: Some(absent.clone()), ..base.clone() }),
-        (2, format!("--config {}: cannot read: No such file or directory (os error 2)", absent.display()))
+        error(ServeOptions {
+            config: Some(absent.clone()),
+            ..base.clone()
+        }),
+        (
+            2,
+            format!(
+                "--config {}: cannot read: No such file or directory (os error 2)",
+                absent.display()
+            )
+        )
     );
     let nowhere = dir.path("no/such/dir/out.jsonl");
     assert_eq!(
-        error(ServeOptions { out: Some(nowhere.clone()), ..base.clone() }),
-        (2, format!("--out {}: cannot open for appending: No such file or directory (os error 2)", nowhere.display()))
+        error(ServeOptions {
+            out: Some(nowhere.clone()),
+            ..base.clone()
+        }),
+        (
+            2,
+            format!(
+                "--out {}: cannot open for appending: No such file or directory (os error 2)",
+                nowhere.display()
+            )
+        )
     );
 }
 
@@ -346,7 +630,15 @@ fn sigterm_finishes_in_flight_requests_and_flushes_the_file() {
     let dir = TempDir::new("sigterm");
     let out = dir.path("out.jsonl");
     let mut child = Command::new(env!("CARGO_BIN_EXE_relink-relay"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-interval", "0", "--upstream", &upstream.url()])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-interval",
+            "0",
+            "--upstream",
+            &upstream.url(),
+        ])
         .arg("--component")
         .arg(component())
         .arg("--out")
@@ -364,9 +656,18 @@ fn sigterm_finishes_in_flight_requests_and_flushes_the_file() {
         .unwrap_or_else(|| panic!("no address in `{first}`"))
         .to_string();
     let (input, _) = golden("pass-through", 2);
-    let in_flight = std::thread::spawn(move || post_to(&addr, "/v1/traces", &[("content-type", "application/json")], &input));
+    let in_flight = std::thread::spawn(move || {
+        post_to(
+            &addr,
+            "/v1/traces",
+            &[("content-type", "application/json")],
+            &input,
+        )
+    });
     std::thread::sleep(Duration::from_millis(500));
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     assert!(killed.is_ok_and(|s| s.success()));
     let reply = in_flight.join().unwrap_or_else(|_| panic!("client thread"));
     assert_eq!((reply.status, reply.body.as_slice()), (200, &b"{}"[..]));
@@ -375,21 +676,35 @@ fn sigterm_finishes_in_flight_requests_and_flushes_the_file() {
         if let Ok(Some(status)) = child.try_wait() {
             break status;
         }
-        assert!(Instant::now() < deadline, "relay did not exit after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "relay did not exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut rest = String::new();
     let _ = stderr.read_to_string(&mut rest);
     assert!(status.success(), "{status}: {rest}");
-    assert!(rest.starts_with("relink: SIGTERM: finishing in-flight requests\nrelink: responses=1 "), "{rest}");
+    assert!(
+        rest.starts_with("relink: SIGTERM: finishing in-flight requests\nrelink: responses=1 "),
+        "{rest}"
+    );
     assert!(rest.contains(" requests=1 "), "{rest}");
-    assert_eq!(std::fs::read_to_string(&out).map(|s| s.lines().count()).unwrap_or(0), 1);
+    assert_eq!(
+        std::fs::read_to_string(&out)
+            .map(|s| s.lines().count())
+            .unwrap_or(0),
+        1
+    );
 }
 
 #[test]
 fn golden_cases_through_wasmtime_match_the_native_core() {
     let manifest = manifest();
-    let base_now: u64 = manifest["base_now"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let base_now: u64 = manifest["base_now"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let golden_dir = root().join(manifest["golden"].as_str().unwrap_or_default());
     let cases = manifest["cases"].as_array().cloned().unwrap_or_default();
     assert!(cases.len() >= 5);
@@ -398,15 +713,24 @@ fn golden_cases_through_wasmtime_match_the_native_core() {
         let name = case.as_str().unwrap_or_default();
         let dir = golden_dir.join(name);
         let config = std::fs::read_to_string(dir.join("config.json")).unwrap_or_default();
-        let mut relinker = loaded.processor(&config).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let summary: serde_json::Value = serde_json::from_slice(&read(&dir.join("counters.json"))).unwrap_or_default();
+        let mut relinker = loaded
+            .processor(&config)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let summary: serde_json::Value =
+            serde_json::from_slice(&read(&dir.join("counters.json"))).unwrap_or_default();
         let mut errors = Vec::new();
         for (n, path, is_event) in batches(&dir) {
             let input = read(&path);
             let now = base_now + n * 1_000_000_000;
             if is_event {
-                let out = relinker.process_event(&input, None, now).unwrap_or_else(|e| panic!("{name} event-{n}: {e}"));
-                assert_eq!(json(&out), json(&read(&dir.join(format!("expected-{n}.json")))), "{name} event-{n}");
+                let out = relinker
+                    .process_event(&input, None, now)
+                    .unwrap_or_else(|e| panic!("{name} event-{n}: {e}"));
+                assert_eq!(
+                    json(&out),
+                    json(&read(&dir.join(format!("expected-{n}.json")))),
+                    "{name} event-{n}"
+                );
                 continue;
             }
             match relinker.process_traces(&input, relink_relay::component::Encoding::Auto, now) {
@@ -417,7 +741,10 @@ fn golden_cases_through_wasmtime_match_the_native_core() {
                 Ok(out) => {
                     let expected = read(&dir.join(format!("expected-{n}.json")));
                     if expected == input {
-                        assert!(out == input, "{name} input-{n}: expected the input bytes back");
+                        assert!(
+                            out == input,
+                            "{name} input-{n}: expected the input bytes back"
+                        );
                     } else {
                         assert_eq!(json(&out), json(&expected), "{name} input-{n}");
                     }
@@ -437,16 +764,24 @@ fn golden_cases_through_wasmtime_match_the_native_core() {
     for case in manifest["events"].as_array().cloned().unwrap_or_default() {
         let mut relinker = loaded.processor("{}").unwrap_or_else(|e| panic!("{e}"));
         let context = case["context"].as_object().map(|c| EventContext {
-            invocation_start_unix_nano: c["invocation_start_unix_nano"].as_str().and_then(|s| s.parse().ok()),
+            invocation_start_unix_nano: c["invocation_start_unix_nano"]
+                .as_str()
+                .and_then(|s| s.parse().ok()),
             service_name: c["service_name"].as_str().map(String::from),
             execution_arn: c["execution_arn"].as_str().map(String::from),
         });
         let event = read(&root().join(case["event"].as_str().unwrap_or_default()));
-        let out = relinker.process_event(&event, context.as_ref(), base_now).unwrap_or_else(|e| panic!("{e}"));
+        let out = relinker
+            .process_event(&event, context.as_ref(), base_now)
+            .unwrap_or_else(|e| panic!("{e}"));
         let expected = read(&root().join(case["expected"].as_str().unwrap_or_default()));
         assert_eq!(json(&out), json(&expected), "{}", case["expected"]);
     }
-    for case in manifest["config_errors"].as_array().cloned().unwrap_or_default() {
+    for case in manifest["config_errors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
         let problems = match loaded.processor(case["config"].as_str().unwrap_or_default()) {
             Err(relink_relay::component::LoadError::Config(problems)) => problems,
             Err(other) => panic!("{other}"),
@@ -460,7 +795,9 @@ fn golden_cases_through_wasmtime_match_the_native_core() {
 fn a_trapping_component_is_restarted_and_the_request_passes_through() {
     // 4 MiB of guest memory: enough to start, not enough for a 3 MB request, so the
     // guest's allocator fails and the instance traps.
-    let loaded = LoadedComponent::load(&component()).unwrap_or_else(|e| panic!("{e}")).memory_limit(4 << 20);
+    let loaded = LoadedComponent::load(&component())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .memory_limit(4 << 20);
     let relinker = loaded.processor("{}").unwrap_or_else(|e| panic!("{e}"));
     let upstream = Upstream::start(200, "application/json", b"{}", Duration::ZERO);
     let pipeline = Pipeline {
@@ -471,21 +808,45 @@ fn a_trapping_component_is_restarted_and_the_request_passes_through() {
         max_body: 64 << 20,
     };
     let big = big_request(3_000_000);
-    let reply = pipeline.export(ExportRequest { encoding: Encoding::Json, content_encoding: None, body: big.clone() });
+    let reply = pipeline.export(ExportRequest {
+        encoding: Encoding::Json,
+        content_encoding: None,
+        body: big.clone(),
+    });
     assert_eq!(
         (reply.status, String::from_utf8_lossy(&reply.body).as_ref()),
-        (200, r#"{"partialSuccess":{"errorMessage":"relink passed this request through unchanged: component trapped (restarted): wasm trap: wasm `unreachable` instruction executed"}}"#)
+        (
+            200,
+            r#"{"partialSuccess":{"errorMessage":"relink passed this request through unchanged: component trapped (restarted): wasm trap: wasm `unreachable` instruction executed"}}"#
+        )
     );
     assert_eq!(upstream.received()[0].body, big);
     // The fresh instance serves the next request.
     let (small, _) = golden("pass-through", 2);
-    let reply = pipeline.export(ExportRequest { encoding: Encoding::Json, content_encoding: None, body: small.clone() });
+    let reply = pipeline.export(ExportRequest {
+        encoding: Encoding::Json,
+        content_encoding: None,
+        body: small.clone(),
+    });
     assert_eq!((reply.status, reply.body.as_slice()), (200, &b"{}"[..]));
     assert_eq!(upstream.received()[1].body, small);
     let metrics = pipeline.prometheus();
-    assert!(metrics.lines().any(|l| l == "relink_relay_component_restarts_total 1"), "{metrics}");
-    assert!(metrics.lines().any(|l| l == "relink_relay_passed_through_total 1"), "{metrics}");
-    assert!(metrics.lines().any(|l| l == "relink_requests_total 1"), "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "relink_relay_component_restarts_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "relink_relay_passed_through_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.lines().any(|l| l == "relink_requests_total 1"),
+        "{metrics}"
+    );
 }
 
 /// A valid OTLP/JSON request of about `size` bytes (one span with a long attribute).
@@ -509,18 +870,39 @@ fn raw_exchange(relay: &Relay, request: &[u8]) -> String {
 #[test]
 fn raw_events_become_spans_that_go_on() {
     let upstream = Upstream::start(200, "application/json", b"{}", Duration::ZERO);
-    let relay = start(Opts { upstream: Some(&upstream), ..Opts::default() });
+    let relay = start(Opts {
+        upstream: Some(&upstream),
+        ..Opts::default()
+    });
     let logs = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../tests/golden/relink/serverless-demo/event-4.ndjson"
     ))
     .unwrap_or_else(|e| panic!("{e}"));
-    let reply = post(&relay, "/v1/events", &[("content-type", "application/x-ndjson")], &logs);
+    let reply = post(
+        &relay,
+        "/v1/events",
+        &[("content-type", "application/x-ndjson")],
+        &logs,
+    );
     assert_eq!((reply.status, reply.body.as_slice()), (200, &b"{}"[..]));
     let forwarded = decode(&upstream.received()[0].body, Encoding::Json);
-    let spans: usize = forwarded.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum();
-    assert_eq!(spans, 9, "OrderFlow: the execution, 4 state spans (one a retry), 4 task attempts");
-    let reply = post(&relay, "/v1/events", &[("content-type", "application/json")], b"{\"not\": \"aws\"}");
+    let spans: usize = forwarded
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len())
+        .sum();
+    assert_eq!(
+        spans, 9,
+        "OrderFlow: the execution, 4 state spans (one a retry), 4 task attempts"
+    );
+    let reply = post(
+        &relay,
+        "/v1/events",
+        &[("content-type", "application/json")],
+        b"{\"not\": \"aws\"}",
+    );
     assert_eq!(reply.status, 400);
     relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
 }

@@ -8,7 +8,11 @@ use std::path::PathBuf;
 pub fn relink_golden_cases() -> Vec<PathBuf> {
     let dir = root().join("tests/golden/relink");
     let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    let mut cases: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut cases: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     cases.sort();
     cases
 }
@@ -65,7 +69,10 @@ pub fn native(config: &str, input: &[u8], encoding: relink::otlp::Encoding) -> V
     let mut processor = relink::config::Config::from_json(config)
         .and_then(|c| c.build())
         .unwrap_or_else(|e| panic!("{e}"));
-    processor.process_traces_as(input, encoding, NOW).output.into_owned()
+    processor
+        .process_traces_as(input, encoding, NOW)
+        .output
+        .into_owned()
 }
 
 /// A fresh temporary directory.

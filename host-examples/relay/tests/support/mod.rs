@@ -29,14 +29,19 @@ pub fn component() -> PathBuf {
         let wasm = root().join("dist/relink.wasm");
         if !wasm.exists() {
             let script = root().join("host-examples/relay/build-component.sh");
-            let status = Command::new("bash").arg(&script).status().map_err(|e| format!("{}: {e}", script.display()))?;
+            let status = Command::new("bash")
+                .arg(&script)
+                .status()
+                .map_err(|e| format!("{}: {e}", script.display()))?;
             if !status.success() {
                 return Err(format!("{} failed: {status}", script.display()));
             }
         }
         Ok(wasm)
     });
-    found.clone().unwrap_or_else(|e| panic!("no component: {e}"))
+    found
+        .clone()
+        .unwrap_or_else(|e| panic!("no component: {e}"))
 }
 
 pub fn read(path: &Path) -> Vec<u8> {
@@ -44,7 +49,8 @@ pub fn read(path: &Path) -> Vec<u8> {
 }
 
 pub fn json(bytes: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
 }
 
 pub fn manifest() -> serde_json::Value {
@@ -57,7 +63,11 @@ pub fn flatten(value: &serde_json::Value) -> Vec<(String, u64)> {
         match value {
             serde_json::Value::Object(fields) => {
                 for (name, inner) in fields {
-                    let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+                    let path = if prefix.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{prefix}.{name}")
+                    };
                     walk(&path, inner, out);
                 }
             }
@@ -79,7 +89,10 @@ pub fn batches(dir: &Path) -> Vec<(u64, PathBuf, bool)> {
         .into_iter()
         .filter_map(|p| {
             let name = p.file_name()?.to_str()?.to_string();
-            if let Some(n) = name.strip_prefix("input-").and_then(|r| r.strip_suffix(".json")) {
+            if let Some(n) = name
+                .strip_prefix("input-")
+                .and_then(|r| r.strip_suffix(".json"))
+            {
                 return Some((n.parse().ok()?, p, false));
             }
             let (n, _) = name.strip_prefix("event-")?.split_once('.')?;
@@ -91,7 +104,12 @@ pub fn batches(dir: &Path) -> Vec<(u64, PathBuf, bool)> {
 }
 
 pub fn count_spans(request: &ExportTraceServiceRequest) -> usize {
-    request.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum()
+    request
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len())
+        .sum()
 }
 
 /// `google.rpc.Status` with only a message, as protobuf (messages under 128 bytes).
@@ -108,7 +126,8 @@ impl TempDir {
     pub fn new(name: &str) -> TempDir {
         static N: AtomicUsize = AtomicUsize::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("relink-relay-{}-{name}-{n}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("relink-relay-{}-{name}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         TempDir(dir)
@@ -150,9 +169,16 @@ pub struct Upstream {
 impl Upstream {
     pub fn start(status: u16, content_type: &str, body: &[u8], delay: Duration) -> Upstream {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"));
+        let port = listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("{e}"));
         let received = Arc::new(Mutex::new(Vec::new()));
-        let mut head = format!("HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        let mut head = format!(
+            "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
         head.extend_from_slice(body);
         let (log, answer) = (received.clone(), Arc::new(head));
         std::thread::spawn(move || {
@@ -184,7 +210,11 @@ fn serve_connection(stream: TcpStream, log: &Mutex<Vec<Received>>, answer: &[u8]
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
             return;
         }
-        let path = line.split_whitespace().nth(1).unwrap_or_default().to_string();
+        let path = line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
         let (mut length, mut content_type) = (0usize, String::new());
         loop {
             let mut header = String::new();
@@ -208,7 +238,11 @@ fn serve_connection(stream: TcpStream, log: &Mutex<Vec<Received>>, answer: &[u8]
             return;
         }
         if let Ok(mut log) = log.lock() {
-            log.push(Received { path, content_type, body });
+            log.push(Received {
+                path,
+                content_type,
+                body,
+            });
         }
         std::thread::sleep(delay);
         if writer.write_all(answer).is_err() {
@@ -220,7 +254,10 @@ fn serve_connection(stream: TcpStream, log: &Mutex<Vec<Received>>, answer: &[u8]
 /// An `http://127.0.0.1:PORT` URL where nothing listens (the port was just released).
 pub fn closed_port_url() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"));
+    let port = listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
     drop(listener);
     format!("http://127.0.0.1:{port}")
 }
@@ -238,7 +275,15 @@ pub struct Opts<'a> {
 
 impl Default for Opts<'_> {
     fn default() -> Self {
-        Opts { config: None, upstream: None, upstream_url: None, out: None, max_body: 1 << 20, workers: 2, playground: None }
+        Opts {
+            config: None,
+            upstream: None,
+            upstream_url: None,
+            out: None,
+            max_body: 1 << 20,
+            workers: 2,
+            playground: None,
+        }
     }
 }
 
@@ -283,10 +328,28 @@ fn agent() -> ureq::Agent {
 
 fn reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
     let response = response.unwrap_or_else(|e| panic!("request failed: {e}"));
-    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(String::from);
-    let (status, content_type, allow) = (response.status().as_u16(), header("content-type").unwrap_or_default(), header("allow"));
-    let body = response.into_body().read_to_vec().unwrap_or_else(|e| panic!("body: {e}"));
-    Reply { status, content_type, allow, body }
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+    };
+    let (status, content_type, allow) = (
+        response.status().as_u16(),
+        header("content-type").unwrap_or_default(),
+        header("allow"),
+    );
+    let body = response
+        .into_body()
+        .read_to_vec()
+        .unwrap_or_else(|e| panic!("body: {e}"));
+    Reply {
+        status,
+        content_type,
+        allow,
+        body,
+    }
 }
 
 pub fn post_to(addr: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
@@ -302,5 +365,9 @@ pub fn post(relay: &Relay, path: &str, headers: &[(&str, &str)], body: &[u8]) ->
 }
 
 pub fn get(relay: &Relay, path: &str) -> Reply {
-    reply(agent().get(format!("http://{}{path}", relay.local_addr())).call())
+    reply(
+        agent()
+            .get(format!("http://{}{path}", relay.local_addr()))
+            .call(),
+    )
 }
