@@ -43,12 +43,12 @@ install_python_env() {
 
 build_component() {
   # dist/relink.wasm: the WebAssembly component the relay (and jco, Python wasmtime) runs.
-  host-examples/relay/build-component.sh
+  host-examples/component/build.sh
 }
 
 build_native() {
   step "building the core, the relay and the relink CLI (release)"
-  cargo build --release --workspace --quiet
+  cargo build --release --quiet -p relink-cli -p relink-relay
   mkdir -p dist
   cp target/release/relink dist/relink
 }
@@ -85,7 +85,7 @@ run_tests() {
     step "python client tests"
     .venv/bin/python -m pytest -q tests/clients
   fi
-  host-examples/relay/build-component.sh test
+  host-examples/component/build.sh test
   SKIP_BUILD=1 host-examples/playground/test.sh
 }
 

@@ -33,7 +33,7 @@ use std::hint::black_box;
 const NOW: u64 = 1_709_929_400_000_000_000;
 
 fn processor(config: &str) -> Processor {
-    match Config::from_json(config).and_then(|c| c.build()) {
+    match Config::from_json(config).and_then(|c| relink::Processor::new(&c)) {
         Ok(p) => p,
         Err(e) => panic!("bench config: {e}"),
     }

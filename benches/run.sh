@@ -10,7 +10,7 @@
 # Criterion's own report is in target/criterion (or $CARGO_TARGET_DIR/criterion); the
 # log with the batch descriptions is written to target/bench.log.
 #
-# When the component has been built (dist/relink.wasm, host-examples/relay/build-component.sh),
+# When the component has been built (dist/relink.wasm, host-examples/component/build.sh),
 # the same batches then run natively and in wasmtime 48 (benches/wasm). Its wasmtime build is
 # long when cold (about 8 minutes on 2 cores): HOSTS_TARGET_DIR=/work/target-hosts reuses the
 # one the relay and harness builds keep there.
@@ -91,7 +91,7 @@ if [ -f dist/relink.wasm ]; then
         cargo run --quiet --release --manifest-path benches/wasm/Cargo.toml -- dist/relink.wasm
 else
     echo
-    echo "dist/relink.wasm not built: run host-examples/relay/build-component.sh for the wasm figures"
+    echo "dist/relink.wasm not built: run host-examples/component/build.sh for the wasm figures"
 fi
 
 if [ -f dist/relink-envoy.wasm ] && [ -f dist/relink-collector.wasm ]; then

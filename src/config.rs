@@ -1,8 +1,9 @@
 //! The one configuration every host shares: JSON, parsed by serde, validated once.
 //!
 //! Hosts read a JSON document (a file, an Envoy plugin configuration, a WIT constructor
-//! argument), call [`Config::from_json`] and then [`Config::build`], and keep the returned
-//! [`Processor`]: every check happens here, so the hot path never re-validates. Every
+//! argument), call [`Config::from_json`] and then `Processor::new`, which compiles it once
+//! into `Settings` (limits as `usize`, resolved options): every check happens here, so
+//! the hot path never re-reads or re-validates. Every
 //! section and field is optional; an empty object `{}` gives the defaults, which are the
 //! behaviour of `relink process` without `--config`: Datadog-compatible pointer links and
 //! direct span links on, trace adoption off, the raw trigger event attribute removed from
@@ -20,7 +21,6 @@
 //! }
 //! ```
 
-use crate::relink::Processor;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -383,16 +383,6 @@ impl Default for Stepfunctions {
     }
 }
 
-impl Stepfunctions {
-    /// The options the span builder takes.
-    pub fn options(&self) -> crate::stepfn::Options {
-        crate::stepfn::Options {
-            include_data: self.include_data,
-            max_events: usize::try_from(self.max_events).unwrap_or(usize::MAX),
-        }
-    }
-}
-
 /// Log enrichment (trace ids on Lambda and Step Functions log records, [`crate::logs`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -522,24 +512,8 @@ impl Config {
                 1 << 20,
             );
         }
-        if self.adoption.enabled {
-            if !self.direct_links.enabled {
-                errors.push(requires("adoption.enabled", "direct_links.enabled"));
-            }
-            range(
-                &mut errors,
-                "adoption.ttl_seconds",
-                self.adoption.ttl_seconds,
-                1,
-                86_400,
-            );
-            range(
-                &mut errors,
-                "adoption.max_traces",
-                self.adoption.max_traces,
-                1,
-                10_000_000,
-            );
+        if self.adoption.enabled && !self.direct_links.enabled {
+            errors.push(requires("adoption.enabled", "direct_links.enabled"));
         }
         let sfn = &self.stepfunctions;
         if sfn.lambda_join == LambdaJoin::Parent && !sfn.enabled {
@@ -548,13 +522,17 @@ impl Config {
                 "stepfunctions.enabled",
             ));
         }
-        if self.messaging.parent_single_message || sfn.lambda_join == LambdaJoin::Parent {
-            if self.messaging.parent_single_message && !self.messaging.enabled {
-                errors.push(requires(
-                    "messaging.parent_single_message",
-                    "messaging.enabled",
-                ));
-            }
+        if self.messaging.parent_single_message && !self.messaging.enabled {
+            errors.push(requires(
+                "messaging.parent_single_message",
+                "messaging.enabled",
+            ));
+        }
+        // Every option that re-parents traces uses the adoption machinery and its bounds.
+        if self.adoption.enabled
+            || self.messaging.parent_single_message
+            || sfn.lambda_join == LambdaJoin::Parent
+        {
             range(
                 &mut errors,
                 "adoption.ttl_seconds",
@@ -663,7 +641,6 @@ impl Config {
             1,
             100_000,
         );
-        dedup_errors(&mut errors);
         match errors.len() {
             0 => Ok(()),
             1 => Err(errors.remove(0)),
@@ -679,17 +656,6 @@ impl Config {
             LambdaJoin::Link => false,
             LambdaJoin::Parent => true,
         }
-    }
-
-    /// Validates and builds the processor, which keeps its own copy of the settings.
-    pub fn build(&self) -> Result<Processor, ConfigError> {
-        self.validate()?;
-        Ok(Processor::from_valid(self))
-    }
-
-    /// The log enricher this configuration describes (`logs`); one per processor.
-    pub fn enricher(&self) -> crate::logs::Enricher {
-        crate::logs::Enricher::new(usize::try_from(self.logs.max_requests).unwrap_or(usize::MAX))
     }
 
     fn check_attributes(&self, errors: &mut Vec<ConfigError>) {
@@ -750,19 +716,6 @@ fn requires(field: &str, requires: &str) -> ConfigError {
         field: field.into(),
         requires: requires.into(),
     }
-}
-
-/// The adoption ranges are checked for two options; report each problem once.
-fn dedup_errors(errors: &mut Vec<ConfigError>) {
-    let mut seen: Vec<ConfigError> = Vec::with_capacity(errors.len());
-    errors.retain(|e| {
-        if seen.contains(e) {
-            false
-        } else {
-            seen.push(e.clone());
-            true
-        }
-    });
 }
 
 #[cfg(test)]

@@ -25,8 +25,11 @@ fn empty_object_gives_the_documented_defaults() {
     assert!(c.stepfunctions.enabled && !c.stepfunctions.include_data);
     assert_eq!(c.stepfunctions.max_events, 25_000);
     assert_eq!(c.stepfunctions.lambda_join, LambdaJoin::FollowAdoption);
-    assert_eq!(c.stepfunctions.options(), crate::stepfn::Options::default());
-    assert!(c.build().is_ok());
+    assert_eq!(
+        crate::Settings::new(&c).unwrap().stepfn,
+        crate::stepfn::Options::default()
+    );
+    assert!(crate::Processor::new(&c).is_ok());
 }
 
 #[test]
@@ -63,7 +66,7 @@ fn every_field_can_be_set() {
         (2000, 8)
     );
     assert_eq!(
-        c.stepfunctions.options(),
+        crate::Settings::new(&c).unwrap().stepfn,
         crate::stepfn::Options {
             include_data: true,
             max_events: 100
@@ -151,7 +154,7 @@ fn one_problem_is_reported_alone_and_build_validates() {
     c.messaging.enabled = false;
     c.messaging.parent_single_message = true;
     assert_eq!(
-        c.build().err(),
+        crate::Processor::new(&c).err(),
         Some(ConfigError::Requires {
             field: "messaging.parent_single_message".into(),
             requires: "messaging.enabled".into()

@@ -10,7 +10,7 @@ fn load(name: &str) -> Config {
     );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let config = Config::from_json(&text).unwrap_or_else(|e| panic!("{path}: {e:?}"));
-    if let Err(e) = config.build() {
+    if let Err(e) = relink::Processor::new(&config) {
         panic!("{path}: {e:?}");
     }
     config

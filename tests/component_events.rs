@@ -47,7 +47,7 @@ fn event_entry_point_outputs_match_golden() {
     for case in &events {
         let event = std::fs::read(root.join(case["event"].as_str().unwrap_or_default()))
             .unwrap_or_default();
-        let Ok(mut processor) = Config::default().build() else {
+        let Ok(mut processor) = relink::Processor::new(&Config::default()) else {
             failures.push("default config does not build".into());
             continue;
         };
@@ -82,7 +82,7 @@ fn event_errors_are_the_cores() {
     assert_eq!(cases.len(), 2);
     for case in cases {
         let event = case["event"].as_str().unwrap_or_default();
-        let Ok(mut processor) = Config::default().build() else {
+        let Ok(mut processor) = relink::Processor::new(&Config::default()) else {
             panic!("default config does not build");
         };
         let message = processor
@@ -110,7 +110,9 @@ fn log_record_outputs_match_golden() {
     assert_eq!(sequences.len(), 5);
     let mut out = serde_json::Map::new();
     for sequence in &sequences {
-        let mut enricher = Config::default().enricher();
+        let mut enricher = relink::Settings::new(&Config::default())
+            .map(|s| s.enricher())
+            .unwrap_or_else(|e| panic!("{e}"));
         let outputs: Vec<Value> = sequence["records"]
             .as_array()
             .into_iter()

@@ -19,7 +19,7 @@ use std::path::Path;
 const NOW: u64 = 1_722_369_353_000_000_000;
 
 fn processor(config: &str) -> Processor {
-    match Config::from_json(config).and_then(|c| c.build()) {
+    match Config::from_json(config).and_then(|c| relink::Processor::new(&c)) {
         Ok(p) => p,
         Err(e) => panic!("test config {config}: {e}"),
     }

@@ -387,7 +387,7 @@ fn encode(batches: &[Batch]) -> Vec<(Vec<u8>, Encoding)> {
 }
 
 fn processor(config: &str) -> Processor {
-    match Config::from_json(config).and_then(|c| c.build()) {
+    match Config::from_json(config).and_then(|c| relink::Processor::new(&c)) {
         Ok(p) => p,
         Err(e) => panic!("{config}: {e}"),
     }

@@ -67,7 +67,7 @@ const CONFIGS: &[(&str, bool)] = &[
 ];
 
 fn processor(config: &str) -> Processor {
-    match Config::from_json(config).and_then(|c| c.build()) {
+    match Config::from_json(config).and_then(|c| relink::Processor::new(&c)) {
         Ok(p) => p,
         Err(e) => panic!("{config}: {e}"),
     }

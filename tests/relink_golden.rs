@@ -61,7 +61,7 @@ fn run_case(case: &Path, failures: &mut Vec<String>) {
         .unwrap_or("?")
         .to_string();
     let config = std::fs::read_to_string(case.join("config.json")).unwrap_or_default();
-    let mut processor = match Config::from_json(&config).and_then(|c| c.build()) {
+    let mut processor = match Config::from_json(&config).and_then(|c| relink::Processor::new(&c)) {
         Ok(p) => p,
         Err(e) => {
             failures.push(format!("{name}: config.json: {e}"));
@@ -155,7 +155,10 @@ fn outputs_processed_again_are_unchanged() {
         let Ok(config) = Config::from_json(&config) else {
             continue;
         };
-        let (Ok(mut first), Ok(mut fresh)) = (config.build(), config.build()) else {
+        let (Ok(mut first), Ok(mut fresh)) = (
+            relink::Processor::new(&config),
+            relink::Processor::new(&config),
+        ) else {
             continue;
         };
         for (n, path, raw) in inputs(case) {

@@ -208,10 +208,11 @@ fn pointer_links_flood_through_the_processor_stays_within_the_configured_bound()
     const BATCHES: u64 = 25;
     const SPANS: u64 = 8_000;
     let config = format!(r#"{{"index": {{"max_entries": {MAX_ENTRIES}}}}}"#);
-    let mut processor = match relink::config::Config::from_json(&config).and_then(|c| c.build()) {
-        Ok(p) => p,
-        Err(e) => panic!("{e}"),
-    };
+    let mut processor =
+        match relink::config::Config::from_json(&config).and_then(|c| relink::Processor::new(&c)) {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        };
     let s = |k: &str, v: &str| KeyValue {
         key: k.into(),
         value: Some(AnyValue {

@@ -199,7 +199,7 @@ fn links_of(requests: &[ExportTraceServiceRequest]) -> Links {
 }
 
 fn build(config: &Config) -> Processor {
-    match config.build() {
+    match relink::Processor::new(&config) {
         Ok(p) => p,
         Err(e) => panic!("config: {e}"),
     }

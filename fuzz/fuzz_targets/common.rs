@@ -50,14 +50,14 @@ fn parsed() -> &'static [Config] {
 /// configurations are parsed once.
 pub fn processor(n: usize) -> Option<Processor> {
     let parsed = parsed();
-    parsed.get(n % parsed.len())?.build().ok()
+    Processor::new(parsed.get(n % parsed.len())?).ok()
 }
 
 /// Fresh processors, one per configuration.
 pub fn processors() -> Vec<Processor> {
     parsed()
         .iter()
-        .filter_map(|config| config.build().ok())
+        .filter_map(|config| relink::Processor::new(&config).ok())
         .collect()
 }
 

@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(&config),
         "config round trip"
     );
-    let Ok(mut processor) = config.build() else {
+    let Ok(mut processor) = relink::Processor::new(&config) else {
         panic!("a validated configuration did not build");
     };
     let processed = processor.process_traces(REQUEST, 1_722_369_353_000_000_000);

@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use relink::bindings::fluent_bit::relink_filter;
+use relink_fluent_bit::relink_filter;
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,4 +1,4 @@
-//! The browser playground binding (`bindings::web_session`, what `bindings::web` converts
+//! The browser playground binding (`relink_web::Session`, what its wasm-bindgen API converts
 //! to wasm-bindgen types): a session per input; the first byte picks the call. Every call
 //! answers (an outcome or an error string); an outcome with an error passes the input
 //! through.
@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use relink::bindings::web_session::{check_config_problems, otlp_to_json, Session};
+use relink_web::{check_config_problems, otlp_to_json, Session};
 
 const NOW: u64 = 1_722_369_353_000_000_000;
 const ARN: &str = "arn:aws:states:us-east-1:123456789012:execution:orders:run-1";

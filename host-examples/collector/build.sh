@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
-cargo rustc --quiet --lib --profile wasm --target wasm32-wasip1 --features otelwasm --crate-type cdylib
+cargo build --quiet -p relink-collector --lib --profile wasm --target wasm32-wasip1
 mkdir -p dist
-cp "${CARGO_TARGET_DIR:-target}/wasm32-wasip1/wasm/relink.wasm" dist/relink-collector.wasm
+cp "${CARGO_TARGET_DIR:-target}/wasm32-wasip1/wasm/relink_collector.wasm" dist/relink-collector.wasm
 echo "dist/relink-collector.wasm: $(wc -c <dist/relink-collector.wasm) bytes"

@@ -7,8 +7,8 @@ rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add was
 # Exporting wasi-libc's malloc and free makes Fluent Bit's runtime (WAMR) copy each record
 # into memory from the module's own allocator instead of its fixed-size app heap
 # (Wasm_Heap_Size), so record size is bounded by memory, not by that setting.
-cargo rustc --quiet --lib --profile wasm --target wasm32-wasip1 --features fluent-bit --crate-type cdylib \
+cargo rustc --quiet -p relink-fluent-bit --lib --profile wasm --target wasm32-wasip1 --crate-type cdylib \
   -- -C link-arg=--export=malloc -C link-arg=--export=free
 mkdir -p dist
-cp "${CARGO_TARGET_DIR:-target}/wasm32-wasip1/wasm/relink.wasm" dist/relink-fluent-bit.wasm
+cp "${CARGO_TARGET_DIR:-target}/wasm32-wasip1/wasm/relink_fluent_bit.wasm" dist/relink-fluent-bit.wasm
 echo "dist/relink-fluent-bit.wasm: $(wc -c <dist/relink-fluent-bit.wasm) bytes"

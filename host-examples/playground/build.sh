@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the browser playground into dist/web/ (or the folder given as $1): relink's
-# wasm-bindgen build (feature `web`, wasm32-unknown-unknown), the page and its samples.
+# wasm-bindgen build (the relink-web crate here, wasm32-unknown-unknown), the page and its
+# samples.
 # Serve the folder with any static server, e.g. `python3 -m http.server -d dist/web`.
 #
 # Idempotent: the Rust target and a wasm-bindgen CLI of exactly the crate's version are
@@ -36,14 +37,14 @@ ensure_tools() {
 }
 
 build_wasm() {
-  step "building relink for the browser (feature web, wasm32-unknown-unknown)"
+  step "building relink for the browser (relink-web, wasm32-unknown-unknown)"
   # getrandom 0.3 (pulled in by opentelemetry) needs its backend chosen on this target.
   # RUSTFLAGS with --target reaches only target code, so native builds keep their cache.
   (cd "$ROOT" && RUSTFLAGS='--cfg getrandom_backend="wasm_js"' \
-    cargo build --quiet --lib --features web --target wasm32-unknown-unknown --profile web)
+    cargo build --quiet -p relink-web --lib --target wasm32-unknown-unknown --profile web)
   rm -rf "$OUT/pkg"
-  wasm-bindgen --target web --no-typescript --out-dir "$OUT/pkg" \
-    "$ROOT/target/wasm32-unknown-unknown/web/relink.wasm"
+  wasm-bindgen --target web --no-typescript --out-dir "$OUT/pkg" --out-name relink \
+    "${CARGO_TARGET_DIR:-$ROOT/target}/wasm32-unknown-unknown/web/relink_web.wasm"
 }
 
 copy_page() {

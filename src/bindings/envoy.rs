@@ -56,7 +56,7 @@ impl RootContext for Root {
         let built =
             utf8(self.get_plugin_configuration(), "plugin configuration").and_then(|json| {
                 Config::from_json(&json)
-                    .and_then(|c| c.build())
+                    .and_then(|c| crate::Processor::new(&c))
                     .map_err(|e| e.to_string())
             });
         match built {

@@ -7,7 +7,7 @@
 //! resembles such an event but does not decode is left as an opaque body: one odd message
 //! must not make its whole delivery, and the context on it, undecodable.
 
-use super::{decode_event_value, detect_kind, s3, sns, Trigger, TriggerKind};
+use super::{decode_event_value, detect_kind, s3, Trigger, TriggerKind};
 use serde_json::Value;
 
 /// A body parsed as JSON when it is a JSON object or array. Scalars (`"42"`, `true`) are
@@ -20,15 +20,13 @@ pub(crate) fn parse_body(text: &str) -> Option<Value> {
     serde_json::from_str(text).ok()
 }
 
-/// The event a body carries, decoded; `None` when it carries none (or one that does not
-/// decode). `sns_envelope` allows the SNS notification envelope, which only queues receive.
-/// The S3 `s3:TestEvent` a new destination receives is not an event and gives `None`.
-pub(crate) fn decode_embedded(body: &Value, sns_envelope: bool) -> Option<Box<Trigger>> {
+/// The S3 notification or EventBridge event a body carries, decoded; `None` when it
+/// carries none (or one that does not decode). The S3 `s3:TestEvent` a new destination
+/// receives is not an event and gives `None`. (The SNS envelope, which only queues
+/// receive, is the SQS decoder's to recognise.)
+pub(crate) fn decode_embedded(body: &Value) -> Option<Box<Trigger>> {
     if s3::is_test_event(body) {
         return None;
-    }
-    if sns_envelope && sns::is_envelope(body) {
-        return sns::decode_envelope(body).ok().map(Box::new);
     }
     match detect_kind(body)? {
         TriggerKind::S3 | TriggerKind::Eventbridge => decode_event_value(body).ok().map(Box::new),
@@ -68,23 +66,16 @@ mod tests {
     #[test]
     fn embedded_events() {
         let s3 = json!({"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": "b"}, "object": {"key": "k"}}}]});
-        assert_eq!(
-            decode_embedded(&s3, false).map(|t| t.kind),
-            Some(TriggerKind::S3)
-        );
+        assert_eq!(decode_embedded(&s3).map(|t| t.kind), Some(TriggerKind::S3));
         let broken =
             json!({"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": "b"}}}]});
-        assert_eq!(decode_embedded(&broken, true), None);
+        assert_eq!(decode_embedded(&broken), None);
         let ddb = json!({"Records": [{"eventSource": "aws:dynamodb", "dynamodb": {"Keys": {}}}]});
-        assert_eq!(decode_embedded(&ddb, true), None);
+        assert_eq!(decode_embedded(&ddb), None);
         let envelope = json!({"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:r:1:t", "Message": "x"});
-        assert_eq!(
-            decode_embedded(&envelope, true).map(|t| t.kind),
-            Some(TriggerKind::Sns)
-        );
-        assert_eq!(decode_embedded(&envelope, false), None);
+        assert_eq!(decode_embedded(&envelope), None);
         let test_event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"});
-        assert_eq!(decode_embedded(&test_event, true), None);
-        assert_eq!(decode_embedded(&json!({"a": 1}), true), None);
+        assert_eq!(decode_embedded(&test_event), None);
+        assert_eq!(decode_embedded(&json!({"a": 1})), None);
     }
 }

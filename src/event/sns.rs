@@ -78,9 +78,7 @@ fn decode_notification(
     let id = req_str(value, &p("/MessageId"), input)?.to_owned();
     let message = opt_str(value, &p("/Message"), input)?;
     let body_json = message.and_then(message::parse_body);
-    let payload = body_json
-        .as_ref()
-        .and_then(|body| message::decode_embedded(body, false));
+    let payload = body_json.as_ref().and_then(message::decode_embedded);
     // A message decoded into `payload` is not repeated as raw JSON.
     let body_json = if payload.is_some() { None } else { body_json };
     let mut contexts = Vec::new();

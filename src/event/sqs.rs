@@ -12,7 +12,7 @@ use super::json::pointer as json_pointer;
 use super::json::{
     invalid, join, opt_millis_as_nanos, opt_obj, opt_str, opt_string, opt_u64, req_array, req_str,
 };
-use super::{arn, message, Detail, Item, MessageDetail, Trigger, TriggerKind};
+use super::{arn, message, sns, Detail, Item, MessageDetail, Trigger, TriggerKind};
 use crate::error::DecodeError;
 use crate::pointer::{Message, Pointer};
 use crate::propagation::{from_sqs_attributes, is_carrier_key, xray, Found};
@@ -40,13 +40,20 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     })
 }
 
+/// The event a body carries: an SNS notification envelope (SNS to SQS without raw message
+/// delivery), an S3 notification or an EventBridge event.
+fn embedded(body: &Value) -> Option<Box<Trigger>> {
+    if sns::is_envelope(body) {
+        return sns::decode_envelope(body).ok().map(Box::new);
+    }
+    message::decode_embedded(body)
+}
+
 fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
     let p = |rel: &str| format!("{base}{rel}");
     let id = req_str(value, &p("/messageId"), INPUT)?.to_owned();
     let (body_size, body_json) = body(value, &p("/body"))?;
-    let payload = body_json
-        .as_ref()
-        .and_then(|b| message::decode_embedded(b, true));
+    let payload = body_json.as_ref().and_then(embedded);
     // A body decoded into `payload` is not repeated as raw JSON.
     let body_json = if payload.is_some() { None } else { body_json };
     opt_obj(value, &p("/attributes"), INPUT)?;

@@ -1,27 +1,11 @@
-//! What a family of triggers (HTTP, messaging, storage, logs) decides about its span:
-//! kind, name, `faas.trigger`, trigger-level attributes and per-item attributes. The
+//! Which family of triggers (HTTP, messaging, storage, logs) describes a trigger's span
+//! (its [`Shape`]: kind, name, `faas.trigger`, trigger-level and per-item attributes). The
 //! structure around it (ids, parent, links, times) is the same for every family and
 //! lives in [`super::assemble`].
 
-use super::attrs::Attrs;
+use super::shape::Shape;
 use super::{http, logs, messaging, storage};
-use crate::event::{Item, Trigger, TriggerKind};
-use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
-
-/// A family's description of the span for one trigger.
-pub(crate) struct Shape {
-    pub(crate) kind: SpanKind,
-    pub(crate) name: String,
-    /// `faas.trigger`: `http`, `pubsub`, `datasource` or `timer`.
-    pub(crate) faas_trigger: &'static str,
-    /// Attributes describing the whole trigger; written right after `faas.trigger`.
-    pub(crate) attrs: Attrs,
-    /// HTTP requests take their header context as parent whatever
-    /// `parent_single_message` says, and do not link to it again.
-    pub(crate) http: bool,
-    /// Attributes of one item: on its links, and on the span when it is the only item.
-    pub(crate) item_attrs: fn(&Trigger, &Item) -> Attrs,
-}
+use crate::event::{Trigger, TriggerKind};
 
 /// The shape of the span for `trigger`, or `None` for triggers that get no inferred span.
 ///

@@ -5,7 +5,7 @@
 //! outside the known set). Its parent is the request headers' context.
 
 use super::attrs::{join_name, Attrs};
-use super::family::Shape;
+use super::shape::Shape;
 use crate::event::{Detail, HttpRequest, Item, Trigger, TriggerKind};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 

@@ -6,7 +6,7 @@
 //! the operation is always `insert`) and the AWS log group and stream attributes.
 
 use super::attrs::{distinct, join_name, uniform, Attrs};
-use super::family::Shape;
+use super::shape::Shape;
 use crate::event::time::format_rfc3339_millis;
 use crate::event::{Detail, Item, LogEvent, Trigger};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;

@@ -6,7 +6,7 @@
 //! item's link, and also on the span when the batch holds one message.
 
 use super::attrs::{join_name, uniform, Attrs};
-use super::family::Shape;
+use super::shape::Shape;
 use crate::event::time::format_rfc3339_millis;
 use crate::event::{Detail, Item, Trigger, TriggerKind};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;

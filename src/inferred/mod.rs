@@ -21,6 +21,7 @@ mod logs;
 mod messaging;
 pub mod options;
 pub mod request;
+mod shape;
 mod storage;
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! (`INSERT,MODIFY orders`).
 
 use super::attrs::{distinct, join_name, uniform, Attrs};
-use super::family::Shape;
+use super::shape::Shape;
 use crate::event::time::format_rfc3339_millis;
 use crate::event::{Item, Trigger, TriggerKind};
 use crate::pointer::{Pointer, S3Object};

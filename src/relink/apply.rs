@@ -4,10 +4,10 @@
 
 use super::adopt::Remap;
 use super::attrs;
+use super::edits::{EventEdit, SpanEdit, SpanRef};
 use super::links::{self, LinkKind};
-use super::plan::{EventEdit, SpanEdit, SpanRef};
 use super::Counters;
-use crate::config::Config;
+use crate::settings::Settings;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
@@ -16,7 +16,7 @@ pub(crate) fn apply(
     refs: &[SpanRef],
     edits: Vec<SpanEdit>,
     remap: &Remap,
-    config: &Config,
+    config: &Settings,
     counters: &mut Counters,
 ) -> bool {
     let mut any = false;
@@ -42,7 +42,7 @@ pub(crate) fn apply_span(
     r: &SpanRef,
     edit: SpanEdit,
     remap: &Remap,
-    config: &Config,
+    config: &Settings,
     counters: &mut Counters,
 ) -> bool {
     let mut changed = false;
@@ -67,7 +67,7 @@ pub(crate) fn apply_span(
             }
         }
     }
-    let limit = usize::try_from(config.limits.max_links_per_span).unwrap_or(usize::MAX);
+    let limit = config.bounds.links_per_span;
     let (mut rules, mut hashes, mut matches) = (Vec::new(), Vec::new(), Vec::new());
     for mut p in planned {
         if span.links.len() >= limit {

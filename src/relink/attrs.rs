@@ -37,6 +37,10 @@ pub const PTR_DIR: &str = "ptr.dir";
 pub const PTR_HASH: &str = "ptr.hash";
 pub const LINK_KIND: &str = "link.kind";
 pub const SPAN_POINTER: &str = "span-pointer";
+/// The match kind of a join on ids both sides compute, written in `relink.match`.
+pub const DETERMINISTIC: &str = "deterministic";
+/// The attribute of the execution span relink builds that names its execution.
+pub const EXECUTION_ARN: &str = "aws.step_functions.execution.arn";
 
 /// The attribute's value, looking at no more than `limit` attributes.
 pub fn get<'a>(attrs: &'a [KeyValue], key: &str, limit: usize) -> Option<&'a Value> {

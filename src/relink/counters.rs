@@ -108,8 +108,8 @@ impl Counters {
         self.index = call.index.clone();
     }
 
-    pub(crate) fn problem(&mut self, p: super::evidence::Problem) {
-        use super::evidence::Problem;
+    pub(crate) fn problem(&mut self, p: super::claims::Problem) {
+        use super::claims::Problem;
         let e = &mut self.errors;
         match p {
             Problem::EventTooLarge => e.event_too_large += 1,

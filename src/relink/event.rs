@@ -20,12 +20,12 @@
 //! `event_too_large`, `event_invalid`).
 
 use super::{Counters, Processor};
-use crate::config::Config;
 use crate::error::DecodeError;
 use crate::event::json::pointer as json_pointer;
 use crate::event::{decode_event_value_with, decode_logs_json, inflate_logs_data, Trigger};
 use crate::inferred::{infer_request, InferOptions};
 use crate::otlp::ExportTraceServiceRequest;
+use crate::settings::Settings;
 use crate::stepfn::{spans_from_history, spans_from_logs};
 use serde_json::{Map, Value};
 
@@ -133,10 +133,9 @@ impl Processor {
     }
 }
 
-fn read(bytes: &[u8], ctx: &EventContext, config: &Config) -> Result<Read, DecodeError> {
-    let limit = config.limits.max_request_bytes;
-    if bytes.len() as u64 > limit {
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+fn read(bytes: &[u8], ctx: &EventContext, config: &Settings) -> Result<Read, DecodeError> {
+    let limit = config.bounds.request_bytes;
+    if bytes.len() > limit {
         return Err(DecodeError::TooLarge {
             input: "event",
             limit,
@@ -144,7 +143,7 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Config) -> Result<Read, Decod
         });
     }
     let sfn = config.stepfunctions.enabled;
-    let options = config.stepfunctions.options();
+    let options = &config.stepfn;
     let workflow =
         |result: Result<ExportTraceServiceRequest, DecodeError>| result.map(Read::workflow);
     let value = match crate::strict_json::from_slice(bytes) {
@@ -198,46 +197,40 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Config) -> Result<Read, Decod
         sfn,
         json_pointer(&value, "/awslogs/data").and_then(Value::as_str),
     ) {
-        let inflated = inflate_logs_data(data, max_inflated(config))?;
+        let inflated = inflate_logs_data(data, config.bounds.decompressed_bytes)?;
         if let Some(merged) = execution_log_events(&inflated) {
             return workflow(spans_from_logs(&merged, &options));
         }
     }
-    let event_limit = config.limits.max_event_bytes;
-    if bytes.len() as u64 > event_limit {
-        let limit = usize::try_from(event_limit).unwrap_or(usize::MAX);
+    let limit = config.bounds.event_bytes;
+    if bytes.len() > limit {
         return Err(DecodeError::TooLarge {
             input: "event",
             limit,
             actual: bytes.len(),
         });
     }
-    let trigger = decode_event_value_with(&value, max_inflated(config))?;
+    let trigger = decode_event_value_with(&value, config.bounds.decompressed_bytes)?;
     Ok(inferred(trigger, ctx, config))
-}
-
-/// CloudWatch Logs subscription data inflates up to `limits.max_decompressed_bytes`.
-fn max_inflated(config: &Config) -> usize {
-    usize::try_from(config.limits.max_decompressed_bytes).unwrap_or(usize::MAX)
 }
 
 /// Inflated subscription data: execution logs become workflow spans, other logs the
 /// CloudWatch Logs trigger.
-fn subscription(bytes: &[u8], ctx: &EventContext, config: &Config) -> Result<Read, DecodeError> {
+fn subscription(bytes: &[u8], ctx: &EventContext, config: &Settings) -> Result<Read, DecodeError> {
     if config.stepfunctions.enabled {
         if let Some(merged) = execution_log_events(bytes) {
-            return spans_from_logs(&merged, &config.stepfunctions.options()).map(Read::workflow);
+            return spans_from_logs(&merged, &config.stepfn).map(Read::workflow);
         }
     }
     let trigger = decode_logs_json(bytes)?;
     Ok(inferred(trigger, ctx, config))
 }
 
-fn inferred(trigger: Trigger, ctx: &EventContext, config: &Config) -> Read {
+fn inferred(trigger: Trigger, ctx: &EventContext, config: &Settings) -> Read {
     let options = InferOptions {
         service_name: ctx.service_name.clone(),
         invocation_start_unix_nano: ctx.invocation_start_unix_nano,
-        max_links: usize::try_from(config.limits.max_links_per_span).unwrap_or(usize::MAX),
+        max_links: config.bounds.links_per_span,
         ..InferOptions::default()
     };
     Read {

@@ -2,6 +2,7 @@
 //! underlying builders give; errors name the input and are counted.
 
 use super::*;
+use crate::config::Config;
 use crate::stepfn::Options;
 use base64::Engine;
 
@@ -22,7 +23,7 @@ const ARN: &str = "arn:aws:states:us-east-1:123456789012:execution:M:e-1";
 
 fn processor(json: &str) -> Processor {
     Config::from_json(json)
-        .and_then(|c| c.build())
+        .and_then(|c| crate::Processor::new(&c))
         .unwrap_or_else(|e| panic!("config: {e}"))
 }
 

@@ -13,79 +13,22 @@
 //!   `u` for the triggered span), as the Collector's datadog receiver converts them.
 
 use super::attrs;
+pub use super::claims::{ContextClaim, Problem, SpanEvidence, StateClaim};
 use super::key::{push_claim, Claim, Key, Rule};
-pub use super::stepfn::StateClaim;
-use crate::config::Config;
 use crate::event::Trigger;
-use crate::propagation::Found;
+use crate::settings::Settings;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use std::collections::HashSet;
-
-/// A trace context found in a message of the consumer's trigger.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContextClaim {
-    pub found: Found,
-    /// The message's id, written on the link as `messaging.message.id`.
-    pub message_id: Option<String>,
-}
-
-/// A problem met while reading evidence; counted, never fatal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Problem {
-    /// The event attribute is larger than `limits.max_event_bytes` or nested deeper than
-    /// `limits.max_nesting`.
-    EventTooLarge,
-    /// The event attribute is not JSON.
-    EventJson,
-    /// The event is JSON of no known AWS event shape (custom invocation payloads).
-    EventUnknown,
-    /// The event has a known shape but a field is wrong.
-    EventInvalid,
-    /// The DynamoDB keys attribute is not DynamoDB JSON of one or two key attributes.
-    DynamodbKeys,
-    /// A recorded item has more than two attributes and its table has no configured
-    /// key schema.
-    DynamodbKeySchema,
-}
-
-/// Everything one span proves.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SpanEvidence {
-    pub producer: Vec<Claim>,
-    pub consumer: Vec<Claim>,
-    pub contexts: Vec<ContextClaim>,
-    /// The Step Functions state that invoked the Lambda (its event's context object).
-    pub state: Option<StateClaim>,
-    /// Messages in the consumer's trigger (records of SQS, SNS, EventBridge, Kinesis).
-    pub messages: usize,
-    /// The span carries the event attribute (removed or truncated on output).
-    pub has_event: bool,
-    /// An earlier relink pass linked this span: its adoption was decided then. Deciding
-    /// again could differ (the event attribute it read may be gone, a producer trace may
-    /// have been adopted since), and processing output again must change nothing.
-    pub relinked: bool,
-    pub problems: Vec<Problem>,
-}
-
-impl SpanEvidence {
-    pub fn is_empty(&self) -> bool {
-        self.producer.is_empty()
-            && self.consumer.is_empty()
-            && self.contexts.is_empty()
-            && self.state.is_none()
-            && !self.has_event
-    }
-}
 
 /// The span attributes [`of_span`] reads evidence from, each with the string value it
 /// must have (`None`: any value), and the link attribute every Datadog pointer link has.
 /// A span with none of them proves nothing: the protobuf fast path decodes only the spans
 /// that have one, so an evidence source added to [`of_span`] adds its attribute here.
-pub(crate) fn span_keys(config: &Config) -> [(&str, Option<&str>); 3] {
+pub(crate) fn span_keys(config: &Settings) -> [(&str, Option<&str>); 3] {
     [
         ("rpc.system", Some("aws-api")),
         (config.attributes.event.as_str(), None),
-        (super::stepfn::EXECUTION_ARN, None),
+        (attrs::EXECUTION_ARN, None),
     ]
 }
 
@@ -93,9 +36,9 @@ pub(crate) fn span_keys(config: &Config) -> [(&str, Option<&str>); 3] {
 pub(crate) const LINK_KEYS: &[&str] = &[attrs::PTR_HASH];
 
 /// Reads a span's evidence.
-pub fn of_span(span: &Span, config: &Config) -> SpanEvidence {
+pub fn of_span(span: &Span, config: &Settings) -> SpanEvidence {
     let mut ev = SpanEvidence::default();
-    let limit = scan_limit(config);
+    let limit = config.bounds.attributes_scanned;
     super::sdk::producer_claims(span, config, &mut ev);
     super::stepfn::execution_claims(span, config, &mut ev);
     datadog_pointer_links(span, &mut ev);
@@ -112,7 +55,7 @@ pub fn of_span(span: &Span, config: &Config) -> SpanEvidence {
 
 /// Adds the consumer evidence of a decoded trigger (also used for spans inferred from a
 /// raw event, whose trigger is known without an attribute).
-pub fn of_trigger(trigger: &Trigger, config: &Config, ev: &mut SpanEvidence) {
+pub fn of_trigger(trigger: &Trigger, config: &Settings, ev: &mut SpanEvidence) {
     super::trigger::consumer_claims(trigger, config, ev, 0);
     // Batches hold up to 10000 records: dedupe with sets, keeping first occurrences.
     let mut seen = HashSet::new();
@@ -129,21 +72,13 @@ pub fn of_trigger(trigger: &Trigger, config: &Config, ev: &mut SpanEvidence) {
     });
 }
 
-pub(crate) fn scan_limit(config: &Config) -> usize {
-    usize::try_from(config.limits.max_attributes_scanned).unwrap_or(usize::MAX)
-}
-
-fn parse_event(event: &str, config: &Config) -> Result<Trigger, Problem> {
-    let limits = &config.limits;
-    let max_nesting = usize::try_from(limits.max_nesting).unwrap_or(usize::MAX);
-    if event.len() as u64 > limits.max_event_bytes
-        || super::depth::json_too_deep(event, max_nesting)
-    {
+fn parse_event(event: &str, config: &Settings) -> Result<Trigger, Problem> {
+    let bounds = &config.bounds;
+    if event.len() > bounds.event_bytes || super::depth::json_too_deep(event, bounds.nesting) {
         return Err(Problem::EventTooLarge);
     }
     let value = crate::strict_json::from_str(event).map_err(|_| Problem::EventJson)?;
-    let max_inflated = usize::try_from(limits.max_decompressed_bytes).unwrap_or(usize::MAX);
-    crate::event::decode_event_value_with(&value, max_inflated).map_err(|e| match e {
+    crate::event::decode_event_value_with(&value, bounds.decompressed_bytes).map_err(|e| match e {
         crate::error::DecodeError::UnknownEvent { .. } => Problem::EventUnknown,
         _ => Problem::EventInvalid,
     })

@@ -1,6 +1,8 @@
 use super::*;
+use crate::config::Config;
 use crate::event::{Item, Source, StepFunctionsContext, TriggerKind};
 use crate::pointer::{DynamodbItem, KeyValue, Message, Pointer, S3Object};
+use crate::propagation::Found;
 use crate::propagation::{Format, SpanContext, SpanId, TraceId};
 use crate::relink::attrs::kv;
 use opentelemetry_proto::tonic::trace::v1::span::Link;
@@ -80,7 +82,7 @@ fn every_record_and_nested_event_is_claimed() {
         ],
     );
     let mut ev = SpanEvidence::default();
-    of_trigger(&t, &Config::default(), &mut ev);
+    of_trigger(&t, &Settings::default(), &mut ev);
     assert_eq!(
         rules(&ev.consumer),
         vec![
@@ -130,7 +132,7 @@ fn dynamodb_records_and_step_functions_executions() {
     };
     t.step_functions = Some(ctx.clone());
     let mut ev = SpanEvidence::default();
-    of_trigger(&t, &Config::default(), &mut ev);
+    of_trigger(&t, &Settings::default(), &mut ev);
     let hashes: Vec<String> = ev.consumer.iter().map(|c| c.key.to_hex()).collect();
     assert_eq!(
         hashes.first().map(String::as_str),
@@ -151,7 +153,7 @@ fn dynamodb_records_and_step_functions_executions() {
     let mut disabled = Config::default();
     disabled.stepfunctions.enabled = false;
     let mut ev = SpanEvidence::default();
-    of_trigger(&t, &disabled, &mut ev);
+    of_trigger(&t, &Settings::new(&disabled).unwrap(), &mut ev);
     assert_eq!(ev.state, None);
     assert_eq!(
         ev.consumer.get(2).map(|c| c.rule),
@@ -173,7 +175,7 @@ fn config_switches_turn_claims_off() {
     c.direct_links.message_ids = false;
     c.messaging.enabled = false;
     let mut ev = SpanEvidence::default();
-    of_trigger(&t, &c, &mut ev);
+    of_trigger(&t, &Settings::new(&c).unwrap(), &mut ev);
     assert!(ev.consumer.is_empty() && ev.contexts.is_empty());
     assert_eq!(ev.messages, 1);
 }
@@ -200,7 +202,7 @@ fn event_attribute_problems_are_classified() {
             attributes: vec![kv("relink.event", event)],
             ..Default::default()
         };
-        let ev = of_span(&span, &config);
+        let ev = of_span(&span, &Settings::new(&config).unwrap());
         assert!(ev.has_event);
         assert_eq!(ev.problems, vec![want], "{event}");
     }
@@ -208,7 +210,7 @@ fn event_attribute_problems_are_classified() {
         attributes: vec![kv("other", "x")],
         ..Default::default()
     };
-    assert!(of_span(&plain, &config).is_empty());
+    assert!(of_span(&plain, &Settings::new(&config).unwrap()).is_empty());
 }
 
 #[test]
@@ -233,7 +235,7 @@ fn datadog_pointer_links_by_direction() {
         ],
         ..Default::default()
     };
-    let ev = of_span(&span, &Config::default());
+    let ev = of_span(&span, &Settings::default());
     assert_eq!(rules(&ev.producer), vec![(Rule::DynamodbItem, None)]);
     assert_eq!(rules(&ev.consumer), vec![(Rule::S3Object, None)]);
 }

@@ -17,7 +17,8 @@
 //! request nothing applies to is returned as the input bytes. Bytes outside changed spans
 //! are kept as they arrived (unknown fields too), where the full path re-encodes them.
 
-use super::plan::{self, SpanRef};
+use super::edits::SpanRef;
+use super::plan;
 use super::{apply, evidence, Counters, Processed, Processor};
 use crate::otlp::scan::{self, Interest, ScannedSpan};
 use crate::otlp::splice::splice;

@@ -59,7 +59,8 @@ fn canonical(bytes: &[u8]) -> Vec<u8> {
 /// Runs batches through the fast path and the full path, each with its own processor,
 /// and checks they agree on everything; returns both outputs of each batch.
 fn both(config: &str, batches: &[Vec<u8>]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let config = Config::from_json(config).and_then(|c| Ok((c.build()?, c.build()?)));
+    let config = Config::from_json(config)
+        .and_then(|c| Ok((crate::Processor::new(&c)?, crate::Processor::new(&c)?)));
     let Ok((mut fast, mut full)) = config else {
         panic!("config");
     };

@@ -46,7 +46,7 @@ impl Planned {
         match self.kind {
             LinkKind::Direct(m) => Some(m.name()),
             LinkKind::Context => Some(Match::Context.name()),
-            LinkKind::State => Some(super::stepfn::DETERMINISTIC),
+            LinkKind::State => Some(attrs::DETERMINISTIC),
             LinkKind::Pointer | LinkKind::Adoption => None,
         }
     }

@@ -41,8 +41,10 @@
 mod adopt;
 mod apply;
 mod attrs;
+mod claims;
 pub mod counters;
 mod depth;
+mod edits;
 mod event;
 pub mod evidence;
 mod fast;
@@ -58,10 +60,11 @@ mod trigger;
 pub use counters::Counters;
 pub use event::EventContext;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::error::DecodeError;
 use crate::event::Trigger;
 use crate::otlp::{self, Encoding, ExportTraceServiceRequest};
+use crate::settings::Settings;
 use std::borrow::Cow;
 
 /// The processor's state between calls.
@@ -70,9 +73,9 @@ pub(crate) struct State {
     pub remap: adopt::Remap,
 }
 
-/// A configured processor. Build it with [`Config::build`].
+/// A configured processor. Build it with [`Processor::new`].
 pub struct Processor {
-    config: Config,
+    config: Settings,
     state: State,
     counters: Counters,
 }
@@ -98,23 +101,30 @@ pub struct Outcome {
 }
 
 impl Processor {
-    pub(crate) fn from_valid(config: &Config) -> Processor {
-        let index = index::Index::new(
-            usize::try_from(config.index.max_entries).unwrap_or(usize::MAX),
-            u32::try_from(config.index.ttl_seconds).unwrap_or(u32::MAX),
-        );
-        let remap = adopt::Remap::new(
-            usize::try_from(config.adoption.max_traces).unwrap_or(usize::MAX),
-            u32::try_from(config.adoption.ttl_seconds).unwrap_or(u32::MAX),
-        );
+    /// Validates the configuration, compiles it once into [`Settings`] and builds a
+    /// processor with an empty index.
+    pub fn new(config: &Config) -> Result<Processor, ConfigError> {
+        Settings::new(config).map(Processor::with_settings)
+    }
+
+    /// A processor running on settings already compiled.
+    pub fn with_settings(settings: Settings) -> Processor {
+        let index = index::Index::new(settings.index_entries, settings.index_ttl_seconds);
+        let remap = adopt::Remap::new(settings.adoption_traces, settings.adoption_ttl_seconds);
         Processor {
-            config: config.clone(),
+            config: settings,
             state: State { index, remap },
             counters: Counters::default(),
         }
     }
 
+    /// The configuration the processor was built from.
     pub fn config(&self) -> &Config {
+        self.config.config()
+    }
+
+    /// The compiled settings it runs on.
+    pub fn settings(&self) -> &Settings {
         &self.config
     }
 
@@ -169,18 +179,13 @@ impl Processor {
             requests: 1,
             ..Counters::default()
         };
-        let limits = &self.config.limits;
-        let (limit, max_inflated, max_nesting) = (
-            limits.max_request_bytes,
-            limits.max_decompressed_bytes,
-            limits.max_nesting,
-        );
+        let bounds = self.config.bounds;
         let gzipped = otlp::is_gzip(input);
-        if input.len() as u64 > limit {
+        if input.len() > bounds.request_bytes {
             call.errors.request_too_large += 1;
             let e = DecodeError::TooLarge {
                 input: "otlp request",
-                limit: usize::try_from(limit).unwrap_or(usize::MAX),
+                limit: bounds.request_bytes,
                 actual: input.len(),
             };
             let encoding = encoding.unwrap_or_else(|| otlp::detect(input));
@@ -188,8 +193,7 @@ impl Processor {
         }
         let inflated;
         let body = if gzipped {
-            let max = usize::try_from(max_inflated).unwrap_or(usize::MAX);
-            match otlp::gunzip(input, max) {
+            match otlp::gunzip(input, bounds.decompressed_bytes) {
                 Ok(bytes) => {
                     inflated = bytes;
                     inflated.as_slice()
@@ -221,7 +225,7 @@ impl Processor {
                 };
             }
         }
-        let max_nesting = usize::try_from(max_nesting).unwrap_or(usize::MAX);
+        let max_nesting = bounds.nesting;
         let decoded =
             otlp::decode(body, encoding).and_then(|request| {
                 match depth::request_too_deep(&request, max_nesting) {
@@ -291,7 +295,7 @@ impl Processor {
         mut call: Counters,
     ) -> Outcome {
         let now_secs = u32::try_from(now_unix_nano / 1_000_000_000).unwrap_or(u32::MAX);
-        let spans = plan::spans_of(request);
+        let spans = edits::spans_of(request);
         call.spans_in = spans.len() as u64;
         call.spans_out = call.spans_in;
         let consumer = trigger.filter(|_| !spans.is_empty()).map(|t| (0, t));
@@ -303,7 +307,7 @@ impl Processor {
             now_secs,
             &mut call,
         );
-        let refs: Vec<plan::SpanRef> = spans.iter().map(|(r, _)| *r).collect();
+        let refs: Vec<edits::SpanRef> = spans.iter().map(|(r, _)| *r).collect();
         let changed = apply::apply(
             request,
             &refs,

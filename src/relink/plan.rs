@@ -11,86 +11,21 @@
 //!    entries, adoption;
 //! 4. event attribute edits and route stamps.
 
+use super::edits::{EventEdit, SpanEdit, Spans};
 use super::evidence::{self, SpanEvidence};
 use super::index::{Hit, Side};
 use super::key::{Claim, Match};
 use super::links::{self, Dir, Existing, Peer, Planned};
 use super::{stamp, stepfn, Counters, State};
-use crate::config::{Config, EventOutput};
+use crate::config::EventOutput;
 use crate::event::Trigger;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::Span;
+use crate::settings::Settings;
 use std::collections::HashMap;
-
-/// Where a span is, and its ids when they are well-formed.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SpanRef {
-    pub rs: usize,
-    pub ss: usize,
-    pub sp: usize,
-    pub trace: Option<[u8; 16]>,
-    pub span: Option<[u8; 8]>,
-    /// The parent span id, when the span has one.
-    pub parent: Option<[u8; 8]>,
-}
-
-/// What happens to the event attribute.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) enum EventEdit {
-    #[default]
-    None,
-    Remove,
-    Truncate(usize),
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct SpanEdit {
-    pub links: Vec<Planned>,
-    pub event: EventEdit,
-    pub route: Option<String>,
-}
-
-/// A span as planning sees it: where it is, and its decoded form unless the caller knows
-/// it carries no evidence (the fast path leaves spans its scanner cleared undecoded).
-pub(crate) type Spans<'a, 'b> = &'a [(SpanRef, Option<&'b Span>)];
-
-pub(crate) fn spans_of(req: &ExportTraceServiceRequest) -> Vec<(SpanRef, Option<&Span>)> {
-    let mut out = Vec::new();
-    for (rs, r) in req.resource_spans.iter().enumerate() {
-        for (ss, s) in r.scope_spans.iter().enumerate() {
-            for (sp, span) in s.spans.iter().enumerate() {
-                let ids = (
-                    &span.trace_id[..],
-                    &span.span_id[..],
-                    &span.parent_span_id[..],
-                );
-                out.push((SpanRef::new((rs, ss, sp), ids), Some(span)));
-            }
-        }
-    }
-    out
-}
-
-impl SpanRef {
-    /// A span at `(rs, ss, sp)` with the trace, span and parent ids as they arrived; ids
-    /// of the wrong length or all zero count as absent.
-    pub(crate) fn new(at: (usize, usize, usize), ids: (&[u8], &[u8], &[u8])) -> SpanRef {
-        let (trace, span, parent) = ids;
-        SpanRef {
-            rs: at.0,
-            ss: at.1,
-            sp: at.2,
-            trace: <[u8; 16]>::try_from(trace).ok().filter(|t| *t != [0; 16]),
-            span: <[u8; 8]>::try_from(span).ok().filter(|s| *s != [0; 8]),
-            parent: <[u8; 8]>::try_from(parent).ok().filter(|s| *s != [0; 8]),
-        }
-    }
-}
 
 /// Plans a batch. `spans` and the returned edits are in the same order.
 pub(crate) fn plan(
     state: &mut State,
-    config: &Config,
+    config: &Settings,
     spans: Spans<'_, '_>,
     consumer: Option<(usize, &Trigger)>,
     now_secs: u32,
@@ -134,9 +69,7 @@ pub(crate) fn plan(
     let event_edit = match config.event_attribute.output {
         EventOutput::Remove => EventEdit::Remove,
         EventOutput::Keep => EventEdit::None,
-        EventOutput::Truncate => EventEdit::Truncate(
-            usize::try_from(config.event_attribute.truncate_bytes).unwrap_or(usize::MAX),
-        ),
+        EventOutput::Truncate => EventEdit::Truncate(config.event_truncate_bytes),
     };
     for (edit, ev) in edits.iter_mut().zip(&evidence) {
         if ev.has_event {
@@ -151,7 +84,7 @@ pub(crate) fn plan(
 
 struct Batch<'a, 'b> {
     state: &'a mut State,
-    config: &'a Config,
+    config: &'a Settings,
     spans: Spans<'a, 'b>,
     edits: &'a mut [SpanEdit],
     existing: &'a mut [Option<Existing>],
@@ -305,7 +238,7 @@ impl Batch<'_, '_> {
         let mut target = ev
             .state
             .as_ref()
-            .filter(|_| self.config.stepfunctions_parent())
+            .filter(|_| self.config.stepfunctions_parent)
             .map(|s| {
                 (
                     self.state.remap.current(s.parent.trace_id.0),

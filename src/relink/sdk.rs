@@ -18,10 +18,10 @@
 //! A span whose status is ERROR wrote nothing and proves nothing.
 
 use super::attrs;
-use super::evidence::{scan_limit, Problem, SpanEvidence};
+use super::claims::{Problem, SpanEvidence};
 use super::key::{push_claim, Claim, Key, Rule};
-use crate::config::Config;
 use crate::pointer::{DynamodbItem, KeyValue, S3Object};
+use crate::settings::Settings;
 use opentelemetry_proto::tonic::trace::v1::{status::StatusCode, Span};
 use serde_json::{Map, Value};
 
@@ -45,8 +45,8 @@ fn service(raw: &str) -> String {
     s.to_string()
 }
 
-pub(crate) fn producer_claims(span: &Span, config: &Config, ev: &mut SpanEvidence) {
-    let limit = scan_limit(config);
+pub(crate) fn producer_claims(span: &Span, config: &Settings, ev: &mut SpanEvidence) {
+    let limit = config.bounds.attributes_scanned;
     let a = &span.attributes;
     if attrs::get_str(a, "rpc.system", limit) != Some("aws-api") {
         return;
@@ -85,8 +85,8 @@ pub(crate) fn producer_claims(span: &Span, config: &Config, ev: &mut SpanEvidenc
     }
 }
 
-fn s3(span: &Span, config: &Config, ev: &mut SpanEvidence) {
-    let limit = scan_limit(config);
+fn s3(span: &Span, config: &Settings, ev: &mut SpanEvidence) {
+    let limit = config.bounds.attributes_scanned;
     let a = &span.attributes;
     let bucket = attrs::first_str(a, BUCKET, limit);
     let key = attrs::first_str(a, OBJECT_KEY, limit);
@@ -117,11 +117,11 @@ fn s3(span: &Span, config: &Config, ev: &mut SpanEvidence) {
     }
 }
 
-fn messages(span: &Span, config: &Config, rule: Rule, ev: &mut SpanEvidence) {
+fn messages(span: &Span, config: &Settings, rule: Rule, ev: &mut SpanEvidence) {
     if !config.direct_links.message_ids {
         return;
     }
-    let limit = scan_limit(config);
+    let limit = config.bounds.attributes_scanned;
     let a = &span.attributes;
     let mut ids: Vec<&str> = MESSAGE_ID
         .iter()
@@ -133,8 +133,8 @@ fn messages(span: &Span, config: &Config, rule: Rule, ev: &mut SpanEvidence) {
     }
 }
 
-fn dynamodb(span: &Span, config: &Config, ev: &mut SpanEvidence) {
-    let limit = scan_limit(config);
+fn dynamodb(span: &Span, config: &Settings, ev: &mut SpanEvidence) {
+    let limit = config.bounds.attributes_scanned;
     let a = &span.attributes;
     let Some(json) = attrs::get_str(a, &config.attributes.dynamodb_keys, limit) else {
         return;
@@ -239,7 +239,7 @@ fn key_value(v: &Value) -> Option<KeyValue> {
 fn key_of(
     table: &str,
     item: Map<String, Value>,
-    config: &Config,
+    config: &Settings,
     ev: &mut SpanEvidence,
 ) -> Option<Vec<(String, KeyValue)>> {
     let names: Vec<String> = match config.dynamodb.tables.get(table) {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::Config;
 use crate::relink::attrs::kv;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, KeyValue as Attr};
 use opentelemetry_proto::tonic::trace::v1::Status;
@@ -33,7 +34,7 @@ fn tables(names: &[&str]) -> Attr {
 
 fn claims(span: &Span, config: &Config) -> (Vec<(Rule, String)>, Vec<Problem>) {
     let mut ev = SpanEvidence::default();
-    producer_claims(span, config, &mut ev);
+    producer_claims(span, &Settings::new(config).unwrap(), &mut ev);
     (
         ev.producer
             .iter()

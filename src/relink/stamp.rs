@@ -21,11 +21,12 @@
 //! Collector's `groupbytrace` processor) so a consumer trace arrives whole, or accept that
 //! only the spans batched with the consumer span are re-parented.
 
+use super::edits::{SpanEdit, Spans};
 use super::evidence::SpanEvidence;
 use super::key::{Claim, Rule};
-use super::plan::{SpanEdit, Spans};
 use super::State;
-use crate::config::{Config, S3Route};
+use crate::config::S3Route;
+use crate::settings::Settings;
 use std::collections::HashMap;
 
 /// The claim a span is routed by.
@@ -45,7 +46,7 @@ fn route_claim(ev: &SpanEvidence, s3_route: S3Route) -> Option<&Claim> {
 
 pub(crate) fn plan_routes(
     state: &State,
-    config: &Config,
+    config: &Settings,
     spans: Spans<'_, '_>,
     evidence: &[SpanEvidence],
     edits: &mut [SpanEdit],
@@ -53,7 +54,7 @@ pub(crate) fn plan_routes(
     let mut routes: HashMap<[u8; 16], String> = HashMap::new();
     // A trace stamped before keeps its route: its evidence may be gone by now (the event
     // attribute removed), and re-processing output must not change it.
-    let limit = super::evidence::scan_limit(config);
+    let limit = config.bounds.attributes_scanned;
     for (r, span) in spans {
         let (Some(trace), Some(route)) = (
             r.trace.map(|t| state.remap.current(t)),

@@ -31,46 +31,22 @@
 //! id. With adoption, a Lambda always lands in the workflow's trace, and in the caller's
 //! trace only on an instance whose remap table also saw the execution's adoption.
 
-use super::attrs::{self, kv};
-use super::evidence::SpanEvidence;
+use super::attrs::{self, kv, DETERMINISTIC, EXECUTION_ARN};
+use super::claims::{SpanEvidence, StateClaim};
 use super::key::{push_claim, Claim, Rule};
 use super::links::{LinkKind, Planned};
-use crate::config::Config;
 use crate::event::StepFunctionsContext;
-use crate::propagation::SpanContext;
-use crate::stepfn::{execution_span_id, parent_for_lambda};
+use crate::settings::Settings;
+use crate::stepfn::execution_span_id;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::span::Link;
 use opentelemetry_proto::tonic::trace::v1::Span;
-
-/// The match kind of a join on ids both sides compute, written in `relink.match`.
-pub const DETERMINISTIC: &str = "deterministic";
-
-/// The attribute of the execution span that names its execution.
-pub(crate) const EXECUTION_ARN: &str = "aws.step_functions.execution.arn";
-
-/// The state span a Lambda was invoked by, as its context object names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StateClaim {
-    /// The state span, in the trace the workflow's spans are in.
-    pub parent: SpanContext,
-    pub context: StepFunctionsContext,
-}
-
-impl StateClaim {
-    pub fn of(context: &StepFunctionsContext) -> StateClaim {
-        StateClaim {
-            parent: parent_for_lambda(context),
-            context: context.clone(),
-        }
-    }
-}
 
 /// The consumer evidence of a trigger's context object (`depth` 0 is the Lambda's own
 /// event; deeper triggers are events inside its records).
 pub(crate) fn context_claims(
     ctx: &StepFunctionsContext,
-    config: &Config,
+    config: &Settings,
     ev: &mut SpanEvidence,
     depth: usize,
 ) {
@@ -87,11 +63,11 @@ pub(crate) fn context_claims(
 }
 
 /// The consumer claim of an execution span relink built: the execution ARN.
-pub(crate) fn execution_claims(span: &Span, config: &Config, ev: &mut SpanEvidence) {
+pub(crate) fn execution_claims(span: &Span, config: &Settings, ev: &mut SpanEvidence) {
     if !config.stepfunctions.enabled || !config.direct_links.message_ids {
         return;
     }
-    let limit = super::evidence::scan_limit(config);
+    let limit = config.bounds.attributes_scanned;
     let Some(arn) =
         attrs::get_str(&span.attributes, EXECUTION_ARN, limit).filter(|a| !a.is_empty())
     else {

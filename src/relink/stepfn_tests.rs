@@ -130,7 +130,7 @@ fn spans(req: &ExportTraceServiceRequest) -> Vec<&Span> {
 
 fn processor(json: &str) -> Processor {
     Config::from_json(json)
-        .and_then(|c| c.build())
+        .and_then(|c| crate::Processor::new(&c))
         .unwrap_or_else(|e| panic!("config: {e}"))
 }
 

@@ -114,7 +114,7 @@ fn strings(s: &Span, key: &str) -> Vec<String> {
 }
 
 fn processor(json: &str) -> Processor {
-    match Config::from_json(json).and_then(|c| c.build()) {
+    match Config::from_json(json).and_then(|c| crate::Processor::new(&c)) {
         Ok(p) => p,
         Err(e) => panic!("config: {e}"),
     }

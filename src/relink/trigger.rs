@@ -9,11 +9,11 @@
 //!   Python and JS tracers) and the decoded bytes (its Rust extension) are claimed.
 //! - Every record gets its pointer, not only the first.
 
-use super::evidence::{ContextClaim, SpanEvidence};
+use super::claims::{ContextClaim, SpanEvidence};
 use super::key::{Claim, Key, Rule};
-use crate::config::Config;
 use crate::event::{Trigger, TriggerKind};
 use crate::pointer::Pointer;
+use crate::settings::Settings;
 
 /// Nested deliveries are at most a few levels deep (S3 -> SNS -> SQS); deeper is hostile.
 const MAX_DEPTH: usize = 4;
@@ -31,7 +31,7 @@ fn message_rule(kind: TriggerKind) -> Option<Rule> {
 
 pub(crate) fn consumer_claims(
     trigger: &Trigger,
-    config: &Config,
+    config: &Settings,
     ev: &mut SpanEvidence,
     depth: usize,
 ) {
@@ -73,7 +73,7 @@ pub(crate) fn consumer_claims(
     }
 }
 
-fn pointer_claims(pointer: &Pointer, config: &Config, ev: &mut SpanEvidence) {
+fn pointer_claims(pointer: &Pointer, config: &Settings, ev: &mut SpanEvidence) {
     match pointer {
         Pointer::S3Object(o) => {
             if let Some(key) = o.hash().as_deref().and_then(Key::from_hash) {

@@ -4,7 +4,7 @@
 // through wasmtime, and as test_component.py does in Python: same inputs and times, same
 // expected outputs, error messages and counters.
 //
-// Run: (cd tests/component && node --test), after host-examples/relay/build-component.sh
+// Run: (cd tests/component && node --test), after host-examples/component/build.sh
 // (which builds the component and installs jco and preview2-shim here).
 
 import { test } from 'node:test';
@@ -23,7 +23,7 @@ const out = join(here, 'node_modules', '.relink-jco');
 const manifest = JSON.parse(readFileSync(join(here, 'cases.json'), 'utf8'));
 const baseNow = BigInt(manifest.base_now);
 
-assert.ok(existsSync(wasm), `${wasm} is missing: run host-examples/relay/build-component.sh`);
+assert.ok(existsSync(wasm), `${wasm} is missing: run host-examples/component/build.sh`);
 execFileSync(join(here, 'node_modules', '.bin', 'jco'),
   ['transpile', wasm, '-o', out, '--name', 'relink', '--no-typescript', '--quiet']);
 const { relinker } = await import(join(out, 'relink.js'));

@@ -6,7 +6,7 @@ times, same expected outputs, error messages and counters. Also checks that `was
 component wit` prints the component's world with nothing imported beyond the WASI
 interfaces Rust's standard library links.
 
-Run: .venv/bin/python -m pytest -q tests/component (after host-examples/relay/build-component.sh).
+Run: .venv/bin/python -m pytest -q tests/component (after host-examples/component/build.sh).
 """
 
 import functools
@@ -31,7 +31,7 @@ INTERFACE = "relink:processor/relinker@0.1.0"
 def compiled():
     """The engine and the component, compiled once for every test."""
     if not WASM.exists():
-        pytest.fail(f"{WASM} is missing: run host-examples/relay/build-component.sh")
+        pytest.fail(f"{WASM} is missing: run host-examples/component/build.sh")
     engine = Engine()
     return engine, Component.from_file(engine, str(WASM))
 

@@ -55,7 +55,7 @@ class Upstream(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def relay(tmp_path):
     if not WASM.exists():
-        pytest.fail(f"{WASM} is missing: run host-examples/relay/build-component.sh")
+        pytest.fail(f"{WASM} is missing: run host-examples/component/build.sh")
     Upstream.received = []
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()

@@ -68,7 +68,7 @@ fn main() {
             let shape = Shape::realistic(spans, percent);
             let input =
                 batches::request(&shape, &mut Rng((spans * 1000 + percent) as u64)).encode_to_vec();
-            let mut native = match Config::default().build() {
+            let mut native = match relink::Processor::new(&Config::default()) {
                 Ok(p) => p,
                 Err(e) => panic!("default config: {e}"),
             };

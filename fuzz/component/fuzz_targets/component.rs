@@ -29,7 +29,7 @@ fn loaded() -> &'static LoadedComponent {
         });
         match LoadedComponent::load(&path) {
             Ok(loaded) => loaded,
-            Err(e) => panic!("{e} (build it: host-examples/relay/build-component.sh)"),
+            Err(e) => panic!("{e} (build it: host-examples/component/build.sh)"),
         }
     })
 }
@@ -50,7 +50,7 @@ fn pair() -> MutexGuard<'static, Pair> {
             Ok(r) => r,
             Err(e) => panic!("{e}"),
         };
-        let native = match Config::from_json(CONFIG).and_then(|c| c.build()) {
+        let native = match Config::from_json(CONFIG).and_then(|c| relink::Processor::new(&c)) {
             Ok(p) => p,
             Err(e) => panic!("{e}"),
         };

@@ -62,9 +62,7 @@ pub fn build_processor(config_path: Option<&str>) -> Result<Processor, Failure> 
             Config::from_json(&text).map_err(|e| Failure::input(format!("{path}: {e}")))?
         }
     };
-    config
-        .build()
-        .map_err(|e| Failure::input(format!("config: {e}")))
+    Processor::new(&config).map_err(|e| Failure::input(format!("config: {e}")))
 }
 
 /// The wall clock, which drives only the index expiry (no output depends on it).

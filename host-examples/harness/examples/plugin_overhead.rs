@@ -107,9 +107,8 @@ fn measure(
         &shape,
         &mut Rng((spans * 1000 + percent) as u64),
     ));
-    let mut native = Config::default()
-        .build()
-        .map_err(|e| format!("default config: {e}"))?;
+    let mut native =
+        relink::Processor::new(&Config::default()).map_err(|e| format!("default config: {e}"))?;
     let mut vm = envoy_vm(host, input.len())?;
     let request = Request::post(
         "/v1/traces",

@@ -83,7 +83,7 @@ fn an_invalid_configuration_fails_on_configure_with_the_error_logged() {
         r#"{"indx": {}}"#,
         "not json",
     ] {
-        let expected = match Config::from_json(config).and_then(|c| c.build()) {
+        let expected = match Config::from_json(config).and_then(|c| relink::Processor::new(&c)) {
             Err(e) => format!("invalid plugin configuration: {e}"),
             Ok(_) => panic!("{config} should be invalid"),
         };
@@ -388,7 +388,7 @@ fn envoy_answers_413_when_a_buffered_body_passes_its_buffer_limit() {
 #[test]
 fn an_undecodable_body_passes_through_with_the_error_logged() {
     let body = b"\x0a\xff\xff\xff\xff\x0fnot protobuf".to_vec();
-    let expected = match Config::from_json("{}").and_then(|c| c.build()) {
+    let expected = match Config::from_json("{}").and_then(|c| relink::Processor::new(&c)) {
         Ok(mut p) => p
             .process_traces_as(&body, Encoding::Protobuf, NOW)
             .error

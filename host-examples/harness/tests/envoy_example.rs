@@ -72,7 +72,7 @@ fn the_example_configures_the_filter_as_envoy_expects() {
     }
 
     let relink_json = str_at(config, &["configuration", "value"]);
-    if let Err(e) = Config::from_json(relink_json).and_then(|c| c.build()) {
+    if let Err(e) = Config::from_json(relink_json).and_then(|c| relink::Processor::new(&c)) {
         panic!("the example's relink configuration: {e}");
     }
     let options: serde_json::Value =

@@ -50,7 +50,7 @@ fn replay(case: &Path, transport: Transport) -> (Vec<String>, usize) {
         case.file_name().and_then(|n| n.to_str()).unwrap_or("?")
     );
     let config = std::fs::read_to_string(case.join("config.json")).unwrap_or_default();
-    let mut native = match Config::from_json(&config).and_then(|c| c.build()) {
+    let mut native = match Config::from_json(&config).and_then(|c| relink::Processor::new(&c)) {
         Ok(p) => p,
         Err(e) => return (vec![format!("{name}: config.json: {e}")], 0),
     };

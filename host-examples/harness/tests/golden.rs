@@ -57,7 +57,7 @@ fn case(dir: std::path::PathBuf) -> Case {
 
 fn native(config: &str) -> Native {
     Config::from_json(config)
-        .and_then(|c| c.build())
+        .and_then(|c| relink::Processor::new(&c))
         .unwrap_or_else(|e| panic!("{e}"))
 }
 

@@ -143,13 +143,13 @@ fn main() -> ExitCode {
     let loaded = match LoadedComponent::load(&component_path) {
         Ok(loaded) => loaded,
         Err(e) => {
-            eprintln!("{e} (build it: host-examples/relay/build-component.sh)");
+            eprintln!("{e} (build it: host-examples/component/build.sh)");
             return ExitCode::from(2);
         }
     };
     let (mut component, mut native, mut logs) =
         match (loaded.processor(CONFIG), Config::from_json(CONFIG)) {
-            (Ok(component), Ok(config)) => match config.build() {
+            (Ok(component), Ok(config)) => match relink::Processor::new(&config) {
                 Ok(native) => (component, native, config.enricher()),
                 Err(e) => {
                     eprintln!("{e}");

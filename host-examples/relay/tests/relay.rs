@@ -1,5 +1,5 @@
 //! The relay end to end, with the built component (`dist/relink.wasm`, built by
-//! `host-examples/relay/build-component.sh` when missing; `RELINK_COMPONENT` overrides):
+//! `host-examples/component/build.sh` when missing; `RELINK_COMPONENT` overrides):
 //! relays on 127.0.0.1 with ephemeral ports, a tiny loopback upstream that records what it
 //! receives, OTLP protobuf/JSON/gzip bodies from the relink golden cases, the answers, the
 //! forwarded bytes, the output file, `/metrics`, errors, concurrency and SIGTERM.

@@ -67,7 +67,7 @@ pub fn s3_put_request() -> String {
 /// What the native core makes of a request.
 pub fn native(config: &str, input: &[u8], encoding: relink::otlp::Encoding) -> Vec<u8> {
     let mut processor = relink::config::Config::from_json(config)
-        .and_then(|c| c.build())
+        .and_then(|c| relink::Processor::new(&c))
         .unwrap_or_else(|e| panic!("{e}"));
     processor
         .process_traces_as(input, encoding, NOW)

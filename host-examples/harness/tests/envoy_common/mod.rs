@@ -102,7 +102,7 @@ pub fn to_protobuf(json: &[u8]) -> Vec<u8> {
 
 /// What the native core makes of the same requests, in order, on one processor.
 pub fn native(config: &str, inputs: &[(&[u8], Encoding)]) -> Vec<Vec<u8>> {
-    let mut processor = match Config::from_json(config).and_then(|c| c.build()) {
+    let mut processor = match Config::from_json(config).and_then(|c| relink::Processor::new(&c)) {
         Ok(p) => p,
         Err(e) => panic!("config: {e}"),
     };

@@ -28,7 +28,7 @@ pub fn component() -> PathBuf {
         }
         let wasm = root().join("dist/relink.wasm");
         if !wasm.exists() {
-            let script = root().join("host-examples/relay/build-component.sh");
+            let script = root().join("host-examples/component/build.sh");
             let status = Command::new("bash")
                 .arg(&script)
                 .status()

@@ -17,16 +17,15 @@
 //!   {"Content-Type": "application/json"}}`, which `out_http` sends verbatim with
 //!   `body_key $trace` and `headers_key $headers`. A request the core cannot process is
 //!   sent on unchanged in the same shape.
-//! - anything else is a log record: [`crate::logs::Enricher`] adds `trace_id`/`span_id`.
+//! - anything else is a log record: [`relink::logs::Enricher`] adds `trace_id`/`span_id`.
 
 // Fluent Bit shows a wasm filter's stderr in its own log: that is this binding's only way
 // to say why a record passed through unchanged.
 #![allow(clippy::print_stderr)]
 
-use crate::config::Config;
-use crate::logs::Enricher;
-use crate::otlp::Encoding;
-use crate::relink::Processor;
+use relink::logs::Enricher;
+use relink::otlp::Encoding;
+use relink::{Config, Processor};
 use serde_json::{Map, Value};
 use std::cell::Cell;
 
@@ -55,13 +54,12 @@ struct Filter {
 impl Filter {
     fn load() -> Filter {
         let core = match read_config() {
-            Ok((config, source)) => {
-                let enricher = config.enricher();
-                config
-                    .build()
-                    .map(|p| (p, enricher))
-                    .map_err(|e| format!("{source}: {e}"))
-            }
+            Ok((config, source)) => Processor::new(&config)
+                .map(|p| {
+                    let enricher = p.settings().enricher();
+                    (p, enricher)
+                })
+                .map_err(|e| format!("{source}: {e}")),
             Err(e) => Err(e),
         };
         let core = core

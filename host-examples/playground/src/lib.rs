@@ -1,4 +1,4 @@
-//! Browser binding (feature `web`): wasm-bindgen on `wasm32-unknown-unknown`, the JS API
+//! Browser binding: wasm-bindgen on `wasm32-unknown-unknown`, the JS API
 //! the playground (host-examples/playground/) calls. Everything runs in the page; no byte
 //! leaves the browser.
 //!
@@ -20,7 +20,9 @@
 //! logic lives in [`Session`] and [`check_config_problems`], plain Rust tested natively;
 //! the `#[wasm_bindgen]` items only convert.
 
-use super::web_session::{check_config_problems, Outcome, Session};
+mod session;
+
+pub use session::{check_config_problems, otlp_to_json, Outcome, Session};
 use wasm_bindgen::prelude::*;
 
 /// A configured relink processor and its state (index, counters) across calls.

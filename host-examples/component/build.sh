@@ -2,8 +2,8 @@
 # Builds the relink WebAssembly component (dist/relink.wasm) and checks it in every
 # component runtime the project supports. build.sh calls it; it also runs on its own.
 #
-#   host-examples/relay/build-component.sh         build dist/relink.wasm, report its size
-#   host-examples/relay/build-component.sh test    build, then the component tests: Python
+#   host-examples/component/build.sh         build dist/relink.wasm, report its size
+#   host-examples/component/build.sh test    build, then the component tests: Python
 #                                                  wasmtime (and the world via wasm-tools, and
 #                                                  the OTel SDK through the relay), Node (jco)
 #
@@ -25,9 +25,9 @@ install_target() {
 
 build_component() {
   step "building the relink component (wasm32-wasip2)"
-  cargo build --profile wasm --target wasm32-wasip2 --lib --features component --quiet
+  cargo build --profile wasm --target wasm32-wasip2 -p relink-component --lib --quiet
   mkdir -p dist
-  cp "${CARGO_TARGET_DIR:-target}/wasm32-wasip2/wasm/relink.wasm" dist/relink.wasm
+  cp "${CARGO_TARGET_DIR:-target}/wasm32-wasip2/wasm/relink_component.wasm" dist/relink.wasm
   local bytes; bytes=$(wc -c <dist/relink.wasm)
   echo "dist/relink.wasm: ${bytes} bytes ($((bytes / 1024)) KiB)"
 }

@@ -5,11 +5,9 @@
 //! makes spans of (a trigger event, Step Functions execution logs or history) and then
 //! relinks like any other spans.
 
-use crate::config::{Config, ConfigError};
-use crate::error::DecodeError;
-use crate::otlp::{self, Encoding, ExportTraceServiceRequest};
-use crate::relink::{Counters, EventContext, Processor};
-use crate::stepfn;
+use relink::otlp::{self, Encoding, ExportTraceServiceRequest};
+use relink::stepfn;
+use relink::{Config, ConfigError, Counters, DecodeError, EventContext, Processor};
 use serde::Serialize;
 
 /// A configured processor.
@@ -47,7 +45,7 @@ impl Session {
     /// invalid field.
     pub fn new(config_json: &str) -> Result<Session, String> {
         let config = Config::from_json(config_json).map_err(|e| e.to_string())?;
-        let processor = config.build().map_err(|e| e.to_string())?;
+        let processor = relink::Processor::new(&config).map_err(|e| e.to_string())?;
         Ok(Session { processor })
     }
 
@@ -79,12 +77,10 @@ impl Session {
     }
 
     /// Spans of the executions in Step Functions execution log lines (one line, lines, a
-    /// JSON array of lines or decoded CloudWatch Logs subscription data), then relinked.
+    /// JSON array of lines or decoded CloudWatch Logs subscription data), then relinked:
+    /// the core's event entry point, so the configuration's `stepfunctions` settings apply.
     pub fn process_step_functions_logs(&mut self, input: &[u8], now_unix_nano: u64) -> Outcome {
-        let limit = self.processor.config().limits.max_request_bytes;
-        let spans = within(input, limit, "step functions logs")
-            .and_then(|bytes| stepfn::spans_from_logs(bytes, &stepfn::Options::default()));
-        self.process_made(spans, now_unix_nano)
+        self.process_raw(input, &EventContext::default(), now_unix_nano)
     }
 
     /// Spans of one execution from its GetExecutionHistory output, then relinked.
@@ -95,25 +91,11 @@ impl Session {
         execution_arn: Option<&str>,
         now_unix_nano: u64,
     ) -> Outcome {
-        let limit = self.processor.config().limits.max_request_bytes;
-        let spans = within(input, limit, "step functions history").and_then(|bytes| {
-            stepfn::spans_from_history(bytes, execution_arn, &stepfn::Options::default())
-        });
-        self.process_made(spans, now_unix_nano)
-    }
-
-    fn process_made(
-        &mut self,
-        spans: Result<ExportTraceServiceRequest, DecodeError>,
-        now_unix_nano: u64,
-    ) -> Outcome {
-        let mut request = match spans {
-            Ok(request) => request,
-            Err(e) => return failed(&e),
+        let ctx = EventContext {
+            execution_arn: execution_arn.map(str::to_string),
+            ..EventContext::default()
         };
-        let input_json = json_string(otlp::encode_json(&request));
-        let outcome = self.processor.process_request(&mut request, now_unix_nano);
-        made_outcome(&request, input_json, &outcome.counters)
+        self.process_raw(input, &ctx, now_unix_nano)
     }
 
     /// Any raw input through the core's event entry point, keeping the spans as made.
@@ -156,18 +138,6 @@ pub fn check_config_problems(config_json: &str) -> String {
 pub fn otlp_to_json(input: &[u8]) -> Result<String, String> {
     let request = otlp::decode(input, otlp::detect(input)).map_err(|e| e.to_string())?;
     Ok(json_string(otlp::encode_json(&request)))
-}
-
-/// The input itself when it is within `limit` bytes.
-fn within<'a>(input: &'a [u8], limit: u64, name: &'static str) -> Result<&'a [u8], DecodeError> {
-    if input.len() as u64 > limit {
-        return Err(DecodeError::TooLarge {
-            input: name,
-            limit: usize::try_from(limit).unwrap_or(usize::MAX),
-            actual: input.len(),
-        });
-    }
-    Ok(input)
 }
 
 /// The outcome of spans relink made (from an event or an execution record): OTLP/JSON.
@@ -221,5 +191,5 @@ fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
 }
 
 #[cfg(test)]
-#[path = "web_session_tests.rs"]
+#[path = "session_tests.rs"]
 mod tests;

@@ -21,13 +21,14 @@
 //! state holds it), so the processor is built on the first batch. An invalid configuration
 //! passes every batch through unchanged, with the error on the collector's stderr.
 
+// The otelwasm imports exist only in a wasm host; natively the crate is empty.
+#![cfg(target_family = "wasm")]
 // The collector shows a wasm module's stderr in its log (otelwasm gives the module WASI
 // stdio): the binding's only log channel besides the status reason of a failed call.
 #![allow(clippy::print_stderr)]
 
-use crate::config::Config;
-use crate::otlp::Encoding;
-use crate::relink::Processor;
+use relink::otlp::Encoding;
+use relink::{Config, Processor};
 use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -61,12 +62,12 @@ impl State {
         {
             // `plugin_config` absent: the host marshals a nil map as `null`.
             Ok(json) if json.as_slice() == b"null" => {
-                Config::default().build().map_err(|e| e.to_string())
+                relink::Processor::new(&Config::default()).map_err(|e| e.to_string())
             }
             Ok(json) => std::str::from_utf8(&json)
                 .map_err(|e| format!("plugin_config is not UTF-8: {e}"))
                 .and_then(|text| Config::from_json(text).map_err(|e| e.to_string()))
-                .and_then(|config| config.build().map_err(|e| e.to_string())),
+                .and_then(|config| relink::Processor::new(&config).map_err(|e| e.to_string())),
             Err(tried) => Err(format!("plugin_config is longer than {tried} bytes")),
         };
         if let Err(e) = &processor {
@@ -81,11 +82,13 @@ impl State {
 
     fn process(&mut self) -> u32 {
         let limit = match &self.processor {
-            Ok(p) => p.config().limits.max_request_bytes,
-            Err(_) => Config::default().limits.max_request_bytes,
+            Ok(p) => p.settings().bounds.request_bytes,
+            Err(_) => {
+                usize::try_from(Config::default().limits.max_request_bytes).unwrap_or(usize::MAX)
+            }
         };
         // Batches over the limit are still read, so they can be passed on unchanged.
-        let cap = usize::try_from(limit.saturating_mul(2)).unwrap_or(usize::MAX);
+        let cap = limit.saturating_mul(2);
         let batch = match host::read(host::current_traces, std::mem::take(&mut self.buffer), cap) {
             Ok(batch) => batch,
             Err(tried) => {
