@@ -492,7 +492,7 @@ impl Config {
         // A first, untyped pass rejects what serde's derive would accept silently: a key
         // given twice in a map, and arrays in place of objects (fields by position, so
         // `[]` would be the default configuration).
-        let shape = crate::strict_json::from_str(json).map_err(json_error)?;
+        let shape = crate::json::strict::from_str(json).map_err(json_error)?;
         check_shape(&shape)?;
         let config: Config = serde_json::from_str(json).map_err(json_error)?;
         config.validate()?;

@@ -18,6 +18,7 @@
 //! - [`config`]: the one configuration every host shares, documented field by field.
 //! - [`settings`]: a validated configuration compiled once for the processor.
 //! - [`error`]: the error values every entry point returns.
+//! - [`time`]: RFC 3339 timestamps; `json` (private): strict parsing and typed field reads.
 //!
 //! The host adapters (the component, Envoy, Fluent Bit, the otelwasm collector, the
 //! browser) are crates of their own under `host-examples/`, each depending on this one.
@@ -40,6 +41,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod inferred;
+mod json;
 pub mod logs;
 pub mod otlp;
 pub mod pointer;
@@ -47,7 +49,7 @@ pub mod propagation;
 pub mod relink;
 pub mod settings;
 pub mod stepfn;
-mod strict_json;
+pub mod time;
 
 pub use config::{Config, ConfigError};
 pub use error::DecodeError;

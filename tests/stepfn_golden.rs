@@ -8,8 +8,8 @@
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::{span, status, Span};
-use relink::event::time::{format_rfc3339_millis, parse_rfc3339};
 use relink::stepfn::{spans_from_history, spans_from_logs, Options};
+use relink::time::{format_rfc3339_millis, parse_rfc3339};
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

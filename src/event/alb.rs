@@ -8,9 +8,9 @@
 //! ALB adds `X-Amzn-Trace-Id` to every request; the event carries no request id or time.
 
 use super::http_request::{event_name, non_empty, query_string, Headers};
-use super::json::{opt_str, req_str};
 use super::{Detail, HttpRequest, Item, Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
+use crate::json::fields::{opt_str, req_str};
 use serde_json::Value;
 
 const INPUT: &str = "alb event";

@@ -7,9 +7,9 @@
 //! Lambda function URLs send the same shape; [`item`] serves both.
 
 use super::http_request::{epoch_millis, event_name, non_empty, region_from_domain, Headers};
-use super::json::{missing, opt_obj, opt_str, req_str};
 use super::{Detail, HttpRequest, Item, Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
+use crate::json::fields::{missing, opt_obj, opt_str, req_str};
 use serde_json::Value;
 
 const INPUT: &str = "apigateway-http event";

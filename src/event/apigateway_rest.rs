@@ -9,9 +9,9 @@
 use super::http_request::{
     epoch_millis, event_name, non_empty, query_string, region_from_domain, Headers,
 };
-use super::json::{missing, opt_obj, opt_str};
 use super::{Detail, HttpRequest, Item, Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
+use crate::json::fields::{missing, opt_obj, opt_str};
 use serde_json::Value;
 
 const INPUT: &str = "apigateway-rest event";

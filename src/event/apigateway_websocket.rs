@@ -10,9 +10,9 @@
 //! (<https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-route-keys-connect-disconnect.html>).
 
 use super::http_request::{epoch_millis, non_empty, query_string, region_from_domain, Headers};
-use super::json::{invalid, opt_str, req_str};
 use super::{Detail, HttpRequest, Item, Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
+use crate::json::fields::{invalid, opt_str, req_str};
 use serde_json::Value;
 
 const INPUT: &str = "apigateway-websocket event";

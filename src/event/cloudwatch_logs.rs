@@ -8,11 +8,11 @@
 //! cannot expand into gigabytes (a gzip bomb). Firehose deliveries hold the same JSON
 //! already inflated, one document after another: [`decode_logs_json`] reads those.
 
-use super::json::pointer as json_pointer;
-use super::json::{invalid, missing, opt_str, opt_u64, req_array, req_str};
 use super::{Detail, Item, LogEvent, Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
-use crate::strict_json::Strict;
+use crate::json::fields::pointer as json_pointer;
+use crate::json::fields::{invalid, missing, opt_str, opt_u64, req_array, req_str};
+use crate::json::strict::Strict;
 use base64::Engine;
 use flate2::read::{MultiGzDecoder, ZlibDecoder};
 use serde_json::Value;
@@ -68,7 +68,7 @@ pub fn inflate_logs_data(data: &str, limit: usize) -> Result<Vec<u8>, DecodeErro
 pub(crate) fn decode(value: &Value, max_inflated_bytes: usize) -> Result<Trigger, DecodeError> {
     let data = req_str(value, "/awslogs/data", INPUT)?;
     let json = inflate_logs_data(data, max_inflated_bytes)?;
-    let document: Value = crate::strict_json::from_slice(&json).map_err(|e| {
+    let document: Value = crate::json::strict::from_slice(&json).map_err(|e| {
         invalid(
             INPUT,
             "/awslogs/data",

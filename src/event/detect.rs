@@ -16,7 +16,7 @@ use serde_json::Value;
 
 /// Decodes an event from raw JSON bytes.
 pub fn decode_event(bytes: &[u8]) -> Result<Trigger, DecodeError> {
-    let value: Value = crate::strict_json::from_slice(bytes).map_err(|e| DecodeError::Json {
+    let value: Value = crate::json::strict::from_slice(bytes).map_err(|e| DecodeError::Json {
         input: "event",
         message: e.to_string(),
     })?;

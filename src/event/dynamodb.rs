@@ -7,11 +7,11 @@
 //! `Keys` means the payload is not a stream record and is an error. The images stay in
 //! DynamoDB JSON: relink does not interpret item contents.
 
-use super::json::{
-    invalid, join, missing, opt_obj, opt_seconds_as_nanos, opt_str, opt_string, opt_u64, req_array,
-};
 use super::{arn, Detail, DynamodbDetail, Item, Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
+use crate::json::fields::{
+    invalid, join, missing, opt_obj, opt_seconds_as_nanos, opt_str, opt_string, opt_u64, req_array,
+};
 use crate::pointer::{DynamodbItem, KeyValue, Pointer};
 use serde_json::Value;
 

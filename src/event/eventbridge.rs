@@ -7,10 +7,10 @@
 //! may move it to the top level); other producers put a W3C `traceparent` in `detail`.
 //! All three are read, in that order.
 
-use super::json::pointer as json_pointer;
-use super::json::{opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, req_str};
 use super::{Detail, Item, MessageDetail, Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
+use crate::json::fields::pointer as json_pointer;
+use crate::json::fields::{opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, req_str};
 use crate::pointer::{Message, Pointer};
 use crate::propagation::from_json_carrier;
 use serde_json::Value;
@@ -71,7 +71,7 @@ fn first_resource(value: &Value) -> Result<Option<String>, DecodeError> {
         return Ok(None);
     };
     let Some(list) = resources.as_array() else {
-        return Err(super::json::invalid(
+        return Err(crate::json::fields::invalid(
             INPUT,
             "/resources",
             "expected an array of strings".into(),

@@ -7,9 +7,9 @@
 //! records get no pointer: AWS does not document `recordId` as the `RecordId` PutRecord
 //! returns, so it is not offered as a join key.
 
-use super::json::{opt_millis_as_nanos, opt_obj, opt_str, opt_string, req_array, req_str};
 use super::{arn, kinesis, Detail, Item, MessageDetail, Trigger, TriggerKind};
 use crate::error::DecodeError;
+use crate::json::fields::{opt_millis_as_nanos, opt_obj, opt_str, opt_string, req_array, req_str};
 use crate::pointer::{Message, Pointer};
 use serde_json::Value;
 

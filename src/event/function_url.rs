@@ -7,9 +7,9 @@
 
 use super::apigateway_http;
 use super::http_request::{non_empty, region_from_domain};
-use super::json::{opt_str, req_str};
 use super::{Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
+use crate::json::fields::{opt_str, req_str};
 use serde_json::Value;
 
 const INPUT: &str = "function-url event";

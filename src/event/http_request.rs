@@ -5,9 +5,9 @@
 //! little differently; the decoders call these helpers so the same header or epoch is read
 //! the same way whatever the trigger.
 
-use super::json::pointer as json_pointer;
-use super::json::{invalid, join, opt_u64};
 use crate::error::DecodeError;
+use crate::json::fields::pointer as json_pointer;
+use crate::json::fields::{invalid, join, opt_u64};
 use crate::propagation::{from_headers, Found};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;

@@ -7,11 +7,11 @@
 //! object in it (Datadog's tracers inject one into JSON records) yields contexts.
 //! Server-side encrypted records (`encryptionType: KMS`) arrive decrypted and decode alike.
 
-use super::json::{
-    field_name, missing, opt_obj, opt_seconds_as_nanos, opt_str, opt_string, req_array, req_str,
-};
 use super::{arn, message, Detail, Item, MessageDetail, Trigger, TriggerKind};
 use crate::error::DecodeError;
+use crate::json::fields::{
+    field_name, missing, opt_obj, opt_seconds_as_nanos, opt_str, opt_string, req_array, req_str,
+};
 use crate::pointer::{Message, Pointer};
 use crate::propagation::from_json_carrier;
 use base64::Engine;

@@ -16,7 +16,6 @@ mod eventbridge;
 mod firehose;
 mod function_url;
 mod http_request;
-pub(crate) mod json;
 mod kinesis;
 mod message;
 mod s3;
@@ -26,7 +25,6 @@ mod sqs;
 mod stepfunctions_context;
 #[cfg(test)]
 mod test_fixtures;
-pub mod time;
 mod trigger;
 
 pub use cloudwatch_logs::{decode_logs_json, inflate_logs_data, MAX_INFLATED_BYTES};

@@ -13,11 +13,11 @@
 //! The `s3:TestEvent` S3 sends when a notification target is configured is not a `Records`
 //! event: it never reaches this decoder, and [`is_test_event`] lets carriers (SQS) skip it.
 
-use super::json::{
-    opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, opt_u64, req_array, req_str,
-};
 use super::{arn, Detail, Item, S3Detail, Trigger, TriggerKind};
 use crate::error::DecodeError;
+use crate::json::fields::{
+    opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, opt_u64, req_array, req_str,
+};
 use crate::pointer::{Pointer, S3Object};
 use serde_json::Value;
 
@@ -53,8 +53,8 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
     let p = |rel: &str| format!("{base}{rel}");
     let key_path = p("/s3/object/key");
     let raw_key = req_str(value, &key_path, INPUT)?;
-    let key =
-        decode_key(raw_key).map_err(|message| super::json::invalid(INPUT, &key_path, message))?;
+    let key = decode_key(raw_key)
+        .map_err(|message| crate::json::fields::invalid(INPUT, &key_path, message))?;
     let request_id = opt_string(value, &p("/responseElements/x-amz-request-id"), INPUT)?;
     // responseElements is absent in some emulators' notifications; wrong types still fail.
     opt_obj(value, &p("/responseElements"), INPUT)?;

@@ -8,9 +8,9 @@
 //! trigger is kind S3 with `via: eventbridge`, so S3 pointers join the same way whichever
 //! route the event took.
 
-use super::json::{opt_rfc3339_as_nanos, opt_str, opt_string, opt_u64, req_str};
 use super::{arn, Detail, Item, S3Detail, Trigger, TriggerKind};
 use crate::error::DecodeError;
+use crate::json::fields::{opt_rfc3339_as_nanos, opt_str, opt_string, opt_u64, req_str};
 use crate::pointer::{Pointer, S3Object};
 use serde_json::Value;
 

@@ -7,12 +7,12 @@
 //! (`{"name": {"Type": "String"|"Binary", "Value": ...}}`); a `Message` that is itself an
 //! S3 notification or EventBridge event is decoded into the item's payload.
 
-use super::json::pointer as json_pointer;
-use super::json::{
-    missing, opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, req_array, req_str,
-};
 use super::{arn, message, Detail, Item, MessageDetail, Trigger, TriggerKind};
 use crate::error::DecodeError;
+use crate::json::fields::pointer as json_pointer;
+use crate::json::fields::{
+    missing, opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, req_array, req_str,
+};
 use crate::pointer::{Message, Pointer};
 use crate::propagation::{from_sns_attributes, is_carrier_key};
 use serde_json::Value;
@@ -92,7 +92,7 @@ fn decode_notification(
             if is_carrier_key(name) {
                 continue;
             }
-            let attr_path = super::json::join(&attributes_path, name);
+            let attr_path = crate::json::fields::join(&attributes_path, name);
             if opt_obj(value, &attr_path, input)?.is_none() {
                 continue;
             }

@@ -8,12 +8,12 @@
 //! (SNS to SQS without raw delivery) or an EventBridge event is decoded into the item's
 //! payload; contexts found there stay on the payload's items.
 
-use super::json::pointer as json_pointer;
-use super::json::{
-    invalid, join, opt_millis_as_nanos, opt_obj, opt_str, opt_string, opt_u64, req_array, req_str,
-};
 use super::{arn, message, sns, Detail, Item, MessageDetail, Trigger, TriggerKind};
 use crate::error::DecodeError;
+use crate::json::fields::pointer as json_pointer;
+use crate::json::fields::{
+    invalid, join, opt_millis_as_nanos, opt_obj, opt_str, opt_string, opt_u64, req_array, req_str,
+};
 use crate::pointer::{Message, Pointer};
 use crate::propagation::{from_sqs_attributes, is_carrier_key, xray, Found};
 use serde_json::Value;

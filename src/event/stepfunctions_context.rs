@@ -17,12 +17,12 @@
 //! those three are all that is required. `EnteredTime` is kept exactly as given because
 //! the deterministic state span id hashes the string.
 
-use super::json::pointer as json_pointer;
-use super::json::{invalid, missing, opt_obj, opt_str, opt_u64};
-use super::time::parse_rfc3339;
 use super::{Item, Source, StepFunctionsContext, Trigger, TriggerKind};
 use crate::error::DecodeError;
+use crate::json::fields::pointer as json_pointer;
+use crate::json::fields::{invalid, missing, opt_obj, opt_str, opt_u64};
 use crate::propagation::{datadog, from_json_carrier, Found, TraceId};
+use crate::time::parse_rfc3339;
 use serde_json::Value;
 
 const INPUT: &str = "stepfunctions context";

@@ -2,6 +2,7 @@
 //! values, and the attributes every inferred span shares (`relink.*`, pointer hashes).
 
 use crate::event::{Item, Trigger};
+use crate::otlp::kv;
 use crate::pointer::{Pointer, KIND_DYNAMODB_ITEM, KIND_S3_OBJECT};
 use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, ArrayValue, KeyValue};
 
@@ -67,11 +68,7 @@ impl Attrs {
     }
 
     fn push(&mut self, key: &str, value: Value) -> &mut Attrs {
-        self.0.push(KeyValue {
-            key: key.to_string(),
-            value: Some(AnyValue { value: Some(value) }),
-            key_strindex: 0,
-        });
+        self.0.push(kv::value(key, value));
         self
     }
 }

@@ -7,8 +7,8 @@
 
 use super::attrs::{distinct, join_name, uniform, Attrs};
 use super::shape::Shape;
-use crate::event::time::format_rfc3339_millis;
 use crate::event::{Detail, Item, LogEvent, Trigger};
+use crate::time::format_rfc3339_millis;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 
 pub(crate) fn shape(trigger: &Trigger) -> Shape {

@@ -7,8 +7,8 @@
 
 use super::attrs::{join_name, uniform, Attrs};
 use super::shape::Shape;
-use crate::event::time::format_rfc3339_millis;
 use crate::event::{Detail, Item, Trigger, TriggerKind};
+use crate::time::format_rfc3339_millis;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 
 /// `messaging.system`: the registry's `aws_sqs` and `aws.sns`; the registry has no value

@@ -10,9 +10,9 @@
 
 use super::attrs::{distinct, join_name, uniform, Attrs};
 use super::shape::Shape;
-use crate::event::time::format_rfc3339_millis;
 use crate::event::{Item, Trigger, TriggerKind};
 use crate::pointer::{Pointer, S3Object};
+use crate::time::format_rfc3339_millis;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 
 pub(crate) fn shape(trigger: &Trigger) -> Shape {

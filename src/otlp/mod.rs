@@ -1,5 +1,6 @@
 //! OTLP trace codecs: `ExportTraceServiceRequest` from and to binary protobuf and
-//! OTLP/JSON, encoding detection, bounded gzip, and OTLP/HTTP response bodies.
+//! OTLP/JSON, encoding detection, bounded gzip, OTLP/HTTP response bodies, and the
+//! attribute builders ([`kv`]) every span relink writes uses.
 //!
 //! The messages are opentelemetry-proto's prost types, re-exported here so that the rest
 //! of the crate and the hosts name one set of types.
@@ -8,15 +9,18 @@
 //! span is, its ids, whether it carries evidence) and [`splice`] rewrites only the spans
 //! that changed into the original bytes; [`wire`] is the field reader both stand on.
 
+mod content_coding;
 mod encoding;
 mod gzip;
 mod json;
+pub mod kv;
 mod protobuf;
 mod response;
 pub mod scan;
 pub mod splice;
 pub mod wire;
 
+pub use content_coding::{ContentCoding, UnsupportedCoding};
 pub use encoding::{detect, Encoding};
 pub use gzip::{gunzip, gzip, is_gzip, DEFAULT_INFLATED_LIMIT};
 pub use json::{decode_json, encode_json};

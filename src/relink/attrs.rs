@@ -82,19 +82,7 @@ pub fn get_strings<'a>(attrs: &'a [KeyValue], key: &str, limit: usize) -> Vec<&'
     }
 }
 
-pub fn string(s: impl Into<String>) -> AnyValue {
-    AnyValue {
-        value: Some(Value::StringValue(s.into())),
-    }
-}
-
-pub fn kv(key: &str, value: impl Into<String>) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(string(value)),
-        ..Default::default()
-    }
-}
+pub use crate::otlp::kv::{string as kv, string_value as string};
 
 /// Sets a string attribute, replacing an existing one. Returns whether anything changed.
 pub fn set_str(attrs: &mut Vec<KeyValue>, key: &str, value: &str) -> bool {

@@ -21,9 +21,9 @@
 
 use super::{Counters, Processor};
 use crate::error::DecodeError;
-use crate::event::json::pointer as json_pointer;
 use crate::event::{decode_event_value_with, decode_logs_json, inflate_logs_data, Trigger};
 use crate::inferred::{infer_request, InferOptions};
+use crate::json::fields::pointer as json_pointer;
 use crate::otlp::ExportTraceServiceRequest;
 use crate::settings::Settings;
 use crate::stepfn::{spans_from_history, spans_from_logs};
@@ -146,7 +146,7 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Settings) -> Result<Read, Dec
     let options = &config.stepfn;
     let workflow =
         |result: Result<ExportTraceServiceRequest, DecodeError>| result.map(Read::workflow);
-    let value = match crate::strict_json::from_slice(bytes) {
+    let value = match crate::json::strict::from_slice(bytes) {
         Ok(value) => value,
         // Several JSON values back to back: NDJSON log lines, or subscription documents as
         // Firehose concatenates them.

@@ -77,7 +77,7 @@ fn parse_event(event: &str, config: &Settings) -> Result<Trigger, Problem> {
     if event.len() > bounds.event_bytes || super::depth::json_too_deep(event, bounds.nesting) {
         return Err(Problem::EventTooLarge);
     }
-    let value = crate::strict_json::from_str(event).map_err(|_| Problem::EventJson)?;
+    let value = crate::json::strict::from_str(event).map_err(|_| Problem::EventJson)?;
     crate::event::decode_event_value_with(&value, bounds.decompressed_bytes).map_err(|e| match e {
         crate::error::DecodeError::UnknownEvent { .. } => Problem::EventUnknown,
         _ => Problem::EventInvalid,

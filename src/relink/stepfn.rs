@@ -38,7 +38,6 @@ use super::links::{LinkKind, Planned};
 use crate::event::StepFunctionsContext;
 use crate::settings::Settings;
 use crate::stepfn::execution_span_id;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::span::Link;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
@@ -106,7 +105,7 @@ pub(crate) fn state_link(claim: &StateClaim, trace: [u8; 16]) -> Planned {
         ("aws.step_functions.state.redrive_count", ctx.redrive_count),
     ] {
         if let Some(n) = count.filter(|n| *n != 0) {
-            attributes.push(int(key, n));
+            attributes.push(crate::otlp::kv::int(key, n));
         }
     }
     let link = Link {
@@ -120,17 +119,5 @@ pub(crate) fn state_link(claim: &StateClaim, trace: [u8; 16]) -> Planned {
         link,
         rule: Rule::StepfunctionsState.name(),
         hash: None,
-    }
-}
-
-fn int(key: &str, value: u64) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::IntValue(
-                i64::try_from(value).unwrap_or(i64::MAX),
-            )),
-        }),
-        ..Default::default()
     }
 }

@@ -12,9 +12,9 @@ use super::model::{
     history_details_key, normalise, Details, Event, EventKind, Execution, ExecutionArn, Source,
 };
 use crate::error::DecodeError;
-use crate::event::json::pointer as json_pointer;
-use crate::event::json::{invalid, missing, opt_str, opt_u64, req_array};
-use crate::event::time::parse_rfc3339;
+use crate::json::fields::pointer as json_pointer;
+use crate::json::fields::{invalid, missing, opt_str, opt_u64, req_array};
+use crate::time::parse_rfc3339;
 use serde_json::{Number, Value};
 
 pub(crate) const INPUT: &str = "stepfunctions history";

@@ -75,7 +75,7 @@ pub(crate) fn state_key(execution_arn: &str, state_name: &str, entered_time: &st
 
 /// The span id of a state entry. `entered_time` is the ISO 8601 string exactly as the
 /// context object gives `State.EnteredTime` (milliseconds, `Z`); from logs or history, format
-/// the state-entered timestamp with [`crate::event::time::format_rfc3339_millis`].
+/// the state-entered timestamp with [`crate::time::format_rfc3339_millis`].
 pub fn state_span_id(
     execution_arn: &str,
     state_name: &str,

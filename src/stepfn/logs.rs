@@ -14,9 +14,9 @@ use super::ids::{execution_span_id, state_span_id};
 use super::model::{normalise, Details, Event, EventKind, Execution, ExecutionArn, Source};
 use super::upstream;
 use crate::error::DecodeError;
-use crate::event::json::{invalid, missing, opt_str, opt_u64};
-use crate::event::time::format_rfc3339_millis;
+use crate::json::fields::{invalid, missing, opt_str, opt_u64};
 use crate::propagation::{SpanId, TraceId};
+use crate::time::format_rfc3339_millis;
 use serde_json::Value;
 
 pub(crate) const INPUT: &str = "stepfunctions log";
@@ -49,7 +49,7 @@ pub fn read(bytes: &[u8], max_events: usize) -> Result<Vec<Execution>, DecodeErr
             }
         }
         Ok(root @ Value::Object(_)) if root.get("logEvents").is_some() => {
-            let count = crate::event::json::req_array(&root, "/logEvents", INPUT)?.len();
+            let count = crate::json::fields::req_array(&root, "/logEvents", INPUT)?.len();
             too_many(count)?;
             for i in 0..count {
                 let path = format!("/logEvents/{i}/message");

@@ -3,8 +3,8 @@
 //! readers produce [`Execution`]s of [`Event`]s and one builder turns them into spans.
 
 use crate::error::DecodeError;
-use crate::event::json::pointer as json_pointer;
-use crate::event::json::{invalid, opt_str, opt_u64};
+use crate::json::fields::pointer as json_pointer;
+use crate::json::fields::{invalid, opt_str, opt_u64};
 use serde_json::Value;
 
 /// What the state's event names say it is (`TaskStateEntered` -> `Task`).

@@ -7,9 +7,10 @@ use super::model::{Execution, Outcome, TaskFamily};
 use super::tree::{Attempt, Data, Failure, Note, ScopeId, ScopeKind, StateId, Tree, ROOT};
 use super::upstream::{self, Placement};
 use super::Options;
-use crate::event::time::format_rfc3339_millis;
+use crate::otlp::kv;
 use crate::propagation::SpanId;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use crate::time::format_rfc3339_millis;
+use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{
     span, status, ResourceSpans, ScopeSpans, Span, Status,
@@ -131,7 +132,7 @@ impl Writer<'_> {
                 if arn.express { "EXPRESS" } else { "STANDARD" },
             ),
             text("aws.step_functions.execution.status", status),
-            int(
+            kv::int(
                 "aws.step_functions.execution.redrive_count",
                 run.redrive_count,
             ),
@@ -209,7 +210,7 @@ impl Writer<'_> {
                 let id = span_id_of(&format!("{}#{key}#{index}#{attempt}", self.key(owner)));
                 let attributes = vec![
                     text("aws.step_functions.state.name", &state.name),
-                    int(label, index),
+                    kv::int(label, index),
                 ];
                 // A branch has no end event of its own: it failed when its last state did.
                 let last_failed = s
@@ -285,7 +286,7 @@ impl Writer<'_> {
             ));
         }
         if s.redrive_count > 0 {
-            attributes.push(int(
+            attributes.push(kv::int(
                 "aws.step_functions.state.redrive_count",
                 s.redrive_count,
             ));
@@ -301,7 +302,7 @@ impl Writer<'_> {
         let mut attributes = self.state_attributes(id);
         self.data(&mut attributes, "aws.step_functions.state", &s.data);
         if let Some(length) = s.attempts.last().and_then(|a| a.length) {
-            attributes.push(int("aws.step_functions.map.item_count", length));
+            attributes.push(kv::int("aws.step_functions.map.item_count", length));
         }
         if let Some(arn) = s.attempts.iter().rev().find_map(|a| a.map_run_arn.as_ref()) {
             attributes.push(text("aws.step_functions.map_run.arn", arn));
@@ -354,7 +355,10 @@ impl Writer<'_> {
         span.start = previous_end.unwrap_or(span.start).min(span.start);
         let span_id = self.state_id(id, index as u64);
         let mut attributes = self.state_attributes(id);
-        attributes.push(int("aws.step_functions.state.retry_count", index as u64));
+        attributes.push(kv::int(
+            "aws.step_functions.state.retry_count",
+            index as u64,
+        ));
         let name = format!("{} (retry {index})", s.name);
         let failure = attempt_failure(attempt);
         let kind = span::SpanKind::Internal;
@@ -408,7 +412,10 @@ impl Writer<'_> {
         // Steps whose state was never seen may belong to different states: no retry count.
         if !s.synthetic {
             attributes.push(text("aws.step_functions.state.name", &s.name));
-            attributes.push(int("aws.step_functions.state.retry_count", index as u64));
+            attributes.push(kv::int(
+                "aws.step_functions.state.retry_count",
+                index as u64,
+            ));
         }
         attributes.extend(target_attributes(
             task.family,
@@ -417,7 +424,7 @@ impl Writer<'_> {
             task.output.as_deref(),
         ));
         if let Some(output) = &task.output {
-            attributes.push(int(
+            attributes.push(kv::int(
                 "aws.step_functions.task.output.size",
                 output.len() as u64,
             ));
@@ -449,13 +456,16 @@ impl Writer<'_> {
             ("output", &data.output, data.output_truncated),
         ] {
             if let Some(value) = value {
-                attributes.push(int(&format!("{prefix}.{what}.size"), value.len() as u64));
+                attributes.push(kv::int(
+                    &format!("{prefix}.{what}.size"),
+                    value.len() as u64,
+                ));
                 if self.options.include_data {
                     attributes.push(text(&format!("{prefix}.{what}"), value));
                 }
             }
             if truncated {
-                attributes.push(boolean(&format!("{prefix}.{what}.truncated"), true));
+                attributes.push(kv::boolean(&format!("{prefix}.{what}.truncated"), true));
             }
         }
     }
@@ -477,7 +487,7 @@ impl Writer<'_> {
             events,
         } = draft;
         if !self.used.insert(id) {
-            attributes.push(boolean("relink.step_functions.id_collision", true));
+            attributes.push(kv::boolean("relink.step_functions.id_collision", true));
             // The span's position in the output is unique and the same for the same input.
             let mut seed = self.spans.len();
             while !self.used.insert(id) {
@@ -495,7 +505,7 @@ impl Writer<'_> {
             }
         }
         if incomplete {
-            attributes.push(boolean("relink.step_functions.incomplete", true));
+            attributes.push(kv::boolean("relink.step_functions.incomplete", true));
         }
         self.spans.push(Span {
             trace_id: self.placement.trace_id.0.to_vec(),
@@ -608,24 +618,5 @@ fn target_attributes(
 }
 
 fn text(key: &str, value: &str) -> KeyValue {
-    value_of(key, any_value::Value::StringValue(value.to_owned()))
-}
-
-fn int(key: &str, value: u64) -> KeyValue {
-    value_of(
-        key,
-        any_value::Value::IntValue(i64::try_from(value).unwrap_or(i64::MAX)),
-    )
-}
-
-fn boolean(key: &str, value: bool) -> KeyValue {
-    value_of(key, any_value::Value::BoolValue(value))
-}
-
-fn value_of(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
+    kv::string(key, value)
 }

@@ -34,7 +34,7 @@ const SPAN_ID_BYTES: usize = 8;
 /// Errors name the field path (`resourceSpans[0].scopeSpans[1].spans[3].traceId: expected
 /// 32 hex digits, got 31 characters`); syntax errors give serde_json's line and column.
 pub fn decode_json(bytes: &[u8]) -> Result<ExportTraceServiceRequest, DecodeError> {
-    let value: Value = crate::strict_json::from_slice(bytes).map_err(|e| DecodeError::Otlp {
+    let value: Value = crate::json::strict::from_slice(bytes).map_err(|e| DecodeError::Otlp {
         encoding: "json",
         message: e.to_string(),
     })?;

@@ -1,4 +1,5 @@
-//! Field access for event decoders: every miss becomes an error naming the field.
+//! Field access for the decoders of AWS payloads (events, Step Functions logs and
+//! history): every miss becomes an error naming the field.
 //!
 //! Paths are JSON pointers (`/requestContext/http/method`), which is also how errors
 //! name the field.
@@ -118,7 +119,7 @@ pub(crate) fn opt_rfc3339_as_nanos(
 ) -> Result<Option<u64>, DecodeError> {
     match opt_str(v, path, input)? {
         None => Ok(None),
-        Some(s) => super::time::parse_rfc3339(s)
+        Some(s) => crate::time::parse_rfc3339(s)
             .map(Some)
             .ok_or_else(|| invalid(input, path, format!("{s:?} is not an RFC 3339 time"))),
     }

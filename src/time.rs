@@ -1,4 +1,5 @@
-//! Timestamps in AWS events, converted to unix nanoseconds.
+//! Timestamps in AWS payloads (RFC 3339) to unix nanoseconds and back, for the event
+//! decoders, the inferred spans and the Step Functions ids.
 
 /// Parses RFC 3339 / ISO 8601 date-times as AWS writes them: `2019-03-14T17:52:31Z`,
 /// `1970-01-01T00:00:00.000Z`, `2024-07-30T19:55:53.018+02:00`. Returns `None` for
