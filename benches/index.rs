@@ -5,8 +5,8 @@
 //! index's own `memory_bytes` (allocated capacity) is printed for the table.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use relink::relink::index::{Hit, Index, Side};
-use relink::relink::key::Key;
+use relink::processor::index::{Hit, Index, Side};
+use relink::processor::key::Key;
 use std::hint::black_box;
 
 /// Uniform 16-byte keys, as SHA-256 prefixes are.

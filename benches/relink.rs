@@ -26,7 +26,7 @@ use prost::Message;
 use relink::config::Config;
 use relink::otlp::scan::{scan, Interest};
 use relink::otlp::{Encoding, ExportTraceServiceRequest};
-use relink::relink::Processor;
+use relink::processor::Processor;
 use std::hint::black_box;
 
 /// 2024-03-08T20:23:20Z, shortly after the generated spans.

@@ -13,7 +13,7 @@
 //! - [`pointer`]: span pointers (S3 objects, DynamoDB items, messages) and their hashes.
 //! - [`inferred`]: OTLP spans for a trigger, following the OTel semantic conventions.
 //! - [`stepfn`]: Step Functions execution logs and history as spans, with deterministic ids.
-//! - [`relink`]: the processor that joins producer and consumer spans.
+//! - [`processor`]: the processor that joins producer and consumer spans.
 //! - [`logs`]: the trace and span a Lambda or Step Functions log record belongs to.
 //! - [`config`]: the one configuration every host shares, documented field by field.
 //! - [`settings`]: a validated configuration compiled once for the processor.
@@ -45,8 +45,8 @@ mod json;
 pub mod logs;
 pub mod otlp;
 pub mod pointer;
+pub mod processor;
 pub mod propagation;
-pub mod relink;
 pub mod settings;
 pub mod stepfn;
 pub mod time;
@@ -54,5 +54,5 @@ pub mod time;
 pub use config::{Config, ConfigError};
 pub use error::DecodeError;
 pub use event::{decode_event, Trigger, TriggerKind};
-pub use relink::{Counters, EventContext, Processed, Processor};
+pub use processor::{Counters, EventContext, Processed, Processor};
 pub use settings::Settings;

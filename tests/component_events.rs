@@ -7,7 +7,7 @@
 mod common;
 
 use relink::config::Config;
-use relink::relink::EventContext;
+use relink::processor::EventContext;
 use serde_json::Value;
 
 fn base_now(manifest: &Value) -> u64 {

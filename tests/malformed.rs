@@ -11,7 +11,7 @@ mod common;
 
 use relink::config::Config;
 use relink::otlp;
-use relink::relink::{Processed, Processor};
+use relink::processor::{Processed, Processor};
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::path::Path;

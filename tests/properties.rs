@@ -22,7 +22,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Sta
 use proptest::prelude::*;
 use relink::config::Config;
 use relink::otlp::{self, Encoding, ExportTraceServiceRequest};
-use relink::relink::Processor;
+use relink::processor::Processor;
 use std::borrow::Cow;
 
 const NOW: u64 = 1_722_369_353_000_000_000;

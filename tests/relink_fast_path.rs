@@ -22,7 +22,7 @@ use relink::config::Config;
 use relink::otlp::scan::{scan, Interest};
 use relink::otlp::wire::{write_varint, Fields, Value};
 use relink::otlp::{decode_json, decode_protobuf, encode_protobuf, Encoding};
-use relink::relink::{EventContext, Processed, Processor};
+use relink::processor::{EventContext, Processed, Processor};
 use std::borrow::Cow;
 
 const NOW: u64 = 1_709_929_400_000_000_000;

@@ -14,7 +14,7 @@
 mod common;
 
 use relink::config::Config;
-use relink::relink::{EventContext, Processor};
+use relink::processor::{EventContext, Processor};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 

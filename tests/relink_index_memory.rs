@@ -4,8 +4,8 @@
 //! of unique keys crafted to collide, and asserts the bound holds and the flood stays
 //! linear. Run with `--nocapture` to see the report.
 
-use relink::relink::index::{Hit, Index, Side};
-use relink::relink::key::Key;
+use relink::processor::index::{Hit, Index, Side};
+use relink::processor::key::Key;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 

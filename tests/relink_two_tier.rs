@@ -12,7 +12,7 @@
 //!
 //! Chains (A -> S3 -> B -> DynamoDB -> C) are left out on purpose: a trace is routed by one
 //! key, so B meets A or C on the same instance, not necessarily both (see
-//! `relink::relink` stamp docs).
+//! `relink::processor` stamp docs).
 
 mod common;
 
@@ -20,7 +20,7 @@ use opentelemetry_proto::tonic::common::v1::{any_value::Value, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use relink::config::{Config, S3Route};
 use relink::otlp::{self, ExportTraceServiceRequest};
-use relink::relink::Processor;
+use relink::processor::Processor;
 use std::collections::{BTreeMap, BTreeSet};
 
 const BASE_NOW: u64 = 1_709_929_300_000_000_000;

@@ -1,12 +1,12 @@
 //! Shared by the fuzz targets: the processor configurations every target exercises and the
-//! invariants every processed request must keep (the ones `relink::relink` documents).
+//! invariants every processed request must keep (the ones `relink::processor` documents).
 //! An invariant that fails is a finding like a panic: libFuzzer saves the input.
 
 #![allow(dead_code)]
 
 use relink::config::Config;
 use relink::otlp::{self, ExportTraceServiceRequest};
-use relink::relink::{Processed, Processor};
+use relink::processor::{Processed, Processor};
 use std::sync::OnceLock;
 
 /// A fixed clock: the processor takes time as an argument.

@@ -12,7 +12,7 @@ mod common;
 use libfuzzer_sys::fuzz_target;
 use relink::inferred::{infer_request, InferOptions};
 use relink::otlp;
-use relink::relink::EventContext;
+use relink::processor::EventContext;
 
 const ARN: &str = "arn:aws:states:us-east-1:123456789012:execution:orders:run-1";
 

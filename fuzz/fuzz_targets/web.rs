@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use relink_web::{check_config_problems, otlp_to_json, Session};
+use relink_web::session::{check_config_problems, otlp_to_json, Session};
 
 const NOW: u64 = 1_722_369_353_000_000_000;
 const ARN: &str = "arn:aws:states:us-east-1:123456789012:execution:orders:run-1";

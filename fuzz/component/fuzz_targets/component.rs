@@ -13,7 +13,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use relink::config::Config;
-use relink::relink::EventContext as CoreContext;
+use relink::processor::EventContext as CoreContext;
 use relink_relay::component::{describe, CallError, Encoding, LoadedComponent, Relinker};
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -36,7 +36,7 @@ fn loaded() -> &'static LoadedComponent {
 
 struct Pair {
     component: Relinker,
-    native: relink::relink::Processor,
+    native: relink::processor::Processor,
 }
 
 /// One component instance and one native processor for the whole run: both see the same

@@ -10,7 +10,7 @@
 use crate::args::{read_input, write_output, Args};
 use crate::process::{build_processor, now_unix_nano};
 use crate::Failure;
-use relink::relink::EventContext;
+use relink::processor::EventContext;
 
 pub fn run(words: &[String]) -> Result<(), Failure> {
     let args = Args::parse(words, &["--config", "--execution-arn"], &["--otlp"])?;

@@ -8,7 +8,7 @@ use crate::args::{read_input, write_output, Args};
 use crate::Failure;
 use relink::config::Config;
 use relink::otlp::{self, Encoding};
-use relink::relink::Processor;
+use relink::processor::Processor;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn run(words: &[String]) -> Result<(), Failure> {

@@ -78,10 +78,12 @@ impl GuestProcessor for Processor {
         now_unix_nano: u64,
     ) -> Result<Vec<u8>, Error> {
         let mut core = self.core.try_borrow_mut().map_err(|_| busy())?;
-        let context = context.map_or_else(CoreContext::default, |c| CoreContext {
-            invocation_start_unix_nano: c.invocation_start_unix_nano,
-            service_name: c.service_name,
-            execution_arn: c.execution_arn,
+        let context = context.map_or_else(CoreContext::default, |c| {
+            let mut core = CoreContext::default();
+            core.invocation_start_unix_nano = c.invocation_start_unix_nano;
+            core.service_name = c.service_name;
+            core.execution_arn = c.execution_arn;
+            core
         });
         let request = core
             .process_event(&event_json, &context, now_unix_nano)

@@ -4,7 +4,7 @@
 //! cases go as OTLP/JSON; the ones whose inputs are valid OTLP also go as protobuf, gzipped
 //! protobuf and OTLP/gRPC.
 
-mod common;
+use relink_harness::testing as common;
 mod envoy_common;
 
 use envoy_common::*;

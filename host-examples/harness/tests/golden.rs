@@ -3,11 +3,11 @@
 //! same batches: the Fluent Bit filter sees each OTLP/JSON batch as an `in_opentelemetry`
 //! raw-traces record, the otelwasm processor sees it as the collector's protobuf.
 
-mod common;
+use relink_harness::testing as common;
 
 use relink::config::Config;
 use relink::otlp::{decode, decode_protobuf, detect, encode_protobuf, Encoding};
-use relink::relink::Processor as Native;
+use relink::processor::Processor as Native;
 use relink_harness::{fluent_bit, otelwasm};
 use serde_json::{json, Map, Value};
 use std::path::Path;

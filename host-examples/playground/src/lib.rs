@@ -20,9 +20,9 @@
 //! logic lives in [`Session`] and [`check_config_problems`], plain Rust tested natively;
 //! the `#[wasm_bindgen]` items only convert.
 
-mod session;
+pub mod session;
 
-pub use session::{check_config_problems, otlp_to_json, Outcome, Session};
+pub use session::{check_config_problems, Outcome, Session};
 use wasm_bindgen::prelude::*;
 
 /// A configured relink processor and its state (index, counters) across calls.
@@ -142,7 +142,7 @@ pub fn check_config(config_json: &str) -> String {
 /// Any OTLP trace request (protobuf or OTLP/JSON, detected) as canonical OTLP/JSON.
 #[wasm_bindgen(js_name = otlpToJson)]
 pub fn otlp_to_json(input: &[u8]) -> Result<String, JsError> {
-    super::web_session::otlp_to_json(input).map_err(|e| JsError::new(&e))
+    session::otlp_to_json(input).map_err(|e| JsError::new(&e))
 }
 
 /// The relink crate version, shown in the page footer.

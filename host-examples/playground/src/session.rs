@@ -6,7 +6,6 @@
 //! relinks like any other spans.
 
 use relink::otlp::{self, Encoding, ExportTraceServiceRequest};
-use relink::stepfn;
 use relink::{Config, ConfigError, Counters, DecodeError, EventContext, Processor};
 use serde::Serialize;
 
@@ -91,9 +90,9 @@ impl Session {
         execution_arn: Option<&str>,
         now_unix_nano: u64,
     ) -> Outcome {
-        let ctx = EventContext {
-            execution_arn: execution_arn.map(str::to_string),
-            ..EventContext::default()
+        let ctx = match execution_arn {
+            Some(arn) => EventContext::default().with_execution_arn(arn),
+            None => EventContext::default(),
         };
         self.process_raw(input, &ctx, now_unix_nano)
     }

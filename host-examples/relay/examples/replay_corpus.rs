@@ -22,7 +22,7 @@
 //! adoption on, as a second-tier relay runs. `RELINK_COMPONENT` overrides dist/relink.wasm.
 
 use relink::config::Config;
-use relink::relink::EventContext;
+use relink::processor::EventContext;
 use relink_relay::component::{describe, CallError, Encoding, LoadedComponent};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -150,7 +150,10 @@ fn main() -> ExitCode {
     let (mut component, mut native, mut logs) =
         match (loaded.processor(CONFIG), Config::from_json(CONFIG)) {
             (Ok(component), Ok(config)) => match relink::Processor::new(&config) {
-                Ok(native) => (component, native, config.enricher()),
+                Ok(native) => {
+                    let enricher = native.settings().enricher();
+                    (component, native, enricher)
+                }
                 Err(e) => {
                     eprintln!("{e}");
                     return ExitCode::from(2);

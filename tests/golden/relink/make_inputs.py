@@ -7,7 +7,7 @@ lines, subscription data), see tests/relink_golden.rs:
 - span attributes are those the OpenTelemetry instrumentations record, read from their
   source (opentelemetry-python-contrib botocore and aws-lambda, opentelemetry-js-contrib
   aws-sdk), plus the facts relink's hooks add (`aws.s3.bucket`, `aws.s3.key`,
-  `relink.s3.etag`, `relink.dynamodb.keys`), named in src/relink/sdk.rs;
+  `relink.s3.etag`, `relink.dynamodb.keys`), named in src/processor/sdk.rs;
 - Datadog spans are shaped as the Collector's datadog receiver converts them (scope
   `Datadog`, `dd.span.Resource`, `datadog.span.id`, `_dd.span_links` turned into links);
 - trigger events are the shared fixtures under tests/fixtures, carried as JSON in the

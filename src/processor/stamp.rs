@@ -86,7 +86,7 @@ pub(crate) fn plan_routes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::relink::key::Key;
+    use crate::processor::key::Key;
 
     #[test]
     fn s3_route_preference() {

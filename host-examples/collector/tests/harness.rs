@@ -1,10 +1,8 @@
 //! dist/relink-collector.wasm run the way the otelwasm collector's `wasm` processor runs it.
 
-mod common;
-
-use common::{artifact, native, s3_put_request, NOW};
 use relink::otlp::{decode_json, decode_protobuf, encode_protobuf, Encoding};
 use relink_harness::otelwasm::{Error, Plugin, Processor};
+use relink_harness::testing::{artifact, native, s3_put_request, NOW};
 use std::sync::OnceLock;
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::relink::key::Rule;
+use crate::processor::key::Rule;
 
 fn key(i: u64) -> Key {
     Key::of_id(Rule::SqsMessage, &i.to_string())

@@ -1,11 +1,9 @@
 //! dist/relink-fluent-bit.wasm run the way Fluent Bit's filter_wasm runs it.
 
-mod common;
-
-use common::{artifact, native, s3_put_request, temp_dir, TIME_SEC};
 use relink::logs::Enricher;
 use relink::otlp::Encoding;
 use relink_harness::fluent_bit::{Dropped, Filter, Outcome, Plugin, Preopen, Settings};
+use relink_harness::testing::{artifact, native, s3_put_request, temp_dir, TIME_SEC};
 use serde_json::{json, Value};
 use std::sync::OnceLock;
 

@@ -2,9 +2,9 @@ use super::*;
 use crate::config::Config;
 use crate::event::{Item, Source, StepFunctionsContext, TriggerKind};
 use crate::pointer::{DynamodbItem, KeyValue, Message, Pointer, S3Object};
+use crate::processor::attrs::kv;
 use crate::propagation::Found;
 use crate::propagation::{Format, SpanContext, SpanId, TraceId};
-use crate::relink::attrs::kv;
 use opentelemetry_proto::tonic::trace::v1::span::Link;
 
 fn trigger(kind: TriggerKind, items: Vec<Item>) -> Trigger {

@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::otlp::{decode_protobuf, encode_protobuf, ExportTraceServiceRequest};
-use crate::relink::attrs::kv;
+use crate::processor::attrs::kv;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use std::borrow::Cow;

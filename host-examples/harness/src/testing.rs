@@ -1,6 +1,5 @@
-//! Shared by the harness tests: the built artifacts and requests relink changes.
-
-#![allow(dead_code)]
+//! What every host's harness tests share (each host folder's `tests/`): the built
+//! artifacts, the golden cases, the native core's answer, requests relink changes.
 
 use std::path::PathBuf;
 

@@ -214,7 +214,7 @@ pub fn adopted_from(original_trace: [u8; 16], span: [u8; 8]) -> Planned {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::relink::key::{Key, Rule};
+    use crate::processor::key::{Key, Rule};
 
     #[test]
     fn pointer_links_are_datadogs_and_dedupe() {

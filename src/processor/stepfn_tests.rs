@@ -2,7 +2,7 @@
 //! (link and parent modes), an execution under the StartExecution call that started it.
 
 use super::*;
-use crate::relink::attrs::{self, kv};
+use crate::processor::attrs::{self, kv};
 use crate::stepfn::ids::trace_id_for_root;
 use crate::stepfn::{execution_span_id, state_span_id};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;

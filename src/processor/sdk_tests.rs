@@ -1,6 +1,6 @@
 use super::*;
 use crate::config::Config;
-use crate::relink::attrs::kv;
+use crate::processor::attrs::kv;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, KeyValue as Attr};
 use opentelemetry_proto::tonic::trace::v1::Status;
 
@@ -24,7 +24,7 @@ fn tables(names: &[&str]) -> Attr {
             value: Some(any_value::Value::ArrayValue(ArrayValue {
                 values: names
                     .iter()
-                    .map(|n| crate::relink::attrs::string(*n))
+                    .map(|n| crate::processor::attrs::string(*n))
                     .collect(),
             })),
         }),
@@ -292,8 +292,8 @@ fn message_ids_of_every_sender() {
                 value: Some(AnyValue {
                     value: Some(any_value::Value::ArrayValue(ArrayValue {
                         values: vec![
-                            crate::relink::attrs::string("m1"),
-                            crate::relink::attrs::string("m2"),
+                            crate::processor::attrs::string("m1"),
+                            crate::processor::attrs::string("m2"),
                         ],
                     })),
                 }),
