@@ -73,14 +73,15 @@ run_demo() {
 }
 
 run_tests() {
-  step "clippy: the core and every binding, warnings and panic lints are errors"
+  step "format and clippy: every crate formatted; the core and every adapter, warnings and panic lints are errors"
   tests/clippy.sh
-  step "cargo test: the core (golden files, properties, malformed corpus)"
-  cargo test -p relink --quiet
+  step "cargo test: the core (golden files, properties, malformed corpus) and the playground session"
+  cargo test -p relink -p relink-web --quiet
   # Everything that links wasmtime runs optimised, sharing build_native's release build: a
   # debug wasmtime compiles the component several times slower.
-  step "cargo test --release: CLI, relay, and the host harnesses (Envoy, Fluent Bit, otelwasm)"
-  cargo test --release -p relink-cli -p relink-relay -p relink-harness --quiet
+  step "cargo test --release: CLI, relay, and each host's harness tests (Envoy, Fluent Bit, otelwasm)"
+  cargo test --release -p relink-cli -p relink-relay -p relink-harness \
+    -p relink-fluent-bit -p relink-collector --quiet
   if [ -d tests/clients ] && ls tests/clients/test_*.py >/dev/null 2>&1; then
     step "python client tests"
     .venv/bin/python -m pytest -q tests/clients
