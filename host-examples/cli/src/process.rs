@@ -9,7 +9,7 @@ use crate::Failure;
 use relink::config::Config;
 use relink::otlp::{self, Encoding};
 use relink::processor::Processor;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 pub fn run(words: &[String]) -> Result<(), Failure> {
     let args = Args::parse(words, &["--in", "--out", "--config", "--format"], &[])?;
@@ -67,7 +67,5 @@ pub fn build_processor(config_path: Option<&str>) -> Result<Processor, Failure> 
 
 /// The wall clock, which drives only the index expiry (no output depends on it).
 pub fn now_unix_nano() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    relink::time::unix_nanos(SystemTime::now())
 }

@@ -28,9 +28,10 @@
 #![allow(clippy::print_stderr)]
 
 use relink::otlp::Encoding;
+use relink::time::unix_nanos;
 use relink::{Config, Processor};
 use std::cell::Cell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// `getSupportedTelemetry` flag for traces.
 const TRACES: u32 = 4;
@@ -104,8 +105,11 @@ impl State {
         };
         match &mut self.processor {
             Ok(processor) => {
-                let processed =
-                    processor.process_traces_as(&batch, Encoding::Protobuf, now_unix_nano());
+                let processed = processor.process_traces_as(
+                    &batch,
+                    Encoding::Protobuf,
+                    unix_nanos(SystemTime::now()),
+                );
                 if let Some(e) = &processed.error {
                     self.errors += 1;
                     if self.errors.is_power_of_two() {
@@ -122,13 +126,6 @@ impl State {
         self.buffer = batch;
         STATUS_OK
     }
-}
-
-fn now_unix_nano() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 #[export_name = "getSupportedTelemetry"]
