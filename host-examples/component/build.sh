@@ -25,7 +25,8 @@ install_target() {
 
 build_component() {
   step "building the relink component (wasm32-wasip2)"
-  cargo build --profile wasm --target wasm32-wasip2 -p relink-component --lib --quiet
+  # cdylib alone: with the rlib the manifest also names, fat LTO does not run.
+  cargo rustc --profile wasm --target wasm32-wasip2 -p relink-component --lib --crate-type cdylib --quiet
   mkdir -p dist
   cp "${CARGO_TARGET_DIR:-target}/wasm32-wasip2/wasm/relink_component.wasm" dist/relink.wasm
   local bytes; bytes=$(wc -c <dist/relink.wasm)
