@@ -157,7 +157,7 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Settings) -> Result<Read, Dec
             return match first {
                 Some(Ok(v)) if is_subscription(&v) => subscription(bytes, ctx, config),
                 Some(Ok(v)) if is_log_line(&v) => match sfn {
-                    true => workflow(spans_from_logs(bytes, &options)),
+                    true => workflow(spans_from_logs(bytes, options)),
                     false => Err(disabled("execution log lines")),
                 },
                 _ => Err(DecodeError::Json {
@@ -170,7 +170,7 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Settings) -> Result<Read, Dec
     match &value {
         Value::Array(lines) if lines.first().is_some_and(is_log_line) => {
             return match sfn {
-                true => workflow(spans_from_logs(bytes, &options)),
+                true => workflow(spans_from_logs(bytes, options)),
                 false => Err(disabled("execution log lines")),
             };
         }
@@ -179,14 +179,14 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Settings) -> Result<Read, Dec
                 true => workflow(spans_from_history(
                     bytes,
                     ctx.execution_arn.as_deref(),
-                    &options,
+                    options,
                 )),
                 false => Err(disabled("an execution history")),
             };
         }
         v if is_log_line(v) => {
             return match sfn {
-                true => workflow(spans_from_logs(bytes, &options)),
+                true => workflow(spans_from_logs(bytes, options)),
                 false => Err(disabled("an execution log line")),
             };
         }
@@ -199,7 +199,7 @@ fn read(bytes: &[u8], ctx: &EventContext, config: &Settings) -> Result<Read, Dec
     ) {
         let inflated = inflate_logs_data(data, config.bounds.decompressed_bytes)?;
         if let Some(merged) = execution_log_events(&inflated) {
-            return workflow(spans_from_logs(&merged, &options));
+            return workflow(spans_from_logs(&merged, options));
         }
     }
     let limit = config.bounds.event_bytes;

@@ -6,6 +6,7 @@
 //! relinks like any other spans.
 
 use relink::otlp::{self, Encoding, ExportTraceServiceRequest};
+use relink::stepfn;
 use relink::{Config, ConfigError, Counters, DecodeError, EventContext, Processor};
 use serde::Serialize;
 
@@ -73,13 +74,17 @@ impl Session {
     /// OTLP/JSON; an event that does not decode gives no output and the decoder's error.
     pub fn process_event(&mut self, input: &[u8], now_unix_nano: u64) -> Outcome {
         self.process_raw(input, &EventContext::default(), now_unix_nano)
+            .unwrap_or_else(|e| failed(&e))
     }
 
     /// Spans of the executions in Step Functions execution log lines (one line, lines, a
     /// JSON array of lines or decoded CloudWatch Logs subscription data), then relinked:
     /// the core's event entry point, so the configuration's `stepfunctions` settings apply.
     pub fn process_step_functions_logs(&mut self, input: &[u8], now_unix_nano: u64) -> Outcome {
-        self.process_raw(input, &EventContext::default(), now_unix_nano)
+        let processed = self.process_raw(input, &EventContext::default(), now_unix_nano);
+        self.as_execution_record(processed, input, |bytes, options| {
+            stepfn::spans_from_logs(bytes, options)
+        })
     }
 
     /// Spans of one execution from its GetExecutionHistory output, then relinked.
@@ -94,21 +99,47 @@ impl Session {
             Some(arn) => EventContext::default().with_execution_arn(arn),
             None => EventContext::default(),
         };
-        self.process_raw(input, &ctx, now_unix_nano)
+        let processed = self.process_raw(input, &ctx, now_unix_nano);
+        self.as_execution_record(processed, input, |bytes, options| {
+            stepfn::spans_from_history(bytes, execution_arn, options)
+        })
+    }
+
+    /// The event entry point detects what the bytes are. When the page said they are an
+    /// execution record and they are no event the entry point knows, the record reader's
+    /// own error names the field that is wrong.
+    fn as_execution_record(
+        &self,
+        processed: Result<Outcome, DecodeError>,
+        input: &[u8],
+        read: impl FnOnce(&[u8], &stepfn::Options) -> Result<ExportTraceServiceRequest, DecodeError>,
+    ) -> Outcome {
+        match processed {
+            Ok(outcome) => outcome,
+            Err(DecodeError::UnknownEvent { .. }) => {
+                let error = read(input, &self.processor.settings().stepfn).err();
+                failed(&error.unwrap_or(DecodeError::UnknownEvent {
+                    hint: "not an execution record".into(),
+                }))
+            }
+            Err(e) => failed(&e),
+        }
     }
 
     /// Any raw input through the core's event entry point, keeping the spans as made.
-    fn process_raw(&mut self, input: &[u8], ctx: &EventContext, now_unix_nano: u64) -> Outcome {
+    fn process_raw(
+        &mut self,
+        input: &[u8],
+        ctx: &EventContext,
+        now_unix_nano: u64,
+    ) -> Result<Outcome, DecodeError> {
         let mut input_json = String::new();
         let made =
             |spans: &ExportTraceServiceRequest| input_json = json_string(otlp::encode_json(spans));
-        match self
-            .processor
-            .process_event_observed(input, ctx, now_unix_nano, made)
-        {
-            Ok((request, counters)) => made_outcome(&request, input_json, &counters),
-            Err(e) => failed(&e),
-        }
+        let (request, counters) =
+            self.processor
+                .process_event_observed(input, ctx, now_unix_nano, made)?;
+        Ok(made_outcome(&request, input_json, &counters))
     }
 
     /// The cumulative counters as JSON.

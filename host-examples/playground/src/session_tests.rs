@@ -8,7 +8,9 @@ use std::path::PathBuf;
 const NOW: u64 = 1_709_929_300_000_000_000;
 
 fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
 }
 
 fn read(path: &str) -> Vec<u8> {
@@ -310,4 +312,26 @@ fn step_functions_logs_that_are_not_logs_name_the_problem() {
         out.error.as_deref(),
         Some("stepfunctions log: missing field `event_timestamp`")
     );
+}
+
+/// The page goes through the core's event entry point, so the configuration's
+/// `stepfunctions` section applies to execution records as it does in every host.
+#[test]
+fn step_functions_inputs_follow_the_configuration() {
+    let logs = read("tests/golden/stepfn/hand-redrive-logs/input.logs.ndjson");
+    let data_attrs = |json: &str| json.matches(".input\"").count();
+    let mut plain = Session::new("{}").unwrap_or_else(|e| panic!("{e}"));
+    let mut with_data = Session::new(r#"{"stepfunctions": {"include_data": true}}"#)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = with_data.process_step_functions_logs(&logs, NOW);
+    assert_eq!(out.error, None);
+    assert!(
+        data_attrs(&out.output_json)
+            > data_attrs(&plain.process_step_functions_logs(&logs, NOW).output_json)
+    );
+    let mut off =
+        Session::new(r#"{"stepfunctions": {"enabled": false}}"#).unwrap_or_else(|e| panic!("{e}"));
+    let refused = off.process_step_functions_logs(&logs, NOW);
+    assert!(refused.error.is_some(), "{refused:?}");
+    assert_eq!(refused.output_json, "");
 }
