@@ -79,8 +79,10 @@ run_tests() {
   cargo test -p relink --quiet
   # Everything that links wasmtime runs optimised, sharing build_native's release build: a
   # debug wasmtime compiles the component several times slower.
-  step "cargo test --release: CLI, relay, and the host harnesses (Envoy, Fluent Bit, otelwasm)"
+  step "cargo test --release: CLI, relay, and the host harnesses (Fluent Bit, otelwasm)"
   cargo test --release -p relink-cli -p relink-relay -p relink-harness --quiet
+  step "cargo test --release: the Envoy filter in the Envoy host model (host-examples/envoy)"
+  cargo test --release -p relink-envoy --quiet
   if [ -d tests/clients ] && ls tests/clients/test_*.py >/dev/null 2>&1; then
     step "python client tests"
     .venv/bin/python -m pytest -q tests/clients

@@ -17,11 +17,16 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 # same rules; natively that covers every binding's logic.
 echo "==> cargo clippy --lib --all-features (core and bindings, warnings are errors)"
 cargo clippy --lib --all-features --quiet -- -D warnings
-# The host glue that only compiles for its wasm target (proxy-wasm calls, the otelwasm
-# imports, the component's generated bindings), linted there.
-echo "==> cargo clippy --lib for wasm32-wasip1 (envoy, fluent-bit, otelwasm) and wasm32-wasip2 (component)"
-cargo clippy --lib --target wasm32-wasip1 --features envoy,fluent-bit,otelwasm --quiet -- -D warnings
+# The host glue that only compiles for its wasm target (the otelwasm imports, the
+# component's generated bindings), linted there.
+echo "==> cargo clippy --lib for wasm32-wasip1 (fluent-bit, otelwasm) and wasm32-wasip2 (component)"
+cargo clippy --lib --target wasm32-wasip1 --features fluent-bit,otelwasm --quiet -- -D warnings
 cargo clippy --lib --target wasm32-wasip2 --features component --quiet -- -D warnings
+# The Envoy filter's crate: its body handling natively, its proxy-wasm contexts for the
+# target Envoy loads.
+echo "==> cargo clippy -p relink-envoy --lib (native and wasm32-wasip1)"
+cargo clippy -p relink-envoy --lib --quiet -- -D warnings
+cargo clippy -p relink-envoy --lib --target wasm32-wasip1 --quiet -- -D warnings
 
 if [ "${1:-}" = "--all" ]; then
   echo "==> cargo clippy --workspace --all-targets (panic lints only in the core)"

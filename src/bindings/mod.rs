@@ -9,15 +9,11 @@
 //! - `fluent_bit` (feature `fluent-bit`): Fluent Bit's `filter_wasm`, JSON events (plain
 //!   Rust, so it also builds natively for the fuzzer).
 //! - `otelwasm` (feature `otelwasm`, wasm only): the otelwasm collector's `wasm` processor.
-//! - `envoy` (feature `envoy`, wasm32-wasip1): Envoy HTTP filter over proxy-wasm ABI 0.2.1;
-//!   `envoy_body` is its request handling without the host calls (any target).
+//!
+//! The Envoy filter is its own crate, `host-examples/envoy/` (`relink-envoy`).
 
 #[cfg(feature = "component")]
 pub mod component;
-#[cfg(all(feature = "envoy", target_os = "wasi"))]
-mod envoy;
-#[cfg(feature = "envoy")]
-pub mod envoy_body;
 #[cfg(feature = "fluent-bit")]
 pub mod fluent_bit;
 #[cfg(all(feature = "otelwasm", target_family = "wasm"))]

@@ -3,9 +3,9 @@
 //! StringValues; the relink JSON is valid for the core, and the filter starts with both and
 //! relinks a request sent to the configured path.
 
-mod envoy_common;
+mod common;
 
-use envoy_common::*;
+use common::*;
 use relink::config::Config;
 use relink::otlp::Encoding;
 use relink_harness::envoy::{Request, Startup};

@@ -1,10 +1,10 @@
-//! The Envoy filter's request handling, apart from the proxy-wasm calls (`envoy`): which
+//! The Envoy filter's request handling, apart from the proxy-wasm calls (`lib.rs`): which
 //! requests are trace exports, and an export body in, the new body out. Plain Rust on
 //! every target, so the tests and the fuzzer (`fuzz_targets/envoy_body.rs`) drive exactly
 //! what the filter runs on a body.
 
-use crate::otlp::{self, Encoding};
-use crate::relink::Processor;
+use relink::otlp::{self, Encoding};
+use relink::relink::Processor;
 use serde::Deserialize;
 use std::borrow::Cow;
 

@@ -5,9 +5,8 @@
 //! protobuf and OTLP/gRPC.
 
 mod common;
-mod envoy_common;
 
-use envoy_common::*;
+use common::*;
 use relink::config::Config;
 use relink::otlp::{self, Encoding};
 use relink_harness::envoy::{Request, Startup};
@@ -118,7 +117,7 @@ fn valid_otlp(case: &Path) -> bool {
 
 #[test]
 fn golden_scenarios_through_the_filter_match_the_native_core() {
-    let cases = common::relink_golden_cases();
+    let cases = relink_golden_cases();
     assert!(
         cases.len() >= 10,
         "expected the relink golden cases, found {}",

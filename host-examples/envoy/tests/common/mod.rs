@@ -17,6 +17,19 @@ pub fn root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The relink golden cases (`tests/golden/relink/<case>/`), sorted.
+pub fn relink_golden_cases() -> Vec<std::path::PathBuf> {
+    let dir = root().join("tests/golden/relink");
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut cases: Vec<std::path::PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    cases
+}
+
 /// `dist/relink-envoy.wasm`, compiled once per test binary.
 pub fn host() -> &'static Host {
     static HOST: OnceLock<Host> = OnceLock::new();

@@ -3,9 +3,9 @@
 //! over-size bodies, and per-worker state; every relinked body must equal what the native
 //! core makes of the same input.
 
-mod envoy_common;
+mod common;
 
-use envoy_common::*;
+use common::*;
 use relink::config::Config;
 use relink::otlp::{self, Encoding};
 use relink_harness::envoy::{Exchange, LogLine, Request, Startup, Vm};
