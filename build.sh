@@ -87,6 +87,8 @@ run_tests() {
     step "python client tests"
     .venv/bin/python -m pytest -q tests/clients
   fi
+  step "host-examples/envoy/envoy.yaml through Envoy's v3 API (envoy-data-plane)"
+  .venv/bin/python -m pytest -q host-examples/envoy/tests
   host-examples/relay/build-component.sh test
   SKIP_BUILD=1 host-examples/playground/test.sh
 }

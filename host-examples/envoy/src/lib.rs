@@ -18,8 +18,15 @@
 //!   the body too, so `content-length` is removed up front (the upstream request is then
 //!   chunked or HTTP/2-framed) instead of being fixed once the new body is known. Request
 //!   headers are gone in the body phase: Envoy answers BadArgument and the SDK traps.
-//! - A buffered body counts against the listener's `per_connection_buffer_limit_bytes`;
-//!   beyond it Envoy itself answers 413, so `max_body_bytes` must stay below that limit.
+//! - A buffered body counts against Envoy's buffer limit (HTTP/1: the listener's
+//!   `per_connection_buffer_limit_bytes`; HTTP/2: `initial_stream_window_size`); beyond it
+//!   Envoy answers 413. So `max_body_bytes` stays below the limit, and a relinked body that
+//!   would not fit is not set: Envoy re-checks the limit when the buffered body is replaced,
+//!   so the export would be refused; the original passes on instead and is counted
+//!   (`wasmcustom.relink_exports_over_buffer_limit`).
+//! - HTTP/1 ends every body with a separate, empty call carrying `end_of_stream`, after the
+//!   last chunk; request trailers mean `end_of_stream` never comes with the body, and the
+//!   buffered export then goes on unchanged when the trailers continue the stream.
 //! - Header values are read as bytes: the SDK's string getters panic on non-UTF-8 values.
 
 #![cfg_attr(
@@ -46,20 +53,26 @@ pub mod body;
 
 #[cfg(target_os = "wasi")]
 mod filter {
-    use crate::body::{classify, parse_options, rewrite, Export, Options};
+    use crate::body::{classify, fits, parse_options, rewrite, BufferLimit, Export, Options};
     use proxy_wasm::hostcalls;
     use proxy_wasm::traits::{Context, HttpContext, RootContext};
-    use proxy_wasm::types::{Action, ContextType, LogLevel};
+    use proxy_wasm::types::{Action, ContextType, LogLevel, MetricType};
     use relink::config::Config;
     use relink::relink::Processor;
     use std::cell::RefCell;
     use std::rc::Rc;
     use std::time::{SystemTime, UNIX_EPOCH};
 
+    /// Envoy's stat for exports forwarded unchanged because the relinked body would not
+    /// have fitted its buffer (`wasmcustom.` is Envoy's prefix for a module's own stats).
+    const OVER_BUFFER_LIMIT_METRIC: &str = "relink_exports_over_buffer_limit";
+
     #[derive(Default)]
     struct Root {
         options: Rc<Options>,
         processor: Option<Rc<RefCell<Processor>>>,
+        /// The counter behind [`OVER_BUFFER_LIMIT_METRIC`].
+        over_limit_metric: Option<u32>,
     }
 
     impl Context for Root {}
@@ -90,6 +103,9 @@ mod filter {
             match built {
                 Ok(processor) => {
                     self.processor = Some(Rc::new(RefCell::new(processor)));
+                    self.over_limit_metric =
+                        hostcalls::define_metric(MetricType::Counter, OVER_BUFFER_LIMIT_METRIC)
+                            .ok();
                     true
                 }
                 Err(e) => {
@@ -106,7 +122,10 @@ mod filter {
             Some(Box::new(Filter {
                 options: Rc::clone(&self.options),
                 processor: self.processor.clone(),
+                over_limit_metric: self.over_limit_metric,
                 export: None,
+                limit: self.options.buffer_limit(None),
+                buffered: false,
             }))
         }
 
@@ -118,8 +137,14 @@ mod filter {
     struct Filter {
         options: Rc<Options>,
         processor: Option<Rc<RefCell<Processor>>>,
+        over_limit_metric: Option<u32>,
         /// Set from the headers while a trace export's body is being buffered.
         export: Option<Export>,
+        /// Envoy's buffer limit for this request's protocol.
+        limit: BufferLimit,
+        /// Whether Envoy holds the body in its buffer (the filter paused on an earlier
+        /// chunk), where replacing it re-checks the limit.
+        buffered: bool,
     }
 
     impl Context for Filter {}
@@ -141,6 +166,12 @@ mod filter {
                 Ok(Some(export)) => {
                     self.set_http_request_header("content-length", None);
                     self.export = Some(export);
+                    // Envoy answers NotFound for a property it does not have; any other
+                    // failure leaves the protocol unknown (the smaller limit applies).
+                    let protocol = hostcalls::get_property(vec!["request", "protocol"])
+                        .ok()
+                        .flatten();
+                    self.limit = self.options.buffer_limit(protocol.as_deref());
                 }
                 Ok(None) => {}
                 Err(e) => log(LogLevel::Warn, &format!("{e}; passed through unchanged")),
@@ -159,6 +190,7 @@ mod filter {
                 return Action::Continue;
             }
             if !end_of_stream {
+                self.buffered = true;
                 return Action::Pause;
             }
             self.export = None;
@@ -166,7 +198,17 @@ mod filter {
                 return Action::Continue;
             };
             match self.rewrite(export, &body) {
-                Ok(Some(output)) => self.set_http_request_body(0, body_size, &output),
+                Ok(Some(output)) if fits(output.len(), self.buffered, self.limit) => {
+                    self.set_http_request_body(0, body_size, &output)
+                }
+                Ok(Some(output)) => {
+                    if let Some(id) = self.over_limit_metric {
+                        // Only a bad id fails, and the id is Envoy's own.
+                        let _ = hostcalls::increment_metric(id, 1);
+                    }
+                    let BufferLimit { bytes, setting } = self.limit;
+                    log(LogLevel::Warn, &format!("relinked body of {} bytes exceeds Envoy's buffer limit ({setting}: {bytes}); original body of {body_size} bytes passed through unchanged", output.len()));
+                }
                 Ok(None) => {}
                 Err(e) => log(
                     LogLevel::Warn,

@@ -153,3 +153,37 @@ pub fn split(body: &[u8], n: usize) -> Vec<Vec<u8>> {
     let size = body.len().div_ceil(n.max(1)).max(1);
     body.chunks(size).map(<[u8]>::to_vec).collect()
 }
+
+/// An OTLP/JSON export of `n` client spans with distinct ids (a busy service's batch).
+pub fn many_spans(n: usize) -> Vec<u8> {
+    let spans: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({
+                "traceId": format!("{:032x}", 0x5bf9_2f35_77b3_4da6_a3ce_929d_0e0e_0000_u128 + i as u128),
+                "spanId": format!("{:016x}", 0x10f0_67aa_0ba9_0000_u64 + i as u64),
+                "name": "GET /orders", "kind": 3,
+                "startTimeUnixNano": "1699999990000000000", "endTimeUnixNano": "1699999990100000000",
+                "attributes": [attr("http.request.method", "GET"), attr("url.full", "https://orders.internal/orders/12345")]
+            })
+        })
+        .collect();
+    let request = json!({ "resourceSpans": [{
+        "resource": { "attributes": [attr("service.name", "harness")] },
+        "scopeSpans": [{ "scope": { "name": "harness" }, "spans": spans }]
+    }]});
+    request.to_string().into_bytes()
+}
+
+/// A VM of the built filter with these settings, up and ready.
+pub fn started(settings: &Settings) -> relink_harness::envoy::Vm {
+    let vm = host()
+        .start(settings)
+        .unwrap_or_else(|e| panic!("start: {e}"));
+    assert_eq!(
+        vm.startup(),
+        relink_harness::envoy::Startup::Ready,
+        "logs: {:?}",
+        vm.logs()
+    );
+    vm
+}
