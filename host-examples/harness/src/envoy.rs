@@ -1,12 +1,15 @@
 //! A proxy-wasm ABI 0.2.1 host that runs an Envoy HTTP filter module the way Envoy does.
-//! Each rule names the upstream file it follows: proxy-wasm-cpp-host at 52a0291
-//! (`src/wasm.cc`, `src/context.cc`, `src/exports.cc`, `include/proxy-wasm/limits.h`) and
-//! Envoy's `source/extensions/common/wasm/context.cc` (`Context::decodeData`,
-//! `Context::getBuffer`, `Context::failStream`), `source/common/http/filter_manager.cc`
-//! (`commonHandleBufferData`, `requestDataTooLarge`), `source/common/buffer/watermark_buffer.cc`,
-//! `source/common/http/http1/codec_impl.cc` (`ServerConnectionImpl::onMessageCompleteBase`)
-//! and `source/common/http/http2/codec_impl.cc` (`per_stream_buffer_limit_`), as on
-//! Envoy's main branch when this was written:
+//! The rules below follow, file by file: proxy-wasm-cpp-host at 52a0291 (`src/wasm.cc`,
+//! `src/context.cc`, `src/exports.cc`, `include/proxy-wasm/limits.h`); Envoy at b40935a,
+//! `source/extensions/common/wasm/context.cc` (`Context::decodeData`, `Context::getBuffer`,
+//! `Context::failStream`); Envoy at 832d750, `source/common/buffer/watermark_buffer.cc`
+//! (`checkHighAndOverflowWatermarks`: a callback above the high watermark, not at it); and
+//! Envoy's `source/common/http/filter_manager.cc` (`commonHandleBufferData`,
+//! `requestDataTooLarge`: a 413 for a buffering filter), `source/common/http/http1/
+//! codec_impl.cc` (`ServerConnectionImpl::onMessageComplete(Base)`: an empty `decodeData`
+//! with `end_stream`, or `decodeTrailers`, alike in every version read) and
+//! `source/common/http/http2/codec_impl.cc` (`per_stream_buffer_limit_` is
+//! `initial_stream_window_size`). [`failure`] names its own sources.
 //!
 //! - Imports: every `env.proxy_*` function Envoy registers for ABI 0.2.1 and its WASI
 //!   subset; a module importing anything else fails to link, as in Envoy. Functions the

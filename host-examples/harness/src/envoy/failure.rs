@@ -7,22 +7,26 @@
 //!   from the legacy `PluginConfig.fail_open` alone; otherwise `failStream` sends a 503 once
 //!   (Envoy `source/extensions/common/wasm/context.cc`, `Context::failStream`,
 //!   `wasm_fail_stream`), and no further callback reaches the VM.
-//! - Envoy 1.32 and earlier: only `fail_open`. Later streams on the worker get a context
-//!   without a VM (503) or, with `fail_open`, no filter at all.
-//! - Envoy 1.33 added `failure_policy` (`FAIL_RELOAD`, `FAIL_CLOSED`, `FAIL_OPEN`; the 1.33
-//!   release notes: "The `FAIL_RELOAD` reload policy will be used by default"): that
-//!   release's `source/extensions/common/wasm/plugin.h` resolves `UNSPECIFIED` to
+//! - Envoy 1.32 and earlier (`source/extensions/common/wasm/plugin.h` at 7909f3f): only
+//!   `fail_open`. Later streams on the worker get a context without a VM (503) or, with
+//!   `fail_open`, no filter at all.
+//! - Envoy 1.33 added `failure_policy` (`FAIL_RELOAD`, `FAIL_CLOSED`, `FAIL_OPEN`; the
+//!   release notes, `changelogs/1.33.0.yaml` at 33f8ceb: "The `FAIL_RELOAD` reload policy
+//!   will be used by default"). The `plugin.h` of that change resolves `UNSPECIFIED` to
 //!   `FAIL_RELOAD` while the runtime guard
 //!   `envoy.reloadable_features.wasm_failure_reload_by_default` is on, and rejects a
 //!   configuration that sets both `fail_open` and `failure_policy` ("only one of fail_open
 //!   or failure_policy can be set").
-//! - Envoy's current source (`PluginConfig::PluginConfig` in
-//!   `source/extensions/common/wasm/wasm.cc`): `UNSPECIFIED` is `FAIL_CLOSED`, the same
-//!   rejection; `PluginConfig::createContext` skips the filter (`FAIL_OPEN`) or gives it a
-//!   VM-less context (503); `maybeReloadHandleIfNeeded` starts a new VM for `FAIL_RELOAD`
-//!   (runtime errors only) once the backoff since the last load has passed
-//!   (`reload_config.backoff`, base 1 s, `JitteredLowerBoundBackOffStrategy`: up to 1.5
-//!   times the base), and the new VM starts empty.
+//! - Envoy's later source (`PluginConfig::PluginConfig` in
+//!   `source/extensions/common/wasm/wasm.cc`, read in a copy that carries Envoy's main
+//!   branch; the reference index's own revision of that file predates `failure_policy`):
+//!   `UNSPECIFIED` is `FAIL_CLOSED`, the same rejection; `PluginConfig::createContext` skips
+//!   the filter (`FAIL_OPEN`) or gives it a VM-less context (503);
+//!   `maybeReloadHandleIfNeeded` starts a new VM for `FAIL_RELOAD` (runtime errors only)
+//!   once the backoff since the last load has passed (`reload_config.backoff`, base 1 s,
+//!   `JitteredLowerBoundBackOffStrategy`: up to 1.5 times the base), and the new VM starts
+//!   empty. The API reference packaged in PyPI `envoy-data-plane` 2.2.0 documents the same
+//!   default ("The default policy is `FAIL_CLOSED`").
 
 /// `PluginConfig.failure_policy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
