@@ -81,11 +81,13 @@ run_tests() {
   # debug wasmtime compiles the component several times slower.
   step "cargo test --release: CLI, relay, and each host's harness tests (Envoy, Fluent Bit, otelwasm)"
   cargo test --release -p relink-cli -p relink-relay -p relink-harness \
-    -p relink-fluent-bit -p relink-collector --quiet
+    -p relink-envoy -p relink-fluent-bit -p relink-collector --quiet
   if [ -d tests/clients ] && ls tests/clients/test_*.py >/dev/null 2>&1; then
     step "python client tests"
     .venv/bin/python -m pytest -q tests/clients
   fi
+  step "host-examples/envoy/envoy.yaml through Envoy's v3 API (envoy-data-plane)"
+  .venv/bin/python -m pytest -q host-examples/envoy/tests
   host-examples/component/build.sh test
   SKIP_BUILD=1 host-examples/playground/test.sh
 }

@@ -14,8 +14,8 @@ cargo fmt --all -- --check
 (cd fuzz && cargo fmt -- --check)
 (cd benches/wasm && cargo fmt -- --check)
 
-echo "==> cargo clippy: the core, natively (warnings and panic lints are errors)"
-cargo clippy -p relink --lib --quiet -- -D warnings
+echo "==> cargo clippy: the core and the adapters' native parts (warnings and panic lints are errors)"
+cargo clippy -p relink -p relink-envoy -p relink-fluent-bit --lib --quiet -- -D warnings
 # Each adapter on the target it ships for, so the host glue (proxy-wasm calls, the otelwasm
 # imports, the component's generated bindings) is linted where it compiles.
 echo "==> cargo clippy: the adapters for wasm32-wasip1 (Envoy, Fluent Bit, otelwasm), wasm32-wasip2 (component), wasm32-unknown-unknown (browser)"

@@ -1,4 +1,4 @@
-//! The Envoy filter's body handler (`bindings::envoy_body`, what `on_http_request_body`
+//! The Envoy filter's body handler (`relink_envoy::body`, what `on_http_request_body`
 //! runs at end of stream), on arbitrary bodies: the first byte picks the framing (OTLP/HTTP
 //! protobuf or JSON, OTLP/gRPC length-prefixed messages; bit 2 gzip-wraps the body as a
 //! `content-encoding: gzip` request arrives) and the configuration. The request headers go
@@ -12,7 +12,7 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use relink::bindings::envoy_body::{self, Framing, Options};
+use relink_envoy::body::{self as envoy_body, Framing, Options};
 use relink::otlp::{self, Encoding};
 
 const HEADERS: [(&[u8], &[u8]); 3] = [
@@ -62,7 +62,7 @@ fuzz_target!(|data: &[u8]| {
     else {
         panic!("a trace export was not recognised");
     };
-    assert_eq!(export.gzip, gzip);
+    assert_eq!(export.coding == otlp::ContentCoding::Gzip, gzip);
     let body = if gzip { otlp::gzip(raw) } else { raw.to_vec() };
     let Some(mut p) = common::processor(usize::from(mode >> 3)) else {
         return;

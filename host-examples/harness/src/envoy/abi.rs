@@ -221,7 +221,102 @@ pub fn define(linker: &mut Linker<HostState>, module: &Module) -> wasmtime::Resu
             )))
         },
     )?;
+    linker.func_wrap("env", "proxy_get_property", get_property)?;
+    linker.func_wrap(
+        "env",
+        "proxy_define_metric",
+        |mut c: C, kind: i32, np: i32, ns: i32, id_ptr: i32| -> wasmtime::Result<i32> {
+            restricted(&c, "proxy_define_metric")?;
+            // Envoy: counter 0, gauge 1, histogram 2; anything else is BadArgument.
+            if !(0..=2).contains(&kind) {
+                return Ok(Status::BadArgument as i32);
+            }
+            let name = match read(&mut c, np, ns) {
+                Ok(n) => String::from_utf8_lossy(&n).into_owned(),
+                Err(s) => return Ok(s as i32),
+            };
+            let metrics = &mut c.data_mut().metrics;
+            // The same name is the same stat in Envoy's scope: its id again.
+            let index = match metrics
+                .iter()
+                .position(|(n, k, _)| *n == name && *k == kind)
+            {
+                Some(i) => i,
+                None => {
+                    metrics.push((name, kind, 0));
+                    metrics.len() - 1
+                }
+            };
+            let id = u32::try_from(index).unwrap_or(u32::MAX) << 2 | kind as u32;
+            Ok(status(set_word(&mut c, id_ptr, id)))
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_increment_metric",
+        |mut c: C, id: i32, offset: i64| -> wasmtime::Result<i32> {
+            restricted(&c, "proxy_increment_metric")?;
+            let Some((_, kind, value)) = metric(c.data_mut(), id) else {
+                return Ok(Status::NotFound as i32);
+            };
+            // Envoy: a counter only goes up; a gauge adds or subtracts; histograms are
+            // recorded, not incremented.
+            Ok(match (*kind, offset) {
+                (0, o) if o > 0 => {
+                    *value = value.saturating_add(o as u64);
+                    Status::Ok as i32
+                }
+                (1, o) => {
+                    *value = value.saturating_add_signed(o);
+                    Status::Ok as i32
+                }
+                _ => Status::BadArgument as i32,
+            })
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_get_metric",
+        |mut c: C, id: i32, value_ptr: i32| -> wasmtime::Result<i32> {
+            restricted(&c, "proxy_get_metric")?;
+            let Some((_, _, value)) = metric(c.data_mut(), id).map(|m| m.clone()) else {
+                return Ok(Status::NotFound as i32);
+            };
+            Ok(status(set_u64(&mut c, value_ptr, value)))
+        },
+    )?;
     define_unmodelled(linker, module)
+}
+
+fn metric(state: &mut HostState, id: i32) -> Option<&mut (String, i32, u64)> {
+    let index = usize::try_from(id as u32 >> 2).ok()?;
+    state
+        .metrics
+        .get_mut(index)
+        .filter(|(_, kind, _)| *kind == id & 3)
+}
+
+/// `proxy_get_property`: the path's segments are NUL-separated. Modelled: `request.protocol`
+/// during a stream (Envoy: `HTTP/1.1`, `HTTP/2`, ...). Anything else answers NotFound, as
+/// Envoy does for a property it does not have, and is recorded.
+fn get_property(mut c: C, pp: i32, ps: i32, vpp: i32, vsp: i32) -> wasmtime::Result<i32> {
+    restricted(&c, "proxy_get_property")?;
+    let path = match read(&mut c, pp, ps) {
+        Ok(p) => p,
+        Err(s) => return Ok(s as i32),
+    };
+    match (path.as_slice(), c.data().protocol) {
+        (b"request\0protocol", Some(protocol)) => {
+            Ok(copy_to_pointer_size(&mut c, protocol, vpp, vsp) as i32)
+        }
+        _ => {
+            let shown = String::from_utf8_lossy(&path).replace('\0', ".");
+            c.data_mut()
+                .unimplemented
+                .push(format!("proxy_get_property({shown})"));
+            Ok(Status::NotFound as i32)
+        }
+    }
 }
 
 /// The registered functions modelled above.
@@ -239,6 +334,10 @@ const MODELLED: &[&str] = &[
     "proxy_get_header_map_pairs",
     "proxy_set_header_map_pairs",
     "proxy_get_header_map_size",
+    "proxy_get_property",
+    "proxy_define_metric",
+    "proxy_increment_metric",
+    "proxy_get_metric",
 ];
 
 /// The other registered functions the module imports answer `Unimplemented` and are
@@ -344,7 +443,7 @@ fn set_buffer_bytes(
         return Ok(Status::BadArgument as i32);
     };
     let (start, len) = (start as u32 as usize, len as u32 as usize);
-    Ok(if start == 0 {
+    let result = if start == 0 {
         body.drain(..len.min(body.len()));
         body.splice(0..0, data);
         Status::Ok as i32
@@ -353,7 +452,18 @@ fn set_buffer_bytes(
         Status::Ok as i32
     } else {
         Status::BadArgument as i32
-    })
+    };
+    // Envoy's buffered request body is a `WatermarkBuffer`: growing it past its high
+    // watermark calls `requestDataTooLarge`, a 413 local reply for a buffering filter.
+    let new_len = body.len();
+    if kind == 0
+        && state
+            .request_body_watermark
+            .is_some_and(|limit| new_len > limit)
+    {
+        state.request_too_large = true;
+    }
+    Ok(result)
 }
 
 fn get_header_map_value(
@@ -438,6 +548,7 @@ fn readable_map(state: &HostState, kind: i32) -> Option<&HeaderMap> {
     }
     match kind {
         0 => state.request_headers.as_ref(),
+        1 => state.request_trailers.as_ref(),
         2 => state.response_headers.as_ref(),
         _ => None,
     }
@@ -447,6 +558,7 @@ fn readable_map(state: &HostState, kind: i32) -> Option<&HeaderMap> {
 fn writable_map(state: &mut HostState, kind: i32) -> Option<&mut HeaderMap> {
     match kind {
         0 => state.request_headers.as_mut(),
+        1 => state.request_trailers.as_mut(),
         2 => state.response_headers.as_mut(),
         _ => None,
     }

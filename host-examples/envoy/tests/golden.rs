@@ -2,12 +2,13 @@
 //! dist/relink-envoy.wasm, one VM per case as one Envoy worker, batch N at the golden test's
 //! clock: every upstream body must be what the native core makes of the same batches. All
 //! cases go as OTLP/JSON; the ones whose inputs are valid OTLP also go as protobuf, gzipped
-//! protobuf and OTLP/gRPC.
+//! protobuf and OTLP/gRPC. OTLP/HTTP goes as Envoy's HTTP/1 codec hands a body over: data
+//! calls without `end_of_stream`, then the separate empty call that carries it; OTLP/gRPC
+//! as HTTP/2 frames, the last one ending the stream.
 
-use relink_harness::testing as common;
-mod envoy_common;
+mod common;
 
-use envoy_common::*;
+use common::*;
 use relink::config::Config;
 use relink::otlp::{self, Encoding};
 use relink_harness::envoy::{Request, Startup};
@@ -88,13 +89,35 @@ fn replay(case: &Path, transport: Transport) -> (Vec<String>, usize) {
                     GRPC_EXPORT,
                     &[("content-type", "application/grpc")],
                     split(&grpc_frame(&body), 2),
-                );
+                )
+                .over_http2();
                 (r, grpc_frame(&expected))
             }
         };
         vm.set_now(now);
+        let ended_apart = |exchange: &relink_harness::envoy::Exchange| {
+            let ends: Vec<i32> = exchange
+                .calls
+                .iter()
+                .filter(|c| c.export == "proxy_on_request_body")
+                .map(|c| c.args[2])
+                .collect();
+            // HTTP/1: one or more data calls, then the empty end; HTTP/2: the last frame ends.
+            let data_calls = if matches!(transport, Transport::Grpc) {
+                1
+            } else {
+                2
+            };
+            ends.len() >= data_calls
+                && ends.iter().rev().skip(1).all(|e| *e == 0)
+                && ends.last() == Some(&1)
+        };
         match vm.send(&request) {
-            Ok(exchange) if exchange.upstream_body == expected => {
+            Ok(exchange) if !ended_apart(&exchange) => failures.push(format!(
+                "{name}: input-{n}: body calls not as Envoy's codec makes them: {:?}",
+                exchange.calls
+            )),
+            Ok(exchange) if exchange.upstream_body == expected && exchange.local_reply.is_none() => {
                 rewritten += usize::from(exchange.upstream_body != request.chunks.concat());
             }
             Ok(exchange) => failures.push(format!(
@@ -118,7 +141,7 @@ fn valid_otlp(case: &Path) -> bool {
 
 #[test]
 fn golden_scenarios_through_the_filter_match_the_native_core() {
-    let cases = common::relink_golden_cases();
+    let cases = relink_golden_cases();
     assert!(
         cases.len() >= 10,
         "expected the relink golden cases, found {}",

@@ -1,11 +1,12 @@
 //! dist/relink-envoy.wasm through the proxy-wasm host, as Envoy would run it: start-up,
-//! configuration errors, pass-through, protobuf, JSON, gzip, gRPC framing, chunked and
-//! over-size bodies, and per-worker state; every relinked body must equal what the native
-//! core makes of the same input.
+//! configuration errors, pass-through, protobuf, JSON, gzip, gRPC framing over HTTP/2,
+//! chunked HTTP/1 bodies (ended by Envoy's separate empty call), request trailers, over-size
+//! bodies, and per-worker state; every relinked body must equal what the native core makes
+//! of the same input.
 
-mod envoy_common;
+mod common;
 
-use envoy_common::*;
+use common::*;
 use relink::config::Config;
 use relink::otlp::{self, Encoding};
 use relink_harness::envoy::{Exchange, LogLine, Request, Startup, Vm};
@@ -114,7 +115,9 @@ fn an_invalid_vm_configuration_fails_on_vm_start() {
     let cases = [
         (r#"{"max_body_bytes": 0}"#, "invalid vm configuration: `max_body_bytes` must be at least 1"),
         (r#"{"traces_path": "v1/traces"}"#, "invalid vm configuration: `traces_path` \"v1/traces\" must start with /"),
-        (r#"{"path": "/x"}"#, "invalid vm configuration: unknown field `path`, expected `traces_path` or `max_body_bytes` at line 1 column 7"),
+        (r#"{"path": "/x"}"#, "invalid vm configuration: unknown field `path`, expected one of `traces_path`, `max_body_bytes`, `per_connection_buffer_limit_bytes`, `initial_stream_window_size` at line 1 column 7"),
+        (r#"{"max_body_bytes": 1048576}"#, "invalid vm configuration: `max_body_bytes` (1048576) must be below `per_connection_buffer_limit_bytes` (1048576): Envoy refuses a buffered body past it"),
+        (r#"{"initial_stream_window_size": 65536}"#, "invalid vm configuration: `max_body_bytes` (524288) must be below `initial_stream_window_size` (65536): Envoy refuses a buffered body past it"),
     ];
     for (vm_configuration, message) in cases {
         let mut s = settings("{}");
@@ -152,6 +155,7 @@ fn a_request_with_nothing_to_relink_passes_byte_for_byte() {
         [
             "proxy_on_context_create(2, 1)".to_string(),
             "proxy_on_request_headers(2, 6, 0) -> 0".into(),
+            format!("proxy_on_request_body(2, {n}, 0) -> 1"),
             format!("proxy_on_request_body(2, {n}, 1) -> 0"),
             "proxy_on_response_headers(2, 2, 1) -> 0".into(),
             "proxy_on_log(2)".into(),
@@ -274,7 +278,8 @@ fn grpc_exports_are_reframed() {
             GRPC_EXPORT,
             &[("content-type", "application/grpc"), ("te", "trailers")],
             split(&grpc_frame(input), 2),
-        );
+        )
+        .over_http2();
         let exchange = send(&mut vm, &request);
         assert_eq!(exchange.upstream_body, grpc_frame(expected));
     }
@@ -292,7 +297,8 @@ fn compressed_grpc_messages_pass_through_with_a_log_line() {
             ("grpc-encoding", "gzip"),
         ],
         vec![frame.clone()],
-    );
+    )
+    .over_http2();
     let mut vm = vm("{}");
     let exchange = send(&mut vm, &request);
     assert_eq!(exchange.upstream_body, frame);
@@ -305,7 +311,7 @@ fn compressed_grpc_messages_pass_through_with_a_log_line() {
 }
 
 #[test]
-fn chunked_bodies_are_buffered_and_see_cumulative_sizes() {
+fn chunked_http1_bodies_are_buffered_and_end_with_envoys_empty_call() {
     let producer = to_protobuf(&producer());
     let expected = native("{}", &[(&producer, Encoding::Protobuf)]);
     let chunks = split(&producer, 3);
@@ -323,9 +329,77 @@ fn chunked_bodies_are_buffered_and_see_cumulative_sizes() {
         [
             format!("proxy_on_request_body(2, {a}, 0) -> 1"),
             format!("proxy_on_request_body(2, {b}, 0) -> 1"),
+            format!("proxy_on_request_body(2, {n}, 0) -> 1"),
+            format!("proxy_on_request_body(2, {n}, 1) -> 0")
+        ],
+        "the last chunk does not end the stream: the empty call after it does"
+    );
+}
+
+#[test]
+fn http2_bodies_end_on_their_last_frame() {
+    let producer = to_protobuf(&producer());
+    let expected = native("{}", &[(&producer, Encoding::Protobuf)]);
+    let chunks = split(&producer, 2);
+    let a = chunks[0].len();
+    let mut vm = vm("{}");
+    let exchange = send(
+        &mut vm,
+        &export("application/x-protobuf", &producer, 2).over_http2(),
+    );
+    assert_eq!(exchange.upstream_body, expected[0]);
+    let body_calls: Vec<String> = calls(&exchange)
+        .into_iter()
+        .filter(|c| c.starts_with("proxy_on_request_body"))
+        .collect();
+    let n = producer.len();
+    assert_eq!(
+        body_calls,
+        [
+            format!("proxy_on_request_body(2, {a}, 0) -> 1"),
             format!("proxy_on_request_body(2, {n}, 1) -> 0")
         ]
     );
+}
+
+#[test]
+fn request_trailers_keep_end_of_stream_off_the_body_and_the_export_passes_unchanged() {
+    let producer = to_protobuf(&producer());
+    let mut vm = vm("{}");
+    for request in [
+        export("application/x-protobuf", &producer, 2).with_trailers(&[("x-checksum", "1")]),
+        export("application/x-protobuf", &producer, 2)
+            .over_http2()
+            .with_trailers(&[("x-checksum", "1")]),
+    ] {
+        let exchange = send(&mut vm, &request);
+        assert_eq!(
+            exchange.upstream_body, producer,
+            "{:?}: the filter never saw the end, Envoy let the buffered body go at the trailers",
+            request.protocol
+        );
+        assert_eq!(
+            exchange.upstream_trailers, request.trailers,
+            "{:?}",
+            request.protocol
+        );
+        let calls = calls(&exchange);
+        assert!(
+            calls
+                .iter()
+                .filter(|c| c.starts_with("proxy_on_request_body"))
+                .all(|c| c.contains(", 0) -> ")),
+            "no body call with end_of_stream: {calls:?}"
+        );
+        assert!(
+            calls
+                .iter()
+                .any(|c| c.starts_with("proxy_on_request_trailers")),
+            "{calls:?}"
+        );
+        assert_eq!(exchange.local_reply, None);
+    }
+    assert_eq!(vm.logs(), []);
 }
 
 #[test]
@@ -354,13 +428,10 @@ fn over_size_bodies_pass_through_untouched_with_a_log_line() {
         "proxy_on_request_body(2, 64, 0) -> 1".to_string(),
         "proxy_on_request_body(2, 128, 0) -> 0".into(),
     ];
-    for (i, chunk) in chunks.iter().enumerate().skip(2) {
-        expected.push(format!(
-            "proxy_on_request_body(2, {}, {}) -> 0",
-            chunk.len(),
-            i32::from(i == chunks.len() - 1)
-        ));
+    for chunk in chunks.iter().skip(2) {
+        expected.push(format!("proxy_on_request_body(2, {}, 0) -> 0", chunk.len()));
     }
+    expected.push("proxy_on_request_body(2, 0, 1) -> 0".into());
     assert_eq!(
         body_calls, expected,
         "after the limit, each chunk goes on as it comes"
@@ -374,7 +445,7 @@ fn over_size_bodies_pass_through_untouched_with_a_log_line() {
 }
 
 #[test]
-fn envoy_answers_413_when_a_buffered_body_passes_its_buffer_limit() {
+fn envoy_answers_413_when_a_buffered_body_passes_a_limit_the_filter_was_not_told() {
     let mut s = settings("{}");
     s.buffer_limit = 100;
     s.vm_configuration = br#"{"max_body_bytes": 100000}"#.to_vec();
@@ -427,7 +498,7 @@ fn unsupported_encodings_pass_through_with_a_log_line() {
     assert_eq!(
         vm.logs(),
         [
-            warn("trace export with content-encoding \"br\"; passed through unchanged"),
+            warn("trace export: content-encoding `br` is not supported (use gzip or none); passed through unchanged"),
             warn("trace export with content-type \"a\u{fffd}b\"; passed through unchanged"),
         ]
     );

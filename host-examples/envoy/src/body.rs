@@ -1,15 +1,20 @@
-//! The Envoy filter's request handling, apart from the proxy-wasm calls (`envoy`): which
+//! The Envoy filter's request handling, apart from the proxy-wasm calls (`lib.rs`): which
 //! requests are trace exports, and an export body in, the new body out. Plain Rust on
 //! every target, so the tests and the fuzzer (`fuzz_targets/envoy_body.rs`) drive exactly
 //! what the filter runs on a body.
 
-use crate::otlp::{self, Encoding};
-use crate::relink::Processor;
+use relink::otlp::{ContentCoding, Encoding};
+use relink::Processor;
 use serde::Deserialize;
 use std::borrow::Cow;
 
 /// `:path` of the OTLP/gRPC trace export method.
 const GRPC_EXPORT_PATH: &[u8] = b"/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// Envoy's default `per_connection_buffer_limit_bytes` (1 MiB).
+pub const ENVOY_DEFAULT_BUFFER_LIMIT: usize = 1024 * 1024;
+/// Envoy's default HTTP/2 `initial_stream_window_size` (256 MiB).
+pub const ENVOY_DEFAULT_STREAM_WINDOW: usize = 256 * 1024 * 1024;
 
 /// Host options: JSON in `vm_config.configuration`; absent or empty means the defaults.
 #[derive(Debug, Clone, Deserialize)]
@@ -17,10 +22,17 @@ const GRPC_EXPORT_PATH: &[u8] = b"/opentelemetry.proto.collector.trace.v1.TraceS
 pub struct Options {
     /// `:path` of OTLP/HTTP trace exports (the query string is ignored). Default `/v1/traces`.
     pub traces_path: String,
-    /// Bodies larger than this, as received (before gunzip), pass through untouched. Keep it
-    /// below the listener's `per_connection_buffer_limit_bytes`. Default 524288, half of
-    /// Envoy's default limit (1 MiB).
+    /// Bodies larger than this, as received (before gunzip), pass through untouched.
+    /// Default 524288: half of Envoy's default buffer limit, so that the chunk that crosses
+    /// it still fits in Envoy's buffer (README "Sizing").
     pub max_body_bytes: usize,
+    /// The listener's `per_connection_buffer_limit_bytes`, Envoy's limit on a buffered
+    /// HTTP/1 request body (default 1048576, Envoy's default).
+    pub per_connection_buffer_limit_bytes: usize,
+    /// The HTTP connection manager's `http2_protocol_options.initial_stream_window_size`,
+    /// Envoy's limit on a buffered HTTP/2 request body, so on every OTLP/gRPC export
+    /// (default 268435456, Envoy's default).
+    pub initial_stream_window_size: usize,
 }
 
 impl Default for Options {
@@ -28,6 +40,40 @@ impl Default for Options {
         Options {
             traces_path: "/v1/traces".into(),
             max_body_bytes: 512 * 1024,
+            per_connection_buffer_limit_bytes: ENVOY_DEFAULT_BUFFER_LIMIT,
+            initial_stream_window_size: ENVOY_DEFAULT_STREAM_WINDOW,
+        }
+    }
+}
+
+/// Envoy's limit on a buffered request body, for a request of this protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufferLimit {
+    pub bytes: usize,
+    /// The Envoy setting the limit comes from, for the log line.
+    pub setting: &'static str,
+}
+
+impl Options {
+    /// The limit Envoy applies to a buffered request body of this protocol (the
+    /// `request.protocol` property: `HTTP/1.1`, `HTTP/2`, ...). HTTP/1 streams take the
+    /// connection's limit (`codec_impl.cc`, the stream's `bufferLimit()`), HTTP/2 streams the
+    /// stream window (`per_stream_buffer_limit_`); for any other or an unknown protocol the
+    /// smaller of the two, so that the filter never counts on more than Envoy gives.
+    pub fn buffer_limit(&self, protocol: Option<&[u8]>) -> BufferLimit {
+        let http1 = BufferLimit {
+            bytes: self.per_connection_buffer_limit_bytes,
+            setting: "per_connection_buffer_limit_bytes",
+        };
+        let http2 = BufferLimit {
+            bytes: self.initial_stream_window_size,
+            setting: "initial_stream_window_size",
+        };
+        match protocol {
+            Some(b"HTTP/1.0" | b"HTTP/1.1") => http1,
+            Some(b"HTTP/2") => http2,
+            _ if http2.bytes < http1.bytes => http2,
+            _ => http1,
         }
     }
 }
@@ -44,8 +90,9 @@ pub enum Framing {
 #[derive(Debug, Clone, Copy)]
 pub struct Export {
     pub framing: Framing,
-    /// `content-encoding: gzip`: inflate before, deflate after.
-    pub gzip: bool,
+    /// `content-encoding` (the core's one policy: identity, gzip, x-gzip): decoded before,
+    /// encoded again after.
+    pub coding: ContentCoding,
 }
 
 /// A trace export's new body, `None` when nothing changed; `Err` passes the body on as it
@@ -56,16 +103,16 @@ pub fn rewrite(
     body: &[u8],
     now: u64,
 ) -> Result<Option<Vec<u8>>, String> {
-    let limit = usize::try_from(processor.config().limits.max_request_bytes).unwrap_or(usize::MAX);
-    let plain = match export.gzip {
-        true => Cow::Owned(otlp::gunzip(body, limit).map_err(|e| e.to_string())?),
-        false => Cow::Borrowed(body),
-    };
+    let limit = processor.settings().bounds.request_bytes;
+    let plain = export
+        .coding
+        .decode(body, limit)
+        .map_err(|e| e.to_string())?;
     let output = match export.framing {
         Framing::Http(encoding) => process(processor, &plain, encoding, now)?,
         Framing::Grpc => process_grpc(processor, &plain, now)?,
     };
-    Ok(output.map(|o| if export.gzip { otlp::gzip(&o) } else { o }))
+    Ok(output.map(|o| export.coding.encode(o)))
 }
 
 /// Whether a request is a trace export this filter handles (`Ok(None)`: not one; `Err`: one
@@ -99,18 +146,9 @@ pub fn classify(
     } else {
         return Ok(None);
     };
-    let gzip = if content_encoding.is_empty() || content_encoding.eq_ignore_ascii_case(b"identity")
-    {
-        false
-    } else if content_encoding.eq_ignore_ascii_case(b"gzip") {
-        true
-    } else {
-        return Err(format!(
-            "trace export with content-encoding {:?}",
-            String::from_utf8_lossy(content_encoding)
-        ));
-    };
-    Ok(Some(Export { framing, gzip }))
+    let coding = ContentCoding::from_header(Some(content_encoding))
+        .map_err(|e| format!("trace export: {e}"))?;
+    Ok(Some(Export { framing, coding }))
 }
 
 /// One OTLP request through the core; `None` when it came out unchanged.
@@ -181,5 +219,32 @@ pub fn parse_options(json: &str) -> Result<Options, String> {
     if options.max_body_bytes == 0 {
         return Err("`max_body_bytes` must be at least 1".into());
     }
+    // A body Envoy refuses (413) while it is being buffered never reaches the filter's
+    // pass-through, so a `max_body_bytes` at or past a limit would turn exports away.
+    for (name, limit) in [
+        (
+            "per_connection_buffer_limit_bytes",
+            options.per_connection_buffer_limit_bytes,
+        ),
+        (
+            "initial_stream_window_size",
+            options.initial_stream_window_size,
+        ),
+    ] {
+        if options.max_body_bytes >= limit {
+            return Err(format!(
+                "`max_body_bytes` ({}) must be below `{name}` ({limit}): Envoy refuses a buffered body past it",
+                options.max_body_bytes
+            ));
+        }
+    }
     Ok(options)
+}
+
+/// Whether a new body may replace the buffered one: Envoy re-checks its buffer watermark
+/// when the buffered body is replaced and answers 413 past the limit, losing the export, so a
+/// relinked body larger than the limit is dropped in favour of the original (which fitted).
+/// A body Envoy did not buffer (the whole body in one call) is not checked by Envoy.
+pub fn fits(new_len: usize, buffered: bool, limit: BufferLimit) -> bool {
+    !buffered || new_len <= limit.bytes
 }

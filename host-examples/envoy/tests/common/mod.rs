@@ -13,9 +13,8 @@ pub const NOW: u64 = 1_700_000_000_000_000_000;
 pub const TRACES: &str = "/v1/traces";
 pub const GRPC_EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
-pub fn root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+#[allow(unused_imports)] // each test binary uses a part of this module
+pub use relink_harness::testing::{relink_golden_cases, root};
 
 /// `dist/relink-envoy.wasm`, compiled once per test binary.
 pub fn host() -> &'static Host {
@@ -139,4 +138,38 @@ pub fn export(content_type: &str, body: &[u8], chunks: usize) -> Request {
 pub fn split(body: &[u8], n: usize) -> Vec<Vec<u8>> {
     let size = body.len().div_ceil(n.max(1)).max(1);
     body.chunks(size).map(<[u8]>::to_vec).collect()
+}
+
+/// An OTLP/JSON export of `n` client spans with distinct ids (a busy service's batch).
+pub fn many_spans(n: usize) -> Vec<u8> {
+    let spans: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({
+                "traceId": format!("{:032x}", 0x5bf9_2f35_77b3_4da6_a3ce_929d_0e0e_0000_u128 + i as u128),
+                "spanId": format!("{:016x}", 0x10f0_67aa_0ba9_0000_u64 + i as u64),
+                "name": "GET /orders", "kind": 3,
+                "startTimeUnixNano": "1699999990000000000", "endTimeUnixNano": "1699999990100000000",
+                "attributes": [attr("http.request.method", "GET"), attr("url.full", "https://orders.internal/orders/12345")]
+            })
+        })
+        .collect();
+    let request = json!({ "resourceSpans": [{
+        "resource": { "attributes": [attr("service.name", "harness")] },
+        "scopeSpans": [{ "scope": { "name": "harness" }, "spans": spans }]
+    }]});
+    request.to_string().into_bytes()
+}
+
+/// A VM of the built filter with these settings, up and ready.
+pub fn started(settings: &Settings) -> relink_harness::envoy::Vm {
+    let vm = host()
+        .start(settings)
+        .unwrap_or_else(|e| panic!("start: {e}"));
+    assert_eq!(
+        vm.startup(),
+        relink_harness::envoy::Startup::Ready,
+        "logs: {:?}",
+        vm.logs()
+    );
+    vm
 }

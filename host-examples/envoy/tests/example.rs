@@ -3,9 +3,9 @@
 //! StringValues; the relink JSON is valid for the core, and the filter starts with both and
 //! relinks a request sent to the configured path.
 
-mod envoy_common;
+mod common;
 
-use envoy_common::*;
+use common::*;
 use relink::config::Config;
 use relink::otlp::Encoding;
 use relink_harness::envoy::{Request, Startup};
@@ -78,14 +78,25 @@ fn the_example_configures_the_filter_as_envoy_expects() {
     let options: serde_json::Value =
         serde_json::from_str(str_at(config, &["vm_config", "configuration", "value"]))
             .unwrap_or_else(|e| panic!("vm configuration: {e}"));
+    // The filter is told Envoy's two limits as they are set, and keeps its body limit at
+    // half of each (README "Sizing").
     let max_body = options["max_body_bytes"].as_u64().unwrap_or(0);
     let buffer_limit = listener["per_connection_buffer_limit_bytes"]
         .as_u64()
         .unwrap_or(1 << 20);
-    assert!(
-        0 < max_body && max_body < buffer_limit,
-        "max_body_bytes {max_body} must stay below the listener's buffer limit {buffer_limit}"
+    let window = hcm["typed_config"]["http2_protocol_options"]["initial_stream_window_size"]
+        .as_u64()
+        .unwrap_or(256 << 20);
+    assert_eq!(
+        options["per_connection_buffer_limit_bytes"].as_u64(),
+        Some(buffer_limit)
     );
+    assert_eq!(options["initial_stream_window_size"].as_u64(), Some(window));
+    assert!(
+        0 < max_body && 2 * max_body <= buffer_limit.min(window),
+        "max_body_bytes {max_body} must stay at half the limits ({buffer_limit}, {window})"
+    );
+    assert_eq!(str_at(config, &["failure_policy"]), "FAIL_RELOAD");
 
     let clusters: Vec<&str> = yaml["static_resources"]["clusters"]
         .as_sequence()
@@ -112,9 +123,15 @@ fn the_filter_starts_with_the_example_configuration_and_relinks() {
     let vm_json = str_at(config, &["vm_config", "configuration", "value"]);
     let mut s = settings(relink_json);
     s.vm_configuration = vm_json.as_bytes().to_vec();
-    s.buffer_limit = yaml["static_resources"]["listeners"][0]["per_connection_buffer_limit_bytes"]
+    let listener = &yaml["static_resources"]["listeners"][0];
+    s.buffer_limit = listener["per_connection_buffer_limit_bytes"]
         .as_u64()
         .unwrap_or(0) as usize;
+    s.stream_window = listener["filter_chains"][0]["filters"][0]["typed_config"]
+        ["http2_protocol_options"]["initial_stream_window_size"]
+        .as_u64()
+        .unwrap_or(0) as usize;
+    s.failure_policy = relink_harness::envoy::FailurePolicy::FailReload;
     let mut vm = host().start(&s).unwrap_or_else(|e| panic!("start: {e}"));
     assert_eq!(vm.startup(), Startup::Ready, "{:?}", vm.logs());
 
