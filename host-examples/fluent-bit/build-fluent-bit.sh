@@ -20,7 +20,7 @@ cd "$ROOT"
 VERSION=5.1.1
 ARCHIVE_SHA256=0bbcf955f669f5d5d4a52e314d2640187c505c18a4590b11816b80f86d85d330
 SOURCE_TREE_SHA256=a8430aadc22628de7d5dc9f1c0fc3bf98b4a60840b5275fb7be13ada9bddcce4
-RELEASE_URL=https://github.com/fluent/fluent-bit/archive/refs/tags/v$VERSION.tar.gz
+RELEASE_URL=${FLUENT_BIT_URL:-https://github.com/fluent/fluent-bit/archive/refs/tags/v$VERSION.tar.gz}
 # The vendored archive sits next to the clone (../shared/vendor); a git worktree looks next
 # to the main clone it belongs to.
 ARCHIVE=${FLUENT_BIT_ARCHIVE:-$ROOT/../shared/vendor/fluent-bit-$VERSION.tar.gz}

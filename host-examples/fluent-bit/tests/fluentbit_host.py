@@ -70,6 +70,9 @@ class Sink:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; with Nagle's algorithm the second
+            # waits for the client's delayed ACK (40 ms a response).
+            disable_nagle_algorithm = True
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)

@@ -392,3 +392,35 @@ def test_without_wasm_stack_size_exports_overflow_the_stack_and_are_dropped(tmp_
     assert sink.requests == []
     overflows = [l for l in fb.stderr if "wasm operand stack overflow" in l]
     assert len(overflows) == 2, "\n".join(fb.stderr[-20:])
+
+
+def test_protobuf_exports_never_reach_out_http(tmp_path):
+    """README (Limits): in_opentelemetry routes an OTLP/HTTP protobuf export to its traces
+    pipeline, which the filter and out_http never see. A protobuf export, then a JSON one:
+    only the JSON one reaches the sink."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    attribute = resource_spans.resource.attributes.add()
+    attribute.key, attribute.value.string_value = "service.name", "checkout"
+    scope_spans = resource_spans.scope_spans.add()
+    scope_spans.scope.name = "test"
+    span = scope_spans.spans.add()
+    span.trace_id = bytes.fromhex("5b8efff798038103d269b633813fc60c")
+    span.span_id = bytes.fromhex("eee19b7ec3c1b174")
+    span.name = "protobuf"
+    span.kind = span.SPAN_KIND_SERVER
+    span.start_time_unix_nano = 1_709_929_300_000_000_000
+    span.end_time_unix_nano = 1_709_929_301_000_000_000
+    export = (GOLDEN / "pass-through" / "input-1.json").read_bytes()
+    (tmp_path / "logs").mkdir()
+    with Sink() as sink, FluentBit(
+        CONFIGS["conf"], tmp_path, free_port(), sink.port, tmp_path / "logs" / "*.log"
+    ) as fb:
+        assert fb.post_traces(request.SerializeToString(), "application/x-protobuf") in (200, 201)
+        assert fb.post_traces(export) in (200, 201)
+        sink.wait_for(1, timeout=30.0, path="/v1/traces")
+        fb.stop()
+    assert len(sink.requests) == 1, "\n".join(fb.stderr[-20:])
+    assert b"protobuf" not in sink.requests[0][3]
