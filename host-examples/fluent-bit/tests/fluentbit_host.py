@@ -8,7 +8,6 @@ Every wait is bounded and every socket is on 127.0.0.1.
 import functools
 import glob
 import http.server
-import json
 import os
 import pathlib
 import re
@@ -333,8 +332,3 @@ def copy_config(text_or_path, workdir):
     else:
         target.write_text(text_or_path)
     return target
-
-
-def canonical(body):
-    """An OTLP/JSON body as a Python value, for comparing what two serialisers wrote."""
-    return json.loads(body)

@@ -13,7 +13,6 @@ after host-examples/fluent-bit/build-fluent-bit.sh and ./build.sh.
 
 import json
 import pathlib
-import re
 
 import pytest
 
@@ -28,10 +27,8 @@ from fluentbit_host import (
     copy_config,
     fluent_bit_binary,
     free_port,
-    require,
     stdout_record,
     without_filter,
-    MODULE,
 )
 
 FORMS = sorted(CONFIGS)
@@ -279,14 +276,13 @@ def append_output(config, workdir, port):
             "\n[OUTPUT]\n    Name                       opentelemetry\n"
             "    Match                      lambda.*\n    Host                       127.0.0.1\n"
             f"    Port                       {port}\n"
-            "    Logs_Uri                   /v1/logs\n"
             "    Logs_Trace_Id_Message_Key  $trace_id\n"
             "    Logs_Span_Id_Message_Key   $span_id\n"
         )
     else:
         text += (
             "    - name: opentelemetry\n      match: lambda.*\n      host: 127.0.0.1\n"
-            f"      port: {port}\n      logs_uri: /v1/logs\n"
+            f"      port: {port}\n"
             "      logs_trace_id_message_key: $trace_id\n"
             "      logs_span_id_message_key: $span_id\n"
         )
@@ -356,6 +352,33 @@ def test_an_invalid_relink_json_passes_every_record_and_prints_one_error(tmp_pat
     assert "unknown field `bogus`" in relink[0] and relink[0].endswith(
         "records pass through unchanged"
     ), relink[0]
+
+
+def test_accessible_paths_show_a_directory_under_its_own_path(tmp_path):
+    """README (Configuration): the module sees an Accessible_Paths directory under its host
+    path, so relink.json in some other directory is not /etc/relink/relink.json to it: an
+    invalid file there is never read (no error line) and the defaults apply."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    copy_config('{"bogus": true}', elsewhere)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "function.log"
+    log.write_text("")
+    lines = LAMBDA_LINES[:2]
+    with Sink() as sink, FluentBit(
+        CONFIGS["conf"], tmp_path, free_port(), sink.port, logs / "*.log", config_dir=elsewhere
+    ) as fb:
+        with log.open("a") as f:
+            f.write("".join(l + "\n" for l in lines))
+        got = fb.wait_stdout(len(lines))
+        fb.stop()
+        relink = fb.relink_lines()
+    assert relink == []
+    assert [json.loads(stdout_record(l)).get("trace_id") for l in got] == [
+        LAMBDA_IDS[0][0],
+        LAMBDA_IDS[1][0],
+    ]
 
 
 def test_without_wasm_stack_size_exports_overflow_the_stack_and_are_dropped(tmp_path):
