@@ -127,7 +127,7 @@ enum Record<'a> {
 }
 
 /// The record as text and as a JSON object, or why it is neither.
-fn classify(record: &[u8]) -> Result<(&str, Map<String, Value>), String> {
+fn parse(record: &[u8]) -> Result<(&str, Map<String, Value>), String> {
     let text = std::str::from_utf8(record).map_err(|e| format!("record is not UTF-8: {e}"))?;
     let fields =
         serde_json::from_str(text).map_err(|e| format!("record is not a JSON object: {e}"))?;
@@ -135,7 +135,7 @@ fn classify(record: &[u8]) -> Result<(&str, Map<String, Value>), String> {
 }
 
 /// What the record is (see [`Record`]).
-fn kind<'a>(text: &'a str, fields: &'a Map<String, Value>) -> Record<'a> {
+fn classify<'a>(text: &'a str, fields: &'a Map<String, Value>) -> Record<'a> {
     if fields.contains_key("resourceSpans") || fields.contains_key("resource_spans") {
         Record::Export(text)
     } else if let Some(Value::String(body)) = fields.get("trace") {
@@ -163,8 +163,8 @@ fn rewrite(
     record: &[u8],
     now_unix_nano: u64,
 ) -> Result<Option<String>, String> {
-    let (text, fields) = classify(record)?;
-    let request = match kind(text, &fields) {
+    let (text, fields) = parse(record)?;
+    let request = match classify(text, &fields) {
         Record::Export(request) => request,
         Record::Opaque => return Ok(None),
         Record::Log => return enricher.enrich_json(text).map_err(|e| e.to_string()),
@@ -182,8 +182,8 @@ fn rewrite(
 /// in the shape `out_http` sends (a bare request has no `$trace`, and out_http drops it
 /// after its retry); any other record is kept as it is.
 fn unchanged(record: &[u8]) -> Result<Option<String>, String> {
-    let (text, fields) = classify(record)?;
-    Ok(match kind(text, &fields) {
+    let (text, fields) = parse(record)?;
+    Ok(match classify(text, &fields) {
         Record::Export(request) => Some(envelope(request)),
         Record::Opaque | Record::Log => None,
     })
