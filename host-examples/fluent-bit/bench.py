@@ -37,7 +37,15 @@ from fluentbit_host import (  # noqa: E402
     free_port,
     without_filter,
 )
-from test_fluent_bit import all_lines  # noqa: E402
+from test_fluent_bit import LAMBDA_LINES, PLAIN_LINES, all_lines, stepfn_lines  # noqa: E402
+
+# The record mixes: every test line, or one kind of them.
+MIXES = {
+    "all": all_lines,
+    "lambda": lambda: LAMBDA_LINES,
+    "plain": lambda: PLAIN_LINES,
+    "stepfn": stepfn_lines,
+}
 
 
 def count_stdout(proc, target, done):
@@ -53,12 +61,12 @@ def count_stdout(proc, target, done):
     done.set()
 
 
-def log_run(config, records, work):
+def log_run(config, records, work, mix):
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
     log = logs / "function.log"
     log.write_text("")
-    lines = all_lines()
+    lines = MIXES[mix]()
     payload = "".join(lines[i % len(lines)] + "\n" for i in range(records)).encode()
     otlp = free_port()
     env = dict(
@@ -126,6 +134,12 @@ def main():
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--exports", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--mix",
+        choices=sorted(MIXES),
+        default="all",
+        help="log lines: all the tests' lines (default), or the Lambda, evidence-free or Step Functions ones",
+    )
     args = parser.parse_args()
     for path in (FLUENT_BIT, MODULE):
         if not path.exists():
@@ -143,11 +157,13 @@ def main():
             for run in range(args.runs):
                 work = tmp / f"{name.replace(' ', '-')}-{run}"
                 work.mkdir()
-                rates.append(log_run(config, args.records, work))
+                rates.append(log_run(config, args.records, work, args.mix))
             print(
-                f"log records, {name}: {max(rates):,.0f} records/s "
+                f"log records ({args.mix}), {name}: {max(rates):,.0f} records/s "
                 f"(best of {args.runs}; runs: {', '.join(f'{r:,.0f}' for r in rates)})"
             )
+        if args.exports == 0:
+            return
         rates = []
         for run in range(args.runs):
             work = tmp / f"exports-{run}"
