@@ -327,8 +327,11 @@ def test_out_opentelemetry_puts_the_ids_on_otlp_log_records(form, tmp_path):
     assert records[-1].trace_id == b"" and records[-1].span_id == b""
 
 
-def test_an_invalid_relink_json_passes_every_record_and_prints_one_error(tmp_path, baseline):
-    """Every form reads relink.json the same way; the .conf is the one run here."""
+@pytest.mark.parametrize("form", FORMS)
+def test_an_invalid_relink_json_passes_every_record_and_prints_one_error(form, tmp_path, baseline):
+    """Every record comes out as Fluent Bit alone writes it (the .conf pipeline without
+    the filter: the YAML form is the same pipeline), an export reaches the sink as it was
+    sent, and the module prints one line."""
     lines = all_lines()
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -336,7 +339,7 @@ def test_an_invalid_relink_json_passes_every_record_and_prints_one_error(tmp_pat
     log.write_text("")
     copy_config('{"bogus": true, "index": {"max_entries": 0}}', tmp_path)
     export = (GOLDEN / "s3-put-then-notify" / "input-1.json").read_bytes()
-    with Sink() as sink, FluentBit(CONFIGS["conf"], tmp_path, free_port(), sink.port, logs / "*.log") as fb:
+    with Sink() as sink, FluentBit(CONFIGS[form], tmp_path, free_port(), sink.port, logs / "*.log") as fb:
         with log.open("a") as f:
             f.write("".join(l + "\n" for l in lines))
         assert fb.post_traces(export) in (200, 201)
