@@ -232,18 +232,15 @@ class FluentBit:
 
 
 def without_filter(config, into):
-    """A copy of a shipped config without the relink filter: the same pipeline as Fluent
-    Bit alone runs it, the baseline the filter's pass-through is checked against. It is
-    written into `into`, so its parsers file is named by its absolute path."""
+    """A copy of the shipped fluent-bit.conf without the relink filter: the same pipeline as
+    Fluent Bit alone runs it, the baseline the filter's pass-through is checked against. It
+    is written into `into`, so its parsers file is named by its absolute path."""
+    assert config.suffix == ".conf", config
     text = pathlib.Path(config).read_text()
-    if config.suffix == ".conf":
-        text = re.sub(r"\n\[FILTER\]\n(?:[ \t]+.*\n|[ \t]*#.*\n)*", "\n", text)
-        text = text.replace("parsers-lambda.conf}", f"{EXAMPLE / 'parsers-lambda.conf'}}}")
-    else:
-        text = re.sub(r"\n  filters:\n(?:    .*\n|\s*\n)*", "\n", text)
-        text = text.replace("parsers-lambda.conf}", f"{EXAMPLE / 'parsers-lambda.conf'}}}")
-    assert "[FILTER]" not in text and "filters:" not in text and "RELINK_WASM" not in text, text
-    path = pathlib.Path(into) / ("baseline" + config.suffix)
+    text = re.sub(r"\n\[FILTER\]\n(?:[ \t]+.*\n|[ \t]*#.*\n)*", "\n", text)
+    text = text.replace("parsers-lambda.conf}", f"{EXAMPLE / 'parsers-lambda.conf'}}}")
+    assert "[FILTER]" not in text and "RELINK_WASM" not in text, text
+    path = pathlib.Path(into) / "baseline.conf"
     path.write_text(text)
     return path
 
