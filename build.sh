@@ -67,6 +67,25 @@ build_hosts() {
   host-examples/envoy/build.sh
 }
 
+start_fluent_bit_build() {
+  # A real Fluent Bit 5.1.1 for host-examples/fluent-bit/tests, built once into
+  # target/fluent-bit-5.1.1 (a few minutes of make, then cached). It runs in the background
+  # while cargo builds; wait_fluent_bit_build collects it before the tests.
+  step "building Fluent Bit 5.1.1 in the background (host-examples/fluent-bit/build-fluent-bit.sh)"
+  FLUENT_BIT_LOG=$(mktemp "${TMPDIR:-/tmp}/relink-fluent-bit-build.XXXXXX")
+  host-examples/fluent-bit/build-fluent-bit.sh >"$FLUENT_BIT_LOG" 2>&1 &
+  FLUENT_BIT_BUILD=$!
+}
+
+wait_fluent_bit_build() {
+  if ! wait "$FLUENT_BIT_BUILD"; then
+    cat "$FLUENT_BIT_LOG" >&2
+    echo "building Fluent Bit failed (log above)" >&2
+    exit 1
+  fi
+  echo "Fluent Bit: $(tail -1 "$FLUENT_BIT_LOG")"
+}
+
 run_demo() {
   step "relinking the bundled serverless scenario through the relay (dist/relink serve)"
   host-examples/demo/run.sh dist/demo-relinked.jsonl
@@ -90,9 +109,13 @@ run_tests() {
   .venv/bin/python -m pytest -q host-examples/envoy/tests
   host-examples/component/build.sh test
   SKIP_BUILD=1 host-examples/playground/test.sh
+  wait_fluent_bit_build
+  step "Fluent Bit 5.1.1 end to end: the shipped configs with dist/relink-fluent-bit.wasm"
+  .venv/bin/python -m pytest -q -rs host-examples/fluent-bit/tests
 }
 
 install_rust_targets
+if [ "$MODE" = test ]; then start_fluent_bit_build; fi
 build_component
 build_native
 build_web

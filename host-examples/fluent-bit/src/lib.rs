@@ -44,7 +44,8 @@ thread_local! {
 /// The filter's state, built on the first call (Fluent Bit keeps one instance per filter
 /// from v4.1; older versions instantiate the module per chunk, losing state between chunks).
 struct Filter {
-    /// `None` when the configuration file is invalid: every record passes unchanged.
+    /// `None` when the configuration file is invalid: every record passes unchanged (an
+    /// export request in the shape `out_http` sends).
     core: Option<(Processor, Enricher)>,
     /// The last result, NUL-terminated; Fluent Bit copies it before the next call.
     output: Vec<u8>,
@@ -76,7 +77,7 @@ impl Filter {
     fn filter(&mut self, record: &[u8], now_unix_nano: u64) -> &[u8] {
         let result = match &mut self.core {
             Some((processor, enricher)) => rewrite(processor, enricher, record, now_unix_nano),
-            None => Ok(None),
+            None => unchanged(record),
         };
         self.output.clear();
         match result {
@@ -113,6 +114,46 @@ fn read_config() -> Result<(Config, &'static str), String> {
     Ok((Config::default(), "defaults"))
 }
 
+/// What a record is to this filter.
+enum Record<'a> {
+    /// An OTLP/JSON export request: the record itself, or the JSON body under `trace`.
+    Export(&'a str),
+    /// A body under `trace` that is not JSON: kept as it is.
+    Opaque,
+    /// Anything else: a log record.
+    Log,
+}
+
+/// The record as text and as a JSON object, or why it is neither.
+fn parse(record: &[u8]) -> Result<(&str, Map<String, Value>), String> {
+    let text = std::str::from_utf8(record).map_err(|e| format!("record is not UTF-8: {e}"))?;
+    let fields =
+        serde_json::from_str(text).map_err(|e| format!("record is not a JSON object: {e}"))?;
+    Ok((text, fields))
+}
+
+/// What the record is (see [`Record`]).
+fn classify<'a>(text: &'a str, fields: &'a Map<String, Value>) -> Record<'a> {
+    if fields.contains_key("resourceSpans") || fields.contains_key("resource_spans") {
+        Record::Export(text)
+    } else if let Some(Value::String(body)) = fields.get("trace") {
+        // Only a JSON body can be carried back in a JSON string byte for byte.
+        if body.trim_start().starts_with('{') {
+            Record::Export(body)
+        } else {
+            Record::Opaque
+        }
+    } else {
+        Record::Log
+    }
+}
+
+/// The record `out_http` sends as one request (`body_key $trace`, `headers_key $headers`).
+fn envelope(body: &str) -> String {
+    serde_json::json!({ "trace": body, "headers": { "Content-Type": "application/json" } })
+        .to_string()
+}
+
 /// The rewritten record, `None` to keep it as it is, or why it could not be read.
 fn rewrite(
     processor: &mut Processor,
@@ -120,19 +161,11 @@ fn rewrite(
     record: &[u8],
     now_unix_nano: u64,
 ) -> Result<Option<String>, String> {
-    let text = std::str::from_utf8(record).map_err(|e| format!("record is not UTF-8: {e}"))?;
-    let fields: Map<String, Value> =
-        serde_json::from_str(text).map_err(|e| format!("record is not a JSON object: {e}"))?;
-    let request = if fields.contains_key("resourceSpans") || fields.contains_key("resource_spans") {
-        text
-    } else if let Some(Value::String(body)) = fields.get("trace") {
-        // Only a JSON body can be carried back in a JSON string byte for byte.
-        if !body.trim_start().starts_with('{') {
-            return Ok(None);
-        }
-        body.as_str()
-    } else {
-        return enricher.enrich_json(text).map_err(|e| e.to_string());
+    let (text, fields) = parse(record)?;
+    let request = match classify(text, &fields) {
+        Record::Export(request) => request,
+        Record::Opaque => return Ok(None),
+        Record::Log => return enricher.enrich_json(text).map_err(|e| e.to_string()),
     };
     let processed = processor.process_traces_as(request.as_bytes(), Encoding::Json, now_unix_nano);
     if let Some(e) = &processed.error {
@@ -140,9 +173,18 @@ fn rewrite(
     }
     let body = std::str::from_utf8(&processed.output)
         .map_err(|e| format!("OTLP/JSON output is not UTF-8: {e}"))?;
-    let envelope =
-        serde_json::json!({ "trace": body, "headers": { "Content-Type": "application/json" } });
-    Ok(Some(envelope.to_string()))
+    Ok(Some(envelope(body)))
+}
+
+/// Without a usable configuration nothing is relinked, but an export request still leaves
+/// in the shape `out_http` sends (a bare request has no `$trace`, and out_http drops it
+/// after its retry); any other record is kept as it is.
+fn unchanged(record: &[u8]) -> Result<Option<String>, String> {
+    let (text, fields) = parse(record)?;
+    Ok(match classify(text, &fields) {
+        Record::Export(request) => Some(envelope(request)),
+        Record::Opaque | Record::Log => None,
+    })
 }
 
 /// The export Fluent Bit calls (`Function_Name relink_filter`).

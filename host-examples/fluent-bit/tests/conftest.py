@@ -1,0 +1,6 @@
+"""Makes fluentbit_host importable from the tests whatever pytest's import mode."""
+
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
