@@ -12,8 +12,8 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use relink_envoy::body::{self as envoy_body, Framing, Options};
 use relink::otlp::{self, Encoding};
+use relink_envoy::body::{self as envoy_body, Framing, Options};
 
 const HEADERS: [(&[u8], &[u8]); 3] = [
     (b"/v1/traces", b"application/x-protobuf"),
