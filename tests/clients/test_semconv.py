@@ -55,6 +55,20 @@ def registry():
 
 
 @functools.cache
+def deprecated():
+    """{key: "Deprecated: ..."} for registry keys the package marks deprecated (its docstrings)."""
+    found = {}
+    pattern = re.compile(r'^[A-Z0-9_]+: Final = "([^"]+)"\n"""\n(Deprecated:[^\n]*)', re.M)
+    for package in ("opentelemetry.semconv.attributes", "opentelemetry.semconv._incubating.attributes"):
+        root = importlib.import_module(package)
+        for directory in root.__path__:
+            for source in pathlib.Path(directory).glob("*.py"):
+                for key, note in pattern.findall(source.read_text(encoding="utf-8")):
+                    found[key] = note
+    return found
+
+
+@functools.cache
 def registry_enum(key):
     """The registry's allowed values of an enum attribute `key`, or None."""
     for package in ("opentelemetry.semconv.attributes", "opentelemetry.semconv._incubating.attributes"):
@@ -267,6 +281,9 @@ def test_every_key_relink_writes_is_in_the_registry_or_documented(made):
                      if key not in registered and key not in docs)
     assert unknown == [], "keys neither in the semconv registry v" + stated_version() + \
         " nor documented as relink's own:\n" + "\n".join(unknown)
+    old = sorted(f"{key}: {deprecated()[key]}  (seen: {place})" for key, place in made.keys.items() if key in deprecated())
+    assert old == [], "deprecated registry keys:\n" + "\n".join(old)
+    assert "http.method" in deprecated()  # the parse finds the package's deprecations
     assert len(made.keys) > 60, sorted(made.keys)
 
 

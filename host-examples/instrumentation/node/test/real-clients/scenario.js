@@ -38,11 +38,15 @@ function instrument(endpoints) {
   const { AwsLambdaInstrumentation } = require('@opentelemetry/instrumentation-aws-lambda');
   const { AwsInstrumentation } = require('@opentelemetry/instrumentation-aws-sdk');
   const { resourceFromAttributes } = require('@opentelemetry/resources');
-  const { NodeTracerProvider, SimpleSpanProcessor } = require('@opentelemetry/sdk-trace-node');
+  const { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } = require('@opentelemetry/sdk-trace-node');
   const { createAwsSdkHooks, createLambdaRequestHook } = require('relink-hooks');
 
-  const processors = () =>
-    endpoints.map((url) => new SimpleSpanProcessor(new OTLPTraceExporter({ url: `${url}/v1/traces` })));
+  // What the SDK exported, kept to compare relink's output with (the "before").
+  const exported = new InMemorySpanExporter();
+  const processors = () => [
+    new SimpleSpanProcessor(exported),
+    ...endpoints.map((url) => new SimpleSpanProcessor(new OTLPTraceExporter({ url: `${url}/v1/traces` }))),
+  ];
   const producer = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'uploader', 'cloud.provider': 'aws', 'cloud.region': REGION }),
     spanProcessors: processors(),
@@ -67,22 +71,31 @@ function instrument(endpoints) {
   lambda.setTracerProvider(consumer);
   const { handler } = require(path.join(__dirname, 'consumer.js'));
 
-  const lambdaContext = () => ({
+  const lambdaContext = (awsRequestId) => ({
     functionName: FUNCTION,
     functionVersion: '$LATEST',
     invokedFunctionArn: FUNCTION_ARN,
     memoryLimitInMB: '128',
-    awsRequestId: crypto.randomUUID(),
+    awsRequestId,
     logGroupName: `/aws/lambda/${FUNCTION}`,
     logStreamName: 'stream',
     getRemainingTimeInMillis: () => 30000,
   });
+  const invocations = new Map();
   return {
     producer,
     consumer,
     tracer: producer.getTracer('uploader.app'),
+    /** {request id (the span's faas.invocation_id): event} of every invocation. */
+    invocations,
+    /** The spans as the SDK exported them. */
+    exported: () => exported.getFinishedSpans(),
     /** Invokes the instrumented consumer as Lambda would. */
-    invoke: (event) => handler(event, lambdaContext()),
+    invoke: (event) => {
+      const id = crypto.randomUUID();
+      invocations.set(id, event);
+      return handler(event, lambdaContext(id));
+    },
     /** Runs `fn` with instrumentation suppressed (what AWS does, not the application). */
     quietly: (fn) => context.with(suppressTracing(context.active()), fn),
     async shutdown() {
