@@ -87,7 +87,7 @@ run_demo() {
 check_no_ignored_tests() {
   # `#[ignore]` would hide a Rust test from `cargo test`; none may exist.
   local found
-  found=$(git grep -n -E '#\[ignore' -- '*.rs' || true)
+  found=$(grep -rn --include='*.rs' --exclude-dir=target --exclude-dir=node_modules -E '#\[ignore' . || true)
   if [ -n "$found" ]; then
     printf 'tests hidden by #[ignore] (run them or delete them):\n%s\n' "$found" >&2
     return 1
