@@ -158,21 +158,23 @@ async function scenarioRun() {
     assert.ok(fs.existsSync(file), `${what} not found at ${file} (./build.sh builds dist/, pip installs moto_server)`);
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'relink-node-real-'));
-  const moto = await start(MOTO, ['-H', '127.0.0.1', '-p', '0'], /Running on (http:\/\/127\.0\.0\.1:\d+)\s/);
-  const relays = {
-    plain: await relay(dir, 'plain', {}),
-    adoption: await relay(dir, 'adoption', { adoption: { enabled: true } }),
-  };
-  const postEvent = async (body) => {
-    for (const r of Object.values(relays)) {
-      const answer = await fetch(`${r.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-      assert.equal(answer.status, 200, `${r.url}/v1/events: ${await answer.text()}`);
-    }
-  };
-  // Loaded only now: the instrumentation must patch the SDK before its first require.
-  const scenario = require('./scenario');
-  const t = scenario.instrument(Object.values(relays).map((r) => r.url));
+  const procs = [];
   try {
+    const moto = await start(MOTO, ['-H', '127.0.0.1', '-p', '0'], /Running on (http:\/\/127\.0\.0\.1:\d+)\s/);
+    procs.push(moto);
+    const relays = { plain: await relay(dir, 'plain', {}) };
+    procs.push(relays.plain);
+    relays.adoption = await relay(dir, 'adoption', { adoption: { enabled: true } });
+    procs.push(relays.adoption);
+    const postEvent = async (body) => {
+      for (const r of Object.values(relays)) {
+        const answer = await fetch(`${r.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        assert.equal(answer.status, 200, `${r.url}/v1/events: ${await answer.text()}`);
+      }
+    };
+    // Loaded only now: the instrumentation must patch the SDK before its first require.
+    const scenario = require('./scenario');
+    const t = scenario.instrument(Object.values(relays).map((r) => r.url));
     const c = scenario.clients(moto.address);
     const flows = {
       s3: await scenario.s3Flow(t, c),
@@ -186,10 +188,12 @@ async function scenarioRun() {
       parentSpanId: s.parentSpanContext?.spanId, attrs: s.attributes, scope: s.instrumentationScope.name,
     }));
     await t.shutdown();
+    // SIGTERM flushes each relay's --out file before it exits.
     for (const r of Object.values(relays)) await stop(r);
     run = { flows, before, events: t.invocations, plain: spansOf(relays.plain.out), adoption: spansOf(relays.adoption.out) };
   } finally {
-    await Promise.all([moto, ...Object.values(relays)].map(stop));
+    await Promise.all(procs.map(stop));
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -26,6 +26,7 @@ const ACCOUNT = '123456789012';
 const FUNCTION = 'processor';
 const FUNCTION_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${FUNCTION}`;
 const KEY_NAMES = { orders: ['pk', 'sk'] };
+const SERVER = { kind: require('@opentelemetry/api').SpanKind.SERVER };
 
 /**
  * Instruments the AWS SDK and the consumer handler, exporting to `endpoints` (base URLs of
@@ -188,7 +189,7 @@ async function s3Flow(t, c) {
       NotificationConfiguration: { QueueConfigurations: [{ QueueArn: q.arn, Events: ['s3:ObjectCreated:*'] }] },
     }));
   });
-  await t.tracer.startActiveSpan('POST /upload', { kind: 1 /* SERVER */ }, async (root) => {
+  await t.tracer.startActiveSpan('POST /upload', SERVER, async (root) => {
     await c.s3.send(s3('PutObject', { Bucket: bucket, Key: 'dir/my file.txt', Body: 'hello relink' }));
     await c.s3.send(s3('CopyObject', { Bucket: bucket, Key: 'copies/report 1.txt', CopySource: `${bucket}/dir/my%20file.txt` }));
     const { UploadId } = await c.s3.send(s3('CreateMultipartUpload', { Bucket: bucket, Key: 'big/part.bin' }));
@@ -250,7 +251,7 @@ async function dynamodbFlow(t, c) {
     }));
     return { streamArn: arn, iterator: ShardIterator };
   });
-  await t.tracer.startActiveSpan('POST /orders', { kind: 1 }, async (root) => {
+  await t.tracer.startActiveSpan('POST /orders', SERVER, async (root) => {
     await c.ddb.send(ddb('PutItem', {
       TableName: table, Item: { pk: { S: 'order#1' }, sk: { N: '1' }, blob: { B: Buffer.from('\x00\x01relink', 'latin1') } },
     }));
@@ -272,7 +273,7 @@ async function dynamodbFlow(t, c) {
 async function sqsFlow(t, c) {
   const q = await queue(t, c, 'orders-in');
   let sent;
-  await t.tracer.startActiveSpan('POST /enqueue', { kind: 1 }, async (root) => {
+  await t.tracer.startActiveSpan('POST /enqueue', SERVER, async (root) => {
     sent = await c.sqs.send(sqs('SendMessage', { QueueUrl: q.url, MessageBody: '{"order":"order#1"}' }));
     root.end();
   });
@@ -292,7 +293,7 @@ async function snsFlow(t, c) {
     return TopicArn;
   });
   let published;
-  await t.tracer.startActiveSpan('POST /notify', { kind: 1 }, async (root) => {
+  await t.tracer.startActiveSpan('POST /notify', SERVER, async (root) => {
     published = await c.sns.send(sns('Publish', { TopicArn: topicArn, Message: '{"order":"order#2"}' }));
     root.end();
   });
@@ -313,7 +314,7 @@ async function stepFunctionsFlow(t, c, postEvent) {
     return stateMachineArn;
   });
   let started;
-  await t.tracer.startActiveSpan('POST /checkout', { kind: 1 }, async (root) => {
+  await t.tracer.startActiveSpan('POST /checkout', SERVER, async (root) => {
     started = await c.sfn.send(sfn('StartExecution', { stateMachineArn: machineArn, name: 'order-1', input: '{}' }));
     root.end();
   });
