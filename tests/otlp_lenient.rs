@@ -3,6 +3,8 @@
 //! outputs; review the diff. tests/clients/test_otlp_decode.py reads the `.pb` with the
 //! Python opentelemetry-proto package.
 
+mod common;
+
 use relink::otlp::{self, Encoding};
 use std::error::Error;
 use std::path::Path;
@@ -16,7 +18,7 @@ fn golden(name: &str, actual: &[u8]) -> Result {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/otlp")
         .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+    if common::update_golden() {
         std::fs::write(&path, actual)?;
     }
     let expected = std::fs::read(&path)?;

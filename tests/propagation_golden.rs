@@ -8,6 +8,8 @@
 //! is the serialized `Vec<Found>`. `UPDATE_GOLDEN=1 cargo test --test propagation_golden`
 //! rewrites the expected files; review the diff like code.
 
+mod common;
+
 use relink::propagation::{
     from_headers, from_json_carrier, from_sns_attributes, from_sqs_attributes, Found,
 };
@@ -72,7 +74,7 @@ fn run(case: &str, input: &Value) -> Result<Vec<Found>, String> {
 
 #[test]
 fn propagation_golden() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
+    let update = common::update_golden();
     let mut cases: Vec<PathBuf> = fs::read_dir(golden_dir())
         .expect("tests/golden/propagation exists")
         .map(|e| e.expect("readable entry").path())

@@ -5,6 +5,8 @@
 //! span tree must keep (unique ids, parents present, ends after starts, one trace per
 //! execution), so a wrong expectation cannot hide a broken tree.
 
+mod common;
+
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::{span, status, Span};
@@ -32,7 +34,7 @@ fn golden_cases() {
         "expected the golden cases, found {}",
         cases.len()
     );
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let update = common::update_golden();
     let mut failures = Vec::new();
     for case in &cases {
         let (rendered, otlp) = run_case(case);

@@ -67,7 +67,7 @@ run_tests() {
   step "component: Python wasmtime, wasm-tools world, OTel SDK through the relay"
   .venv/bin/python -m pytest -q tests/component
   step "component: Node (jco)"
-  (cd tests/component && node --test)
+  (cd tests/component && ../node_test.sh)
 }
 
 install_target

@@ -49,3 +49,6 @@ printf '\n--- after: the same spans through relink (one trace, with the Step Fun
 "$RELINK" tree "$OUT"
 printf '\nrelay: %s\n' "$(grep -m1 'listening on' "$LOG" || true)"
 printf 'relinked OTLP/JSON (one export request per line): %s\n' "$OUT"
+
+# The demo checks its own result: one trace of exactly the spans the golden case expects.
+python3 host-examples/demo/check.py "$OUT" "$CASE"

@@ -33,4 +33,4 @@ step "playground tests (node, Chromium)"
 mkdir -p "$ROOT/target/playground-screenshots"
 cd "$HERE"
 # The runner's own timeout bounds each test; `timeout` bounds the whole run.
-timeout 600 node --test --test-timeout=120000 test/model.test.mjs test/playground.test.mjs
+timeout 600 "$ROOT/tests/node_test.sh" --test-timeout=120000 test/model.test.mjs test/playground.test.mjs

@@ -15,7 +15,7 @@ import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 
 import otlp_files
-from conftest import RELINK, relink_unavailable
+from conftest import RELINK
 from pointers import dynamodb_pointer, s3_pointer
 
 LAMBDA_SCOPE = "opentelemetry.instrumentation.aws_lambda"
@@ -118,8 +118,7 @@ def test_otlp_json_and_protobuf_files_hold_the_same_request(scenario):
 
 # -- through relink --------------------------------------------------------------
 
-_UNAVAILABLE = relink_unavailable()
-requires_relink = pytest.mark.skipif(_UNAVAILABLE is not None, reason=str(_UNAVAILABLE))
+requires_relink = pytest.mark.usefixtures("relink_bin")
 
 
 def run_relink(scenario, tmp_path, config=None, source="json_path"):

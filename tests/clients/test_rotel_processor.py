@@ -8,7 +8,7 @@ trace moves under the PutObject span. Array attributes must keep their order (ro
 reverses arrays it marshals; the processor compensates), and a processor that cannot run
 must hand batches on unchanged and say so once on stderr.
 
-Needs `dist/relink.wasm` (./build.sh); skipped with the reason when it is not built.
+Needs `dist/relink.wasm` (./build.sh); fails naming it when it is not built.
 """
 
 import copy
@@ -92,8 +92,7 @@ class Sink:
 def rotel_with_relink(tmp_path):
     """Starts rotel-agent with the relink processor and `RELINK_CONFIG`; yields
     `(port, sink, stderr path)` for the config a test passes."""
-    if not COMPONENT.exists():
-        pytest.skip(f"{COMPONENT} is not built (run ./build.sh)")
+    assert COMPONENT.exists(), f"{COMPONENT} is not built (run ./build.sh)"
     procs = []
 
     def start(config: str):

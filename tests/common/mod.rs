@@ -1,7 +1,8 @@
 //! Golden-file helpers shared by the integration tests.
 //!
 //! `UPDATE_GOLDEN=1 cargo test` rewrites expected files instead of comparing; review the
-//! diff like code before committing it.
+//! diff like code before committing it. Under `CI=true` rewriting is refused: a golden
+//! file is a reviewed change, never something a CI run blesses.
 
 #![allow(dead_code)]
 
@@ -12,11 +13,25 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Whether golden files are rewritten: only `UPDATE_GOLDEN=1`, and never under `CI=true`
+/// (the test fails instead, so a CI run cannot bless its own output).
+pub fn update_golden() -> bool {
+    let update = std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1");
+    let ci =
+        std::env::var("CI").is_ok_and(|v| matches!(v.as_str(), "true" | "TRUE" | "True" | "1"));
+    assert!(
+        !(update && ci),
+        "UPDATE_GOLDEN=1 under CI=true: golden files are rewritten only outside CI, and the \
+         diff is reviewed like code"
+    );
+    update
+}
+
 /// Compares `actual` with the file at `expected`, or rewrites it under `UPDATE_GOLDEN=1`.
 /// Returns a readable mismatch message instead of panicking so a harness can report every
 /// failing case at once.
 pub fn check(expected: &Path, actual: &str) -> Result<(), String> {
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+    if update_golden() {
         if let Some(dir) = expected.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }

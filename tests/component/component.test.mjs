@@ -62,6 +62,13 @@ function batches(dir) {
 const bytes = (path) => new Uint8Array(readFileSync(path));
 const json = (data) => JSON.parse(new TextDecoder().decode(data));
 
+test('every golden case is replayed', () => {
+  const dir = join(root, manifest.golden);
+  const folders = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  assert.deepEqual(manifest.cases, folders);
+  assert.equal(folders.length, 15);
+});
+
 for (const name of manifest.cases) {
   test(`golden case ${name}`, () => {
     const dir = join(root, manifest.golden, name);

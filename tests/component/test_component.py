@@ -90,6 +90,12 @@ def batches(case):
     return sorted(found)
 
 
+def test_every_golden_case_is_replayed():
+    folders = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())
+    assert MANIFEST["cases"] == folders
+    assert len(folders) == 15
+
+
 @pytest.mark.parametrize("name", MANIFEST["cases"])
 def test_golden_case(name):
     case = GOLDEN / name

@@ -1,6 +1,8 @@
 //! dist/relink-collector.wasm run the way the otelwasm collector's `wasm` processor runs it.
 
-use relink::otlp::{decode_json, decode_protobuf, encode_protobuf, Encoding};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use relink::otlp::{decode_json, Encoding};
 use relink_harness::otelwasm::{Error, Plugin, Processor};
 use relink_harness::testing::{artifact, native, s3_put_request, NOW};
 use std::sync::OnceLock;
@@ -26,11 +28,14 @@ fn processor(plugin_config: &str) -> Processor {
 /// The S3 PutObject request as the collector holds it (protobuf).
 fn s3_put_batch() -> Vec<u8> {
     let request = decode_json(s3_put_request().as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-    encode_protobuf(&request)
+    request.encode_to_vec()
 }
 
+/// A batch as pdata re-marshals it (prost, not relink's codec).
 fn canonical(bytes: &[u8]) -> Vec<u8> {
-    encode_protobuf(&decode_protobuf(bytes).unwrap_or_else(|e| panic!("{e}")))
+    ExportTraceServiceRequest::decode(bytes)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .encode_to_vec()
 }
 
 #[test]
@@ -73,7 +78,7 @@ fn large_batches_are_read_by_growing_the_buffer() {
     // ~4 MiB: the host answers 0 for the first buffers, the module doubles and asks again.
     let json = s3_put_request().replace("some-key.data", &"k".repeat(4 << 20));
     let request = decode_json(json.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-    let batch = encode_protobuf(&request);
+    let batch = request.encode_to_vec();
     let expected = canonical(&native("{}", &batch, Encoding::Protobuf));
     assert_eq!(processor("null").process_traces(&batch), Ok(expected));
 }
@@ -98,7 +103,9 @@ fn over_the_limit_batches_pass_unchanged_and_empty_ones_are_refused() {
     // which the collector reports as an error.
     let tiny = r#"{"limits":{"max_request_bytes":16}}"#;
     let json = s3_put_request().replace("some-key.data", &"k".repeat(100_000));
-    let large = encode_protobuf(&decode_json(json.as_bytes()).unwrap_or_else(|e| panic!("{e}")));
+    let large = decode_json(json.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .encode_to_vec();
     let reason = "relink: the batch is empty or larger than 65536 bytes (the buffer grows to twice limits.max_request_bytes)";
     for input in [Vec::new(), large] {
         assert_eq!(

@@ -4,15 +4,21 @@
 //! cases go as OTLP/JSON; the ones whose inputs are valid OTLP also go as protobuf, gzipped
 //! protobuf and OTLP/gRPC. OTLP/HTTP goes as Envoy's HTTP/1 codec hands a body over: data
 //! calls without `end_of_stream`, then the separate empty call that carries it; OTLP/gRPC
-//! as HTTP/2 frames, the last one ending the stream.
+//! as HTTP/2 frames, the last one ending the stream. A case's raw events go as the spans
+//! relink makes of them.
 
 mod common;
 
 use common::*;
 use relink::config::Config;
 use relink::otlp::{self, Encoding};
+use relink::EventContext;
 use relink_harness::envoy::{Request, Startup};
 use std::path::Path;
+
+/// Batches sent: the 42 `input-N.json` and 6 `event-N.*` of the golden cases, once per
+/// transport: the malformed case's 4 as JSON, the other 44 four ways.
+const ENVOY_BATCHES: usize = 4 + 44 * 4;
 
 /// The golden test's clock: batch N runs at `BASE_NOW + N` seconds.
 const BASE_NOW: u64 = 1_709_929_300_000_000_000;
@@ -25,13 +31,32 @@ enum Transport {
     Grpc,
 }
 
-/// The case's batches in order (`input-10` after `input-9`).
+/// The case's batches in order (`input-10` after `input-9`): `input-N.json` as they are, and
+/// each raw `event-N.*` payload as the OTLP/JSON export of the spans relink makes of it (what
+/// the relay or the CLI sends on to an Envoy in front of the backend).
 fn inputs(case: &Path) -> Vec<(u64, Vec<u8>)> {
+    let config = std::fs::read_to_string(case.join("config.json")).unwrap_or_default();
     let mut out: Vec<(u64, Vec<u8>)> = std::fs::read_dir(case)
         .unwrap_or_else(|e| panic!("{}: {e}", case.display()))
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().to_str()?.to_string();
+            if let Some(n) = name.strip_prefix("event-") {
+                let n: u64 = n.split_once('.')?.0.parse().ok()?;
+                let bytes = std::fs::read(e.path()).ok()?;
+                let mut made = None;
+                Config::from_json(&config)
+                    .and_then(|c| relink::Processor::new(&c))
+                    .unwrap_or_else(|e| panic!("{}: {e}", case.display()))
+                    .process_event_observed(
+                        &bytes,
+                        &EventContext::default(),
+                        BASE_NOW + n * 1_000_000_000,
+                        |m| made = Some(m.clone()),
+                    )
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                return Some((n, otlp::encode_json(&made?)));
+            }
             let n = name
                 .strip_prefix("input-")?
                 .strip_suffix(".json")?
@@ -142,12 +167,8 @@ fn valid_otlp(case: &Path) -> bool {
 #[test]
 fn golden_scenarios_through_the_filter_match_the_native_core() {
     let cases = relink_golden_cases();
-    assert!(
-        cases.len() >= 10,
-        "expected the relink golden cases, found {}",
-        cases.len()
-    );
-    let (mut failures, mut replayed, mut rewritten) = (Vec::new(), 0, 0);
+    assert_eq!(cases.len(), 15, "the relink golden cases");
+    let (mut failures, mut replayed, mut rewritten, mut batches) = (Vec::new(), 0, 0, 0);
     for case in &cases {
         let mut transports = vec![Transport::Json];
         if valid_otlp(case) {
@@ -162,6 +183,7 @@ fn golden_scenarios_through_the_filter_match_the_native_core() {
             failures.extend(f);
             rewritten += r;
             replayed += 1;
+            batches += inputs(case).len();
         }
     }
     assert!(
@@ -170,10 +192,9 @@ fn golden_scenarios_through_the_filter_match_the_native_core() {
         failures.len(),
         failures.join("\n")
     );
-    assert!(
-        replayed > cases.len(),
-        "some cases also went as protobuf, gzip and gRPC"
-    );
+    // 14 cases are valid OTLP throughout and go four ways, the malformed one as JSON only.
+    assert_eq!(replayed, 14 * 4 + 1, "replays");
+    assert_eq!(batches, ENVOY_BATCHES, "batches sent through the filter");
     assert!(
         rewritten > replayed,
         "most replays relink something: {rewritten} batches rewritten in {replayed} replays"

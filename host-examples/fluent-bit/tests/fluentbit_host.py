@@ -264,7 +264,7 @@ def _compiled():
     from wasmtime import Engine
     from wasmtime.component import Component
 
-    require(COMPONENT, "host-examples/relay/build-component.sh")
+    require(COMPONENT, "host-examples/component/build.sh")
     engine = Engine()
     return engine, Component.from_file(engine, str(COMPONENT))
 

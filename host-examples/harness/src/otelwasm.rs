@@ -18,8 +18,14 @@
 //!   the guest set. A guest that returns 0 without calling `setResultTraces` leaves the
 //!   host's zero `ptrace.Traces` (no backing request), which the processor helper's
 //!   `SpanCount` dereferences: a Go panic in the collector, reported here as an error.
+//!
+//! Follows otelwasm commit `4161e88c2e24b268b622cc32ab6451feeb515c12` (2026-04-08; the
+//! collector README pins it). pdata's marshalling is played by prost and the
+//! `opentelemetry-proto` types, a codec independent of relink's own, so a fault in relink's
+//! protobuf encoder cannot hide behind the same fault in the host.
 
-use relink::otlp::{decode_protobuf, encode_protobuf};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -147,9 +153,10 @@ impl Processor {
     /// Runs one batch (OTLP protobuf) through `processTraces`.
     pub fn process_traces(&mut self, batch: &[u8]) -> Result<Vec<u8>, Error> {
         // The collector holds pdata, which it marshals for the guest.
-        let request = decode_protobuf(batch).map_err(|e| Error::Trap(format!("input: {e}")))?;
+        let request = ExportTraceServiceRequest::decode(batch)
+            .map_err(|e| Error::Trap(format!("input: {e}")))?;
         self.store.data_mut().stack = Some(Stack {
-            current_traces: encode_protobuf(&request),
+            current_traces: request.encode_to_vec(),
             plugin_config: self.plugin_config.clone(),
             ..Stack::default()
         });
@@ -248,9 +255,9 @@ fn add_host_module(linker: &mut Linker<Host>) -> wasmtime::Result<()> {
         "setResultTraces",
         |mut caller: Caller<'_, Host>, buf: u32, len: u32| {
             let bytes = read_memory(&mut caller, buf, len, "result traces")?;
-            let request = decode_protobuf(&bytes)
+            let request = ExportTraceServiceRequest::decode(bytes.as_slice())
                 .map_err(|e| wasmtime::Error::msg(format!("unmarshal result traces: {e}")))?;
-            stack(&mut caller)?.result_traces = Some(encode_protobuf(&request));
+            stack(&mut caller)?.result_traces = Some(request.encode_to_vec());
             Ok(())
         },
     )?;

@@ -2,12 +2,19 @@
 //! at the time the golden harness gives it, checked against the native core run on the
 //! same batches: the Fluent Bit filter sees each OTLP/JSON batch as an `in_opentelemetry`
 //! raw-traces record, the otelwasm processor sees it as the collector's protobuf.
+//!
+//! A case's raw events (`event-N.*`) reach these hosts the way a deployment sends them: the
+//! relay or the CLI turns the payload into spans (`process_event`, here on a fresh
+//! processor with the case's config) and those spans travel on as an OTLP export, which
+//! both sides then process like any other batch.
 
 use relink_harness::testing as common;
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
 use relink::config::Config;
-use relink::otlp::{decode, decode_protobuf, detect, encode_protobuf, Encoding};
-use relink::processor::Processor as Native;
+use relink::otlp::{decode, detect, encode_json, Encoding};
+use relink::{EventContext, Processor as Native};
 use relink_harness::{fluent_bit, otelwasm};
 use serde_json::{json, Map, Value};
 use std::path::Path;
@@ -17,11 +24,14 @@ use std::time::Duration;
 const BASE_NOW: u64 = 1_709_929_300_000_000_000;
 
 /// The 42 `input-N.json` batches of the golden cases, but for the malformed case's three
-/// that are no JSON object with `resourceSpans` (Fluent Bit hands a filter only objects).
-const REPLAYED_FLUENT_BIT: usize = 39;
+/// that are no JSON object with `resourceSpans` (Fluent Bit hands a filter only objects),
+/// and the spans of the 6 `event-N.*` payloads.
+const REPLAYED_FLUENT_BIT: usize = 45;
 /// The same, less the malformed case's batch that is an object but does not decode (the
 /// collector only ever holds decoded traces).
-const REPLAYED_OTELWASM: usize = 38;
+const REPLAYED_OTELWASM: usize = 44;
+/// The `event-N.*` payloads of the golden cases.
+const EVENTS: usize = 6;
 
 struct Case {
     name: String,
@@ -30,8 +40,8 @@ struct Case {
     batches: Vec<(u64, Vec<u8>)>,
 }
 
-/// A case's OTLP batches (`input-N.json`). Its raw events (`event-N.*`, which go through the
-/// event entry point) have no place in these hosts, so both sides skip them alike.
+/// A case's batches: `input-N.json` as they are, `event-N.*` as the OTLP/JSON export of the
+/// spans relink makes of the payload.
 fn case(dir: std::path::PathBuf) -> Case {
     let name = dir
         .file_name()
@@ -42,9 +52,20 @@ fn case(dir: std::path::PathBuf) -> Case {
     let config = String::from_utf8(read(&dir.join("config.json"))).unwrap_or_default();
     let mut batches = Vec::new();
     for n in 1u64..100 {
+        let now = BASE_NOW + n * 1_000_000_000;
         let path = dir.join(format!("input-{n}.json"));
         if path.exists() {
-            batches.push((BASE_NOW + n * 1_000_000_000, read(&path)));
+            batches.push((now, read(&path)));
+        }
+        if let Some(event) = event_file(&dir, n) {
+            let mut made = None;
+            native(&config)
+                .process_event_observed(&read(&event), &EventContext::default(), now, |m| {
+                    made = Some(m.clone())
+                })
+                .unwrap_or_else(|e| panic!("{}: {e}", event.display()));
+            let made = made.unwrap_or_else(|| panic!("{}: no spans", event.display()));
+            batches.push((now, encode_json(&made)));
         }
     }
     assert!(!batches.is_empty(), "{name}: no inputs");
@@ -53,6 +74,20 @@ fn case(dir: std::path::PathBuf) -> Case {
         config,
         batches,
     }
+}
+
+/// `event-N.*` of a case, if it has one.
+fn event_file(dir: &Path, n: u64) -> Option<std::path::PathBuf> {
+    let prefix = format!("event-{n}.");
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|f| f.to_str())
+                .is_some_and(|f| f.starts_with(&prefix))
+        })
 }
 
 fn native(config: &str) -> Native {
@@ -117,7 +152,12 @@ fn otelwasm_processor_matches_the_native_core() {
     let wasm = common::artifact("relink-collector.wasm", "host-examples/collector/build.sh");
     let plugin = otelwasm::Plugin::new(&wasm).unwrap_or_else(|e| panic!("{e:#}"));
     let canonical =
-        |bytes: &[u8]| encode_protobuf(&decode_protobuf(bytes).unwrap_or_else(|e| panic!("{e}")));
+        // pdata's re-marshalling, played by prost: independent of relink's codec.
+        |bytes: &[u8]| {
+            ExportTraceServiceRequest::decode(bytes)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .encode_to_vec()
+        };
     let mut replayed = 0;
     for case in common::relink_golden_cases().into_iter().map(case) {
         let config = case.config.as_bytes();
@@ -131,7 +171,7 @@ fn otelwasm_processor_matches_the_native_core() {
             let Ok(request) = decode(batch, detect(batch)) else {
                 continue;
             };
-            let batch = encode_protobuf(&request);
+            let batch = request.encode_to_vec();
             let expected = canonical(
                 &core
                     .process_traces_as(&batch, Encoding::Protobuf, *now)
@@ -150,4 +190,15 @@ fn otelwasm_processor_matches_the_native_core() {
         assert_eq!(processor.stderr(), "", "{}", case.name);
     }
     assert_eq!(replayed, REPLAYED_OTELWASM, "batches replayed");
+}
+
+#[test]
+fn the_replays_hold_every_golden_case_and_event() {
+    let cases = common::relink_golden_cases();
+    assert_eq!(cases.len(), 15, "golden relink cases");
+    let events: usize = cases
+        .iter()
+        .map(|dir| (1..100).filter(|n| event_file(dir, *n).is_some()).count())
+        .sum();
+    assert_eq!(events, EVENTS, "event-N payloads");
 }

@@ -3,8 +3,8 @@
  * Hooks for @opentelemetry/instrumentation-aws-sdk (AWS SDK for JavaScript v3) and
  * @opentelemetry/instrumentation-aws-lambda that record what relink joins on.
  *
- * What the instrumentations already record (read from their source: aws-sdk 0.79.0,
- * aws-lambda 0.76.0) is not repeated: `aws.s3.bucket`, `aws.kinesis.stream.name`,
+ * What the instrumentations already record (read from their source: aws-sdk 0.78.0/0.79.0,
+ * aws-lambda 0.75.0/0.76.0) is not repeated: `aws.s3.bucket`, `aws.kinesis.stream.name`,
  * `aws.dynamodb.table_names` (TableName / RequestItems), SQS SendMessage
  * `messaging.message.id`, `aws.request.id`. Added here:
  *   S3        aws.s3.key; relink.s3.etag (PutObject, CompleteMultipartUpload,

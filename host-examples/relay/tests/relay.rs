@@ -707,7 +707,16 @@ fn golden_cases_through_wasmtime_match_the_native_core() {
         .unwrap_or(0);
     let golden_dir = root().join(manifest["golden"].as_str().unwrap_or_default());
     let cases = manifest["cases"].as_array().cloned().unwrap_or_default();
-    assert!(cases.len() >= 5);
+    // Every golden case, none left out: the manifest lists exactly the case folders.
+    let mut folders: Vec<String> = std::fs::read_dir(&golden_dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().to_str().map(String::from))
+        .collect();
+    folders.sort();
+    assert_eq!(serde_json::json!(folders), serde_json::json!(cases));
+    assert_eq!(cases.len(), 15);
     let loaded = LoadedComponent::load(&component()).unwrap_or_else(|e| panic!("{e}"));
     for case in cases {
         let name = case.as_str().unwrap_or_default();
@@ -905,4 +914,76 @@ fn raw_events_become_spans_that_go_on() {
     );
     assert_eq!(reply.status, 400);
     relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Every golden relink case over HTTP, as a deployment feeds the relay: `input-N.json` to
+/// `/v1/traces`, the raw `event-N.*` payloads to `/v1/events`, in order, one relay per case
+/// with the case's config. What reaches the upstream must be the golden expected output of
+/// each batch (the input bytes themselves where the golden file says so); a batch the
+/// golden summary counts as an error must get 400 and go nowhere.
+#[test]
+fn every_golden_case_over_http_gives_its_expected_outputs() {
+    let golden_dir = root().join("tests/golden/relink");
+    let mut cases: Vec<_> = std::fs::read_dir(&golden_dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    assert_eq!(cases.len(), 15, "golden relink cases");
+    let (mut traces, mut events) = (0, 0);
+    for dir in cases {
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let config = String::from_utf8(read(&dir.join("config.json"))).unwrap_or_default();
+        let summary = json(&read(&dir.join("counters.json")));
+        let upstream = Upstream::start(200, "application/json", b"{}", Duration::ZERO);
+        let relay = start(Opts {
+            config: Some(&config),
+            upstream: Some(&upstream),
+            workers: 1,
+            ..Opts::default()
+        });
+        let (mut forwarded, mut refused) = (0, 0);
+        for (n, path, is_event) in batches(&dir) {
+            let input = read(&path);
+            let (route, media) = match (is_event, path.extension().and_then(|e| e.to_str())) {
+                (false, _) => ("/v1/traces", "application/json"),
+                (true, Some("ndjson")) => ("/v1/events", "application/x-ndjson"),
+                (true, _) => ("/v1/events", "application/json"),
+            };
+            let reply = post(&relay, route, &[("content-type", media)], &input);
+            if reply.status == 400 {
+                refused += 1;
+                continue;
+            }
+            assert_eq!(reply.status, 200, "{name} batch {n}");
+            let body = upstream
+                .received()
+                .get(forwarded)
+                .map(|r| r.body.clone())
+                .unwrap_or_else(|| panic!("{name} batch {n}: nothing forwarded"));
+            forwarded += 1;
+            let expected = read(&dir.join(format!("expected-{n}.json")));
+            if expected == input {
+                assert!(body == input, "{name} batch {n}: expected the input bytes");
+            } else {
+                assert_eq!(json(&body), json(&expected), "{name} batch {n} via {route}");
+            }
+            if is_event {
+                events += 1;
+            } else {
+                traces += 1;
+            }
+        }
+        let errors = summary["errors"].as_array().map_or(0, Vec::len);
+        assert_eq!(refused, errors, "{name}: batches refused");
+        relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
+    }
+    // 42 OTLP batches less the malformed case's 4 undecodable ones, and 6 raw events.
+    assert_eq!((traces, events), (38, 6), "batches through the relay");
 }
