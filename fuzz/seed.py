@@ -142,7 +142,7 @@ def main():
         for line in p.read_bytes().splitlines()[:20]:
             if line.strip().startswith(b"{"):
                 put("fluent_bit", line)
-    for p in files("tests/component/cases.json"):
+    for p in files("host-examples/component/tests/cases.json"):
         for seq in json.loads(p.read_text()).get("log_records", []):
             for record in seq["records"]:
                 put("fluent_bit", record.encode())

@@ -2,7 +2,7 @@
 //! native core's `Processor::process_event` (fresh default processor, the case's context,
 //! OTLP/JSON out). Every component host (the relay's wasmtime, Python `wasmtime`, Node via
 //! jco) checks its output against these files, so the component and the native core
-//! agree. Cases are listed in `tests/component/cases.json`.
+//! agree. Cases are listed in `host-examples/component/tests/cases.json`.
 
 mod common;
 
@@ -38,7 +38,7 @@ fn context(value: &Value) -> EventContext {
 fn event_entry_point_outputs_match_golden() {
     let root = common::root();
     let manifest: Value = serde_json::from_slice(
-        &std::fs::read(root.join("tests/component/cases.json")).unwrap_or_default(),
+        &std::fs::read(root.join("host-examples/component/tests/cases.json")).unwrap_or_default(),
     )
     .unwrap_or_default();
     let now = base_now(&manifest);
@@ -72,7 +72,7 @@ fn event_entry_point_outputs_match_golden() {
 fn event_errors_are_the_cores() {
     let root = common::root();
     let manifest: Value = serde_json::from_slice(
-        &std::fs::read(root.join("tests/component/cases.json")).unwrap_or_default(),
+        &std::fs::read(root.join("host-examples/component/tests/cases.json")).unwrap_or_default(),
     )
     .unwrap_or_default();
     let cases = manifest["event_errors"]
@@ -100,7 +100,7 @@ fn event_errors_are_the_cores() {
 fn log_record_outputs_match_golden() {
     let root = common::root();
     let manifest: Value = serde_json::from_slice(
-        &std::fs::read(root.join("tests/component/cases.json")).unwrap_or_default(),
+        &std::fs::read(root.join("host-examples/component/tests/cases.json")).unwrap_or_default(),
     )
     .unwrap_or_default();
     let sequences = manifest["log_records"]
@@ -130,7 +130,7 @@ fn log_record_outputs_match_golden() {
             Value::Array(outputs),
         );
     }
-    let expected = root.join("tests/component/log-records.expected.json");
+    let expected = root.join("host-examples/component/tests/log-records.expected.json");
     if let Err(e) = common::check(&expected, &common::pretty(&Value::Object(out))) {
         panic!("{e}");
     }

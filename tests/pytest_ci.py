@@ -1,5 +1,5 @@
 """pytest hooks every pytest root imports into its conftest.py (tests/clients,
-tests/component): skip reasons are always reported (`-rs`), and under `CI=true` a skipped
+host-examples/component/tests): skip reasons are always reported (`-rs`), and under `CI=true` a skipped
 test, or a skipped module, fails the run. A skip in CI means something the suite claims
 was not checked; the reason says what to install or build.
 """

@@ -8,8 +8,8 @@
 #                                                  the OTel SDK through the relay), Node (jco)
 #
 # Every install is idempotent: the wasm32-wasip2 target only when missing, the Python tools
-# into the repo's .venv only when tests/component/requirements.txt changed, the npm
-# packages only when tests/component/package-lock.json changed.
+# into the repo's .venv only when host-examples/component/tests/requirements.txt changed, the npm
+# packages only when host-examples/component/tests/package-lock.json changed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MODE=${1:-build}
@@ -38,7 +38,7 @@ install_python_tools() {
     step "creating .venv"
     python3 -m venv .venv
   fi
-  local req=tests/component/requirements.txt stamp=.venv/.component-requirements.sha sum
+  local req=host-examples/component/tests/requirements.txt stamp=.venv/.component-requirements.sha sum
   sum=$(sha256sum "$req" | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
     step "installing wasm-tools and the Python wasmtime runtime"
@@ -48,7 +48,7 @@ install_python_tools() {
 }
 
 install_node_tools() {
-  local dir=tests/component stamp=tests/component/node_modules/.lock.sha sum
+  local dir=host-examples/component/tests stamp=host-examples/component/tests/node_modules/.lock.sha sum
   sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
     step "installing jco and preview2-shim"
@@ -65,9 +65,9 @@ run_tests() {
     export RELINK_RELAY=target/release/relink-relay
   fi
   step "component: Python wasmtime, wasm-tools world, OTel SDK through the relay"
-  .venv/bin/python -m pytest -q tests/component
+  .venv/bin/python -m pytest -q host-examples/component/tests
   step "component: Node (jco)"
-  (cd tests/component && ../node_test.sh)
+  (cd host-examples/component/tests && ../../../tests/node_test.sh)
 }
 
 install_target

@@ -255,7 +255,7 @@ def stdout_record(line):
 
 
 # relink's WebAssembly component in Python wasmtime: the core, as the oracle for what the
-# filter must produce (tests/component checks the component against the native core).
+# filter must produce (host-examples/component/tests checks the component against the native core).
 INTERFACE = "relink:processor/relinker@0.1.0"
 
 

@@ -4,7 +4,7 @@ fluent-bit.conf and fluent-bit.yaml unchanged (only their environment variables 
 What the filter must produce comes from outside the module: ids converted from the X-Ray
 headers by hand (the X-Ray trace id format), Step Functions ids from the native core
 (`dist/relink event`), whole records from relink's component (the core; checked against
-the native core by tests/component), golden exports from tests/golden/relink (the native
+the native core by host-examples/component/tests), golden exports from tests/golden/relink (the native
 core's output), and pass-through bytes from the same pipeline run without the filter.
 
 Run: .venv/bin/python -m pytest -q host-examples/fluent-bit/tests (build.sh test does),

@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 WASM = ROOT / "dist" / "relink.wasm"
 EVENT = ROOT / "tests/fixtures/aws-lambda-rust-runtime/example-s3-event.json"
 

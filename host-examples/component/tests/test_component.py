@@ -6,7 +6,7 @@ times, same expected outputs, error messages and counters. Also checks that `was
 component wit` prints the component's world with nothing imported beyond the WASI
 interfaces Rust's standard library links.
 
-Run: .venv/bin/python -m pytest -q tests/component (after host-examples/component/build.sh).
+Run: .venv/bin/python -m pytest -q host-examples/component/tests (after host-examples/component/build.sh).
 """
 
 import functools
@@ -19,7 +19,7 @@ import pytest
 from wasmtime import Engine, Store, WasiConfig
 from wasmtime.component import Component, Linker, Record, Variant
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 WASM = ROOT / "dist" / "relink.wasm"
 MANIFEST = json.loads((ROOT / "tests" / "component" / "cases.json").read_text())
 GOLDEN = ROOT / MANIFEST["golden"]
@@ -169,7 +169,7 @@ def test_event_errors(case):
     assert [error.tag, error.payload] == case["error"]
 
 
-LOG_EXPECTED = json.loads((ROOT / "tests/component/log-records.expected.json").read_text())
+LOG_EXPECTED = json.loads((ROOT / "host-examples/component/tests/log-records.expected.json").read_text())
 
 
 @pytest.mark.parametrize("sequence", MANIFEST["log_records"], ids=lambda c: c["name"])

@@ -4,7 +4,7 @@
 // through wasmtime, and as test_component.py does in Python: same inputs and times, same
 // expected outputs, error messages and counters.
 //
-// Run: (cd tests/component && node --test), after host-examples/component/build.sh
+// Run: (cd host-examples/component/tests && node --test), after host-examples/component/build.sh
 // (which builds the component and installs jco and preview2-shim here).
 
 import { test } from 'node:test';
@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
+const root = join(here, '..', '..', '..');
 const wasm = join(root, 'dist', 'relink.wasm');
 // Inside node_modules: ignored by git, and the output's imports of
 // @bytecodealliance/preview2-shim resolve to the copy installed here.
@@ -135,7 +135,7 @@ for (const c of manifest.event_errors) {
   });
 }
 
-const logExpected = JSON.parse(readFileSync(join(root, 'tests/component/log-records.expected.json'), 'utf8'));
+const logExpected = JSON.parse(readFileSync(join(root, 'host-examples/component/tests/log-records.expected.json'), 'utf8'));
 for (const sequence of manifest.log_records) {
   test(`log records: ${sequence.name}`, () => {
     // One processor per sequence: it remembers request ids across records.
