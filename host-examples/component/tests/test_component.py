@@ -21,7 +21,7 @@ from wasmtime.component import Component, Linker, Record, Variant
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 WASM = ROOT / "dist" / "relink.wasm"
-MANIFEST = json.loads((ROOT / "tests" / "component" / "cases.json").read_text())
+MANIFEST = json.loads((ROOT / "host-examples/component/tests/cases.json").read_text())
 GOLDEN = ROOT / MANIFEST["golden"]
 BASE_NOW = int(MANIFEST["base_now"])
 INTERFACE = "relink:processor/relinker@0.1.0"
