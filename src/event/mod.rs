@@ -9,6 +9,7 @@ mod apigateway_http;
 mod apigateway_rest;
 mod apigateway_websocket;
 mod arn;
+mod bare;
 mod cloudwatch_logs;
 mod detect;
 mod dynamodb;
