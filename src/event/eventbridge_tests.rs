@@ -34,6 +34,7 @@ fn scheduled_event() {
                 ..MessageDetail::default()
             })),
             payload: None,
+            step_functions: None,
         }],
         step_functions: None,
     };

@@ -80,6 +80,7 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
         pointers: vec![Pointer::S3Object(object)],
         detail: Some(Detail::S3(detail)),
         payload: None,
+        step_functions: None,
     })
 }
 

@@ -49,6 +49,7 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
         pointers: vec![Pointer::S3Object(object)],
         detail: Some(Detail::S3(detail)),
         payload: None,
+        step_functions: None,
     };
     // `resources` holds the bucket ARN; S3 bucket ARNs have no region or account, which
     // the envelope gives instead.
@@ -112,6 +113,7 @@ mod tests {
                     source_ip: Some("34.252.34.74".into()),
                 })),
                 payload: None,
+                step_functions: None,
             }],
             step_functions: None,
         };

@@ -53,6 +53,7 @@ fn decodes_the_documented_record() {
                 source_ip: Some("127.0.0.1".into()),
             })),
             payload: None,
+            step_functions: None,
         }],
         step_functions: None,
     };

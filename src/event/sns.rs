@@ -11,10 +11,12 @@ use super::json::pointer as json_pointer;
 use super::json::{
     missing, opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, req_array, req_str,
 };
-use super::{arn, message, Detail, Item, MessageDetail, Trigger, TriggerKind};
+use super::{
+    arn, message, stepfunctions_context, Detail, Item, MessageDetail, Trigger, TriggerKind,
+};
 use crate::error::DecodeError;
 use crate::pointer::{Message, Pointer};
-use crate::propagation::{from_sns_attributes, is_carrier_key};
+use crate::propagation::{from_sns_attributes, is_carrier_key, sns_datadog_object};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -84,11 +86,15 @@ fn decode_notification(
     // A message decoded into `payload` is not repeated as raw JSON.
     let body_json = if payload.is_some() { None } else { body_json };
     let mut contexts = Vec::new();
+    let mut carried = None;
     let mut attributes = BTreeMap::new();
     let attributes_path = p("/MessageAttributes");
     if let Some(map) = opt_obj(value, &attributes_path, input)? {
         if let Some(raw) = json_pointer(value, &attributes_path) {
             contexts = from_sns_attributes(raw, carrier);
+            let location = format!("{carrier}._datadog");
+            carried =
+                sns_datadog_object(raw).and_then(|o| stepfunctions_context::carried(&o, &location));
         }
         for name in map.keys() {
             if is_carrier_key(name) {
@@ -107,6 +113,10 @@ fn decode_notification(
             }
         }
     }
+    let step_functions = carried.map(|(ctx, found)| {
+        contexts.push(found);
+        ctx
+    });
     let detail = MessageDetail {
         body_size: message.map(|m| m.len() as u64),
         subject: opt_string(value, &p("/Subject"), input)?,
@@ -122,6 +132,7 @@ fn decode_notification(
         pointers: vec![Pointer::Message(Message { service: "sns", id })],
         detail: Some(Detail::Message(detail)),
         payload,
+        step_functions,
     })
 }
 

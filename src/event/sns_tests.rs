@@ -31,6 +31,7 @@ fn plain_text_notification() {
                 ..MessageDetail::default()
             })),
             payload: None,
+            step_functions: None,
         }],
         step_functions: None,
     };

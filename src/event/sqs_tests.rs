@@ -37,6 +37,7 @@ fn plain_message() {
                 ..MessageDetail::default()
             })),
             payload: None,
+            step_functions: None,
         }],
         step_functions: None,
     };

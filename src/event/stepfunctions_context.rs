@@ -13,6 +13,11 @@
 //!   `x-datadog-trace-id`/`x-datadog-tags` when a Lambda started the execution, or
 //!   `RootExecutionId` when another execution did), also as `Payload._datadog`.
 //!
+//! A state that sends a message (SQS SendMessage, SNS Publish, EventBridge PutEvents) can
+//! put the same object in the message's `_datadog` carrier; [`carried`] reads it there, so
+//! every consumer of the message joins the state span (Datadog's Lambda library for Node
+//! does the same since 2025).
+//!
 //! Older layers sent only the strings `Execution.Id`, `State.Name` and `State.EnteredTime`;
 //! those three are all that is required. `EnteredTime` is kept exactly as given because
 //! the deterministic state span id hashes the string.
@@ -23,6 +28,7 @@ use super::time::parse_rfc3339;
 use super::{Item, Source, StepFunctionsContext, Trigger, TriggerKind};
 use crate::error::DecodeError;
 use crate::propagation::{datadog, from_json_carrier, Found, TraceId};
+use crate::stepfn::parent_for_lambda;
 use serde_json::Value;
 
 const INPUT: &str = "stepfunctions context";
@@ -86,6 +92,27 @@ pub(crate) fn trigger(ctx: StepFunctionsContext) -> Trigger {
         items: vec![item],
         step_functions: Some(ctx),
     }
+}
+
+/// A context object a state sent in a message's `_datadog` carrier (an SQS or SNS message
+/// attribute, EventBridge `detail._datadog`, a Kinesis record's `_datadog`), the way
+/// Datadog documents injecting it (`States.JsonToString($$)`, or the JSONata `_datadog`
+/// object with `serverless-version`), and the context its consumer joins: the state span,
+/// sampled (Datadog's consumers keep it, priority 1). `None` when the carrier is not a
+/// context object or is malformed (a carrier yields no context, never an error), or when
+/// it also holds a complete trace header, which Datadog's consumers use instead.
+pub(crate) fn carried(object: &Value, carrier: &str) -> Option<(StepFunctionsContext, Found)> {
+    if !is_candidate(Some(object)) || !from_json_carrier(object, "").is_empty() {
+        return None;
+    }
+    let ctx = read(object, "", carrier).ok()?;
+    let mut context = parent_for_lambda(&ctx);
+    context.sampled = Some(true);
+    let found = Found {
+        context,
+        carrier: carrier.to_owned(),
+    };
+    Some((ctx, found))
 }
 
 fn is_candidate(place: Option<&Value>) -> bool {

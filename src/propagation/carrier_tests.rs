@@ -179,8 +179,13 @@ fn oversized_values_are_ignored() {
         from_headers([("x-amzn-trace-id", padded.as_str())], ""),
         vec![]
     );
-    let attrs = json!({"_datadog": {"dataType": "String", "stringValue": format!("{DD_SQS}{}", " ".repeat(MAX_CARRIER_LEN))}});
+    let attrs = json!({"_datadog": {"dataType": "String", "stringValue": format!("{DD_SQS}{}", " ".repeat(MAX_DATADOG_OBJECT_LEN))}});
     assert_eq!(from_sqs_attributes(&attrs, "messageAttributes"), vec![]);
+    assert_eq!(sqs_datadog_object(&attrs), None);
+    // A `_datadog` attribute may be longer than a header (a Step Functions context object).
+    let long = format!("{DD_SQS}{}", " ".repeat(MAX_CARRIER_LEN));
+    let attrs = json!({"_datadog": {"dataType": "String", "stringValue": long}});
+    assert_eq!(from_sqs_attributes(&attrs, "messageAttributes").len(), 1);
 }
 
 #[test]

@@ -14,6 +14,7 @@ pub mod xray;
 
 pub use carrier::{
     from_headers, from_json_carrier, from_sns_attributes, from_sqs_attributes, is_carrier_key,
+    sns_datadog_object, sqs_datadog_object,
 };
 pub use ids::{SpanId, TraceId};
 

@@ -54,8 +54,10 @@ pub struct SpanEvidence {
     pub producer: Vec<Claim>,
     pub consumer: Vec<Claim>,
     pub contexts: Vec<ContextClaim>,
-    /// The Step Functions state that invoked the Lambda (its event's context object).
-    pub state: Option<StateClaim>,
+    /// The Step Functions states the consumer joins: the state that invoked the Lambda
+    /// (its event's context object), or the states that sent the messages of its trigger
+    /// (context objects in their `_datadog` carriers), one per state span.
+    pub states: Vec<StateClaim>,
     /// Messages in the consumer's trigger (records of SQS, SNS, EventBridge, Kinesis).
     pub messages: usize,
     /// The span carries the event attribute (removed or truncated on output).
@@ -72,7 +74,7 @@ impl SpanEvidence {
         self.producer.is_empty()
             && self.consumer.is_empty()
             && self.contexts.is_empty()
-            && self.state.is_none()
+            && self.states.is_empty()
             && !self.has_event
     }
 }

@@ -13,7 +13,14 @@
 //!    that trace follow. The link is not added when the span already has the state span as
 //!    parent (a Datadog-traced function, or output processed again). Only the Lambda's own
 //!    event counts: a context object nested in a message body is not this invocation's.
-//! 2. **The StartExecution call** that started an execution is the execution's upstream.
+//! 2. **A Lambda consuming messages a state sent** (SQS SendMessage, SNS Publish,
+//!    EventBridge PutEvents, Kinesis PutRecord with the context object in the message's
+//!    `_datadog` carrier; also SNS -> SQS and EventBridge -> SQS) is joined the same way to
+//!    the state span of every message of its batch (one link per state, with the
+//!    `messaging.message.id` of the first message that named it). Parent mode adopts the
+//!    consumer trace under the first message's state when all of them are in one workflow
+//!    trace; states of several traces are links only.
+//! 3. **The StartExecution call** that started an execution is the execution's upstream.
 //!    The execution span relink builds (scope `relink.stepfn`, recognised by its
 //!    `aws.step_functions.execution.arn` and its id being
 //!    [`crate::stepfn::execution_span_id`] of that ARN) claims the execution ARN as a
@@ -49,12 +56,15 @@ pub const DETERMINISTIC: &str = "deterministic";
 /// The attribute of the execution span that names its execution.
 pub(crate) const EXECUTION_ARN: &str = "aws.step_functions.execution.arn";
 
-/// The state span a Lambda was invoked by, as its context object names it.
+/// The state span a Lambda was invoked by, or that sent a message it consumes, as the
+/// context object names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateClaim {
     /// The state span, in the trace the workflow's spans are in.
     pub parent: SpanContext,
     pub context: StepFunctionsContext,
+    /// The message that carried the context object, when a message did.
+    pub message_id: Option<String>,
 }
 
 impl StateClaim {
@@ -62,6 +72,7 @@ impl StateClaim {
         StateClaim {
             parent: parent_for_lambda(context),
             context: context.clone(),
+            message_id: None,
         }
     }
 }
@@ -76,13 +87,49 @@ pub(crate) fn context_claims(
 ) {
     if config.stepfunctions.enabled {
         if depth == 0 {
-            ev.state = Some(StateClaim::of(ctx));
+            push_state(ev, StateClaim::of(ctx));
         }
-    } else if config.direct_links.message_ids && !ctx.execution_id.is_empty() {
+    } else {
+        execution_claim(ctx, config, ev);
+    }
+}
+
+/// The consumer evidence of a context object a state sent in a message (`message_id`) of
+/// the consumer's trigger, at any depth (SNS in SQS, EventBridge in SQS): every message
+/// of a batch joins the state that sent it.
+pub(crate) fn message_claims(
+    ctx: &StepFunctionsContext,
+    message_id: Option<&str>,
+    config: &Config,
+    ev: &mut SpanEvidence,
+) {
+    if config.stepfunctions.enabled {
+        let mut claim = StateClaim::of(ctx);
+        claim.message_id = message_id.map(str::to_owned);
+        push_state(ev, claim);
+    } else {
+        execution_claim(ctx, config, ev);
+    }
+}
+
+/// Without Step Functions support a context object names only its execution, joined like
+/// a message id with the StartExecution call.
+fn execution_claim(ctx: &StepFunctionsContext, config: &Config, ev: &mut SpanEvidence) {
+    if config.direct_links.message_ids && !ctx.execution_id.is_empty() {
         push_claim(
             &mut ev.consumer,
             Claim::id(Rule::StepfunctionsExecution, &ctx.execution_id),
         );
+    }
+}
+
+/// Keeps one claim per state span (a batch often holds many messages from one state).
+fn push_state(ev: &mut SpanEvidence, claim: StateClaim) {
+    let same = |c: &StateClaim| {
+        (c.parent.trace_id, c.parent.span_id) == (claim.parent.trace_id, claim.parent.span_id)
+    };
+    if !ev.states.iter().any(same) {
+        ev.states.push(claim);
     }
 }
 
@@ -125,6 +172,9 @@ pub(crate) fn state_link(claim: &StateClaim, trace: [u8; 16]) -> Planned {
             ctx.state_entered_time.clone(),
         ),
     ];
+    if let Some(id) = &claim.message_id {
+        attributes.push(kv(attrs::MESSAGING_MESSAGE_ID, id.clone()));
+    }
     for (key, count) in [
         ("aws.step_functions.state.retry_count", ctx.retry_count),
         ("aws.step_functions.state.redrive_count", ctx.redrive_count),

@@ -7,7 +7,8 @@
 //!   spaces or non-ASCII characters hash like the producer's.
 //! - DynamoDB stream binary keys arrive base64-encoded; both the base64 text (Datadog's
 //!   Python and JS tracers) and the decoded bytes (its Rust extension) are claimed.
-//! - Every record gets its pointer, not only the first.
+//! - Every record gets its pointer, not only the first, and every message carrying a Step
+//!   Functions context object joins its state (Datadog's consumers use the first record's).
 
 use super::evidence::{ContextClaim, SpanEvidence};
 use super::key::{Claim, Key, Rule};
@@ -52,8 +53,17 @@ pub(crate) fn consumer_claims(
                     ev.consumer.push(Claim::id(rule, id));
                 }
             }
+            if let Some(sfn) = &item.step_functions {
+                super::stepfn::message_claims(sfn, item.id.as_deref(), config, ev);
+            }
             if config.messaging.enabled {
-                for found in &item.contexts {
+                // The state span a carried context object names is joined as a state above.
+                let state = item.step_functions.as_ref().map(|s| s.carrier.as_str());
+                for found in item
+                    .contexts
+                    .iter()
+                    .filter(|f| Some(f.carrier.as_str()) != state)
+                {
                     let claim = ContextClaim {
                         found: found.clone(),
                         message_id: item.id.clone(),
