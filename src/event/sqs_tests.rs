@@ -104,6 +104,7 @@ fn s3_notification_body_is_unwrapped() {
         vec![Pointer::S3Object(S3Object {
             bucket: "xxx".into(),
             key: "test.pdf".into(),
+            key_encoded: None,
             etag: Some("2e3ad1e983318bbd8e73b080e2997980".into()),
             version_id: Some("yd3d4HaWOT2zguDLvIQLU6ptDTwKBnQV".into()),
             sequencer: Some("00643717F9F8B85354".into()),

@@ -4,7 +4,9 @@
 //!
 //! Deliberate choices where Datadog's implementations differ:
 //! - S3 notification keys are URL-encoded; the event decoder decodes them, so keys with
-//!   spaces or non-ASCII characters hash like the producer's.
+//!   spaces or non-ASCII characters hash like the producer's (Datadog's producers hash the
+//!   real key). Where the encoded key differs, its hash is claimed too: Datadog's Lambda
+//!   consumers hash the key as the notification wrote it.
 //! - DynamoDB stream binary keys arrive base64-encoded; both the base64 text (Datadog's
 //!   Python and JS tracers) and the decoded bytes (its Rust extension) are claimed.
 //! - Every record gets its pointer, not only the first, and every message carrying a Step
@@ -86,8 +88,10 @@ pub(crate) fn consumer_claims(
 fn pointer_claims(pointer: &Pointer, config: &Config, ev: &mut SpanEvidence) {
     match pointer {
         Pointer::S3Object(o) => {
-            if let Some(key) = o.hash().as_deref().and_then(Key::from_hash) {
-                ev.consumer.push(Claim::pointer(Rule::S3Object, key));
+            for hash in o.hashes() {
+                if let Some(key) = Key::from_hash(&hash) {
+                    ev.consumer.push(Claim::pointer(Rule::S3Object, key));
+                }
             }
             if config.direct_links.request_id_join {
                 if let Some(rid) = o.request_id.as_deref().filter(|r| !r.is_empty()) {
