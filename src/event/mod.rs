@@ -32,4 +32,5 @@ mod trigger;
 
 pub use cloudwatch_logs::{decode_logs_json, inflate_logs_data, MAX_INFLATED_BYTES};
 pub use detect::{decode_event, decode_event_value, decode_event_value_with, detect_kind};
+pub(crate) use stepfunctions_context::event_carrier;
 pub use trigger::*;

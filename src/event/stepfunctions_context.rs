@@ -62,7 +62,8 @@ pub(crate) fn find(value: &Value) -> Result<Option<StepFunctionsContext>, Decode
 }
 
 /// A trigger for a payload that is only a context object: the state machine is the
-/// source, and the one item is the state entry (execution ARN, state name, entered time).
+/// source, and the one item is the state entry (execution ARN, state name, entered time)
+/// with the context the invoked Lambda joins (the state span) as its context.
 pub(crate) fn trigger(ctx: StepFunctionsContext) -> Trigger {
     let arn_parts = ctx
         .state_machine_id
@@ -76,6 +77,7 @@ pub(crate) fn trigger(ctx: StepFunctionsContext) -> Trigger {
         id: Some(ctx.execution_id.clone()),
         event_name: Some(ctx.state_name.clone()),
         time_unix_nano: parse_rfc3339(&ctx.state_entered_time),
+        contexts: vec![joined(&ctx, &event_carrier(&ctx.carrier))],
         ..Item::default()
     };
     Trigger {
@@ -106,13 +108,27 @@ pub(crate) fn carried(object: &Value, carrier: &str) -> Option<(StepFunctionsCon
         return None;
     }
     let ctx = read(object, "", carrier).ok()?;
-    let mut context = parent_for_lambda(&ctx);
+    let found = joined(&ctx, carrier);
+    Some((ctx, found))
+}
+
+/// The context a consumer of `ctx` joins, found at `carrier`: the state span, sampled
+/// (Datadog's consumers keep it, priority 1).
+fn joined(ctx: &StepFunctionsContext, carrier: &str) -> Found {
+    let mut context = parent_for_lambda(ctx);
     context.sampled = Some(true);
-    let found = Found {
+    Found {
         context,
         carrier: carrier.to_owned(),
-    };
-    Some((ctx, found))
+    }
+}
+
+/// Where in the invocation event a context object was: `event`, `event.Payload`, ...
+pub(crate) fn event_carrier(carrier: &str) -> String {
+    match carrier {
+        "" => "event".to_owned(),
+        c => format!("event.{c}"),
+    }
 }
 
 fn is_candidate(place: Option<&Value>) -> bool {
@@ -298,6 +314,21 @@ mod tests {
                 id: Some(EXECUTION.into()),
                 event_name: Some("Lambda Invoke".into()),
                 time_unix_nano: Some(1_731_516_407_740_000_000),
+                // The state span, ids computed outside relink (Python hashlib over the
+                // root execution ARN and `{ARN}#Lambda Invoke#2024-11-13T16:46:47.740Z`).
+                contexts: vec![Found {
+                    context: SpanContext {
+                        trace_id: TraceId::from_u64_pair(
+                            0x1d9f_c009_309a_1a7b,
+                            956_857_568_228_103_146
+                        ),
+                        span_id: SpanId::from_u64(9_076_575_610_449_653_203),
+                        sampled: Some(true),
+                        tracestate: None,
+                        format: Format::Datadog,
+                    },
+                    carrier: "event._datadog".into(),
+                }],
                 ..Item::default()
             }]
         );

@@ -156,10 +156,7 @@ pub(crate) fn execution_claims(span: &Span, config: &Config, ev: &mut SpanEviden
 /// trace as the remap currently resolves it).
 pub(crate) fn state_link(claim: &StateClaim, trace: [u8; 16]) -> Planned {
     let ctx = &claim.context;
-    let carrier = match ctx.carrier.as_str() {
-        "" => "event".to_owned(),
-        c => format!("event.{c}"),
-    };
+    let carrier = crate::event::event_carrier(&ctx.carrier);
     let mut attributes = vec![
         kv(attrs::LINK_RULE, Rule::StepfunctionsState.name()),
         kv(attrs::LINK_MATCH, DETERMINISTIC),
