@@ -143,3 +143,46 @@ fn state_context_invoking_the_lambda() {
         "_dd.p.tid"
     );
 }
+
+/// The Datadog Lambda extension's vectors (https://github.com/DataDog/datadog-lambda-extension,
+/// Apache-2.0, bottlecap/src/lifecycle/invocation/triggers/step_function_event.rs,
+/// `test_generate_parent_id` and `test_generate_trace_id`).
+#[test]
+fn datadog_extension_id_vectors() {
+    let express = "arn:aws:states:sa-east-1:601427271234:express:DatadogStateMachine:acaf1a67-336a-e854-1599-2a627eb2dd8a:c8baf081-31f1-464d-971f-70cb17d01111";
+    for (entered, parent) in [
+        ("2022-12-08T21:08:19.224Z", 4_340_734_536_022_949_921),
+        ("2022-12-08T21:08:19.224Y", 981_693_280_319_792_699),
+    ] {
+        let event = json!({"Execution": {"Id": express}, "State": {"Name": "step-one", "EnteredTime": entered}});
+        let trigger = relink::event::decode_event_value(&event).unwrap_or_else(|e| panic!("{e}"));
+        let found = joined(&trigger);
+        assert_eq!(
+            found
+                .iter()
+                .map(|f| f.context.span_id.as_u64())
+                .collect::<Vec<_>>(),
+            vec![parent],
+            "{entered}"
+        );
+        assert_eq!(
+            relink::stepfn::state_span_id(express, "step-one", entered, 0, 0).as_u64(),
+            parent
+        );
+    }
+    for (arn, low, high) in [
+        (
+            "arn:aws:states:sa-east-1:425362996713:stateMachine:MyStateMachine-b276uka1j",
+            1_680_583_253_837_593_461,
+            6_984_552_746_569_958_392,
+        ),
+        (
+            "arn:aws:states:us-east-1:425362996713:execution:agocsTestSF:bc9f281c-3daa-4e5a-9a60-471a3810bf44",
+            5_744_042_798_732_701_615,
+            1_807_349_139_850_867_390,
+        ),
+    ] {
+        let trace = relink::stepfn::ids::trace_id_for_root(arn);
+        assert_eq!((trace.low(), trace.high()), (low, high), "{arn}");
+    }
+}
