@@ -123,14 +123,10 @@ fn execution_claim(ctx: &StepFunctionsContext, config: &Config, ev: &mut SpanEvi
     }
 }
 
-/// Keeps one claim per state span (a batch often holds many messages from one state).
+/// Adds a state claim; [`super::evidence::of_trigger`] keeps one per state span (a batch
+/// often holds many messages from one state).
 fn push_state(ev: &mut SpanEvidence, claim: StateClaim) {
-    let same = |c: &StateClaim| {
-        (c.parent.trace_id, c.parent.span_id) == (claim.parent.trace_id, claim.parent.span_id)
-    };
-    if !ev.states.iter().any(same) {
-        ev.states.push(claim);
-    }
+    ev.states.push(claim);
 }
 
 /// The consumer claim of an execution span relink built: the execution ARN.
