@@ -29,6 +29,10 @@ pub struct S3Object {
     pub bucket: String,
     /// The object key, URL-decoded (notifications URL-encode it).
     pub key: String,
+    /// The key as an S3 notification wrote it (URL-encoded), when that differs from `key`:
+    /// Datadog's Lambda consumers hash this form.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_encoded: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -66,16 +70,53 @@ pub struct Message {
     pub id: String,
 }
 
-/// A pointer found in an event or on a span.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind")]
+/// A pointer found in an event or on a span. It serializes with its `hashes` (the
+/// Datadog-compatible `ptr.hash` values relink writes for it), so `relink event` shows
+/// what to compare with a Datadog span.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pointer {
-    #[serde(rename = "aws.s3.object")]
     S3Object(S3Object),
-    #[serde(rename = "aws.dynamodb.item")]
     DynamodbItem(DynamodbItem),
-    #[serde(rename = "aws.message")]
     Message(Message),
+}
+
+/// How a pointer is printed: its fields and its hashes.
+#[derive(Serialize)]
+#[serde(tag = "kind")]
+enum PointerView<'a> {
+    #[serde(rename = "aws.s3.object")]
+    S3Object {
+        #[serde(flatten)]
+        object: &'a S3Object,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        hashes: Vec<String>,
+    },
+    #[serde(rename = "aws.dynamodb.item")]
+    DynamodbItem {
+        #[serde(flatten)]
+        item: &'a DynamodbItem,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        hashes: Vec<String>,
+    },
+    #[serde(rename = "aws.message")]
+    Message(&'a Message),
+}
+
+impl Serialize for Pointer {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Pointer::S3Object(object) => PointerView::S3Object {
+                object,
+                hashes: object.hashes(),
+            },
+            Pointer::DynamodbItem(item) => PointerView::DynamodbItem {
+                item,
+                hashes: item.hashes(),
+            },
+            Pointer::Message(m) => PointerView::Message(m),
+        }
+        .serialize(serializer)
+    }
 }
 
 /// Datadog's pointer hash of already-joined elements.
@@ -101,12 +142,29 @@ pub fn trim_etag(etag: &str) -> &str {
 }
 
 impl S3Object {
-    /// The pointer hash; `None` without an ETag (then only the request-id join applies).
+    /// The pointer hash of the (decoded) key, as Datadog's producers write it; `None`
+    /// without an ETag (then only the request-id join applies).
     pub fn hash(&self) -> Option<String> {
+        self.hash_of(&self.key)
+    }
+
+    /// Every hash of this object: [`S3Object::hash`], then, when the notification's key
+    /// differs from the decoded one (`key_encoded`), the hash of the key as the
+    /// notification wrote it, which Datadog's Lambda consumers (datadog-lambda-js, the
+    /// Datadog extension) write. Empty without an ETag.
+    pub fn hashes(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.hash().into_iter().collect();
+        if let Some(encoded) = self.key_encoded.as_deref().filter(|k| *k != self.key) {
+            out.extend(self.hash_of(encoded));
+        }
+        out
+    }
+
+    fn hash_of(&self, key: &str) -> Option<String> {
         let etag = trim_etag(self.etag.as_deref()?);
         Some(hash_elements(&[
             self.bucket.as_bytes(),
-            self.key.as_bytes(),
+            key.as_bytes(),
             etag.as_bytes(),
         ]))
     }
@@ -236,6 +294,43 @@ mod tests {
             ),
             vec!["d8840182e4052ee105348b033e0a6810"]
         );
+    }
+
+    #[test]
+    fn encoded_keys_hash_both_ways() {
+        // Expected values computed outside relink with Python's hashlib:
+        // sha256(b"example-bucket|<key>|0123456789abcdef0123456789abcdef").hexdigest()[:32].
+        let mut o = S3Object {
+            bucket: "example-bucket".into(),
+            key: "dir/my file 你.txt".into(),
+            etag: Some("\"0123456789abcdef0123456789abcdef\"".into()),
+            ..Default::default()
+        };
+        let decoded = "920e9ac72ad748f5ba114c482a9df098";
+        let encoded = "37c2cb8ef0d98b8b6d40113bcb178af9";
+        assert_eq!(o.hashes(), vec![decoded.to_string()]);
+        o.key_encoded = Some("dir%2Fmy+file+%E4%BD%A0.txt".into());
+        assert_eq!(o.hashes(), vec![decoded.to_string(), encoded.to_string()]);
+        assert_eq!(
+            o.hash().as_deref(),
+            Some(decoded),
+            "producers hash the real key"
+        );
+        let json = serde_json::to_value(Pointer::S3Object(o.clone())).unwrap_or_default();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "kind": "aws.s3.object",
+                "bucket": "example-bucket",
+                "key": "dir/my file 你.txt",
+                "key_encoded": "dir%2Fmy+file+%E4%BD%A0.txt",
+                "etag": "\"0123456789abcdef0123456789abcdef\"",
+                "hashes": [decoded, encoded],
+            })
+        );
+        // The same key twice is one hash.
+        o.key_encoded = Some(o.key.clone());
+        assert_eq!(o.hashes(), vec![decoded.to_string()]);
     }
 
     #[test]

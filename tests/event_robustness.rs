@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 const EVENT_SOURCES: &[&str] = &[
     "aws-lambda-rust-runtime",
+    "datadog-lambda-js",
     "datadog-lambda-python",
     "powertools-lambda-python",
 ];

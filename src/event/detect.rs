@@ -4,10 +4,12 @@
 //! Datadog's, the Rust runtime) guesses from the payload's shape. The rules here follow
 //! the documented payloads: a `Records` array names its `eventSource`, EventBridge events
 //! have `detail-type` and `source`, HTTP events have a `requestContext` whose fields tell
-//! REST, HTTP, WebSocket, ALB and function URL apart.
+//! REST, HTTP, WebSocket, ALB and function URL apart. Records without the wrapper
+//! (EventBridge Pipes batches, single records) are decoded as the wrapped event, see
+//! [`bare`].
 
 use super::{
-    alb, apigateway_http, apigateway_rest, apigateway_websocket, cloudwatch_logs, dynamodb,
+    alb, apigateway_http, apigateway_rest, apigateway_websocket, bare, cloudwatch_logs, dynamodb,
     eventbridge, firehose, function_url, kinesis, s3, s3_eventbridge, sns, sqs,
     stepfunctions_context, Trigger, TriggerKind,
 };
@@ -34,6 +36,17 @@ pub fn decode_event_value_with(
     value: &Value,
     max_inflated_bytes: usize,
 ) -> Result<Trigger, DecodeError> {
+    if let Some((wrapped, kind, shape)) = bare::wrap(value)? {
+        let decoded = match kind {
+            TriggerKind::Sqs => sqs::decode(&wrapped),
+            TriggerKind::Kinesis => kinesis::decode(&wrapped),
+            TriggerKind::Dynamodb => dynamodb::decode(&wrapped),
+            _ => Err(DecodeError::UnknownEvent {
+                hint: describe(value),
+            }),
+        };
+        return decoded.map_err(|e| bare::rename(e, shape));
+    }
     let sfn = stepfunctions_context::find(value)?;
     let kind = match detect_kind(value) {
         Some(kind) => kind,
@@ -78,6 +91,9 @@ pub fn decode_event_value_with(
 
 /// The kind an event's shape says it is, or `None` when it matches no known shape.
 pub fn detect_kind(value: &Value) -> Option<TriggerKind> {
+    if let Some(kind) = bare::detect(value) {
+        return Some(kind);
+    }
     let obj = value.as_object()?;
     if let Some(Value::Array(records)) = obj.get("Records") {
         let first = records.first()?;

@@ -102,6 +102,7 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
         pointers,
         detail: Some(Detail::Dynamodb(detail)),
         payload: None,
+        step_functions: None,
     })
 }
 

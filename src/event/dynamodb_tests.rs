@@ -47,6 +47,7 @@ fn insert_modify_remove() {
             old_image: None,
         })),
         payload: None,
+        step_functions: None,
     };
     assert_eq!(t.items.first(), Some(&first));
     let names: Vec<_> = t.items.iter().map(|i| i.event_name.as_deref()).collect();

@@ -7,7 +7,7 @@
 //! may move it to the top level); other producers put a W3C `traceparent` in `detail`.
 //! All three are read, in that order.
 
-use super::{Detail, Item, MessageDetail, Source, Trigger, TriggerKind};
+use super::{stepfunctions_context, Detail, Item, MessageDetail, Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
 use crate::json::fields::pointer as json_pointer;
 use crate::json::fields::{opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, req_str};
@@ -21,8 +21,13 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     let id = req_str(value, "/id", INPUT)?.to_owned();
     let detail = opt_obj(value, "/detail", INPUT)?;
     let mut contexts = Vec::new();
+    let mut step_functions = None;
     if let Some(carrier) = json_pointer(value, "/detail/_datadog").filter(|v| !v.is_null()) {
         contexts.extend(from_json_carrier(carrier, "detail._datadog"));
+        if let Some((ctx, found)) = stepfunctions_context::carried(carrier, "detail._datadog") {
+            contexts.push(found);
+            step_functions = Some(ctx);
+        }
     }
     if let Some(carrier) = value.get("_datadog").filter(|v| !v.is_null()) {
         contexts.extend(from_json_carrier(carrier, "_datadog"));
@@ -48,6 +53,7 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
             ..MessageDetail::default()
         })),
         payload: None,
+        step_functions,
     };
     Ok(Trigger {
         kind: TriggerKind::Eventbridge,

@@ -34,6 +34,7 @@ fn scheduled_event() {
                 ..MessageDetail::default()
             })),
             payload: None,
+            step_functions: None,
         }],
         step_functions: None,
     };
@@ -212,4 +213,30 @@ mod contexts {
         let t = decode(&fixture("powertools-lambda-python/eventBridgeEvent.json")).unwrap();
         assert!(t.items[0].contexts.is_empty());
     }
+}
+
+#[test]
+fn step_functions_context_in_detail() {
+    // Datadog's ids for this payload: datadog-lambda-js event-bridge.spec.ts.
+    let t = decode_event_value(&fixture("datadog-lambda-js/sfn-eventbridge.json")).unwrap();
+    let item = t.items.first().unwrap();
+    assert_eq!(
+        item.step_functions.as_ref().map(|s| s.state_name.as_str()),
+        Some("PublishToEventBridge")
+    );
+    let ids: Vec<(u64, u64, &str)> = item
+        .contexts
+        .iter()
+        .map(|f| {
+            (
+                f.context.trace_id.low(),
+                f.context.span_id.as_u64(),
+                f.carrier.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        vec![(1503104665848096006, 159267866761498620, "detail._datadog")]
+    );
 }

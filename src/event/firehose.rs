@@ -66,6 +66,7 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
         pointers,
         detail: Some(Detail::Message(detail)),
         payload: None,
+        step_functions: None,
     })
 }
 

@@ -4,10 +4,13 @@
 //! returns exactly that pair to the producer, so the write and the read name the same
 //! record. The shard comes from `eventID` (`shardId-000000000000:4954...`). The data is
 //! base64; when it decodes to a JSON document it is kept as the body, and a `_datadog`
-//! object in it (Datadog's tracers inject one into JSON records) yields contexts.
+//! object in it (Datadog's tracers inject one into JSON records) yields contexts, and so
+//! does a Step Functions context object there (a state's PutRecord), as for SQS.
 //! Server-side encrypted records (`encryptionType: KMS`) arrive decrypted and decode alike.
 
-use super::{arn, message, Detail, Item, MessageDetail, Trigger, TriggerKind};
+use super::{
+    arn, message, stepfunctions_context, Detail, Item, MessageDetail, Trigger, TriggerKind,
+};
 use crate::error::DecodeError;
 use crate::json::fields::{
     field_name, missing, opt_obj, opt_seconds_as_nanos, opt_str, opt_string, req_array, req_str,
@@ -58,10 +61,16 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
         })],
         _ => Vec::new(),
     };
-    let contexts = match body_json.as_ref().and_then(|b| b.get("_datadog")) {
-        Some(carrier) => from_json_carrier(carrier, "kinesis.data._datadog"),
-        None => Vec::new(),
-    };
+    let mut contexts = Vec::new();
+    let mut step_functions = None;
+    if let Some(carrier) = body_json.as_ref().and_then(|b| b.get("_datadog")) {
+        const LOCATION: &str = "kinesis.data._datadog";
+        contexts = from_json_carrier(carrier, LOCATION);
+        if let Some((ctx, found)) = stepfunctions_context::carried(carrier, LOCATION) {
+            contexts.push(found);
+            step_functions = Some(ctx);
+        }
+    }
     Ok(Item {
         id: event_id,
         event_name: None,
@@ -80,6 +89,7 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
             ..MessageDetail::default()
         })),
         payload: None,
+        step_functions,
     })
 }
 

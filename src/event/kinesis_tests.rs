@@ -41,6 +41,7 @@ fn text_records() {
             ..MessageDetail::default()
         })),
         payload: None,
+        step_functions: None,
     };
     assert_eq!(t.items.first(), Some(&first));
     assert_eq!(

@@ -9,6 +9,7 @@ mod apigateway_http;
 mod apigateway_rest;
 mod apigateway_websocket;
 mod arn;
+mod bare;
 mod cloudwatch_logs;
 mod detect;
 mod dynamodb;
@@ -29,4 +30,5 @@ mod trigger;
 
 pub use cloudwatch_logs::{decode_logs_json, inflate_logs_data, MAX_INFLATED_BYTES};
 pub use detect::{decode_event, decode_event_value, decode_event_value_with, detect_kind};
+pub(crate) use stepfunctions_context::event_carrier;
 pub use trigger::*;

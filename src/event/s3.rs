@@ -8,7 +8,8 @@
 //!
 //! The object key is URL-encoded the way S3 documents it (`application/x-www-form-urlencoded`:
 //! `red flower.jpg` arrives as `red+flower.jpg`); it is decoded here because producers name
-//! the real key.
+//! the real key, and kept as written (`key_encoded`) when it differs, because Datadog's
+//! Lambda consumers hash it as written: the pointer then has both hashes.
 //!
 //! The `s3:TestEvent` S3 sends when a notification target is configured is not a `Records`
 //! event: it never reaches this decoder, and [`is_test_event`] lets carriers (SQS) skip it.
@@ -58,9 +59,11 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
     let request_id = opt_string(value, &p("/responseElements/x-amz-request-id"), INPUT)?;
     // responseElements is absent in some emulators' notifications; wrong types still fail.
     opt_obj(value, &p("/responseElements"), INPUT)?;
+    let key_encoded = (raw_key != key).then(|| raw_key.to_owned());
     let object = S3Object {
         bucket: req_str(value, &p("/s3/bucket/name"), INPUT)?.to_owned(),
         key,
+        key_encoded,
         etag: opt_string(value, &p("/s3/object/eTag"), INPUT)?,
         version_id: opt_string(value, &p("/s3/object/versionId"), INPUT)?,
         sequencer: opt_string(value, &p("/s3/object/sequencer"), INPUT)?,
@@ -80,6 +83,7 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
         pointers: vec![Pointer::S3Object(object)],
         detail: Some(Detail::S3(detail)),
         payload: None,
+        step_functions: None,
     })
 }
 

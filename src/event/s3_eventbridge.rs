@@ -30,6 +30,7 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     let object = S3Object {
         bucket: bucket.to_owned(),
         key: req_str(value, "/detail/object/key", INPUT)?.to_owned(),
+        key_encoded: None,
         etag: opt_string(value, "/detail/object/etag", INPUT)?,
         version_id: opt_string(value, "/detail/object/version-id", INPUT)?,
         sequencer: opt_string(value, "/detail/object/sequencer", INPUT)?,
@@ -49,6 +50,7 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
         pointers: vec![Pointer::S3Object(object)],
         detail: Some(Detail::S3(detail)),
         payload: None,
+        step_functions: None,
     };
     // `resources` holds the bucket ARN; S3 bucket ARNs have no region or account, which
     // the envelope gives instead.
@@ -100,6 +102,7 @@ mod tests {
                 pointers: vec![Pointer::S3Object(S3Object {
                     bucket: "example-bucket".into(),
                     key: "IMG_m7fzo3.jpg".into(),
+                    key_encoded: None,
                     etag: Some("4e68adba0abe2dc8653dc3354e14c01d".into()),
                     version_id: None,
                     sequencer: Some("006408CAD69598B05E".into()),
@@ -112,6 +115,7 @@ mod tests {
                     source_ip: Some("34.252.34.74".into()),
                 })),
                 payload: None,
+                step_functions: None,
             }],
             step_functions: None,
         };

@@ -39,6 +39,7 @@ fn decodes_the_documented_record() {
             pointers: vec![Pointer::S3Object(S3Object {
                 bucket: "sourcebucket".into(),
                 key: "Happy Face.jpg".into(),
+                key_encoded: Some("Happy%20Face.jpg".into()),
                 etag: Some("d41d8cd98f00b204e9800998ecf8427e".into()),
                 version_id: Some("version".into()),
                 sequencer: Some("Happy Sequencer".into()),
@@ -53,6 +54,7 @@ fn decodes_the_documented_record() {
                 source_ip: Some("127.0.0.1".into()),
             })),
             payload: None,
+            step_functions: None,
         }],
         step_functions: None,
     };

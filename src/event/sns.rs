@@ -7,14 +7,16 @@
 //! (`{"name": {"Type": "String"|"Binary", "Value": ...}}`); a `Message` that is itself an
 //! S3 notification or EventBridge event is decoded into the item's payload.
 
-use super::{arn, message, Detail, Item, MessageDetail, Trigger, TriggerKind};
+use super::{
+    arn, message, stepfunctions_context, Detail, Item, MessageDetail, Trigger, TriggerKind,
+};
 use crate::error::DecodeError;
 use crate::json::fields::pointer as json_pointer;
 use crate::json::fields::{
     missing, opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, req_array, req_str,
 };
 use crate::pointer::{Message, Pointer};
-use crate::propagation::{from_sns_attributes, is_carrier_key};
+use crate::propagation::{from_sns_attributes, is_carrier_key, sns_datadog_object};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -82,11 +84,15 @@ fn decode_notification(
     // A message decoded into `payload` is not repeated as raw JSON.
     let body_json = if payload.is_some() { None } else { body_json };
     let mut contexts = Vec::new();
+    let mut carried = None;
     let mut attributes = BTreeMap::new();
     let attributes_path = p("/MessageAttributes");
     if let Some(map) = opt_obj(value, &attributes_path, input)? {
         if let Some(raw) = json_pointer(value, &attributes_path) {
             contexts = from_sns_attributes(raw, carrier);
+            let location = format!("{carrier}._datadog");
+            carried =
+                sns_datadog_object(raw).and_then(|o| stepfunctions_context::carried(&o, &location));
         }
         for name in map.keys() {
             if is_carrier_key(name) {
@@ -105,6 +111,10 @@ fn decode_notification(
             }
         }
     }
+    let step_functions = carried.map(|(ctx, found)| {
+        contexts.push(found);
+        ctx
+    });
     let detail = MessageDetail {
         body_size: message.map(|m| m.len() as u64),
         subject: opt_string(value, &p("/Subject"), input)?,
@@ -120,6 +130,7 @@ fn decode_notification(
         pointers: vec![Pointer::Message(Message { service: "sns", id })],
         detail: Some(Detail::Message(detail)),
         payload,
+        step_functions,
     })
 }
 

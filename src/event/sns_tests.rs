@@ -31,6 +31,7 @@ fn plain_text_notification() {
                 ..MessageDetail::default()
             })),
             payload: None,
+            step_functions: None,
         }],
         step_functions: None,
     };
@@ -227,4 +228,53 @@ fn datadog_attribute_string_and_binary() {
             assert_eq!(item.contexts, want, "{file}");
         }
     }
+}
+
+#[test]
+fn step_functions_context_in_message_attributes() {
+    // Datadog's ids for this payload: datadog-lambda-js sns.spec.ts.
+    let t = decode_event_value(&fixture("datadog-lambda-js/sfn-sns.json")).unwrap();
+    let item = t.items.first().unwrap();
+    let sfn = item.step_functions.as_ref().unwrap();
+    assert_eq!(sfn.state_name, "PublishToSNS");
+    assert_eq!(sfn.carrier, "Sns.MessageAttributes._datadog");
+    let found = item
+        .contexts
+        .iter()
+        .find(|f| f.carrier == sfn.carrier)
+        .unwrap();
+    assert_eq!(
+        (found.context.trace_id.low(), found.context.span_id.as_u64()),
+        (3995810302240690842, 8347071195300897803)
+    );
+    assert_eq!(found.context.sampled, Some(true));
+}
+
+#[test]
+fn step_functions_context_in_an_envelope_delivered_to_sqs() {
+    // SNS to SQS without raw delivery: the envelope's attributes carry the object.
+    let sns = fixture("datadog-lambda-js/sfn-sns.json");
+    let envelope = json!({
+        "Type": "Notification",
+        "MessageId": "46d2665c-7ee2-50ba-a4cd-06acf35f5d5f",
+        "TopicArn": sns["Records"][0]["Sns"]["TopicArn"],
+        "Message": "{}",
+        "MessageAttributes": sns["Records"][0]["Sns"]["MessageAttributes"],
+    });
+    let event = json!({"Records": [{
+        "messageId": "m", "body": envelope.to_string(), "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:sa-east-1:123456123456:q"
+    }]});
+    let t = decode_event_value(&event).unwrap();
+    let inner = t.items.first().and_then(|i| i.payload.as_deref()).unwrap();
+    let item = inner.items.first().unwrap();
+    let found = item
+        .contexts
+        .iter()
+        .find(|f| f.carrier == "MessageAttributes._datadog")
+        .unwrap();
+    assert_eq!(
+        (found.context.trace_id.low(), found.context.span_id.as_u64()),
+        (3995810302240690842, 8347071195300897803)
+    );
 }

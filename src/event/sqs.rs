@@ -4,18 +4,21 @@
 //! set by the sending application's tracer) and in `attributes.AWSTraceHeader` (set by SQS
 //! from the sender's X-Ray header). The application's own propagation is listed first: the
 //! X-Ray header often names the sending Lambda's X-Ray segment rather than the
-//! application's span. A body that is itself an S3 notification, an SNS notification
+//! application's span. A `_datadog` attribute holding a Step Functions context object
+//! (a state sent the message) gives the state span as a context, after the attributes'. A body that is itself an S3 notification, an SNS notification
 //! (SNS to SQS without raw delivery) or an EventBridge event is decoded into the item's
 //! payload; contexts found there stay on the payload's items.
 
-use super::{arn, message, sns, Detail, Item, MessageDetail, Trigger, TriggerKind};
+use super::{
+    arn, message, sns, stepfunctions_context, Detail, Item, MessageDetail, Trigger, TriggerKind,
+};
 use crate::error::DecodeError;
 use crate::json::fields::pointer as json_pointer;
 use crate::json::fields::{
     invalid, join, opt_millis_as_nanos, opt_obj, opt_str, opt_string, opt_u64, req_array, req_str,
 };
 use crate::pointer::{Message, Pointer};
-use crate::propagation::{from_sqs_attributes, is_carrier_key, xray, Found};
+use crate::propagation::{from_sqs_attributes, is_carrier_key, sqs_datadog_object, xray, Found};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -58,6 +61,13 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
     let body_json = if payload.is_some() { None } else { body_json };
     opt_obj(value, &p("/attributes"), INPUT)?;
     let (mut contexts, attributes) = message_attributes(value, &p("/messageAttributes"))?;
+    let carried = json_pointer(value, &p("/messageAttributes"))
+        .and_then(sqs_datadog_object)
+        .and_then(|o| stepfunctions_context::carried(&o, "messageAttributes._datadog"));
+    let step_functions = carried.map(|(ctx, found)| {
+        contexts.push(found);
+        ctx
+    });
     if let Some(header) = opt_str(value, &p("/attributes/AWSTraceHeader"), INPUT)? {
         if let Some(context) = xray::parse(header) {
             contexts.push(Found {
@@ -82,6 +92,7 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
         pointers: vec![Pointer::Message(Message { service: "sqs", id })],
         detail: Some(Detail::Message(detail)),
         payload,
+        step_functions,
     })
 }
 

@@ -37,6 +37,7 @@ fn plain_message() {
                 ..MessageDetail::default()
             })),
             payload: None,
+            step_functions: None,
         }],
         step_functions: None,
     };
@@ -103,6 +104,7 @@ fn s3_notification_body_is_unwrapped() {
         vec![Pointer::S3Object(S3Object {
             bucket: "xxx".into(),
             key: "test.pdf".into(),
+            key_encoded: None,
             etag: Some("2e3ad1e983318bbd8e73b080e2997980".into()),
             version_id: Some("yd3d4HaWOT2zguDLvIQLU6ptDTwKBnQV".into()),
             sequencer: Some("00643717F9F8B85354".into()),
@@ -423,4 +425,78 @@ mod contexts {
             Some("blue")
         );
     }
+}
+
+/// The state span's ids as `(Datadog trace id, parent id)`, and where they were read.
+fn state_ids(item: &Item) -> Option<(u64, u64, &str)> {
+    let sfn = item.step_functions.as_ref()?;
+    let found = item.contexts.iter().find(|f| f.carrier == sfn.carrier)?;
+    Some((
+        found.context.trace_id.low(),
+        found.context.span_id.as_u64(),
+        found.carrier.as_str(),
+    ))
+}
+
+#[test]
+fn step_functions_context_in_message_attributes() {
+    // Datadog's ids for this payload: datadog-lambda-js sqs.spec.ts.
+    let want = Some((
+        7148114900282288397,
+        6711327198021343353,
+        "messageAttributes._datadog",
+    ));
+    let mut event = fixture("datadog-lambda-js/sfn-sqs.json");
+    let t = decode_event_value(&event).unwrap();
+    let item = t.items.first().unwrap();
+    assert_eq!(state_ids(item), want);
+    assert_eq!(
+        item.step_functions.as_ref().map(|s| s.state_name.as_str()),
+        Some("SendToSQS")
+    );
+    // The same object as a Binary attribute (SNS raw delivery of a Binary attribute).
+    let attr = &mut event["Records"][0]["messageAttributes"]["_datadog"];
+    let text = attr["stringValue"].as_str().unwrap_or_default().to_owned();
+    *attr = json!({"dataType": "Binary", "binaryValue": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, text)});
+    let t = decode_event_value(&event).unwrap();
+    assert_eq!(t.items.first().and_then(state_ids), want);
+}
+
+#[test]
+fn trace_headers_beside_a_context_object_win_and_bad_objects_are_ignored() {
+    let mut event = fixture("datadog-lambda-js/sfn-sqs.json");
+    let attr = &mut event["Records"][0]["messageAttributes"]["_datadog"]["stringValue"];
+    let mut object: serde_json::Value =
+        serde_json::from_str(attr.as_str().unwrap_or_default()).unwrap();
+    object["x-datadog-trace-id"] = json!("12345");
+    object["x-datadog-parent-id"] = json!("67890");
+    *attr = json!(object.to_string());
+    let t = decode_event_value(&event).unwrap();
+    let item = t.items.first().unwrap();
+    assert_eq!(
+        item.step_functions, None,
+        "Datadog's consumers use the headers"
+    );
+    assert_eq!(item.contexts.len(), 1);
+    // A context object with a wrong type yields no context and no error.
+    object = json!({"Execution": {"Id": "e"}, "State": {"Name": 7, "EnteredTime": "t"}});
+    event["Records"][0]["messageAttributes"]["_datadog"]["stringValue"] = json!(object.to_string());
+    let t = decode_event_value(&event).unwrap();
+    let item = t.items.first().unwrap();
+    assert_eq!(
+        (item.step_functions.as_ref(), item.contexts.len()),
+        (None, 0)
+    );
+}
+
+#[test]
+fn step_functions_context_through_eventbridge_into_sqs() {
+    // datadog-lambda-js event-bridge-sqs.spec.ts.
+    let t = decode_event_value(&fixture("datadog-lambda-js/sfn-eventbridge-sqs.json")).unwrap();
+    let payload = t.items.first().and_then(|i| i.payload.as_deref()).unwrap();
+    assert_eq!(payload.kind, TriggerKind::Eventbridge);
+    assert_eq!(
+        payload.items.first().and_then(state_ids),
+        Some((7858567057595668526, 3674709292670593712, "detail._datadog"))
+    );
 }

@@ -13,6 +13,11 @@
 //!   `x-datadog-trace-id`/`x-datadog-tags` when a Lambda started the execution, or
 //!   `RootExecutionId` when another execution did), also as `Payload._datadog`.
 //!
+//! A state that sends a message (SQS SendMessage, SNS Publish, EventBridge PutEvents) can
+//! put the same object in the message's `_datadog` carrier; [`carried`] reads it there, so
+//! every consumer of the message joins the state span (Datadog's Lambda library for Node
+//! does the same since 2025).
+//!
 //! Older layers sent only the strings `Execution.Id`, `State.Name` and `State.EnteredTime`;
 //! those three are all that is required. `EnteredTime` is kept exactly as given because
 //! the deterministic state span id hashes the string.
@@ -22,6 +27,7 @@ use crate::error::DecodeError;
 use crate::json::fields::pointer as json_pointer;
 use crate::json::fields::{invalid, missing, opt_obj, opt_str, opt_u64};
 use crate::propagation::{datadog, from_json_carrier, Found, TraceId};
+use crate::stepfn::parent_for_lambda;
 use crate::time::parse_rfc3339;
 use serde_json::Value;
 
@@ -56,7 +62,8 @@ pub(crate) fn find(value: &Value) -> Result<Option<StepFunctionsContext>, Decode
 }
 
 /// A trigger for a payload that is only a context object: the state machine is the
-/// source, and the one item is the state entry (execution ARN, state name, entered time).
+/// source, and the one item is the state entry (execution ARN, state name, entered time)
+/// with the context the invoked Lambda joins (the state span) as its context.
 pub(crate) fn trigger(ctx: StepFunctionsContext) -> Trigger {
     let arn_parts = ctx
         .state_machine_id
@@ -70,6 +77,7 @@ pub(crate) fn trigger(ctx: StepFunctionsContext) -> Trigger {
         id: Some(ctx.execution_id.clone()),
         event_name: Some(ctx.state_name.clone()),
         time_unix_nano: parse_rfc3339(&ctx.state_entered_time),
+        contexts: vec![joined(&ctx, &event_carrier(&ctx.carrier))],
         ..Item::default()
     };
     Trigger {
@@ -85,6 +93,41 @@ pub(crate) fn trigger(ctx: StepFunctionsContext) -> Trigger {
         },
         items: vec![item],
         step_functions: Some(ctx),
+    }
+}
+
+/// A context object a state sent in a message's `_datadog` carrier (an SQS or SNS message
+/// attribute, EventBridge `detail._datadog`, a Kinesis record's `_datadog`), the way
+/// Datadog documents injecting it (`States.JsonToString($$)`, or the JSONata `_datadog`
+/// object with `serverless-version`), and the context its consumer joins: the state span,
+/// sampled (Datadog's consumers keep it, priority 1). `None` when the carrier is not a
+/// context object or is malformed (a carrier yields no context, never an error), or when
+/// it also holds a complete trace header, which Datadog's consumers use instead.
+pub(crate) fn carried(object: &Value, carrier: &str) -> Option<(StepFunctionsContext, Found)> {
+    if !is_candidate(Some(object)) || !from_json_carrier(object, "").is_empty() {
+        return None;
+    }
+    let ctx = read(object, "", carrier).ok()?;
+    let found = joined(&ctx, carrier);
+    Some((ctx, found))
+}
+
+/// The context a consumer of `ctx` joins, found at `carrier`: the state span, sampled
+/// (Datadog's consumers keep it, priority 1).
+fn joined(ctx: &StepFunctionsContext, carrier: &str) -> Found {
+    let mut context = parent_for_lambda(ctx);
+    context.sampled = Some(true);
+    Found {
+        context,
+        carrier: carrier.to_owned(),
+    }
+}
+
+/// Where in the invocation event a context object was: `event`, `event.Payload`, ...
+pub(crate) fn event_carrier(carrier: &str) -> String {
+    match carrier {
+        "" => "event".to_owned(),
+        c => format!("event.{c}"),
     }
 }
 
@@ -271,6 +314,21 @@ mod tests {
                 id: Some(EXECUTION.into()),
                 event_name: Some("Lambda Invoke".into()),
                 time_unix_nano: Some(1_731_516_407_740_000_000),
+                // The state span, ids computed outside relink (Python hashlib over the
+                // root execution ARN and `{ARN}#Lambda Invoke#2024-11-13T16:46:47.740Z`).
+                contexts: vec![Found {
+                    context: SpanContext {
+                        trace_id: TraceId::from_u64_pair(
+                            0x1d9f_c009_309a_1a7b,
+                            956_857_568_228_103_146
+                        ),
+                        span_id: SpanId::from_u64(9_076_575_610_449_653_203),
+                        sampled: Some(true),
+                        tracestate: None,
+                        format: Format::Datadog,
+                    },
+                    carrier: "event._datadog".into(),
+                }],
                 ..Item::default()
             }]
         );

@@ -126,6 +126,11 @@ pub struct Item {
     /// S3 in SNS), decoded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload: Option<Box<Trigger>>,
+    /// The Step Functions context object a state put in this message's `_datadog` carrier
+    /// (SQS or SNS attribute, EventBridge `detail`): the state that sent it. The context
+    /// its consumer joins (the state span) is in `contexts`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_functions: Option<StepFunctionsContext>,
 }
 
 /// Kind-specific facts an inferred span needs.

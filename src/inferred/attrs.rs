@@ -105,14 +105,14 @@ pub(crate) fn relink_span_attrs(trigger: &Trigger) -> Attrs {
 
 /// `relink.pointer.kind` and `relink.pointer.hash` of one item: the kind of its first
 /// hashable pointer and every hash of its hashable pointers (a DynamoDB item with a
-/// binary key has two). Message pointers have no hash; their id is written as
+/// binary key has two, and so has an S3 object whose notification URL-encoded its key). Message pointers have no hash; their id is written as
 /// `messaging.message.id` by the messaging family.
 pub(crate) fn pointer_attrs(item: &Item) -> Attrs {
     let mut kind: Option<&str> = None;
     let mut hashes: Vec<String> = Vec::new();
     for p in &item.pointers {
         let (k, hs) = match p {
-            Pointer::S3Object(o) => (KIND_S3_OBJECT, o.hash().into_iter().collect()),
+            Pointer::S3Object(o) => (KIND_S3_OBJECT, o.hashes()),
             Pointer::DynamodbItem(d) => (KIND_DYNAMODB_ITEM, d.hashes()),
             Pointer::Message(_) => continue,
         };

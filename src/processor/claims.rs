@@ -40,8 +40,10 @@ pub struct SpanEvidence {
     pub producer: Vec<Claim>,
     pub consumer: Vec<Claim>,
     pub contexts: Vec<ContextClaim>,
-    /// The Step Functions state that invoked the Lambda (its event's context object).
-    pub state: Option<StateClaim>,
+    /// The Step Functions states the consumer joins: the state that invoked the Lambda
+    /// (its event's context object), or the states that sent the messages of its trigger
+    /// (context objects in their `_datadog` carriers), one per state span.
+    pub states: Vec<StateClaim>,
     /// Messages in the consumer's trigger (records of SQS, SNS, EventBridge, Kinesis).
     pub messages: usize,
     /// The span carries the event attribute (removed or truncated on output).
@@ -58,17 +60,20 @@ impl SpanEvidence {
         self.producer.is_empty()
             && self.consumer.is_empty()
             && self.contexts.is_empty()
-            && self.state.is_none()
+            && self.states.is_empty()
             && !self.has_event
     }
 }
 
-/// The state span a Lambda was invoked by, as its context object names it.
+/// The state span a Lambda was invoked by, or that sent a message it consumes, as the
+/// context object names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateClaim {
     /// The state span, in the trace the workflow's spans are in.
     pub parent: SpanContext,
     pub context: StepFunctionsContext,
+    /// The message that carried the context object, when a message did.
+    pub message_id: Option<String>,
 }
 
 impl StateClaim {
@@ -76,6 +81,7 @@ impl StateClaim {
         StateClaim {
             parent: parent_for_lambda(context),
             context: context.clone(),
+            message_id: None,
         }
     }
 }

@@ -61,6 +61,9 @@ pub fn of_trigger(trigger: &Trigger, config: &Settings, ev: &mut SpanEvidence) {
     let mut seen = HashSet::new();
     ev.consumer.retain(|c| seen.insert((c.rule, c.key)));
     let mut seen = HashSet::new();
+    ev.states
+        .retain(|s| seen.insert((s.parent.trace_id, s.parent.span_id)));
+    let mut seen = HashSet::new();
     ev.contexts.retain(|c| {
         let ctx = &c.found.context;
         seen.insert((

@@ -143,8 +143,8 @@ fn dynamodb_records_and_step_functions_executions() {
         vec![(Rule::DynamodbItem, None), (Rule::DynamodbItem, None)]
     );
     assert_eq!(
-        ev.state,
-        Some(StateClaim::of(&ctx)),
+        ev.states,
+        vec![StateClaim::of(&ctx)],
         "the state that invoked it"
     );
     assert_eq!(ev.messages, 0, "stream records are not messages");
@@ -154,7 +154,7 @@ fn dynamodb_records_and_step_functions_executions() {
     disabled.stepfunctions.enabled = false;
     let mut ev = SpanEvidence::default();
     of_trigger(&t, &Settings::new(&disabled).unwrap(), &mut ev);
-    assert_eq!(ev.state, None);
+    assert_eq!(ev.states, vec![]);
     assert_eq!(
         ev.consumer.get(2).map(|c| c.rule),
         Some(Rule::StepfunctionsExecution)

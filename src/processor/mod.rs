@@ -19,14 +19,14 @@
 //! | where | attribute | meaning |
 //! |---|---|---|
 //! | span | `relink.rules` | rules that added a link or adopted the span: `aws.s3.object`, `aws.s3.request`, `aws.s3.key`, `aws.dynamodb.item`, `aws.sqs.message`, `aws.sns.message`, `aws.eventbridge.event`, `aws.kinesis.record`, `aws.stepfunctions.execution`, `aws.stepfunctions.state`, `messaging.context`, `adoption` |
-//! | span | `relink.pointer.hashes` | Datadog pointer hashes the span wrote or was triggered by |
+//! | span | `relink.pointer.hashes` | Datadog pointer hashes the span wrote or was triggered by. An S3 notification whose key is URL-encoded (`summer+trip%2F1.jpg`) gives two: the decoded key's (`summer trip/1.jpg`, what Datadog's producers hash, so relink joins them) and the key as written (what Datadog's Lambda consumers, datadog-lambda-js and the extension, hash, so relink's consumer pointer matches theirs); each also becomes a `ptr.dir=u` pointer link |
 //! | span | `relink.matches` | match kinds of the links added: `exact` (same pointer hash or id), `request-id` (S3 request id), `heuristic` (bucket and key only), `context` (propagated in the message), `deterministic` (ids both sides compute: a Lambda and its Step Functions state) |
 //! | span | `relink.original_trace_id` | the trace id before adoption |
 //! | span | `relink.route` (configurable) | stamp mode's routing key |
 //! | link | `ptr.kind`, `ptr.dir`, `ptr.hash`, `link.kind` | Datadog span pointer (zero ids) |
 //! | link | `relink.rule`, `relink.match`, `relink.key`, `relink.peer` | a direct link: why, how, on which key, and whether the linked span is the `producer` or the `consumer` |
 //! | link | `relink.context.format`, `relink.context.carrier`, `messaging.message.id` | a link to a context found in a message |
-//! | link | `relink.context.carrier`, `aws.step_functions.execution.arn`, `aws.step_functions.state.name`, `.state.entered_time`, `.state.retry_count`, `.state.redrive_count` | a link from a Lambda to the state span that invoked it (`relink.rule=aws.stepfunctions.state`), and what its context object named |
+//! | link | `relink.context.carrier`, `aws.step_functions.execution.arn`, `aws.step_functions.state.name`, `.state.entered_time`, `.state.retry_count`, `.state.redrive_count`, `messaging.message.id` | a link from a Lambda to the state span that invoked it, or that sent a message of its trigger with the context object in `_datadog` (`relink.rule=aws.stepfunctions.state`; the carrier is `event`, `event.Payload`, `event._datadog` or, for a message, `event.messageAttributes._datadog`, `event.Sns.MessageAttributes._datadog`, `event.MessageAttributes._datadog` (SNS in SQS), `event.detail._datadog`, `event.kinesis.data._datadog`, with the message's id), and what its context object named |
 //! | link | `relink.rule=adoption`, `relink.original_trace_id` | from an adopted root to its former trace |
 //!
 //! Guarantees: no span is dropped; ids change only by adoption; a request nothing applies

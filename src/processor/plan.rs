@@ -61,7 +61,7 @@ pub(crate) fn plan(
         }
     }
     for (i, ev) in evidence.iter().enumerate() {
-        let consumes = !ev.consumer.is_empty() || !ev.contexts.is_empty() || ev.state.is_some();
+        let consumes = !ev.consumer.is_empty() || !ev.contexts.is_empty() || !ev.states.is_empty();
         if consumes && batch.consumer(i, ev) {
             counters.traces_adopted += 1;
         }
@@ -210,7 +210,7 @@ impl Batch<'_, '_> {
                 self.add(i, links::context(&c.found, c.message_id.as_deref()));
             }
         }
-        if let Some(state) = &ev.state {
+        for state in &ev.states {
             let target = self.state.remap.current(state.parent.trace_id.0);
             let already_parent = target == trace && Some(state.parent.span_id.0) == parent;
             if state.parent.span_id.0 != span && !already_parent {
@@ -220,8 +220,8 @@ impl Batch<'_, '_> {
         self.adopt(i, ev, trace, &producers)
     }
 
-    /// Adopts the consumer trace under the Step Functions state that invoked it (when
-    /// `stepfunctions.lambda_join` says parent), else under the one producer trace it
+    /// Adopts the consumer trace under the Step Functions state that invoked it or sent its
+    /// messages (when `stepfunctions.lambda_join` says parent), else under the one producer trace it
     /// matched, else (with `messaging.parent_single_message`) under the single message's
     /// context, when the consumer trace's root is in this batch and no earlier pass linked
     /// the consumer.
@@ -235,16 +235,23 @@ impl Batch<'_, '_> {
         if ev.relinked {
             return false;
         }
-        let mut target = ev
-            .state
-            .as_ref()
+        // Under the first state when every state is in one workflow trace (one invoking
+        // state, or a batch sent by one execution); states of several traces are links only.
+        let states: Vec<([u8; 16], [u8; 8])> = ev
+            .states
+            .iter()
             .filter(|_| self.config.stepfunctions_parent)
             .map(|s| {
                 (
                     self.state.remap.current(s.parent.trace_id.0),
                     s.parent.span_id.0,
                 )
-            });
+            })
+            .collect();
+        let mut target = states
+            .first()
+            .copied()
+            .filter(|first| states.iter().all(|s| s.0 == first.0));
         if target.is_none() && self.config.adoption.enabled {
             if let Some(first) = producers.first() {
                 if producers.iter().all(|p| p.0 == first.0) {

@@ -13,7 +13,14 @@
 //!    that trace follow. The link is not added when the span already has the state span as
 //!    parent (a Datadog-traced function, or output processed again). Only the Lambda's own
 //!    event counts: a context object nested in a message body is not this invocation's.
-//! 2. **The StartExecution call** that started an execution is the execution's upstream.
+//! 2. **A Lambda consuming messages a state sent** (SQS SendMessage, SNS Publish,
+//!    EventBridge PutEvents, Kinesis PutRecord with the context object in the message's
+//!    `_datadog` carrier; also SNS -> SQS and EventBridge -> SQS) is joined the same way to
+//!    the state span of every message of its batch (one link per state, with the
+//!    `messaging.message.id` of the first message that named it). Parent mode adopts the
+//!    consumer trace under the first message's state when all of them are in one workflow
+//!    trace; states of several traces are links only.
+//! 3. **The StartExecution call** that started an execution is the execution's upstream.
 //!    The execution span relink builds (scope `relink.stepfn`, recognised by its
 //!    `aws.step_functions.execution.arn` and its id being
 //!    [`crate::stepfn::execution_span_id`] of that ARN) claims the execution ARN as a
@@ -51,14 +58,46 @@ pub(crate) fn context_claims(
 ) {
     if config.stepfunctions.enabled {
         if depth == 0 {
-            ev.state = Some(StateClaim::of(ctx));
+            push_state(ev, StateClaim::of(ctx));
         }
-    } else if config.direct_links.message_ids && !ctx.execution_id.is_empty() {
+    } else {
+        execution_claim(ctx, config, ev);
+    }
+}
+
+/// The consumer evidence of a context object a state sent in a message (`message_id`) of
+/// the consumer's trigger, at any depth (SNS in SQS, EventBridge in SQS): every message
+/// of a batch joins the state that sent it.
+pub(crate) fn message_claims(
+    ctx: &StepFunctionsContext,
+    message_id: Option<&str>,
+    config: &Settings,
+    ev: &mut SpanEvidence,
+) {
+    if config.stepfunctions.enabled {
+        let mut claim = StateClaim::of(ctx);
+        claim.message_id = message_id.map(str::to_owned);
+        push_state(ev, claim);
+    } else {
+        execution_claim(ctx, config, ev);
+    }
+}
+
+/// Without Step Functions support a context object names only its execution, joined like
+/// a message id with the StartExecution call.
+fn execution_claim(ctx: &StepFunctionsContext, config: &Settings, ev: &mut SpanEvidence) {
+    if config.direct_links.message_ids && !ctx.execution_id.is_empty() {
         push_claim(
             &mut ev.consumer,
             Claim::id(Rule::StepfunctionsExecution, &ctx.execution_id),
         );
     }
+}
+
+/// Adds a state claim; [`super::evidence::of_trigger`] keeps one per state span (a batch
+/// often holds many messages from one state).
+fn push_state(ev: &mut SpanEvidence, claim: StateClaim) {
+    ev.states.push(claim);
 }
 
 /// The consumer claim of an execution span relink built: the execution ARN.
@@ -84,10 +123,7 @@ pub(crate) fn execution_claims(span: &Span, config: &Settings, ev: &mut SpanEvid
 /// trace as the remap currently resolves it).
 pub(crate) fn state_link(claim: &StateClaim, trace: [u8; 16]) -> Planned {
     let ctx = &claim.context;
-    let carrier = match ctx.carrier.as_str() {
-        "" => "event".to_owned(),
-        c => format!("event.{c}"),
-    };
+    let carrier = crate::event::event_carrier(&ctx.carrier);
     let mut attributes = vec![
         kv(attrs::LINK_RULE, Rule::StepfunctionsState.name()),
         kv(attrs::LINK_MATCH, DETERMINISTIC),
@@ -100,6 +136,9 @@ pub(crate) fn state_link(claim: &StateClaim, trace: [u8; 16]) -> Planned {
             ctx.state_entered_time.clone(),
         ),
     ];
+    if let Some(id) = &claim.message_id {
+        attributes.push(kv(attrs::MESSAGING_MESSAGE_ID, id.clone()));
+    }
     for (key, count) in [
         ("aws.step_functions.state.retry_count", ctx.retry_count),
         ("aws.step_functions.state.redrive_count", ctx.redrive_count),

@@ -419,3 +419,129 @@ fn without_step_functions_the_lambda_joins_the_start_execution_call() {
         hex::encode([11u8; 8])
     );
 }
+
+/// The `_datadog` attribute a state's SendMessage writes: the context object of the
+/// `Charge` state entered at `entered` (Datadog's JSONata form).
+fn carried_context(entered: &str) -> String {
+    format!(
+        r#"{{"Execution": {{"Id": "{ARN}", "Name": "o-1", "RedriveCount": 0}},
+        "StateMachine": {{"Id": "arn:aws:states:us-east-1:123456789012:stateMachine:Orders", "Name": "Orders"}},
+        "State": {{"Name": "Charge", "EnteredTime": "{entered}", "RetryCount": 0}},
+        "RootExecutionId": "{ARN}", "serverless-version": "v1"}}"#
+    )
+}
+
+/// An SQS event of one message per entered time, each carrying its state's context.
+fn sqs_from_states(entered: &[&str]) -> String {
+    let records: Vec<serde_json::Value> = entered
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            serde_json::json!({
+                "messageId": format!("m-{i}"),
+                "body": "{}",
+                "messageAttributes": {"_datadog": {"dataType": "String", "stringValue": carried_context(e)}},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:charges",
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records }).to_string()
+}
+
+fn consumer(trace: u8, id: u8, event: String) -> Span {
+    span(trace, id, None, vec![kv("relink.event", event)])
+}
+
+fn message_state_link(entered: &str, message: &str) -> String {
+    format!(
+        "{}/{} relink.rule=aws.stepfunctions.state relink.match=deterministic relink.peer=producer \
+         relink.context.carrier=event.messageAttributes._datadog aws.step_functions.execution.arn={ARN} \
+         aws.step_functions.state.name=Charge aws.step_functions.state.entered_time={entered} \
+         messaging.message.id={message}",
+        workflow_trace(),
+        state_span_id(ARN, "Charge", entered, 0, 0).to_hex()
+    )
+}
+
+#[test]
+fn every_message_of_a_batch_joins_the_state_that_sent_it() {
+    const LATER: &str = "2024-07-30T20:06:41.003Z";
+    let mut p = processor("{}");
+    let event = sqs_from_states(&[ENTERED, LATER, ENTERED]);
+    let mut req = request(vec![consumer(2, 21, event)]);
+    let outcome = p.process_request(&mut req, NOW);
+    let span = spans(&req)[0];
+    // One link per state span, naming the first message that carried it; no second link
+    // to the same span as a message context.
+    assert_eq!(
+        links(span),
+        vec![
+            message_state_link(ENTERED, "m-0"),
+            message_state_link(LATER, "m-1"),
+        ]
+    );
+    assert_eq!(strings(span, "relink.matches"), vec!["deterministic"]);
+    assert_eq!(outcome.counters.links.context, 0);
+    assert_eq!(outcome.counters.traces_adopted, 0, "link mode by default");
+}
+
+#[test]
+fn with_adoption_a_batch_from_one_workflow_moves_under_its_first_state() {
+    const LATER: &str = "2024-07-30T20:06:41.003Z";
+    let mut p = processor(r#"{"adoption": {"enabled": true}}"#);
+    let event = sqs_from_states(&[LATER, ENTERED]);
+    let mut req = request(vec![consumer(2, 21, event)]);
+    let outcome = p.process_request(&mut req, NOW);
+    let span = spans(&req)[0];
+    assert_eq!(outcome.counters.traces_adopted, 1);
+    assert_eq!(hex::encode(&span.trace_id), workflow_trace());
+    assert_eq!(
+        hex::encode(&span.parent_span_id),
+        state_span_id(ARN, "Charge", LATER, 0, 0).to_hex()
+    );
+}
+
+#[test]
+fn a_batch_from_several_workflows_is_linked_not_moved() {
+    let other = "arn:aws:states:us-east-1:123456789012:execution:Orders:o-2";
+    let event = sqs_from_states(&[ENTERED, ENTERED]).replacen(
+        &format!(r#"\"Id\": \"{ARN}\""#),
+        &format!(r#"\"Id\": \"{other}\""#),
+        1,
+    );
+    let event = event.replacen(
+        &format!(r#"\"RootExecutionId\": \"{ARN}\""#),
+        &format!(r#"\"RootExecutionId\": \"{other}\""#),
+        1,
+    );
+    let mut p = processor(r#"{"adoption": {"enabled": true}}"#);
+    let mut req = request(vec![consumer(2, 21, event)]);
+    let outcome = p.process_request(&mut req, NOW);
+    let span = spans(&req)[0];
+    assert_eq!(outcome.counters.traces_adopted, 0);
+    assert_eq!(span.trace_id, vec![2; 16]);
+    let traces: Vec<String> = span
+        .links
+        .iter()
+        .map(|l| hex::encode(&l.trace_id))
+        .collect();
+    assert_eq!(
+        traces,
+        vec![trace_id_for_root(other).to_hex(), workflow_trace()]
+    );
+}
+
+#[test]
+fn without_step_functions_a_carried_context_names_its_execution() {
+    let mut p = processor(r#"{"stepfunctions": {"enabled": false}}"#);
+    p.process_request(&mut request(vec![start_execution(1, 11)]), NOW);
+    let mut req = request(vec![consumer(2, 21, sqs_from_states(&[ENTERED]))]);
+    p.process_request(&mut req, NOW);
+    let rules: Vec<String> = spans(&req)[0]
+        .links
+        .iter()
+        .filter_map(|l| attrs::get_str(&l.attributes, "relink.rule", 9).map(String::from))
+        .collect();
+    assert_eq!(rules, vec!["aws.stepfunctions.execution"]);
+}

@@ -4,10 +4,13 @@
 //!
 //! Deliberate choices where Datadog's implementations differ:
 //! - S3 notification keys are URL-encoded; the event decoder decodes them, so keys with
-//!   spaces or non-ASCII characters hash like the producer's.
+//!   spaces or non-ASCII characters hash like the producer's (Datadog's producers hash the
+//!   real key). Where the encoded key differs, its hash is claimed too: Datadog's Lambda
+//!   consumers hash the key as the notification wrote it.
 //! - DynamoDB stream binary keys arrive base64-encoded; both the base64 text (Datadog's
 //!   Python and JS tracers) and the decoded bytes (its Rust extension) are claimed.
-//! - Every record gets its pointer, not only the first.
+//! - Every record gets its pointer, not only the first, and every message carrying a Step
+//!   Functions context object joins its state (Datadog's consumers use the first record's).
 
 use super::claims::{ContextClaim, SpanEvidence};
 use super::key::{Claim, Key, Rule};
@@ -52,8 +55,17 @@ pub(crate) fn consumer_claims(
                     ev.consumer.push(Claim::id(rule, id));
                 }
             }
+            if let Some(sfn) = &item.step_functions {
+                super::stepfn::message_claims(sfn, item.id.as_deref(), config, ev);
+            }
             if config.messaging.enabled {
-                for found in &item.contexts {
+                // The state span a carried context object names is joined as a state above.
+                let state = item.step_functions.as_ref().map(|s| s.carrier.as_str());
+                for found in item
+                    .contexts
+                    .iter()
+                    .filter(|f| Some(f.carrier.as_str()) != state)
+                {
                     let claim = ContextClaim {
                         found: found.clone(),
                         message_id: item.id.clone(),
@@ -76,8 +88,10 @@ pub(crate) fn consumer_claims(
 fn pointer_claims(pointer: &Pointer, config: &Settings, ev: &mut SpanEvidence) {
     match pointer {
         Pointer::S3Object(o) => {
-            if let Some(key) = o.hash().as_deref().and_then(Key::from_hash) {
-                ev.consumer.push(Claim::pointer(Rule::S3Object, key));
+            for hash in o.hashes() {
+                if let Some(key) = Key::from_hash(&hash) {
+                    ev.consumer.push(Claim::pointer(Rule::S3Object, key));
+                }
             }
             if config.direct_links.request_id_join {
                 if let Some(rid) = o.request_id.as_deref().filter(|r| !r.is_empty()) {

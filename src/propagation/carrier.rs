@@ -17,7 +17,8 @@
 //!
 //! Bad input yields no context, never an error: a value that does not parse, invalid JSON or
 //! base64 in `_datadog`, a header given twice with different values (ambiguous; `tracestate`
-//! excepted, whose fields combine per RFC 7230), or a string above [`MAX_CARRIER_LEN`].
+//! excepted, whose fields combine per RFC 7230), or a string above [`MAX_CARRIER_LEN`] ([`MAX_DATADOG_OBJECT_LEN`] for a `_datadog`
+//! attribute).
 
 use super::{datadog, w3c, xray, Format, Found};
 use base64::alphabet;
@@ -28,6 +29,11 @@ use serde_json::{Map, Value};
 /// Longest carrier string read (a header value, an attribute value, base64 text); longer ones
 /// are ignored so a hostile payload cannot make extraction expensive.
 pub const MAX_CARRIER_LEN: usize = 8 * 1024;
+
+/// Longest `_datadog` message attribute read (its text, or its base64): a Step Functions
+/// context object (`States.JsonToString($$)`) names the execution, state and state machine
+/// and may carry the execution's input, so it is allowed more than a header.
+pub const MAX_DATADOG_OBJECT_LEN: usize = 64 * 1024;
 
 /// The message attribute Datadog tracers write their JSON carrier to.
 pub const DATADOG_ATTRIBUTE: &str = "_datadog";
@@ -80,7 +86,7 @@ pub fn is_carrier_key(name: &str) -> bool {
     name == DATADOG_ATTRIBUTE || Key::of(name).is_some()
 }
 
-fn from_attributes(value: &Value, carrier: &str, text: fn(&Value) -> Option<String>) -> Vec<Found> {
+fn from_attributes(value: &Value, carrier: &str, text: TextOf) -> Vec<Found> {
     let Some(attributes) = value.as_object() else {
         return Vec::new();
     };
@@ -89,12 +95,11 @@ fn from_attributes(value: &Value, carrier: &str, text: fn(&Value) -> Option<Stri
     for (name, attribute) in attributes {
         if name == DATADOG_ATTRIBUTE {
             let location = join(carrier, name);
-            let object = text(attribute).and_then(|t| serde_json::from_str::<Value>(&t).ok());
-            if let Some(Value::Object(object)) = object {
+            if let Some(Value::Object(object)) = datadog_object(value, text) {
                 datadog = json_fields(&object, |_| location.clone()).contexts();
             }
         } else if let Some(key) = Key::of(name) {
-            if let Some(t) = text(attribute) {
+            if let Some(t) = text(attribute, MAX_CARRIER_LEN) {
                 fields.put(key, &t, || join(carrier, name));
             }
         }
@@ -104,31 +109,55 @@ fn from_attributes(value: &Value, carrier: &str, text: fn(&Value) -> Option<Stri
     finish(found)
 }
 
+/// The `_datadog` attribute of SQS `messageAttributes` (String, or base64 Binary as SNS
+/// raw delivery maps it) parsed as a JSON object: Datadog headers, or a Step Functions
+/// context object a state sent.
+pub fn sqs_datadog_object(attributes: &Value) -> Option<Value> {
+    datadog_object(attributes, sqs_text)
+}
+
+/// The `_datadog` attribute of SNS `MessageAttributes` (String or base64 Binary) parsed as
+/// a JSON object.
+pub fn sns_datadog_object(attributes: &Value) -> Option<Value> {
+    datadog_object(attributes, sns_text)
+}
+
+/// Reads an attribute's text, up to a length.
+type TextOf = fn(&Value, usize) -> Option<String>;
+
+fn datadog_object(attributes: &Value, text: TextOf) -> Option<Value> {
+    let attribute = attributes.get(DATADOG_ATTRIBUTE)?;
+    match serde_json::from_str(&text(attribute, MAX_DATADOG_OBJECT_LEN)?).ok()? {
+        object @ Value::Object(_) => Some(object),
+        _ => None,
+    }
+}
+
 /// An SQS attribute's text: `stringValue` for `String`, decoded `binaryValue` for `Binary`.
-fn sqs_text(attribute: &Value) -> Option<String> {
+fn sqs_text(attribute: &Value, max: usize) -> Option<String> {
     match attribute.get("dataType")?.as_str()? {
-        "String" => bounded(attribute.get("stringValue")?.as_str()?).map(str::to_owned),
-        "Binary" => decode_base64(attribute.get("binaryValue")?.as_str()?),
+        "String" => bounded(attribute.get("stringValue")?.as_str()?, max).map(str::to_owned),
+        "Binary" => decode_base64(attribute.get("binaryValue")?.as_str()?, max),
         _ => None,
     }
 }
 
 /// An SNS attribute's text: `Value` for `String`, decoded `Value` for `Binary`.
-fn sns_text(attribute: &Value) -> Option<String> {
+fn sns_text(attribute: &Value, max: usize) -> Option<String> {
     let value = attribute.get("Value")?.as_str()?;
     match attribute.get("Type")?.as_str()? {
-        "String" => bounded(value).map(str::to_owned),
-        "Binary" => decode_base64(value),
+        "String" => bounded(value, max).map(str::to_owned),
+        "Binary" => decode_base64(value, max),
         _ => None,
     }
 }
 
-fn decode_base64(text: &str) -> Option<String> {
-    String::from_utf8(BASE64.decode(bounded(text)?).ok()?).ok()
+fn decode_base64(text: &str, max: usize) -> Option<String> {
+    String::from_utf8(BASE64.decode(bounded(text, max)?).ok()?).ok()
 }
 
-fn bounded(text: &str) -> Option<&str> {
-    (text.len() <= MAX_CARRIER_LEN).then_some(text)
+fn bounded(text: &str, max: usize) -> Option<&str> {
+    (text.len() <= max).then_some(text)
 }
 
 /// Reads a JSON carrier; `location` names where each key's value was found.

@@ -179,8 +179,13 @@ fn oversized_values_are_ignored() {
         from_headers([("x-amzn-trace-id", padded.as_str())], ""),
         vec![]
     );
-    let attrs = json!({"_datadog": {"dataType": "String", "stringValue": format!("{DD_SQS}{}", " ".repeat(MAX_CARRIER_LEN))}});
+    let attrs = json!({"_datadog": {"dataType": "String", "stringValue": format!("{DD_SQS}{}", " ".repeat(MAX_DATADOG_OBJECT_LEN))}});
     assert_eq!(from_sqs_attributes(&attrs, "messageAttributes"), vec![]);
+    assert_eq!(sqs_datadog_object(&attrs), None);
+    // A `_datadog` attribute may be longer than a header (a Step Functions context object).
+    let long = format!("{DD_SQS}{}", " ".repeat(MAX_CARRIER_LEN));
+    let attrs = json!({"_datadog": {"dataType": "String", "stringValue": long}});
+    assert_eq!(from_sqs_attributes(&attrs, "messageAttributes").len(), 1);
 }
 
 #[test]
@@ -507,4 +512,31 @@ fn mutated_values_never_panic_and_round_trip() {
     }
     // The seeds themselves and the harmless substitutions parse: the loop checked something.
     assert!(parsed > 50, "only {parsed} variants parsed");
+}
+
+#[test]
+fn datadog_attribute_objects() {
+    let object = json!({"Execution": {"Id": "e"}});
+    let text = object.to_string();
+    let b64 = BASE64.encode(&text);
+    for attrs in [
+        json!({"_datadog": {"dataType": "String", "stringValue": text}}),
+        json!({"_datadog": {"dataType": "Binary", "binaryValue": b64}}),
+    ] {
+        assert_eq!(sqs_datadog_object(&attrs), Some(object.clone()), "{attrs}");
+    }
+    for attrs in [
+        json!({"_datadog": {"Type": "String", "Value": text}}),
+        json!({"_datadog": {"Type": "Binary", "Value": b64}}),
+    ] {
+        assert_eq!(sns_datadog_object(&attrs), Some(object.clone()), "{attrs}");
+    }
+    for attrs in [
+        json!({"_datadog": {"dataType": "String", "stringValue": "[1]"}}),
+        json!({"_datadog": {"dataType": "String", "stringValue": "{"}}),
+        json!({"_datadog": {"dataType": "Number", "stringValue": "{}"}}),
+        json!({"other": {"dataType": "String", "stringValue": "{}"}}),
+    ] {
+        assert_eq!(sqs_datadog_object(&attrs), None, "{attrs}");
+    }
 }

@@ -2,7 +2,8 @@
 //!
 //! Both sides of a Step Functions -> Lambda call compute the same ids without sharing state:
 //! the workflow side from the execution's logs or history, the Lambda side from the context
-//! object (`$$`) the state passes in its payload. The rules are Datadog's
+//! object (`$$`) the state passes in its payload, or puts in the `_datadog` carrier of a
+//! message it sends (SQS, SNS, EventBridge). The rules are Datadog's
 //! (datadog-lambda-python `_generate_sfn_trace_id` / `_generate_sfn_parent_id`), so traces
 //! join across fleets where some functions run Datadog's layers and others relink.
 //!

@@ -45,11 +45,15 @@ impl Failure {
 
 const USAGE: &str = "usage:
   relink event FILE|- [--otlp] [--config FILE] [--execution-arn ARN]
-      A Lambda trigger event prints as the decoded trigger (JSON). Step Functions
-      execution log lines (one, NDJSON, a JSON array), CloudWatch Logs subscription data
-      of them (the awslogs event, or inflated as a Firehose delivery holds it) and
-      GetExecutionHistory output print as their spans (OTLP/JSON). History needs its
-      execution ARN: a top-level `executionArn` field, or --execution-arn.
+      A Lambda trigger event prints as the decoded trigger (JSON): its pointers with their
+      Datadog hashes, its contexts with Datadog's ids (the state span for a Step Functions
+      context object, also one a state sent in a message). An EventBridge Pipes array of
+      SQS, Kinesis or DynamoDB stream records, or one such record, decodes as their
+      event. Step Functions execution log lines (one, NDJSON, a JSON array), CloudWatch
+      Logs subscription data of them (the awslogs event, or inflated as a Firehose
+      delivery holds it) and GetExecutionHistory output print as their spans (OTLP/JSON).
+      History needs its execution ARN: a top-level `executionArn` field, or
+      --execution-arn.
       --otlp   print spans for a trigger too: its inferred spans, processed
   relink process --in FILE|- [--out FILE] [--config FILE] [--format json|protobuf]
       Relink one OTLP export request.

@@ -276,3 +276,113 @@ fn usage_errors_exit_64() {
         "{text}"
     );
 }
+
+/// The `datadog` forms of the context each record's Step Functions context object joins,
+/// as `relink event` prints them under `contexts` (nested payloads included).
+fn state_contexts(trigger: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    let stepfunctions = trigger["kind"] == "stepfunctions";
+    for item in trigger["items"].as_array().into_iter().flatten() {
+        let carrier = &item["step_functions"]["carrier"];
+        for context in item["contexts"].as_array().into_iter().flatten() {
+            if stepfunctions || (!carrier.is_null() && &context["carrier"] == carrier) {
+                let mut ids = context["datadog"].clone();
+                ids["trace_id_hex"] = context["trace_id"].clone();
+                ids["span_id_hex"] = context["span_id"].clone();
+                ids["sampled"] = context["sampled"].clone();
+                out.push(ids);
+            }
+        }
+        if !item["payload"].is_null() {
+            out.extend(state_contexts(&item["payload"]));
+        }
+    }
+    out
+}
+
+#[test]
+fn event_prints_the_context_a_step_functions_state_gives_its_consumer() {
+    // Datadog's ids for these payloads (datadog-lambda-js spec tests, see
+    // tests/datadog_vectors.rs); hex forms are the same numbers.
+    for (fixture, trace_low, parent) in [
+        (
+            "tests/fixtures/datadog-lambda-js/sfn-sqs.json",
+            "7148114900282288397",
+            "6711327198021343353",
+        ),
+        (
+            "tests/fixtures/datadog-lambda-js/sfn-sns-sqs.json",
+            "1657966791618574655",
+            "5100002956473485303",
+        ),
+        (
+            "tests/fixtures/datadog-lambda-js/sfn-eventbridge-sqs.json",
+            "7858567057595668526",
+            "3674709292670593712",
+        ),
+        (
+            "tests/golden/event/hand/stepfunctions-payload/input.json",
+            "435175499815315247",
+            "3929055471293792800",
+        ),
+    ] {
+        let printed = stdout_json(&relink(&["event", fixture], None));
+        let contexts = state_contexts(&printed);
+        assert_eq!(contexts.len(), 1, "{fixture}: {contexts:?}");
+        let c = &contexts[0];
+        assert_eq!(c["trace_id"], trace_low, "{fixture}");
+        assert_eq!(c["parent_id"], parent, "{fixture}");
+        assert_eq!(c["sampled"], true, "{fixture}");
+        let hex_trace = c["trace_id_hex"].as_str().unwrap_or_default();
+        let low = u64::from_str_radix(hex_trace.get(16..).unwrap_or_default(), 16);
+        assert_eq!(low.map(|v| v.to_string()).ok().as_deref(), Some(trace_low));
+        assert_eq!(
+            c["_dd.p.tid"].as_str(),
+            hex_trace.get(..16),
+            "{fixture}: _dd.p.tid is the high half"
+        );
+        let span = u64::from_str_radix(c["span_id_hex"].as_str().unwrap_or_default(), 16);
+        assert_eq!(span.map(|v| v.to_string()).ok().as_deref(), Some(parent));
+    }
+}
+
+#[test]
+fn event_prints_both_hashes_of_a_url_encoded_s3_key() {
+    let case = "tests/golden/event/hand/s3-urlencoded-key";
+    let printed = stdout_json(&relink(&["event", &format!("{case}/input.json")], None));
+    assert_eq!(printed, json_file(&format!("{case}/expected.json")));
+    let pointer = &printed["items"][0]["pointers"][0];
+    assert_eq!(pointer["key"], "summer trip/1.jpg");
+    assert_eq!(pointer["key_encoded"], "summer+trip%2F1.jpg");
+    // hashlib's, from tests/golden/event/hand/s3-urlencoded-key/oracle.json.
+    assert_eq!(
+        pointer["hashes"],
+        json_file(&format!("{case}/oracle.json"))["s3_hashes"]
+    );
+}
+
+#[test]
+fn event_decodes_bare_records_and_names_the_bad_element() {
+    for case in [
+        "dynamodb-single-record",
+        "pipes-sqs-stepfunctions",
+        "pipes-kinesis",
+    ] {
+        let dir = format!("tests/golden/event/hand/{case}");
+        let out = relink(&["event", &format!("{dir}/input.json")], None);
+        assert_eq!(
+            stdout_json(&out),
+            json_file(&format!("{dir}/expected.json"))
+        );
+    }
+    let input = "tests/golden/event/hand/pipes-mixed-array/input.json";
+    let out = relink(&["event", input], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "relink: {input}: event: invalid field `2.eventSource`: a batch of sqs records cannot hold `aws:kinesis`\n"
+        )
+    );
+    assert!(out.stdout.is_empty());
+}

@@ -9,6 +9,7 @@ B's invocation span carrying the S3 notification in `relink.event`. Exported one
 per span, in that order, so only an index that persists across requests can join them.
 """
 
+import hashlib
 import http.server
 import json
 import os
@@ -131,8 +132,14 @@ def test_sdk_spans_are_relinked_across_requests(relay):
     assert link_attributes["relink.match"] == "exact"
     assert link_attributes["relink.peer"] == "producer"
     pointers = [link for link in lambda_span.links if attributes(link).get("ptr.dir")]
-    assert [attributes(p)["ptr.dir"].string_value for p in pointers] == ["u"]
+    # The decoded key's pointer (the producer's), then the key as the notification wrote it
+    # (`Happy%20Face.jpg`), which Datadog's Lambda consumers hash.
+    assert [attributes(p)["ptr.dir"].string_value for p in pointers] == ["u", "u"]
     assert attributes(pointers[0])["ptr.hash"] == attributes(pointer)["ptr.hash"]
+    raw_key = record["object"]["key"]
+    assert raw_key == "Happy%20Face.jpg"
+    as_written = hashlib.sha256(f"{record['bucket']['name']}|{raw_key}|{etag}".encode()).hexdigest()[:32]
+    assert attributes(pointers[1])["ptr.hash"].string_value == as_written
 
     lines = out.read_text().splitlines()
     assert len(lines) == 2

@@ -488,7 +488,9 @@ fn metrics_show_the_components_counters() {
         "# TYPE relink_requests_total counter",
         "relink_requests_total 2",
         "relink_spans_in_total 4",
-        "relink_links_pointer_total 2",
+        // The write's pointer, and the notification's two (its key `Happy%20Face.jpg` also
+        // hashed as written, as Datadog's Lambda consumers do).
+        "relink_links_pointer_total 3",
         "relink_links_exact_total 1",
         "relink_errors_request_decode_total 1",
         "# TYPE relink_index_entries gauge",

@@ -13,6 +13,7 @@ pub(super) fn s3_item() -> Item {
         pointers: vec![Pointer::S3Object(S3Object {
             bucket: "sourcebucket".into(),
             key: "Happy Face.jpg".into(),
+            key_encoded: None,
             etag: Some("d41d8cd98f00b204e9800998ecf8427e".into()),
             version_id: Some("version".into()),
             sequencer: Some("Happy Sequencer".into()),

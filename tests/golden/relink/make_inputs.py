@@ -867,6 +867,91 @@ one trace from the caller through both workflows to every Lambda.
 """,
 )
 
+# --- Step Functions context through SQS: a state's SendMessage, consumed in a batch ------
+#
+# Workflow Notify sends two SQS messages from two states (Announce, Remind), each with the
+# state's context object in the `_datadog` message attribute, as Datadog documents it for
+# the JSONata `sqs:sendMessage` task (`RootExecutionId`, `serverless-version: v1`). One
+# invocation of `notifier` receives both messages in one batch.
+
+NOTIFY = f"arn:aws:states:{SFN_REGION}:{SFN_ACCOUNT}:stateMachine:Notify"
+NOTIFY_EXEC = f"arn:aws:states:{SFN_REGION}:{SFN_ACCOUNT}:execution:Notify:notify-5521"
+NOTIFY_QUEUE = f"arn:aws:sqs:{SFN_REGION}:{SFN_ACCOUNT}:notifications"
+NOTIFY_STARTED, ANNOUNCE_AT, REMIND_AT = 3000, 3004, 3120
+SQS_SEND = {"resourceType": "sqs", "resource": "sendMessage"}
+
+
+def notify_context(state, entered):
+    ctx = context_object(NOTIFY_EXEC, NOTIFY, "Notify", ORDER_INPUT, NOTIFY_STARTED, state, entered, 0)
+    del ctx["Execution"]["Input"]  # Datadog's JSONata template leaves the input out
+    return dict(ctx, RootExecutionId=NOTIFY_EXEC, **{"serverless-version": "v1"})
+
+
+def notify_send(state, entered):
+    params = {"QueueUrl": f"https://sqs.{SFN_REGION}.amazonaws.com/{SFN_ACCOUNT}/notifications",
+              "MessageBody": compact({"orderId": "5521", "kind": state}),
+              "MessageAttributes": {"_datadog": {"DataType": "String", "StringValue": compact(notify_context(state, entered))}}}
+    return dict(SQS_SEND, region=SFN_REGION, parameters=compact(params))
+
+
+def sent(message_id, md5):
+    return dict(SQS_SEND, output=compact({"MD5OfMessageBody": md5, "MessageId": message_id}), outputDetails=NOT_TRUNCATED)
+
+
+NOTIFY_MESSAGES = [("Announce", ANNOUNCE_AT, "9a1b2c3d-4e5f-4061-8273-94a5b6c7d8e9"), ("Remind", REMIND_AT, "0b1c2d3e-4f50-4162-8374-a5b6c7d8e9fa")]
+notify_events = [("ExecutionStarted", {"input": compact(ORDER_INPUT), "inputDetails": NOT_TRUNCATED, "roleArn": f"arn:aws:iam::{SFN_ACCOUNT}:role/NotifyRole"}, NOTIFY_STARTED)]
+for state, entered, message_id in NOTIFY_MESSAGES:
+    notify_events += [
+        ("TaskStateEntered", {"name": state, "input": compact(ORDER_INPUT), "inputDetails": NOT_TRUNCATED}, entered),
+        ("TaskScheduled", notify_send(state, entered), entered + 1),
+        ("TaskStarted", SQS_SEND, entered + 2),
+        ("TaskSucceeded", sent(message_id, hashlib.md5(state.encode()).hexdigest()), entered + 40),
+        ("TaskStateExited", {"name": state, "output": compact(ORDER_INPUT), "outputDetails": NOT_TRUNCATED}, entered + 41),
+    ]
+notify_events.append(("ExecutionSucceeded", {"output": compact(ORDER_INPUT), "outputDetails": NOT_TRUNCATED}, REMIND_AT + 50))
+notify_logs = log_lines(NOTIFY_EXEC, notify_events)
+
+
+def notify_record(state, entered, message_id):
+    body = compact({"orderId": "5521", "kind": state})
+    return {
+        "messageId": message_id,
+        "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a" + message_id.replace("-", ""),
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": str(T0_MS + entered + 30),
+            "SenderId": "AROAEXAMPLE:states",
+            "ApproximateFirstReceiveTimestamp": str(T0_MS + REMIND_AT + 60),
+        },
+        "messageAttributes": {"_datadog": {"stringValue": compact(notify_context(state, entered)), "stringListValues": [],
+                                           "binaryListValues": [], "dataType": "String"}},
+        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": NOTIFY_QUEUE,
+        "awsRegion": SFN_REGION,
+    }
+
+
+TRACE_NOTIFIER = "4a5b6c7d8e9f0a1b2c3d4e5f60718293"
+notifier = invoked("notifier", TRACE_NOTIFIER, "8e9f0a1b2c3d4e5f", "0f000000-0000-4000-8000-000000000005", REMIND_AT + 70,
+                   {"Records": [notify_record(*m) for m in NOTIFY_MESSAGES]})
+write_case(
+    "stepfn-sqs-batch",
+    [Raw(notify_logs, "ndjson"), notifier],
+    config={"adoption": {"enabled": True}},
+    readme="""
+A Step Functions state's context object carried through SQS, with adoption on. Batch 1:
+workflow Notify's execution log lines: two `sqs:sendMessage` task states, Announce and
+Remind, each sending one message with its context object in the `_datadog` message
+attribute (Datadog's JSONata form: `RootExecutionId`, `serverless-version: v1`). Batch 2:
+function `notifier`, invoked once with both messages: it links to both state spans (the
+ids Datadog's Lambda library computes from each message, the same relink gave the states
+in batch 1; `relink.match=deterministic`, `messaging.message.id` of each message), and its
+trace is adopted into the workflow's trace under the first message's state (Announce).
+""",
+)
+
 # --- The bundled demo: API Gateway -> A -> S3 -> B -> DynamoDB -> C -> Step Functions -> D --
 #
 # The README's main command replays this case through the relay. Function `orders-api`

@@ -54,7 +54,9 @@ pub fn json(bytes: &[u8]) -> serde_json::Value {
 }
 
 pub fn manifest() -> serde_json::Value {
-    json(&read(&root().join("host-examples/component/tests/cases.json")))
+    json(&read(
+        &root().join("host-examples/component/tests/cases.json"),
+    ))
 }
 
 /// A golden summary's counters as sorted dotted names.
