@@ -87,7 +87,7 @@ pub fn temp_dir(name: &str) -> PathBuf {
 pub const GOLDEN_BASE_NOW: u64 = 1_709_929_300_000_000_000;
 
 /// The `event-N.*` payloads of the relink golden cases.
-pub const GOLDEN_EVENTS: usize = 6;
+pub const GOLDEN_EVENTS: usize = 7;
 
 /// A relink golden case as a host replays it.
 pub struct GoldenCase {

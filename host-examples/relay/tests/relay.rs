@@ -718,7 +718,7 @@ fn golden_cases_through_wasmtime_match_the_native_core() {
         .collect();
     folders.sort();
     assert_eq!(serde_json::json!(folders), serde_json::json!(cases));
-    assert_eq!(cases.len(), 15);
+    assert_eq!(cases.len(), 16);
     let loaded = LoadedComponent::load(&component()).unwrap_or_else(|e| panic!("{e}"));
     for case in cases {
         let name = case.as_str().unwrap_or_default();
@@ -933,7 +933,7 @@ fn every_golden_case_over_http_gives_its_expected_outputs() {
         .filter(|p| p.is_dir())
         .collect();
     cases.sort();
-    assert_eq!(cases.len(), 15, "golden relink cases");
+    assert_eq!(cases.len(), 16, "golden relink cases");
     let (mut traces, mut events) = (0, 0);
     for dir in cases {
         let name = dir
