@@ -1,7 +1,7 @@
 //! OTLP attribute builders: the one place a `KeyValue` is made, for every span relink
 //! writes (inferred spans, Step Functions spans, links and the `relink.*` attributes).
 
-use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, ArrayValue, KeyValue};
+use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, KeyValue};
 
 /// An attribute with any value.
 pub fn value(key: &str, value: Value) -> KeyValue {
@@ -32,10 +32,4 @@ pub fn int(key: &str, n: u64) -> KeyValue {
 /// A boolean attribute.
 pub fn boolean(key: &str, b: bool) -> KeyValue {
     value(key, Value::BoolValue(b))
-}
-
-/// A string-array attribute.
-pub fn strings<S: Into<String>>(key: &str, values: impl IntoIterator<Item = S>) -> KeyValue {
-    let values = values.into_iter().map(string_value).collect();
-    value(key, Value::ArrayValue(ArrayValue { values }))
 }
