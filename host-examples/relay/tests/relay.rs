@@ -986,6 +986,6 @@ fn every_golden_case_over_http_gives_its_expected_outputs() {
         assert_eq!(refused, errors, "{name}: batches refused");
         relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
     }
-    // 42 OTLP batches less the malformed case's 4 undecodable ones, and 6 raw events.
-    assert_eq!((traces, events), (38, 6), "batches through the relay");
+    // 43 OTLP batches less the malformed case's 4 undecodable ones, and 7 raw events.
+    assert_eq!((traces, events), (39, 7), "batches through the relay");
 }
