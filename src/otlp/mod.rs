@@ -22,7 +22,7 @@ pub mod wire;
 
 pub use content_coding::{ContentCoding, UnsupportedCoding};
 pub use encoding::{detect, Encoding};
-pub use gzip::{gunzip, gzip, is_gzip, DEFAULT_INFLATED_LIMIT};
+pub use gzip::{gunzip, gzip, inflate, is_gzip, InflateError, DEFAULT_INFLATED_LIMIT};
 pub use json::{decode_json, encode_json};
 pub use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,

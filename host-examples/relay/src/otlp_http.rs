@@ -7,10 +7,8 @@
 //! decode, 413 beyond the size limit, 415 for a content type or encoding the relay does
 //! not speak; 4xx answers tell the client not to retry, 502/503 tell it to retry.
 
-use std::io::Read;
-
 use prost::Message;
-use relink::otlp::{Encoding, ExportTraceServiceResponse};
+use relink::otlp::{inflate, ContentCoding, Encoding, ExportTraceServiceResponse, InflateError};
 
 /// A body that could not be turned into request bytes.
 #[derive(Debug, PartialEq, Eq)]
@@ -31,40 +29,25 @@ pub fn decode_body(
     content_encoding: Option<&str>,
     limit: usize,
 ) -> Result<Vec<u8>, BodyError> {
-    let coding = content_encoding
-        .map(|c| c.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let gzip = match coding.as_str() {
-        "" | "identity" => false,
-        "gzip" | "x-gzip" => true,
-        other => {
-            return Err(BodyError::UnsupportedEncoding(format!(
-                "content-encoding `{other}` is not supported (use gzip or none)"
-            )))
-        }
-    };
+    // The core's one Content-Encoding policy (identity, gzip, x-gzip), shared with Envoy.
+    let coding = ContentCoding::from_header(content_encoding.map(str::as_bytes))
+        .map_err(|e| BodyError::UnsupportedEncoding(e.to_string()))?;
     if raw.len() > limit {
         return Err(BodyError::TooLarge(format!(
             "request body exceeds the limit of {limit} bytes"
         )));
     }
-    if !gzip {
-        return Ok(raw);
+    match coding {
+        ContentCoding::Identity => Ok(raw),
+        ContentCoding::Gzip => inflate(&raw, limit).map_err(|e| match e {
+            InflateError::TooLarge { .. } => BodyError::TooLarge(format!(
+                "request body inflates beyond the limit of {limit} bytes"
+            )),
+            InflateError::Invalid(message) => {
+                BodyError::BadGzip(format!("request body: invalid gzip: {message}"))
+            }
+        }),
     }
-    // Concatenated members are one body, as `Content-Encoding: gzip` allows.
-    let mut inflater = flate2::read::MultiGzDecoder::new(raw.as_slice());
-    let mut out = Vec::new();
-    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    (&mut inflater)
-        .take(cap)
-        .read_to_end(&mut out)
-        .map_err(|e| BodyError::BadGzip(format!("request body: invalid gzip: {e}")))?;
-    if out.len() > limit {
-        return Err(BodyError::TooLarge(format!(
-            "request body inflates beyond the limit of {limit} bytes"
-        )));
-    }
-    Ok(out)
 }
 
 /// Reads the partial success out of an upstream's `ExportTraceServiceResponse` body:
