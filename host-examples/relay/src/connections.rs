@@ -24,6 +24,10 @@ use crate::routes::{route, Shared};
 /// request (so a response just written has left).
 const EVICTABLE_AFTER: Duration = Duration::from_secs(1);
 
+/// hyper's read buffer per connection (headers must fit; bodies stream through it), so a
+/// full house of connections holds at most `--max-connections` x 32 KiB.
+const READ_BUFFER: usize = 32 * 1024;
+
 struct Entry {
     in_request: usize,
     idle_since: Instant,
@@ -200,7 +204,8 @@ async fn serve(
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
+        .header_read_timeout(header_timeout)
+        .max_buf_size(READ_BUFFER);
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     let mut stopping = *stop.borrow();

@@ -17,12 +17,15 @@ use relink::otlp::{self, Encoding};
 
 use crate::export::Reply;
 use crate::metrics::{Event, RelayMetrics};
+use crate::options::ServeOptions;
 use crate::otlp_http;
 use crate::outfile::FileSink;
 use crate::queue::{Batch, Queue};
-use crate::sender::Abandon;
-use crate::spool::Spool;
+use crate::retry::Backoff;
+use crate::sender::{Abandon, Senders};
+use crate::spool::{Recovered, Spool};
 use crate::upstream::Upstream;
+use crate::ServeError;
 
 /// How long a refused client is told to wait: the queue drains at upstream speed, the
 /// spool needs an operator or a delivery to free room.
@@ -64,6 +67,76 @@ pub struct Leftover {
 }
 
 impl Outputs {
+    /// Opens the upstream (queue, spool, senders, replay) and the file (queue, writer).
+    pub fn open(
+        options: &ServeOptions,
+        metrics: &Arc<RelayMetrics>,
+    ) -> Result<Outputs, ServeError> {
+        let d = &options.delivery;
+        let abandon = Arc::new(Abandon::default());
+        let thread = |e: std::io::Error| ServeError::system(format!("cannot start a thread: {e}"));
+        let upstream = match options.upstream.as_deref() {
+            None => None,
+            Some(base) if d.queue_bytes == 0 => Some(UpstreamOutput::Synchronous(Arc::new(
+                Upstream::new(base, d.upstream_timeout),
+            ))),
+            Some(base) => {
+                let upstream = Arc::new(Upstream::new(base, d.upstream_timeout));
+                let queue = Arc::new(Queue::new(d.queue_bytes));
+                let spool = match &d.spool {
+                    None => None,
+                    Some(dir) => {
+                        let (spool, recovered) =
+                            Spool::open(dir, d.spool_max_bytes).map_err(ServeError::input)?;
+                        let spool = Arc::new(spool);
+                        replay(spool.clone(), recovered, queue.clone(), metrics.clone())
+                            .map_err(thread)?;
+                        Some(spool)
+                    }
+                };
+                let senders = Senders {
+                    upstream: upstream.clone(),
+                    queue: queue.clone(),
+                    spool: spool.clone(),
+                    backoff: Backoff {
+                        initial: d.retry_initial,
+                        max_interval: d.retry_max_interval,
+                        max_elapsed: d.retry_max_elapsed,
+                    },
+                    metrics: metrics.clone(),
+                    abandon: abandon.clone(),
+                };
+                senders.spawn(d.senders).map_err(thread)?;
+                Some(UpstreamOutput::Queued {
+                    upstream,
+                    queue,
+                    spool,
+                })
+            }
+        };
+        let file = match &options.out {
+            None => None,
+            Some(path) => {
+                let sink = Arc::new(FileSink::open(path, d.out_fsync).map_err(ServeError::input)?);
+                let queue = Arc::new(Queue::new(d.out_queue_bytes));
+                crate::outfile::spawn_writer(
+                    sink.clone(),
+                    queue.clone(),
+                    metrics.clone(),
+                    abandon.clone(),
+                )
+                .map_err(thread)?;
+                Some(FileOutput { sink, queue })
+            }
+        };
+        Ok(Outputs {
+            upstream,
+            file,
+            metrics: metrics.clone(),
+            abandon,
+        })
+    }
+
     /// Hands a relinked batch to the outputs and builds the client's answer.
     pub fn accept(&self, encoding: Encoding, mut body: Vec<u8>, warning: &str) -> Reply {
         let bytes = body.len();
@@ -266,4 +339,49 @@ fn success(encoding: Encoding, rejected: i64, message: &str) -> Reply {
         retry_after: None,
         body: otlp::encode_response(rejected, message, encoding),
     }
+}
+
+/// Feeds the spool's batches from the last run into the queue, one segment at a time,
+/// waiting for room rather than holding them all in memory.
+fn replay(
+    spool: Arc<Spool>,
+    recovered: Recovered,
+    queue: Arc<Queue>,
+    metrics: Arc<RelayMetrics>,
+) -> std::io::Result<()> {
+    metrics.count(Event::SpoolTorn(recovered.torn));
+    if recovered.records == 0 && recovered.torn == 0 {
+        return Ok(());
+    }
+    eprintln!(
+        "relink: spool {}: replaying {} batches ({} torn segment tails skipped)",
+        spool.dir().display(),
+        recovered.records,
+        recovered.torn
+    );
+    std::thread::Builder::new()
+        .name("relink-replay".into())
+        .spawn(move || {
+            for segment in recovered.segments {
+                let records = match spool.read_segment(segment) {
+                    Ok(records) => records,
+                    Err(message) => {
+                        eprintln!("relink: {message}");
+                        continue;
+                    }
+                };
+                for record in records {
+                    if !queue.reserve_waiting(record.body.len(), None) {
+                        return; // stopping: the rest stays in the spool
+                    }
+                    metrics.count(Event::Replayed(1));
+                    queue.push(Batch {
+                        encoding: record.encoding,
+                        body: record.body,
+                        segment: Some(record.segment),
+                    });
+                }
+            }
+        })?;
+    Ok(())
 }

@@ -14,6 +14,7 @@
 //! - [`sender`], [`retry`], [`upstream`]: upstream delivery, OTLP retry rules, one attempt.
 //! - [`spool`]: the persistent spool (segments, checksums, group commit, replay).
 //! - [`outfile`]: the `--out` file (whole lines, truncate on failure, SIGHUP reopen).
+//! - [`memory`]: allocator settings that keep large buffers from staying resident.
 //! - [`metrics`]: relay counters, Prometheus text and the periodic log line.
 //! - [`serve`]: the relay process: start, signals and the shutdown order.
 //! - [`site`]: the browser playground's files, served with `--playground`.
@@ -26,6 +27,7 @@ pub mod component;
 pub mod connections;
 pub mod delivery;
 pub mod export;
+pub mod memory;
 pub mod metrics;
 pub mod options;
 pub mod otlp_http;

@@ -16,7 +16,7 @@ pub const USAGE: &str = "usage: relink serve [--listen ADDR] [--component FILE] 
   --upstream URL        forward relinked requests to URL/v1/traces (plain http)
   --out FILE            append each relinked request to FILE as one OTLP/JSON line
   --max-body BYTES      largest accepted body, before and after gzip (default 16777216)
-  --workers N           requests handled at once (default 4)
+  --workers N           requests inflated and relinked at once (default 2)
   --log-interval SECS   print the counters every SECS seconds on stderr; 0 = never (default 60)
   --playground DIR      also serve the browser playground (dist/web) at GET /
 
@@ -132,7 +132,9 @@ impl Default for ServeOptions {
             upstream: None,
             out: None,
             max_body: 16 * 1024 * 1024,
-            workers: 4,
+            // The component call is serial; two workers overlap one request's inflation
+            // with another's relinking, and each costs up to 3 x --max-body of memory.
+            workers: 2,
             log_interval: Some(Duration::from_secs(60)),
             playground: None,
             delivery: Delivery::default(),

@@ -22,18 +22,12 @@ use tokio::sync::{watch, Semaphore};
 use crate::admission::Admission;
 use crate::component::{LoadError, Relinker};
 use crate::connections::Connections;
-use crate::delivery::{FileOutput, Leftover, Outputs, UpstreamOutput};
+use crate::delivery::{Leftover, Outputs};
 use crate::export::Pipeline;
 use crate::metrics::{Event, RelayMetrics};
 use crate::options::ServeOptions;
-use crate::outfile::FileSink;
-use crate::queue::{Batch, Queue};
-use crate::retry::Backoff;
 use crate::routes::Shared;
-use crate::sender::{Abandon, Senders};
 use crate::site::Site;
-use crate::spool::{Recovered, Spool};
-use crate::upstream::Upstream;
 
 /// Why the relay could not start or stop cleanly; `code` is the process exit code.
 #[derive(Debug)]
@@ -43,10 +37,10 @@ pub struct ServeError {
 }
 
 impl ServeError {
-    fn input(message: String) -> ServeError {
+    pub(crate) fn input(message: String) -> ServeError {
         ServeError { message, code: 2 }
     }
-    fn system(message: String) -> ServeError {
+    pub(crate) fn system(message: String) -> ServeError {
         ServeError { message, code: 1 }
     }
 }
@@ -74,6 +68,7 @@ pub struct Relay {
 impl Relay {
     /// Loads the component and the configuration, opens the outputs and starts listening.
     pub fn start(options: &ServeOptions) -> Result<Relay, ServeError> {
+        crate::memory::tune_allocator();
         let config_json = match &options.config {
             None => "{}".to_string(),
             Some(path) => std::fs::read_to_string(path).map_err(|e| {
@@ -97,7 +92,7 @@ impl Relay {
             .transpose()
             .map_err(ServeError::input)?;
         let metrics = Arc::new(RelayMetrics::default());
-        let outputs = open_outputs(options, &metrics)?;
+        let outputs = Outputs::open(options, &metrics)?;
         let pipeline = Arc::new(Pipeline {
             relinker: Mutex::new(relinker),
             outputs,
@@ -207,7 +202,7 @@ impl Relay {
         self.shared.stopping.store(true, Ordering::Relaxed);
         let _ = self.stop.send(true);
         let connections = self.connections.clone();
-        let _ = self.runtime.block_on(async {
+        self.runtime.block_on(async {
             let _ = self.server.await;
             while connections.open() > 0 && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -250,121 +245,6 @@ fn leftover_report(left: &Leftover, spool: Option<&std::path::Path>) -> Result<S
         ),
         (n, None) => format!("{n} batches left"),
     })
-}
-
-/// Opens the upstream (queue, spool, senders, replay) and the file (queue, writer).
-fn open_outputs(
-    options: &ServeOptions,
-    metrics: &Arc<RelayMetrics>,
-) -> Result<Outputs, ServeError> {
-    let d = &options.delivery;
-    let abandon = Arc::new(Abandon::default());
-    let thread = |e: std::io::Error| ServeError::system(format!("cannot start a thread: {e}"));
-    let upstream = match options.upstream.as_deref() {
-        None => None,
-        Some(base) if d.queue_bytes == 0 => Some(UpstreamOutput::Synchronous(Arc::new(
-            Upstream::new(base, d.upstream_timeout),
-        ))),
-        Some(base) => {
-            let upstream = Arc::new(Upstream::new(base, d.upstream_timeout));
-            let queue = Arc::new(Queue::new(d.queue_bytes));
-            let spool = match &d.spool {
-                None => None,
-                Some(dir) => {
-                    let (spool, recovered) =
-                        Spool::open(dir, d.spool_max_bytes).map_err(ServeError::input)?;
-                    let spool = Arc::new(spool);
-                    replay(spool.clone(), recovered, queue.clone(), metrics.clone())
-                        .map_err(thread)?;
-                    Some(spool)
-                }
-            };
-            let senders = Senders {
-                upstream: upstream.clone(),
-                queue: queue.clone(),
-                spool: spool.clone(),
-                backoff: Backoff {
-                    initial: d.retry_initial,
-                    max_interval: d.retry_max_interval,
-                    max_elapsed: d.retry_max_elapsed,
-                },
-                metrics: metrics.clone(),
-                abandon: abandon.clone(),
-            };
-            senders.spawn(d.senders).map_err(thread)?;
-            Some(UpstreamOutput::Queued {
-                upstream,
-                queue,
-                spool,
-            })
-        }
-    };
-    let file = match &options.out {
-        None => None,
-        Some(path) => {
-            let sink = Arc::new(FileSink::open(path, d.out_fsync).map_err(ServeError::input)?);
-            let queue = Arc::new(Queue::new(d.out_queue_bytes));
-            crate::outfile::spawn_writer(
-                sink.clone(),
-                queue.clone(),
-                metrics.clone(),
-                abandon.clone(),
-            )
-            .map_err(thread)?;
-            Some(FileOutput { sink, queue })
-        }
-    };
-    Ok(Outputs {
-        upstream,
-        file,
-        metrics: metrics.clone(),
-        abandon,
-    })
-}
-
-/// Feeds the spool's batches from the last run into the queue, one segment at a time,
-/// waiting for room rather than holding them all in memory.
-fn replay(
-    spool: Arc<Spool>,
-    recovered: Recovered,
-    queue: Arc<Queue>,
-    metrics: Arc<RelayMetrics>,
-) -> std::io::Result<()> {
-    metrics.count(Event::SpoolTorn(recovered.torn));
-    if recovered.records == 0 && recovered.torn == 0 {
-        return Ok(());
-    }
-    eprintln!(
-        "relink: spool {}: replaying {} batches ({} torn segment tails skipped)",
-        spool.dir().display(),
-        recovered.records,
-        recovered.torn
-    );
-    std::thread::Builder::new()
-        .name("relink-replay".into())
-        .spawn(move || {
-            for segment in recovered.segments {
-                let records = match spool.read_segment(segment) {
-                    Ok(records) => records,
-                    Err(message) => {
-                        eprintln!("relink: {message}");
-                        continue;
-                    }
-                };
-                for record in records {
-                    if !queue.reserve_waiting(record.body.len(), None) {
-                        return; // stopping: the rest stays in the spool
-                    }
-                    metrics.count(Event::Replayed(1));
-                    queue.push(Batch {
-                        encoding: record.encoding,
-                        body: record.body,
-                        segment: Some(record.segment),
-                    });
-                }
-            }
-        })?;
-    Ok(())
 }
 
 /// The signals that stop the relay or reopen its file, once watched.

@@ -152,6 +152,12 @@ impl Spool {
     /// Appends a batch and returns once it is on disk; the segment to [`Spool::release`]
     /// when it is delivered.
     pub fn append(&self, encoding: Encoding, body: &[u8]) -> Result<u64, String> {
+        if body.len() >= u32::MAX as usize {
+            return Err(format!(
+                "a batch of {} bytes is too large for the spool",
+                body.len()
+            ));
+        }
         let record = encode_record(encoding, body);
         let (segment, end) = {
             let mut writer = lock(&self.writer);
