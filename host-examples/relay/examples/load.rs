@@ -6,7 +6,7 @@
 //!
 //! ```sh
 //! cargo build --release -p relink-relay && host-examples/relay/build-component.sh
-//! cargo run --release -p relink-relay --example load -- [--seconds 5]
+//! cargo run --release -p relink-relay --example load -- [--seconds 5] [--relay BINARY]
 //! ```
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -31,7 +31,12 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5u64);
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let relay = root.join("target/release/relink-relay");
+    let relay = args
+        .iter()
+        .position(|a| a == "--relay")
+        .and_then(|i| args.get(i + 1))
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target/release/relink-relay"));
     let component = root.join("dist/relink.wasm");
     let scratch = std::env::temp_dir().join(format!("relink-load-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&scratch);

@@ -33,7 +33,7 @@ delivery (durations: 500ms, 5s, 2m; a bare number is seconds):
   --out-queue-bytes BYTES  the --out file's queue (default 33554432)
   --out-fsync POLICY    never (default: written per line, synced on rotation and exit) | always
 admission:
-  --max-inflight-bytes BYTES  request bodies read or waiting for processing (default 67108864)
+  --max-inflight-bytes BYTES  request bodies read or waiting for processing (default 33554432)
   --max-connections N   open connections (default 1024, at most the fd limit less 64)
   --header-timeout D    request headers, also the keep-alive idle limit (default 10s)
   --body-timeout D      a whole request body (default 30s)
@@ -94,7 +94,7 @@ pub struct Admission {
 impl Default for Admission {
     fn default() -> Admission {
         Admission {
-            max_inflight_bytes: 64 << 20,
+            max_inflight_bytes: 32 << 20,
             max_connections: 1024,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),

@@ -96,3 +96,27 @@ fn the_header_timeout_closes_silent_connections() {
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
     assert!(started.elapsed() < Duration::from_secs(9));
 }
+
+#[test]
+fn a_body_that_stops_arriving_gets_408() {
+    let relay = RelayProcess::spawn(&["--body-timeout", "1s"]);
+    let mut stream = TcpStream::connect(&relay.addr).unwrap_or_else(|e| panic!("{e}"));
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = stream.write_all(
+        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"resourceSp",
+    );
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while let Ok(n @ 1..) = std::io::Read::read(&mut stream, &mut chunk) {
+        bytes.extend_from_slice(&chunk[..n]);
+        if bytes.windows(4).any(|w| w == b"\r\n\r\n") && bytes.ends_with(b"}") {
+            break;
+        }
+    }
+    let answer = String::from_utf8_lossy(&bytes);
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    assert!(
+        answer.contains("request body not received within 1s"),
+        "{answer}"
+    );
+}

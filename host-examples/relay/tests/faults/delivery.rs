@@ -197,3 +197,52 @@ fn a_slow_upstream_does_not_delay_new_clients() {
     assert!(sink.answers().is_empty(), "the ack waited for the upstream");
     assert_eq!(relay.metric("relink_relay_queue_batches"), 9);
 }
+
+#[test]
+fn a_full_queue_refuses_with_retry_after_and_reports_not_ready() {
+    let sink = Sink::stopped();
+    let url = sink.url();
+    let args = [
+        &["--upstream", url.as_str(), "--queue-bytes", "60000"][..],
+        &FAST_RETRY,
+    ]
+    .concat();
+    let relay = RelayProcess::spawn(&args);
+    assert_eq!(relay.get("/ready").0, 200);
+    let mut acked = HashSet::new();
+    let mut refused = None;
+    for _ in 0..20 {
+        let (body, ids) = batch(50, 200);
+        let answer = post(&relay.addr, &body, Duration::from_secs(10));
+        match answer.status {
+            200 => acked.extend(ids),
+            _ => {
+                refused = Some(answer);
+                break;
+            }
+        }
+    }
+    let refused = refused.unwrap_or_else(|| panic!("a 60 kB queue took 20 batches"));
+    assert_eq!(
+        (refused.status, refused.retry_after.as_deref()),
+        (503, Some("5"))
+    );
+    assert_eq!(relay.get("/ready").0, 503);
+    assert_eq!(relay.get("/health").0, 200);
+    assert_eq!(
+        relay.metric("relink_relay_refused_total{reason=\"queue_full\"}"),
+        1
+    );
+    sink.revive();
+    assert_eq!(
+        sink.wait_for(&acked, Duration::from_secs(20)),
+        0,
+        "{}",
+        relay.log()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while relay.get("/ready").0 != 200 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(relay.get("/ready").0, 200);
+}

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::process::{batch, post, RelayProcess};
 use super::sink::{Behaviour, Sink};
+use super::Tmpfs;
 use super::FAST_RETRY;
 use crate::support::TempDir;
 
@@ -176,4 +177,54 @@ fn sigkill_with_a_spool_loses_nothing_acknowledged() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(restarted.metric("relink_relay_spool_bytes"), 0);
+}
+
+#[test]
+fn a_full_spool_disk_refuses_with_retry_after_and_keeps_what_it_acknowledged() {
+    let dir = TempDir::new("spool-full");
+    let Some(tmpfs) = Tmpfs::mount_or_skip(dir.path("small"), "a_full_spool_disk_refuses") else {
+        return;
+    };
+    let spool = tmpfs.path().join("spool");
+    let spool_arg = spool.to_string_lossy().to_string();
+    let sink = Sink::stopped();
+    let url = sink.url();
+    let args = [
+        &["--upstream", url.as_str(), "--spool", &spool_arg][..],
+        &FAST_RETRY,
+    ]
+    .concat();
+    let relay = RelayProcess::spawn(&args);
+    let mut acked = HashSet::new();
+    let mut refused = None;
+    for _ in 0..40 {
+        let (body, ids) = batch(100, 300);
+        let answer = post(&relay.addr, &body, Duration::from_secs(10));
+        if answer.status != 200 {
+            refused = Some(answer);
+            break;
+        }
+        acked.extend(ids);
+    }
+    let refused = refused.unwrap_or_else(|| panic!("40 batches of 40 kB fit in a 1 MiB tmpfs"));
+    assert_eq!(
+        (refused.status, refused.retry_after.as_deref()),
+        (503, Some("10"))
+    );
+    assert!(
+        relay.log().contains("No space left on device"),
+        "{}",
+        relay.log()
+    );
+    assert_eq!(
+        relay.metric("relink_relay_refused_total{reason=\"spool\"}"),
+        1
+    );
+    sink.revive();
+    assert_eq!(
+        sink.wait_for(&acked, Duration::from_secs(20)),
+        0,
+        "{}",
+        relay.log()
+    );
 }

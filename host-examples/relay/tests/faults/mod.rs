@@ -14,6 +14,8 @@ mod process;
 mod sink;
 
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use relink::otlp::ExportTraceServiceRequest;
 
@@ -37,3 +39,51 @@ pub const FAST_RETRY: [&str; 6] = [
     "--retry-max-elapsed",
     "60s",
 ];
+
+/// A small tmpfs, unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts a 1 MiB tmpfs at `dir`; `None` (the test is skipped, loudly) when that is
+    /// impossible, which fails the run under `CI=true` (CI runs as root).
+    pub fn mount_or_skip(dir: PathBuf, test: &str) -> Option<Tmpfs> {
+        let mounted = Tmpfs::mount(dir);
+        if mounted.is_none() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true: cannot mount a tmpfs for {test}"
+            );
+            eprintln!("SKIPPED {test}: cannot mount a tmpfs (not root?)");
+        }
+        mounted
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn mount(dir: PathBuf) -> Option<Tmpfs> {
+        let _ = std::fs::create_dir_all(&dir);
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(&dir)
+            .output();
+        match mounted {
+            Ok(out) if out.status.success() => Some(Tmpfs(dir)),
+            Ok(out) => {
+                eprintln!("mount tmpfs: {}", String::from_utf8_lossy(&out.stderr));
+                None
+            }
+            Err(e) => {
+                eprintln!("mount tmpfs: {e}");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}

@@ -3,14 +3,14 @@
 //! once).
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use relink::otlp;
 
 use super::process::{batch, post, RelayProcess};
 use super::sink::{Behaviour, Sink};
+use super::Tmpfs;
 use super::FAST_RETRY;
 use crate::support::TempDir;
 
@@ -53,36 +53,6 @@ fn wait_metric(relay: &RelayProcess, name: &str, at_least: u64) -> u64 {
     }
 }
 
-/// A small tmpfs, unmounted on drop.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: PathBuf) -> Option<Tmpfs> {
-        let _ = std::fs::create_dir_all(&dir);
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
-            .arg(&dir)
-            .output();
-        match mounted {
-            Ok(out) if out.status.success() => Some(Tmpfs(dir)),
-            Ok(out) => {
-                eprintln!("mount tmpfs: {}", String::from_utf8_lossy(&out.stderr));
-                None
-            }
-            Err(e) => {
-                eprintln!("mount tmpfs: {e}");
-                None
-            }
-        }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 #[test]
 fn a_full_disk_leaves_no_fragment_and_does_not_stop_the_upstream() {
     let dir = TempDir::new("disk-full");
@@ -95,9 +65,9 @@ fn a_full_disk_leaves_no_fragment_and_does_not_stop_the_upstream() {
         eprintln!("SKIPPED a_full_disk_leaves_no_fragment: cannot mount a tmpfs (not root?)");
         return;
     };
-    let filler = tmpfs.0.join("filler");
+    let filler = tmpfs.path().join("filler");
     let _ = std::fs::write(&filler, vec![0u8; (1 << 20) - 24 * 1024]);
-    let out = tmpfs.0.join("out.jsonl");
+    let out = tmpfs.path().join("out.jsonl");
     let sink = Sink::start();
     let url = sink.url();
     let out_arg = out.to_string_lossy().to_string();
