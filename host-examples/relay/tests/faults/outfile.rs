@@ -108,6 +108,34 @@ fn a_full_disk_leaves_no_fragment_and_does_not_stop_the_upstream() {
     assert_eq!(ids.into_iter().collect::<HashSet<_>>(), acked);
 }
 
+/// Without a tmpfs: `/dev/full` fails every write with ENOSPC.
+fn a_disk_full_for_good_does_not_stop_the_upstream() {
+    let sink = Sink::start();
+    let url = sink.url();
+    let relay = RelayProcess::spawn(&["--upstream", url.as_str(), "--out", "/dev/full"]);
+    let mut acked = HashSet::new();
+    for _ in 0..5 {
+        let (body, ids) = batch(50, 100);
+        assert_eq!(
+            post(&relay.addr, &body, Duration::from_secs(10)).status,
+            200
+        );
+        acked.extend(ids);
+    }
+    assert!(
+        wait_metric(&relay, "relink_relay_file_errors_total", 1) >= 1,
+        "{}",
+        relay.log()
+    );
+    assert_eq!(
+        sink.wait_for(&acked, Duration::from_secs(20)),
+        0,
+        "{}",
+        relay.log()
+    );
+    assert_eq!(relay.get("/health").0, 200);
+}
+
 #[test]
 fn sighup_reopens_a_renamed_file_and_retries_write_a_batch_once() {
     let dir = TempDir::new("rotate");
