@@ -7,6 +7,8 @@ The spans are those of the S3 golden scenario (tests/golden/relink/s3-put-then-n
 function A's S3 PutObject client span with the ETag the relink hooks record, then function
 B's invocation span carrying the S3 notification in `relink.event`. Exported one request
 per span, in that order, so only an index that persists across requests can join them.
+The relay acknowledges a batch once it is queued and forwards it from its sending queue
+(one sender here, so in order), so the test waits, bounded, for what reaches the upstream.
 """
 
 import hashlib
@@ -16,6 +18,7 @@ import os
 import pathlib
 import subprocess
 import threading
+import time
 
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -63,7 +66,7 @@ def relay(tmp_path):
     out = tmp_path / "out.jsonl"
     process = subprocess.Popen(
         relay_command() + ["serve", "--listen", "127.0.0.1:0", "--component", str(WASM), "--log-interval", "0",
-                           "--upstream", f"http://127.0.0.1:{upstream.server_port}", "--out", str(out)],
+                           "--senders", "1", "--upstream", f"http://127.0.0.1:{upstream.server_port}", "--out", str(out)],
         stderr=subprocess.PIPE, text=True)
     first = process.stderr.readline()
     assert "listening on http://" in first, first
@@ -109,6 +112,11 @@ def test_sdk_spans_are_relinked_across_requests(relay):
             "thumbnailer", kind=SpanKind.SERVER, attributes={"relink.event": json.dumps(event)}) as invocation:
         consumer = invocation.get_span_context()
     thumbnailer.shutdown()
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (
+            len(Upstream.received) < 2 or len(out.read_text().splitlines()) < 2):
+        time.sleep(0.05)
 
     assert [(path, content_type) for path, content_type, _ in Upstream.received] == [
         ("/v1/traces", "application/x-protobuf")] * 2

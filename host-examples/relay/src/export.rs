@@ -1,26 +1,31 @@
 //! One `POST /v1/traces`, from request headers and body to the reply: negotiate the
-//! encoding, read and inflate the body (bounded), run the component (the only step under
-//! the lock), write the file line, forward upstream, and build the OTLP/HTTP answer.
+//! encoding, inflate the body (bounded), run the component (the only step under the
+//! lock), hand the result to the outputs ([`crate::delivery`]), and build the OTLP/HTTP
+//! answer.
 //!
 //! Failure policy: a body that is not OTLP gets 400 and goes nowhere. Any other component
 //! failure (a limit, a trap) forwards the input unchanged, because relink never loses data,
 //! and says so in the response's `partial_success.error_message`.
 
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use relink::otlp::{self, Encoding};
+use std::sync::Arc;
+
+use relink::otlp::Encoding;
 
 use crate::component::{self, CallError, ComponentError, Relinker};
+use crate::delivery::Outputs;
 use crate::metrics::{Event, RelayMetrics};
 use crate::otlp_http::{self, BodyError};
-use crate::sinks::{FileSink, Upstream};
 
 /// An HTTP answer, independent of the server library.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Reply {
     pub status: u16,
     pub content_type: String,
+    /// `Retry-After` (seconds or an HTTP date) for 429/503 answers.
+    pub retry_after: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -29,7 +34,16 @@ impl Reply {
         Reply {
             status,
             content_type: encoding.content_type().to_string(),
+            retry_after: None,
             body: otlp_http::status_body(encoding, message),
+        }
+    }
+
+    /// A back-pressure answer: 503 with `Retry-After: seconds`.
+    pub fn busy(encoding: Encoding, seconds: u32, message: &str) -> Reply {
+        Reply {
+            retry_after: Some(seconds.to_string()),
+            ..Reply::status(503, encoding, message)
         }
     }
 }
@@ -37,9 +51,8 @@ impl Reply {
 /// What the handler needs, shared by every worker.
 pub struct Pipeline {
     pub relinker: Mutex<Relinker>,
-    pub upstream: Option<Upstream>,
-    pub file: Option<FileSink>,
-    pub metrics: RelayMetrics,
+    pub outputs: Outputs,
+    pub metrics: Arc<RelayMetrics>,
     pub max_body: usize,
 }
 
@@ -117,31 +130,16 @@ impl Pipeline {
         self.deliver(Encoding::Json, spans, String::new())
     }
 
-    /// Writes the file line and forwards upstream (or answers success).
+    /// Hands the batch to the outputs.
     fn deliver(&self, encoding: Encoding, relinked: Vec<u8>, warning: String) -> Reply {
-        if let Some(file) = &self.file {
-            let written = json_line(encoding, &relinked).and_then(|line| file.append(&line));
-            if let Err(message) = written {
-                self.metrics.count(Event::FileError);
-                eprintln!("relink: {message}");
-                return Reply::status(503, encoding, &message);
-            }
-            self.metrics.count(Event::FileLine);
-        }
-        match &self.upstream {
-            None => Reply {
-                status: 200,
-                content_type: encoding.content_type().to_string(),
-                body: otlp::encode_response(0, &warning, encoding),
-            },
-            Some(upstream) => self.forward(upstream, encoding, &relinked, &warning),
-        }
+        self.outputs.accept(encoding, relinked, &warning)
     }
 
     /// The Prometheus text of the relay's and the component's counters.
     pub fn prometheus(&self) -> String {
         let (counters, restarts) = self.component_counters();
-        self.metrics.prometheus(&counters, restarts)
+        self.metrics
+            .prometheus(&counters, restarts, &self.outputs.gauges())
     }
 
     /// The periodic log line.
@@ -168,61 +166,8 @@ impl Pipeline {
             .map_err(|_| CallError::Trap("component lock poisoned".to_string()))?;
         relinker.process_traces(body, wit_encoding, now_unix_nano())
     }
-
-    /// Sends the relinked body upstream and turns its answer into the client's: a 2xx
-    /// becomes our success body (the upstream's partial success merged with our warning),
-    /// any other status goes back as the upstream sent it, and no answer at all is a 502.
-    fn forward(
-        &self,
-        upstream: &Upstream,
-        encoding: Encoding,
-        body: &[u8],
-        warning: &str,
-    ) -> Reply {
-        let reply = match upstream.send(encoding, body) {
-            Ok(reply) => reply,
-            Err(message) => {
-                self.metrics.count(Event::UpstreamError);
-                eprintln!("relink: {message}");
-                return Reply::status(502, encoding, &message);
-            }
-        };
-        if !(200..300).contains(&reply.status) {
-            self.metrics.count(Event::UpstreamError);
-            return Reply {
-                status: reply.status,
-                content_type: reply
-                    .content_type
-                    .unwrap_or_else(|| encoding.content_type().to_string()),
-                body: reply.body,
-            };
-        }
-        let (rejected, upstream_message) =
-            otlp_http::partial_success_of(encoding, &reply.body).unwrap_or_default();
-        let message = [warning, upstream_message.as_str()]
-            .iter()
-            .filter(|m| !m.is_empty())
-            .copied()
-            .collect::<Vec<_>>()
-            .join("; ");
-        Reply {
-            status: 200,
-            content_type: encoding.content_type().to_string(),
-            body: otlp::encode_response(rejected, &message, encoding),
-        }
-    }
-}
-
-/// The relinked request as one line of OTLP/JSON, whatever its encoding. JSON is
-/// re-encoded too: an unchanged pretty-printed input would otherwise span many lines.
-fn json_line(encoding: Encoding, bytes: &[u8]) -> Result<Vec<u8>, String> {
-    let request = otlp::decode(bytes, encoding).map_err(|e| format!("--out: {e}"))?;
-    Ok(otlp::encode_json(&request))
 }
 
 fn now_unix_nano() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+    relink::time::unix_nanos(SystemTime::now())
 }

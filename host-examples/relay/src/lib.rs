@@ -5,24 +5,42 @@
 //! - [`options`]: the `relink serve` command line.
 //! - [`component`]: the wasmtime embedding of `relink.wasm` (one processor, kept).
 //! - [`otlp_http`]: OTLP/HTTP content types, bounded gzip, response bodies.
-//! - [`export`]: one export request through the component and the sinks.
-//! - [`sinks`]: the upstream endpoint and the OTLP/JSON lines file.
+//! - [`admission`]: the budget of request bytes in flight and the body deadline.
+//! - [`connections`]: accepting within a connection cap, timeouts, idle eviction.
+//! - [`routes`]: the HTTP routes, `/health` and `/ready`.
+//! - [`export`]: one export request through the component to the outputs.
+//! - [`delivery`]: the outputs and the acknowledgement rule (queued, or spooled, = 2xx).
+//! - [`queue`]: the byte-bounded sending queue of each output.
+//! - [`sender`], [`retry`], [`upstream`]: upstream delivery, OTLP retry rules, one attempt.
+//! - [`spool`]: the persistent spool (segments, checksums, group commit, replay).
+//! - [`outfile`]: the `--out` file (whole lines, truncate on failure, SIGHUP reopen).
+//! - [`memory`]: allocator settings that keep large buffers from staying resident.
 //! - [`metrics`]: relay counters, Prometheus text and the periodic log line.
-//! - [`serve`]: the HTTP server, concurrency and graceful shutdown.
+//! - [`serve`]: the relay process: start, signals and the shutdown order.
 //! - [`site`]: the browser playground's files, served with `--playground`.
 //! - [`tree`]: OTLP traces as indented trees, to show a trace before and after.
 //! - [`cli`]: the `serve` and `tree` commands, shared by `relink` and `relink-relay`.
 
+pub mod admission;
 pub mod cli;
 pub mod component;
+pub mod connections;
+pub mod delivery;
 pub mod export;
+pub mod memory;
 pub mod metrics;
 pub mod options;
 pub mod otlp_http;
+pub mod outfile;
+pub mod queue;
+pub mod retry;
+pub mod routes;
+pub mod sender;
 pub mod serve;
-pub mod sinks;
 pub mod site;
+pub mod spool;
 pub mod tree;
+pub mod upstream;
 
 pub use options::ServeOptions;
 pub use serve::{serve, Relay, ServeError};

@@ -21,6 +21,15 @@ pub struct RelayMetrics {
     upstream_errors: AtomicU64,
     file_lines: AtomicU64,
     file_errors: AtomicU64,
+    upstream_delivered: AtomicU64,
+    retries: AtomicU64,
+    spooled: AtomicU64,
+    replayed: AtomicU64,
+    spool_torn: AtomicU64,
+    /// Requests answered 503/429 by back-pressure, by reason.
+    refused: Mutex<BTreeMap<&'static str, u64>>,
+    /// Acknowledged batches an output gave up, by `(output, reason)`.
+    dropped: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 /// One relay event worth counting.
@@ -33,6 +42,16 @@ pub enum Event {
     UpstreamError,
     FileLine,
     FileError,
+    /// The upstream accepted a batch (2xx).
+    UpstreamDelivered,
+    /// An upstream attempt failed and the batch will be sent again.
+    Retry,
+    /// A batch was made durable in the spool.
+    Spooled,
+    /// Batches read back from the spool at start.
+    Replayed(u64),
+    /// Spool segments whose torn tail was skipped at start.
+    SpoolTorn(u64),
 }
 
 impl RelayMetrics {
@@ -50,12 +69,37 @@ impl RelayMetrics {
             Event::UpstreamError => (&self.upstream_errors, 1),
             Event::FileLine => (&self.file_lines, 1),
             Event::FileError => (&self.file_errors, 1),
+            Event::UpstreamDelivered => (&self.upstream_delivered, 1),
+            Event::Retry => (&self.retries, 1),
+            Event::Spooled => (&self.spooled, 1),
+            Event::Replayed(n) => (&self.replayed, n),
+            Event::SpoolTorn(n) => (&self.spool_torn, n),
         };
         cell.fetch_add(by, Ordering::Relaxed);
     }
 
+    /// A request refused by back-pressure (503/429 with `Retry-After`).
+    pub fn refused(&self, reason: &'static str) {
+        if let Ok(mut map) = self.refused.lock() {
+            *map.entry(reason).or_default() += 1;
+        }
+    }
+
+    /// An acknowledged batch `output` gave up on.
+    pub fn dropped(&self, output: &str, reason: &str) {
+        if let Ok(mut map) = self.dropped.lock() {
+            *map.entry((output.to_string(), reason.to_string()))
+                .or_default() += 1;
+        }
+    }
+
+    /// Batches dropped so far, all outputs and reasons.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.lock().map(|m| m.values().sum()).unwrap_or(0)
+    }
+
     /// The relay's counters as `(prometheus name, value)`, responses excluded.
-    fn scalars(&self, restarts: u64) -> [(&'static str, u64); 6] {
+    fn scalars(&self, restarts: u64) -> [(&'static str, u64); 11] {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         [
             ("relink_relay_request_bytes_total", get(&self.request_bytes)),
@@ -70,6 +114,14 @@ impl RelayMetrics {
             ("relink_relay_file_lines_total", get(&self.file_lines)),
             ("relink_relay_file_errors_total", get(&self.file_errors)),
             ("relink_relay_component_restarts_total", restarts),
+            (
+                "relink_relay_upstream_delivered_total",
+                get(&self.upstream_delivered),
+            ),
+            ("relink_relay_upstream_retries_total", get(&self.retries)),
+            ("relink_relay_spooled_total", get(&self.spooled)),
+            ("relink_relay_replayed_total", get(&self.replayed)),
+            ("relink_relay_spool_torn_total", get(&self.spool_torn)),
         ]
     }
 
@@ -77,8 +129,14 @@ impl RelayMetrics {
         self.responses.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
-    /// The Prometheus text exposition of the relay's and the component's counters.
-    pub fn prometheus(&self, component: &[Counter], restarts: u64) -> String {
+    /// The Prometheus text exposition of the relay's and the component's counters, and
+    /// the relay's gauges (queue and spool sizes) as `(name, value)`.
+    pub fn prometheus(
+        &self,
+        component: &[Counter],
+        restarts: u64,
+        gauges: &[(&str, u64)],
+    ) -> String {
         let mut out = String::new();
         let responses = self.responses();
         let _ = writeln!(out, "# TYPE relink_relay_responses_total counter");
@@ -87,6 +145,21 @@ impl RelayMetrics {
         }
         for (name, value) in self.scalars(restarts) {
             let _ = writeln!(out, "# TYPE {name} counter\n{name} {value}");
+        }
+        let _ = writeln!(out, "# TYPE relink_relay_refused_total counter");
+        for (reason, n) in self.refused.lock().map(|m| m.clone()).unwrap_or_default() {
+            let _ = writeln!(out, "relink_relay_refused_total{{reason=\"{reason}\"}} {n}");
+        }
+        let _ = writeln!(out, "# TYPE relink_relay_dropped_total counter");
+        let dropped = self.dropped.lock().map(|m| m.clone()).unwrap_or_default();
+        for ((output, reason), n) in dropped {
+            let _ = writeln!(
+                out,
+                "relink_relay_dropped_total{{output=\"{output}\",reason=\"{reason}\"}} {n}"
+            );
+        }
+        for (name, value) in gauges {
+            let _ = writeln!(out, "# TYPE {name} gauge\n{name} {value}");
         }
         for counter in component {
             let (name, kind) = prometheus_name(counter);
@@ -136,6 +209,8 @@ mod tests {
         metrics.response(413);
         metrics.count(Event::RequestBytes(10));
         metrics.count(Event::FileLine);
+        metrics.refused("queue_full");
+        metrics.dropped("upstream", "status_400");
         let component = [
             Counter {
                 name: "links.pointer".into(),
@@ -149,7 +224,7 @@ mod tests {
             },
         ];
         assert_eq!(
-            metrics.prometheus(&component, 1),
+            metrics.prometheus(&component, 1, &[("relink_relay_queue_bytes", 5)]),
             "# TYPE relink_relay_responses_total counter
 relink_relay_responses_total{code=\"200\"} 2
 relink_relay_responses_total{code=\"413\"} 1
@@ -165,6 +240,22 @@ relink_relay_file_lines_total 1
 relink_relay_file_errors_total 0
 # TYPE relink_relay_component_restarts_total counter
 relink_relay_component_restarts_total 1
+# TYPE relink_relay_upstream_delivered_total counter
+relink_relay_upstream_delivered_total 0
+# TYPE relink_relay_upstream_retries_total counter
+relink_relay_upstream_retries_total 0
+# TYPE relink_relay_spooled_total counter
+relink_relay_spooled_total 0
+# TYPE relink_relay_replayed_total counter
+relink_relay_replayed_total 0
+# TYPE relink_relay_spool_torn_total counter
+relink_relay_spool_torn_total 0
+# TYPE relink_relay_refused_total counter
+relink_relay_refused_total{reason=\"queue_full\"} 1
+# TYPE relink_relay_dropped_total counter
+relink_relay_dropped_total{output=\"upstream\",reason=\"status_400\"} 1
+# TYPE relink_relay_queue_bytes gauge
+relink_relay_queue_bytes 5
 # TYPE relink_links_pointer_total counter
 relink_links_pointer_total 7
 # TYPE relink_index_entries gauge

@@ -8,6 +8,7 @@ use std::time::Duration;
 pub const USAGE: &str = "usage: relink serve [--listen ADDR] [--component FILE] [--config FILE]
                     [--upstream http://HOST:PORT] [--out FILE] [--max-body BYTES]
                     [--workers N] [--log-interval SECONDS] [--playground DIR]
+                    [delivery, admission and shutdown flags below]
 
   --listen ADDR         address to accept OTLP/HTTP on (default 127.0.0.1:4318)
   --component FILE      the relink component (default dist/relink.wasm)
@@ -15,9 +16,92 @@ pub const USAGE: &str = "usage: relink serve [--listen ADDR] [--component FILE] 
   --upstream URL        forward relinked requests to URL/v1/traces (plain http)
   --out FILE            append each relinked request to FILE as one OTLP/JSON line
   --max-body BYTES      largest accepted body, before and after gzip (default 16777216)
-  --workers N           requests handled at once (default 4)
+  --workers N           requests inflated and relinked at once (default 2)
   --log-interval SECS   print the counters every SECS seconds on stderr; 0 = never (default 60)
-  --playground DIR      also serve the browser playground (dist/web) at GET /";
+  --playground DIR      also serve the browser playground (dist/web) at GET /
+
+delivery (durations: 500ms, 5s, 2m; a bare number is seconds):
+  --queue-bytes BYTES   upstream sending queue, in bytes (default 67108864); 0 = no queue:
+                        each request waits for the upstream and gets its answer
+  --senders N           concurrent upstream senders (default 4)
+  --upstream-timeout D  one upstream attempt, connect to last byte (default 10s)
+  --retry-initial D     first retry delay (default 5s)
+  --retry-max-interval D  largest retry delay (default 30s)
+  --retry-max-elapsed D   give a batch up after this long (default 300s)
+  --spool DIR           keep acknowledged batches in DIR until delivered (off by default)
+  --spool-max-bytes BYTES  largest spool (default 1073741824)
+  --out-queue-bytes BYTES  the --out file's queue (default 33554432)
+  --out-fsync POLICY    never (default: written per line, synced on rotation and exit) | always
+admission:
+  --max-inflight-bytes BYTES  request bodies read or waiting for processing (default 33554432)
+  --max-connections N   open connections (default 1024, at most the fd limit less 64)
+  --header-timeout D    request headers, also the keep-alive idle limit (default 10s)
+  --body-timeout D      a whole request body (default 30s)
+  --shutdown-timeout D  drain on SIGTERM, longer than --upstream-timeout (default 30s)";
+
+/// Whether each `--out` line is synced to disk before the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutFsync {
+    /// Written with one `write` per line; synced on SIGHUP reopen and at exit.
+    Never,
+    /// `fdatasync` after every line.
+    Always,
+}
+
+/// Sending queue, retry and spool settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// 0: no queue, requests are forwarded synchronously.
+    pub queue_bytes: usize,
+    pub senders: usize,
+    pub upstream_timeout: Duration,
+    pub retry_initial: Duration,
+    pub retry_max_interval: Duration,
+    pub retry_max_elapsed: Duration,
+    pub spool: Option<PathBuf>,
+    pub spool_max_bytes: u64,
+    pub out_queue_bytes: usize,
+    pub out_fsync: OutFsync,
+}
+
+impl Default for Delivery {
+    fn default() -> Delivery {
+        Delivery {
+            queue_bytes: 64 << 20,
+            senders: 4,
+            upstream_timeout: Duration::from_secs(10),
+            retry_initial: Duration::from_secs(5),
+            retry_max_interval: Duration::from_secs(30),
+            retry_max_elapsed: Duration::from_secs(300),
+            spool: None,
+            spool_max_bytes: 1 << 30,
+            out_queue_bytes: 32 << 20,
+            out_fsync: OutFsync::Never,
+        }
+    }
+}
+
+/// Admission control and timeouts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    pub max_inflight_bytes: usize,
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for Admission {
+    fn default() -> Admission {
+        Admission {
+            max_inflight_bytes: 32 << 20,
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
 
 /// What `relink serve` was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +119,8 @@ pub struct ServeOptions {
     pub log_interval: Option<Duration>,
     /// The built playground folder to serve at `GET /`; `None`: not served.
     pub playground: Option<PathBuf>,
+    pub delivery: Delivery,
+    pub admission: Admission,
 }
 
 impl Default for ServeOptions {
@@ -46,9 +132,13 @@ impl Default for ServeOptions {
             upstream: None,
             out: None,
             max_body: 16 * 1024 * 1024,
-            workers: 4,
+            // The component call is serial; two workers overlap one request's inflation
+            // with another's relinking, and each costs up to 3 x --max-body of memory.
+            workers: 2,
             log_interval: Some(Duration::from_secs(60)),
             playground: None,
+            delivery: Delivery::default(),
+            admission: Admission::default(),
         }
     }
 }
@@ -92,10 +182,75 @@ impl ServeOptions {
                     })?;
                     options.log_interval = (secs > 0).then(|| Duration::from_secs(secs));
                 }
-                other => return Err(format!("unknown option `{other}`\n{USAGE}")),
+                other => options.delivery_flag(other, &value)?,
             }
         }
+        let (d, a) = (&options.delivery, &options.admission);
+        if a.shutdown_timeout <= d.upstream_timeout {
+            return Err(format!(
+                "--shutdown-timeout ({:?}) must be longer than --upstream-timeout ({:?}), so one attempt can finish",
+                a.shutdown_timeout, d.upstream_timeout
+            ));
+        }
+        if d.spool.is_some() && (options.upstream.is_none() || d.queue_bytes == 0) {
+            return Err("--spool needs --upstream and a sending queue (--queue-bytes > 0)".into());
+        }
         Ok(options)
+    }
+
+    /// The delivery and admission flags.
+    fn delivery_flag(&mut self, flag: &str, value: &str) -> Result<(), String> {
+        let (d, a) = (&mut self.delivery, &mut self.admission);
+        match flag {
+            "--queue-bytes" => {
+                d.queue_bytes = value
+                    .parse()
+                    .map_err(|_| format!("--queue-bytes: `{value}` is not a number of bytes"))?
+            }
+            "--senders" => d.senders = positive(flag, value)?,
+            "--upstream-timeout" => d.upstream_timeout = duration(flag, value)?,
+            "--retry-initial" => d.retry_initial = duration(flag, value)?,
+            "--retry-max-interval" => d.retry_max_interval = duration(flag, value)?,
+            "--retry-max-elapsed" => d.retry_max_elapsed = duration(flag, value)?,
+            "--spool" => d.spool = Some(PathBuf::from(value)),
+            "--spool-max-bytes" => d.spool_max_bytes = positive(flag, value)? as u64,
+            "--out-queue-bytes" => d.out_queue_bytes = positive(flag, value)?,
+            "--out-fsync" => {
+                d.out_fsync = match value {
+                    "never" => OutFsync::Never,
+                    "always" => OutFsync::Always,
+                    _ => return Err(format!("--out-fsync: `{value}` is not never or always")),
+                }
+            }
+            "--max-inflight-bytes" => a.max_inflight_bytes = positive(flag, value)?,
+            "--max-connections" => a.max_connections = positive(flag, value)?,
+            "--header-timeout" => a.header_timeout = duration(flag, value)?,
+            "--body-timeout" => a.body_timeout = duration(flag, value)?,
+            "--shutdown-timeout" => a.shutdown_timeout = duration(flag, value)?,
+            other => return Err(format!("unknown option `{other}`\n{USAGE}")),
+        }
+        Ok(())
+    }
+}
+
+/// `500ms`, `5s`, `2m` or a bare number of seconds; never zero.
+fn duration(flag: &str, value: &str) -> Result<Duration, String> {
+    let (digits, unit) = match value.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => value.split_at(at),
+        None => (value, "s"),
+    };
+    let n: u64 = digits.parse().unwrap_or(0);
+    let parsed = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        _ => Duration::ZERO,
+    };
+    match parsed.is_zero() {
+        false => Ok(parsed),
+        true => Err(format!(
+            "{flag}: `{value}` is not a duration like 500ms, 5s or 2m"
+        )),
     }
 }
 
@@ -145,7 +300,40 @@ mod tests {
                 workers: 2,
                 log_interval: None,
                 playground: Some(PathBuf::from("dist/web")),
+                ..ServeOptions::default()
             })
+        );
+        let parsed = ServeOptions::parse(&words(
+            "--upstream http://h:1 --queue-bytes 1000 --senders 2 --upstream-timeout 500ms \
+             --retry-initial 1 --retry-max-interval 2s --retry-max-elapsed 1m --spool /s \
+             --spool-max-bytes 9 --out-queue-bytes 8 --out-fsync always \
+             --max-inflight-bytes 7 --max-connections 6 --header-timeout 3s \
+             --body-timeout 4s --shutdown-timeout 5s",
+        ));
+        let secs = Duration::from_secs;
+        assert_eq!(
+            parsed.map(|o| (o.delivery, o.admission)),
+            Ok((
+                Delivery {
+                    queue_bytes: 1000,
+                    senders: 2,
+                    upstream_timeout: Duration::from_millis(500),
+                    retry_initial: secs(1),
+                    retry_max_interval: secs(2),
+                    retry_max_elapsed: secs(60),
+                    spool: Some(PathBuf::from("/s")),
+                    spool_max_bytes: 9,
+                    out_queue_bytes: 8,
+                    out_fsync: OutFsync::Always,
+                },
+                Admission {
+                    max_inflight_bytes: 7,
+                    max_connections: 6,
+                    header_timeout: secs(3),
+                    body_timeout: secs(4),
+                    shutdown_timeout: secs(5),
+                }
+            ))
         );
     }
 
@@ -170,6 +358,18 @@ mod tests {
         assert_eq!(
             ServeOptions::parse(&words("--upstream http://")),
             Err("--upstream: `http://` has no host".into())
+        );
+        assert_eq!(
+            ServeOptions::parse(&words("--body-timeout 0")),
+            Err("--body-timeout: `0` is not a duration like 500ms, 5s or 2m".into())
+        );
+        assert_eq!(
+            ServeOptions::parse(&words("--spool /x")),
+            Err("--spool needs --upstream and a sending queue (--queue-bytes > 0)".into())
+        );
+        assert_eq!(
+            ServeOptions::parse(&words("--upstream-timeout 40s")),
+            Err("--shutdown-timeout (30s) must be longer than --upstream-timeout (40s), so one attempt can finish".into())
         );
         assert!(ServeOptions::parse(&words("--bogus 1"))
             .is_err_and(|e| e.starts_with("unknown option `--bogus`")));

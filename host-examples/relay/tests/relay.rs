@@ -6,10 +6,12 @@
 //!
 //! One test binary on purpose: every binary links wasmtime, which is slow to link.
 
+mod faults;
 mod support;
 
 use relink::otlp::{self, Encoding, ExportTraceServiceRequest};
 use relink_relay::component::{ComponentError, EventContext, LoadedComponent};
+use relink_relay::delivery::{Outputs, UpstreamOutput};
 use relink_relay::export::{ExportRequest, Pipeline};
 use relink_relay::{Relay, ServeOptions};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -62,7 +64,7 @@ fn protobuf_requests_are_relinked_forwarded_and_written() {
         );
         expected.push(want);
     }
-    let received = upstream.received();
+    let received = upstream.wait_received(2);
     assert_eq!(received.len(), 2);
     for (got, want) in received.iter().zip(&expected) {
         assert_eq!(
@@ -113,7 +115,7 @@ fn json_and_gzip_requests_are_answered_in_json() {
         &second,
     );
     assert_eq!((reply.status, reply.body.as_slice()), (200, &b"{}"[..]));
-    let received = upstream.received();
+    let received = upstream.wait_received(2);
     assert_eq!(received.len(), 2);
     assert_eq!(received[0].content_type, "application/json");
     assert_eq!(decode(&received[0].body, Encoding::Json), want_first);
@@ -139,7 +141,7 @@ fn untouched_requests_pass_byte_for_byte() {
         &input,
     );
     assert_eq!(reply.status, 200);
-    assert_eq!(upstream.received()[0].body, input);
+    assert_eq!(upstream.wait_received(1)[0].body, input);
     relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
     // The file holds one compact line even though the input was pretty-printed.
     let line = otlp::encode_json(&decode(&input, Encoding::Json));
@@ -201,8 +203,8 @@ fn undecodable_bodies_get_400_and_go_nowhere() {
             r#"{"message":"request body: invalid gzip: unexpected end of file"}"#
         )
     );
-    assert_eq!(upstream.received().len(), 0);
     relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(upstream.received().len(), 0);
     assert_eq!(read(&out), b"");
 }
 
@@ -292,12 +294,13 @@ fn unknown_media_types_get_415() {
 }
 
 #[test]
-fn upstream_answers_reach_the_client() {
+fn without_a_queue_upstream_answers_reach_the_client() {
     let (input, _) = golden("pass-through", 2);
     let json = [("content-type", "application/json")];
     let busy = Upstream::start(503, "text/plain", b"busy", Duration::ZERO);
     let relay = start(Opts {
         upstream: Some(&busy),
+        queue_bytes: 0,
         ..Opts::default()
     });
     let reply = post(&relay, "/v1/traces", &json, &input);
@@ -318,6 +321,7 @@ fn upstream_answers_reach_the_client() {
     );
     let relay = start(Opts {
         upstream: Some(&partial),
+        queue_bytes: 0,
         ..Opts::default()
     });
     let reply = post(&relay, "/v1/traces", &json, &input);
@@ -332,6 +336,7 @@ fn upstream_answers_reach_the_client() {
     let url = closed_port_url();
     let relay = start(Opts {
         upstream_url: Some(url.clone()),
+        queue_bytes: 0,
         ..Opts::default()
     });
     let reply = post(&relay, "/v1/traces", &json, &input);
@@ -356,7 +361,7 @@ fn other_routes_and_methods() {
     let reply = get(&relay, "/");
     assert_eq!(
         (reply.status, reply.body.as_slice()),
-        (404, &b"relink serves POST /v1/traces, POST /v1/events and GET /metrics (and the playground with --playground DIR)\n"[..])
+        (404, &b"relink serves POST /v1/traces, POST /v1/events, GET /metrics, /health and /ready (and the playground with --playground DIR)\n"[..])
     );
 }
 
@@ -432,7 +437,7 @@ fn the_playground_is_served_with_its_media_types() {
     assert_eq!(get(&relay, "/metrics").status, 200);
     let reply = post(&relay, "/", &[], b"");
     assert_eq!(reply.status, 404);
-    assert_eq!(reply.body, b"relink serves POST /v1/traces, POST /v1/events, GET /metrics and the playground (GET /)\n");
+    assert_eq!(reply.body, b"relink serves POST /v1/traces, POST /v1/events, GET /metrics, /health, /ready and the playground (GET /)\n");
 
     let missing = dir.path("nowhere");
     let error = Relay::start(&ServeOptions {
@@ -533,7 +538,7 @@ fn concurrent_requests_share_one_processor() {
             });
         }
     });
-    assert_eq!(upstream.received().len(), 40);
+    assert_eq!(upstream.wait_received(40).len(), 40);
     let text = String::from_utf8_lossy(&get(&relay, "/metrics").body).into_owned();
     assert!(
         text.lines().any(|l| l == "relink_requests_total 40"),
@@ -811,11 +816,17 @@ fn a_trapping_component_is_restarted_and_the_request_passes_through() {
         .memory_limit(4 << 20);
     let relinker = loaded.processor("{}").unwrap_or_else(|e| panic!("{e}"));
     let upstream = Upstream::start(200, "application/json", b"{}", Duration::ZERO);
+    let metrics = std::sync::Arc::new(Default::default());
+    let forward = relink_relay::upstream::Upstream::new(&upstream.url(), Duration::from_secs(10));
     let pipeline = Pipeline {
         relinker: std::sync::Mutex::new(relinker),
-        upstream: Some(relink_relay::sinks::Upstream::new(&upstream.url())),
-        file: None,
-        metrics: Default::default(),
+        outputs: Outputs {
+            upstream: Some(UpstreamOutput::Synchronous(std::sync::Arc::new(forward))),
+            file: None,
+            metrics: std::sync::Arc::clone(&metrics),
+            abandon: Default::default(),
+        },
+        metrics,
         max_body: 64 << 20,
     };
     let big = big_request(3_000_000);
@@ -897,7 +908,7 @@ fn raw_events_become_spans_that_go_on() {
         &logs,
     );
     assert_eq!((reply.status, reply.body.as_slice()), (200, &b"{}"[..]));
-    let forwarded = decode(&upstream.received()[0].body, Encoding::Json);
+    let forwarded = decode(&upstream.wait_received(1)[0].body, Encoding::Json);
     let spans: usize = forwarded
         .resource_spans
         .iter()

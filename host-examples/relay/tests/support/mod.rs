@@ -199,6 +199,19 @@ impl Upstream {
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().map(|r| r.clone()).unwrap_or_default()
     }
+
+    /// What was received once `n` requests arrived (the relay forwards from its queue
+    /// after answering), waiting at most 10 s.
+    pub fn wait_received(&self, n: usize) -> Vec<Received> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let received = self.received();
+            if received.len() >= n || std::time::Instant::now() > deadline {
+                return received;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 fn serve_connection(stream: TcpStream, log: &Mutex<Vec<Received>>, answer: &[u8], delay: Duration) {
@@ -273,6 +286,8 @@ pub struct Opts<'a> {
     pub max_body: usize,
     pub workers: usize,
     pub playground: Option<&'a Path>,
+    /// 0: forward synchronously (the upstream's answer reaches the client).
+    pub queue_bytes: usize,
 }
 
 impl Default for Opts<'_> {
@@ -285,6 +300,7 @@ impl Default for Opts<'_> {
             max_body: 1 << 20,
             workers: 2,
             playground: None,
+            queue_bytes: 1 << 20,
         }
     }
 }
@@ -308,6 +324,13 @@ pub fn start(opts: Opts<'_>) -> Relay {
         workers: opts.workers,
         log_interval: None,
         playground: opts.playground.map(Path::to_path_buf),
+        // One sender keeps the upstream's order the clients' order, as the tests check.
+        delivery: relink_relay::options::Delivery {
+            queue_bytes: opts.queue_bytes,
+            senders: 1,
+            ..Default::default()
+        },
+        ..ServeOptions::default()
     };
     Relay::start(&options).unwrap_or_else(|e| panic!("relay: {e}"))
 }

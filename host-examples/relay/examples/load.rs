@@ -1,0 +1,263 @@
+//! Load benchmark of `relink serve` (not a test): spans/s and acknowledgement latency
+//! (p50, p99) at 1, 8 and 32 clients, with the sending queue in memory, with `--spool`,
+//! and with `--out` (queue in memory and a file), against a loopback upstream that answers
+//! 200 at once. Each client sends protobuf batches of 100 spans back to back; after each
+//! run the benchmark checks that the upstream received every acknowledged span.
+//!
+//! ```sh
+//! cargo build --release -p relink-relay && host-examples/relay/build-component.sh
+//! cargo run --release -p relink-relay --example load -- [--seconds 5] [--relay BINARY]
+//! ```
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use relink::otlp::{self, Encoding, ExportTraceServiceRequest};
+
+const SPANS: usize = 100;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let seconds = args
+        .iter()
+        .position(|a| a == "--seconds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5u64);
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let relay = args
+        .iter()
+        .position(|a| a == "--relay")
+        .and_then(|i| args.get(i + 1))
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target/release/relink-relay"));
+    let component = root.join("dist/relink.wasm");
+    let scratch = std::env::temp_dir().join(format!("relink-load-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&scratch);
+    println!("| output | clients | spans/s | p50 ms | p99 ms | requests | delivered |");
+    println!("|---|---|---|---|---|---|---|");
+    for mode in ["memory queue", "spool", "--out + memory queue"] {
+        for clients in [1, 8, 32] {
+            let sink = Sink::start();
+            let run = scratch.join(format!("{}-{clients}", mode.len()));
+            let _ = std::fs::remove_dir_all(&run);
+            let _ = std::fs::create_dir_all(&run);
+            let mut command = Command::new(&relay);
+            command
+                .args(["serve", "--listen", "127.0.0.1:0", "--log-interval", "0"])
+                .arg("--component")
+                .arg(&component)
+                .args(["--upstream", &format!("http://127.0.0.1:{}", sink.port)]);
+            match mode {
+                "spool" => {
+                    command.arg("--spool").arg(run.join("spool"));
+                }
+                "--out + memory queue" => {
+                    command.arg("--out").arg(run.join("out.jsonl"));
+                }
+                _ => {}
+            }
+            let mut child = command
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|e| panic!("{}: {e}", relay.display()));
+            let mut first = String::new();
+            let stderr = child.stderr.take().unwrap_or_else(|| panic!("stderr"));
+            let mut stderr = BufReader::new(stderr);
+            let _ = stderr.read_line(&mut first);
+            let addr = first
+                .split("http://")
+                .nth(1)
+                .and_then(|r| r.split('/').next())
+                .unwrap_or_else(|| panic!("relay did not start: {first}"))
+                .to_string();
+            // Keep reading stderr so the relay never blocks on a full pipe.
+            std::thread::spawn(move || {
+                let mut rest = String::new();
+                let _ = stderr.read_to_string(&mut rest);
+            });
+            let result = drive(&addr, clients, Duration::from_secs(seconds));
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while sink.spans.load(Ordering::Relaxed) < result.spans && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            let mut latencies = result.latencies;
+            latencies.sort_unstable();
+            let pct = |p: f64| {
+                let i =
+                    ((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1));
+                latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+            };
+            println!(
+                "| {mode} | {clients} | {:.0} | {:.2} | {:.2} | {} | {} |",
+                result.spans as f64 / result.elapsed.as_secs_f64(),
+                pct(0.50),
+                pct(0.99),
+                latencies.len(),
+                if sink.spans.load(Ordering::Relaxed) >= result.spans {
+                    "all"
+                } else {
+                    "MISSING"
+                },
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+struct Run {
+    spans: u64,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+/// `clients` threads posting back to back for `length`; only 200s count.
+fn drive(addr: &str, clients: usize, length: Duration) -> Run {
+    let body = Arc::new(batch());
+    let acked = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let (addr, body, acked) = (addr.to_string(), body.clone(), acked.clone());
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(Duration::from_secs(30)))
+                    .build()
+                    .into();
+                let mut latencies = Vec::new();
+                while started.elapsed() < length {
+                    let sent = Instant::now();
+                    let status = agent
+                        .post(format!("http://{addr}/v1/traces"))
+                        .header("content-type", "application/x-protobuf")
+                        .send(body.as_slice())
+                        .map(|r| r.status().as_u16())
+                        .unwrap_or(0);
+                    if status == 200 {
+                        latencies.push(sent.elapsed());
+                        acked.fetch_add(SPANS as u64, Ordering::Relaxed);
+                    }
+                }
+                latencies
+            })
+        })
+        .collect();
+    let latencies = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap_or_default())
+        .collect();
+    Run {
+        spans: acked.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+        latencies,
+    }
+}
+
+/// 100 spans of about 150 bytes each, protobuf (about 18 KB).
+fn batch() -> Vec<u8> {
+    let spans = (0..SPANS as u64)
+        .map(|n| Span {
+            trace_id: [7u8; 16].to_vec(),
+            span_id: (n + 1).to_be_bytes().to_vec(),
+            name: "GET /orders".into(),
+            start_time_unix_nano: 1,
+            end_time_unix_nano: 2,
+            attributes: vec![KeyValue {
+                key_strindex: 0,
+                key: "http.route".into(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue("/orders/{id}".into())),
+                }),
+            }],
+            ..Span::default()
+        })
+        .collect();
+    let request = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..ScopeSpans::default()
+            }],
+            ..ResourceSpans::default()
+        }],
+    };
+    otlp::encode(&request, Encoding::Protobuf)
+}
+
+/// A loopback upstream answering 200 at once and counting spans.
+struct Sink {
+    port: u16,
+    spans: Arc<AtomicU64>,
+}
+
+impl Sink {
+    fn start() -> Sink {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let spans = Arc::new(AtomicU64::new(0));
+        let counted = spans.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let counted = counted.clone();
+                std::thread::spawn(move || serve(stream, &counted));
+            }
+        });
+        Sink { port, spans }
+    }
+}
+
+fn serve(stream: TcpStream, spans: &AtomicU64) {
+    let Ok(clone) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(clone);
+    let mut writer = stream;
+    loop {
+        let mut length = 0usize;
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = header.trim_end().to_ascii_lowercase();
+            if header.is_empty() {
+                break;
+            }
+            if let Some(v) = header.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        if let Ok(request) = otlp::decode(&body, Encoding::Protobuf) {
+            let n: usize = request
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .map(|s| s.spans.len())
+                .sum();
+            spans.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        if writer
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .is_err()
+        {
+            return;
+        }
+    }
+}

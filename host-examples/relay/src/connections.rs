@@ -1,0 +1,292 @@
+//! Accepting connections within a cap. Every connection is registered with whether it is
+//! in a request; hyper's header-read timeout (which starts whenever a connection waits for
+//! a request, so it also ends idle keep-alive connections) bounds slow or silent clients.
+//!
+//! At the cap, as nginx does when it runs out of connections, the longest-idle connection
+//! that is not in a request (a keep-alive connection or one still dribbling headers) is
+//! closed to make room; if every connection is in a request, the new one is answered 503
+//! with `Retry-After` and closed. So idle or slowloris connections cannot lock a new client
+//! out, and the relay never runs out of file descriptors (the cap is kept 64 under the
+//! process's limit).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify};
+
+use crate::routes::{route, Shared};
+
+/// A connection is idle enough to be closed for a newcomer after this long without a
+/// request (so a response just written has left).
+const EVICTABLE_AFTER: Duration = Duration::from_secs(1);
+
+/// hyper's read buffer per connection (headers must fit; bodies stream through it), so a
+/// full house of connections holds at most `--max-connections` x 32 KiB.
+const READ_BUFFER: usize = 32 * 1024;
+
+struct Entry {
+    in_request: usize,
+    idle_since: Instant,
+    close: Arc<Notify>,
+}
+
+/// The registry of open connections.
+pub struct Connections {
+    cap: usize,
+    entries: Mutex<(u64, BTreeMap<u64, Entry>)>,
+}
+
+/// One registered connection; unregisters on drop.
+pub struct Connection {
+    registry: Arc<Connections>,
+    id: u64,
+    pub close: Arc<Notify>,
+}
+
+/// Marks a connection as in a request while it lives.
+pub struct InRequest {
+    registry: Arc<Connections>,
+    id: u64,
+}
+
+impl Connections {
+    /// `cap` connections, lowered to 64 under the open-files limit.
+    pub fn new(cap: usize) -> Arc<Connections> {
+        let cap = match open_files_limit() {
+            Some(limit) => cap.min(limit.saturating_sub(64).max(1)),
+            None => cap,
+        };
+        Arc::new(Connections {
+            cap,
+            entries: Mutex::default(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, (u64, BTreeMap<u64, Entry>)> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    pub fn open(&self) -> usize {
+        self.lock().1.len()
+    }
+
+    /// Registers a new connection, closing the longest-idle one at the cap; `None` when
+    /// every connection is busy.
+    pub fn admit(self: &Arc<Self>) -> Option<Connection> {
+        let mut guard = self.lock();
+        let (next, entries) = &mut *guard;
+        if entries.len() >= self.cap {
+            let victim = entries
+                .iter()
+                .filter(|(_, e)| e.in_request == 0 && e.idle_since.elapsed() >= EVICTABLE_AFTER)
+                .min_by_key(|(_, e)| e.idle_since)
+                .map(|(id, _)| *id)?;
+            if let Some(entry) = entries.remove(&victim) {
+                entry.close.notify_one();
+            }
+        }
+        *next += 1;
+        let close = Arc::new(Notify::new());
+        entries.insert(
+            *next,
+            Entry {
+                in_request: 0,
+                idle_since: Instant::now(),
+                close: close.clone(),
+            },
+        );
+        Some(Connection {
+            registry: self.clone(),
+            id: *next,
+            close,
+        })
+    }
+}
+
+impl Connection {
+    /// Marks the connection busy until the returned guard is dropped.
+    pub fn begin(&self) -> InRequest {
+        if let Some(entry) = self.registry.lock().1.get_mut(&self.id) {
+            entry.in_request += 1;
+        }
+        InRequest {
+            registry: self.registry.clone(),
+            id: self.id,
+        }
+    }
+
+    /// Whether the connection is in a request (then it is never closed for a newcomer).
+    pub fn is_busy(&self) -> bool {
+        self.registry
+            .lock()
+            .1
+            .get(&self.id)
+            .is_some_and(|e| e.in_request > 0)
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.registry.lock().1.remove(&self.id);
+    }
+}
+
+impl Drop for InRequest {
+    fn drop(&mut self) {
+        if let Some(entry) = self.registry.lock().1.get_mut(&self.id) {
+            entry.in_request = entry.in_request.saturating_sub(1);
+            entry.idle_since = Instant::now();
+        }
+    }
+}
+
+/// Accepts connections until `stop`, serving each on its own task.
+pub async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    registry: Arc<Connections>,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => match registry.admit() {
+                    Some(connection) => {
+                        let (shared, stop) = (shared.clone(), stop.clone());
+                        tokio::spawn(serve(stream, connection, shared, header_timeout, stop));
+                    }
+                    None => {
+                        shared.pipeline.metrics.refused("connections");
+                        tokio::spawn(refuse(stream));
+                    }
+                },
+                // Out of file descriptors and the like: back off instead of spinning.
+                Err(e) => {
+                    eprintln!("relink: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = stop.changed() => break,
+        }
+    }
+}
+
+/// One connection: served until the client closes it, the header timeout ends it, a
+/// newcomer needs its slot (only while it is between requests) or the relay stops (then
+/// the request in progress is answered first).
+async fn serve(
+    stream: TcpStream,
+    connection: Connection,
+    shared: Arc<Shared>,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let connection = Arc::new(connection);
+    let in_service = connection.clone();
+    let service = hyper::service::service_fn(move |request| {
+        let guard = in_service.begin();
+        let shared = shared.clone();
+        async move {
+            let reply = route(request, shared).await;
+            drop(guard);
+            reply
+        }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(READ_BUFFER);
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let mut stopping = *stop.borrow();
+    if stopping {
+        conn.as_mut().graceful_shutdown();
+    }
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            () = connection.close.notified() => {
+                if !connection.is_busy() {
+                    return;
+                }
+            }
+            changed = stop.changed(), if !stopping => {
+                stopping = true;
+                if changed.is_ok() {
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}
+
+/// Answers a connection over the cap with 503 and closes it. The request is read (a
+/// little, briefly) before closing, so the client sees the answer rather than a reset.
+pub async fn refuse(mut stream: TcpStream) {
+    let body = "relink: too many connections; retry later\n";
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(answer.as_bytes()).await;
+    let _ = stream.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let drain = async {
+        let mut total = 0;
+        while let Ok(n) = stream.read(&mut sink).await {
+            total += n;
+            if n == 0 || total > 1 << 20 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+}
+
+/// The soft open-files limit, from `/proc/self/limits` (Linux).
+fn open_files_limit() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_longest_idle_connection_makes_room() {
+        let registry = Arc::new(Connections {
+            cap: 2,
+            entries: Mutex::default(),
+        });
+        let old = registry.admit();
+        let busy = registry.admit();
+        let (Some(old), Some(busy)) = (old, busy) else {
+            panic!("not admitted")
+        };
+        let _request = busy.begin();
+        assert!(busy.is_busy());
+        // Nobody idle long enough yet: refused.
+        assert!(registry.admit().is_none());
+        if let Some(entry) = registry.lock().1.get_mut(&old.id) {
+            entry.idle_since -= EVICTABLE_AFTER;
+        }
+        let newcomer = registry.admit();
+        assert!(newcomer.is_some());
+        assert_eq!(registry.open(), 2);
+        assert!(!registry.lock().1.contains_key(&old.id));
+        assert!(open_files_limit().is_some());
+    }
+}

@@ -1,0 +1,145 @@
+//! The upstream senders: `--senders` threads that take batches off the sending queue and
+//! deliver them, retrying what OTLP calls retryable ([`crate::retry`]). Clients were
+//! answered when their batch was queued, so a slow or absent upstream delays delivery,
+//! never an acknowledgement; with several senders one slow batch does not hold up the
+//! others.
+
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::metrics::{Event, RelayMetrics};
+use crate::queue::{Batch, Popped, Queue};
+use crate::retry::{verdict, Backoff, Verdict};
+use crate::spool::Spool;
+use crate::upstream::Upstream;
+
+/// Set when the shutdown timeout has passed: senders stop retrying and leave what they
+/// hold to the spool (or to the count of undelivered batches).
+#[derive(Default)]
+pub struct Abandon {
+    set: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl Abandon {
+    pub fn set(&self) {
+        *self.set.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.changed.notify_all();
+    }
+
+    pub fn is_set(&self) -> bool {
+        *self.set.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sleeps `wait` unless abandoned first; `true` when abandoned.
+    pub fn sleep(&self, wait: Duration) -> bool {
+        let set = self.set.lock().unwrap_or_else(PoisonError::into_inner);
+        let (set, _) = self
+            .changed
+            .wait_timeout_while(set, wait, |set| !*set)
+            .unwrap_or_else(PoisonError::into_inner);
+        *set
+    }
+}
+
+/// What every sender shares.
+pub struct Senders {
+    pub upstream: Arc<Upstream>,
+    pub queue: Arc<Queue>,
+    pub spool: Option<Arc<Spool>>,
+    pub backoff: Backoff,
+    pub metrics: Arc<RelayMetrics>,
+    pub abandon: Arc<Abandon>,
+}
+
+impl Senders {
+    /// Starts `count` sender threads.
+    pub fn spawn(self, count: usize) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
+        let shared = Arc::new(self);
+        (0..count)
+            .map(|n| {
+                let shared = shared.clone();
+                std::thread::Builder::new()
+                    .name(format!("relink-send-{n}"))
+                    .spawn(move || shared.run())
+            })
+            .collect()
+    }
+
+    fn run(&self) {
+        loop {
+            match self.queue.pop(Duration::from_millis(200)) {
+                Popped::Batch(batch) => {
+                    if !self.deliver(&batch) {
+                        // Abandoned at shutdown: the batch stays counted (and spooled).
+                        return;
+                    }
+                    if let (Some(spool), Some(segment)) = (&self.spool, batch.segment) {
+                        spool.release(segment);
+                    }
+                    self.queue.finish(batch.bytes());
+                }
+                Popped::Empty if self.abandon.is_set() => return,
+                Popped::Empty => {}
+                Popped::Closed => return,
+            }
+        }
+    }
+
+    /// Sends one batch until it is delivered, refused for good or out of time; `false`
+    /// when the shutdown timeout cut it short.
+    fn deliver(&self, batch: &Batch) -> bool {
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let (reason, retry_after) = match self.upstream.send(batch.encoding, &batch.body) {
+                Ok(reply) => match verdict(reply.status) {
+                    Verdict::Delivered => {
+                        self.metrics.count(Event::UpstreamDelivered);
+                        return true;
+                    }
+                    Verdict::Permanent => {
+                        let text = String::from_utf8_lossy(&reply.body);
+                        let text: String = text.chars().take(200).collect();
+                        eprintln!(
+                            "relink: upstream {} answered {} (not retryable): the batch is dropped: {text}",
+                            self.upstream.url(),
+                            reply.status
+                        );
+                        self.metrics
+                            .dropped("upstream", &format!("status_{}", reply.status));
+                        return true;
+                    }
+                    Verdict::Retry => (
+                        format!("status {}", reply.status),
+                        reply.retry_after_delay(),
+                    ),
+                },
+                Err(message) => (message, None),
+            };
+            if self.abandon.is_set() {
+                return false;
+            }
+            let Some(wait) = self.backoff.delay(attempt, started.elapsed(), retry_after) else {
+                eprintln!(
+                    "relink: upstream {}: {reason}; retried for {:?}, the batch is dropped",
+                    self.upstream.url(),
+                    self.backoff.max_elapsed
+                );
+                self.metrics.dropped("upstream", "retries_exhausted");
+                return true;
+            };
+            if attempt == 1 {
+                eprintln!(
+                    "relink: upstream {}: {reason}; retrying in {wait:?}",
+                    self.upstream.url()
+                );
+            }
+            self.metrics.count(Event::Retry);
+            if self.abandon.sleep(wait) {
+                return false;
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Admission control: many concurrent large bodies stay under the README's memory bound
+//! (refused ones get 503 with `Retry-After`), and idle or slowloris connections cannot
+//! lock a new client out.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::process::{batch, post, RelayProcess};
+use super::sink::Sink;
+
+/// The bound the README states for the default flags.
+const RSS_BOUND: u64 = 512 << 20;
+
+#[test]
+fn sixty_four_concurrent_13_mb_bodies_stay_under_the_memory_bound() {
+    let sink = Sink::start();
+    let url = sink.url();
+    let relay = RelayProcess::spawn(&["--upstream", url.as_str()]);
+    // About 13 MB of protobuf: 40,000 spans with a 300-byte attribute each.
+    let (body, _) = batch(40_000, 300);
+    assert!(
+        body.len() > 13_000_000 && body.len() < 16 << 20,
+        "{}",
+        body.len()
+    );
+    let body = Arc::new(body);
+    let clients: Vec<_> = (0..64)
+        .map(|_| {
+            let (addr, body) = (relay.addr.clone(), body.clone());
+            std::thread::spawn(move || post(&addr, &body, Duration::from_secs(120)))
+        })
+        .collect();
+    let answers: Vec<_> = clients
+        .into_iter()
+        .map(|c| c.join().unwrap_or_else(|_| panic!("client")))
+        .collect();
+    let ok = answers.iter().filter(|a| a.status == 200).count();
+    let busy: Vec<_> = answers.iter().filter(|a| a.status == 503).collect();
+    assert!(ok >= 1, "{answers:?}");
+    assert_eq!(ok + busy.len(), 64, "{answers:?}");
+    assert!(busy.iter().all(|a| a.retry_after.is_some()), "{answers:?}");
+    let peak = relay.peak_rss();
+    assert!(peak > 0 && peak < RSS_BOUND, "peak RSS {} MiB", peak >> 20);
+    eprintln!(
+        "64 x {} bytes: {ok} accepted, {} refused, peak RSS {} MiB",
+        body.len(),
+        busy.len(),
+        peak >> 20
+    );
+}
+
+#[test]
+fn idle_and_slowloris_connections_do_not_lock_out_a_new_client() {
+    let sink = Sink::start();
+    let url = sink.url();
+    let relay = RelayProcess::spawn(&[
+        "--upstream",
+        url.as_str(),
+        "--max-connections",
+        "50",
+        "--header-timeout",
+        "30s",
+    ]);
+    let mut held = Vec::new();
+    for n in 0..120 {
+        let Ok(mut stream) = TcpStream::connect(&relay.addr) else {
+            continue;
+        };
+        if n % 2 == 0 {
+            // Slowloris: a request line and half a header, never finished.
+            let _ = stream.write_all(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Ty");
+        }
+        held.push(stream);
+    }
+    // Old enough to be closed for a newcomer.
+    std::thread::sleep(Duration::from_millis(1200));
+    let answer = post(&relay.addr, &batch(5, 10).0, Duration::from_secs(10));
+    assert_eq!(answer.status, 200, "{}", relay.log());
+    assert!(relay.metric("relink_relay_open_connections") <= 50);
+    drop(held);
+}
+
+#[test]
+fn the_header_timeout_closes_silent_connections() {
+    let sink = Sink::start();
+    let url = sink.url();
+    let relay = RelayProcess::spawn(&["--upstream", url.as_str(), "--header-timeout", "1s"]);
+    let mut silent = TcpStream::connect(&relay.addr).unwrap_or_else(|e| panic!("{e}"));
+    let _ = silent.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut buf = [0u8; 256];
+    // The relay closes it (read returns 0 or an error) well before the 10 s read timeout.
+    let started = std::time::Instant::now();
+    let read = std::io::Read::read(&mut silent, &mut buf);
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(started.elapsed() < Duration::from_secs(9));
+}
+
+#[test]
+fn a_body_that_stops_arriving_gets_408() {
+    let relay = RelayProcess::spawn(&["--body-timeout", "1s"]);
+    let mut stream = TcpStream::connect(&relay.addr).unwrap_or_else(|e| panic!("{e}"));
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = stream.write_all(
+        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"resourceSp",
+    );
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while let Ok(n @ 1..) = std::io::Read::read(&mut stream, &mut chunk) {
+        bytes.extend_from_slice(&chunk[..n]);
+        if bytes.windows(4).any(|w| w == b"\r\n\r\n") && bytes.ends_with(b"}") {
+            break;
+        }
+    }
+    let answer = String::from_utf8_lossy(&bytes);
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    assert!(
+        answer.contains("request body not received within 1s"),
+        "{answer}"
+    );
+}
