@@ -73,7 +73,7 @@ fn check_element(i: usize, record: &Value, kind: TriggerKind) -> Result<(), Deco
                 message: format!(
                     "expected a {} record, found {}",
                     kind.as_str(),
-                    json_type(other)
+                    crate::json::fields::json_type(other)
                 ),
             })
         }
@@ -83,7 +83,7 @@ fn check_element(i: usize, record: &Value, kind: TriggerKind) -> Result<(), Deco
     }
     let found = match source {
         Some(Value::String(s)) => format!("`{s}`"),
-        Some(other) => json_type(other).to_owned(),
+        Some(other) => crate::json::fields::json_type(other).to_owned(),
         None => "no eventSource".to_owned(),
     };
     Err(DecodeError::InvalidField {
@@ -91,17 +91,6 @@ fn check_element(i: usize, record: &Value, kind: TriggerKind) -> Result<(), Deco
         field: format!("{i}.eventSource"),
         message: format!("a batch of {} records cannot hold {found}", kind.as_str()),
     })
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// A decoder's error on the wrapped event, naming the field as the bare input has it.

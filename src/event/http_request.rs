@@ -49,7 +49,14 @@ impl<'a> Headers<'a> {
                             list.push((name.as_str(), header_value(value, &item, input)?));
                         }
                     }
-                    other => return Err(wrong(input, &path, "an array of strings", other)),
+                    other => {
+                        return Err(crate::json::fields::wrong_type(
+                            input,
+                            &path,
+                            "an array of strings",
+                            other,
+                        ))
+                    }
                 }
             }
         }
@@ -120,7 +127,14 @@ pub(super) fn query_string(
                         pairs.push((name.as_str(), header_value(value, &item, input)?));
                     }
                 }
-                other => return Err(wrong(input, &path, "an array of strings", other)),
+                other => {
+                    return Err(crate::json::fields::wrong_type(
+                        input,
+                        &path,
+                        "an array of strings",
+                        other,
+                    ))
+                }
             }
         }
     }
@@ -208,7 +222,12 @@ fn object_or_null<'a>(
     match json_pointer(event, path) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => Ok(Some(m)),
-        Some(other) => Err(wrong(input, path, "an object", other)),
+        Some(other) => Err(crate::json::fields::wrong_type(
+            input,
+            path,
+            "an object",
+            other,
+        )),
     }
 }
 
@@ -219,20 +238,10 @@ fn header_value<'a>(
 ) -> Result<&'a str, DecodeError> {
     match value {
         Value::String(s) => Ok(s.as_str()),
-        other => Err(wrong(input, path, "a string", other)),
+        other => Err(crate::json::fields::wrong_type(
+            input, path, "a string", other,
+        )),
     }
-}
-
-fn wrong(input: &'static str, path: &str, want: &str, got: &Value) -> DecodeError {
-    let got = match got {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    };
-    invalid(input, path, format!("expected {want}, found {got}"))
 }
 
 #[cfg(test)]

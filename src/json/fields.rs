@@ -230,16 +230,25 @@ pub(crate) fn invalid(input: &'static str, path: &str, message: String) -> Decod
     }
 }
 
-fn wrong_type(input: &'static str, path: &str, want: &str, got: &Value) -> DecodeError {
-    let got = match got {
+/// A field of the wrong JSON type.
+pub(crate) fn wrong_type(input: &'static str, path: &str, want: &str, got: &Value) -> DecodeError {
+    invalid(
+        input,
+        path,
+        format!("expected {want}, found {}", json_type(got)),
+    )
+}
+
+/// How a JSON value's type is named in errors.
+pub(crate) fn json_type(value: &Value) -> &'static str {
+    match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
         Value::Number(_) => "a number",
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
-    };
-    invalid(input, path, format!("expected {want}, found {got}"))
+    }
 }
 
 /// Joins a base pointer and a child key, escaping as RFC 6901 requires.

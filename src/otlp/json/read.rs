@@ -246,16 +246,7 @@ pub(crate) fn double_value(value: &Value, path: &Path) -> Result<f64, DecodeErro
 }
 
 /// How a JSON value is described in errors.
-pub(crate) fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+pub(crate) use crate::json::fields::json_type as kind;
 
 /// A scalar as it appears in the input, cut short so that errors stay one line.
 fn preview(value: &Value) -> String {
