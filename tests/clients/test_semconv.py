@@ -8,7 +8,7 @@ documented list; and no span kind or status contradicts the conventions.
   `src/inferred/conventions.md` states.
 - relink's own keys are parsed from its documentation, so the docs and this test cannot
   drift: the `relink.*` table and the "outside the registry" table of
-  `src/inferred/conventions.md`, and the "what relink writes" table of `src/relink/mod.rs`.
+  `src/inferred/conventions.md`, and the "what relink writes" table of `src/processor/mod.rs`.
 - What relink makes: `relink event --otlp` over every golden event, Step Functions and
   fixture payload (inferred spans, workflow spans), and the attributes and links relink added
   in every relinking golden case (`tests/golden/relink/*/expected-N.json` against
@@ -28,7 +28,7 @@ import pytest
 from conftest import REPO
 
 CONVENTIONS = REPO / "src" / "inferred" / "conventions.md"
-RELINK_DOC = REPO / "src" / "relink" / "mod.rs"
+RELINK_DOC = REPO / "src" / "processor" / "mod.rs"
 GOLDEN = REPO / "tests" / "golden"
 FIXTURES = REPO / "tests" / "fixtures"
 
@@ -129,7 +129,7 @@ def documented():
     # Only its relink.* keys: any other key there must be a registry key or listed outside it.
     for key in table_column(relink, "What relink writes", 1):
         if key.startswith("relink."):
-            found.setdefault(key, "src/relink/mod.rs, what relink writes")
+            found.setdefault(key, "src/processor/mod.rs, what relink writes")
     return found
 
 

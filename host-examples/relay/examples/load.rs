@@ -5,7 +5,7 @@
 //! run the benchmark checks that the upstream received every acknowledged span.
 //!
 //! ```sh
-//! cargo build --release -p relink-relay && host-examples/relay/build-component.sh
+//! cargo build --release -p relink-relay && host-examples/component/build.sh
 //! cargo run --release -p relink-relay --example load -- [--seconds 5] [--relay BINARY]
 //! ```
 
