@@ -975,8 +975,9 @@ fn every_golden_case_over_http_gives_its_expected_outputs() {
                 continue;
             }
             assert_eq!(reply.status, 200, "{name} batch {n}");
+            // A 200 means queued: the sender delivers it (one sender, in order) soon after.
             let body = upstream
-                .received()
+                .wait_received(forwarded + 1)
                 .get(forwarded)
                 .map(|r| r.body.clone())
                 .unwrap_or_else(|| panic!("{name} batch {n}: nothing forwarded"));
