@@ -116,11 +116,11 @@ impl Session {
     ) -> Outcome {
         match processed {
             Ok(outcome) => outcome,
-            Err(DecodeError::UnknownEvent { .. }) => {
-                let error = read(input, &self.processor.settings().stepfn).err();
-                failed(&error.unwrap_or(DecodeError::UnknownEvent {
-                    hint: "not an execution record".into(),
-                }))
+            Err(unknown @ DecodeError::UnknownEvent { .. }) => {
+                match read(input, &self.processor.settings().stepfn) {
+                    Err(e) => failed(&e),
+                    Ok(_) => failed(&unknown),
+                }
             }
             Err(e) => failed(&e),
         }
