@@ -1,4 +1,6 @@
-//! Accepting connections within a cap. Every connection is registered with whether it is
+//! Accepting connections within a cap, on the OTLP/HTTP and the gRPC listener (one cap for
+//! both), with TLS when configured and HTTP/1.1 or HTTP/2 (hyper-util's auto server: h2c
+//! with prior knowledge, or `h2` chosen by ALPN). Every connection is registered with whether it is
 //! in a request; hyper's header-read timeout (which starts whenever a connection waits for
 //! a request, so it also ends idle keep-alive connections) bounds slow or silent clients.
 //!
@@ -13,12 +15,20 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+
+use http_body_util::Either;
+use hyper::body::Incoming;
+use hyper::Request;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 
+use crate::metrics::Event;
 use crate::routes::{route, Shared};
+use crate::tls::TlsReceiver;
 
 /// A connection is idle enough to be closed for a newcomer after this long without a
 /// request (so a response just written has left).
@@ -123,6 +133,13 @@ impl Connection {
         }
     }
 
+    /// How long the connection has been between requests; `None` while in one.
+    pub fn idle_for(&self) -> Option<Duration> {
+        let guard = self.registry.lock();
+        let entry = guard.1.get(&self.id)?;
+        (entry.in_request == 0).then(|| entry.idle_since.elapsed())
+    }
+
     /// Whether the connection is in a request (then it is never closed for a newcomer).
     pub fn is_busy(&self) -> bool {
         self.registry
@@ -148,9 +165,34 @@ impl Drop for InRequest {
     }
 }
 
+/// What a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// OTLP/HTTP (and the other HTTP routes) over HTTP/1.1 or HTTP/2; a gRPC request that
+    /// arrives here is served as on the gRPC port.
+    OtlpHttp,
+    /// OTLP/gRPC, HTTP/2 only.
+    OtlpGrpc,
+}
+
+/// One listening socket's protocol and TLS.
+pub struct Endpoint {
+    pub protocol: Protocol,
+    pub tls: Option<TlsReceiver>,
+}
+
+/// The HTTP/2 limits: a window of 64 KiB per stream and per connection (HTTP/2's own
+/// default) keeps what a connection can buffer at what HTTP/1.1 buffers, so the memory
+/// bound holds whatever the protocol; 100 concurrent streams as gRPC servers commonly
+/// allow; request headers at most 16 KiB like the HTTP/1.1 read buffer.
+const H2_WINDOW: u32 = 64 * 1024;
+const H2_MAX_STREAMS: u32 = 100;
+const H2_MAX_HEADER_LIST: u32 = 16 * 1024;
+
 /// Accepts connections until `stop`, serving each on its own task.
 pub async fn accept_loop(
     listener: TcpListener,
+    endpoint: Arc<Endpoint>,
     shared: Arc<Shared>,
     registry: Arc<Connections>,
     header_timeout: Duration,
@@ -161,12 +203,17 @@ pub async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => match registry.admit() {
                     Some(connection) => {
-                        let (shared, stop) = (shared.clone(), stop.clone());
-                        tokio::spawn(serve(stream, connection, shared, header_timeout, stop));
+                        let (endpoint, shared, stop) = (endpoint.clone(), shared.clone(), stop.clone());
+                        tokio::spawn(serve(stream, connection, endpoint, shared, header_timeout, stop));
                     }
                     None => {
                         shared.pipeline.metrics.refused("connections");
-                        tokio::spawn(refuse(stream));
+                        // An HTTP/1.1 answer only where a plain HTTP/1.1 client may be
+                        // listening; TLS and gRPC clients see the connection close, which
+                        // they retry (gRPC: UNAVAILABLE).
+                        if endpoint.protocol == Protocol::OtlpHttp && endpoint.tls.is_none() {
+                            tokio::spawn(refuse(stream));
+                        }
                     }
                 },
                 // Out of file descriptors and the like: back off instead of spinning.
@@ -180,38 +227,108 @@ pub async fn accept_loop(
     }
 }
 
-/// One connection: served until the client closes it, the header timeout ends it, a
-/// newcomer needs its slot (only while it is between requests) or the relay stops (then
-/// the request in progress is answered first).
+/// One connection: the TLS handshake first (within the header timeout), then HTTP.
 async fn serve(
     stream: TcpStream,
     connection: Connection,
+    endpoint: Arc<Endpoint>,
+    shared: Arc<Shared>,
+    header_timeout: Duration,
+    stop: watch::Receiver<bool>,
+) {
+    let Some(tls) = &endpoint.tls else {
+        return serve_http(
+            TokioIo::new(stream),
+            connection,
+            endpoint.protocol,
+            shared,
+            header_timeout,
+            stop,
+        )
+        .await;
+    };
+    match tokio::time::timeout(header_timeout, tls.acceptor().accept(stream)).await {
+        Ok(Ok(stream)) => {
+            serve_http(
+                TokioIo::new(stream),
+                connection,
+                endpoint.protocol,
+                shared,
+                header_timeout,
+                stop,
+            )
+            .await
+        }
+        // A client that does not trust the certificate, or has none under mTLS: its TLS
+        // stack reports the alert; the relay counts it (one line per failure would let
+        // any scanner fill the log).
+        Ok(Err(_)) | Err(_) => shared.pipeline.metrics.count(Event::TlsHandshakeFailed),
+    }
+}
+
+/// HTTP on an accepted (maybe TLS) connection: served until the client closes it, the
+/// header timeout ends it (HTTP/1.1: hyper's header timer; HTTP/2: no stream for that
+/// long), a newcomer needs its slot (only while it is between requests) or the relay
+/// stops (then the requests in progress are answered first).
+async fn serve_http<I>(
+    io: TokioIo<I>,
+    connection: Connection,
+    protocol: Protocol,
     shared: Arc<Shared>,
     header_timeout: Duration,
     mut stop: watch::Receiver<bool>,
-) {
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let connection = Arc::new(connection);
     let in_service = connection.clone();
-    let service = hyper::service::service_fn(move |request| {
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let guard = in_service.begin();
         let shared = shared.clone();
         async move {
-            let reply = route(request, shared).await;
+            let grpc = protocol == Protocol::OtlpGrpc || crate::grpc::is_grpc(&request);
+            shared
+                .pipeline
+                .metrics
+                .request(match (grpc, request.version()) {
+                    (true, _) => "grpc",
+                    (false, hyper::Version::HTTP_2) => "http2",
+                    (false, _) => "http1",
+                });
+            let response = match grpc {
+                true => crate::grpc::route(request, shared).await.map(Either::Right),
+                false => match route(request, shared).await {
+                    Ok(response) => response.map(Either::Left),
+                    Err(never) => match never {},
+                },
+            };
             drop(guard);
-            reply
+            Ok::<_, Infallible>(response)
         }
     });
-    let mut builder = hyper::server::conn::http1::Builder::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
+        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
         .max_buf_size(READ_BUFFER);
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .initial_stream_window_size(H2_WINDOW)
+        .initial_connection_window_size(H2_WINDOW)
+        .max_concurrent_streams(H2_MAX_STREAMS)
+        .max_header_list_size(H2_MAX_HEADER_LIST);
+    if protocol == Protocol::OtlpGrpc {
+        builder = builder.http2_only();
+    }
+    let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
     let mut stopping = *stop.borrow();
     if stopping {
         conn.as_mut().graceful_shutdown();
     }
+    let mut idle_check = tokio::time::interval(header_timeout.min(Duration::from_secs(1)));
     loop {
         tokio::select! {
             _ = conn.as_mut() => return,
@@ -223,6 +340,12 @@ async fn serve(
             changed = stop.changed(), if !stopping => {
                 stopping = true;
                 if changed.is_ok() {
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+            _ = idle_check.tick(), if !stopping => {
+                if connection.idle_for().is_some_and(|idle| idle >= header_timeout) {
+                    stopping = true;
                     conn.as_mut().graceful_shutdown();
                 }
             }

@@ -1,4 +1,4 @@
-//! relink-relay: an OTLP/HTTP relay that runs every trace export through the relink
+//! relink-relay: an OTLP/HTTP and OTLP/gRPC relay that runs every trace export through the relink
 //! WebAssembly component in wasmtime, then forwards it upstream and/or appends it to a
 //! file. It is what `relink serve` runs; see this crate's README for the concurrency model.
 //!
@@ -6,7 +6,10 @@
 //! - [`component`]: the wasmtime embedding of `relink.wasm` (one processor, kept).
 //! - [`otlp_http`]: OTLP/HTTP content types, bounded gzip, response bodies.
 //! - [`admission`]: the budget of request bytes in flight and the body deadline.
-//! - [`connections`]: accepting within a connection cap, timeouts, idle eviction.
+//! - [`connections`]: accepting within a connection cap, timeouts, idle eviction, TLS,
+//!   HTTP/1.1 and HTTP/2.
+//! - [`grpc`]: OTLP/gRPC framing, status codes and trailers.
+//! - [`tls`], [`auth`]: the receivers' TLS/mTLS and bearer token, reloaded on SIGHUP.
 //! - [`routes`]: the HTTP routes, `/health` and `/ready`.
 //! - [`export`]: one export request through the component to the outputs.
 //! - [`delivery`]: the outputs and the acknowledgement rule (queued, or spooled, = 2xx).
@@ -22,11 +25,13 @@
 //! - [`cli`]: the `serve` and `tree` commands, shared by `relink` and `relink-relay`.
 
 pub mod admission;
+pub mod auth;
 pub mod cli;
 pub mod component;
 pub mod connections;
 pub mod delivery;
 pub mod export;
+pub mod grpc;
 pub mod memory;
 pub mod metrics;
 pub mod options;
@@ -39,6 +44,7 @@ pub mod sender;
 pub mod serve;
 pub mod site;
 pub mod spool;
+pub mod tls;
 pub mod tree;
 pub mod upstream;
 

@@ -30,6 +30,11 @@ pub struct RelayMetrics {
     refused: Mutex<BTreeMap<&'static str, u64>>,
     /// Acknowledged batches an output gave up, by `(output, reason)`.
     dropped: Mutex<BTreeMap<(String, String), u64>>,
+    /// Requests by protocol: `http1`, `http2` (OTLP/HTTP and the other routes), `grpc`.
+    requests: Mutex<BTreeMap<&'static str, u64>>,
+    /// gRPC answers by status name.
+    grpc_responses: Mutex<BTreeMap<&'static str, u64>>,
+    tls_handshake_failures: AtomicU64,
 }
 
 /// One relay event worth counting.
@@ -52,6 +57,8 @@ pub enum Event {
     Replayed(u64),
     /// Spool segments whose torn tail was skipped at start.
     SpoolTorn(u64),
+    /// A TLS handshake failed or timed out (an untrusted certificate, none under mTLS).
+    TlsHandshakeFailed,
 }
 
 impl RelayMetrics {
@@ -74,8 +81,23 @@ impl RelayMetrics {
             Event::Spooled => (&self.spooled, 1),
             Event::Replayed(n) => (&self.replayed, n),
             Event::SpoolTorn(n) => (&self.spool_torn, n),
+            Event::TlsHandshakeFailed => (&self.tls_handshake_failures, 1),
         };
         cell.fetch_add(by, Ordering::Relaxed);
+    }
+
+    /// A request received, by protocol.
+    pub fn request(&self, protocol: &'static str) {
+        if let Ok(mut map) = self.requests.lock() {
+            *map.entry(protocol).or_default() += 1;
+        }
+    }
+
+    /// A gRPC answer, by status name.
+    pub fn grpc_response(&self, code: &'static str) {
+        if let Ok(mut map) = self.grpc_responses.lock() {
+            *map.entry(code).or_default() += 1;
+        }
     }
 
     /// A request refused by back-pressure (503/429 with `Retry-After`).
@@ -99,7 +121,7 @@ impl RelayMetrics {
     }
 
     /// The relay's counters as `(prometheus name, value)`, responses excluded.
-    fn scalars(&self, restarts: u64) -> [(&'static str, u64); 11] {
+    fn scalars(&self, restarts: u64) -> [(&'static str, u64); 12] {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         [
             ("relink_relay_request_bytes_total", get(&self.request_bytes)),
@@ -122,6 +144,10 @@ impl RelayMetrics {
             ("relink_relay_spooled_total", get(&self.spooled)),
             ("relink_relay_replayed_total", get(&self.replayed)),
             ("relink_relay_spool_torn_total", get(&self.spool_torn)),
+            (
+                "relink_relay_tls_handshake_failures_total",
+                get(&self.tls_handshake_failures),
+            ),
         ]
     }
 
@@ -157,6 +183,19 @@ impl RelayMetrics {
                 out,
                 "relink_relay_dropped_total{{output=\"{output}\",reason=\"{reason}\"}} {n}"
             );
+        }
+        for (name, label, map) in [
+            ("relink_relay_requests_total", "protocol", &self.requests),
+            (
+                "relink_relay_grpc_responses_total",
+                "grpc_code",
+                &self.grpc_responses,
+            ),
+        ] {
+            let _ = writeln!(out, "# TYPE {name} counter");
+            for (value, n) in map.lock().map(|m| m.clone()).unwrap_or_default() {
+                let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");
+            }
         }
         for (name, value) in gauges {
             let _ = writeln!(out, "# TYPE {name} gauge\n{name} {value}");
@@ -211,6 +250,8 @@ mod tests {
         metrics.count(Event::FileLine);
         metrics.refused("queue_full");
         metrics.dropped("upstream", "status_400");
+        metrics.request("grpc");
+        metrics.grpc_response("UNAVAILABLE");
         let component = [
             Counter {
                 name: "links.pointer".into(),
@@ -250,10 +291,16 @@ relink_relay_spooled_total 0
 relink_relay_replayed_total 0
 # TYPE relink_relay_spool_torn_total counter
 relink_relay_spool_torn_total 0
+# TYPE relink_relay_tls_handshake_failures_total counter
+relink_relay_tls_handshake_failures_total 0
 # TYPE relink_relay_refused_total counter
 relink_relay_refused_total{reason=\"queue_full\"} 1
 # TYPE relink_relay_dropped_total counter
 relink_relay_dropped_total{output=\"upstream\",reason=\"status_400\"} 1
+# TYPE relink_relay_requests_total counter
+relink_relay_requests_total{protocol=\"grpc\"} 1
+# TYPE relink_relay_grpc_responses_total counter
+relink_relay_grpc_responses_total{grpc_code=\"UNAVAILABLE\"} 1
 # TYPE relink_relay_queue_bytes gauge
 relink_relay_queue_bytes 5
 # TYPE relink_links_pointer_total counter

@@ -8,7 +8,7 @@ use std::time::Duration;
 pub const USAGE: &str = "usage: relink serve [--listen ADDR] [--component FILE] [--config FILE]
                     [--upstream http://HOST:PORT] [--out FILE] [--max-body BYTES]
                     [--workers N] [--log-interval SECONDS] [--playground DIR]
-                    [delivery, admission and shutdown flags below]
+                    [delivery, admission, shutdown and receiver flags below]
 
   --listen ADDR         address to accept OTLP/HTTP on (default 127.0.0.1:4318)
   --component FILE      the relink component (default dist/relink.wasm)
@@ -37,7 +37,15 @@ admission:
   --max-connections N   open connections (default 1024, at most the fd limit less 64)
   --header-timeout D    request headers, also the keep-alive idle limit (default 10s)
   --body-timeout D      a whole request body (default 30s)
-  --shutdown-timeout D  drain on SIGTERM, longer than --upstream-timeout (default 30s)";
+  --shutdown-timeout D  drain on SIGTERM, longer than --upstream-timeout (default 30s)
+receivers (OTLP/HTTP on --listen speaks HTTP/1.1 and HTTP/2; OTLP/gRPC beside it):
+  --grpc-listen ADDR|off  address to accept OTLP/gRPC on (default 127.0.0.1:4317; the default
+                        is skipped with a warning when that port is taken; off = none)
+  --tls-cert FILE       serve both receivers over TLS with this PEM certificate chain
+  --tls-key FILE        and this PEM private key (both re-read on SIGHUP)
+  --tls-client-ca FILE  require client certificates signed by these PEM CAs (mTLS)
+  --bearer-token-file FILE  require `authorization: Bearer <the file's first line>` on
+                        both receivers (401 / UNAUTHENTICATED); re-read on SIGHUP";
 
 /// Whether each `--out` line is synced to disk before the next one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +111,97 @@ impl Default for Admission {
     }
 }
 
+/// Where OTLP/gRPC is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrpcListen {
+    /// Not given: 127.0.0.1:4317, skipped with a warning when taken, so a second relay on
+    /// one host (or a test) still starts.
+    Default(SocketAddr),
+    /// `--grpc-listen ADDR`: must bind.
+    Given(SocketAddr),
+    /// `--grpc-listen off`.
+    Off,
+}
+
+/// The PEM files of the receivers' TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Client certificates are required and checked against these CAs.
+    pub client_ca: Option<PathBuf>,
+}
+
+/// The receiving side: the gRPC listener, TLS, the bearer token (`--listen` stays above).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receivers {
+    pub grpc_listen: GrpcListen,
+    pub tls: Option<TlsFiles>,
+    pub bearer_token_file: Option<PathBuf>,
+}
+
+impl Default for Receivers {
+    fn default() -> Receivers {
+        Receivers {
+            grpc_listen: GrpcListen::Default(SocketAddr::from(([127, 0, 0, 1], 4317))),
+            tls: None,
+            bearer_token_file: None,
+        }
+    }
+}
+
+/// The receiver flags as parsed, checked together once every word is read.
+#[derive(Default)]
+struct ReceiverFlags {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    client_ca: Option<PathBuf>,
+}
+
+impl ReceiverFlags {
+    const NAMES: [&'static str; 5] = [
+        "--grpc-listen",
+        "--tls-cert",
+        "--tls-key",
+        "--tls-client-ca",
+        "--bearer-token-file",
+    ];
+
+    fn take(&mut self, receivers: &mut Receivers, flag: &str, value: &str) -> Result<(), String> {
+        match flag {
+            "--grpc-listen" => {
+                receivers.grpc_listen = match value {
+                    "off" | "none" => GrpcListen::Off,
+                    _ => GrpcListen::Given(value.parse().map_err(|_| {
+                        format!(
+                            "--grpc-listen: `{value}` is not an address like 127.0.0.1:4317 or off"
+                        )
+                    })?),
+                }
+            }
+            "--tls-cert" => self.cert = Some(PathBuf::from(value)),
+            "--tls-key" => self.key = Some(PathBuf::from(value)),
+            "--tls-client-ca" => self.client_ca = Some(PathBuf::from(value)),
+            _ => receivers.bearer_token_file = Some(PathBuf::from(value)),
+        }
+        Ok(())
+    }
+
+    fn finish(self, receivers: &mut Receivers) -> Result<(), String> {
+        receivers.tls = match (self.cert, self.key, self.client_ca) {
+            (None, None, None) => None,
+            (Some(cert), Some(key), client_ca) => Some(TlsFiles {
+                cert,
+                key,
+                client_ca,
+            }),
+            (None, _, _) => return Err("--tls-key and --tls-client-ca need --tls-cert".into()),
+            (Some(_), None, _) => return Err("--tls-cert needs --tls-key".into()),
+        };
+        Ok(())
+    }
+}
+
 /// What `relink serve` was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServeOptions {
@@ -121,6 +220,7 @@ pub struct ServeOptions {
     pub playground: Option<PathBuf>,
     pub delivery: Delivery,
     pub admission: Admission,
+    pub receivers: Receivers,
 }
 
 impl Default for ServeOptions {
@@ -139,6 +239,7 @@ impl Default for ServeOptions {
             playground: None,
             delivery: Delivery::default(),
             admission: Admission::default(),
+            receivers: Receivers::default(),
         }
     }
 }
@@ -147,6 +248,7 @@ impl ServeOptions {
     /// Parses the words after `serve`. Errors are one line naming the flag.
     pub fn parse(words: &[String]) -> Result<ServeOptions, String> {
         let mut options = ServeOptions::default();
+        let mut receiver_flags = ReceiverFlags::default();
         let mut iter = words.iter();
         while let Some(word) = iter.next() {
             let (flag, inline) = match word.split_once('=') {
@@ -182,9 +284,13 @@ impl ServeOptions {
                     })?;
                     options.log_interval = (secs > 0).then(|| Duration::from_secs(secs));
                 }
+                flag if ReceiverFlags::NAMES.contains(&flag) => {
+                    receiver_flags.take(&mut options.receivers, flag, &value)?
+                }
                 other => options.delivery_flag(other, &value)?,
             }
         }
+        receiver_flags.finish(&mut options.receivers)?;
         let (d, a) = (&options.delivery, &options.admission);
         if a.shutdown_timeout <= d.upstream_timeout {
             return Err(format!(
@@ -334,6 +440,42 @@ mod tests {
                     shutdown_timeout: secs(5),
                 }
             ))
+        );
+    }
+
+    #[test]
+    fn receiver_flags() {
+        let parsed = ServeOptions::parse(&words(
+            "--grpc-listen 0.0.0.0:5317 --tls-cert c.pem --tls-key k.pem --tls-client-ca ca.pem \
+             --bearer-token-file t",
+        ));
+        assert_eq!(
+            parsed.map(|o| o.receivers),
+            Ok(Receivers {
+                grpc_listen: GrpcListen::Given(SocketAddr::from(([0, 0, 0, 0], 5317))),
+                tls: Some(TlsFiles {
+                    cert: PathBuf::from("c.pem"),
+                    key: PathBuf::from("k.pem"),
+                    client_ca: Some(PathBuf::from("ca.pem")),
+                }),
+                bearer_token_file: Some(PathBuf::from("t")),
+            })
+        );
+        assert_eq!(
+            ServeOptions::parse(&words("--grpc-listen off")).map(|o| o.receivers.grpc_listen),
+            Ok(GrpcListen::Off)
+        );
+        assert_eq!(
+            ServeOptions::parse(&words("--grpc-listen 4317")),
+            Err("--grpc-listen: `4317` is not an address like 127.0.0.1:4317 or off".into())
+        );
+        assert_eq!(
+            ServeOptions::parse(&words("--tls-cert c.pem")),
+            Err("--tls-cert needs --tls-key".into())
+        );
+        assert_eq!(
+            ServeOptions::parse(&words("--tls-client-ca ca.pem")),
+            Err("--tls-key and --tls-client-ca need --tls-cert".into())
         );
     }
 

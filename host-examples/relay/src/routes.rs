@@ -10,7 +10,8 @@ use std::sync::Arc;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{
-    HeaderValue, ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER,
+    HeaderValue, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER,
+    WWW_AUTHENTICATE,
 };
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::Semaphore;
@@ -29,6 +30,8 @@ pub struct Shared {
     pub connections: Arc<crate::connections::Connections>,
     /// Set once SIGTERM/SIGINT arrived.
     pub stopping: AtomicBool,
+    /// `--bearer-token-file`: required on both receivers.
+    pub bearer: Option<Arc<crate::auth::BearerToken>>,
 }
 
 pub async fn route(
@@ -107,6 +110,15 @@ async fn export(
             Err(reply) => return http_reply(reply),
         },
     };
+    if let Some(token) = &shared.bearer {
+        if !token.accepts(request.headers().get(AUTHORIZATION)) {
+            let mut reply = http_reply(Reply::status(401, encoding, crate::auth::REFUSED));
+            reply
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return reply;
+        }
+    }
     let declared = header(CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
     let (body, reservation) = match shared.admission.read(request.into_body(), declared).await {
         Ok(read) => read,

@@ -1,5 +1,6 @@
 //! The relay process: loads the component, opens the outputs (sending queue, senders,
-//! spool and its replay, the `--out` writer), runs hyper's HTTP/1 server on a two-thread
+//! spool and its replay, the `--out` writer), runs hyper's HTTP/1.1 and HTTP/2 server (the
+//! OTLP/HTTP and the OTLP/gRPC listener, TLS when configured) on a two-thread
 //! tokio runtime, and shuts down in order: stop accepting, answer every request already
 //! read, drain the queues until `--shutdown-timeout`, keep the rest in the spool, and say
 //! what was not delivered.
@@ -20,14 +21,17 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use crate::admission::Admission;
+use crate::auth::BearerToken;
 use crate::component::{LoadError, Relinker};
-use crate::connections::Connections;
+use crate::connections::{Connections, Endpoint, Protocol};
 use crate::delivery::{Leftover, Outputs};
 use crate::export::Pipeline;
 use crate::metrics::{Event, RelayMetrics};
+use crate::options::GrpcListen;
 use crate::options::ServeOptions;
 use crate::routes::Shared;
 use crate::site::Site;
+use crate::tls::TlsReceiver;
 
 /// Why the relay could not start or stop cleanly; `code` is the process exit code.
 #[derive(Debug)]
@@ -60,7 +64,10 @@ pub struct Relay {
     connections: Arc<Connections>,
     runtime: tokio::runtime::Runtime,
     stop: watch::Sender<bool>,
-    server: tokio::task::JoinHandle<()>,
+    servers: Vec<tokio::task::JoinHandle<()>>,
+    /// The OTLP/HTTP and (when on) the gRPC listener, for TLS reloads.
+    endpoints: Vec<Arc<Endpoint>>,
+    grpc_addr: Option<SocketAddr>,
     shutdown_timeout: Duration,
     spool_dir: Option<std::path::PathBuf>,
 }
@@ -112,6 +119,37 @@ impl Relay {
         let addr = listener
             .local_addr()
             .map_err(|e| ServeError::system(format!("--listen {}: {e}", options.listen)))?;
+        let grpc_listener = bind_grpc(&runtime, options.receivers.grpc_listen)?;
+        let r = &options.receivers;
+        let tls = |alpn| {
+            r.tls
+                .as_ref()
+                .map(|files| TlsReceiver::load(files, alpn))
+                .transpose()
+                .map_err(ServeError::input)
+        };
+        let mut endpoints = vec![Arc::new(Endpoint {
+            protocol: Protocol::OtlpHttp,
+            tls: tls(crate::tls::ALPN_HTTP)?,
+        })];
+        if grpc_listener.is_some() {
+            endpoints.push(Arc::new(Endpoint {
+                protocol: Protocol::OtlpGrpc,
+                tls: tls(crate::tls::ALPN_GRPC)?,
+            }));
+        }
+        let bearer = r
+            .bearer_token_file
+            .as_deref()
+            .map(BearerToken::load)
+            .transpose()
+            .map_err(ServeError::input)?
+            .map(Arc::new);
+        let grpc_addr = grpc_listener
+            .as_ref()
+            .map(|l| l.local_addr())
+            .transpose()
+            .map_err(|e| ServeError::system(format!("--grpc-listen: {e}")))?;
         let a = &options.admission;
         let connections = Connections::new(a.max_connections);
         let shared = Arc::new(Shared {
@@ -121,15 +159,23 @@ impl Relay {
             admission: Admission::new(a.max_inflight_bytes, options.max_body, a.body_timeout),
             connections: connections.clone(),
             stopping: Default::default(),
+            bearer,
         });
         let (stop, stopped) = watch::channel(false);
-        let server = runtime.spawn(crate::connections::accept_loop(
-            listener,
-            shared.clone(),
-            connections.clone(),
-            a.header_timeout,
-            stopped.clone(),
-        ));
+        let servers = std::iter::once(listener)
+            .chain(grpc_listener)
+            .zip(&endpoints)
+            .map(|(listener, endpoint)| {
+                runtime.spawn(crate::connections::accept_loop(
+                    listener,
+                    endpoint.clone(),
+                    shared.clone(),
+                    connections.clone(),
+                    a.header_timeout,
+                    stopped.clone(),
+                ))
+            })
+            .collect();
         if let Some(every) = options.log_interval {
             runtime.spawn(log_loop(shared.pipeline.clone(), every, stopped));
         }
@@ -139,7 +185,9 @@ impl Relay {
             connections,
             runtime,
             stop,
-            server,
+            servers,
+            endpoints,
+            grpc_addr,
             shutdown_timeout: a.shutdown_timeout,
             spool_dir: options.delivery.spool.clone(),
         })
@@ -148,6 +196,41 @@ impl Relay {
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The gRPC listener's address, when it listens.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc_addr
+    }
+
+    /// Whether the receivers speak TLS.
+    pub fn tls(&self) -> bool {
+        self.endpoints.iter().any(|e| e.tls.is_some())
+    }
+
+    /// Reads the TLS files and the bearer token again (SIGHUP); one line per outcome.
+    /// What fails to load keeps its previous value, so the receivers keep serving.
+    pub fn reload_credentials(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for endpoint in &self.endpoints {
+            if let Some(tls) = &endpoint.tls {
+                let which = match endpoint.protocol {
+                    Protocol::OtlpHttp => "OTLP/HTTP",
+                    Protocol::OtlpGrpc => "OTLP/gRPC",
+                };
+                lines.push(match tls.reload() {
+                    Ok(()) => format!("reloaded the {which} TLS certificate and key"),
+                    Err(e) => format!("{e}; the {which} receiver keeps its previous certificate"),
+                });
+            }
+        }
+        if let Some(token) = &self.shared.bearer {
+            lines.push(match token.reload() {
+                Ok(()) => "reloaded the bearer token".to_string(),
+                Err(e) => format!("{e}; the previous token stays"),
+            });
+        }
+        lines
     }
 
     /// The request pipeline (its counters and outputs).
@@ -169,7 +252,8 @@ impl Relay {
     }
 
     /// Blocks until SIGINT or SIGTERM arrives and returns its name; each SIGHUP meanwhile
-    /// reopens the `--out` file (after a rename-based rotation).
+    /// reloads the TLS files and the bearer token and reopens the `--out` file (after a
+    /// rename-based rotation).
     pub fn wait_for(&self, signals: &mut Signals) -> &'static str {
         loop {
             let signal = self.runtime.block_on(async {
@@ -181,6 +265,9 @@ impl Relay {
             });
             if signal != "SIGHUP" {
                 return signal;
+            }
+            for line in self.reload_credentials() {
+                eprintln!("relink: SIGHUP: {line}");
             }
             if let Some(file) = &self.shared.pipeline.outputs.file {
                 match file.sink.reopen() {
@@ -203,7 +290,9 @@ impl Relay {
         let _ = self.stop.send(true);
         let connections = self.connections.clone();
         self.runtime.block_on(async {
-            let _ = self.server.await;
+            for server in self.servers {
+                let _ = server.await;
+            }
             while connections.open() > 0 && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -218,6 +307,32 @@ impl Relay {
         let report = leftover_report(&left, self.spool_dir.as_deref());
         synced?;
         report
+    }
+}
+
+/// The gRPC listener: an address given with `--grpc-listen` must bind; the default one
+/// is skipped with a warning when taken (another relay or collector on the host), so the
+/// OTLP/HTTP receiver still starts.
+fn bind_grpc(
+    runtime: &tokio::runtime::Runtime,
+    listen: GrpcListen,
+) -> Result<Option<TcpListener>, ServeError> {
+    match listen {
+        GrpcListen::Off => Ok(None),
+        GrpcListen::Given(addr) => runtime
+            .block_on(TcpListener::bind(addr))
+            .map(Some)
+            .map_err(|e| ServeError::system(format!("--grpc-listen {addr}: cannot listen: {e}"))),
+        GrpcListen::Default(addr) => match runtime.block_on(TcpListener::bind(addr)) {
+            Ok(listener) => Ok(Some(listener)),
+            Err(e) => {
+                eprintln!(
+                    "relink: OTLP/gRPC not started: the default {addr} is unavailable ({e}); \
+                     pass --grpc-listen ADDR, or --grpc-listen off to silence this"
+                );
+                Ok(None)
+            }
+        },
     }
 }
 
@@ -272,12 +387,35 @@ pub fn serve(options: &ServeOptions) -> Result<(), ServeError> {
     if sinks.is_empty() {
         sinks.push("no --upstream or --out: relinked requests are only counted".to_string());
     }
+    let scheme = match relay.tls() {
+        true => "https",
+        false => "http",
+    };
     eprintln!(
-        "relink: listening on http://{}/v1/traces with {}; {}",
+        "relink: listening on {scheme}://{}/v1/traces with {}; {}",
         relay.local_addr(),
         options.component.display(),
         sinks.join(", ")
     );
+    match relay.grpc_addr() {
+        Some(addr) => eprintln!(
+            "relink: OTLP/gRPC on {addr} ({}{})",
+            match relay.tls() {
+                true => "TLS",
+                false => "h2c",
+            },
+            match options
+                .receivers
+                .tls
+                .as_ref()
+                .and_then(|t| t.client_ca.as_ref())
+            {
+                Some(_) => ", client certificates required",
+                None => "",
+            }
+        ),
+        None => eprintln!("relink: OTLP/gRPC is off"),
+    }
     if let Some(dir) = &options.playground {
         eprintln!(
             "relink: playground ({}) at http://{}/",

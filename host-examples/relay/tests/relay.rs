@@ -7,6 +7,7 @@
 //! One test binary on purpose: every binary links wasmtime, which is slow to link.
 
 mod faults;
+mod receivers;
 mod support;
 
 use relink::otlp::{self, Encoding, ExportTraceServiceRequest};

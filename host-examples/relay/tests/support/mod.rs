@@ -3,7 +3,11 @@
 
 #![allow(dead_code)]
 
+pub mod certs;
+pub mod h2;
+
 use relink::otlp::ExportTraceServiceRequest;
+use relink_relay::options::GrpcListen;
 use relink_relay::{Relay, ServeOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -288,6 +292,10 @@ pub struct Opts<'a> {
     pub playground: Option<&'a Path>,
     /// 0: forward synchronously (the upstream's answer reaches the client).
     pub queue_bytes: usize,
+    /// The gRPC receiver on an ephemeral port (else off).
+    pub grpc: bool,
+    pub tls: Option<relink_relay::options::TlsFiles>,
+    pub bearer_token_file: Option<&'a Path>,
 }
 
 impl Default for Opts<'_> {
@@ -301,6 +309,9 @@ impl Default for Opts<'_> {
             workers: 2,
             playground: None,
             queue_bytes: 1 << 20,
+            grpc: false,
+            tls: None,
+            bearer_token_file: None,
         }
     }
 }
@@ -329,6 +340,14 @@ pub fn start(opts: Opts<'_>) -> Relay {
             queue_bytes: opts.queue_bytes,
             senders: 1,
             ..Default::default()
+        },
+        receivers: relink_relay::options::Receivers {
+            grpc_listen: match opts.grpc {
+                true => GrpcListen::Given("127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"))),
+                false => GrpcListen::Off,
+            },
+            tls: opts.tls,
+            bearer_token_file: opts.bearer_token_file.map(Path::to_path_buf),
         },
         ..ServeOptions::default()
     };

@@ -1,0 +1,511 @@
+//! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export` over HTTP/2,
+//! framed by hand per the gRPC-over-HTTP/2 specification
+//! (<https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md>) on hyper's HTTP/2
+//! server, so the export goes through the same admission, [`Pipeline`] and outputs as
+//! OTLP/HTTP and only the envelope differs:
+//!
+//! - the request is one length-prefixed message (1-byte compressed flag, 4-byte big-endian
+//!   length); a set flag means `grpc-encoding` (gzip here) applies to that message;
+//! - success is `200`, the framed `ExportTraceServiceResponse` (its `partial_success`
+//!   carries relink's warning when it passed the request through unchanged), then the
+//!   trailer `grpc-status: 0`;
+//! - every failure is Trailers-Only: `grpc-status`, a percent-encoded `grpc-message` and,
+//!   for back-pressure, `grpc-status-details-bin` with a `google.rpc.RetryInfo`.
+//!
+//! Codes follow the OTLP specification (<https://opentelemetry.io/docs/specs/otlp/#failures>):
+//! back-pressure (a full queue or spool, the bytes-in-flight budget) and an unreachable
+//! upstream in synchronous mode are `UNAVAILABLE`, with `RetryInfo` carrying the delay the
+//! HTTP side puts in `Retry-After` (the spec's throttling signal; `RESOURCE_EXHAUSTED` is
+//! kept for a message over `--max-body`, which no retry can fix); an undecodable message
+//! is `INVALID_ARGUMENT`; another method is `UNIMPLEMENTED`.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use http_body::{Body, Frame};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use prost::Message;
+use relink::otlp::Encoding;
+
+use crate::admission::{Refusal, RETRY_INFLIGHT};
+use crate::export::{ExportRequest, Reply};
+use crate::routes::Shared;
+
+/// The one method served.
+pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+/// The message encodings the relay reads (`grpc-accept-encoding`).
+const ACCEPT_ENCODING: &str = "identity,gzip";
+/// The length prefix of a gRPC message.
+const PREFIX: usize = 5;
+
+/// gRPC status codes (the ones the relay answers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    Ok = 0,
+    Cancelled = 1,
+    Unknown = 2,
+    InvalidArgument = 3,
+    DeadlineExceeded = 4,
+    PermissionDenied = 7,
+    ResourceExhausted = 8,
+    Unimplemented = 12,
+    Internal = 13,
+    Unavailable = 14,
+    Unauthenticated = 16,
+}
+
+impl Code {
+    /// The name used in `/metrics` (`grpc_code` label).
+    pub fn name(self) -> &'static str {
+        match self {
+            Code::Ok => "OK",
+            Code::Cancelled => "CANCELLED",
+            Code::Unknown => "UNKNOWN",
+            Code::InvalidArgument => "INVALID_ARGUMENT",
+            Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            Code::PermissionDenied => "PERMISSION_DENIED",
+            Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            Code::Unimplemented => "UNIMPLEMENTED",
+            Code::Internal => "INTERNAL",
+            Code::Unavailable => "UNAVAILABLE",
+            Code::Unauthenticated => "UNAUTHENTICATED",
+        }
+    }
+}
+
+/// A gRPC response body: at most one data frame, then the trailers.
+pub struct GrpcBody {
+    data: Option<Bytes>,
+    trailers: Option<HeaderMap>,
+}
+
+impl Body for GrpcBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if let Some(data) = self.data.take() {
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
+        Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_none() && self.trailers.is_none()
+    }
+}
+
+/// Whether a request on the OTLP/HTTP port is gRPC (so one port can serve both).
+pub fn is_grpc(request: &Request<Incoming>) -> bool {
+    request.version() == hyper::Version::HTTP_2
+        && content_type(request).is_some_and(|t| t.starts_with("application/grpc"))
+}
+
+fn content_type(request: &Request<Incoming>) -> Option<&str> {
+    request.headers().get(CONTENT_TYPE)?.to_str().ok()
+}
+
+/// Serves one gRPC request.
+pub async fn route(request: Request<Incoming>, shared: Arc<Shared>) -> Response<GrpcBody> {
+    let response = answer(request, shared.clone()).await;
+    let code = match response.status() {
+        StatusCode::OK => grpc_status_of(&response),
+        _ => Code::Unknown,
+    };
+    shared.pipeline.metrics.grpc_response(code.name());
+    response
+}
+
+async fn answer(request: Request<Incoming>, shared: Arc<Shared>) -> Response<GrpcBody> {
+    if request.method() != Method::POST {
+        return http_error(StatusCode::METHOD_NOT_ALLOWED, "gRPC uses POST");
+    }
+    let subtype = match content_type(&request).and_then(|t| t.strip_prefix("application/grpc")) {
+        Some(subtype) => subtype.to_ascii_lowercase(),
+        None => {
+            return http_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "content-type must be application/grpc",
+            )
+        }
+    };
+    if request.uri().path() != EXPORT_PATH {
+        let message = format!(
+            "unknown method {}: relink serves {EXPORT_PATH}",
+            request.uri().path()
+        );
+        return failure(Code::Unimplemented, &message, None);
+    }
+    if !matches!(subtype.as_str(), "" | "+proto") {
+        let message = format!("content-type application/grpc{subtype} is not supported: use application/grpc or application/grpc+proto");
+        return failure(Code::Unimplemented, &message, None);
+    }
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+    let gzip = match header("grpc-encoding").map(str::trim) {
+        None => false,
+        Some(e) if e.eq_ignore_ascii_case("identity") => false,
+        Some(e) if e.eq_ignore_ascii_case("gzip") => true,
+        Some(other) => {
+            let message =
+                format!("grpc-encoding `{other}` is not supported (use gzip or identity)");
+            return failure(Code::Unimplemented, &message, None);
+        }
+    };
+    if let Some(token) = &shared.bearer {
+        if !token.accepts(request.headers().get(hyper::header::AUTHORIZATION)) {
+            return failure(Code::Unauthenticated, crate::auth::REFUSED, None);
+        }
+    }
+    let declared = header(CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
+    let (mut body, reservation) = match shared.admission.read(request.into_body(), declared).await {
+        Ok(read) => read,
+        Err(Refusal::TooLarge(message)) => return failure(Code::ResourceExhausted, &message, None),
+        Err(Refusal::Busy(message)) => {
+            shared.pipeline.metrics.refused("inflight_bytes");
+            return failure(
+                Code::Unavailable,
+                &message,
+                Some(Duration::from_secs(RETRY_INFLIGHT.into())),
+            );
+        }
+        Err(Refusal::Timeout(message)) => return failure(Code::DeadlineExceeded, &message, None),
+        Err(Refusal::Broken(message)) => return failure(Code::Cancelled, &message, None),
+    };
+    let compressed = match unframe(&body) {
+        Ok(compressed) => compressed,
+        Err((code, message)) => return failure(code, &message, None),
+    };
+    if compressed && !gzip {
+        return failure(
+            Code::Internal,
+            "the message is flagged compressed but the request has no grpc-encoding",
+            None,
+        );
+    }
+    body.drain(..PREFIX);
+    let Ok(_permit) = shared.workers.clone().acquire_owned().await else {
+        return failure(Code::Unavailable, "the relay is shutting down", None);
+    };
+    let pipeline = shared.pipeline.clone();
+    let job = move || {
+        let reply = pipeline.export(ExportRequest {
+            encoding: Encoding::Protobuf,
+            content_encoding: compressed.then_some("gzip"),
+            body,
+        });
+        drop(reservation);
+        reply
+    };
+    match tokio::task::spawn_blocking(job).await {
+        Ok(reply) => from_reply(reply),
+        Err(e) => failure(
+            Code::Internal,
+            &format!("relink: request failed: {e}"),
+            None,
+        ),
+    }
+}
+
+/// Checks the one message of a unary request and returns its compressed flag.
+pub fn unframe(body: &[u8]) -> Result<bool, (Code, String)> {
+    let invalid = |m: String| Err((Code::InvalidArgument, m));
+    let Some((&[flag, a, b, c, d], message)) = body.split_first_chunk::<PREFIX>() else {
+        return invalid(format!(
+            "the request has no complete message ({} bytes)",
+            body.len()
+        ));
+    };
+    let length = u32::from_be_bytes([a, b, c, d]) as usize;
+    if flag > 1 {
+        return invalid(format!("message flag {flag} is neither 0 nor 1"));
+    }
+    match message.len().cmp(&length) {
+        std::cmp::Ordering::Less => invalid(format!(
+            "the message is cut short: {} of {length} bytes",
+            message.len()
+        )),
+        std::cmp::Ordering::Greater => {
+            invalid("Export is unary: the request carries more than one message".to_string())
+        }
+        std::cmp::Ordering::Equal => Ok(flag == 1),
+    }
+}
+
+/// The pipeline's answer (an OTLP/HTTP status and protobuf body) as gRPC.
+pub fn from_reply(reply: Reply) -> Response<GrpcBody> {
+    if (200..300).contains(&reply.status) {
+        return success(&reply.body);
+    }
+    let retry = reply
+        .retry_after
+        .as_deref()
+        .and_then(|v| crate::retry::parse_retry_after(v, SystemTime::now()));
+    // The gRPC project's HTTP-to-gRPC table, with the OTLP/HTTP statuses the relay uses.
+    let code = match reply.status {
+        400 | 415 => Code::InvalidArgument,
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::Unimplemented,
+        408 => Code::DeadlineExceeded,
+        413 => Code::ResourceExhausted,
+        429 | 502 | 503 | 504 => Code::Unavailable,
+        500 => Code::Internal,
+        _ => Code::Unknown,
+    };
+    let retry = match code {
+        Code::Unavailable => retry,
+        _ => None,
+    };
+    failure(code, &message_of(&reply), retry)
+}
+
+/// The message of an error reply: the `google.rpc.Status` the relay writes, else the
+/// start of whatever body (an upstream's, in synchronous mode) came back.
+fn message_of(reply: &Reply) -> String {
+    if reply
+        .content_type
+        .starts_with(Encoding::Protobuf.content_type())
+    {
+        if let Ok(status) = RpcStatus::decode(reply.body.as_slice()) {
+            if !status.message.is_empty() {
+                return status.message;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&reply.body[..reply.body.len().min(512)])
+        .trim()
+        .to_string();
+    match text.is_empty() {
+        true => format!("HTTP status {}", reply.status),
+        false => format!("HTTP status {}: {text}", reply.status),
+    }
+}
+
+fn success(message: &[u8]) -> Response<GrpcBody> {
+    let mut framed = Vec::with_capacity(PREFIX + message.len());
+    framed.push(0);
+    framed.extend_from_slice(
+        &u32::try_from(message.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    framed.extend_from_slice(message);
+    let mut trailers = HeaderMap::new();
+    trailers.insert("grpc-status", HeaderValue::from_static("0"));
+    let mut response = Response::new(GrpcBody {
+        data: Some(Bytes::from(framed)),
+        trailers: Some(trailers),
+    });
+    grpc_headers(response.headers_mut());
+    response
+}
+
+/// A Trailers-Only error response.
+pub fn failure(code: Code, message: &str, retry: Option<Duration>) -> Response<GrpcBody> {
+    let mut response = Response::new(GrpcBody {
+        data: None,
+        trailers: None,
+    });
+    let headers = response.headers_mut();
+    grpc_headers(headers);
+    headers.insert("grpc-status", HeaderValue::from(code as i32));
+    if let Ok(value) = HeaderValue::from_str(&percent_encode(message)) {
+        headers.insert("grpc-message", value);
+    }
+    if let Some(delay) = retry {
+        let details = status_details(code, message, delay);
+        let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(details);
+        if let Ok(value) = HeaderValue::from_str(&encoded) {
+            headers.insert("grpc-status-details-bin", value);
+        }
+    }
+    response
+}
+
+fn grpc_headers(headers: &mut HeaderMap) {
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert(
+        "grpc-accept-encoding",
+        HeaderValue::from_static(ACCEPT_ENCODING),
+    );
+}
+
+/// A request that is not gRPC at all gets a plain HTTP status, as the spec asks.
+fn http_error(status: StatusCode, message: &'static str) -> Response<GrpcBody> {
+    let mut response = Response::new(GrpcBody {
+        data: Some(Bytes::from_static(message.as_bytes())),
+        trailers: None,
+    });
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    response
+}
+
+/// The `grpc-status` of a response (its header, else its trailer: success).
+fn grpc_status_of(response: &Response<GrpcBody>) -> Code {
+    let status = response
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok());
+    match status.and_then(|s| s.parse::<i32>().ok()) {
+        None | Some(0) => Code::Ok,
+        Some(n) => [
+            Code::Cancelled,
+            Code::Unknown,
+            Code::InvalidArgument,
+            Code::DeadlineExceeded,
+            Code::PermissionDenied,
+            Code::ResourceExhausted,
+            Code::Unimplemented,
+            Code::Internal,
+            Code::Unavailable,
+            Code::Unauthenticated,
+        ]
+        .into_iter()
+        .find(|c| *c as i32 == n)
+        .unwrap_or(Code::Unknown),
+    }
+}
+
+/// `grpc-message`: bytes outside printable ASCII, and `%`, as `%XX` of their UTF-8.
+pub fn percent_encode(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for byte in message.bytes() {
+        match byte {
+            0x20..=0x7e if byte != b'%' => out.push(byte as char),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// `google.rpc.Status`, with details.
+#[derive(Clone, PartialEq, Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<Any>,
+}
+
+/// `google.protobuf.Any`.
+#[derive(Clone, PartialEq, Message)]
+struct Any {
+    #[prost(string, tag = "1")]
+    type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    value: Vec<u8>,
+}
+
+/// `google.rpc.RetryInfo`.
+#[derive(Clone, PartialEq, Message)]
+struct RetryInfo {
+    #[prost(message, optional, tag = "1")]
+    retry_delay: Option<ProtoDuration>,
+}
+
+/// `google.protobuf.Duration`.
+#[derive(Clone, PartialEq, Message)]
+struct ProtoDuration {
+    #[prost(int64, tag = "1")]
+    seconds: i64,
+    #[prost(int32, tag = "2")]
+    nanos: i32,
+}
+
+/// The `grpc-status-details-bin` of an error the client should retry after `delay`.
+fn status_details(code: Code, message: &str, delay: Duration) -> Vec<u8> {
+    let retry = RetryInfo {
+        retry_delay: Some(ProtoDuration {
+            seconds: i64::try_from(delay.as_secs()).unwrap_or(i64::MAX),
+            nanos: i32::try_from(delay.subsec_nanos()).unwrap_or(0),
+        }),
+    };
+    RpcStatus {
+        code: code as i32,
+        message: message.to_string(),
+        details: vec![Any {
+            type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
+            value: retry.encode_to_vec(),
+        }],
+    }
+    .encode_to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_message_per_request() {
+        assert_eq!(unframe(&[0, 0, 0, 0, 2, 8, 1]), Ok(false));
+        assert_eq!(unframe(&[1, 0, 0, 0, 0]), Ok(true));
+        assert_eq!(
+            unframe(&[0, 0, 0, 0, 3, 8, 1]).map_err(|e| e.0),
+            Err(Code::InvalidArgument)
+        );
+        assert_eq!(
+            unframe(&[0, 0, 0, 0, 1, 8, 1]).map_err(|e| e.0),
+            Err(Code::InvalidArgument)
+        );
+        assert_eq!(
+            unframe(&[2, 0, 0, 0, 0]).map_err(|e| e.0),
+            Err(Code::InvalidArgument)
+        );
+        assert_eq!(
+            unframe(&[0, 0]).map_err(|e| e.0),
+            Err(Code::InvalidArgument)
+        );
+    }
+
+    #[test]
+    fn messages_are_percent_encoded() {
+        assert_eq!(percent_encode("a b%c\u{e9}\n"), "a b%25c%C3%A9%0A");
+    }
+
+    #[test]
+    fn back_pressure_is_unavailable_with_retry_info() {
+        let reply = Reply::busy(Encoding::Protobuf, 5, "the sending queue is full");
+        let response = from_reply(reply);
+        let header = |n: &str| {
+            response
+                .headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert_eq!(header("grpc-status"), "14");
+        assert_eq!(header("grpc-message"), "the sending queue is full");
+        let details = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(header("grpc-status-details-bin"))
+            .unwrap_or_default();
+        let status = RpcStatus::decode(details.as_slice()).unwrap_or_default();
+        let retry = status
+            .details
+            .first()
+            .and_then(|any| RetryInfo::decode(any.value.as_slice()).ok())
+            .and_then(|r| r.retry_delay)
+            .map(|d| d.seconds);
+        assert_eq!((status.code, retry), (14, Some(5)));
+        let too_large = from_reply(Reply::status(413, Encoding::Protobuf, "too large"));
+        assert_eq!(
+            too_large.headers().get("grpc-status"),
+            Some(&HeaderValue::from(8))
+        );
+        assert!(too_large.headers().get("grpc-status-details-bin").is_none());
+    }
+}

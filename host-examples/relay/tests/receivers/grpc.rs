@@ -1,0 +1,337 @@
+//! OTLP/gRPC through the relay: the same pipeline as OTLP/HTTP behind gRPC's envelope.
+
+use std::time::Duration;
+
+use base64::Engine;
+use prost::Message;
+use relink::otlp::{self, ExportTraceServiceResponse};
+
+use super::{decode_protobuf, golden_protobuf};
+use crate::support::h2::{grpc_frame, post, Call, Client, EXPORT};
+use crate::support::*;
+
+const GRPC: [(&str, &str); 2] = [("content-type", "application/grpc"), ("te", "trailers")];
+
+fn h2c() -> Client {
+    Client {
+        http2: true,
+        tls: None,
+    }
+}
+
+fn call(relay: &relink_relay::Relay, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Call {
+    let addr = relay
+        .grpc_addr()
+        .unwrap_or_else(|| panic!("no gRPC listener"));
+    post(addr, &h2c(), path, headers, body).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The `ExportTraceServiceResponse` of a successful call.
+fn response_of(call: &Call) -> ExportTraceServiceResponse {
+    assert_eq!(
+        (
+            call.status,
+            call.grpc_status(),
+            call.header("content-type").as_deref()
+        ),
+        (200, Some(0), Some("application/grpc")),
+        "{call:?}"
+    );
+    let message = call.body.get(5..).unwrap_or_default();
+    assert_eq!(call.body.get(..5), Some(&grpc_frame(message, false)[..5]));
+    ExportTraceServiceResponse::decode(message).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn grpc_exports_are_relinked_and_forwarded_like_http_ones() {
+    let upstream = Upstream::start(200, "application/x-protobuf", b"", Duration::ZERO);
+    let relay = start(Opts {
+        upstream: Some(&upstream),
+        grpc: true,
+        ..Opts::default()
+    });
+    let mut expected = Vec::new();
+    for n in 1..=2 {
+        let (body, want) = golden_protobuf("s3-put-then-notify", n);
+        // The second batch gzip-compressed, as `grpc-encoding: gzip` clients send it.
+        let (framed, headers) = match n {
+            1 => (grpc_frame(&body, false), GRPC.to_vec()),
+            _ => (
+                grpc_frame(&otlp::gzip(&body), true),
+                [&GRPC[..], &[("grpc-encoding", "gzip")]].concat(),
+            ),
+        };
+        let answer = call(&relay, EXPORT, &headers, framed);
+        assert_eq!(response_of(&answer), ExportTraceServiceResponse::default());
+        assert_eq!(
+            answer.header("grpc-accept-encoding").as_deref(),
+            Some("identity,gzip")
+        );
+        expected.push(want);
+    }
+    let received = upstream.wait_received(2);
+    assert_eq!(received.len(), 2);
+    for (got, want) in received.iter().zip(&expected) {
+        assert_eq!(got.path, "/v1/traces");
+        // The second batch links to the first: one processor behind both protocols.
+        assert_eq!(&decode_protobuf(&got.body), want);
+    }
+    // The OTLP/HTTP port takes gRPC too, and OTLP/HTTP over h2c.
+    let (body, _) = golden_protobuf("pass-through", 1);
+    let on_http_port = post(
+        relay.local_addr(),
+        &h2c(),
+        EXPORT,
+        &GRPC,
+        grpc_frame(&body, false),
+    );
+    assert_eq!(on_http_port.map(|c| c.grpc_status()), Ok(Some(0)));
+    let http2 = post(
+        relay.local_addr(),
+        &h2c(),
+        "/v1/traces",
+        &[("content-type", "application/x-protobuf")],
+        body,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((http2.status, http2.body.as_slice()), (200, &b""[..]));
+    let metrics = String::from_utf8_lossy(&get(&relay, "/metrics").body).to_string();
+    for line in [
+        "relink_relay_requests_total{protocol=\"grpc\"} 3",
+        "relink_relay_requests_total{protocol=\"http2\"} 1",
+        "relink_relay_grpc_responses_total{grpc_code=\"OK\"} 3",
+    ] {
+        assert!(metrics.contains(line), "{line} not in\n{metrics}");
+    }
+    relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn bad_requests_get_the_grpc_status_the_spec_names() {
+    let relay = start(Opts {
+        grpc: true,
+        max_body: 64 * 1024,
+        ..Opts::default()
+    });
+    let (body, _) = golden_protobuf("pass-through", 1);
+    let gzip = [&GRPC[..], &[("grpc-encoding", "gzip")]].concat();
+    let cases: Vec<(&str, &str, Vec<(&str, &str)>, Vec<u8>, i32, &str)> = vec![
+        (
+            "not protobuf",
+            EXPORT,
+            GRPC.to_vec(),
+            grpc_frame(b"\xff\xff\xff", false),
+            3,
+            "otlp",
+        ),
+        (
+            "cut short",
+            EXPORT,
+            GRPC.to_vec(),
+            grpc_frame(&body, false)[..20].to_vec(),
+            3,
+            "cut short",
+        ),
+        (
+            "no message",
+            EXPORT,
+            GRPC.to_vec(),
+            Vec::new(),
+            3,
+            "no complete message",
+        ),
+        (
+            "two messages",
+            EXPORT,
+            GRPC.to_vec(),
+            [grpc_frame(&body, false), grpc_frame(&body, false)].concat(),
+            3,
+            "more than one message",
+        ),
+        (
+            "not gzip",
+            EXPORT,
+            gzip.clone(),
+            grpc_frame(b"nope", true),
+            3,
+            "invalid gzip",
+        ),
+        (
+            "over --max-body",
+            EXPORT,
+            GRPC.to_vec(),
+            grpc_frame(&vec![0u8; 70 * 1024], false),
+            8,
+            "exceeds the limit of 65536 bytes",
+        ),
+        (
+            "inflates over --max-body",
+            EXPORT,
+            gzip.clone(),
+            grpc_frame(&otlp::gzip(&vec![0u8; 1 << 20]), true),
+            8,
+            "inflates beyond the limit",
+        ),
+        (
+            "flagged compressed without an encoding",
+            EXPORT,
+            GRPC.to_vec(),
+            grpc_frame(&otlp::gzip(&body), true),
+            13,
+            "no grpc-encoding",
+        ),
+        (
+            "unknown encoding",
+            EXPORT,
+            [&GRPC[..], &[("grpc-encoding", "snappy")]].concat(),
+            grpc_frame(&body, false),
+            12,
+            "grpc-encoding `snappy`",
+        ),
+        (
+            "other method",
+            "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+            GRPC.to_vec(),
+            grpc_frame(&body, false),
+            12,
+            "unknown method",
+        ),
+        (
+            "JSON codec",
+            EXPORT,
+            vec![("content-type", "application/grpc+json")],
+            grpc_frame(b"{}", false),
+            12,
+            "application/grpc+json",
+        ),
+    ];
+    for (what, path, headers, framed, code, message) in cases {
+        let answer = call(&relay, path, &headers, framed);
+        // Trailers-Only: the status is in the headers, there is no message.
+        assert_eq!(
+            (
+                answer.status,
+                answer.header("grpc-status"),
+                answer.body.len()
+            ),
+            (200, Some(code.to_string()), 0),
+            "{what}: {answer:?}"
+        );
+        assert!(
+            answer.grpc_message().contains(message),
+            "{what}: {answer:?}"
+        );
+        assert!(
+            answer.header("grpc-status-details-bin").is_none(),
+            "{what}: not retryable"
+        );
+    }
+    // Not gRPC at all: plain HTTP statuses.
+    let plain = call(
+        &relay,
+        EXPORT,
+        &[("content-type", "application/json")],
+        b"{}".to_vec(),
+    );
+    assert_eq!(plain.status, 415);
+    let metrics = String::from_utf8_lossy(&get(&relay, "/metrics").body).to_string();
+    assert!(
+        metrics.contains("relink_relay_grpc_responses_total{grpc_code=\"INVALID_ARGUMENT\"} 5"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("relink_relay_grpc_responses_total{grpc_code=\"UNIMPLEMENTED\"} 3"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_full_queue_is_unavailable_with_retry_info() {
+    // The upstream is down and retried after 5 s, so the first batch fills the queue.
+    let relay = start(Opts {
+        grpc: true,
+        upstream_url: Some(closed_port_url()),
+        queue_bytes: 100,
+        ..Opts::default()
+    });
+    let (body, _) = golden_protobuf("pass-through", 1);
+    let first = call(&relay, EXPORT, &GRPC, grpc_frame(&body, false));
+    assert_eq!(first.grpc_status(), Some(0));
+    let refused = call(&relay, EXPORT, &GRPC, grpc_frame(&body, false));
+    assert_eq!(
+        (refused.grpc_status(), refused.grpc_message().as_str()),
+        (Some(14), "the sending queue is full")
+    );
+    // google.rpc.Status { code 14, details: [Any(RetryInfo { retry_delay: 5s })] }.
+    let details = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(
+            refused
+                .header("grpc-status-details-bin")
+                .unwrap_or_default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let retry_info = [
+        &b"\x12\x19"[..],
+        b"the sending queue is full",
+        b"\x1a\x30\x0a\x28type.googleapis.com/google.rpc.RetryInfo\x12\x04\x0a\x02\x08\x05",
+    ]
+    .concat();
+    assert_eq!(details, [&b"\x08\x0e"[..], &retry_info].concat());
+    let metrics = String::from_utf8_lossy(&get(&relay, "/metrics").body).to_string();
+    assert!(
+        metrics.contains("relink_relay_refused_total{reason=\"queue_full\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn the_bearer_token_guards_both_receivers() {
+    let dir = TempDir::new("bearer");
+    let token = dir.write("token", b"t0ken\n");
+    let relay = start(Opts {
+        grpc: true,
+        bearer_token_file: Some(&token),
+        ..Opts::default()
+    });
+    let (body, _) = golden_protobuf("pass-through", 1);
+    let denied = call(&relay, EXPORT, &GRPC, grpc_frame(&body, false));
+    assert_eq!(denied.grpc_status(), Some(16));
+    let wrong = [&GRPC[..], &[("authorization", "Bearer t0kem")]].concat();
+    assert_eq!(
+        call(&relay, EXPORT, &wrong, grpc_frame(&body, false)).grpc_status(),
+        Some(16)
+    );
+    let right = [&GRPC[..], &[("authorization", "Bearer t0ken")]].concat();
+    assert_eq!(
+        call(&relay, EXPORT, &right, grpc_frame(&body, false)).grpc_status(),
+        Some(0)
+    );
+    let http = |auth: &[(&str, &str)]| {
+        let headers = [&[("content-type", "application/x-protobuf")][..], auth].concat();
+        post_to(
+            &relay.local_addr().to_string(),
+            "/v1/traces",
+            &headers,
+            &body,
+        )
+    };
+    let refused = http(&[]);
+    assert_eq!(
+        (refused.status, refused.body.as_slice()),
+        (
+            401,
+            status_protobuf("missing or wrong bearer token (authorization: Bearer ...)").as_slice()
+        )
+    );
+    assert_eq!(http(&[("authorization", "bearer t0ken")]).status, 200);
+    // Rotated on SIGHUP (the same reload the signal runs).
+    dir.write("token", b"n3w");
+    assert!(relay
+        .reload_credentials()
+        .iter()
+        .any(|l| l == "reloaded the bearer token"));
+    assert_eq!(http(&[("authorization", "Bearer t0ken")]).status, 401);
+    assert_eq!(http(&[("authorization", "Bearer n3w")]).status, 200);
+    let metrics = String::from_utf8_lossy(&get(&relay, "/metrics").body).to_string();
+    assert!(!metrics.contains("t0ken") && !metrics.contains("n3w"));
+}
