@@ -68,6 +68,8 @@ pub struct Relay {
     /// The OTLP/HTTP and (when on) the gRPC listener, for TLS reloads.
     endpoints: Vec<Arc<Endpoint>>,
     grpc_addr: Option<SocketAddr>,
+    /// Why the default gRPC address was not taken.
+    pub grpc_skipped: Option<String>,
     shutdown_timeout: Duration,
     spool_dir: Option<std::path::PathBuf>,
 }
@@ -119,7 +121,7 @@ impl Relay {
         let addr = listener
             .local_addr()
             .map_err(|e| ServeError::system(format!("--listen {}: {e}", options.listen)))?;
-        let grpc_listener = bind_grpc(&runtime, options.receivers.grpc_listen)?;
+        let (grpc_listener, grpc_skipped) = bind_grpc(&runtime, options.receivers.grpc_listen)?;
         let r = &options.receivers;
         let tls = |alpn| {
             r.tls
@@ -188,6 +190,7 @@ impl Relay {
             servers,
             endpoints,
             grpc_addr,
+            grpc_skipped,
             shutdown_timeout: a.shutdown_timeout,
             spool_dir: options.delivery.spool.clone(),
         })
@@ -311,27 +314,28 @@ impl Relay {
 }
 
 /// The gRPC listener: an address given with `--grpc-listen` must bind; the default one
-/// is skipped with a warning when taken (another relay or collector on the host), so the
+/// is skipped, saying why, when taken (another relay or collector on the host), so the
 /// OTLP/HTTP receiver still starts.
 fn bind_grpc(
     runtime: &tokio::runtime::Runtime,
     listen: GrpcListen,
-) -> Result<Option<TcpListener>, ServeError> {
+) -> Result<(Option<TcpListener>, Option<String>), ServeError> {
     match listen {
-        GrpcListen::Off => Ok(None),
-        GrpcListen::Given(addr) => runtime
-            .block_on(TcpListener::bind(addr))
-            .map(Some)
-            .map_err(|e| ServeError::system(format!("--grpc-listen {addr}: cannot listen: {e}"))),
+        GrpcListen::Off => Ok((None, None)),
+        GrpcListen::Given(addr) => match runtime.block_on(TcpListener::bind(addr)) {
+            Ok(listener) => Ok((Some(listener), None)),
+            Err(e) => Err(ServeError::system(format!(
+                "--grpc-listen {addr}: cannot listen: {e}"
+            ))),
+        },
         GrpcListen::Default(addr) => match runtime.block_on(TcpListener::bind(addr)) {
-            Ok(listener) => Ok(Some(listener)),
-            Err(e) => {
-                eprintln!(
-                    "relink: OTLP/gRPC not started: the default {addr} is unavailable ({e}); \
-                     pass --grpc-listen ADDR, or --grpc-listen off to silence this"
-                );
-                Ok(None)
-            }
+            Ok(listener) => Ok((Some(listener), None)),
+            Err(e) => Ok((
+                None,
+                Some(format!(
+                    "the default {addr}: {e}; pass --grpc-listen ADDR, or off"
+                )),
+            )),
         },
     }
 }
@@ -391,15 +395,10 @@ pub fn serve(options: &ServeOptions) -> Result<(), ServeError> {
         true => "https",
         false => "http",
     };
-    eprintln!(
-        "relink: listening on {scheme}://{}/v1/traces with {}; {}",
-        relay.local_addr(),
-        options.component.display(),
-        sinks.join(", ")
-    );
-    match relay.grpc_addr() {
-        Some(addr) => eprintln!(
-            "relink: OTLP/gRPC on {addr} ({}{})",
+    // One line, so whoever reads the address from the first line finds it there.
+    let grpc = match (relay.grpc_addr(), &relay.grpc_skipped) {
+        (Some(addr), _) => format!(
+            "OTLP/gRPC on {addr} ({}{})",
             match relay.tls() {
                 true => "TLS",
                 false => "h2c",
@@ -414,8 +413,15 @@ pub fn serve(options: &ServeOptions) -> Result<(), ServeError> {
                 None => "",
             }
         ),
-        None => eprintln!("relink: OTLP/gRPC is off"),
-    }
+        (None, Some(why)) => format!("OTLP/gRPC not started ({why})"),
+        (None, None) => "OTLP/gRPC off".to_string(),
+    };
+    eprintln!(
+        "relink: listening on {scheme}://{}/v1/traces, {grpc}, with {}; {}",
+        relay.local_addr(),
+        options.component.display(),
+        sinks.join(", ")
+    );
     if let Some(dir) = &options.playground {
         eprintln!(
             "relink: playground ({}) at http://{}/",

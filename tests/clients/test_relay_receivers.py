@@ -1,0 +1,309 @@
+"""The relay's receivers with real clients: the OTel Python SDK's OTLP gRPC exporter
+(opentelemetry-exporter-otlp-proto-grpc, grpcio) and its OTLP/HTTP exporter send to
+`relink serve`, plain, gzip-compressed, over TLS and over mTLS (with and without a client
+certificate); rotel (a Rust collector from PyPI) receives the SDK's spans and exports them
+over OTLP/gRPC to the relay's gRPC port, plain and with mTLS. The relinked spans must reach
+the relay's output (`--out`) with the S3 span-pointer link relink adds, so every path went
+through the same pipeline. Certificates are made at test time (`cryptography`); all on
+127.0.0.1, every wait bounded.
+
+Needs `target/release/relink` and `dist/relink.wasm` (./build.sh); fails naming them.
+"""
+
+import datetime
+import ipaddress
+import json
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from rotel_support import free_port, rotel_agent, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPONENT = ROOT / "dist" / "relink.wasm"
+BUCKET, KEY, ETAG = "some-bucket", "some-key.data", '"ab12ef34"'
+POINTER_HASH = "e721375466d4116ab551213fdea08413"
+
+
+# --- certificates -------------------------------------------------------------------------
+
+def _certificate(subject, issuer, public_key, signing_key, *, ca, usage=None, sans=()):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = lambda cn: x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])  # noqa: E731
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name(subject))
+        .issuer_name(name(issuer))
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if ca:
+        builder = builder.add_extension(
+            x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+                          key_encipherment=False, data_encipherment=False, key_agreement=False,
+                          encipher_only=False, decipher_only=False), critical=True)
+    if usage is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
+    return builder.sign(signing_key, hashes.SHA256())
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """A test CA, a server certificate for 127.0.0.1/localhost and a client certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    out = tmp_path_factory.mktemp("pki")
+    pem = lambda cert: cert.public_bytes(serialization.Encoding.PEM)  # noqa: E731
+    key_pem = lambda key: key.private_bytes(  # noqa: E731
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _certificate("relink test CA", "relink test CA", ca_key.public_key(), ca_key, ca=True)
+    files = {"ca.pem": pem(ca)}
+    for who, usage, sans in [
+        ("server", ExtendedKeyUsageOID.SERVER_AUTH,
+         [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+        ("client", ExtendedKeyUsageOID.CLIENT_AUTH, [x509.DNSName("client.test")]),
+    ]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = _certificate(f"relink test {who}", "relink test CA", key.public_key(), ca_key,
+                            ca=False, usage=usage, sans=sans)
+        files[f"{who}.pem"], files[f"{who}.key"] = pem(cert), key_pem(key)
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+    return out
+
+
+# --- the relay ----------------------------------------------------------------------------
+
+class Relay:
+    """`relink serve` on ephemeral ports, its stderr read for the addresses."""
+
+    def __init__(self, relink_bin, tmp_path, *extra):
+        assert COMPONENT.exists(), f"{COMPONENT} is not built (run ./build.sh)"
+        self.out = tmp_path / "relinked.jsonl"
+        self.proc = subprocess.Popen(
+            [relink_bin, "serve", "--listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0",
+             "--component", COMPONENT, "--out", self.out, "--log-interval", "0", *extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        self.lines = []
+        self.http = self.grpc = None
+        ready = threading.Event()
+
+        def read():
+            for line in self.proc.stderr:
+                self.lines.append(line)
+                if m := re.search(r"listening on https?://([\d.]+:\d+)/", line):
+                    self.http = m.group(1)
+                if m := re.search(r"OTLP/gRPC on ([\d.]+:\d+)", line):
+                    self.grpc = m.group(1)
+                if self.http and self.grpc:
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        ready.wait(30)
+        assert self.http and self.grpc, f"relink serve did not start: {''.join(self.lines)}"
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+    def spans(self, want: int, timeout: float = 20.0) -> list[dict]:
+        """The spans of the `--out` file once `want` arrived (bounded wait)."""
+        deadline = time.monotonic() + timeout
+        spans = []
+        while time.monotonic() < deadline:
+            if self.out.exists():
+                spans = [
+                    span
+                    for line in self.out.read_text().splitlines() if line.strip()
+                    for rs in json.loads(line).get("resourceSpans", [])
+                    for ss in rs.get("scopeSpans", [])
+                    for span in ss.get("spans", [])
+                ]
+                if len(spans) >= want:
+                    return spans
+            time.sleep(0.1)
+        raise AssertionError(f"{len(spans)} of {want} spans reached {self.out} in {timeout}s; "
+                             f"relay said: {''.join(self.lines)}")
+
+
+@pytest.fixture
+def relay(relink_bin, tmp_path):
+    started = []
+
+    def start(*extra):
+        out = tmp_path / f"relay{len(started)}"
+        out.mkdir()
+        r = Relay(relink_bin, out, *extra)
+        started.append(r)
+        return r
+
+    yield start
+    for r in started:
+        r.stop()
+
+
+def tls_flags(pki, mutual=False):
+    flags = ["--tls-cert", pki / "server.pem", "--tls-key", pki / "server.key"]
+    return flags + (["--tls-client-ca", pki / "ca.pem"] if mutual else [])
+
+
+# --- the clients --------------------------------------------------------------------------
+
+def export_s3_put(exporter) -> tuple[object, str]:
+    """Exports one S3 PutObject client span (with the facts a botocore hook adds) through
+    `exporter` directly, and returns the exporter's result and the trace id."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "writer"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("opentelemetry.instrumentation.botocore")
+    with tracer.start_as_current_span("S3.PutObject", kind=SpanKind.CLIENT) as span:
+        span.set_attributes({
+            "rpc.system": "aws-api", "rpc.service": "S3", "rpc.method": "PutObject",
+            "aws.request_id": "REQ1", "aws.s3.bucket": BUCKET, "aws.s3.key": KEY,
+            "relink.s3.etag": ETAG,
+        })
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    provider.shutdown()
+    result = exporter.export(memory.get_finished_spans())
+    exporter.shutdown()
+    return result, trace_id
+
+
+def grpc_exporter(relay, pki=None, identity=False, gzip=False):
+    import grpc
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+    credentials = None
+    if pki is not None:
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=(pki / "ca.pem").read_bytes(),
+            private_key=(pki / "client.key").read_bytes() if identity else None,
+            certificate_chain=(pki / "client.pem").read_bytes() if identity else None,
+        )
+    return OTLPSpanExporter(
+        endpoint=relay.grpc, insecure=pki is None, credentials=credentials, timeout=4,
+        compression=grpc.Compression.Gzip if gzip else None,
+    )
+
+
+def http_exporter(relay, pki=None, identity=False, gzip=False):
+    from opentelemetry.exporter.otlp.proto.http import Compression
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    scheme = "https" if pki is not None else "http"
+    return OTLPSpanExporter(
+        endpoint=f"{scheme}://{relay.http}/v1/traces", timeout=4,
+        certificate_file=str(pki / "ca.pem") if pki is not None else None,
+        client_certificate_file=str(pki / "client.pem") if identity else None,
+        client_key_file=str(pki / "client.key") if identity else None,
+        compression=Compression.Gzip if gzip else Compression.NoCompression,
+    )
+
+
+def assert_relinked(spans: list[dict], trace_id: str) -> None:
+    """The S3 span came through relink: its span-pointer link is there."""
+    span = next(s for s in spans if s["traceId"] == trace_id)
+    hashes = [a["key"] for link in span.get("links", []) for a in link.get("attributes", [])
+              if a["key"] == "ptr.hash" and a["value"].get("stringValue") == POINTER_HASH]
+    assert hashes, f"no span-pointer link on {span}"
+
+
+# --- tests --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [grpc_exporter, http_exporter], ids=["grpc", "http"])
+def test_sdk_exporters_plain_and_gzip(relay, make):
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    r = relay()
+    traces = []
+    for gzip in (False, True):
+        result, trace_id = export_s3_put(make(r, gzip=gzip))
+        assert result == SpanExportResult.SUCCESS
+        traces.append(trace_id)
+    spans = r.spans(2)
+    for trace_id in traces:
+        assert_relinked(spans, trace_id)
+
+
+@pytest.mark.parametrize("make", [grpc_exporter, http_exporter], ids=["grpc", "http"])
+def test_sdk_exporters_over_tls_and_mtls(relay, pki, make, monkeypatch):
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    # requests lets these variables override the exporter's `certificate_file` (its session
+    # `verify`), so where a machine sets them the test CA would never be used.
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+
+    tls = relay(*tls_flags(pki))
+    result, trace_id = export_s3_put(make(tls, pki))
+    assert result == SpanExportResult.SUCCESS
+    assert_relinked(tls.spans(1), trace_id)
+
+    mutual = relay(*tls_flags(pki, mutual=True))
+    refused, _ = export_s3_put(make(mutual, pki, identity=False))
+    assert refused == SpanExportResult.FAILURE, "a client without a certificate got through"
+    result, trace_id = export_s3_put(make(mutual, pki, identity=True))
+    assert result == SpanExportResult.SUCCESS
+    spans = mutual.spans(1)
+    assert [s["traceId"] for s in spans] == [trace_id], "only the client with a certificate"
+    assert_relinked(spans, trace_id)
+
+
+def test_rotel_exports_otlp_grpc_to_the_relay(relay, tmp_path):
+    """rotel receives the SDK's OTLP/HTTP and exports OTLP/gRPC (its `otlp` exporter, a
+    tonic client) to the relay's gRPC port. Over h2c only: rotel 0.0.1a15 refuses every
+    exporter TLS setting at start ("Either both or neither of cert and key must be
+    provided", even given both, or a CA alone), so TLS and mTLS are checked with grpcio."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    r = relay()
+    rotel_http, rotel_grpc = free_port(), free_port()
+    rotel = subprocess.Popen(
+        [rotel_agent(), "start",
+         "--otlp-http-endpoint", f"127.0.0.1:{rotel_http}",
+         "--otlp-grpc-endpoint", f"127.0.0.1:{rotel_grpc}",
+         "--exporter", "otlp", "--otlp-exporter-protocol", "grpc",
+         "--otlp-exporter-endpoint", f"http://{r.grpc}",
+         "--batch-timeout", "100ms",
+         "--pid-file", tmp_path / "rotel.pid", "--log-file", tmp_path / "rotel.log"],
+        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "rotel.err", "w"),
+    )
+    try:
+        wait_for_port(rotel_http, rotel)
+        result, trace_id = export_s3_put(OTLPSpanExporter(endpoint=f"http://127.0.0.1:{rotel_http}/v1/traces"))
+        assert result == SpanExportResult.SUCCESS
+        assert_relinked(r.spans(1), trace_id)
+    finally:
+        rotel.terminate()
+        try:
+            rotel.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            rotel.kill()
