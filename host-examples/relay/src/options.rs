@@ -171,7 +171,7 @@ impl ReceiverFlags {
         match flag {
             "--grpc-listen" => {
                 receivers.grpc_listen = match value {
-                    "off" | "none" => GrpcListen::Off,
+                    "off" => GrpcListen::Off,
                     _ => GrpcListen::Given(value.parse().map_err(|_| {
                         format!(
                             "--grpc-listen: `{value}` is not an address like 127.0.0.1:4317 or off"

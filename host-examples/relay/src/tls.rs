@@ -57,16 +57,11 @@ impl TlsReceiver {
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
         Ok(())
     }
-
-    /// Whether client certificates are required.
-    pub fn mutual(&self) -> bool {
-        self.files.client_ca.is_some()
-    }
 }
 
 fn server_config(files: &TlsFiles, alpn: &[&[u8]]) -> Result<ServerConfig, String> {
-    // ring, as the brief of this relay asks: pure Rust and assembly, no cmake or C toolchain
-    // for aws-lc; rustls 0.23.48 deprecates it only for lacking post-quantum key exchange.
+    // ring builds without cmake, which aws-lc-rs needs (one toolchain less on every machine);
+    // rustls 0.23.48 deprecates it only for lacking post-quantum key exchange.
     #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())

@@ -106,6 +106,16 @@ fn grpc_exports_are_relinked_and_forwarded_like_http_ones() {
     relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
 }
 
+/// `(what, path, headers, body, grpc-status, part of grpc-message)`.
+type Case<'a> = (
+    &'a str,
+    &'a str,
+    Vec<(&'a str, &'a str)>,
+    Vec<u8>,
+    i32,
+    &'a str,
+);
+
 #[test]
 fn bad_requests_get_the_grpc_status_the_spec_names() {
     let relay = start(Opts {
@@ -115,7 +125,7 @@ fn bad_requests_get_the_grpc_status_the_spec_names() {
     });
     let (body, _) = golden_protobuf("pass-through", 1);
     let gzip = [&GRPC[..], &[("grpc-encoding", "gzip")]].concat();
-    let cases: Vec<(&str, &str, Vec<(&str, &str)>, Vec<u8>, i32, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "not protobuf",
             EXPORT,
