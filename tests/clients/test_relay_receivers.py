@@ -61,13 +61,17 @@ def _certificate(subject, issuer, public_key, signing_key, *, ca, usage=None, sa
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
-    """A test CA, a server certificate for 127.0.0.1/localhost and a client certificate."""
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+def make_pki(out: Path) -> Path:
+    """A test CA, a server certificate for 127.0.0.1/localhost and a client certificate,
+    as PEM files in `out`."""
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    out = tmp_path_factory.mktemp("pki")
     pem = lambda cert: cert.public_bytes(serialization.Encoding.PEM)  # noqa: E731
     key_pem = lambda key: key.private_bytes(  # noqa: E731
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
@@ -83,6 +87,7 @@ def pki(tmp_path_factory):
         cert = _certificate(f"relink test {who}", "relink test CA", key.public_key(), ca_key,
                             ca=False, usage=usage, sans=sans)
         files[f"{who}.pem"], files[f"{who}.key"] = pem(cert), key_pem(key)
+    out.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         (out / name).write_bytes(data)
     return out
@@ -307,3 +312,25 @@ def test_rotel_exports_otlp_grpc_to_the_relay(relay, tmp_path):
             rotel.wait(timeout=10)
         except subprocess.TimeoutExpired:
             rotel.kill()
+
+
+def test_sighup_reloads_the_certificate(relay, tmp_path):
+    """A renewed certificate (here from a new CA) is served after SIGHUP, without a restart."""
+    import shutil
+    import signal
+
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    old, new, live = make_pki(tmp_path / "old"), make_pki(tmp_path / "new"), tmp_path / "live"
+    shutil.copytree(old, live)
+    r = relay(*tls_flags(live))
+    assert export_s3_put(grpc_exporter(r, old))[0] == SpanExportResult.SUCCESS
+    for name in ("server.pem", "server.key"):
+        shutil.copy(new / name, live / name)
+    r.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while not any("SIGHUP: reloaded the OTLP/gRPC TLS" in line for line in r.lines):
+        assert time.monotonic() < deadline, "".join(r.lines)
+        time.sleep(0.05)
+    assert export_s3_put(grpc_exporter(r, new))[0] == SpanExportResult.SUCCESS
+    assert export_s3_put(grpc_exporter(r, old))[0] == SpanExportResult.FAILURE
