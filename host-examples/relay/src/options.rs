@@ -39,8 +39,8 @@ admission:
   --body-timeout D      a whole request body (default 30s)
   --shutdown-timeout D  drain on SIGTERM, longer than --upstream-timeout (default 30s)
 receivers (OTLP/HTTP on --listen speaks HTTP/1.1 and HTTP/2; OTLP/gRPC beside it):
-  --grpc-listen ADDR|off  address to accept OTLP/gRPC on (default 127.0.0.1:4317; the default
-                        is skipped with a warning when that port is taken; off = none)
+  --grpc-listen ADDR|off  address to accept OTLP/gRPC on (default 127.0.0.1:4317, skipped
+                        when taken, as the start-up line says; off = none)
   --tls-cert FILE       serve both receivers over TLS with this PEM certificate chain
   --tls-key FILE        and this PEM private key (both re-read on SIGHUP)
   --tls-client-ca FILE  require client certificates signed by these PEM CAs (mTLS)

@@ -295,6 +295,44 @@ fn a_full_queue_is_unavailable_with_retry_info() {
 }
 
 #[test]
+fn without_a_queue_the_upstream_answer_becomes_a_grpc_status() {
+    let (body, _) = golden_protobuf("pass-through", 1);
+    let partial = otlp::encode_response(2, "two spans refused", otlp::Encoding::Protobuf);
+    let accepting = Upstream::start(200, "application/x-protobuf", &partial, Duration::ZERO);
+    let refusing = Upstream::start(
+        400,
+        "application/x-protobuf",
+        &status_protobuf("bad batch"),
+        Duration::ZERO,
+    );
+    let cases = [
+        (Some(accepting.url()), 0, ""),
+        (Some(refusing.url()), 3, "bad batch"),
+        (Some(closed_port_url()), 14, "upstream http://127.0.0.1"),
+    ];
+    for (url, code, message) in cases {
+        let relay = start(Opts {
+            grpc: true,
+            upstream_url: url,
+            queue_bytes: 0,
+            ..Opts::default()
+        });
+        let answer = call(&relay, EXPORT, &GRPC, grpc_frame(&body, false));
+        assert_eq!(answer.grpc_status(), Some(code), "{answer:?}");
+        assert!(answer.grpc_message().starts_with(message), "{answer:?}");
+        if code == 0 {
+            // The upstream's partial success reaches the client.
+            let response = response_of(&answer);
+            let partial = response.partial_success.unwrap_or_default();
+            assert_eq!(
+                (partial.rejected_spans, partial.error_message.as_str()),
+                (2, "two spans refused")
+            );
+        }
+    }
+}
+
+#[test]
 fn the_bearer_token_guards_both_receivers() {
     let dir = TempDir::new("bearer");
     let token = dir.write("token", b"t0ken\n");
