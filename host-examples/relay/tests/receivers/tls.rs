@@ -200,3 +200,37 @@ fn certificates_are_reloaded_without_a_restart() {
     assert_eq!(export(&second).map(|c| c.grpc_status()), Ok(Some(0)));
     assert!(export(&first).is_err());
 }
+
+#[test]
+fn unusable_tls_files_stop_the_start_naming_the_flag() {
+    let pki = TestPki::new("relink test CA");
+    let dir = TempDir::new("tls-start");
+    let mut files = pki.server_files(&dir, true);
+    let start_with = |files: &relink_relay::options::TlsFiles| {
+        let options = relink_relay::ServeOptions {
+            listen: "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+            component: component(),
+            receivers: relink_relay::options::Receivers {
+                grpc_listen: relink_relay::options::GrpcListen::Off,
+                tls: Some(files.clone()),
+                bearer_token_file: None,
+            },
+            ..relink_relay::ServeOptions::default()
+        };
+        match relink_relay::Relay::start(&options) {
+            Ok(_) => panic!("started with {files:?}"),
+            Err(e) => (e.code, e.message),
+        }
+    };
+    files.key = dir.write("cert-as-key.pem", pki.server_cert_pem.as_bytes());
+    let (code, message) = start_with(&files);
+    assert_eq!(code, 2);
+    assert!(
+        message.starts_with("--tls-key ") && message.ends_with("no PEM private key"),
+        "{message}"
+    );
+    files.client_ca = Some(dir.path("missing-ca.pem"));
+    let (code, message) = start_with(&files);
+    assert_eq!(code, 2);
+    assert!(message.starts_with("--tls-client-ca "), "{message}");
+}
