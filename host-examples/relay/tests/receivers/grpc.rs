@@ -383,3 +383,31 @@ fn the_bearer_token_guards_both_receivers() {
     let metrics = String::from_utf8_lossy(&get(&relay, "/metrics").body).to_string();
     assert!(!metrics.contains("t0ken") && !metrics.contains("n3w"));
 }
+
+#[test]
+fn at_the_connection_cap_a_grpc_connection_is_closed_unanswered() {
+    use std::io::Read;
+
+    let relay = start(Opts {
+        grpc: true,
+        max_connections: 1,
+        ..Opts::default()
+    });
+    let addr = relay
+        .grpc_addr()
+        .unwrap_or_else(|| panic!("no gRPC listener"));
+    // The one slot, taken by a connection too fresh to be closed for a newcomer.
+    let _holder =
+        std::net::TcpStream::connect(relay.local_addr()).unwrap_or_else(|e| panic!("{e}"));
+    std::thread::sleep(Duration::from_millis(100));
+    let mut refused = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("{e}"));
+    let _ = refused.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut buf = [0u8; 64];
+    // Closed without an HTTP/1.1 answer an HTTP/2 client could not read.
+    assert_eq!(refused.read(&mut buf).map_err(|e| e.kind()), Ok(0));
+    let metrics = relay.pipeline().prometheus();
+    assert!(
+        metrics.contains("relink_relay_refused_total{reason=\"connections\"} 1"),
+        "{metrics}"
+    );
+}

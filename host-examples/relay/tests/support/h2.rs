@@ -110,6 +110,18 @@ pub fn post(
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> Result<Call, String> {
+    request(addr, client, hyper::Method::POST, path, headers, body)
+}
+
+/// Any method, as [`post`].
+pub fn request(
+    addr: SocketAddr,
+    client: &Client,
+    method: hyper::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Result<Call, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -119,7 +131,9 @@ pub fn post(
     } else {
         "http"
     };
-    let mut request = Request::post(format!("{scheme}://{addr}{path}"));
+    let mut request = Request::builder()
+        .method(method)
+        .uri(format!("{scheme}://{addr}{path}"));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }

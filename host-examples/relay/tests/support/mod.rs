@@ -296,6 +296,7 @@ pub struct Opts<'a> {
     pub grpc: bool,
     pub tls: Option<relink_relay::options::TlsFiles>,
     pub bearer_token_file: Option<&'a Path>,
+    pub max_connections: usize,
 }
 
 impl Default for Opts<'_> {
@@ -312,6 +313,7 @@ impl Default for Opts<'_> {
             grpc: false,
             tls: None,
             bearer_token_file: None,
+            max_connections: 1024,
         }
     }
 }
@@ -348,6 +350,10 @@ pub fn start(opts: Opts<'_>) -> Relay {
             },
             tls: opts.tls,
             bearer_token_file: opts.bearer_token_file.map(Path::to_path_buf),
+        },
+        admission: relink_relay::options::Admission {
+            max_connections: opts.max_connections,
+            ..Default::default()
         },
         ..ServeOptions::default()
     };
