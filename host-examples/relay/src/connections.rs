@@ -329,6 +329,10 @@ async fn serve_http<I>(
         conn.as_mut().graceful_shutdown();
     }
     let mut idle_check = tokio::time::interval(header_timeout.min(Duration::from_secs(1)));
+    // HTTP/2's graceful shutdown waits for the client to answer a PING before it closes;
+    // a client that never does would keep its slot. So a connection told to go away is
+    // dropped once it is idle and has had `header_timeout` to leave.
+    let mut leave_by = stopping.then(|| Instant::now() + header_timeout);
     loop {
         tokio::select! {
             _ = conn.as_mut() => return,
@@ -341,14 +345,23 @@ async fn serve_http<I>(
                 stopping = true;
                 if changed.is_ok() {
                     conn.as_mut().graceful_shutdown();
+                    leave_by = Some(Instant::now() + header_timeout);
                 }
             }
-            _ = idle_check.tick(), if !stopping => {
-                if connection.idle_for().is_some_and(|idle| idle >= header_timeout) {
-                    stopping = true;
-                    conn.as_mut().graceful_shutdown();
+            _ = idle_check.tick() => match leave_by {
+                Some(at) => {
+                    if Instant::now() >= at && !connection.is_busy() {
+                        return;
+                    }
                 }
-            }
+                None => {
+                    if connection.idle_for().is_some_and(|idle| idle >= header_timeout) {
+                        stopping = true;
+                        conn.as_mut().graceful_shutdown();
+                        leave_by = Some(Instant::now() + header_timeout);
+                    }
+                }
+            },
         }
     }
 }

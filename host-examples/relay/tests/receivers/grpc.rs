@@ -411,3 +411,36 @@ fn at_the_connection_cap_a_grpc_connection_is_closed_unanswered() {
         "{metrics}"
     );
 }
+
+#[test]
+fn an_idle_http2_connection_is_closed_after_the_header_timeout() {
+    use std::io::{Read, Write};
+
+    let relay = start(Opts {
+        grpc: true,
+        header_timeout: Duration::from_secs(1),
+        ..Opts::default()
+    });
+    let addr = relay
+        .grpc_addr()
+        .unwrap_or_else(|| panic!("no gRPC listener"));
+    let mut stream = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("{e}"));
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    // The client preface and an empty SETTINGS frame, then silence.
+    let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    hello.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    stream.write_all(&hello).unwrap_or_else(|e| panic!("{e}"));
+    let mut received = Vec::new();
+    let closed = stream.read_to_end(&mut received);
+    assert!(closed.is_ok(), "still open after 10 s: {closed:?}");
+    // Frame types in order: the server's SETTINGS (4), then GOAWAY (7) before the close
+    // (and the PING of HTTP/2's graceful shutdown, which this client never answers).
+    let mut types = Vec::new();
+    let mut rest = received.as_slice();
+    while let Some((header, after)) = rest.split_first_chunk::<9>() {
+        let length = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+        types.push(header[3]);
+        rest = after.get(length..).unwrap_or_default();
+    }
+    assert!(types.first() == Some(&4) && types.contains(&7), "{types:?}");
+}

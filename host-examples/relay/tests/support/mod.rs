@@ -297,6 +297,7 @@ pub struct Opts<'a> {
     pub tls: Option<relink_relay::options::TlsFiles>,
     pub bearer_token_file: Option<&'a Path>,
     pub max_connections: usize,
+    pub header_timeout: Duration,
 }
 
 impl Default for Opts<'_> {
@@ -314,6 +315,7 @@ impl Default for Opts<'_> {
             tls: None,
             bearer_token_file: None,
             max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -353,6 +355,7 @@ pub fn start(opts: Opts<'_>) -> Relay {
         },
         admission: relink_relay::options::Admission {
             max_connections: opts.max_connections,
+            header_timeout: opts.header_timeout,
             ..Default::default()
         },
         ..ServeOptions::default()
