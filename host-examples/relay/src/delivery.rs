@@ -218,7 +218,7 @@ impl Outputs {
                 success(encoding, 0, warning)
             }
             Some(UpstreamOutput::Synchronous(upstream)) => {
-                self.forward(upstream, encoding, &body, warning)
+                self.forward(upstream, encoding, body, warning)
             }
             None => success(encoding, 0, warning),
         }
@@ -243,7 +243,7 @@ impl Outputs {
         &self,
         upstream: &Upstream,
         encoding: Encoding,
-        body: &[u8],
+        body: Vec<u8>,
         warning: &str,
     ) -> Reply {
         let answer = match upstream.send_once(encoding, body) {

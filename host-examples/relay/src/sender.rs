@@ -7,8 +7,10 @@
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use relink::otlp::Encoding;
+
 use crate::metrics::{Event, RelayMetrics};
-use crate::queue::{Batch, Popped, Queue};
+use crate::queue::{Popped, Queue};
 use crate::retry::{Backoff, Verdict};
 use crate::spool::Spool;
 use crate::upstream::Upstream;
@@ -70,14 +72,17 @@ impl Senders {
         loop {
             match self.queue.pop(Duration::from_millis(200)) {
                 Popped::Batch(batch) => {
-                    if !self.deliver(&batch) {
+                    let (bytes, segment) = (batch.bytes(), batch.segment);
+                    // The body moves into the request; its bytes stay reserved in the
+                    // queue until the sender is done with it.
+                    if !self.deliver(batch.encoding, batch.body) {
                         // Abandoned at shutdown: the batch stays counted (and spooled).
                         return;
                     }
-                    if let (Some(spool), Some(segment)) = (&self.spool, batch.segment) {
+                    if let (Some(spool), Some(segment)) = (&self.spool, segment) {
                         spool.release(segment);
                     }
-                    self.queue.finish(batch.bytes());
+                    self.queue.finish(bytes);
                 }
                 Popped::Empty if self.abandon.is_set() => return,
                 Popped::Empty => {}
@@ -88,9 +93,9 @@ impl Senders {
 
     /// Sends one batch until it is delivered, refused for good or out of time; `false`
     /// when the shutdown timeout cut it short.
-    fn deliver(&self, batch: &Batch) -> bool {
+    fn deliver(&self, encoding: Encoding, body: Vec<u8>) -> bool {
         let url = self.upstream.url();
-        let prepared = match self.upstream.prepare(batch.encoding, &batch.body) {
+        let prepared = match self.upstream.prepare(encoding, body) {
             Ok(prepared) => prepared,
             Err(message) => {
                 eprintln!("relink: upstream {url}: {message}: the batch is dropped");
@@ -102,10 +107,7 @@ impl Senders {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let (reason, retry_after, credentials) = match self
-                .upstream
-                .send(&prepared, batch.encoding)
-            {
+            let (reason, retry_after, credentials) = match self.upstream.send(&prepared, encoding) {
                 Ok(answer) => match answer.verdict {
                     Verdict::Delivered => {
                         self.metrics.count(Event::UpstreamDelivered);

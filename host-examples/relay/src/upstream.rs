@@ -128,16 +128,17 @@ impl Upstream {
     /// Encodes a batch for the wire: the protocol's encoding (a batch kept in another one
     /// is transcoded), then gzip when asked. `Err` when the batch does not decode for
     /// transcoding (it would fail on every retry).
-    pub fn prepare(&self, encoding: Encoding, body: &[u8]) -> Result<Prepared, String> {
+    /// The body is taken, not copied, when it goes as it is.
+    pub fn prepare(&self, encoding: Encoding, body: Vec<u8>) -> Result<Prepared, String> {
         let wire = match self.config.protocol {
             None => encoding,
             Some(Protocol::Grpc | Protocol::HttpProtobuf) => Encoding::Protobuf,
             Some(Protocol::HttpJson) => Encoding::Json,
         };
         let encoded = match wire == encoding {
-            true => body.to_vec(),
+            true => body,
             false => otlp::encode(
-                &otlp::decode(body, encoding)
+                &otlp::decode(&body, encoding)
                     .map_err(|e| format!("cannot transcode the batch: {e}"))?,
                 wire,
             ),
@@ -155,7 +156,8 @@ impl Upstream {
     }
 
     /// One attempt. `reply_encoding` is the encoding the relay's own client used (for a
-    /// synchronous answer built here). `Err` for a transport failure: no answer at all.
+    /// synchronous answer built here). `Err` for a transport failure: no answer at all
+    /// (the caller names the upstream).
     pub fn send(&self, prepared: &Prepared, reply_encoding: Encoding) -> Result<Answer, String> {
         let exchange = self
             .handle
@@ -164,23 +166,21 @@ impl Upstream {
             })
             .map_err(|_| {
                 format!(
-                    "upstream {}: no answer within --upstream-timeout {:?}",
-                    self.config.url, self.config.timeout
+                    "no answer within --upstream-timeout {:?}",
+                    self.config.timeout
                 )
-            })?
-            .map_err(|e| format!("upstream {}: {e}", self.config.url))?;
+            })??;
         Ok(match self.config.protocol {
             Some(Protocol::Grpc) => self.grpc_answer(exchange, reply_encoding),
             _ => http_answer(exchange, prepared.encoding),
         })
     }
 
-    /// `prepare` and one `send`, for synchronous mode.
-    pub fn send_once(&self, encoding: Encoding, body: &[u8]) -> Result<Answer, String> {
-        let prepared = self
-            .prepare(encoding, body)
-            .map_err(|e| format!("upstream {}: {e}", self.config.url))?;
-        self.send(&prepared, encoding)
+    /// `prepare` and one `send`, for synchronous mode; the error names the upstream.
+    pub fn send_once(&self, encoding: Encoding, body: Vec<u8>) -> Result<Answer, String> {
+        self.prepare(encoding, body)
+            .and_then(|prepared| self.send(&prepared, encoding))
+            .map_err(|e| format!("upstream {}: {e}", self.config.url))
     }
 
     async fn exchange(&self, prepared: &Prepared) -> Result<Exchange, String> {

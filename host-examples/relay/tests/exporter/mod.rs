@@ -334,7 +334,7 @@ fn an_untrusted_certificate_is_a_clear_error_and_the_spool_keeps_the_batch() {
         .flatten()
         .unwrap_or_else(|| panic!("no config"));
     let error = Upstream::new(&config)
-        .and_then(|u| u.send_once(Encoding::Json, &batch()).map(|_| ()))
+        .and_then(|u| u.send_once(Encoding::Json, batch()).map(|_| ()))
         .err()
         .unwrap_or_default();
     assert!(
@@ -417,7 +417,7 @@ fn mtls_upstreams_refuse_a_relay_without_its_client_certificate() {
             .flatten()
             .unwrap_or_else(|| panic!("no config"));
         Upstream::new(&config)
-            .and_then(|u| u.send_once(Encoding::Json, &batch()))
+            .and_then(|u| u.send_once(Encoding::Json, batch()))
             .map(|a| a.reply.status)
     };
     let refused = send(false);
