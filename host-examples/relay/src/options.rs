@@ -375,6 +375,43 @@ mod tests {
     }
 
     #[test]
+    fn flags_win_over_the_file_which_wins_over_the_variables() {
+        let dir = std::env::temp_dir().join(format!("relink-options-test-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let file = dir.join("relay.json");
+        let json =
+            r#"{"upstream-protocol": "http/json", "upstream-compression": "gzip", "senders": 3}"#;
+        assert!(std::fs::write(&file, json).is_ok());
+        let env = |name: &str| match name {
+            "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("https://env:4318".to_string()),
+            "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("grpc".to_string()),
+            "OTEL_EXPORTER_OTLP_COMPRESSION" => Some("gzip".to_string()),
+            "OTEL_EXPORTER_OTLP_TIMEOUT" => Some("2000".to_string()),
+            _ => None,
+        };
+        let line = format!(
+            "--relay-config {} --upstream-compression none",
+            file.display()
+        );
+        let parsed = ServeOptions::parse_in(&words(&line), &env);
+        let _ = std::fs::remove_dir_all(&dir);
+        let upstream = parsed.as_ref().ok().and_then(|o| o.upstream.clone());
+        assert_eq!(
+            upstream.map(|u| (u.url, u.protocol, u.compression, u.timeout)),
+            Some((
+                "https://env:4318/v1/traces".to_string(),
+                Some(crate::upstream_config::Protocol::HttpJson),
+                crate::upstream_config::Compression::None,
+                Duration::from_secs(2)
+            ))
+        );
+        assert_eq!(
+            parsed.map(|o| (o.delivery.senders, o.delivery.upstream_timeout)),
+            Ok((3, Duration::from_secs(2)))
+        );
+    }
+
+    #[test]
     fn errors_name_the_flag() {
         assert_eq!(
             parse(&words("--max-body 0")),

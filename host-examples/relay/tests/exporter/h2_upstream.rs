@@ -26,6 +26,8 @@ pub enum Script {
     },
     /// An HTTP status with an OTLP/HTTP body (protobuf) for OTLP/HTTP.
     Http(u16),
+    /// HTTP 200 with a `partial_success` (OTLP/JSON).
+    HttpPartial(i64, &'static str),
 }
 
 /// One request received.
@@ -242,6 +244,15 @@ async fn answer(
                 let mut send = respond.send_response(response, false)?;
                 send.send_trailers(fields)?;
             }
+        }
+        Script::HttpPartial(rejected, message) => {
+            let response = Response::builder()
+                .header("content-type", "application/json")
+                .body(())
+                .unwrap_or_default();
+            let mut send = respond.send_response(response, false)?;
+            let body = otlp::encode_response(rejected, message, Encoding::Json);
+            send.send_data(Bytes::from(body), true)?;
         }
         Script::Http(status) => {
             let response = Response::builder()

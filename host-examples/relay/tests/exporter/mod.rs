@@ -265,7 +265,8 @@ fn https_upstreams_with_a_test_ca_and_an_api_key_over_http_and_grpc() {
     let ca = pki.ca.display().to_string();
     let key = Some(("x-api-key", "s3cret"));
     // OTLP/HTTP (JSON) over TLS, flags; HTTP/2 by ALPN since the upstream offers only h2.
-    let http = H2Upstream::start(vec![], Some(pki.acceptor(false)), key);
+    let partial = vec![Script::HttpPartial(2, "2 spans too large")];
+    let http = H2Upstream::start(partial, Some(pki.acceptor(false)), key);
     let base = format!("https://127.0.0.1:{}", http.port);
     let relay_http = relay(
         &[
@@ -289,6 +290,10 @@ fn https_upstreams_with_a_test_ca_and_an_api_key_over_http_and_grpc() {
     assert_eq!(
         wait_metric(&relay_http, "relink_relay_upstream_delivered_total", 1),
         1
+    );
+    assert_eq!(
+        wait_metric(&relay_http, "relink_relay_upstream_rejected_spans_total", 2),
+        2
     );
     // OTLP/gRPC over TLS, configured by the OTEL_EXPORTER_OTLP_* variables alone.
     let grpc_upstream = H2Upstream::start(vec![], Some(pki.acceptor(false)), key);
