@@ -58,8 +58,10 @@ const USAGE: &str = "usage:
   relink process --in FILE|- [--out FILE] [--config FILE] [--format json|protobuf]
       Relink one OTLP export request.
   relink serve [--listen ADDR] [--component FILE] [--config FILE] [--upstream URL]
-               [--out FILE] [--max-body BYTES] [--workers N] [--log-interval SECS]
-      Run the OTLP/HTTP relay: every export goes through dist/relink.wasm.
+               [--upstream-protocol grpc|http/protobuf|http/json] [--upstream-header K=V]
+               [--relay-config FILE] [--out FILE] ... (relink serve --help lists all)
+      Run the OTLP/HTTP relay: every export goes through dist/relink.wasm, then to an
+      OTLP/HTTP or OTLP/gRPC upstream (http:// or https://) and/or a file.
   relink tree FILE|-...
       Print OTLP traces (protobuf, OTLP/JSON or JSON lines) as indented trees.";
 

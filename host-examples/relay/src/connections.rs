@@ -286,7 +286,7 @@ async fn serve_http<I>(
         let guard = in_service.begin();
         let shared = shared.clone();
         async move {
-            let grpc = protocol == Protocol::OtlpGrpc || crate::grpc::is_grpc(&request);
+            let grpc = protocol == Protocol::OtlpGrpc || crate::grpc::receiver::is_grpc(&request);
             shared
                 .pipeline
                 .metrics
@@ -296,7 +296,9 @@ async fn serve_http<I>(
                     (false, _) => "http1",
                 });
             let response = match grpc {
-                true => crate::grpc::route(request, shared).await.map(Either::Right),
+                true => crate::grpc::receiver::route(request, shared)
+                    .await
+                    .map(Either::Right),
                 false => match route(request, shared).await {
                     Ok(response) => response.map(Either::Left),
                     Err(never) => match never {},

@@ -18,10 +18,9 @@ use relink::otlp::{self, Encoding};
 use crate::export::Reply;
 use crate::metrics::{Event, RelayMetrics};
 use crate::options::ServeOptions;
-use crate::otlp_http;
 use crate::outfile::FileSink;
 use crate::queue::{Batch, Queue};
-use crate::retry::Backoff;
+use crate::retry::{Backoff, Verdict};
 use crate::sender::{Abandon, Senders};
 use crate::spool::{Recovered, Spool};
 use crate::upstream::Upstream;
@@ -75,13 +74,16 @@ impl Outputs {
         let d = &options.delivery;
         let abandon = Arc::new(Abandon::default());
         let thread = |e: std::io::Error| ServeError::system(format!("cannot start a thread: {e}"));
-        let upstream = match options.upstream.as_deref() {
+        let open = |config| {
+            Upstream::new(config)
+                .map(Arc::new)
+                .map_err(ServeError::input)
+        };
+        let upstream = match &options.upstream {
             None => None,
-            Some(base) if d.queue_bytes == 0 => Some(UpstreamOutput::Synchronous(Arc::new(
-                Upstream::new(base, d.upstream_timeout),
-            ))),
-            Some(base) => {
-                let upstream = Arc::new(Upstream::new(base, d.upstream_timeout));
+            Some(config) if d.queue_bytes == 0 => Some(UpstreamOutput::Synchronous(open(config)?)),
+            Some(config) => {
+                let upstream = open(config)?;
                 let queue = Arc::new(Queue::new(d.queue_bytes));
                 let spool = match &d.spool {
                     None => None,
@@ -216,7 +218,7 @@ impl Outputs {
                 success(encoding, 0, warning)
             }
             Some(UpstreamOutput::Synchronous(upstream)) => {
-                self.forward(upstream, encoding, &body, warning)
+                self.forward(upstream, encoding, body, warning)
             }
             None => success(encoding, 0, warning),
         }
@@ -241,19 +243,20 @@ impl Outputs {
         &self,
         upstream: &Upstream,
         encoding: Encoding,
-        body: &[u8],
+        body: Vec<u8>,
         warning: &str,
     ) -> Reply {
-        let reply = match upstream.send(encoding, body) {
-            Ok(reply) => reply,
+        let answer = match upstream.send_once(encoding, body) {
+            Ok(answer) => answer,
             Err(message) => {
                 self.metrics.count(Event::UpstreamError);
                 eprintln!("relink: {message}");
                 return Reply::status(502, encoding, &message);
             }
         };
-        if !(200..300).contains(&reply.status) {
+        if answer.verdict != Verdict::Delivered {
             self.metrics.count(Event::UpstreamError);
+            let reply = answer.reply;
             return Reply {
                 status: reply.status,
                 content_type: reply
@@ -264,8 +267,8 @@ impl Outputs {
             };
         }
         self.metrics.count(Event::UpstreamDelivered);
-        let (rejected, upstream_message) =
-            otlp_http::partial_success_of(encoding, &reply.body).unwrap_or_default();
+        crate::sender::partial_success(&self.metrics, upstream.url(), answer.partial.clone());
+        let (rejected, upstream_message) = answer.partial.unwrap_or_default();
         let message = [warning, upstream_message.as_str()]
             .iter()
             .filter(|m| !m.is_empty())

@@ -2,7 +2,8 @@
 //! WebAssembly component in wasmtime, then forwards it upstream and/or appends it to a
 //! file. It is what `relink serve` runs; see this crate's README for the concurrency model.
 //!
-//! - [`options`]: the `relink serve` command line.
+//! - [`options`]: the `relink serve` command line; [`relay_config`]: the same as a file.
+//! - [`upstream_config`], [`otlp_env`]: the exporter's flags and `OTEL_EXPORTER_OTLP_*`.
 //! - [`component`]: the wasmtime embedding of `relink.wasm` (one processor, kept).
 //! - [`otlp_http`]: OTLP/HTTP content types, bounded gzip, response bodies.
 //! - [`admission`]: the budget of request bytes in flight and the body deadline.
@@ -14,7 +15,8 @@
 //! - [`export`]: one export request through the component to the outputs.
 //! - [`delivery`]: the outputs and the acknowledgement rule (queued, or spooled, = 2xx).
 //! - [`queue`]: the byte-bounded sending queue of each output.
-//! - [`sender`], [`retry`], [`upstream`]: upstream delivery, OTLP retry rules, one attempt.
+//! - [`sender`], [`retry`], [`upstream`]: upstream delivery, OTLP retry rules, one attempt
+//!   (OTLP/HTTP or OTLP/gRPC); [`grpc`]: gRPC framing and status; [`upstream_tls`]: rustls.
 //! - [`spool`]: the persistent spool (segments, checksums, group commit, replay).
 //! - [`outfile`]: the `--out` file (whole lines, truncate on failure, SIGHUP reopen).
 //! - [`memory`]: allocator settings that keep large buffers from staying resident.
@@ -35,9 +37,11 @@ pub mod grpc;
 pub mod memory;
 pub mod metrics;
 pub mod options;
+pub mod otlp_env;
 pub mod otlp_http;
 pub mod outfile;
 pub mod queue;
+pub mod relay_config;
 pub mod retry;
 pub mod routes;
 pub mod sender;
@@ -47,6 +51,8 @@ pub mod spool;
 pub mod tls;
 pub mod tree;
 pub mod upstream;
+pub mod upstream_config;
+pub mod upstream_tls;
 
 pub use options::ServeOptions;
 pub use serve::{serve, Relay, ServeError};

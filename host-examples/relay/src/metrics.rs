@@ -26,6 +26,8 @@ pub struct RelayMetrics {
     spooled: AtomicU64,
     replayed: AtomicU64,
     spool_torn: AtomicU64,
+    upstream_partial: AtomicU64,
+    upstream_rejected_spans: AtomicU64,
     /// Requests answered 503/429 by back-pressure, by reason.
     refused: Mutex<BTreeMap<&'static str, u64>>,
     /// Acknowledged batches an output gave up, by `(output, reason)`.
@@ -59,6 +61,10 @@ pub enum Event {
     SpoolTorn(u64),
     /// A TLS handshake failed or timed out (an untrusted certificate, none under mTLS).
     TlsHandshakeFailed,
+    /// The upstream accepted a batch with a partial success (OTLP `partial_success`).
+    UpstreamPartial,
+    /// Spans the upstream said it rejected in a partial success.
+    UpstreamRejectedSpans(u64),
 }
 
 impl RelayMetrics {
@@ -82,6 +88,8 @@ impl RelayMetrics {
             Event::Replayed(n) => (&self.replayed, n),
             Event::SpoolTorn(n) => (&self.spool_torn, n),
             Event::TlsHandshakeFailed => (&self.tls_handshake_failures, 1),
+            Event::UpstreamPartial => (&self.upstream_partial, 1),
+            Event::UpstreamRejectedSpans(n) => (&self.upstream_rejected_spans, n),
         };
         cell.fetch_add(by, Ordering::Relaxed);
     }
@@ -121,7 +129,7 @@ impl RelayMetrics {
     }
 
     /// The relay's counters as `(prometheus name, value)`, responses excluded.
-    fn scalars(&self, restarts: u64) -> [(&'static str, u64); 12] {
+    fn scalars(&self, restarts: u64) -> [(&'static str, u64); 14] {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         [
             ("relink_relay_request_bytes_total", get(&self.request_bytes)),
@@ -147,6 +155,14 @@ impl RelayMetrics {
             (
                 "relink_relay_tls_handshake_failures_total",
                 get(&self.tls_handshake_failures),
+            ),
+            (
+                "relink_relay_upstream_partial_success_total",
+                get(&self.upstream_partial),
+            ),
+            (
+                "relink_relay_upstream_rejected_spans_total",
+                get(&self.upstream_rejected_spans),
             ),
         ]
     }
@@ -293,6 +309,10 @@ relink_relay_replayed_total 0
 relink_relay_spool_torn_total 0
 # TYPE relink_relay_tls_handshake_failures_total counter
 relink_relay_tls_handshake_failures_total 0
+# TYPE relink_relay_upstream_partial_success_total counter
+relink_relay_upstream_partial_success_total 0
+# TYPE relink_relay_upstream_rejected_spans_total counter
+relink_relay_upstream_rejected_spans_total 0
 # TYPE relink_relay_refused_total counter
 relink_relay_refused_total{reason=\"queue_full\"} 1
 # TYPE relink_relay_dropped_total counter

@@ -1,30 +1,55 @@
-//! The `relink serve` command line, parsed into [`ServeOptions`].
+//! The `relink serve` command line, parsed into [`ServeOptions`]. The upstream exporter's
+//! flags and variables are [`crate::upstream_config`]'s; `--relay-config FILE` adds flags
+//! from a file ([`crate::relay_config`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The usage text of `relink serve`.
-pub const USAGE: &str = "usage: relink serve [--listen ADDR] [--component FILE] [--config FILE]
-                    [--upstream http://HOST:PORT] [--out FILE] [--max-body BYTES]
-                    [--workers N] [--log-interval SECONDS] [--playground DIR]
-                    [delivery, admission, shutdown and receiver flags below]
+use crate::otlp_env::OtlpEnv;
+use crate::upstream_config::{resolve, UpstreamConfig, UpstreamFlags, DEFAULT_TIMEOUT};
 
+/// The usage text of `relink serve`.
+pub const USAGE: &str =
+    "usage: relink serve [--relay-config FILE] [--listen ADDR] [--component FILE]
+                    [--config FILE] [--upstream URL] [--out FILE] [--max-body BYTES]
+                    [--workers N] [--log-interval SECONDS] [--playground DIR]
+                    [upstream, delivery, admission, shutdown and receiver flags below]
+
+  --relay-config FILE   the relay's own settings as JSON: {\"flag-name\": value, ...} with
+                        the long flag names below (a list for a repeatable flag); flags
+                        given on the command line win over the file
   --listen ADDR         address to accept OTLP/HTTP on (default 127.0.0.1:4318)
   --component FILE      the relink component (default dist/relink.wasm)
   --config FILE         relink configuration JSON (default: the built-in defaults, `{}`)
-  --upstream URL        forward relinked requests to URL/v1/traces (plain http)
   --out FILE            append each relinked request to FILE as one OTLP/JSON line
   --max-body BYTES      largest accepted body, before and after gzip (default 16777216)
   --workers N           requests inflated and relinked at once (default 2)
   --log-interval SECS   print the counters every SECS seconds on stderr; 0 = never (default 60)
   --playground DIR      also serve the browser playground (dist/web) at GET /
 
+upstream (each also from OTEL_EXPORTER_OTLP_[TRACES_]*; a flag wins over its variable):
+  --upstream URL        base URL (http:// or https://): OTLP/HTTP goes to URL/v1/traces,
+                        OTLP/gRPC to URL itself (OTEL_EXPORTER_OTLP_ENDPOINT)
+  --upstream-traces-endpoint URL  the OTLP/HTTP traces URL, used as is
+                        (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
+  --upstream-protocol P grpc | http/protobuf | http/json (OTEL_EXPORTER_OTLP_PROTOCOL;
+                        default http/protobuf, and with --upstream alone OTLP/HTTP in the
+                        encoding each request arrived in)
+  --upstream-header NAME=VALUE  a request header such as an API key; repeatable
+                        (OTEL_EXPORTER_OTLP_HEADERS=k1=v1,k2=v2); values are never logged
+  --upstream-compression gzip|none  (OTEL_EXPORTER_OTLP_COMPRESSION; default none)
+  --upstream-timeout D  one upstream attempt, connect to last byte (default 10s;
+                        OTEL_EXPORTER_OTLP_TIMEOUT in milliseconds)
+  --upstream-ca FILE    PEM CA bundle trusted instead of the system roots for https://
+                        (OTEL_EXPORTER_OTLP_CERTIFICATE)
+  --upstream-client-cert FILE, --upstream-client-key FILE  PEM client certificate chain and
+                        key for mTLS (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, _CLIENT_KEY)
+
 delivery (durations: 500ms, 5s, 2m; a bare number is seconds):
   --queue-bytes BYTES   upstream sending queue, in bytes (default 67108864); 0 = no queue:
                         each request waits for the upstream and gets its answer
   --senders N           concurrent upstream senders (default 4)
-  --upstream-timeout D  one upstream attempt, connect to last byte (default 10s)
   --retry-initial D     first retry delay (default 5s)
   --retry-max-interval D  largest retry delay (default 30s)
   --retry-max-elapsed D   give a batch up after this long (default 300s)
@@ -209,8 +234,8 @@ pub struct ServeOptions {
     pub component: PathBuf,
     /// `None`: the built-in defaults.
     pub config: Option<PathBuf>,
-    /// Base URL; requests go to `{upstream}/v1/traces`.
-    pub upstream: Option<String>,
+    /// The upstream exporter, from the `--upstream*` flags and `OTEL_EXPORTER_OTLP_*`.
+    pub upstream: Option<UpstreamConfig>,
     pub out: Option<PathBuf>,
     pub max_body: usize,
     pub workers: usize,
@@ -245,10 +270,21 @@ impl Default for ServeOptions {
 }
 
 impl ServeOptions {
-    /// Parses the words after `serve`. Errors are one line naming the flag.
+    /// Parses the words after `serve` with the process environment's
+    /// `OTEL_EXPORTER_OTLP_*` variables. Errors are one line naming the flag or variable.
     pub fn parse(words: &[String]) -> Result<ServeOptions, String> {
+        ServeOptions::parse_in(words, &|name| std::env::var(name).ok())
+    }
+
+    /// [`ServeOptions::parse`] with the variables read through `env`.
+    pub fn parse_in(
+        words: &[String],
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ServeOptions, String> {
+        let words = crate::relay_config::expand(words)?;
         let mut options = ServeOptions::default();
         let mut receiver_flags = ReceiverFlags::default();
+        let mut upstream = UpstreamFlags::default();
         let mut iter = words.iter();
         while let Some(word) = iter.next() {
             let (flag, inline) = match word.split_once('=') {
@@ -265,7 +301,12 @@ impl ServeOptions {
                     .cloned()
                     .ok_or_else(|| format!("{flag} needs a value"))?,
             };
+            if upstream.flag(flag, &value)? {
+                continue;
+            }
             match flag {
+                // Read by relay_config::expand before the other flags.
+                "--relay-config" => {}
                 "--listen" => {
                     options.listen = value.parse().map_err(|_| {
                         format!("--listen: `{value}` is not an address like 127.0.0.1:4318")
@@ -273,7 +314,6 @@ impl ServeOptions {
                 }
                 "--component" => options.component = PathBuf::from(value),
                 "--config" => options.config = Some(PathBuf::from(value)),
-                "--upstream" => options.upstream = Some(upstream_base(&value)?),
                 "--out" => options.out = Some(PathBuf::from(value)),
                 "--playground" => options.playground = Some(PathBuf::from(value)),
                 "--max-body" => options.max_body = positive(flag, &value)?,
@@ -291,6 +331,11 @@ impl ServeOptions {
             }
         }
         receiver_flags.finish(&mut options.receivers)?;
+        options.upstream = resolve(&upstream, &OtlpEnv::read(env)?)?;
+        options.delivery.upstream_timeout = match &options.upstream {
+            Some(config) => config.timeout,
+            None => upstream.timeout.unwrap_or(DEFAULT_TIMEOUT),
+        };
         let (d, a) = (&options.delivery, &options.admission);
         if a.shutdown_timeout <= d.upstream_timeout {
             return Err(format!(
@@ -314,7 +359,6 @@ impl ServeOptions {
                     .map_err(|_| format!("--queue-bytes: `{value}` is not a number of bytes"))?
             }
             "--senders" => d.senders = positive(flag, value)?,
-            "--upstream-timeout" => d.upstream_timeout = duration(flag, value)?,
             "--retry-initial" => d.retry_initial = duration(flag, value)?,
             "--retry-max-interval" => d.retry_max_interval = duration(flag, value)?,
             "--retry-max-elapsed" => d.retry_max_elapsed = duration(flag, value)?,
@@ -340,7 +384,7 @@ impl ServeOptions {
 }
 
 /// `500ms`, `5s`, `2m` or a bare number of seconds; never zero.
-fn duration(flag: &str, value: &str) -> Result<Duration, String> {
+pub(crate) fn duration(flag: &str, value: &str) -> Result<Duration, String> {
     let (digits, unit) = match value.find(|c: char| !c.is_ascii_digit()) {
         Some(at) => value.split_at(at),
         None => (value, "s"),
@@ -367,18 +411,6 @@ fn positive(flag: &str, value: &str) -> Result<usize, String> {
     }
 }
 
-/// Checks an upstream base URL (plain `http://host:port[/prefix]`) and drops a trailing
-/// slash, so `{base}/v1/traces` is well formed.
-fn upstream_base(value: &str) -> Result<String, String> {
-    let rest = value.strip_prefix("http://").ok_or_else(|| {
-        format!("--upstream: `{value}` must start with http:// (the relay speaks plain HTTP; put TLS in a collector)")
-    })?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(format!("--upstream: `{value}` has no host"));
-    }
-    Ok(value.trim_end_matches('/').to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,10 +419,15 @@ mod tests {
         line.split_whitespace().map(String::from).collect()
     }
 
+    /// No OTEL_EXPORTER_OTLP_* variables, whatever the test process has.
+    fn parse(words: &[String]) -> Result<ServeOptions, String> {
+        ServeOptions::parse_in(words, &|_| None)
+    }
+
     #[test]
     fn defaults_and_every_flag() {
-        assert_eq!(ServeOptions::parse(&[]), Ok(ServeOptions::default()));
-        let parsed = ServeOptions::parse(&words(
+        assert_eq!(parse(&[]), Ok(ServeOptions::default()));
+        let parsed = parse(&words(
             "--listen 0.0.0.0:9000 --component c.wasm --config r.json --upstream http://h:4318/ \
              --out o.jsonl --max-body=1024 --workers 2 --log-interval 0 --playground dist/web",
         ));
@@ -400,7 +437,7 @@ mod tests {
                 listen: SocketAddr::from(([0, 0, 0, 0], 9000)),
                 component: PathBuf::from("c.wasm"),
                 config: Some(PathBuf::from("r.json")),
-                upstream: Some("http://h:4318".into()),
+                upstream: UpstreamConfig::http_base("http://h:4318/").ok(),
                 out: Some(PathBuf::from("o.jsonl")),
                 max_body: 1024,
                 workers: 2,
@@ -409,7 +446,7 @@ mod tests {
                 ..ServeOptions::default()
             })
         );
-        let parsed = ServeOptions::parse(&words(
+        let parsed = parse(&words(
             "--upstream http://h:1 --queue-bytes 1000 --senders 2 --upstream-timeout 500ms \
              --retry-initial 1 --retry-max-interval 2s --retry-max-elapsed 1m --spool /s \
              --spool-max-bytes 9 --out-queue-bytes 8 --out-fsync always \
@@ -445,7 +482,7 @@ mod tests {
 
     #[test]
     fn receiver_flags() {
-        let parsed = ServeOptions::parse(&words(
+        let parsed = parse(&words(
             "--grpc-listen 0.0.0.0:5317 --tls-cert c.pem --tls-key k.pem --tls-client-ca ca.pem \
              --bearer-token-file t",
         ));
@@ -462,58 +499,96 @@ mod tests {
             })
         );
         assert_eq!(
-            ServeOptions::parse(&words("--grpc-listen off")).map(|o| o.receivers.grpc_listen),
+            parse(&words("--grpc-listen off")).map(|o| o.receivers.grpc_listen),
             Ok(GrpcListen::Off)
         );
         assert_eq!(
-            ServeOptions::parse(&words("--grpc-listen 4317")),
+            parse(&words("--grpc-listen 4317")),
             Err("--grpc-listen: `4317` is not an address like 127.0.0.1:4317 or off".into())
         );
         assert_eq!(
-            ServeOptions::parse(&words("--tls-cert c.pem")),
+            parse(&words("--tls-cert c.pem")),
             Err("--tls-cert needs --tls-key".into())
         );
         assert_eq!(
-            ServeOptions::parse(&words("--tls-client-ca ca.pem")),
+            parse(&words("--tls-client-ca ca.pem")),
             Err("--tls-key and --tls-client-ca need --tls-cert".into())
+        );
+    }
+
+    #[test]
+    fn flags_win_over_the_file_which_wins_over_the_variables() {
+        let dir = std::env::temp_dir().join(format!("relink-options-test-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let file = dir.join("relay.json");
+        let json =
+            r#"{"upstream-protocol": "http/json", "upstream-compression": "gzip", "senders": 3}"#;
+        assert!(std::fs::write(&file, json).is_ok());
+        let env = |name: &str| match name {
+            "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("https://env:4318".to_string()),
+            "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("grpc".to_string()),
+            "OTEL_EXPORTER_OTLP_COMPRESSION" => Some("gzip".to_string()),
+            "OTEL_EXPORTER_OTLP_TIMEOUT" => Some("2000".to_string()),
+            _ => None,
+        };
+        let line = format!(
+            "--relay-config {} --upstream-compression none",
+            file.display()
+        );
+        let parsed = ServeOptions::parse_in(&words(&line), &env);
+        let _ = std::fs::remove_dir_all(&dir);
+        let upstream = parsed.as_ref().ok().and_then(|o| o.upstream.clone());
+        assert_eq!(
+            upstream.map(|u| (u.url, u.protocol, u.compression, u.timeout)),
+            Some((
+                "https://env:4318/v1/traces".to_string(),
+                Some(crate::upstream_config::Protocol::HttpJson),
+                crate::upstream_config::Compression::None,
+                Duration::from_secs(2)
+            ))
+        );
+        assert_eq!(
+            parsed.map(|o| (o.delivery.senders, o.delivery.upstream_timeout)),
+            Ok((3, Duration::from_secs(2)))
         );
     }
 
     #[test]
     fn errors_name_the_flag() {
         assert_eq!(
-            ServeOptions::parse(&words("--max-body 0")),
+            parse(&words("--max-body 0")),
             Err("--max-body: `0` is not a positive integer".into())
         );
         assert_eq!(
-            ServeOptions::parse(&words("--listen")),
+            parse(&words("--listen")),
             Err("--listen needs a value".into())
         );
         assert_eq!(
-            ServeOptions::parse(&words("--listen nowhere")),
+            parse(&words("--listen nowhere")),
             Err("--listen: `nowhere` is not an address like 127.0.0.1:4318".into())
         );
         assert_eq!(
-            ServeOptions::parse(&words("--upstream https://x")),
-            Err("--upstream: `https://x` must start with http:// (the relay speaks plain HTTP; put TLS in a collector)".into())
+            parse(&words("--upstream ftp://x")),
+            Err("--upstream: `ftp://x` must start with http:// or https://".into())
         );
         assert_eq!(
-            ServeOptions::parse(&words("--upstream http://")),
-            Err("--upstream: `http://` has no host".into())
+            parse(&words("--upstream http://")),
+            Err("--upstream: `http://` is not a URL".into())
         );
         assert_eq!(
-            ServeOptions::parse(&words("--body-timeout 0")),
+            parse(&words("--body-timeout 0")),
             Err("--body-timeout: `0` is not a duration like 500ms, 5s or 2m".into())
         );
         assert_eq!(
-            ServeOptions::parse(&words("--spool /x")),
+            parse(&words("--spool /x")),
             Err("--spool needs --upstream and a sending queue (--queue-bytes > 0)".into())
         );
         assert_eq!(
-            ServeOptions::parse(&words("--upstream-timeout 40s")),
+            parse(&words("--upstream-timeout 40s")),
             Err("--shutdown-timeout (30s) must be longer than --upstream-timeout (40s), so one attempt can finish".into())
         );
-        assert!(ServeOptions::parse(&words("--bogus 1"))
-            .is_err_and(|e| e.starts_with("unknown option `--bogus`")));
+        assert!(
+            parse(&words("--bogus 1")).is_err_and(|e| e.starts_with("unknown option `--bogus`"))
+        );
     }
 }

@@ -3,7 +3,10 @@
 //!
 //! OTLP/HTTP names 429, 502, 503 and 504 as the retryable statuses; every other non-2xx
 //! answer is permanent (the batch would fail again). A connection error or timeout is
-//! retryable. Delays grow exponentially from `initial` (x1.5, capped at `max_interval`),
+//! retryable. 401 and 403 are the exception the relay makes: they say the relay's
+//! credentials are wrong, not the batch, and the relay has already acknowledged the batch,
+//! so it keeps it and retries (with backoff, until `max_elapsed`) rather than drop data an
+//! operator can still deliver by fixing the key (see the README). Delays grow exponentially from `initial` (x1.5, capped at `max_interval`),
 //! with +-50% jitter so senders that failed together do not retry together; an upstream's
 //! `Retry-After` (seconds or an HTTP date) replaces the computed delay, since the server
 //! knows when it will recover. A batch is given up once `max_elapsed` has passed.
@@ -17,6 +20,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub enum Verdict {
     Delivered,
     Retry,
+    /// The upstream refused the relay's credentials (401/403, gRPC UNAUTHENTICATED or
+    /// PERMISSION_DENIED): retried like an outage, logged as a configuration problem.
+    Credentials,
     /// Not retryable: the batch is dropped and counted under the status.
     Permanent,
 }
@@ -26,6 +32,7 @@ pub fn verdict(status: u16) -> Verdict {
     match status {
         200..=299 => Verdict::Delivered,
         429 | 502 | 503 | 504 => Verdict::Retry,
+        401 | 403 => Verdict::Credentials,
         _ => Verdict::Permanent,
     }
 }
@@ -135,8 +142,16 @@ mod tests {
         assert_eq!(
             verdicts,
             [
-                Delivered, Delivered, Permanent, Permanent, Permanent, Retry, Permanent, Retry,
-                Retry, Retry
+                Delivered,
+                Delivered,
+                Permanent,
+                Credentials,
+                Permanent,
+                Retry,
+                Permanent,
+                Retry,
+                Retry,
+                Retry
             ]
         );
     }

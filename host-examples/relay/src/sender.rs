@@ -7,9 +7,11 @@
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use relink::otlp::Encoding;
+
 use crate::metrics::{Event, RelayMetrics};
-use crate::queue::{Batch, Popped, Queue};
-use crate::retry::{verdict, Backoff, Verdict};
+use crate::queue::{Popped, Queue};
+use crate::retry::{Backoff, Verdict};
 use crate::spool::Spool;
 use crate::upstream::Upstream;
 
@@ -70,14 +72,17 @@ impl Senders {
         loop {
             match self.queue.pop(Duration::from_millis(200)) {
                 Popped::Batch(batch) => {
-                    if !self.deliver(&batch) {
+                    let (bytes, segment) = (batch.bytes(), batch.segment);
+                    // The body moves into the request; its bytes stay reserved in the
+                    // queue until the sender is done with it.
+                    if !self.deliver(batch.encoding, batch.body) {
                         // Abandoned at shutdown: the batch stays counted (and spooled).
                         return;
                     }
-                    if let (Some(spool), Some(segment)) = (&self.spool, batch.segment) {
+                    if let (Some(spool), Some(segment)) = (&self.spool, segment) {
                         spool.release(segment);
                     }
-                    self.queue.finish(batch.bytes());
+                    self.queue.finish(bytes);
                 }
                 Popped::Empty if self.abandon.is_set() => return,
                 Popped::Empty => {}
@@ -88,53 +93,57 @@ impl Senders {
 
     /// Sends one batch until it is delivered, refused for good or out of time; `false`
     /// when the shutdown timeout cut it short.
-    fn deliver(&self, batch: &Batch) -> bool {
+    fn deliver(&self, encoding: Encoding, body: Vec<u8>) -> bool {
+        let url = self.upstream.url();
+        let prepared = match self.upstream.prepare(encoding, body) {
+            Ok(prepared) => prepared,
+            Err(message) => {
+                eprintln!("relink: upstream {url}: {message}: the batch is dropped");
+                self.metrics.dropped("upstream", "transcode");
+                return true;
+            }
+        };
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let (reason, retry_after) = match self.upstream.send(batch.encoding, &batch.body) {
-                Ok(reply) => match verdict(reply.status) {
+            let (reason, retry_after, credentials) = match self.upstream.send(&prepared, encoding) {
+                Ok(answer) => match answer.verdict {
                     Verdict::Delivered => {
                         self.metrics.count(Event::UpstreamDelivered);
+                        partial_success(&self.metrics, url, answer.partial);
                         return true;
                     }
                     Verdict::Permanent => {
-                        let text = String::from_utf8_lossy(&reply.body);
-                        let text: String = text.chars().take(200).collect();
                         eprintln!(
-                            "relink: upstream {} answered {} (not retryable): the batch is dropped: {text}",
-                            self.upstream.url(),
-                            reply.status
-                        );
-                        self.metrics
-                            .dropped("upstream", &format!("status_{}", reply.status));
+                                "relink: upstream {url} answered {}; not retryable, the batch is dropped",
+                                answer.reason
+                            );
+                        self.metrics.dropped("upstream", &answer.label);
                         return true;
                     }
-                    Verdict::Retry => (
-                        format!("status {}", reply.status),
-                        reply.retry_after_delay(),
-                    ),
+                    Verdict::Retry => (answer.reason, answer.retry_after, false),
+                    Verdict::Credentials => (answer.reason, answer.retry_after, true),
                 },
-                Err(message) => (message, None),
+                Err(message) => (message, None, false),
             };
             if self.abandon.is_set() {
                 return false;
             }
             let Some(wait) = self.backoff.delay(attempt, started.elapsed(), retry_after) else {
                 eprintln!(
-                    "relink: upstream {}: {reason}; retried for {:?}, the batch is dropped",
-                    self.upstream.url(),
+                    "relink: upstream {url}: {reason}; retried for {:?}, the batch is dropped",
                     self.backoff.max_elapsed
                 );
                 self.metrics.dropped("upstream", "retries_exhausted");
                 return true;
             };
-            if attempt == 1 {
+            if attempt == 1 && credentials {
                 eprintln!(
-                    "relink: upstream {}: {reason}; retrying in {wait:?}",
-                    self.upstream.url()
+                    "relink: upstream {url} refused the relay's credentials ({reason}): check --upstream-header or OTEL_EXPORTER_OTLP_HEADERS; the batch is kept and retried in {wait:?}"
                 );
+            } else if attempt == 1 {
+                eprintln!("relink: upstream {url}: {reason}; retrying in {wait:?}");
             }
             self.metrics.count(Event::Retry);
             if self.abandon.sleep(wait) {
@@ -142,4 +151,21 @@ impl Senders {
             }
         }
     }
+}
+
+/// Counts and logs an upstream's partial success: the batch was delivered, but the
+/// upstream says it rejected some spans (or warns).
+pub fn partial_success(metrics: &RelayMetrics, url: &str, partial: Option<(i64, String)>) {
+    let Some((rejected, message)) = partial else {
+        return;
+    };
+    if rejected == 0 && message.is_empty() {
+        return;
+    }
+    metrics.count(Event::UpstreamPartial);
+    metrics.count(Event::UpstreamRejectedSpans(
+        u64::try_from(rejected).unwrap_or(0),
+    ));
+    let message: String = message.chars().take(200).collect();
+    eprintln!("relink: upstream {url} accepted the batch but rejected {rejected} spans: {message}");
 }

@@ -378,12 +378,12 @@ pub fn serve(options: &ServeOptions) -> Result<(), ServeError> {
     let relay = Relay::start(options)?;
     let mut signals = relay.watch_signals()?;
     let mut sinks = Vec::new();
-    if let Some(url) = &options.upstream {
+    if let Some(upstream) = &options.upstream {
         let mode = match options.delivery.queue_bytes {
             0 => "synchronously".to_string(),
             n => format!("through a {n}-byte queue"),
         };
-        sinks.push(format!("forwarding to {url}/v1/traces {mode}"));
+        sinks.push(format!("forwarding to {} {mode}", upstream.describe()));
     }
     if let Some(out) = &options.out {
         sinks.push(format!("appending to {}", out.display()));

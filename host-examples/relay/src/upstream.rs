@@ -1,83 +1,375 @@
-//! The upstream OTLP/HTTP endpoint: one attempt to send one batch, its answer with the
-//! `Retry-After` the retry policy and the synchronous mode need.
+//! The upstream exporter: one attempt to send one batch, over OTLP/HTTP (protobuf or
+//! JSON) or OTLP/gRPC, to `http://` or `https://`, and what the answer means. The senders,
+//! the retry policy, the spool and the synchronous mode see only [`Answer`], the same for
+//! every protocol.
+//!
+//! The client is hyper's pooled client on a small runtime of its own (one thread), driven
+//! from the blocking sender threads with `block_on`; TLS is rustls ([`crate::upstream_tls`]).
+//! OTLP/HTTP offers HTTP/1.1 and, over TLS, HTTP/2 by ALPN; OTLP/gRPC is HTTP/2 only (h2c
+//! with prior knowledge on `http://`, ALPN `h2` on `https://`). A batch is encoded for the
+//! wire once ([`Upstream::prepare`]: transcoded when the protocol wants the other OTLP
+//! encoding, gzipped when asked) and that body is resent on every retry.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use relink::otlp::Encoding;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::header::{HeaderMap, HeaderValue};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use prost::Message;
+use relink::otlp::{self, Encoding, ExportTraceServiceResponse};
+
+use crate::grpc::{self, GrpcStatus};
+use crate::otlp_http;
+use crate::retry::{self, Verdict};
+use crate::upstream_config::{Compression, Protocol, UpstreamConfig};
 
 /// The largest upstream response body read (an `ExportTraceServiceResponse` is tiny).
-const UPSTREAM_RESPONSE_LIMIT: u64 = 1024 * 1024;
+const UPSTREAM_RESPONSE_LIMIT: usize = 1024 * 1024;
 
-/// An upstream OTLP/HTTP traces endpoint; connections are pooled across requests.
-pub struct Upstream {
-    url: String,
-    agent: ureq::Agent,
-}
-
-/// What the upstream answered.
+/// What the upstream answered, shaped as an HTTP answer: synchronous mode hands it to the
+/// client (a gRPC status becomes the HTTP status that means the same to an OTLP client).
+#[derive(Debug)]
 pub struct UpstreamReply {
     pub status: u16,
     pub content_type: Option<String>,
-    /// The raw `Retry-After` header, passed on as is in synchronous mode.
+    /// `Retry-After`, passed on as is in synchronous mode.
     pub retry_after: Option<String>,
     pub body: Vec<u8>,
 }
 
-impl UpstreamReply {
-    /// The upstream's `Retry-After` as a wait.
-    pub fn retry_after_delay(&self) -> Option<Duration> {
-        let value = self.retry_after.as_deref()?;
-        crate::retry::parse_retry_after(value, SystemTime::now())
+/// One attempt's outcome.
+#[derive(Debug)]
+pub struct Answer {
+    pub verdict: Verdict,
+    /// `status 503: ...` or `grpc status UNAVAILABLE: ...`, for logs.
+    pub reason: String,
+    /// The `dropped_total` reason when given up: `status_400`, `grpc_invalid_argument`.
+    pub label: String,
+    /// The server's wait (`Retry-After`, gRPC `RetryInfo`).
+    pub retry_after: Option<Duration>,
+    /// A delivered batch's `partial_success`: `(rejected spans, message)`.
+    pub partial: Option<(i64, String)>,
+    pub reply: UpstreamReply,
+}
+
+/// A batch as it goes on the wire.
+pub struct Prepared {
+    body: Bytes,
+    encoding: Encoding,
+}
+
+/// The exporter; connections are pooled across attempts and senders.
+pub struct Upstream {
+    config: UpstreamConfig,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    handle: tokio::runtime::Handle,
+    // Last: dropped after the client.
+    _runtime: ClientRuntime,
+}
+
+/// The client's runtime, shut down without blocking (the last `Arc<Upstream>` may be
+/// dropped on a thread of the server's runtime, where a blocking shutdown panics).
+struct ClientRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for ClientRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
 impl Upstream {
-    /// `base` as checked by the options, without the `/v1/traces` path.
-    /// `timeout` bounds one attempt, connect to last byte.
-    pub fn new(base: &str, timeout: Duration) -> Upstream {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
+    /// Builds the client: reads the TLS files, starts the client runtime.
+    pub fn new(config: &UpstreamConfig) -> Result<Upstream, String> {
+        let tls = match config.is_https() {
+            true => crate::upstream_tls::client_config(&config.tls)?,
+            false => crate::upstream_tls::unused_config()?,
+        };
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(config.timeout));
+        let builder = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http();
+        let grpc = config.protocol == Some(Protocol::Grpc);
+        let connector = match grpc {
+            true => builder.enable_http2().wrap_connector(http),
+            false => builder.enable_http1().enable_http2().wrap_connector(http),
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("relink-upstream")
+            .enable_all()
             .build()
-            .into();
-        Upstream {
-            url: format!("{base}/v1/traces"),
-            agent,
+            .map_err(|e| format!("cannot start the upstream client: {e}"))?;
+        let client = Client::builder(TokioExecutor::new())
+            .http2_only(grpc)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(connector);
+        Ok(Upstream {
+            config: config.clone(),
+            client,
+            handle: runtime.handle().clone(),
+            _runtime: ClientRuntime(Some(runtime)),
+        })
+    }
+
+    /// The request URL.
+    pub fn url(&self) -> &str {
+        &self.config.url
+    }
+
+    /// Encodes a batch for the wire: the protocol's encoding (a batch kept in another one
+    /// is transcoded), then gzip when asked. `Err` when the batch does not decode for
+    /// transcoding (it would fail on every retry).
+    /// The body is taken, not copied, when it goes as it is.
+    pub fn prepare(&self, encoding: Encoding, body: Vec<u8>) -> Result<Prepared, String> {
+        let wire = match self.config.protocol {
+            None => encoding,
+            Some(Protocol::Grpc | Protocol::HttpProtobuf) => Encoding::Protobuf,
+            Some(Protocol::HttpJson) => Encoding::Json,
+        };
+        let encoded = match wire == encoding {
+            true => body,
+            false => otlp::encode(
+                &otlp::decode(&body, encoding)
+                    .map_err(|e| format!("cannot transcode the batch: {e}"))?,
+                wire,
+            ),
+        };
+        let gzipped = self.config.compression == Compression::Gzip;
+        let body = match (self.config.protocol, gzipped) {
+            (Some(Protocol::Grpc), _) => grpc::frame(&encoded, gzipped),
+            (_, true) => otlp::gzip(&encoded),
+            (_, false) => encoded,
+        };
+        Ok(Prepared {
+            body: Bytes::from(body),
+            encoding: wire,
+        })
+    }
+
+    /// One attempt. `reply_encoding` is the encoding the relay's own client used (for a
+    /// synchronous answer built here). `Err` for a transport failure: no answer at all
+    /// (the caller names the upstream).
+    pub fn send(&self, prepared: &Prepared, reply_encoding: Encoding) -> Result<Answer, String> {
+        let exchange = self
+            .handle
+            .block_on(async {
+                tokio::time::timeout(self.config.timeout, self.exchange(prepared)).await
+            })
+            .map_err(|_| {
+                format!(
+                    "no answer within --upstream-timeout {:?}",
+                    self.config.timeout
+                )
+            })??;
+        Ok(match self.config.protocol {
+            Some(Protocol::Grpc) => self.grpc_answer(exchange, reply_encoding),
+            _ => http_answer(exchange, prepared.encoding),
+        })
+    }
+
+    /// `prepare` and one `send`, for synchronous mode; the error names the upstream.
+    pub fn send_once(&self, encoding: Encoding, body: Vec<u8>) -> Result<Answer, String> {
+        self.prepare(encoding, body)
+            .and_then(|prepared| self.send(&prepared, encoding))
+            .map_err(|e| format!("upstream {}: {e}", self.config.url))
+    }
+
+    async fn exchange(&self, prepared: &Prepared) -> Result<Exchange, String> {
+        let grpc = self.config.protocol == Some(Protocol::Grpc);
+        let mut request = hyper::Request::post(&self.config.url).header(
+            "user-agent",
+            concat!("relink-relay/", env!("CARGO_PKG_VERSION")),
+        );
+        request = match grpc {
+            true => request
+                .header("content-type", "application/grpc")
+                .header("te", "trailers")
+                .header("grpc-accept-encoding", "gzip")
+                .header(
+                    "grpc-timeout",
+                    format!("{}m", self.config.timeout.as_millis().min(99_999_999)),
+                ),
+            false => request.header("content-type", prepared.encoding.content_type()),
+        };
+        if self.config.compression == Compression::Gzip {
+            request = request.header(
+                if grpc {
+                    "grpc-encoding"
+                } else {
+                    "content-encoding"
+                },
+                "gzip",
+            );
+        }
+        for (name, value) in self.config.headers.iter() {
+            request = request.header(name, value);
+        }
+        let request = request
+            .body(Full::new(prepared.body.clone()))
+            .map_err(|e| format!("cannot build the request: {e}"))?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let (parts, body) = response.into_parts();
+        let collected = Limited::new(body, UPSTREAM_RESPONSE_LIMIT)
+            .collect()
+            .await
+            .map_err(|e| format!("reading the response: {}", error_chain(&*e)))?;
+        let trailers = collected.trailers().cloned();
+        Ok(Exchange {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            trailers,
+            body: collected.to_bytes().to_vec(),
+        })
+    }
+
+    /// The error with its causes (hyper says "client error (Connect)"; rustls says which
+    /// certificate check failed) and a hint for a TLS trust failure.
+    fn transport_error(&self, e: &hyper_util::client::legacy::Error) -> String {
+        let text = error_chain(e);
+        match self.config.is_https() && text.contains("certificate") {
+            true => format!("{text} (TLS: the upstream's certificate is not trusted by --upstream-ca or the system roots, or does not name the host)"),
+            false => text,
         }
     }
 
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// POSTs one request body; `Err` for a transport failure (no HTTP answer).
-    pub fn send(&self, encoding: Encoding, body: &[u8]) -> Result<UpstreamReply, String> {
-        let response = self
-            .agent
-            .post(&self.url)
-            .header("content-type", encoding.content_type())
-            .send(body)
-            .map_err(|e| format!("upstream {}: {e}", self.url))?;
-        let status = response.status().as_u16();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
+    fn grpc_answer(&self, exchange: Exchange, reply_encoding: Encoding) -> Answer {
+        let field = |map: &HeaderMap, name: &str| {
+            map.get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(String::from)
         };
-        let (content_type, retry_after) = (header("content-type"), header("retry-after"));
-        let body = response
-            .into_body()
-            .with_config()
-            .limit(UPSTREAM_RESPONSE_LIMIT)
-            .read_to_vec()
-            .map_err(|e| format!("upstream {}: reading the response: {e}", self.url))?;
-        Ok(UpstreamReply {
+        let status = exchange
+            .trailers
+            .as_ref()
+            .and_then(|t| GrpcStatus::from_fields(&|n| field(t, n)))
+            .or_else(|| GrpcStatus::from_fields(&|n| field(&exchange.headers, n)))
+            .unwrap_or_else(|| match exchange.status {
+                200 => GrpcStatus {
+                    code: grpc::INTERNAL,
+                    message: "the response has no grpc-status".into(),
+                    retry_delay: None,
+                },
+                other => GrpcStatus::from_http(other),
+            });
+        let verdict = status.verdict();
+        let partial = match verdict {
+            Verdict::Delivered => {
+                let encoding = field(&exchange.headers, "grpc-encoding");
+                grpc::unframe(&exchange.body, encoding.as_deref(), UPSTREAM_RESPONSE_LIMIT)
+                    .ok()
+                    .flatten()
+                    .and_then(|m| ExportTraceServiceResponse::decode(m.as_slice()).ok())
+                    .and_then(|r| r.partial_success)
+                    .map(|p| (p.rejected_spans, p.error_message))
+            }
+            _ => None,
+        };
+        let reason = status.describe();
+        let body = match verdict {
+            Verdict::Delivered => Vec::new(),
+            _ => otlp_http::status_body(
+                reply_encoding,
+                &format!("upstream {}: {reason}", self.config.url),
+            ),
+        };
+        Answer {
+            verdict,
+            label: format!("grpc_{}", grpc::code_name(status.code).to_ascii_lowercase()),
+            retry_after: status.retry_delay,
+            partial,
+            reply: UpstreamReply {
+                status: status.http_status(),
+                content_type: Some(reply_encoding.content_type().to_string()),
+                // Whole seconds, rounded up, as Retry-After counts.
+                retry_after: status
+                    .retry_delay
+                    .map(|d| (d.as_secs() + u64::from(d.subsec_nanos() > 0)).to_string()),
+                body,
+            },
+            reason,
+        }
+    }
+}
+
+/// A response as read: status, headers, trailers (gRPC) and body.
+struct Exchange {
+    status: u16,
+    headers: HeaderMap,
+    trailers: Option<HeaderMap>,
+    body: Vec<u8>,
+}
+
+/// An OTLP/HTTP answer: the status decides; a 2xx body may carry a partial success, in
+/// the encoding its content type names (else the one sent).
+fn http_answer(exchange: Exchange, sent: Encoding) -> Answer {
+    let header = |name: &str| {
+        exchange
+            .headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(String::from)
+    };
+    let (content_type, retry_after) = (header("content-type"), header("retry-after"));
+    let status = exchange.status;
+    let verdict = retry::verdict(status);
+    let partial = match verdict {
+        Verdict::Delivered => {
+            let encoding = content_type
+                .as_deref()
+                .and_then(Encoding::from_content_type)
+                .unwrap_or(sent);
+            otlp_http::partial_success_of(encoding, &exchange.body)
+        }
+        _ => None,
+    };
+    let text: String = String::from_utf8_lossy(&exchange.body)
+        .chars()
+        .take(200)
+        .collect();
+    Answer {
+        verdict,
+        reason: match text.is_empty() {
+            true => format!("status {status}"),
+            false => format!("status {status}: {text}"),
+        },
+        label: format!("status_{status}"),
+        retry_after: retry_after
+            .as_deref()
+            .and_then(|v| retry::parse_retry_after(v, std::time::SystemTime::now())),
+        partial,
+        reply: UpstreamReply {
             status,
             content_type,
             retry_after,
-            body,
-        })
+            body: exchange.body,
+        },
     }
+}
+
+/// An error and its sources, each once.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
 }

@@ -6,6 +6,7 @@
 //!
 //! One test binary on purpose: every binary links wasmtime, which is slow to link.
 
+mod exporter;
 mod faults;
 mod receivers;
 mod support;
@@ -818,7 +819,9 @@ fn a_trapping_component_is_restarted_and_the_request_passes_through() {
     let relinker = loaded.processor("{}").unwrap_or_else(|e| panic!("{e}"));
     let upstream = Upstream::start(200, "application/json", b"{}", Duration::ZERO);
     let metrics = std::sync::Arc::new(Default::default());
-    let forward = relink_relay::upstream::Upstream::new(&upstream.url(), Duration::from_secs(10));
+    let config = relink_relay::upstream_config::UpstreamConfig::http_base(&upstream.url())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let forward = relink_relay::upstream::Upstream::new(&config).unwrap_or_else(|e| panic!("{e}"));
     let pipeline = Pipeline {
         relinker: std::sync::Mutex::new(relinker),
         outputs: Outputs {

@@ -131,7 +131,9 @@ fn retry_after_is_honoured_and_permanent_errors_are_dropped_and_counted() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(sink.requests(), 4, "a 400 is not retried");
     assert!(
-        relay.log().contains("answered 400 (not retryable)"),
+        relay
+            .log()
+            .contains("answered status 400; not retryable, the batch is dropped"),
         "{}",
         relay.log()
     );

@@ -10,7 +10,7 @@ mod admission;
 mod delivery;
 mod durability;
 mod outfile;
-mod process;
+pub mod process;
 mod sink;
 
 use std::collections::HashSet;

@@ -1,11 +1,12 @@
 //! Test certificates made at test time (rcgen): a CA, a server certificate for 127.0.0.1
-//! and localhost, and a client certificate, written as PEM files. No key is committed.
+//! and localhost, and a client certificate, as PEM. No key is committed. Both the
+//! receivers' TLS tests and the exporter's HTTPS/gRPC upstreams use them.
 
 use std::path::PathBuf;
 
 use rcgen::{
-    BasicConstraints, Certificate, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair,
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
 };
 use relink_relay::options::TlsFiles;
 
@@ -28,8 +29,7 @@ fn leaf(
     name: &str,
     sans: &[&str],
     usage: ExtendedKeyUsagePurpose,
-    ca: &Certificate,
-    ca_key: &KeyPair,
+    ca: &CertifiedIssuer<'static, KeyPair>,
 ) -> (String, String) {
     let key = must(KeyPair::generate());
     let mut params = must(CertificateParams::new(
@@ -37,30 +37,31 @@ fn leaf(
     ));
     params.distinguished_name.push(DnType::CommonName, name);
     params.extended_key_usages = vec![usage];
-    let cert = must(params.signed_by(&key, ca, ca_key));
+    let cert = must(params.signed_by(&key, ca));
     (cert.pem(), key.serialize_pem())
 }
 
 impl TestPki {
     pub fn new(ca_name: &str) -> TestPki {
-        let ca_key = must(KeyPair::generate());
         let mut params = must(CertificateParams::new(Vec::<String>::new()));
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.distinguished_name.push(DnType::CommonName, ca_name);
-        let ca = must(params.self_signed(&ca_key));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca = must(CertifiedIssuer::self_signed(
+            params,
+            must(KeyPair::generate()),
+        ));
         let server = leaf(
             "relink relay",
             &["127.0.0.1", "localhost"],
             ExtendedKeyUsagePurpose::ServerAuth,
             &ca,
-            &ca_key,
         );
         let client = leaf(
             "relink test client",
             &["client.test"],
             ExtendedKeyUsagePurpose::ClientAuth,
             &ca,
-            &ca_key,
         );
         TestPki {
             ca_pem: ca.pem(),

@@ -8,6 +8,7 @@ pub mod h2;
 
 use relink::otlp::ExportTraceServiceRequest;
 use relink_relay::options::GrpcListen;
+use relink_relay::upstream_config::UpstreamConfig;
 use relink_relay::{Relay, ServeOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -333,7 +334,11 @@ pub fn start(opts: Opts<'_>) -> Relay {
         listen: "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
         component: component(),
         config,
-        upstream: opts.upstream.map(Upstream::url).or(opts.upstream_url),
+        upstream: opts
+            .upstream
+            .map(Upstream::url)
+            .or(opts.upstream_url)
+            .map(|url| UpstreamConfig::http_base(&url).unwrap_or_else(|e| panic!("{e}"))),
         out: opts.out.map(Path::to_path_buf),
         max_body: opts.max_body,
         workers: opts.workers,

@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
-use base64::Engine;
 use http_body::{Body, Frame};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
@@ -33,6 +32,11 @@ use hyper::{Method, Request, Response, StatusCode};
 use prost::Message;
 use relink::otlp::Encoding;
 
+use super::{
+    defined_name, frame, percent_encode, retry_info_details, RpcStatus, CANCELLED,
+    DEADLINE_EXCEEDED, INTERNAL, INVALID_ARGUMENT, OK, PERMISSION_DENIED, RESOURCE_EXHAUSTED,
+    UNAUTHENTICATED, UNAVAILABLE, UNIMPLEMENTED, UNKNOWN,
+};
 use crate::admission::{Refusal, RETRY_INFLIGHT};
 use crate::export::{ExportRequest, Reply};
 use crate::routes::Shared;
@@ -43,41 +47,6 @@ pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceServ
 const ACCEPT_ENCODING: &str = "identity,gzip";
 /// The length prefix of a gRPC message.
 const PREFIX: usize = 5;
-
-/// gRPC status codes (the ones the relay answers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Code {
-    Ok = 0,
-    Cancelled = 1,
-    Unknown = 2,
-    InvalidArgument = 3,
-    DeadlineExceeded = 4,
-    PermissionDenied = 7,
-    ResourceExhausted = 8,
-    Unimplemented = 12,
-    Internal = 13,
-    Unavailable = 14,
-    Unauthenticated = 16,
-}
-
-impl Code {
-    /// The name used in `/metrics` (`grpc_code` label).
-    pub fn name(self) -> &'static str {
-        match self {
-            Code::Ok => "OK",
-            Code::Cancelled => "CANCELLED",
-            Code::Unknown => "UNKNOWN",
-            Code::InvalidArgument => "INVALID_ARGUMENT",
-            Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-            Code::PermissionDenied => "PERMISSION_DENIED",
-            Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-            Code::Unimplemented => "UNIMPLEMENTED",
-            Code::Internal => "INTERNAL",
-            Code::Unavailable => "UNAVAILABLE",
-            Code::Unauthenticated => "UNAUTHENTICATED",
-        }
-    }
-}
 
 /// A gRPC response body: at most one data frame, then the trailers.
 pub struct GrpcBody {
@@ -119,9 +88,12 @@ pub async fn route(request: Request<Incoming>, shared: Arc<Shared>) -> Response<
     let response = answer(request, shared.clone()).await;
     let code = match response.status() {
         StatusCode::OK => grpc_status_of(&response),
-        _ => Code::Unknown,
+        _ => UNKNOWN,
     };
-    shared.pipeline.metrics.grpc_response(code.name());
+    shared
+        .pipeline
+        .metrics
+        .grpc_response(defined_name(code).unwrap_or("UNKNOWN"));
     response
 }
 
@@ -143,11 +115,11 @@ async fn answer(request: Request<Incoming>, shared: Arc<Shared>) -> Response<Grp
             "unknown method {}: relink serves {EXPORT_PATH}",
             request.uri().path()
         );
-        return failure(Code::Unimplemented, &message, None);
+        return failure(UNIMPLEMENTED, &message, None);
     }
     if !matches!(subtype.as_str(), "" | "+proto") {
         let message = format!("content-type application/grpc{subtype} is not supported: use application/grpc or application/grpc+proto");
-        return failure(Code::Unimplemented, &message, None);
+        return failure(UNIMPLEMENTED, &message, None);
     }
     let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
     let gzip = match header("grpc-encoding").map(str::trim) {
@@ -157,28 +129,28 @@ async fn answer(request: Request<Incoming>, shared: Arc<Shared>) -> Response<Grp
         Some(other) => {
             let message =
                 format!("grpc-encoding `{other}` is not supported (use gzip or identity)");
-            return failure(Code::Unimplemented, &message, None);
+            return failure(UNIMPLEMENTED, &message, None);
         }
     };
     if let Some(token) = &shared.bearer {
         if !token.accepts(request.headers().get(hyper::header::AUTHORIZATION)) {
-            return failure(Code::Unauthenticated, crate::auth::REFUSED, None);
+            return failure(UNAUTHENTICATED, crate::auth::REFUSED, None);
         }
     }
     let declared = header(CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
     let (mut body, reservation) = match shared.admission.read(request.into_body(), declared).await {
         Ok(read) => read,
-        Err(Refusal::TooLarge(message)) => return failure(Code::ResourceExhausted, &message, None),
+        Err(Refusal::TooLarge(message)) => return failure(RESOURCE_EXHAUSTED, &message, None),
         Err(Refusal::Busy(message)) => {
             shared.pipeline.metrics.refused("inflight_bytes");
             return failure(
-                Code::Unavailable,
+                UNAVAILABLE,
                 &message,
                 Some(Duration::from_secs(RETRY_INFLIGHT.into())),
             );
         }
-        Err(Refusal::Timeout(message)) => return failure(Code::DeadlineExceeded, &message, None),
-        Err(Refusal::Broken(message)) => return failure(Code::Cancelled, &message, None),
+        Err(Refusal::Timeout(message)) => return failure(DEADLINE_EXCEEDED, &message, None),
+        Err(Refusal::Broken(message)) => return failure(CANCELLED, &message, None),
     };
     let compressed = match unframe(&body) {
         Ok(compressed) => compressed,
@@ -186,14 +158,14 @@ async fn answer(request: Request<Incoming>, shared: Arc<Shared>) -> Response<Grp
     };
     if compressed && !gzip {
         return failure(
-            Code::Internal,
+            INTERNAL,
             "the message is flagged compressed but the request has no grpc-encoding",
             None,
         );
     }
     body.drain(..PREFIX);
     let Ok(_permit) = shared.workers.clone().acquire_owned().await else {
-        return failure(Code::Unavailable, "the relay is shutting down", None);
+        return failure(UNAVAILABLE, "the relay is shutting down", None);
     };
     let pipeline = shared.pipeline.clone();
     let job = move || {
@@ -207,17 +179,13 @@ async fn answer(request: Request<Incoming>, shared: Arc<Shared>) -> Response<Grp
     };
     match tokio::task::spawn_blocking(job).await {
         Ok(reply) => from_reply(reply),
-        Err(e) => failure(
-            Code::Internal,
-            &format!("relink: request failed: {e}"),
-            None,
-        ),
+        Err(e) => failure(INTERNAL, &format!("relink: request failed: {e}"), None),
     }
 }
 
 /// Checks the one message of a unary request and returns its compressed flag.
-pub fn unframe(body: &[u8]) -> Result<bool, (Code, String)> {
-    let invalid = |m: String| Err((Code::InvalidArgument, m));
+pub fn unframe(body: &[u8]) -> Result<bool, (u32, String)> {
+    let invalid = |m: String| Err((INVALID_ARGUMENT, m));
     let Some((&[flag, a, b, c, d], message)) = body.split_first_chunk::<PREFIX>() else {
         return invalid(format!(
             "the request has no complete message ({} bytes)",
@@ -251,18 +219,18 @@ pub fn from_reply(reply: Reply) -> Response<GrpcBody> {
         .and_then(|v| crate::retry::parse_retry_after(v, SystemTime::now()));
     // The gRPC project's HTTP-to-gRPC table, with the OTLP/HTTP statuses the relay uses.
     let code = match reply.status {
-        400 | 415 => Code::InvalidArgument,
-        401 => Code::Unauthenticated,
-        403 => Code::PermissionDenied,
-        404 => Code::Unimplemented,
-        408 => Code::DeadlineExceeded,
-        413 => Code::ResourceExhausted,
-        429 | 502 | 503 | 504 => Code::Unavailable,
-        500 => Code::Internal,
-        _ => Code::Unknown,
+        400 | 415 => INVALID_ARGUMENT,
+        401 => UNAUTHENTICATED,
+        403 => PERMISSION_DENIED,
+        404 => UNIMPLEMENTED,
+        408 => DEADLINE_EXCEEDED,
+        413 => RESOURCE_EXHAUSTED,
+        429 | 502 | 503 | 504 => UNAVAILABLE,
+        500 => INTERNAL,
+        _ => UNKNOWN,
     };
     let retry = match code {
-        Code::Unavailable => retry,
+        UNAVAILABLE => retry,
         _ => None,
     };
     failure(code, &message_of(&reply), retry)
@@ -291,14 +259,7 @@ fn message_of(reply: &Reply) -> String {
 }
 
 fn success(message: &[u8]) -> Response<GrpcBody> {
-    let mut framed = Vec::with_capacity(PREFIX + message.len());
-    framed.push(0);
-    framed.extend_from_slice(
-        &u32::try_from(message.len())
-            .unwrap_or(u32::MAX)
-            .to_be_bytes(),
-    );
-    framed.extend_from_slice(message);
+    let framed = frame(message, false);
     let mut trailers = HeaderMap::new();
     trailers.insert("grpc-status", HeaderValue::from_static("0"));
     let mut response = Response::new(GrpcBody {
@@ -310,20 +271,19 @@ fn success(message: &[u8]) -> Response<GrpcBody> {
 }
 
 /// A Trailers-Only error response.
-pub fn failure(code: Code, message: &str, retry: Option<Duration>) -> Response<GrpcBody> {
+pub fn failure(code: u32, message: &str, retry: Option<Duration>) -> Response<GrpcBody> {
     let mut response = Response::new(GrpcBody {
         data: None,
         trailers: None,
     });
     let headers = response.headers_mut();
     grpc_headers(headers);
-    headers.insert("grpc-status", HeaderValue::from(code as i32));
+    headers.insert("grpc-status", HeaderValue::from(code));
     if let Ok(value) = HeaderValue::from_str(&percent_encode(message)) {
         headers.insert("grpc-message", value);
     }
     if let Some(delay) = retry {
-        let details = status_details(code, message, delay);
-        let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(details);
+        let encoded = retry_info_details(code, message, delay);
         if let Ok(value) = HeaderValue::from_str(&encoded) {
             headers.insert("grpc-status-details-bin", value);
         }
@@ -353,96 +313,16 @@ fn http_error(status: StatusCode, message: &'static str) -> Response<GrpcBody> {
 }
 
 /// The `grpc-status` of a response (its header, else its trailer: success).
-fn grpc_status_of(response: &Response<GrpcBody>) -> Code {
+fn grpc_status_of(response: &Response<GrpcBody>) -> u32 {
     let status = response
         .headers()
         .get("grpc-status")
         .and_then(|v| v.to_str().ok());
-    match status.and_then(|s| s.parse::<i32>().ok()) {
-        None | Some(0) => Code::Ok,
-        Some(n) => [
-            Code::Cancelled,
-            Code::Unknown,
-            Code::InvalidArgument,
-            Code::DeadlineExceeded,
-            Code::PermissionDenied,
-            Code::ResourceExhausted,
-            Code::Unimplemented,
-            Code::Internal,
-            Code::Unavailable,
-            Code::Unauthenticated,
-        ]
-        .into_iter()
-        .find(|c| *c as i32 == n)
-        .unwrap_or(Code::Unknown),
+    match status.map(|s| s.parse::<u32>()) {
+        None => OK,
+        Some(Ok(code)) => code,
+        Some(Err(_)) => UNKNOWN,
     }
-}
-
-/// `grpc-message`: bytes outside printable ASCII, and `%`, as `%XX` of their UTF-8.
-pub fn percent_encode(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    for byte in message.bytes() {
-        match byte {
-            0x20..=0x7e if byte != b'%' => out.push(byte as char),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
-}
-
-/// `google.rpc.Status`, with details.
-#[derive(Clone, PartialEq, Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<Any>,
-}
-
-/// `google.protobuf.Any`.
-#[derive(Clone, PartialEq, Message)]
-struct Any {
-    #[prost(string, tag = "1")]
-    type_url: String,
-    #[prost(bytes = "vec", tag = "2")]
-    value: Vec<u8>,
-}
-
-/// `google.rpc.RetryInfo`.
-#[derive(Clone, PartialEq, Message)]
-struct RetryInfo {
-    #[prost(message, optional, tag = "1")]
-    retry_delay: Option<ProtoDuration>,
-}
-
-/// `google.protobuf.Duration`.
-#[derive(Clone, PartialEq, Message)]
-struct ProtoDuration {
-    #[prost(int64, tag = "1")]
-    seconds: i64,
-    #[prost(int32, tag = "2")]
-    nanos: i32,
-}
-
-/// The `grpc-status-details-bin` of an error the client should retry after `delay`.
-fn status_details(code: Code, message: &str, delay: Duration) -> Vec<u8> {
-    let retry = RetryInfo {
-        retry_delay: Some(ProtoDuration {
-            seconds: i64::try_from(delay.as_secs()).unwrap_or(i64::MAX),
-            nanos: i32::try_from(delay.subsec_nanos()).unwrap_or(0),
-        }),
-    };
-    RpcStatus {
-        code: code as i32,
-        message: message.to_string(),
-        details: vec![Any {
-            type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
-            value: retry.encode_to_vec(),
-        }],
-    }
-    .encode_to_vec()
 }
 
 #[cfg(test)]
@@ -455,25 +335,17 @@ mod tests {
         assert_eq!(unframe(&[1, 0, 0, 0, 0]), Ok(true));
         assert_eq!(
             unframe(&[0, 0, 0, 0, 3, 8, 1]).map_err(|e| e.0),
-            Err(Code::InvalidArgument)
+            Err(INVALID_ARGUMENT)
         );
         assert_eq!(
             unframe(&[0, 0, 0, 0, 1, 8, 1]).map_err(|e| e.0),
-            Err(Code::InvalidArgument)
+            Err(INVALID_ARGUMENT)
         );
         assert_eq!(
             unframe(&[2, 0, 0, 0, 0]).map_err(|e| e.0),
-            Err(Code::InvalidArgument)
+            Err(INVALID_ARGUMENT)
         );
-        assert_eq!(
-            unframe(&[0, 0]).map_err(|e| e.0),
-            Err(Code::InvalidArgument)
-        );
-    }
-
-    #[test]
-    fn messages_are_percent_encoded() {
-        assert_eq!(percent_encode("a b%c\u{e9}\n"), "a b%25c%C3%A9%0A");
+        assert_eq!(unframe(&[0, 0]).map_err(|e| e.0), Err(INVALID_ARGUMENT));
     }
 
     #[test]
@@ -488,19 +360,15 @@ mod tests {
                 .unwrap_or_default()
                 .to_string()
         };
-        assert_eq!(header("grpc-status"), "14");
-        assert_eq!(header("grpc-message"), "the sending queue is full");
-        let details = base64::engine::general_purpose::STANDARD_NO_PAD
-            .decode(header("grpc-status-details-bin"))
-            .unwrap_or_default();
-        let status = RpcStatus::decode(details.as_slice()).unwrap_or_default();
-        let retry = status
-            .details
-            .first()
-            .and_then(|any| RetryInfo::decode(any.value.as_slice()).ok())
-            .and_then(|r| r.retry_delay)
-            .map(|d| d.seconds);
-        assert_eq!((status.code, retry), (14, Some(5)));
+        let status = crate::grpc::GrpcStatus::from_fields(&|n| Some(header(n)));
+        assert_eq!(
+            status,
+            Some(crate::grpc::GrpcStatus {
+                code: UNAVAILABLE,
+                message: "the sending queue is full".into(),
+                retry_delay: Some(Duration::from_secs(5)),
+            })
+        );
         let too_large = from_reply(Reply::status(413, Encoding::Protobuf, "too large"));
         assert_eq!(
             too_large.headers().get("grpc-status"),

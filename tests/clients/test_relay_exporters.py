@@ -1,0 +1,275 @@
+"""The relay's upstream exporter against real peers, on 127.0.0.1:
+
+- the OTel Python SDK's OTLP/HTTP exporter sends an S3 PutObject span to `relink serve`,
+  which forwards the relinked span over HTTPS (a test CA made here with `cryptography`) to
+  a Python upstream that demands an API key; the relay is configured by the standard
+  OTEL_EXPORTER_OTLP_* variables alone;
+- a wrong key is a clear error in the relay's log (without the key), the acknowledged batch
+  stays in the spool, and a restart with the right key (a flag over the --relay-config
+  file) delivers it;
+- rotel (PyPI `rotel`, a Rust OpenTelemetry collector) receives the relay's OTLP/gRPC
+  export and forwards it to a recording upstream.
+
+Needs `dist/relink` and `dist/relink.wasm` (./build.sh); fails naming them when missing.
+"""
+
+import datetime
+import gzip
+import http.server
+import ipaddress
+import json
+import os
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from rotel_support import free_port, rotel_agent, wait_for_port
+from test_rotel_relay import POINTER_HASH, send_s3_put
+
+ROOT = Path(__file__).resolve().parents[2]
+RELINK = ROOT / "dist" / "relink"
+COMPONENT = ROOT / "dist" / "relink.wasm"
+API_KEY = "relink test key"
+
+
+class Recorder:
+    """A loopback OTLP/HTTP upstream (plain or TLS) that records authorized requests and
+    answers 401 to a request without the API key."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None, api_key: str | None = None):
+        self.accepted: list[tuple[dict, bytes]] = []
+        self.refused = 0
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                if api_key is not None and self.headers.get("x-api-key") != api_key:
+                    recorder.refused += 1
+                    self._answer(401, b"invalid API key")
+                    return
+                recorder.accepted.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self._answer(200, b"")
+
+            def _answer(self, status, body):
+                self.send_response(status)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def spans(self, timeout: float = 30.0) -> list:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            spans = []
+            for headers, body in list(self.accepted):
+                if headers.get("content-encoding") == "gzip":
+                    body = gzip.decompress(body)
+                request = ExportTraceServiceRequest.FromString(body)
+                spans += [s for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
+            if spans:
+                return spans
+            time.sleep(0.1)
+        raise AssertionError(f"no span reached the upstream within {timeout}s")
+
+    def close(self):
+        self.server.shutdown()
+
+
+def make_pki(directory: Path) -> tuple[Path, ssl.SSLContext]:
+    """A test CA and a server certificate for 127.0.0.1; returns the CA file and the
+    upstream's TLS context."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    valid = (now - datetime.timedelta(hours=1), now + datetime.timedelta(hours=1))
+
+    def builder(subject, issuer, key):
+        return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(valid[0]).not_valid_after(valid[1]))
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "relink test CA")])
+    usage = dict(content_commitment=False, key_encipherment=False, data_encipherment=False,
+                 key_agreement=False, encipher_only=False, decipher_only=False)
+    ca = (builder(ca_name, ca_name, ca_key)
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=False, key_cert_sign=True, crl_sign=True, **usage), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    cert = (builder(name, ca_name, key)
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    (directory / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (directory / "server.pem").write_bytes(cert.public_bytes(pem))
+    (directory / "server.key").write_bytes(key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(directory / "server.pem", directory / "server.key")
+    return directory / "ca.pem", context
+
+
+class Relay:
+    """`relink serve` as a process, its stderr in a file."""
+
+    def __init__(self, tmp_path: Path, args: list, env: dict | None = None, name: str = "relay"):
+        for built in (RELINK, COMPONENT):
+            assert built.exists(), f"{built} is not built (run ./build.sh)"
+        self.port = free_port()
+        self.log_path = tmp_path / f"{name}.log"
+        # Only the variables given: the test process's own OTEL_* must not leak in.
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        self.proc = subprocess.Popen(
+            [RELINK, "serve", "--listen", f"127.0.0.1:{self.port}", "--component", COMPONENT,
+             "--log-interval", "0", *args],
+            stdout=subprocess.DEVNULL, stderr=open(self.log_path, "w"), env={**clean, **(env or {})},
+        )
+        wait_for_port(self.port, self.proc, "relink serve")
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def wait_log(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log():
+                return self.log()
+            time.sleep(0.1)
+        raise AssertionError(f"`{text}` not in the relay's log within {timeout}s:\n{self.log()}")
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        try:
+            return self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def assert_relinked_s3_put(spans: list, trace_id: str) -> None:
+    assert [s.name for s in spans] == ["S3.PutObject"]
+    span = spans[0]
+    assert span.trace_id.hex() == trace_id
+    pointer = {kv.key: kv.value.string_value for kv in span.links[0].attributes}
+    assert pointer == {"ptr.kind": "aws.s3.object", "ptr.dir": "d", "ptr.hash": POINTER_HASH,
+                       "link.kind": "span-pointer"}
+
+
+@pytest.fixture
+def https_upstream(tmp_path):
+    ca, context = make_pki(tmp_path)
+    upstream = Recorder(tls=context, api_key=API_KEY)
+    yield ca, upstream
+    upstream.close()
+
+
+def test_sdk_spans_reach_an_https_upstream_with_its_api_key_set_by_otel_variables(tmp_path, https_upstream):
+    ca, upstream = https_upstream
+    relay = Relay(tmp_path, [], env={
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"https://127.0.0.1:{upstream.port}/v1/traces",
+        "OTEL_EXPORTER_OTLP_HEADERS": "x-api-key=relink%20test%20key",
+        "OTEL_EXPORTER_OTLP_CERTIFICATE": str(ca),
+        "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+    })
+    try:
+        trace_id = send_s3_put(relay.port)
+        assert_relinked_s3_put(upstream.spans(), trace_id)
+        headers = upstream.accepted[0][0]
+        assert (headers["content-type"], headers["content-encoding"]) == ("application/x-protobuf", "gzip")
+        assert upstream.refused == 0
+    finally:
+        relay.stop()
+    log = relay.log()
+    assert "(http/protobuf, gzip, headers x-api-key)" in log, log
+    assert API_KEY not in log and "relink%20test%20key" not in log
+
+
+def test_a_wrong_api_key_keeps_the_batch_in_the_spool_until_the_key_is_fixed(tmp_path, https_upstream):
+    ca, upstream = https_upstream
+    config = tmp_path / "relay.json"
+    config.write_text(json.dumps({
+        "upstream": f"https://127.0.0.1:{upstream.port}",
+        "upstream-ca": str(ca),
+        "upstream-header": ["x-api-key=wrong-key-123"],
+        "spool": str(tmp_path / "spool"),
+        "retry-initial": "100ms",
+        "upstream-timeout": "2s",
+        "shutdown-timeout": "3s",
+    }))
+    relay = Relay(tmp_path, ["--relay-config", config], name="wrong-key")
+    try:
+        trace_id = send_s3_put(relay.port)
+        log = relay.wait_log("refused the relay's credentials (status 401: invalid API key)")
+        assert "check --upstream-header or OTEL_EXPORTER_OTLP_HEADERS; the batch is kept and retried" in log
+    finally:
+        code = relay.stop()
+    log = relay.log()
+    assert "wrong-key-123" not in log
+    assert code == 0, log
+    assert "1 batches kept in the spool" in log, log
+    assert upstream.accepted == [] and upstream.refused >= 1
+    # The flag wins over the file's header; the spooled batch is delivered.
+    fixed = Relay(tmp_path, ["--relay-config", config, "--upstream-header", f"x-api-key={API_KEY}"], name="fixed")
+    try:
+        assert_relinked_s3_put(upstream.spans(), trace_id)
+    finally:
+        fixed.stop()
+
+
+def test_rotel_receives_the_relays_otlp_grpc_export(tmp_path):
+    upstream = Recorder()
+    grpc_port, http_port = free_port(), free_port()
+    rotel = subprocess.Popen(
+        [rotel_agent(), "start",
+         "--otlp-grpc-endpoint", f"127.0.0.1:{grpc_port}",
+         "--otlp-http-endpoint", f"127.0.0.1:{http_port}",
+         "--exporter", "otlp", "--otlp-exporter-protocol", "http",
+         "--otlp-exporter-endpoint", f"http://127.0.0.1:{upstream.port}",
+         "--batch-timeout", "100ms",
+         "--pid-file", tmp_path / "rotel.pid", "--log-file", tmp_path / "rotel.log"],
+        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "rotel.err", "w"),
+    )
+    relay = None
+    try:
+        wait_for_port(grpc_port, rotel, "rotel")
+        relay = Relay(tmp_path, ["--upstream", f"http://127.0.0.1:{grpc_port}", "--upstream-protocol", "grpc",
+                                 "--upstream-compression", "gzip"])
+        trace_id = send_s3_put(relay.port)
+        assert_relinked_s3_put(upstream.spans(), trace_id)
+    finally:
+        if relay is not None:
+            relay.stop()
+        rotel.terminate()
+        try:
+            rotel.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            rotel.kill()
+        upstream.close()
+    assert "grpc" in relay.log()
