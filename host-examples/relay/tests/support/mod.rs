@@ -330,7 +330,7 @@ pub fn start(opts: Opts<'_>) -> Relay {
         let _ = std::fs::write(&path, text);
         path
     });
-    let options = ServeOptions {
+    let mut options = ServeOptions {
         listen: "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
         component: component(),
         config,
@@ -350,21 +350,18 @@ pub fn start(opts: Opts<'_>) -> Relay {
             senders: 1,
             ..Default::default()
         },
-        receivers: relink_relay::options::Receivers {
-            grpc_listen: match opts.grpc {
-                true => GrpcListen::Given("127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"))),
-                false => GrpcListen::Off,
-            },
-            tls: opts.tls,
-            bearer_token_file: opts.bearer_token_file.map(Path::to_path_buf),
-        },
-        admission: relink_relay::options::Admission {
-            max_connections: opts.max_connections,
-            header_timeout: opts.header_timeout,
-            ..Default::default()
-        },
         ..ServeOptions::default()
     };
+    options.receivers = relink_relay::options::Receivers {
+        grpc_listen: match opts.grpc {
+            true => GrpcListen::Given("127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"))),
+            false => GrpcListen::Off,
+        },
+        tls: opts.tls,
+        bearer_token_file: opts.bearer_token_file.map(Path::to_path_buf),
+    };
+    options.admission.max_connections = opts.max_connections;
+    options.admission.header_timeout = opts.header_timeout;
     Relay::start(&options).unwrap_or_else(|e| panic!("relay: {e}"))
 }
 
