@@ -482,7 +482,7 @@ fn a_wrong_api_key_is_logged_without_the_key_and_the_batch_is_kept() {
         "{log}"
     );
     assert!(
-        log.contains("(https, headers x-api-key)") || log.contains("headers x-api-key"),
+        log.contains("/v1/traces (http, in each request's encoding, headers x-api-key) through"),
         "{log}"
     );
     let (_, metrics) = relay.get("/metrics");
