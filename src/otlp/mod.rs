@@ -23,7 +23,8 @@ pub mod wire;
 pub use content_coding::{ContentCoding, UnsupportedCoding};
 pub use encoding::{detect, Encoding};
 pub use gzip::{gunzip, gzip, inflate, is_gzip, InflateError, DEFAULT_INFLATED_LIMIT};
-pub use json::{decode_json, encode_json};
+pub use json::transcode::protobuf_to_json;
+pub use json::{decode_json, encode_json, transcode};
 pub use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };

@@ -4,9 +4,16 @@
 //! 200 at once. Each client sends protobuf batches of 100 spans back to back; after each
 //! run the benchmark checks that the upstream received every acknowledged span.
 //!
+//! `--spans N --evidence P` sends instead the benchmarks' generated batch
+//! (benches/support/batches.rs: N realistic spans, P% with evidence), and first prints the
+//! core's own spans/s on that batch (`Processor::process_traces`, one thread, native), the
+//! figure the relay is compared with. `--clients 8` and `--modes memory,spool,out` pick the
+//! runs.
+//!
 //! ```sh
 //! cargo build --release -p relink-relay && host-examples/component/build.sh
 //! cargo run --release -p relink-relay --example load -- [--seconds 5] [--relay BINARY]
+//! cargo run --release -p relink-relay --example load -- --spans 1000 --evidence 10 --clients 8 --modes memory
 //! ```
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -18,8 +25,14 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use relink::otlp::scan::{scan, Interest};
 use relink::otlp::{self, Encoding, ExportTraceServiceRequest};
 
+#[path = "../../../benches/support/batches.rs"]
+#[allow(dead_code)]
+mod batches;
+
+/// Spans per batch without `--spans`.
 const SPANS: usize = 100;
 
 fn main() {
@@ -37,13 +50,48 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| root.join("target/release/relink-relay"));
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let (body, spans) = match value("--spans").and_then(|s| s.parse::<usize>().ok()) {
+        Some(spans) => {
+            let percent = value("--evidence")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(10);
+            let shape = batches::Shape::realistic(spans, percent);
+            let request = batches::request(&shape, &mut batches::Rng(spans as u64 * 1000));
+            let body = otlp::encode(&request, Encoding::Protobuf);
+            println!(
+                "batch: {spans} generated spans, {percent}% with evidence, {} bytes",
+                body.len()
+            );
+            core_rate(&body, spans);
+            (body, spans)
+        }
+        None => (batch(), SPANS),
+    };
+    let body = Arc::new(body);
+    let client_counts: Vec<usize> = value("--clients")
+        .map(|l| l.split(',').filter_map(|c| c.parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 8, 32]);
+    let modes = value("--modes").unwrap_or_else(|| "memory,spool,out".into());
     let component = root.join("dist/relink.wasm");
     let scratch = std::env::temp_dir().join(format!("relink-load-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&scratch);
     println!("| output | clients | spans/s | p50 ms | p99 ms | requests | delivered |");
     println!("|---|---|---|---|---|---|---|");
-    for mode in ["memory queue", "spool", "--out + memory queue"] {
-        for clients in [1, 8, 32] {
+    for (mode, key) in [
+        ("memory queue", "memory"),
+        ("spool", "spool"),
+        ("--out + memory queue", "out"),
+    ] {
+        if !modes.split(',').any(|m| m == key) {
+            continue;
+        }
+        for &clients in &client_counts {
             let sink = Sink::start();
             let run = scratch.join(format!("{}-{clients}", mode.len()));
             let _ = std::fs::remove_dir_all(&run);
@@ -82,7 +130,7 @@ fn main() {
                 let mut rest = String::new();
                 let _ = stderr.read_to_string(&mut rest);
             });
-            let result = drive(&addr, clients, Duration::from_secs(seconds));
+            let result = drive(&addr, clients, Duration::from_secs(seconds), &body, spans);
             let deadline = Instant::now() + Duration::from_secs(60);
             while sink.spans.load(Ordering::Relaxed) < result.spans && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(20));
@@ -120,8 +168,7 @@ struct Run {
 }
 
 /// `clients` threads posting back to back for `length`; only 200s count.
-fn drive(addr: &str, clients: usize, length: Duration) -> Run {
-    let body = Arc::new(batch());
+fn drive(addr: &str, clients: usize, length: Duration, body: &Arc<Vec<u8>>, spans: usize) -> Run {
     let acked = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let threads: Vec<_> = (0..clients)
@@ -144,7 +191,7 @@ fn drive(addr: &str, clients: usize, length: Duration) -> Run {
                         .unwrap_or(0);
                     if status == 200 {
                         latencies.push(sent.elapsed());
-                        acked.fetch_add(SPANS as u64, Ordering::Relaxed);
+                        acked.fetch_add(spans as u64, Ordering::Relaxed);
                     }
                 }
                 latencies
@@ -160,6 +207,26 @@ fn drive(addr: &str, clients: usize, length: Duration) -> Run {
         elapsed: started.elapsed(),
         latencies,
     }
+}
+
+/// The core natively on one thread, on the same batch: what the relay is compared with.
+fn core_rate(body: &[u8], spans: usize) {
+    let config = relink::config::Config::from_json("{}")
+        .and_then(|c| relink::Processor::new(&c))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut processor = config;
+    let started = Instant::now();
+    let mut calls = 0u64;
+    while started.elapsed() < Duration::from_secs(3) {
+        let now = relink::time::unix_nanos(std::time::SystemTime::now());
+        std::hint::black_box(processor.process_traces(body, now));
+        calls += 1;
+    }
+    println!(
+        "core, one thread, native: {:.0} spans/s ({calls} batches in {:.1} s)",
+        (calls * spans as u64) as f64 / started.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// 100 spans of about 150 bytes each, protobuf (about 18 KB).
@@ -244,14 +311,15 @@ fn serve(stream: TcpStream, spans: &AtomicU64) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        if let Ok(request) = otlp::decode(&body, Encoding::Protobuf) {
-            let n: usize = request
-                .resource_spans
-                .iter()
-                .flat_map(|r| &r.scope_spans)
-                .map(|s| s.spans.len())
-                .sum();
-            spans.fetch_add(n as u64, Ordering::Relaxed);
+        // Counted with the core's validating scan rather than a prost decode, which costs
+        // several times what relink itself does on a batch and would share the machine's
+        // cores with the relay it measures.
+        let interest = Interest {
+            span_attributes: &[],
+            link_attributes: &[],
+        };
+        if let Ok(scanned) = scan(&body, &interest) {
+            spans.fetch_add(scanned.spans.len() as u64, Ordering::Relaxed);
         }
         if writer
             .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")

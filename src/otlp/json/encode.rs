@@ -136,7 +136,7 @@ fn any_value(w: &mut Writer, v: &AnyValue) {
         }
         Some(Any::IntValue(i)) => {
             w.key("intValue");
-            w.int64(i);
+            w.int64(*i);
         }
         Some(Any::DoubleValue(d)) => {
             w.key("doubleValue");

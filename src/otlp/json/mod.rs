@@ -8,11 +8,13 @@
 //!
 //! - [`decode`]: JSON bytes to a request, errors naming the field path.
 //! - [`encode`]: a request to compact, deterministic JSON.
+//! - [`transcode`]: binary protobuf to the same JSON without decoding into the model.
 
 mod decode;
 mod encode;
 mod path;
 mod read;
+pub mod transcode;
 pub(crate) mod write;
 
 pub use decode::decode_json;

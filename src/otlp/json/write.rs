@@ -8,6 +8,10 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
+/// Text that should have been UTF-8 is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotUtf8;
+
 /// Output buffer plus whether the next value needs a `,` before it.
 pub(crate) struct Writer {
     out: Vec<u8>,
@@ -18,6 +22,13 @@ impl Writer {
     pub(crate) fn new() -> Writer {
         Writer {
             out: Vec::new(),
+            comma: false,
+        }
+    }
+
+    pub(crate) fn with_capacity(capacity: usize) -> Writer {
+        Writer {
+            out: Vec::with_capacity(capacity),
             comma: false,
         }
     }
@@ -43,29 +54,51 @@ impl Writer {
         self.comma = true;
     }
 
-    fn begin_array(&mut self) {
+    pub(crate) fn begin_array(&mut self) {
         self.sep();
         self.out.push(b'[');
         self.comma = false;
     }
 
-    fn end_array(&mut self) {
+    pub(crate) fn end_array(&mut self) {
         self.out.push(b']');
         self.comma = true;
     }
 
-    /// Writes `"key":`; the value written next belongs to it.
+    /// Writes `"key":`; the value written next belongs to it. Keys are the schema's field
+    /// names, plain ASCII identifiers, so they are copied without escaping.
     pub(crate) fn key(&mut self, key: &str) {
         self.sep();
-        escape(&mut self.out, key);
-        self.out.push(b':');
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
         self.comma = false;
     }
 
     pub(crate) fn string(&mut self, s: &str) {
         self.sep();
-        escape(&mut self.out, s);
+        escape(&mut self.out, s.as_bytes());
         self.comma = true;
+    }
+
+    /// Writes bytes that must be UTF-8 as a string, checking them while escaping (one
+    /// pass over text straight from the wire). On `Err` the output is unusable.
+    pub(crate) fn utf8_string(&mut self, bytes: &[u8]) -> Result<(), NotUtf8> {
+        self.sep();
+        if escape(&mut self.out, bytes) && std::str::from_utf8(bytes).is_err() {
+            return Err(NotUtf8);
+        }
+        self.comma = true;
+        Ok(())
+    }
+
+    /// [`Writer::str_field`] of bytes that must be UTF-8, as [`Writer::utf8_string`].
+    pub(crate) fn utf8_field(&mut self, key: &str, bytes: &[u8]) -> Result<(), NotUtf8> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.key(key);
+        self.utf8_string(bytes)
     }
 
     fn raw(&mut self, token: &str) {
@@ -80,13 +113,28 @@ impl Writer {
 
     /// A 32-bit integer: a JSON number.
     pub(crate) fn int32(&mut self, n: impl Into<i64>) {
-        self.raw(&n.into().to_string());
+        self.sep();
+        signed(&mut self.out, n.into());
+        self.comma = true;
     }
 
     /// A 64-bit integer: a decimal string, as proto3 JSON requires (JavaScript numbers
     /// lose precision past 2^53).
-    pub(crate) fn int64(&mut self, n: impl ToString) {
-        self.string(&n.to_string());
+    pub(crate) fn int64(&mut self, n: i64) {
+        self.sep();
+        self.out.push(b'"');
+        signed(&mut self.out, n);
+        self.out.push(b'"');
+        self.comma = true;
+    }
+
+    /// An unsigned 64-bit integer, as [`Writer::int64`].
+    pub(crate) fn uint64(&mut self, n: u64) {
+        self.sep();
+        self.out.push(b'"');
+        decimal(&mut self.out, n);
+        self.out.push(b'"');
+        self.comma = true;
     }
 
     /// A double: a number, or `"NaN"`, `"Infinity"`, `"-Infinity"`.
@@ -135,7 +183,7 @@ impl Writer {
     pub(crate) fn u64_field(&mut self, key: &str, n: u64) {
         if n != 0 {
             self.key(key);
-            self.int64(n);
+            self.uint64(n);
         }
     }
 
@@ -150,7 +198,13 @@ impl Writer {
     pub(crate) fn id_field(&mut self, key: &str, id: &[u8]) {
         if !id.is_empty() {
             self.key(key);
-            self.string(&hex::encode(id));
+            self.out.push(b'"');
+            for b in id {
+                self.out.push(hex_digit(b >> 4));
+                self.out.push(hex_digit(b & 0xf));
+            }
+            self.out.push(b'"');
+            self.comma = true;
         }
     }
 
@@ -185,13 +239,69 @@ impl Writer {
     }
 }
 
-/// Writes `s` as a JSON string. Only ASCII bytes are escaped, so the UTF-8 in between is
-/// copied through untouched.
-fn escape(out: &mut Vec<u8>, s: &str) {
+/// The lowercase hex digit of a nibble.
+fn hex_digit(nibble: u8) -> u8 {
+    if nibble < 10 {
+        b'0' + nibble
+    } else {
+        b'a' + nibble - 10
+    }
+}
+
+/// `n` in decimal, without allocating (the numbers of a span are most of its output).
+fn decimal(out: &mut Vec<u8>, mut n: u64) {
+    let start = out.len();
+    loop {
+        out.push(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if let Some(digits) = out.get_mut(start..) {
+        digits.reverse();
+    }
+}
+
+fn signed(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    decimal(out, n.unsigned_abs());
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any byte of the word is below 0x20, `"` or `\\` (exact: the zero-byte test of
+/// "Bit Twiddling Hacks", which has no false positives as a yes/no answer).
+#[inline(always)]
+fn needs_escape(word: u64) -> bool {
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    (control | zero(word ^ (ONES * u64::from(b'"'))) | zero(word ^ (ONES * u64::from(b'\\')))) != 0
+}
+
+/// Writes `bytes` as a JSON string: only `"`, `\\` and control characters are escaped,
+/// so UTF-8 is copied through untouched. Runs of eight bytes with nothing to escape are
+/// skipped a word at a time. Returns whether any byte was not ASCII (the caller then
+/// knows whether UTF-8 validity is in question).
+fn escape(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
     out.push(b'"');
-    let bytes = s.as_bytes();
+    let mut high = 0u64;
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(word) = bytes.get(i..i + 8) {
+            let word = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+            high |= word;
+            if !needs_escape(word) {
+                i += 8;
+                continue;
+            }
+        }
+        let b = bytes.get(i).copied().unwrap_or(0);
+        high |= u64::from(b);
         let escaped: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -201,18 +311,25 @@ fn escape(out: &mut Vec<u8>, s: &str) {
             0x08 => b"\\b",
             0x0c => b"\\f",
             0x00..=0x1f => b"",
-            _ => continue,
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
         if escaped.is_empty() {
-            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+            out.extend_from_slice(b"\\u00");
+            out.push(hex_digit(b >> 4));
+            out.push(hex_digit(b & 0xf));
         } else {
             out.extend_from_slice(escaped);
         }
-        start = i + 1;
+        i += 1;
+        start = i;
     }
     out.extend_from_slice(bytes.get(start..).unwrap_or_default());
     out.push(b'"');
+    high & HIGH != 0
 }
 
 #[cfg(test)]
