@@ -144,6 +144,8 @@ fn check_with_events(
     batches: &[(Vec<u8>, bool)],
 ) -> Result<(), String> {
     let (mut fast, mut full) = (processor(config), processor(config));
+    // `process_traces_to` on a third processor must write exactly `process_traces`' bytes.
+    let mut streamed = processor(config);
     for (n, (input, event)) in batches.iter().enumerate() {
         let now = NOW + n as u64 * 1_000_000_000;
         if *event {
@@ -157,13 +159,28 @@ fn check_with_events(
             if a != b {
                 return Err(format!("{config} event {n}: results differ"));
             }
+            let _ = streamed.process_event(input, &ctx, now);
             continue;
         }
         let a = fast.process_traces(input, now);
         let b = full.process_traces_full(input, relink::otlp::detect(input), now);
         agree(&format!("{config} batch {n}"), input, &a, &b)?;
+        same_as_written(
+            &format!("{config} batch {n}"),
+            &mut streamed,
+            input,
+            now,
+            &a,
+        )?;
         let (once_a, once_b) = (a.output.into_owned(), b.output.into_owned());
         let again_a = fast.process_traces(&once_a, now);
+        same_as_written(
+            &format!("{config} batch {n} again"),
+            &mut streamed,
+            &once_a,
+            now,
+            &again_a,
+        )?;
         let again_b = full.process_traces_full(&once_b, relink::otlp::detect(&once_b), now);
         if idempotent && !matches!(again_a.output, Cow::Borrowed(_)) && again_a.error.is_none() {
             return Err(format!(
@@ -178,8 +195,36 @@ fn check_with_events(
             &again_b,
         )?;
     }
-    if fast.counters() != full.counters() {
+    if fast.counters() != full.counters() || streamed.counters() != fast.counters() {
         return Err(format!("{config}: cumulative counters differ"));
+    }
+    Ok(())
+}
+
+/// `process_traces_to` writes what `process_traces` returned, with the same report.
+fn same_as_written(
+    what: &str,
+    p: &mut Processor,
+    input: &[u8],
+    now: u64,
+    want: &Processed<'_>,
+) -> Result<(), String> {
+    let mut written = Vec::new();
+    let report = match p.process_traces_to(input, now, &mut written) {
+        Ok(report) => report,
+        Err(never) => match never {},
+    };
+    if written != *want.output {
+        return Err(format!("{what}: process_traces_to wrote other bytes"));
+    }
+    if report.counters != want.counters
+        || report.error != want.error
+        || report.encoding != want.encoding
+    {
+        return Err(format!(
+            "{what}: process_traces_to reported {report:?}, process_traces {:?}",
+            want.counters
+        ));
     }
     Ok(())
 }

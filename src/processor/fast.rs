@@ -20,8 +20,8 @@
 use super::edits::SpanRef;
 use super::plan;
 use super::{apply, evidence, Counters, Processed, Processor};
-use crate::otlp::scan::{self, Interest, ScannedSpan};
-use crate::otlp::splice::splice;
+use crate::otlp::scan::{self, Interest, Scan, ScannedSpan};
+use crate::otlp::splice::{splice, Replacements};
 use crate::otlp::Encoding;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
@@ -34,20 +34,49 @@ pub(super) fn process<'a>(
     input: &'a [u8],
     now_unix_nano: u64,
 ) -> Option<Processed<'a>> {
+    let done = rewrite(p, input, now_unix_nano)?;
+    let output = if done.replaced.is_empty() {
+        Cow::Borrowed(input)
+    } else {
+        Cow::Owned(splice(input, &done.scanned, &done.replaced))
+    };
+    Some(Processed {
+        output,
+        encoding: Encoding::Protobuf,
+        counters: done.counters,
+        error: None,
+    })
+}
+
+/// A request the fast path processed: the output is the input with `replaced` spliced in
+/// (the input itself when nothing is replaced). The processor's counters already hold it.
+pub(super) struct Rewritten<'a> {
+    pub scanned: Scan<'a>,
+    pub replaced: Replacements,
+    pub counters: Counters,
+}
+
+/// The fast path up to the splice (see [`process`]), so a host can write the output in
+/// pieces instead of building it.
+pub(super) fn rewrite<'a>(
+    p: &mut Processor,
+    input: &'a [u8],
+    now_unix_nano: u64,
+) -> Option<Rewritten<'a>> {
     let span_attributes = evidence::span_keys(&p.config);
     let interest = Interest {
         span_attributes: &span_attributes,
         link_attributes: evidence::LINK_KEYS,
     };
     let scanned = scan::scan(input, &interest).ok()?;
-    let refs: Vec<SpanRef> = scanned.spans.iter().enumerate().map(span_ref).collect();
-    let mut decoded: Vec<Span> = Vec::new();
+    let flagged = scanned.spans.iter().filter(|s| s.interesting).count();
+    let mut decoded: Vec<Span> = Vec::with_capacity(flagged);
     for s in scanned.spans.iter().filter(|s| s.interesting) {
         decoded.push(decode(input, s)?);
     }
 
     // From here on the processor's state changes, so there is no going back.
-    let n = refs.len() as u64;
+    let n = scanned.spans.len() as u64;
     let mut call = Counters {
         requests: 1,
         spans_in: n,
@@ -55,19 +84,26 @@ pub(super) fn process<'a>(
         ..Counters::default()
     };
     let now_secs = u32::try_from(now_unix_nano / 1_000_000_000).unwrap_or(u32::MAX);
-    let edits = {
+    let (refs, edits) = {
         let mut flagged = decoded.iter();
-        let spans: Vec<(SpanRef, Option<&Span>)> = refs
+        let spans: Vec<(SpanRef, Option<&Span>)> = scanned
+            .spans
             .iter()
-            .zip(&scanned.spans)
-            .map(|(r, s)| (*r, s.interesting.then(|| flagged.next()).flatten()))
+            .enumerate()
+            .map(|(i, s)| {
+                let r = span_ref((i, s));
+                (r, s.interesting.then(|| flagged.next()).flatten())
+            })
             .collect();
-        plan::plan(&mut p.state, &p.config, &spans, None, now_secs, &mut call)
+        let edits = plan::plan(&mut p.state, &p.config, &spans, None, now_secs, &mut call);
+        // Collected in place: the refs take no second allocation.
+        let refs: Vec<SpanRef> = spans.into_iter().map(|(r, _)| r).collect();
+        (refs, edits)
     };
 
     let remap = &p.state.remap;
     let mut flagged = decoded.into_iter();
-    let mut replaced: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut replaced = Replacements::default();
     for (i, ((r, s), edit)) in refs.iter().zip(&scanned.spans).zip(edits).enumerate() {
         let span = if s.interesting {
             flagged.next()
@@ -80,16 +116,18 @@ pub(super) fn process<'a>(
         let Some(mut span) = span else { continue };
         if apply::apply_span(&mut span, r, edit, remap, &p.config, &mut call) {
             call.spans_changed += 1;
-            replaced.push((i, span.encode_to_vec()));
+            replaced.push_span(i, &span);
         }
     }
     let outcome = p.settle(!replaced.is_empty(), call);
-    let output = if replaced.is_empty() {
-        Cow::Borrowed(input)
-    } else {
-        Cow::Owned(splice(input, &scanned, &replaced))
-    };
-    Some(p.finish(output, Encoding::Protobuf, outcome.counters, None))
+    // `finish` adds a call to the processor's counters; a caller of `rewrite` alone
+    // (`Processor::process_traces_to`) has no other.
+    p.counters.add(&outcome.counters);
+    Some(Rewritten {
+        scanned,
+        replaced,
+        counters: outcome.counters,
+    })
 }
 
 /// The span's ids, at the scan's position (resource, scope and span counted over the whole

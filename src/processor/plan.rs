@@ -31,16 +31,26 @@ pub(crate) fn plan(
     now_secs: u32,
     counters: &mut Counters,
 ) -> Vec<SpanEdit> {
-    let mut evidence: Vec<SpanEvidence> = spans
+    // Evidence of the decoded spans, by index: the fast path decodes only the spans its
+    // scanner flagged, so most spans of a batch have no entry (and no evidence).
+    let mut evidence: Vec<(usize, SpanEvidence)> = spans
         .iter()
-        .map(|(_, s)| s.map(|s| evidence::of_span(s, config)).unwrap_or_default())
+        .enumerate()
+        .filter_map(|(i, (_, s))| s.map(|s| (i, evidence::of_span(s, config))))
         .collect();
     if let Some((i, trigger)) = consumer {
-        if let Some(ev) = evidence.get_mut(i) {
+        let at = match evidence.binary_search_by_key(&i, |(j, _)| *j) {
+            Ok(at) => at,
+            Err(at) => {
+                evidence.insert(at, (i, SpanEvidence::default()));
+                at
+            }
+        };
+        if let Some((_, ev)) = evidence.get_mut(at) {
             evidence::of_trigger(trigger, config, ev);
         }
     }
-    for p in evidence.iter().flat_map(|e| e.problems.iter()) {
+    for p in evidence.iter().flat_map(|(_, e)| e.problems.iter()) {
         counters.problem(*p);
     }
     state.index.expire(now_secs);
@@ -55,14 +65,14 @@ pub(crate) fn plan(
         existing: &mut existing,
         now_secs,
     };
-    for (i, ev) in evidence.iter().enumerate() {
+    for (i, ev) in &evidence {
         if !ev.producer.is_empty() {
-            batch.producer(i, ev);
+            batch.producer(*i, ev);
         }
     }
-    for (i, ev) in evidence.iter().enumerate() {
+    for (i, ev) in &evidence {
         let consumes = !ev.consumer.is_empty() || !ev.contexts.is_empty() || !ev.states.is_empty();
-        if consumes && batch.consumer(i, ev) {
+        if consumes && batch.consumer(*i, ev) {
             counters.traces_adopted += 1;
         }
     }
@@ -71,8 +81,8 @@ pub(crate) fn plan(
         EventOutput::Keep => EventEdit::None,
         EventOutput::Truncate => EventEdit::Truncate(config.event_truncate_bytes),
     };
-    for (edit, ev) in edits.iter_mut().zip(&evidence) {
-        if ev.has_event {
+    for (i, ev) in &evidence {
+        if let Some(edit) = edits.get_mut(*i).filter(|_| ev.has_event) {
             edit.event = event_edit;
         }
     }
