@@ -7,11 +7,14 @@
 //!    with `ptr.hash`. A span it does not flag has no evidence: the flag is a necessary
 //!    condition of everything `evidence::of_span` reads. An input the scanner refuses goes
 //!    to the full path, which reports the error as before.
-//! 2. Flagged spans are decoded; `plan::plan` runs over every span (unflagged ones with
-//!    empty evidence), exactly as in the full path.
+//! 2. Flagged spans are decoded and their evidence read; past a budget a span is then kept
+//!    as its links alone (decoded again in step 3). `plan::plan` runs over every span (unflagged ones with empty evidence), exactly
+//!    as in the full path.
 //! 3. `apply::apply_span` runs on the flagged spans and on the spans whose trace the
-//!    adoption remap rewrites (decoded then); nothing else can change. Changed spans are
-//!    re-encoded and [`splice`]d into the input, fixing the enclosing length prefixes.
+//!    adoption remap rewrites (decoded then); nothing else can change.
+//!    Changed spans are re-encoded into one buffer and [`splice`]d into the input, fixing
+//!    the enclosing length prefixes (or written out piece by piece,
+//!    `Processor::process_traces_to`).
 //!
 //! So the output decodes to the full path's output, the counters are the same, and a
 //! request nothing applies to is returned as the input bytes. Bytes outside changed spans
@@ -26,6 +29,11 @@ use crate::otlp::Encoding;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use std::borrow::Cow;
+
+/// Encoded bytes of flagged spans kept decoded whole between planning and rewriting
+/// (about 4x that in memory); the rest are decoded twice. Every request the relay accepts
+/// by default (16 MiB) stays under it.
+pub(super) const WHOLE_SPAN_BYTES: usize = 16 * 1024 * 1024;
 
 /// Processes a binary protobuf request, or returns `None` (with the processor untouched)
 /// when the full path must do it.
@@ -69,10 +77,32 @@ pub(super) fn rewrite<'a>(
         link_attributes: evidence::LINK_KEYS,
     };
     let scanned = scan::scan(input, &interest).ok()?;
+    // Each flagged span's evidence is read from the whole span. Decoded spans take several
+    // times their bytes, so past `WHOLE_SPAN_BYTES` of them a span is kept as its links
+    // alone (all planning reads of a span besides evidence) and decoded again when it is
+    // rewritten: a large batch does not hold all its decoded spans at once.
     let flagged = scanned.spans.iter().filter(|s| s.interesting).count();
-    let mut decoded: Vec<Span> = Vec::with_capacity(flagged);
-    for s in scanned.spans.iter().filter(|s| s.interesting) {
-        decoded.push(decode(input, s)?);
+    let mut decoded: Vec<(Span, bool)> = Vec::with_capacity(flagged);
+    let mut evidence = Vec::with_capacity(flagged);
+    let mut whole_bytes = 0;
+    for (i, s) in scanned
+        .spans
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.interesting)
+    {
+        let span = decode(input, s)?;
+        evidence.push((i, evidence::of_span(&span, &p.config)));
+        whole_bytes += s.frame.end.saturating_sub(s.frame.payload);
+        decoded.push(if whole_bytes <= p.whole_span_bytes {
+            (span, true)
+        } else {
+            let links = Span {
+                links: span.links,
+                ..Span::default()
+            };
+            (links, false)
+        });
     }
 
     // From here on the processor's state changes, so there is no going back.
@@ -85,7 +115,7 @@ pub(super) fn rewrite<'a>(
     };
     let now_secs = u32::try_from(now_unix_nano / 1_000_000_000).unwrap_or(u32::MAX);
     let (refs, edits) = {
-        let mut flagged = decoded.iter();
+        let mut flagged = decoded.iter().map(|(span, _)| span);
         let spans: Vec<(SpanRef, Option<&Span>)> = scanned
             .spans
             .iter()
@@ -95,7 +125,15 @@ pub(super) fn rewrite<'a>(
                 (r, s.interesting.then(|| flagged.next()).flatten())
             })
             .collect();
-        let edits = plan::plan(&mut p.state, &p.config, &spans, None, now_secs, &mut call);
+        let edits = plan::plan(
+            &mut p.state,
+            &p.config,
+            &spans,
+            evidence,
+            None,
+            now_secs,
+            &mut call,
+        );
         // Collected in place: the refs take no second allocation.
         let refs: Vec<SpanRef> = spans.into_iter().map(|(r, _)| r).collect();
         (refs, edits)
@@ -106,7 +144,11 @@ pub(super) fn rewrite<'a>(
     let mut replaced = Replacements::default();
     for (i, ((r, s), edit)) in refs.iter().zip(&scanned.spans).zip(edits).enumerate() {
         let span = if s.interesting {
-            flagged.next()
+            match flagged.next() {
+                Some((span, true)) => Some(span),
+                // Decoded above, so this succeeds again.
+                _ => decode(input, s),
+            }
         } else if remap.len() > 0 && r.trace.is_some_and(|t| remap.resolve(t).is_some()) {
             // The scanner validated this span as prost decodes it, so this succeeds.
             decode(input, s)

@@ -79,6 +79,8 @@ pub struct Processor {
     config: Settings,
     state: State,
     counters: Counters,
+    /// The fast path's budget of spans kept decoded whole (`fast::WHOLE_SPAN_BYTES`).
+    whole_span_bytes: usize,
 }
 
 /// The result of one call.
@@ -128,7 +130,16 @@ impl Processor {
             config: settings,
             state: State { index, remap },
             counters: Counters::default(),
+            whole_span_bytes: fast::WHOLE_SPAN_BYTES,
         }
+    }
+
+    /// Sets the encoded bytes of spans the protobuf fast path keeps decoded between
+    /// planning and rewriting (past it, spans are decoded again): the output is the same
+    /// for any value. For equivalence tests, which use small batches.
+    #[doc(hidden)]
+    pub fn set_whole_span_bytes(&mut self, bytes: usize) {
+        self.whole_span_bytes = bytes;
     }
 
     /// The configuration the processor was built from.
@@ -347,10 +358,12 @@ impl Processor {
         call.spans_in = spans.len() as u64;
         call.spans_out = call.spans_in;
         let consumer = trigger.filter(|_| !spans.is_empty()).map(|t| (0, t));
+        let evidence = plan::evidence_of(&spans, &self.config);
         let edits = plan::plan(
             &mut self.state,
             &self.config,
             &spans,
+            evidence,
             consumer,
             now_secs,
             &mut call,

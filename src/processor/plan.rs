@@ -22,22 +22,28 @@ use crate::event::Trigger;
 use crate::settings::Settings;
 use std::collections::HashMap;
 
-/// Plans a batch. `spans` and the returned edits are in the same order.
+/// The evidence of every decoded span of `spans`, by index (what [`plan`] reads).
+pub(crate) fn evidence_of(spans: Spans<'_, '_>, config: &Settings) -> Vec<(usize, SpanEvidence)> {
+    spans
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, s))| s.map(|s| (i, evidence::of_span(s, config))))
+        .collect()
+}
+
+/// Plans a batch. `spans` and the returned edits are in the same order; `evidence` is
+/// [`evidence_of`] `spans`, by index, in increasing order (the fast path reads it from
+/// whole spans and then keeps only their links, which is all planning reads of a span:
+/// most spans of a batch have no entry).
 pub(crate) fn plan(
     state: &mut State,
     config: &Settings,
     spans: Spans<'_, '_>,
+    mut evidence: Vec<(usize, SpanEvidence)>,
     consumer: Option<(usize, &Trigger)>,
     now_secs: u32,
     counters: &mut Counters,
 ) -> Vec<SpanEdit> {
-    // Evidence of the decoded spans, by index: the fast path decodes only the spans its
-    // scanner flagged, so most spans of a batch have no entry (and no evidence).
-    let mut evidence: Vec<(usize, SpanEvidence)> = spans
-        .iter()
-        .enumerate()
-        .filter_map(|(i, (_, s))| s.map(|s| (i, evidence::of_span(s, config))))
-        .collect();
     if let Some((i, trigger)) = consumer {
         let at = match evidence.binary_search_by_key(&i, |(j, _)| *j) {
             Ok(at) => at,
