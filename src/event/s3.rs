@@ -17,7 +17,8 @@
 use super::{arn, Detail, Item, S3Detail, Trigger, TriggerKind};
 use crate::error::DecodeError;
 use crate::json::fields::{
-    opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, opt_u64, req_array, req_str,
+    opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, opt_u64, req_array, req_str, FieldPath,
+    InElement,
 };
 use crate::pointer::{Pointer, S3Object};
 use serde_json::Value;
@@ -33,14 +34,13 @@ pub(crate) fn is_test_event(value: &Value) -> bool {
 pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     let records = req_array(value, "/Records", INPUT)?;
     let mut items = Vec::with_capacity(records.len());
-    for i in 0..records.len() {
-        items.push(decode_record(value, &format!("/Records/{i}"))?);
+    for (index, record) in records.iter().enumerate() {
+        items.push(decode_record(record, index)?);
     }
     // A notification carries one record in practice; the first names the source.
-    let first = "/Records/0";
-    let bucket = opt_str(value, &format!("{first}/s3/bucket/name"), INPUT)?;
-    let bucket_arn = opt_str(value, &format!("{first}/s3/bucket/arn"), INPUT)?;
-    let region = opt_str(value, &format!("{first}/awsRegion"), INPUT)?;
+    let bucket = opt_str(value, "/Records/0/s3/bucket/name", INPUT)?;
+    let bucket_arn = opt_str(value, "/Records/0/s3/bucket/arn", INPUT)?;
+    let region = opt_str(value, "/Records/0/awsRegion", INPUT)?;
     Ok(Trigger {
         kind: TriggerKind::S3,
         via: None,
@@ -50,35 +50,41 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     })
 }
 
-fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
-    let p = |rel: &str| format!("{base}{rel}");
+/// Record `index` of `Records`; fields are read from the record, errors name
+/// `Records.<index>.<field>`.
+fn decode_record(record: &Value, index: usize) -> Result<Item, DecodeError> {
+    let p = |field| InElement {
+        array: "/Records",
+        index,
+        field,
+    };
     let key_path = p("/s3/object/key");
-    let raw_key = req_str(value, &key_path, INPUT)?;
+    let raw_key = req_str(record, &key_path, INPUT)?;
     let key = decode_key(raw_key)
-        .map_err(|message| crate::json::fields::invalid(INPUT, &key_path, message))?;
-    let request_id = opt_string(value, &p("/responseElements/x-amz-request-id"), INPUT)?;
+        .map_err(|message| crate::json::fields::invalid(INPUT, &key_path.full(), message))?;
+    let request_id = opt_string(record, &p("/responseElements/x-amz-request-id"), INPUT)?;
     // responseElements is absent in some emulators' notifications; wrong types still fail.
-    opt_obj(value, &p("/responseElements"), INPUT)?;
+    opt_obj(record, &p("/responseElements"), INPUT)?;
     let key_encoded = (raw_key != key).then(|| raw_key.to_owned());
     let object = S3Object {
-        bucket: req_str(value, &p("/s3/bucket/name"), INPUT)?.to_owned(),
+        bucket: req_str(record, &p("/s3/bucket/name"), INPUT)?.to_owned(),
         key,
         key_encoded,
-        etag: opt_string(value, &p("/s3/object/eTag"), INPUT)?,
-        version_id: opt_string(value, &p("/s3/object/versionId"), INPUT)?,
-        sequencer: opt_string(value, &p("/s3/object/sequencer"), INPUT)?,
+        etag: opt_string(record, &p("/s3/object/eTag"), INPUT)?,
+        version_id: opt_string(record, &p("/s3/object/versionId"), INPUT)?,
+        sequencer: opt_string(record, &p("/s3/object/sequencer"), INPUT)?,
         request_id: request_id.clone(),
-        extended_request_id: opt_string(value, &p("/responseElements/x-amz-id-2"), INPUT)?,
+        extended_request_id: opt_string(record, &p("/responseElements/x-amz-id-2"), INPUT)?,
     };
     let detail = S3Detail {
-        size: opt_u64(value, &p("/s3/object/size"), INPUT)?,
-        principal_id: opt_string(value, &p("/userIdentity/principalId"), INPUT)?,
-        source_ip: opt_string(value, &p("/requestParameters/sourceIPAddress"), INPUT)?,
+        size: opt_u64(record, &p("/s3/object/size"), INPUT)?,
+        principal_id: opt_string(record, &p("/userIdentity/principalId"), INPUT)?,
+        source_ip: opt_string(record, &p("/requestParameters/sourceIPAddress"), INPUT)?,
     };
     Ok(Item {
         id: request_id,
-        event_name: opt_string(value, &p("/eventName"), INPUT)?,
-        time_unix_nano: opt_rfc3339_as_nanos(value, &p("/eventTime"), INPUT)?,
+        event_name: opt_string(record, &p("/eventName"), INPUT)?,
+        time_unix_nano: opt_rfc3339_as_nanos(record, &p("/eventTime"), INPUT)?,
         contexts: Vec::new(),
         pointers: vec![Pointer::S3Object(object)],
         detail: Some(Detail::S3(detail)),

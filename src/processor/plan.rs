@@ -62,7 +62,8 @@ pub(crate) fn plan(
     state.index.expire(now_secs);
     state.remap.expire(now_secs);
     let mut edits: Vec<SpanEdit> = spans.iter().map(|_| SpanEdit::default()).collect();
-    let mut existing: Vec<Option<Existing>> = spans.iter().map(|_| None).collect();
+    // Boxed: only spans that get a link have one, and a batch holds one slot per span.
+    let mut existing: Vec<Option<Box<Existing>>> = spans.iter().map(|_| None).collect();
     let mut batch = Batch {
         state,
         config,
@@ -103,7 +104,7 @@ struct Batch<'a, 'b> {
     config: &'a Settings,
     spans: Spans<'a, 'b>,
     edits: &'a mut [SpanEdit],
-    existing: &'a mut [Option<Existing>],
+    existing: &'a mut [Option<Box<Existing>>],
     now_secs: u32,
 }
 
@@ -116,7 +117,8 @@ impl Batch<'_, '_> {
         ) else {
             return;
         };
-        let existing = existing.get_or_insert_with(|| span.map(Existing::of).unwrap_or_default());
+        let existing =
+            existing.get_or_insert_with(|| Box::new(span.map(Existing::of).unwrap_or_default()));
         if existing.note(&planned.link) {
             edit.links.push(planned);
         }
