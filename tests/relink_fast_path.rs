@@ -491,3 +491,47 @@ fn protobuf_inputs_take_the_fast_path() {
     );
     assert_eq!(out.encoding, Encoding::Protobuf);
 }
+
+/// The whole-process benchmark's batches (examples/gen_batch.rs, benches/process.py) have
+/// the shape they are described with: 20 attributes per span, evidence on the given share
+/// of spans, every pair an S3 write and its notification, and every pair joins.
+#[test]
+fn s3_pair_batches_have_the_benchmark_shape() {
+    use opentelemetry_proto::tonic::common::v1::any_value;
+    let str_attr = |span: &opentelemetry_proto::tonic::trace::v1::Span, key: &str| {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                any_value::Value::StringValue(s) => Some(s.clone()),
+                _ => None,
+            })
+    };
+    let request = batches::request(&Shape::s3_pairs(1000, 10), &mut Rng(7));
+    let spans: Vec<_> = request
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .collect();
+    assert_eq!(spans.len(), 1000);
+    assert!(spans.iter().all(|s| s.attributes.len() == 20));
+    let producers = spans
+        .iter()
+        .filter(|s| str_attr(s, "rpc.system").as_deref() == Some("aws-api"))
+        .inspect(|s| assert_eq!(str_attr(s, "rpc.service").as_deref(), Some("S3")))
+        .count();
+    let consumers = spans
+        .iter()
+        .filter_map(|s| str_attr(s, "relink.event"))
+        .inspect(|e| assert!(e.contains("\"aws:s3\"") && e.len() < 1000, "{e}"))
+        .count();
+    assert_eq!((producers, consumers), (50, 50));
+
+    let mut p = processor("{}");
+    let input = request.encode_to_vec();
+    let out = p.process_traces(&input, NOW);
+    assert_eq!(out.error, None);
+    assert_eq!(out.counters.spans_changed, 100);
+    assert!(out.counters.links.exact >= 50, "{:?}", out.counters.links);
+}
