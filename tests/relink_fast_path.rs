@@ -145,6 +145,10 @@ fn check_with_events(
     batches: &[(Vec<u8>, bool)],
 ) -> Result<(), String> {
     let (mut fast, mut full) = (processor(config), processor(config));
+    // `process_traces_to` on a third processor must write exactly `process_traces`' bytes,
+    // with every flagged span decoded twice (as past the budget in a large batch).
+    let mut streamed = processor(config);
+    streamed.set_whole_span_bytes(0);
     for (n, (input, event)) in batches.iter().enumerate() {
         let now = NOW + n as u64 * 1_000_000_000;
         if *event {
@@ -158,13 +162,28 @@ fn check_with_events(
             if a != b {
                 return Err(format!("{config} event {n}: results differ"));
             }
+            let _ = streamed.process_event(input, &ctx, now);
             continue;
         }
         let a = fast.process_traces(input, now);
         let b = full.process_traces_full(input, relink::otlp::detect(input), now);
         agree(&format!("{config} batch {n}"), input, &a, &b)?;
+        same_as_written(
+            &format!("{config} batch {n}"),
+            &mut streamed,
+            input,
+            now,
+            &a,
+        )?;
         let (once_a, once_b) = (a.output.into_owned(), b.output.into_owned());
         let again_a = fast.process_traces(&once_a, now);
+        same_as_written(
+            &format!("{config} batch {n} again"),
+            &mut streamed,
+            &once_a,
+            now,
+            &again_a,
+        )?;
         let again_b = full.process_traces_full(&once_b, relink::otlp::detect(&once_b), now);
         if idempotent && !matches!(again_a.output, Cow::Borrowed(_)) && again_a.error.is_none() {
             return Err(format!(
@@ -179,8 +198,36 @@ fn check_with_events(
             &again_b,
         )?;
     }
-    if fast.counters() != full.counters() {
+    if fast.counters() != full.counters() || streamed.counters() != fast.counters() {
         return Err(format!("{config}: cumulative counters differ"));
+    }
+    Ok(())
+}
+
+/// `process_traces_to` writes what `process_traces` returned, with the same report.
+fn same_as_written(
+    what: &str,
+    p: &mut Processor,
+    input: &[u8],
+    now: u64,
+    want: &Processed<'_>,
+) -> Result<(), String> {
+    let mut written = Vec::new();
+    let report = match p.process_traces_to(input, now, &mut written) {
+        Ok(report) => report,
+        Err(never) => match never {},
+    };
+    if written != *want.output {
+        return Err(format!("{what}: process_traces_to wrote other bytes"));
+    }
+    if report.counters != want.counters
+        || report.error != want.error
+        || report.encoding != want.encoding
+    {
+        return Err(format!(
+            "{what}: process_traces_to reported {report:?}, process_traces {:?}",
+            want.counters
+        ));
     }
     Ok(())
 }
@@ -302,4 +349,48 @@ fn protobuf_inputs_take_the_fast_path() {
         Some(&[0xf8, 0x06, 0x2a][..])
     );
     assert_eq!(out.encoding, Encoding::Protobuf);
+}
+
+/// The whole-process benchmark's batches (examples/gen_batch.rs, benches/process.py) have
+/// the shape they are described with: 20 attributes per span, evidence on the given share
+/// of spans, every pair an S3 write and its notification, and every pair joins.
+#[test]
+fn s3_pair_batches_have_the_benchmark_shape() {
+    use opentelemetry_proto::tonic::common::v1::any_value;
+    let str_attr = |span: &opentelemetry_proto::tonic::trace::v1::Span, key: &str| {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                any_value::Value::StringValue(s) => Some(s.clone()),
+                _ => None,
+            })
+    };
+    let request = batches::request(&Shape::s3_pairs(1000, 10), &mut Rng(7));
+    let spans: Vec<_> = request
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .collect();
+    assert_eq!(spans.len(), 1000);
+    assert!(spans.iter().all(|s| s.attributes.len() == 20));
+    let producers = spans
+        .iter()
+        .filter(|s| str_attr(s, "rpc.system").as_deref() == Some("aws-api"))
+        .inspect(|s| assert_eq!(str_attr(s, "rpc.service").as_deref(), Some("S3")))
+        .count();
+    let consumers = spans
+        .iter()
+        .filter_map(|s| str_attr(s, "relink.event"))
+        .inspect(|e| assert!(e.contains("\"aws:s3\"") && e.len() < 1000, "{e}"))
+        .count();
+    assert_eq!((producers, consumers), (50, 50));
+
+    let mut p = processor("{}");
+    let input = request.encode_to_vec();
+    let out = p.process_traces(&input, NOW);
+    assert_eq!(out.error, None);
+    assert_eq!(out.counters.spans_changed, 100);
+    assert!(out.counters.links.exact >= 50, "{:?}", out.counters.links);
 }

@@ -86,6 +86,9 @@ pub struct Shape {
     /// Join keys are drawn from this many objects and messages, so batches generated with
     /// the same pool share keys (joins across batches). 0: every pair its own key.
     pub key_pool: u64,
+    /// Every pair an S3 write and its notification (the whole-process benchmark's shape),
+    /// not S3 and SQS pairs in turn.
+    pub s3_only: bool,
 }
 
 impl Shape {
@@ -98,6 +101,17 @@ impl Shape {
             attributes: (10, 30),
             all_value_types: false,
             key_pool: 0,
+            s3_only: false,
+        }
+    }
+
+    /// The whole-process benchmark's shape (benches/process.py, issue 18): `spans` spans of
+    /// 20 attributes each, evidence as S3 producer/consumer pairs.
+    pub fn s3_pairs(spans: usize, evidence_percent: usize) -> Shape {
+        Shape {
+            attributes: (20, 20),
+            s3_only: true,
+            ..Shape::realistic(spans, evidence_percent)
         }
     }
 }
@@ -301,7 +315,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Evidence roles for `n` spans: evidence spread evenly, alternating producer and
-/// consumer of the same key.
+/// consumer of the same key (an S3 object for an even key, an SQS message for an odd one).
 fn roles(shape: &Shape, rng: &mut Rng) -> Vec<Role> {
     let n = shape.spans;
     let evidence = n * shape.evidence_percent.min(100) / 100;
@@ -314,6 +328,10 @@ fn roles(shape: &Shape, rng: &mut Rng) -> Vec<Role> {
                 0 => base + (k / 2) as u64,
                 pool => rng.next() % pool,
             };
+            if shape.s3_only {
+                // Even keys are S3 objects (producer_attributes, consumer_event).
+                key = key.wrapping_mul(2);
+            }
         }
         if let Some(r) = roles.get_mut(k * n / evidence) {
             *r = if k % 2 == 0 {

@@ -20,6 +20,7 @@ mod http_request;
 mod kinesis;
 mod message;
 mod s3;
+mod s3_borrowed;
 mod s3_eventbridge;
 mod sns;
 mod sqs;
@@ -30,5 +31,6 @@ mod trigger;
 
 pub use cloudwatch_logs::{decode_logs_json, inflate_logs_data, MAX_INFLATED_BYTES};
 pub use detect::{decode_event, decode_event_value, decode_event_value_with, detect_kind};
+pub(crate) use s3_borrowed::decode as decode_s3_borrowed;
 pub(crate) use stepfunctions_context::event_carrier;
 pub use trigger::*;

@@ -17,7 +17,7 @@
 use super::{arn, Detail, Item, S3Detail, Trigger, TriggerKind};
 use crate::error::DecodeError;
 use crate::json::fields::{
-    opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, opt_u64, req_array, req_str,
+    opt_obj, opt_rfc3339_as_nanos, opt_str, opt_u64, req_array, req_str, FieldPath, InElement,
 };
 use crate::pointer::{Pointer, S3Object};
 use serde_json::Value;
@@ -33,58 +33,117 @@ pub(crate) fn is_test_event(value: &Value) -> bool {
 pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     let records = req_array(value, "/Records", INPUT)?;
     let mut items = Vec::with_capacity(records.len());
-    for i in 0..records.len() {
-        items.push(decode_record(value, &format!("/Records/{i}"))?);
+    for (index, record) in records.iter().enumerate() {
+        items.push(decode_record(record, index)?);
     }
     // A notification carries one record in practice; the first names the source.
-    let first = "/Records/0";
-    let bucket = opt_str(value, &format!("{first}/s3/bucket/name"), INPUT)?;
-    let bucket_arn = opt_str(value, &format!("{first}/s3/bucket/arn"), INPUT)?;
-    let region = opt_str(value, &format!("{first}/awsRegion"), INPUT)?;
-    Ok(Trigger {
+    let bucket = opt_str(value, "/Records/0/s3/bucket/name", INPUT)?;
+    let bucket_arn = opt_str(value, "/Records/0/s3/bucket/arn", INPUT)?;
+    let region = opt_str(value, "/Records/0/awsRegion", INPUT)?;
+    Ok(trigger(items, bucket_arn, bucket, region))
+}
+
+/// The trigger of a notification's items; the source is named by the first record's
+/// bucket ARN, bucket name and region.
+pub(super) fn trigger(
+    items: Vec<Item>,
+    bucket_arn: Option<&str>,
+    bucket: Option<&str>,
+    region: Option<&str>,
+) -> Trigger {
+    Trigger {
         kind: TriggerKind::S3,
         via: None,
         source: arn::source(bucket_arn, bucket, region),
         items,
         step_functions: None,
-    })
+    }
 }
 
-fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
-    let p = |rel: &str| format!("{base}{rel}");
+/// The fields of a record relink reads, from the `Value` decoder below or the borrowed
+/// one ([`super::s3_borrowed`]).
+pub(super) struct RecordFields<'a> {
+    /// The key as written in the notification, and decoded ([`decode_key`]).
+    pub raw_key: &'a str,
+    pub key: String,
+    pub bucket: &'a str,
+    pub etag: Option<&'a str>,
+    pub version_id: Option<&'a str>,
+    pub sequencer: Option<&'a str>,
+    pub size: Option<u64>,
+    pub request_id: Option<&'a str>,
+    pub extended_request_id: Option<&'a str>,
+    pub principal_id: Option<&'a str>,
+    pub source_ip: Option<&'a str>,
+    pub event_name: Option<&'a str>,
+    pub time_unix_nano: Option<u64>,
+}
+
+impl RecordFields<'_> {
+    /// The record's item: its object pointer and S3 detail.
+    pub(super) fn item(self) -> Item {
+        let owned = |s: Option<&str>| s.map(str::to_owned);
+        let request_id = owned(self.request_id);
+        let key_encoded = (self.raw_key != self.key).then(|| self.raw_key.to_owned());
+        let object = S3Object {
+            bucket: self.bucket.to_owned(),
+            key: self.key,
+            key_encoded,
+            etag: owned(self.etag),
+            version_id: owned(self.version_id),
+            sequencer: owned(self.sequencer),
+            request_id: request_id.clone(),
+            extended_request_id: owned(self.extended_request_id),
+        };
+        let detail = S3Detail {
+            size: self.size,
+            principal_id: owned(self.principal_id),
+            source_ip: owned(self.source_ip),
+        };
+        Item {
+            id: request_id,
+            event_name: owned(self.event_name),
+            time_unix_nano: self.time_unix_nano,
+            contexts: Vec::new(),
+            pointers: vec![Pointer::S3Object(object)],
+            detail: Some(Detail::S3(detail)),
+            payload: None,
+            step_functions: None,
+        }
+    }
+}
+
+/// Record `index` of `Records`; fields are read from the record, errors name
+/// `Records.<index>.<field>`.
+fn decode_record(record: &Value, index: usize) -> Result<Item, DecodeError> {
+    let p = |field| InElement {
+        array: "/Records",
+        index,
+        field,
+    };
     let key_path = p("/s3/object/key");
-    let raw_key = req_str(value, &key_path, INPUT)?;
+    let raw_key = req_str(record, &key_path, INPUT)?;
     let key = decode_key(raw_key)
-        .map_err(|message| crate::json::fields::invalid(INPUT, &key_path, message))?;
-    let request_id = opt_string(value, &p("/responseElements/x-amz-request-id"), INPUT)?;
+        .map_err(|message| crate::json::fields::invalid(INPUT, &key_path.full(), message))?;
+    let request_id = opt_str(record, &p("/responseElements/x-amz-request-id"), INPUT)?;
     // responseElements is absent in some emulators' notifications; wrong types still fail.
-    opt_obj(value, &p("/responseElements"), INPUT)?;
-    let key_encoded = (raw_key != key).then(|| raw_key.to_owned());
-    let object = S3Object {
-        bucket: req_str(value, &p("/s3/bucket/name"), INPUT)?.to_owned(),
+    opt_obj(record, &p("/responseElements"), INPUT)?;
+    let fields = RecordFields {
+        raw_key,
         key,
-        key_encoded,
-        etag: opt_string(value, &p("/s3/object/eTag"), INPUT)?,
-        version_id: opt_string(value, &p("/s3/object/versionId"), INPUT)?,
-        sequencer: opt_string(value, &p("/s3/object/sequencer"), INPUT)?,
-        request_id: request_id.clone(),
-        extended_request_id: opt_string(value, &p("/responseElements/x-amz-id-2"), INPUT)?,
+        request_id,
+        bucket: req_str(record, &p("/s3/bucket/name"), INPUT)?,
+        etag: opt_str(record, &p("/s3/object/eTag"), INPUT)?,
+        version_id: opt_str(record, &p("/s3/object/versionId"), INPUT)?,
+        sequencer: opt_str(record, &p("/s3/object/sequencer"), INPUT)?,
+        extended_request_id: opt_str(record, &p("/responseElements/x-amz-id-2"), INPUT)?,
+        size: opt_u64(record, &p("/s3/object/size"), INPUT)?,
+        principal_id: opt_str(record, &p("/userIdentity/principalId"), INPUT)?,
+        source_ip: opt_str(record, &p("/requestParameters/sourceIPAddress"), INPUT)?,
+        event_name: opt_str(record, &p("/eventName"), INPUT)?,
+        time_unix_nano: opt_rfc3339_as_nanos(record, &p("/eventTime"), INPUT)?,
     };
-    let detail = S3Detail {
-        size: opt_u64(value, &p("/s3/object/size"), INPUT)?,
-        principal_id: opt_string(value, &p("/userIdentity/principalId"), INPUT)?,
-        source_ip: opt_string(value, &p("/requestParameters/sourceIPAddress"), INPUT)?,
-    };
-    Ok(Item {
-        id: request_id,
-        event_name: opt_string(value, &p("/eventName"), INPUT)?,
-        time_unix_nano: opt_rfc3339_as_nanos(value, &p("/eventTime"), INPUT)?,
-        contexts: Vec::new(),
-        pointers: vec![Pointer::S3Object(object)],
-        detail: Some(Detail::S3(detail)),
-        payload: None,
-        step_functions: None,
-    })
+    Ok(fields.item())
 }
 
 /// Decodes a notification key: `+` is a space, then percent-escapes are bytes, and the

@@ -6,34 +6,80 @@
 
 use crate::error::DecodeError;
 use serde_json::Value;
+use std::borrow::Cow;
+
+/// Where a field is: a JSON pointer from the value given (`&str`), or a pointer inside an
+/// array element given as the value ([`InElement`]). Errors name the full path; a decoder
+/// of array elements then neither formats a path per field nor walks from the top.
+pub(crate) trait FieldPath {
+    /// The pointer from the value the field is read from.
+    fn relative(&self) -> &str;
+    /// The pointer from the top of the payload, for errors.
+    fn full(&self) -> Cow<'_, str>;
+}
+
+impl FieldPath for str {
+    fn relative(&self) -> &str {
+        self
+    }
+    fn full(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl FieldPath for String {
+    fn relative(&self) -> &str {
+        self
+    }
+    fn full(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self)
+    }
+}
+
+/// The field at `field` inside element `index` of the array at `array` (`/Records`, 0,
+/// `/s3/bucket/name`), read from that element.
+pub(crate) struct InElement<'a> {
+    pub array: &'a str,
+    pub index: usize,
+    pub field: &'a str,
+}
+
+impl FieldPath for InElement<'_> {
+    fn relative(&self) -> &str {
+        self.field
+    }
+    fn full(&self) -> Cow<'_, str> {
+        Cow::Owned(format!("{}/{}{}", self.array, self.index, self.field))
+    }
+}
 
 /// An optional string field. Present but not a string is an error: a payload with the
 /// right shape but the wrong types is not silently half-decoded.
-pub(crate) fn opt_str<'a>(
+pub(crate) fn opt_str<'a, P: FieldPath + ?Sized>(
     v: &'a Value,
-    path: &str,
+    path: &P,
     input: &'static str,
 ) -> Result<Option<&'a str>, DecodeError> {
-    match pointer(v, path) {
+    match pointer(v, path.relative()) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str())),
-        Some(other) => Err(wrong_type(input, path, "a string", other)),
+        Some(other) => Err(wrong_type(input, &path.full(), "a string", other)),
     }
 }
 
 /// A required string field.
-pub(crate) fn req_str<'a>(
+pub(crate) fn req_str<'a, P: FieldPath + ?Sized>(
     v: &'a Value,
-    path: &str,
+    path: &P,
     input: &'static str,
 ) -> Result<&'a str, DecodeError> {
-    opt_str(v, path, input)?.ok_or_else(|| missing(input, path))
+    opt_str(v, path, input)?.ok_or_else(|| missing(input, &path.full()))
 }
 
 /// An optional owned string.
-pub(crate) fn opt_string(
+pub(crate) fn opt_string<P: FieldPath + ?Sized>(
     v: &Value,
-    path: &str,
+    path: &P,
     input: &'static str,
 ) -> Result<Option<String>, DecodeError> {
     Ok(opt_str(v, path, input)?.map(str::to_owned))
@@ -41,12 +87,12 @@ pub(crate) fn opt_string(
 
 /// An optional unsigned integer given as a JSON number or a decimal string (AWS uses
 /// both: SQS `SentTimestamp` is a string, API Gateway `requestTimeEpoch` a number).
-pub(crate) fn opt_u64(
+pub(crate) fn opt_u64<P: FieldPath + ?Sized>(
     v: &Value,
-    path: &str,
+    path: &P,
     input: &'static str,
 ) -> Result<Option<u64>, DecodeError> {
-    match pointer(v, path) {
+    match pointer(v, path.relative()) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_u64() {
             Some(u) => Ok(Some(u)),
@@ -55,17 +101,24 @@ pub(crate) fn opt_u64(
                 Some(f) if f.is_finite() && (0.0..1.8e19).contains(&f) => Ok(Some(f as u64)),
                 _ => Err(invalid(
                     input,
-                    path,
+                    &path.full(),
                     format!("{n} is not an unsigned integer"),
                 )),
             },
         },
-        Some(Value::String(s)) => s
-            .trim()
-            .parse::<u64>()
-            .map(Some)
-            .map_err(|_| invalid(input, path, format!("{s:?} is not an unsigned integer"))),
-        Some(other) => Err(wrong_type(input, path, "an unsigned integer", other)),
+        Some(Value::String(s)) => s.trim().parse::<u64>().map(Some).map_err(|_| {
+            invalid(
+                input,
+                &path.full(),
+                format!("{s:?} is not an unsigned integer"),
+            )
+        }),
+        Some(other) => Err(wrong_type(
+            input,
+            &path.full(),
+            "an unsigned integer",
+            other,
+        )),
     }
 }
 
@@ -112,16 +165,20 @@ pub(crate) fn opt_millis_as_nanos(
 
 /// An optional RFC 3339 time (S3 `eventTime`, SNS `Timestamp`, EventBridge `time`) in unix
 /// nanoseconds. A string that is not such a time is an error, not a missing value.
-pub(crate) fn opt_rfc3339_as_nanos(
+pub(crate) fn opt_rfc3339_as_nanos<P: FieldPath + ?Sized>(
     v: &Value,
-    path: &str,
+    path: &P,
     input: &'static str,
 ) -> Result<Option<u64>, DecodeError> {
     match opt_str(v, path, input)? {
         None => Ok(None),
-        Some(s) => crate::time::parse_rfc3339(s)
-            .map(Some)
-            .ok_or_else(|| invalid(input, path, format!("{s:?} is not an RFC 3339 time"))),
+        Some(s) => crate::time::parse_rfc3339(s).map(Some).ok_or_else(|| {
+            invalid(
+                input,
+                &path.full(),
+                format!("{s:?} is not an RFC 3339 time"),
+            )
+        }),
     }
 }
 
@@ -150,28 +207,28 @@ fn decimal_seconds_to_nanos(text: &str) -> Option<u64> {
 }
 
 /// An optional object field.
-pub(crate) fn opt_obj<'a>(
+pub(crate) fn opt_obj<'a, P: FieldPath + ?Sized>(
     v: &'a Value,
-    path: &str,
+    path: &P,
     input: &'static str,
 ) -> Result<Option<&'a serde_json::Map<String, Value>>, DecodeError> {
-    match pointer(v, path) {
+    match pointer(v, path.relative()) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => Ok(Some(m)),
-        Some(other) => Err(wrong_type(input, path, "an object", other)),
+        Some(other) => Err(wrong_type(input, &path.full(), "an object", other)),
     }
 }
 
 /// A required array field.
-pub(crate) fn req_array<'a>(
+pub(crate) fn req_array<'a, P: FieldPath + ?Sized>(
     v: &'a Value,
-    path: &str,
+    path: &P,
     input: &'static str,
 ) -> Result<&'a Vec<Value>, DecodeError> {
-    match pointer(v, path) {
-        None | Some(Value::Null) => Err(missing(input, path)),
+    match pointer(v, path.relative()) {
+        None | Some(Value::Null) => Err(missing(input, &path.full())),
         Some(Value::Array(a)) => Ok(a),
-        Some(other) => Err(wrong_type(input, path, "an array", other)),
+        Some(other) => Err(wrong_type(input, &path.full(), "an array", other)),
     }
 }
 

@@ -7,22 +7,138 @@
 //! element of a repeated field, so swapping its bytes swaps exactly that element.
 
 use super::scan::{Frame, Scan};
-use super::wire::{varint_len, write_varint};
+use super::wire::{varint_bytes, varint_len};
+use prost::Message;
+use std::convert::Infallible;
+use std::ops::Range;
 
-/// The input with span `i` of `scan.spans` re-encoded as `payload`, for each
-/// `(i, payload)` in `replacements` (in increasing `i`, each span at most once; others
-/// are ignored).
-pub fn splice(input: &[u8], scan: &Scan<'_>, replacements: &[(usize, Vec<u8>)]) -> Vec<u8> {
-    let mut scope_len: Vec<Option<usize>> = vec![None; scan.scopes.len()];
-    let mut resource_len: Vec<Option<usize>> = vec![None; scan.resources.len()];
-    let mut grown = 0;
-    let mut kept: Vec<&(usize, Vec<u8>)> = Vec::with_capacity(replacements.len());
-    for r in replacements {
-        if r.0 < scan.spans.len() && kept.last().is_none_or(|l| r.0 > l.0) {
-            kept.push(r);
+/// Re-encoded spans, each with its index in `Scan::spans`, held in one buffer: one
+/// allocation for a batch instead of one per span.
+#[derive(Debug, Default, Clone)]
+pub struct Replacements {
+    spans: Vec<(usize, Range<usize>)>,
+    bytes: Vec<u8>,
+}
+
+impl Replacements {
+    /// Replaces span `i` with `span` (encoded without its length prefix).
+    pub fn push_span<M: Message>(&mut self, i: usize, span: &M) {
+        let start = self.bytes.len();
+        span.encode_raw(&mut self.bytes);
+        self.spans.push((i, start..self.bytes.len()));
+    }
+
+    /// Replaces span `i` with `payload`, an encoded span.
+    pub fn push_bytes(&mut self, i: usize, payload: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(payload);
+        self.spans.push((i, start..self.bytes.len()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The replacements `splice` applies: in increasing span index, each span at most once,
+    /// inside the scan; others are ignored.
+    fn kept<'r>(&'r self, scan: &Scan<'_>) -> Vec<(usize, &'r [u8])> {
+        let mut kept: Vec<(usize, &[u8])> = Vec::with_capacity(self.spans.len());
+        for (i, range) in &self.spans {
+            let Some(payload) = self.bytes.get(range.clone()) else {
+                continue;
+            };
+            if *i < scan.spans.len() && kept.last().is_none_or(|l| *i > l.0) {
+                kept.push((*i, payload));
+            }
+        }
+        kept
+    }
+}
+
+/// Where spliced bytes go: a `Vec`, or a writer of the host's (the CLI writes its output
+/// file piece by piece rather than holding a second copy of the request).
+pub trait Sink {
+    type Error;
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Self::Error>;
+}
+
+impl Sink for Vec<u8> {
+    type Error = Infallible;
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Infallible> {
+        self.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// The input with the spans of `replacements` replaced, in a new buffer.
+pub fn splice(input: &[u8], scan: &Scan<'_>, replacements: &Replacements) -> Vec<u8> {
+    let mut out = Vec::with_capacity(spliced_len(input, scan, replacements));
+    match splice_to(input, scan, replacements, &mut out) {
+        Ok(()) | Err(_) => out,
+    }
+}
+
+/// The size of `splice`'s output.
+pub fn spliced_len(input: &[u8], scan: &Scan<'_>, replacements: &Replacements) -> usize {
+    let kept = replacements.kept(scan);
+    let (_, resource_len) = lengths(scan, &kept);
+    let (mut grown, mut shrunk) = (0, 0);
+    for (frame, len) in scan.resources.iter().zip(&resource_len) {
+        if let Some(len) = len {
+            let old = frame.end.saturating_sub(frame.start);
+            let new = field_len(frame, *len);
+            grown += new.saturating_sub(old);
+            shrunk += old.saturating_sub(new);
         }
     }
-    for (i, payload) in &kept {
+    (input.len() + grown).saturating_sub(shrunk)
+}
+
+/// Writes the input with the spans of `replacements` replaced to `sink`.
+pub fn splice_to<S: Sink>(
+    input: &[u8],
+    scan: &Scan<'_>,
+    replacements: &Replacements,
+    sink: &mut S,
+) -> Result<(), S::Error> {
+    let kept = replacements.kept(scan);
+    let (scope_len, resource_len) = lengths(scan, &kept);
+    let mut cursor = 0;
+    let (mut open_resource, mut open_scope) = (None, None);
+    for (i, payload) in kept {
+        let Some(span) = scan.spans.get(i) else {
+            continue;
+        };
+        if open_resource != Some(span.resource) {
+            if let (Some(frame), Some(Some(len))) = (
+                scan.resources.get(span.resource),
+                resource_len.get(span.resource),
+            ) {
+                cursor = header(sink, input, cursor, frame, *len)?;
+            }
+            open_resource = Some(span.resource);
+        }
+        if open_scope != Some(span.scope) {
+            if let (Some((_, frame)), Some(Some(len))) =
+                (scan.scopes.get(span.scope), scope_len.get(span.scope))
+            {
+                cursor = header(sink, input, cursor, frame, *len)?;
+            }
+            open_scope = Some(span.scope);
+        }
+        header(sink, input, cursor, &span.frame, payload.len())?;
+        sink.put(payload)?;
+        cursor = span.frame.end;
+    }
+    sink.put(input.get(cursor..).unwrap_or_default())
+}
+
+/// The new payload length of every scope and resource holding a replaced span (`None`:
+/// unchanged).
+fn lengths(scan: &Scan<'_>, kept: &[(usize, &[u8])]) -> (Vec<Option<usize>>, Vec<Option<usize>>) {
+    let mut scope_len: Vec<Option<usize>> = vec![None; scan.scopes.len()];
+    let mut resource_len: Vec<Option<usize>> = vec![None; scan.resources.len()];
+    for (i, payload) in kept {
         let Some(span) = scan.spans.get(*i) else {
             continue;
         };
@@ -31,7 +147,6 @@ pub fn splice(input: &[u8], scan: &Scan<'_>, replacements: &[(usize, Vec<u8>)]) 
         };
         let old = span.frame.end.saturating_sub(span.frame.start);
         let new = field_len(&span.frame, payload.len());
-        grown += new.saturating_sub(old);
         let current = len.unwrap_or(span_payload_len(&scan.scopes, span.scope));
         *len = Some(current.saturating_sub(old) + new);
     }
@@ -44,7 +159,6 @@ pub fn splice(input: &[u8], scan: &Scan<'_>, replacements: &[(usize, Vec<u8>)]) 
         };
         let old = frame.end.saturating_sub(frame.start);
         let new = field_len(frame, *new_payload);
-        grown += new.saturating_sub(old);
         let current = rlen.unwrap_or(
             scan.resources
                 .get(*r)
@@ -52,45 +166,22 @@ pub fn splice(input: &[u8], scan: &Scan<'_>, replacements: &[(usize, Vec<u8>)]) 
         );
         *rlen = Some(current.saturating_sub(old) + new);
     }
-
-    let mut out = Vec::with_capacity(input.len() + grown);
-    let mut cursor = 0;
-    let (mut open_resource, mut open_scope) = (None, None);
-    for (i, payload) in kept {
-        let Some(span) = scan.spans.get(*i) else {
-            continue;
-        };
-        if open_resource != Some(span.resource) {
-            if let (Some(frame), Some(Some(len))) = (
-                scan.resources.get(span.resource),
-                resource_len.get(span.resource),
-            ) {
-                cursor = header(&mut out, input, cursor, frame, *len);
-            }
-            open_resource = Some(span.resource);
-        }
-        if open_scope != Some(span.scope) {
-            if let (Some((_, frame)), Some(Some(len))) =
-                (scan.scopes.get(span.scope), scope_len.get(span.scope))
-            {
-                cursor = header(&mut out, input, cursor, frame, *len);
-            }
-            open_scope = Some(span.scope);
-        }
-        header(&mut out, input, cursor, &span.frame, payload.len());
-        out.extend_from_slice(payload);
-        cursor = span.frame.end;
-    }
-    out.extend_from_slice(input.get(cursor..).unwrap_or_default());
-    out
+    (scope_len, resource_len)
 }
 
-/// Copies the input up to `frame`, then its key and the new length prefix; returns the
-/// offset to copy from next (the frame's payload).
-fn header(out: &mut Vec<u8>, input: &[u8], cursor: usize, frame: &Frame, len: usize) -> usize {
-    out.extend_from_slice(input.get(cursor..frame.len_at).unwrap_or_default());
-    write_varint(out, len as u64);
-    frame.payload
+/// Writes the input from `cursor` up to `frame`, then its key and the new length prefix;
+/// returns the offset to write from next (the frame's payload).
+fn header<S: Sink>(
+    sink: &mut S,
+    input: &[u8],
+    cursor: usize,
+    frame: &Frame,
+    len: usize,
+) -> Result<usize, S::Error> {
+    sink.put(input.get(cursor..frame.len_at).unwrap_or_default())?;
+    let (prefix, n) = varint_bytes(len as u64);
+    sink.put(prefix.get(..n).unwrap_or_default())?;
+    Ok(frame.payload)
 }
 
 /// A field's size with a payload of `payload` bytes (the key kept as it arrived).
@@ -151,11 +242,11 @@ mod tests {
         // "b" grows past 127 bytes, so its length prefix (and its scope's and resource's)
         // takes two bytes; "d" shrinks.
         let long = "x".repeat(300);
-        let replacements = vec![
-            (1, span(&long).encode_to_vec()),
-            (3, Span::default().encode_to_vec()),
-        ];
+        let mut replacements = Replacements::default();
+        replacements.push_span(1, &span(&long));
+        replacements.push_span(3, &Span::default());
         let out = splice(&input, &scanned, &replacements);
+        assert_eq!(out.len(), spliced_len(&input, &scanned, &replacements));
         let mut want = before.clone();
         want.resource_spans[0].scope_spans[0].spans[1] = span(&long);
         want.resource_spans[1].scope_spans[0].spans[0] = Span::default();
@@ -169,15 +260,23 @@ mod tests {
         input.splice(0..0, [0x48, 0x01]);
         input.extend_from_slice(&[0x48, 0x02]);
         let scanned = scan(&input, &NONE).unwrap_or_default();
-        let out = splice(&input, &scanned, &[(0, span("z").encode_to_vec())]);
+        let mut z = Replacements::default();
+        z.push_bytes(0, &span("z").encode_to_vec());
+        let out = splice(&input, &scanned, &z);
         assert_eq!(out.get(..2), Some(&[0x48, 0x01][..]));
         assert_eq!(out.get(out.len() - 2..), Some(&[0x48, 0x02][..]));
         assert_eq!(
             ExportTraceServiceRequest::decode(out.as_slice()),
             Ok(request(&[&[&["z"]]]))
         );
-        assert_eq!(splice(&input, &scanned, &[]), input);
+        assert_eq!(splice(&input, &scanned, &Replacements::default()), input);
         // Out-of-order and out-of-range replacements are ignored.
-        assert_eq!(splice(&input, &scanned, &[(5, vec![1])]), input);
+        let mut outside = Replacements::default();
+        outside.push_bytes(5, &[1]);
+        assert_eq!(splice(&input, &scanned, &outside), input);
+        let mut twice = Replacements::default();
+        twice.push_bytes(0, &span("z").encode_to_vec());
+        twice.push_bytes(0, &span("y").encode_to_vec());
+        assert_eq!(splice(&input, &scanned, &twice), out);
     }
 }

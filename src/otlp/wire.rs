@@ -141,6 +141,22 @@ pub fn write_varint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
+/// `value` as a canonical varint in a stack buffer, with its length (at most 10).
+pub fn varint_bytes(mut value: u64) -> ([u8; 10], usize) {
+    let mut buf = [0u8; 10];
+    let mut n = 0;
+    for b in buf.iter_mut() {
+        n += 1;
+        if value < 0x80 {
+            *b = value as u8;
+            break;
+        }
+        *b = (value as u8 & 0x7f) | 0x80;
+        value >>= 7;
+    }
+    (buf, n)
+}
+
 /// Bytes `value` takes as a canonical varint.
 pub fn varint_len(value: u64) -> usize {
     let bits = 64 - (value | 1).leading_zeros() as usize;
@@ -166,6 +182,8 @@ mod tests {
             let mut out = Vec::new();
             write_varint(&mut out, v);
             assert_eq!(out.len(), varint_len(v), "{v}");
+            let (buf, n) = varint_bytes(v);
+            assert_eq!(&buf[..n], out.as_slice(), "{v}");
             let mut pos = 0;
             assert_eq!(read_varint(&out, &mut pos), Ok(v));
             assert_eq!(pos, out.len());

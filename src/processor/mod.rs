@@ -63,6 +63,7 @@ pub use event::EventContext;
 use crate::config::{Config, ConfigError};
 use crate::error::DecodeError;
 use crate::event::Trigger;
+use crate::otlp::splice::{splice_to, Sink};
 use crate::otlp::{self, Encoding, ExportTraceServiceRequest};
 use crate::settings::Settings;
 use std::borrow::Cow;
@@ -78,6 +79,8 @@ pub struct Processor {
     config: Settings,
     state: State,
     counters: Counters,
+    /// The fast path's budget of spans kept decoded whole (`fast::WHOLE_SPAN_BYTES`).
+    whole_span_bytes: usize,
 }
 
 /// The result of one call.
@@ -85,6 +88,18 @@ pub struct Processor {
 pub struct Processed<'a> {
     /// The output: the input bytes themselves when nothing changed or on error.
     pub output: Cow<'a, [u8]>,
+    /// The output's encoding (the input's).
+    pub encoding: Encoding,
+    /// This call's counts (gauges as after the call).
+    pub counters: Counters,
+    /// Why the input was passed through, if it could not be processed.
+    pub error: Option<DecodeError>,
+}
+
+/// What [`Processor::process_traces_to`] reports: a [`Processed`] whose output went to the
+/// sink.
+#[derive(Debug)]
+pub struct Written {
     /// The output's encoding (the input's).
     pub encoding: Encoding,
     /// This call's counts (gauges as after the call).
@@ -115,7 +130,16 @@ impl Processor {
             config: settings,
             state: State { index, remap },
             counters: Counters::default(),
+            whole_span_bytes: fast::WHOLE_SPAN_BYTES,
         }
+    }
+
+    /// Sets the encoded bytes of spans the protobuf fast path keeps decoded between
+    /// planning and rewriting (past it, spans are decoded again): the output is the same
+    /// for any value. For equivalence tests, which use small batches.
+    #[doc(hidden)]
+    pub fn set_whole_span_bytes(&mut self, bytes: usize) {
+        self.whole_span_bytes = bytes;
     }
 
     /// The configuration the processor was built from.
@@ -138,6 +162,41 @@ impl Processor {
     /// inflated up to `limits.max_decompressed_bytes`, and a changed output is gzip too.
     pub fn process_traces<'a>(&mut self, input: &'a [u8], now_unix_nano: u64) -> Processed<'a> {
         self.process_body(input, None, now_unix_nano, true)
+    }
+
+    /// [`Processor::process_traces`], writing the output to `sink` instead of returning it:
+    /// the same bytes, counters and error. A protobuf request on the fast path is written
+    /// as the input's bytes with the changed spans spliced in, so the host never holds a
+    /// second copy of the request (the CLI streams its output file this way). A sink error
+    /// stops the writing; the request is processed (the index and counters hold it).
+    pub fn process_traces_to<S: Sink>(
+        &mut self,
+        input: &[u8],
+        now_unix_nano: u64,
+        sink: &mut S,
+    ) -> Result<Written, S::Error> {
+        // The conditions `process_body` takes the fast path on, for an input as it arrived.
+        let fast = input.len() <= self.config.bounds.request_bytes
+            && !otlp::is_gzip(input)
+            && otlp::detect(input) == Encoding::Protobuf
+            && !self.config.stamp.enabled;
+        if fast {
+            if let Some(done) = fast::rewrite(self, input, now_unix_nano) {
+                splice_to(input, &done.scanned, &done.replaced, sink)?;
+                return Ok(Written {
+                    encoding: Encoding::Protobuf,
+                    counters: done.counters,
+                    error: None,
+                });
+            }
+        }
+        let processed = self.process_traces(input, now_unix_nano);
+        sink.put(&processed.output)?;
+        Ok(Written {
+            encoding: processed.encoding,
+            counters: processed.counters,
+            error: processed.error,
+        })
     }
 
     /// Processes a request in a known encoding (e.g. from `Content-Type`); the output is in
@@ -299,10 +358,12 @@ impl Processor {
         call.spans_in = spans.len() as u64;
         call.spans_out = call.spans_in;
         let consumer = trigger.filter(|_| !spans.is_empty()).map(|t| (0, t));
+        let evidence = plan::evidence_of(&spans, &self.config);
         let edits = plan::plan(
             &mut self.state,
             &self.config,
             &spans,
+            evidence,
             consumer,
             now_secs,
             &mut call,

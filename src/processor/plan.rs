@@ -22,31 +22,48 @@ use crate::event::Trigger;
 use crate::settings::Settings;
 use std::collections::HashMap;
 
-/// Plans a batch. `spans` and the returned edits are in the same order.
+/// The evidence of every decoded span of `spans`, by index (what [`plan`] reads).
+pub(crate) fn evidence_of(spans: Spans<'_, '_>, config: &Settings) -> Vec<(usize, SpanEvidence)> {
+    spans
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, s))| s.map(|s| (i, evidence::of_span(s, config))))
+        .collect()
+}
+
+/// Plans a batch. `spans` and the returned edits are in the same order; `evidence` is
+/// [`evidence_of`] `spans`, by index, in increasing order (the fast path reads it from
+/// whole spans and then keeps only their links, which is all planning reads of a span:
+/// most spans of a batch have no entry).
 pub(crate) fn plan(
     state: &mut State,
     config: &Settings,
     spans: Spans<'_, '_>,
+    mut evidence: Vec<(usize, SpanEvidence)>,
     consumer: Option<(usize, &Trigger)>,
     now_secs: u32,
     counters: &mut Counters,
 ) -> Vec<SpanEdit> {
-    let mut evidence: Vec<SpanEvidence> = spans
-        .iter()
-        .map(|(_, s)| s.map(|s| evidence::of_span(s, config)).unwrap_or_default())
-        .collect();
     if let Some((i, trigger)) = consumer {
-        if let Some(ev) = evidence.get_mut(i) {
+        let at = match evidence.binary_search_by_key(&i, |(j, _)| *j) {
+            Ok(at) => at,
+            Err(at) => {
+                evidence.insert(at, (i, SpanEvidence::default()));
+                at
+            }
+        };
+        if let Some((_, ev)) = evidence.get_mut(at) {
             evidence::of_trigger(trigger, config, ev);
         }
     }
-    for p in evidence.iter().flat_map(|e| e.problems.iter()) {
+    for p in evidence.iter().flat_map(|(_, e)| e.problems.iter()) {
         counters.problem(*p);
     }
     state.index.expire(now_secs);
     state.remap.expire(now_secs);
     let mut edits: Vec<SpanEdit> = spans.iter().map(|_| SpanEdit::default()).collect();
-    let mut existing: Vec<Option<Existing>> = spans.iter().map(|_| None).collect();
+    // Boxed: only spans that get a link have one, and a batch holds one slot per span.
+    let mut existing: Vec<Option<Box<Existing>>> = spans.iter().map(|_| None).collect();
     let mut batch = Batch {
         state,
         config,
@@ -55,14 +72,14 @@ pub(crate) fn plan(
         existing: &mut existing,
         now_secs,
     };
-    for (i, ev) in evidence.iter().enumerate() {
+    for (i, ev) in &evidence {
         if !ev.producer.is_empty() {
-            batch.producer(i, ev);
+            batch.producer(*i, ev);
         }
     }
-    for (i, ev) in evidence.iter().enumerate() {
+    for (i, ev) in &evidence {
         let consumes = !ev.consumer.is_empty() || !ev.contexts.is_empty() || !ev.states.is_empty();
-        if consumes && batch.consumer(i, ev) {
+        if consumes && batch.consumer(*i, ev) {
             counters.traces_adopted += 1;
         }
     }
@@ -71,8 +88,8 @@ pub(crate) fn plan(
         EventOutput::Keep => EventEdit::None,
         EventOutput::Truncate => EventEdit::Truncate(config.event_truncate_bytes),
     };
-    for (edit, ev) in edits.iter_mut().zip(&evidence) {
-        if ev.has_event {
+    for (i, ev) in &evidence {
+        if let Some(edit) = edits.get_mut(*i).filter(|_| ev.has_event) {
             edit.event = event_edit;
         }
     }
@@ -87,7 +104,7 @@ struct Batch<'a, 'b> {
     config: &'a Settings,
     spans: Spans<'a, 'b>,
     edits: &'a mut [SpanEdit],
-    existing: &'a mut [Option<Existing>],
+    existing: &'a mut [Option<Box<Existing>>],
     now_secs: u32,
 }
 
@@ -100,7 +117,8 @@ impl Batch<'_, '_> {
         ) else {
             return;
         };
-        let existing = existing.get_or_insert_with(|| span.map(Existing::of).unwrap_or_default());
+        let existing =
+            existing.get_or_insert_with(|| Box::new(span.map(Existing::of).unwrap_or_default()));
         if existing.note(&planned.link) {
             edit.links.push(planned);
         }

@@ -48,7 +48,7 @@ pub(crate) fn plan_routes(
     state: &State,
     config: &Settings,
     spans: Spans<'_, '_>,
-    evidence: &[SpanEvidence],
+    evidence: &[(usize, SpanEvidence)],
     edits: &mut [SpanEdit],
 ) {
     let mut routes: HashMap<[u8; 16], String> = HashMap::new();
@@ -66,8 +66,12 @@ pub(crate) fn plan_routes(
         };
         routes.entry(trace).or_insert_with(|| route.to_string());
     }
-    for ((r, _), ev) in spans.iter().zip(evidence) {
-        let Some(trace) = r.trace.map(|t| state.remap.current(t)) else {
+    for (i, ev) in evidence {
+        let Some(trace) = spans
+            .get(*i)
+            .and_then(|(r, _)| r.trace)
+            .map(|t| state.remap.current(t))
+        else {
             continue;
         };
         if let Some(claim) = route_claim(ev, config.stamp.s3_route) {

@@ -67,6 +67,49 @@ pub fn read_input(path: &str) -> Result<Vec<u8>, Failure> {
     Ok(buf)
 }
 
+/// An output file (standard output when `None` or `-`) written in pieces, for
+/// `Processor::process_traces_to`: the output is never held whole.
+pub struct Output {
+    name: String,
+    writer: std::io::BufWriter<Box<dyn std::io::Write>>,
+}
+
+impl Output {
+    pub fn create(path: Option<&str>) -> Result<Output, Failure> {
+        let (name, inner): (String, Box<dyn std::io::Write>) = match path {
+            None | Some("-") => ("stdout".into(), Box::new(std::io::stdout().lock())),
+            Some(p) => (
+                p.into(),
+                Box::new(
+                    std::fs::File::create(p).map_err(|e| Failure::input(format!("{p}: {e}")))?,
+                ),
+            ),
+        };
+        Ok(Output {
+            name,
+            writer: std::io::BufWriter::with_capacity(1 << 20, inner),
+        })
+    }
+
+    /// Flushes what is buffered; an error names the output.
+    pub fn finish(mut self) -> Result<(), Failure> {
+        use std::io::Write;
+        self.writer.flush().map_err(|e| self.failure(e))
+    }
+
+    pub fn failure(&self, e: std::io::Error) -> Failure {
+        Failure::input(format!("{}: {e}", self.name))
+    }
+}
+
+impl relink::otlp::splice::Sink for Output {
+    type Error = std::io::Error;
+    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        self.writer.write_all(bytes)
+    }
+}
+
 /// Writes to a file, or standard output when `path` is `None` or `-`.
 pub fn write_output(path: Option<&str>, bytes: &[u8]) -> Result<(), Failure> {
     use std::io::Write;

@@ -4,7 +4,7 @@
 //! On bad input the request is still written out unchanged (relink never loses data), the
 //! error goes to stderr and the exit code is 2.
 
-use crate::args::{read_input, write_output, Args};
+use crate::args::{read_input, write_output, Args, Output};
 use crate::Failure;
 use relink::config::Config;
 use relink::otlp::{self, Encoding};
@@ -35,21 +35,32 @@ pub fn run(words: &[String]) -> Result<(), Failure> {
 
     let input = read_input(input_path)?;
     let now = now_unix_nano();
+    let Some(format) = format else {
+        // No conversion: the output goes to the file as it is made (for protobuf, the
+        // input's bytes with the changed spans spliced in), never held whole.
+        let mut out = Output::create(args.value("--out"))?;
+        let written = processor
+            .process_traces_to(&input, now, &mut out)
+            .map_err(|e| out.failure(e))?;
+        out.finish()?;
+        // On bad input the request was written unchanged, so a pipeline loses nothing.
+        return match written.error {
+            Some(error) => Err(Failure::input(format!("{input_path}: {error}"))),
+            None => Ok(()),
+        };
+    };
     let processed = processor.process_traces(&input, now);
     if let Some(error) = processed.error {
         // Pass the request through untouched so a pipeline loses nothing, then fail.
         write_output(args.value("--out"), &input)?;
         return Err(Failure::input(format!("{input_path}: {error}")));
     }
-    let output = match format {
-        Some(want) if want != processed.encoding => {
-            let request = otlp::decode(&processed.output, processed.encoding)
-                .map_err(|e| Failure::input(format!("{input_path}: {e}")))?;
-            otlp::encode(&request, want)
-        }
-        _ => processed.output.into_owned(),
-    };
-    write_output(args.value("--out"), &output)
+    if format == processed.encoding {
+        return write_output(args.value("--out"), &processed.output);
+    }
+    let request = otlp::decode(&processed.output, processed.encoding)
+        .map_err(|e| Failure::input(format!("{input_path}: {e}")))?;
+    write_output(args.value("--out"), &otlp::encode(&request, format))
 }
 
 /// The processor of `--config FILE` (the defaults without one).

@@ -203,6 +203,48 @@ fn process_converts_the_output_format() {
 }
 
 #[test]
+fn process_streams_protobuf_output_byte_for_byte_as_built_whole() {
+    // Without --format the CLI writes the output in pieces (`process_traces_to`); with it,
+    // from the whole output. Both must be the same bytes, on stdout and in a file.
+    let case = "tests/golden/relink/s3-one-batch";
+    let text = std::fs::read(repo().join(format!("{case}/input-1.json"))).expect("input");
+    let request = relink::otlp::decode(&text, relink::otlp::Encoding::Json).expect("json");
+    let pb = relink::otlp::encode_protobuf(&request);
+    let streamed = relink(&["process", "--in", "-"], Some(&pb));
+    let whole = relink(&["process", "--in", "-", "--format", "protobuf"], Some(&pb));
+    assert!(streamed.status.success() && whole.status.success());
+    assert_ne!(streamed.stdout, pb, "the golden case relinks spans");
+    assert_eq!(streamed.stdout, whole.stdout);
+
+    let dir = std::env::temp_dir().join(format!("relink-cli-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (input, output) = (dir.join("in.pb"), dir.join("out.pb"));
+    std::fs::write(&input, &pb).expect("write input");
+    let to_file = relink(
+        &[
+            "process",
+            "--in",
+            input.to_str().expect("utf-8 path"),
+            "--out",
+            output.to_str().expect("utf-8 path"),
+        ],
+        None,
+    );
+    assert!(to_file.status.success());
+    assert_eq!(std::fs::read(&output).expect("output"), whole.stdout);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let back = relink(
+        &["process", "--in", "-", "--format", "json"],
+        Some(&streamed.stdout),
+    );
+    assert_eq!(
+        stdout_json(&back),
+        json_file(&format!("{case}/expected-1.json"))
+    );
+}
+
+#[test]
 fn bad_input_is_one_line_exit_2_and_passes_through() {
     let garbage = b"{\"resourceSpans\": [{\"scopeSpans\": 7}]}";
     let out = relink(&["process", "--in", "-"], Some(garbage));
