@@ -140,6 +140,7 @@ pub fn generate(
         attributes: (2, 12),
         all_value_types: true,
         key_pool: 6,
+        s3_only: false,
     };
     (0..batches)
         .map(|_| {
