@@ -1,5 +1,5 @@
-//! relink-relay: an OTLP/HTTP and OTLP/gRPC relay that runs every trace export through the relink
-//! WebAssembly component in wasmtime, then forwards it upstream and/or appends it to a
+//! relink-relay: an OTLP/HTTP and OTLP/gRPC relay that runs every trace export through the
+//! relink WebAssembly component in wasmtime, then exports it upstream and/or appends it to a
 //! file. It is what `relink serve` runs; see this crate's README for the concurrency model.
 //!
 //! - [`options`]: the `relink serve` command line; [`relay_config`]: the same as a file.
@@ -9,14 +9,15 @@
 //! - [`admission`]: the budget of request bytes in flight and the body deadline.
 //! - [`connections`]: accepting within a connection cap, timeouts, idle eviction, TLS,
 //!   HTTP/1.1 and HTTP/2.
-//! - [`grpc`]: OTLP/gRPC framing, status codes and trailers.
+//! - [`grpc`]: gRPC status codes, framing and `RetryInfo`; [`grpc::receiver`] serves
+//!   OTLP/gRPC.
 //! - [`tls`], [`auth`]: the receivers' TLS/mTLS and bearer token, reloaded on SIGHUP.
 //! - [`routes`]: the HTTP routes, `/health` and `/ready`.
 //! - [`export`]: one export request through the component to the outputs.
 //! - [`delivery`]: the outputs and the acknowledgement rule (queued, or spooled, = 2xx).
 //! - [`queue`]: the byte-bounded sending queue of each output.
 //! - [`sender`], [`retry`], [`upstream`]: upstream delivery, OTLP retry rules, one attempt
-//!   (OTLP/HTTP or OTLP/gRPC); [`grpc`]: gRPC framing and status; [`upstream_tls`]: rustls.
+//!   (OTLP/HTTP or OTLP/gRPC); [`upstream_tls`]: rustls toward the upstream.
 //! - [`spool`]: the persistent spool (segments, checksums, group commit, replay).
 //! - [`outfile`]: the `--out` file (whole lines, truncate on failure, SIGHUP reopen).
 //! - [`memory`]: allocator settings that keep large buffers from staying resident.
