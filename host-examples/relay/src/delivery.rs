@@ -323,10 +323,15 @@ impl Outputs {
         let upstream = upstream_queue.map_or(0, |q| q.drain(deadline));
         let file = file_queue.map_or(0, |q| q.drain(deadline));
         self.abandon.set();
-        let spooled = matches!(
-            &self.upstream,
-            Some(UpstreamOutput::Queued { spool: Some(_), .. })
-        );
+        let spooled = match &self.upstream {
+            Some(UpstreamOutput::Queued {
+                spool: Some(spool), ..
+            }) => {
+                spool.retire_current();
+                true
+            }
+            _ => false,
+        };
         Leftover {
             upstream,
             file,

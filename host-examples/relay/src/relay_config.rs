@@ -11,6 +11,9 @@
 
 use serde_json::Value;
 
+/// The flags that may be given more than once (so a list in the file).
+const REPEATABLE: &[&str] = &["upstream-header"];
+
 /// The command line with the file's flags (if `--relay-config` is given) in front.
 pub fn expand(cli: &[String]) -> Result<Vec<String>, String> {
     let mut path = None;
@@ -79,7 +82,15 @@ fn flags(text: &str) -> Result<FileFlags, String> {
             ));
         }
         let items = match value {
-            Value::Array(items) => items,
+            Value::Array(items) if REPEATABLE.contains(&name.as_str()) => items,
+            // The command line would take the last of several values; a list in the file
+            // for a single-valued flag is a mistake, so it says so instead of guessing.
+            Value::Array(_) => {
+                return Err(format!(
+                    "`{name}` takes one value, not a list (only {} take a list)",
+                    REPEATABLE.join(", ")
+                ))
+            }
             one => vec![one],
         };
         for item in items {
@@ -145,5 +156,8 @@ mod tests {
         assert!(flags(r#"{"senders": true}"#)
             .is_err_and(|e| e == "`senders`: expected a string, a number or a list of them"));
         assert!(flags("{").is_err_and(|e| e.starts_with("not JSON")));
+        assert!(flags(r#"{"workers": [1, 2]}"#).is_err_and(
+            |e| e == "`workers` takes one value, not a list (only upstream-header take a list)"
+        ));
     }
 }

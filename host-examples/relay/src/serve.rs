@@ -100,14 +100,6 @@ impl Relay {
             .map(Site::load)
             .transpose()
             .map_err(ServeError::input)?;
-        let metrics = Arc::new(RelayMetrics::default());
-        let outputs = Outputs::open(options, &metrics)?;
-        let pipeline = Arc::new(Pipeline {
-            relinker: Mutex::new(relinker),
-            outputs,
-            metrics,
-            max_body: options.max_body,
-        });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -122,6 +114,35 @@ impl Relay {
             .local_addr()
             .map_err(|e| ServeError::system(format!("--listen {}: {e}", options.listen)))?;
         let (grpc_listener, grpc_skipped) = bind_grpc(&runtime, options.receivers.grpc_listen)?;
+        let grpc_addr = grpc_listener
+            .as_ref()
+            .map(|l| l.local_addr())
+            .transpose()
+            .map_err(|e| ServeError::system(format!("--grpc-listen: {e}")))?;
+        // Checked before the outputs open (and the spool replays into the queue).
+        if let Some(upstream) = &options.upstream {
+            if upstream.is_one_of(
+                &[Some(addr), grpc_addr]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>(),
+            ) {
+                return Err(ServeError::input(format!(
+                    "the upstream {} is this relay's own listener: every batch would loop \
+                     back in (an OTEL_EXPORTER_OTLP_ENDPOINT meant for SDKs?); name the real \
+                     upstream with --upstream",
+                    upstream.url
+                )));
+            }
+        }
+        let metrics = Arc::new(RelayMetrics::default());
+        let outputs = Outputs::open(options, &metrics)?;
+        let pipeline = Arc::new(Pipeline {
+            relinker: Mutex::new(relinker),
+            outputs,
+            metrics,
+            max_body: options.max_body,
+        });
         let r = &options.receivers;
         let tls = |alpn| {
             r.tls
@@ -147,11 +168,6 @@ impl Relay {
             .transpose()
             .map_err(ServeError::input)?
             .map(Arc::new);
-        let grpc_addr = grpc_listener
-            .as_ref()
-            .map(|l| l.local_addr())
-            .transpose()
-            .map_err(|e| ServeError::system(format!("--grpc-listen: {e}")))?;
         let a = &options.admission;
         let connections = Connections::new(a.max_connections);
         let shared = Arc::new(Shared {

@@ -217,6 +217,38 @@ impl UpstreamConfig {
         self.url.starts_with("https://")
     }
 
+    /// Whether the upstream is one of `own` (the relay's bound listeners), so every batch
+    /// would come back in and go out again forever: an environment that points SDKs at
+    /// the relay (`OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318`) and that the relay
+    /// inherits. Only literal addresses and `localhost` are compared: no DNS at start.
+    pub fn is_one_of(&self, own: &[std::net::SocketAddr]) -> bool {
+        let Ok(uri) = self.url.parse::<hyper::Uri>() else {
+            return false;
+        };
+        let port = uri
+            .port_u16()
+            .unwrap_or(if self.is_https() { 443 } else { 80 });
+        let host = uri.host().unwrap_or_default();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let ips: Vec<std::net::IpAddr> = match host.parse() {
+            Ok(ip) => vec![ip],
+            Err(_) if host.eq_ignore_ascii_case("localhost") => {
+                vec![
+                    std::net::Ipv4Addr::LOCALHOST.into(),
+                    std::net::Ipv6Addr::LOCALHOST.into(),
+                ]
+            }
+            Err(_) => return false,
+        };
+        own.iter().any(|addr| {
+            addr.port() == port
+                && ips.iter().any(|ip| {
+                    *ip == addr.ip()
+                        || (addr.ip().is_unspecified() && (ip.is_loopback() || ip.is_unspecified()))
+                })
+        })
+    }
+
     /// One line for the start-up log: no header values.
     pub fn describe(&self) -> String {
         let mut parts = vec![self
@@ -343,7 +375,12 @@ fn request_url(
             "{source}: `{value}`: an OTLP/gRPC endpoint has no path (the method is {GRPC_EXPORT_PATH})"
         )),
         (Some(Protocol::Grpc), _) => Ok(format!("{origin}{GRPC_EXPORT_PATH}")),
-        (_, Endpoint::Base(_)) => Ok(format!("{origin}{}/v1/traces", path.trim_end_matches('/'))),
+        // The signal path goes on the URL's path, before any query string.
+        (_, Endpoint::Base(_)) => Ok(format!(
+            "{origin}{}/v1/traces{}",
+            uri.path().trim_end_matches('/'),
+            uri.query().map_or(String::new(), |q| format!("?{q}"))
+        )),
         (_, Endpoint::Exact(_)) if path.is_empty() => Ok(format!("{origin}/")),
         (_, Endpoint::Exact(_)) => Ok(format!("{origin}{path}")),
     }
@@ -365,6 +402,23 @@ mod tests {
 
     fn url(words: &[&str], env: &OtlpEnv) -> Result<Option<(String, Option<Protocol>)>, String> {
         resolve(&flags(words), env).map(|c| c.map(|c| (c.url, c.protocol)))
+    }
+
+    #[test]
+    fn an_upstream_at_the_relays_own_address_is_recognised() {
+        let own: Vec<std::net::SocketAddr> = ["127.0.0.1:4318", "0.0.0.0:4317", "[::1]:9000"]
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        let is_own = |u: &str| UpstreamConfig::http_base(u).is_ok_and(|c| c.is_one_of(&own));
+        assert!(is_own("http://localhost:4318"));
+        assert!(is_own("http://127.0.0.1:4318/otlp"));
+        assert!(is_own("https://127.0.0.1:4317"));
+        assert!(is_own("http://[::1]:9000"));
+        assert!(!is_own("http://127.0.0.1:4319"));
+        assert!(!is_own("http://10.0.0.1:4318"));
+        assert!(!is_own("http://collector:4318"));
+        assert!(!is_own("http://127.0.0.1"));
     }
 
     #[test]
@@ -392,6 +446,18 @@ mod tests {
         assert_eq!(
             url(&[], &base("https://h/otlp/")),
             http("https://h/otlp/v1/traces", Some(Protocol::HttpProtobuf))
+        );
+        // A query string stays after the appended path.
+        assert_eq!(
+            url(&["--upstream", "https://h/otlp/?tenant=a"], &none),
+            http("https://h/otlp/v1/traces?tenant=a", None)
+        );
+        assert_eq!(
+            url(&[], &base("http://h:4318?tenant=a")),
+            http(
+                "http://h:4318/v1/traces?tenant=a",
+                Some(Protocol::HttpProtobuf)
+            )
         );
         // The per-signal variable is used as is; without a path it is the root.
         assert_eq!(
