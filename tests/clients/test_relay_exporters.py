@@ -13,10 +13,8 @@
 Needs `dist/relink` and `dist/relink.wasm` (./build.sh); fails naming them when missing.
 """
 
-import datetime
 import gzip
 import http.server
-import ipaddress
 import json
 import os
 import ssl
@@ -26,8 +24,9 @@ import time
 from pathlib import Path
 
 import pytest
+import tls_support
 from rotel_support import free_port, rotel_agent, wait_for_port
-from test_rotel_relay import POINTER_HASH, send_s3_put
+from sdk_spans import POINTER_HASH, send_s3_put
 
 ROOT = Path(__file__).resolve().parents[2]
 RELINK = ROOT / "dist" / "relink"
@@ -93,47 +92,9 @@ class Recorder:
 
 
 def make_pki(directory: Path) -> tuple[Path, ssl.SSLContext]:
-    """A test CA and a server certificate for 127.0.0.1; returns the CA file and the
-    upstream's TLS context."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    valid = (now - datetime.timedelta(hours=1), now + datetime.timedelta(hours=1))
-
-    def builder(subject, issuer, key):
-        return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
-                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(valid[0]).not_valid_after(valid[1]))
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "relink test CA")])
-    usage = dict(content_commitment=False, key_encipherment=False, data_encipherment=False,
-                 key_agreement=False, encipher_only=False, decipher_only=False)
-    ca = (builder(ca_name, ca_name, ca_key)
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=False, key_cert_sign=True, crl_sign=True, **usage), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    cert = (builder(name, ca_name, key)
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                        x509.DNSName("localhost")]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    pem = serialization.Encoding.PEM
-    (directory / "ca.pem").write_bytes(ca.public_bytes(pem))
-    (directory / "server.pem").write_bytes(cert.public_bytes(pem))
-    (directory / "server.key").write_bytes(key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(directory / "server.pem", directory / "server.key")
-    return directory / "ca.pem", context
+    """The test PKI in `directory`; returns the CA file and the upstream's TLS context."""
+    pki = tls_support.make_pki(directory)
+    return pki / "ca.pem", tls_support.server_context(pki)
 
 
 class Relay:

@@ -10,8 +10,6 @@ through the same pipeline. Certificates are made at test time (`cryptography`); 
 Needs `target/release/relink` and `dist/relink.wasm` (./build.sh); fails naming them.
 """
 
-import datetime
-import ipaddress
 import json
 import re
 import subprocess
@@ -21,76 +19,18 @@ from pathlib import Path
 
 import pytest
 from rotel_support import free_port, rotel_agent, wait_for_port
+from sdk_spans import POINTER_HASH, s3_put_spans
+from tls_support import make_pki
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENT = ROOT / "dist" / "relink.wasm"
-BUCKET, KEY, ETAG = "some-bucket", "some-key.data", '"ab12ef34"'
-POINTER_HASH = "e721375466d4116ab551213fdea08413"
 
 
 # --- certificates -------------------------------------------------------------------------
 
-def _certificate(subject, issuer, public_key, signing_key, *, ca, usage=None, sans=()):
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    name = lambda cn: x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])  # noqa: E731
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name(subject))
-        .issuer_name(name(issuer))
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                          key_encipherment=False, data_encipherment=False, key_agreement=False,
-                          encipher_only=False, decipher_only=False), critical=True)
-    if usage is not None:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
-    return builder.sign(signing_key, hashes.SHA256())
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-def make_pki(out: Path) -> Path:
-    """A test CA, a server certificate for 127.0.0.1/localhost and a client certificate,
-    as PEM files in `out`."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID
-
-    pem = lambda cert: cert.public_bytes(serialization.Encoding.PEM)  # noqa: E731
-    key_pem = lambda key: key.private_bytes(  # noqa: E731
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = _certificate("relink test CA", "relink test CA", ca_key.public_key(), ca_key, ca=True)
-    files = {"ca.pem": pem(ca)}
-    for who, usage, sans in [
-        ("server", ExtendedKeyUsageOID.SERVER_AUTH,
-         [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-        ("client", ExtendedKeyUsageOID.CLIENT_AUTH, [x509.DNSName("client.test")]),
-    ]:
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = _certificate(f"relink test {who}", "relink test CA", key.public_key(), ca_key,
-                            ca=False, usage=usage, sans=sans)
-        files[f"{who}.pem"], files[f"{who}.key"] = pem(cert), key_pem(key)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        (out / name).write_bytes(data)
-    return out
 
 
 # --- the relay ----------------------------------------------------------------------------
@@ -178,25 +118,8 @@ def tls_flags(pki, mutual=False):
 def export_s3_put(exporter) -> tuple[object, str]:
     """Exports one S3 PutObject client span (with the facts a botocore hook adds) through
     `exporter` directly, and returns the exporter's result and the trace id."""
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from opentelemetry.trace import SpanKind
-
-    memory = InMemorySpanExporter()
-    provider = TracerProvider(resource=Resource.create({"service.name": "writer"}))
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracer = provider.get_tracer("opentelemetry.instrumentation.botocore")
-    with tracer.start_as_current_span("S3.PutObject", kind=SpanKind.CLIENT) as span:
-        span.set_attributes({
-            "rpc.system": "aws-api", "rpc.service": "S3", "rpc.method": "PutObject",
-            "aws.request_id": "REQ1", "aws.s3.bucket": BUCKET, "aws.s3.key": KEY,
-            "relink.s3.etag": ETAG,
-        })
-        trace_id = format(span.get_span_context().trace_id, "032x")
-    provider.shutdown()
-    result = exporter.export(memory.get_finished_spans())
+    spans, trace_id = s3_put_spans()
+    result = exporter.export(spans)
     exporter.shutdown()
     return result, trace_id
 

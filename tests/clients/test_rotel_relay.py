@@ -17,14 +17,12 @@ from pathlib import Path
 
 import pytest
 from rotel_support import free_port, rotel_agent, wait_for_port
+from sdk_spans import POINTER_HASH, send_s3_put
 
 ROOT = Path(__file__).resolve().parents[2]
 RELINK = ROOT / "dist" / "relink"
 COMPONENT = ROOT / "dist" / "relink.wasm"
 
-# Bucket, key and ETag of relink's own S3 pointer tests, and their Datadog pointer hash.
-BUCKET, KEY, ETAG = "some-bucket", "some-key.data", '"ab12ef34"'
-POINTER_HASH = "e721375466d4116ab551213fdea08413"
 
 
 @pytest.fixture
@@ -62,29 +60,6 @@ def pipeline(tmp_path):
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-
-
-def send_s3_put(rotel_port: int) -> str:
-    """One S3 PutObject client span, with the attributes a botocore response hook adds."""
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.trace import SpanKind
-
-    provider = TracerProvider(resource=Resource.create({"service.name": "writer"}))
-    exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{rotel_port}/v1/traces")
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("opentelemetry.instrumentation.botocore")
-    with tracer.start_as_current_span("S3.PutObject", kind=SpanKind.CLIENT) as span:
-        span.set_attributes({
-            "rpc.system": "aws-api", "rpc.service": "S3", "rpc.method": "PutObject",
-            "aws.request_id": "REQ1", "aws.s3.bucket": BUCKET, "aws.s3.key": KEY,
-            "relink.s3.etag": ETAG,
-        })
-        trace_id = format(span.get_span_context().trace_id, "032x")
-    provider.shutdown()
-    return trace_id
 
 
 def relinked_spans(out: Path, timeout: float = 20.0) -> list[dict]:
