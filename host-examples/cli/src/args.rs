@@ -59,12 +59,21 @@ pub fn read_input(path: &str) -> Result<Vec<u8>, Failure> {
     let result = if path == "-" {
         std::io::stdin().read_to_end(&mut buf).map(|_| ())
     } else {
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut buf))
-            .map(|_| ())
+        read_file(path, &mut buf)
     };
     result.map_err(|e| Failure::input(format!("{path}: {e}")))?;
     Ok(buf)
+}
+
+/// Reads a file whole into `buf`, sized from its metadata and backed by huge pages where the
+/// kernel allows (`pages`).
+fn read_file(path: &str, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    // A file that grows while it is read still reads whole: read_to_end grows the buffer.
+    buf.reserve_exact(usize::try_from(len).unwrap_or(0));
+    crate::pages::advise_huge(buf);
+    file.read_to_end(buf).map(|_| ())
 }
 
 /// An output file (standard output when `None` or `-`) written in pieces, for

@@ -16,6 +16,7 @@
 
 mod args;
 mod event;
+mod pages;
 mod process;
 
 use std::process::ExitCode;

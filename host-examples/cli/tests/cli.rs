@@ -203,6 +203,40 @@ fn process_converts_the_output_format() {
 }
 
 #[test]
+fn process_reads_a_large_file_as_it_reads_standard_input() {
+    // Files of 4 MiB and more are read into a buffer advised for huge pages (src/pages.rs);
+    // the output must be the one standard input (a plain read) gives.
+    let case = "tests/golden/relink/s3-one-batch";
+    let text = std::fs::read(repo().join(format!("{case}/input-1.json"))).expect("input");
+    let mut request = relink::otlp::decode(&text, relink::otlp::Encoding::Json).expect("json");
+    let one = request.resource_spans.clone();
+    let one_len = relink::otlp::encode_protobuf(&request).len().max(1);
+    for _ in 0..(5 << 20) / one_len {
+        request.resource_spans.extend(one.iter().cloned());
+    }
+    let pb = relink::otlp::encode_protobuf(&request);
+    assert!(
+        pb.len() > 5 << 20 && pb.len() < 16 << 20,
+        "{} bytes",
+        pb.len()
+    );
+
+    let dir = std::env::temp_dir().join(format!("relink-cli-large-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let input = dir.join("in.pb");
+    std::fs::write(&input, &pb).expect("write input");
+    let from_file = relink(
+        &["process", "--in", input.to_str().expect("utf-8 path")],
+        None,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let from_stdin = relink(&["process", "--in", "-"], Some(&pb));
+    assert!(from_file.status.success() && from_stdin.status.success());
+    assert_ne!(from_file.stdout, pb, "the batch relinks spans");
+    assert_eq!(from_file.stdout, from_stdin.stdout);
+}
+
+#[test]
 fn process_streams_protobuf_output_byte_for_byte_as_built_whole() {
     // Without --format the CLI writes the output in pieces (`process_traces_to`); with it,
     // from the whole output. Both must be the same bytes, on stdout and in a file.
