@@ -108,10 +108,21 @@ impl Enricher {
                 input: "log record",
                 message: e.to_string(),
             })?;
+        self.enrich_record(&record, text)
+    }
+
+    /// [`Enricher::enrich_json`] for a record its caller has parsed already (`record` is
+    /// `text` parsed as an object), so a host that reads the record itself does not pay
+    /// for a second parse.
+    pub fn enrich_record(
+        &mut self,
+        record: &Map<String, Value>,
+        text: &str,
+    ) -> Result<Option<String>, DecodeError> {
         if record.contains_key("trace_id") {
             return Ok(None);
         }
-        let Some(ids) = self.ids(&record, text) else {
+        let Some(ids) = self.ids(record, text) else {
             return Ok(None);
         };
         let mut added = format!("\"trace_id\":\"{}\"", ids.trace_id.to_hex());

@@ -253,3 +253,20 @@ fn execution_arn_without_a_valid_line_falls_back_to_lambda_evidence() {
     );
     assert_eq!(enrich(&mut Enricher::new(0), record), Some(expected));
 }
+
+#[test]
+fn a_record_parsed_by_the_host_enriches_as_its_text_does() {
+    let line = format!(r#"{{"requestId":"{REQUEST}","message":"hello"}}"#);
+    let records = [START, line.as_str(), "{}", r#"{"message":"no ids"}"#];
+    let (mut by_text, mut by_record) = (Enricher::new(4), Enricher::new(4));
+    for record in records {
+        let parsed: Map<String, Value> =
+            serde_json::from_str(record).unwrap_or_else(|e| panic!("{record}: {e}"));
+        let from_record = by_record
+            .enrich_record(&parsed, record)
+            .unwrap_or_else(|e| panic!("{record}: {e}"));
+        assert_eq!(from_record, enrich(&mut by_text, record), "{record}");
+    }
+    // The request learned from START reached the line that names only the request id.
+    assert_eq!(by_record.remembered(), 1);
+}

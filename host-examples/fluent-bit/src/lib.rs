@@ -165,7 +165,13 @@ fn rewrite(
     let request = match classify(text, &fields) {
         Record::Export(request) => request,
         Record::Opaque => return Ok(None),
-        Record::Log => return enricher.enrich_json(text).map_err(|e| e.to_string()),
+        // Already parsed above: the interpreter Fluent Bit runs the module in makes a
+        // second parse of each log record cost as much as the first.
+        Record::Log => {
+            return enricher
+                .enrich_record(&fields, text)
+                .map_err(|e| e.to_string())
+        }
     };
     let processed = processor.process_traces_as(request.as_bytes(), Encoding::Json, now_unix_nano);
     if let Some(e) = &processed.error {
