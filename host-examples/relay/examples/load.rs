@@ -29,7 +29,6 @@ use relink::otlp::scan::{scan, Interest};
 use relink::otlp::{self, Encoding, ExportTraceServiceRequest};
 
 #[path = "../../../benches/support/batches.rs"]
-#[allow(dead_code)]
 mod batches;
 
 /// Spans per batch without `--spans`.

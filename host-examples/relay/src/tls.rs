@@ -7,6 +7,9 @@
 //! at once while open ones finish on the old; a reload that fails keeps the old
 //! configuration, so a half-written file never takes the receivers down. ALPN differs per
 //! listener: the OTLP/HTTP port offers `h2` and `http/1.1`, the gRPC port `h2` only.
+//!
+//! The PEM reading and the provider are shared with the upstream side
+//! ([`crate::upstream_tls`]).
 
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -60,10 +63,7 @@ impl TlsReceiver {
 }
 
 fn server_config(files: &TlsFiles, alpn: &[&[u8]]) -> Result<ServerConfig, String> {
-    // ring builds without cmake, which aws-lc-rs needs (one toolchain less on every machine);
-    // rustls 0.23.48 deprecates it only for lacking post-quantum key exchange.
-    #[allow(deprecated)]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = provider();
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("tls: {e}"))?;
@@ -71,12 +71,7 @@ fn server_config(files: &TlsFiles, alpn: &[&[u8]]) -> Result<ServerConfig, Strin
         None => builder.with_no_client_auth(),
         Some(path) => {
             let flag = format!("--tls-client-ca {}", path.display());
-            let mut roots = RootCertStore::empty();
-            for cert in certificates(path, &flag)? {
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("{flag}: not a usable CA certificate: {e}"))?;
-            }
+            let roots = roots(path, &flag)?;
             // Without `allow_unauthenticated`, a client without a certificate is refused
             // in the handshake.
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
@@ -99,8 +94,18 @@ fn server_config(files: &TlsFiles, alpn: &[&[u8]]) -> Result<ServerConfig, Strin
     Ok(config)
 }
 
-/// Every certificate of a PEM file; none is an error.
-fn certificates(
+/// rustls's ring provider, on both sides of the relay. rustls 0.23.48 deprecates it for
+/// lacking post-quantum key exchange (only its aws-lc-rs provider has it); ring is kept
+/// because aws-lc-rs needs cmake and a long C build on every machine that builds the relay,
+/// and X25519 with classical signatures is what OTLP peers offer today.
+#[allow(deprecated)]
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Every certificate of a PEM file; none is an error. `flag` names the option and the file
+/// in errors (`--tls-cert FILE`).
+pub(crate) fn certificates(
     path: &std::path::Path,
     flag: &str,
 ) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -112,4 +117,15 @@ fn certificates(
         true => Err(format!("{flag}: no PEM certificate")),
         false => Ok(certs),
     }
+}
+
+/// The CA certificates of a PEM file, as the roots a peer's certificate must chain to.
+pub(crate) fn roots(path: &std::path::Path, flag: &str) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    for cert in certificates(path, flag)? {
+        roots
+            .add(cert)
+            .map_err(|e| format!("{flag}: not a usable CA certificate: {e}"))?;
+    }
+    Ok(roots)
 }

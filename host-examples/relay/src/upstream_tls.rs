@@ -8,13 +8,11 @@
 //! curl and the Collector; a compiled-in bundle (webpki-roots) would ignore it and go stale
 //! with the binary.
 
-use std::path::Path;
-use std::sync::Arc;
-
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::PrivateKeyDer;
 use rustls::{ClientConfig, RootCertStore};
 
+use crate::tls::{certificates, provider, roots};
 use crate::upstream_config::TlsFiles;
 
 /// The client configuration for `files` (ALPN is set by the connector).
@@ -23,13 +21,14 @@ pub fn client_config(files: &TlsFiles) -> Result<ClientConfig, String> {
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?;
     let roots = match &files.ca {
-        Some(path) => ca_roots(path)?,
+        Some(path) => roots(path, &format!("--upstream-ca {}", path.display()))?,
         None => system_roots()?,
     };
     let builder = builder.with_root_certificates(roots);
     match (&files.client_cert, &files.client_key) {
         (Some(cert), Some(key)) => {
-            let chain = certificates(cert, "--upstream-client-cert")?;
+            let flag = format!("--upstream-client-cert {}", cert.display());
+            let chain = certificates(cert, &flag)?;
             let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
                 format!(
                     "--upstream-client-key {}: no PEM private key: {e}",
@@ -42,31 +41,6 @@ pub fn client_config(files: &TlsFiles) -> Result<ClientConfig, String> {
         }
         _ => Ok(builder.with_no_client_auth()),
     }
-}
-
-fn certificates(path: &Path, flag: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let error = |e: rustls::pki_types::pem::Error| format!("{flag} {}: {e}", path.display());
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .map_err(error)?
-        .collect::<Result<_, _>>()
-        .map_err(error)?;
-    if certs.is_empty() {
-        return Err(format!(
-            "{flag} {}: no PEM certificate in it",
-            path.display()
-        ));
-    }
-    Ok(certs)
-}
-
-fn ca_roots(path: &Path) -> Result<RootCertStore, String> {
-    let mut roots = RootCertStore::empty();
-    for cert in certificates(path, "--upstream-ca")? {
-        roots
-            .add(cert)
-            .map_err(|e| format!("--upstream-ca {}: {e}", path.display()))?;
-    }
-    Ok(roots)
 }
 
 fn system_roots() -> Result<RootCertStore, String> {
@@ -93,13 +67,4 @@ pub fn unused_config() -> Result<ClientConfig, String> {
         .map_err(|e| format!("TLS: {e}"))?
         .with_root_certificates(RootCertStore::empty())
         .with_no_client_auth())
-}
-
-/// rustls's ring provider. rustls 0.23.48 deprecates it for lacking post-quantum key
-/// exchange (only its aws-lc-rs provider has it); ring is kept because aws-lc-rs needs
-/// cmake and a long C build on every machine that builds the relay, and X25519 with
-/// classical signatures is what OTLP backends offer today.
-#[allow(deprecated)]
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
 }
