@@ -145,10 +145,11 @@ fn check_with_events(
     batches: &[(Vec<u8>, bool)],
 ) -> Result<(), String> {
     let (mut fast, mut full) = (processor(config), processor(config));
-    // `process_traces_to` on a third processor must write exactly `process_traces`' bytes,
-    // with every flagged span decoded twice (as past the budget in a large batch).
+    // `process_traces_to` on a third processor must write exactly `process_traces`' bytes;
+    // a fourth decodes, edits and encodes the spans the others edit in their bytes.
     let mut streamed = processor(config);
-    streamed.set_whole_span_bytes(0);
+    let mut decoding = processor(config);
+    decoding.set_edit_span_bytes(false);
     for (n, (input, event)) in batches.iter().enumerate() {
         let now = NOW + n as u64 * 1_000_000_000;
         if *event {
@@ -163,6 +164,7 @@ fn check_with_events(
                 return Err(format!("{config} event {n}: results differ"));
             }
             let _ = streamed.process_event(input, &ctx, now);
+            let _ = decoding.process_event(input, &ctx, now);
             continue;
         }
         let a = fast.process_traces(input, now);
@@ -175,8 +177,12 @@ fn check_with_events(
             now,
             &a,
         )?;
+        let what = format!("{config} batch {n}");
+        same_edits(&what, input, &a, &decoding.process_traces(input, now))?;
         let (once_a, once_b) = (a.output.into_owned(), b.output.into_owned());
         let again_a = fast.process_traces(&once_a, now);
+        let again_c = decoding.process_traces(&once_a, now);
+        same_edits(&format!("{what} again"), &once_a, &again_a, &again_c)?;
         same_as_written(
             &format!("{config} batch {n} again"),
             &mut streamed,
@@ -198,8 +204,38 @@ fn check_with_events(
             &again_b,
         )?;
     }
-    if fast.counters() != full.counters() || streamed.counters() != fast.counters() {
+    if fast.counters() != full.counters()
+        || streamed.counters() != fast.counters()
+        || decoding.counters() != fast.counters()
+    {
         return Err(format!("{config}: cumulative counters differ"));
+    }
+    Ok(())
+}
+
+/// Spans edited in their bytes against the same spans decoded, edited and encoded again:
+/// the same bytes for an input in prost's encoding, the same request for any other.
+fn same_edits(
+    what: &str,
+    input: &[u8],
+    bytes: &Processed<'_>,
+    decoded: &Processed<'_>,
+) -> Result<(), String> {
+    if bytes.counters != decoded.counters || bytes.error != decoded.error {
+        return Err(format!(
+            "{what}: editing bytes reported {:?}, decoding {:?}",
+            bytes.counters, decoded.counters
+        ));
+    }
+    let same = if canonical(input).as_deref() == Some(input) {
+        bytes.output == decoded.output
+    } else {
+        canonical(&bytes.output) == canonical(&decoded.output)
+    };
+    if !same {
+        return Err(format!(
+            "{what}: editing bytes and decoding wrote other spans"
+        ));
     }
     Ok(())
 }

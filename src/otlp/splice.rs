@@ -12,27 +12,86 @@ use prost::Message;
 use std::convert::Infallible;
 use std::ops::Range;
 
-/// Re-encoded spans, each with its index in `Scan::spans`, held in one buffer: one
-/// allocation for a batch instead of one per span.
+/// Replaced spans, each with its index in `Scan::spans`, as pieces: ranges of the input
+/// (the parts of a span an edit keeps) and new bytes, held in one buffer. A batch that
+/// changes every span holds only what it adds, not a second copy of the spans.
 #[derive(Debug, Default, Clone)]
 pub struct Replacements {
     spans: Vec<(usize, Range<usize>)>,
+    pieces: Vec<Piece>,
     bytes: Vec<u8>,
+}
+
+/// A part of a replaced span: `start..end` of the input, or of the new bytes.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    input: bool,
+    start: usize,
+    end: usize,
+}
+
+/// The pieces of one span being replaced (see [`Replacements::push_with`]).
+pub struct Pieces<'r> {
+    pieces: &'r mut Vec<Piece>,
+    bytes: &'r mut Vec<u8>,
+    first: usize,
+}
+
+impl Pieces<'_> {
+    /// Appends `range` of the input.
+    pub fn input(&mut self, range: Range<usize>) {
+        self.push(true, range);
+    }
+
+    /// Appends the bytes `write` appends to the buffer it is given.
+    pub fn put(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.bytes.len();
+        write(self.bytes);
+        self.push(false, start..self.bytes.len());
+    }
+
+    /// Adjacent parts of one span become one piece.
+    fn push(&mut self, input: bool, range: Range<usize>) {
+        if range.is_empty() {
+            return;
+        }
+        if self.pieces.len() > self.first {
+            if let Some(last) = self.pieces.last_mut() {
+                if last.input == input && last.end == range.start {
+                    last.end = range.end;
+                    return;
+                }
+            }
+        }
+        self.pieces.push(Piece {
+            input,
+            start: range.start,
+            end: range.end,
+        });
+    }
 }
 
 impl Replacements {
     /// Replaces span `i` with `span` (encoded without its length prefix).
     pub fn push_span<M: Message>(&mut self, i: usize, span: &M) {
-        let start = self.bytes.len();
-        span.encode_raw(&mut self.bytes);
-        self.spans.push((i, start..self.bytes.len()));
+        self.push_with(i, |p| p.put(|buf| span.encode_raw(buf)));
     }
 
     /// Replaces span `i` with `payload`, an encoded span.
     pub fn push_bytes(&mut self, i: usize, payload: &[u8]) {
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(payload);
-        self.spans.push((i, start..self.bytes.len()));
+        self.push_with(i, |p| p.put(|buf| buf.extend_from_slice(payload)));
+    }
+
+    /// Replaces span `i` with the pieces `write` gives (an encoded span without its length
+    /// prefix).
+    pub fn push_with(&mut self, i: usize, write: impl FnOnce(&mut Pieces<'_>)) {
+        let first = self.pieces.len();
+        write(&mut Pieces {
+            pieces: &mut self.pieces,
+            bytes: &mut self.bytes,
+            first,
+        });
+        self.spans.push((i, first..self.pieces.len()));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -41,17 +100,28 @@ impl Replacements {
 
     /// The replacements `splice` applies: in increasing span index, each span at most once,
     /// inside the scan; others are ignored.
-    fn kept<'r>(&'r self, scan: &Scan<'_>) -> Vec<(usize, &'r [u8])> {
-        let mut kept: Vec<(usize, &[u8])> = Vec::with_capacity(self.spans.len());
+    fn kept<'r>(&'r self, scan: &Scan<'_>) -> Vec<(usize, &'r [Piece])> {
+        let mut kept: Vec<(usize, &[Piece])> = Vec::with_capacity(self.spans.len());
         for (i, range) in &self.spans {
-            let Some(payload) = self.bytes.get(range.clone()) else {
+            let Some(pieces) = self.pieces.get(range.clone()) else {
                 continue;
             };
             if *i < scan.spans.len() && kept.last().is_none_or(|l| *i > l.0) {
-                kept.push((*i, payload));
+                kept.push((*i, pieces));
             }
         }
         kept
+    }
+
+    /// The bytes of a piece; a range outside its buffer is empty, in lengths and output
+    /// alike.
+    fn bytes<'a>(&'a self, input: &'a [u8], piece: &Piece) -> &'a [u8] {
+        let from = if piece.input { input } else { &self.bytes };
+        from.get(piece.start..piece.end).unwrap_or_default()
+    }
+
+    fn len(&self, input: &[u8], pieces: &[Piece]) -> usize {
+        pieces.iter().map(|p| self.bytes(input, p).len()).sum()
     }
 }
 
@@ -81,7 +151,7 @@ pub fn splice(input: &[u8], scan: &Scan<'_>, replacements: &Replacements) -> Vec
 /// The size of `splice`'s output.
 pub fn spliced_len(input: &[u8], scan: &Scan<'_>, replacements: &Replacements) -> usize {
     let kept = replacements.kept(scan);
-    let (_, resource_len) = lengths(scan, &kept);
+    let (_, resource_len) = lengths(input, scan, replacements, &kept);
     let (mut grown, mut shrunk) = (0, 0);
     for (frame, len) in scan.resources.iter().zip(&resource_len) {
         if let Some(len) = len {
@@ -102,10 +172,10 @@ pub fn splice_to<S: Sink>(
     sink: &mut S,
 ) -> Result<(), S::Error> {
     let kept = replacements.kept(scan);
-    let (scope_len, resource_len) = lengths(scan, &kept);
+    let (scope_len, resource_len) = lengths(input, scan, replacements, &kept);
     let mut cursor = 0;
     let (mut open_resource, mut open_scope) = (None, None);
-    for (i, payload) in kept {
+    for (i, pieces) in kept {
         let Some(span) = scan.spans.get(i) else {
             continue;
         };
@@ -126,8 +196,11 @@ pub fn splice_to<S: Sink>(
             }
             open_scope = Some(span.scope);
         }
-        header(sink, input, cursor, &span.frame, payload.len())?;
-        sink.put(payload)?;
+        let len = replacements.len(input, pieces);
+        header(sink, input, cursor, &span.frame, len)?;
+        for piece in pieces {
+            sink.put(replacements.bytes(input, piece))?;
+        }
         cursor = span.frame.end;
     }
     sink.put(input.get(cursor..).unwrap_or_default())
@@ -135,10 +208,15 @@ pub fn splice_to<S: Sink>(
 
 /// The new payload length of every scope and resource holding a replaced span (`None`:
 /// unchanged).
-fn lengths(scan: &Scan<'_>, kept: &[(usize, &[u8])]) -> (Vec<Option<usize>>, Vec<Option<usize>>) {
+fn lengths(
+    input: &[u8],
+    scan: &Scan<'_>,
+    replacements: &Replacements,
+    kept: &[(usize, &[Piece])],
+) -> (Vec<Option<usize>>, Vec<Option<usize>>) {
     let mut scope_len: Vec<Option<usize>> = vec![None; scan.scopes.len()];
     let mut resource_len: Vec<Option<usize>> = vec![None; scan.resources.len()];
-    for (i, payload) in kept {
+    for (i, pieces) in kept {
         let Some(span) = scan.spans.get(*i) else {
             continue;
         };
@@ -146,7 +224,7 @@ fn lengths(scan: &Scan<'_>, kept: &[(usize, &[u8])]) -> (Vec<Option<usize>>, Vec
             continue;
         };
         let old = span.frame.end.saturating_sub(span.frame.start);
-        let new = field_len(&span.frame, payload.len());
+        let new = field_len(&span.frame, replacements.len(input, pieces));
         let current = len.unwrap_or(span_payload_len(&scan.scopes, span.scope));
         *len = Some(current.saturating_sub(old) + new);
     }

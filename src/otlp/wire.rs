@@ -98,6 +98,11 @@ impl<'a> Fields<'a> {
         }))
     }
 
+    /// Offset just past the last field read.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
     fn skip(&mut self, n: usize) -> Result<(), Malformed> {
         let end = self.pos.checked_add(n).ok_or(Malformed)?;
         if end > self.data.len() {

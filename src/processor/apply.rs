@@ -5,7 +5,7 @@
 use super::adopt::Remap;
 use super::attrs;
 use super::edits::{EventEdit, SpanEdit, SpanRef};
-use super::links::{self, LinkKind};
+use super::links;
 use super::Counters;
 use crate::settings::Settings;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -56,7 +56,7 @@ pub(crate) fn apply_span(
                 attrs::set_str(
                     &mut span.attributes,
                     attrs::ORIGINAL_TRACE_ID,
-                    &hex::encode(trace),
+                    &crate::propagation::lower_hex(&trace),
                 );
             }
             if r.parent.is_none() {
@@ -75,23 +75,18 @@ pub(crate) fn apply_span(
             continue;
         }
         // The target may have been adopted later in the same batch.
-        if matches!(
-            p.kind,
-            LinkKind::Direct(_) | LinkKind::Context | LinkKind::State
-        ) {
-            if let Ok(t) = <[u8; 16]>::try_from(p.link.trace_id.as_slice()) {
-                p.link.trace_id = remap.current(t).to_vec();
-            }
+        if p.follows_adoption() {
+            p.trace = remap.current(p.trace);
         }
         push_new(&mut rules, p.rule.to_string());
         if let Some(h) = p.hash.take() {
-            push_new(&mut hashes, h);
+            push_new(&mut hashes, h.to_hex());
         }
         if let Some(m) = p.match_name() {
             push_new(&mut matches, m.to_string());
         }
         counters.link(p.kind);
-        span.links.push(p.link);
+        span.links.push(p.into_link());
         changed = true;
     }
     let a = &mut span.attributes;

@@ -60,12 +60,6 @@ pub fn get_str<'a>(attrs: &'a [KeyValue], key: &str, limit: usize) -> Option<&'a
     }
 }
 
-/// The first of several alternative names that is a non-empty string.
-pub fn first_str<'a>(attrs: &'a [KeyValue], keys: &[&str], limit: usize) -> Option<&'a str> {
-    keys.iter()
-        .find_map(|k| get_str(attrs, k, limit).filter(|s| !s.is_empty()))
-}
-
 /// A string or string-array attribute as a list of strings (other element types skipped).
 pub fn get_strings<'a>(attrs: &'a [KeyValue], key: &str, limit: usize) -> Vec<&'a str> {
     match get(attrs, key, limit) {
@@ -176,7 +170,6 @@ mod tests {
         let mut attrs = vec![kv("a", "1"), kv("b", "2")];
         assert_eq!(get_str(&attrs, "b", 2), Some("2"));
         assert_eq!(get_str(&attrs, "b", 1), None);
-        assert_eq!(first_str(&attrs, &["x", "b", "a"], 10), Some("2"));
         merge_strings(&mut attrs, "c", &["x".into(), "y".into()]);
         assert_eq!(strings(&attrs, "c"), vec!["x", "y"]);
         assert_eq!(strings(&attrs, "a"), vec!["1"]);

@@ -1,9 +1,7 @@
 //! A batch's spans as planning sees them ([`SpanRef`]) and the edits planned for each
 //! ([`SpanEdit`]): what `plan` and `stamp` produce and `apply` and `fast` carry out.
 
-use super::links::Planned;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::Span;
+use super::links::{Existing, Planned};
 
 /// Where a span is, and its ids when they are well-formed.
 #[derive(Debug, Clone, Copy)]
@@ -33,26 +31,17 @@ pub(crate) struct SpanEdit {
     pub route: Option<String>,
 }
 
-/// A span as planning sees it: where it is, and its decoded form unless the caller knows
-/// it carries no evidence (the fast path leaves spans its scanner cleared undecoded).
-pub(crate) type Spans<'a, 'b> = &'a [(SpanRef, Option<&'b Span>)];
-
-pub(crate) fn spans_of(req: &ExportTraceServiceRequest) -> Vec<(SpanRef, Option<&Span>)> {
-    let mut out = Vec::new();
-    for (rs, r) in req.resource_spans.iter().enumerate() {
-        for (ss, s) in r.scope_spans.iter().enumerate() {
-            for (sp, span) in s.spans.iter().enumerate() {
-                let ids = (
-                    &span.trace_id[..],
-                    &span.span_id[..],
-                    &span.parent_span_id[..],
-                );
-                out.push((SpanRef::new((rs, ss, sp), ids), Some(span)));
-            }
-        }
-    }
-    out
+/// What planning reads of a span besides its evidence: the links it has (so a planned
+/// link it already has is not added again), `None` when it has none, and its route
+/// attribute (stamp mode; the fast path, which stamp mode does not take, leaves it out).
+#[derive(Debug, Default)]
+pub(crate) struct Seen<'b> {
+    pub links: Option<Box<Existing>>,
+    pub route: Option<&'b str>,
 }
+
+/// A batch's spans as planning sees them.
+pub(crate) type Spans<'a, 'b> = &'a [(SpanRef, Seen<'b>)];
 
 impl SpanRef {
     /// A span at `(rs, ss, sp)` with the trace, span and parent ids as they arrived; ids

@@ -15,6 +15,7 @@
 use super::attrs;
 pub use super::claims::{ContextClaim, Problem, SpanEvidence, StateClaim};
 use super::key::{push_claim, Claim, Key, Rule};
+use super::view::{LinkView, SpanView};
 use crate::event::Trigger;
 use crate::settings::Settings;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -35,15 +36,20 @@ pub(crate) fn span_keys(config: &Settings) -> [(&str, Option<&str>); 3] {
 /// See [`span_keys`].
 pub(crate) const LINK_KEYS: &[&str] = &[attrs::PTR_HASH];
 
-/// Reads a span's evidence.
+/// Reads a decoded span's evidence.
 pub fn of_span(span: &Span, config: &Settings) -> SpanEvidence {
+    of_view(&SpanView::of(span), config)
+}
+
+/// Reads a span's evidence from its [`SpanView`].
+pub(crate) fn of_view(span: &SpanView<'_>, config: &Settings) -> SpanEvidence {
     let mut ev = SpanEvidence::default();
     let limit = config.bounds.attributes_scanned;
     super::sdk::producer_claims(span, config, &mut ev);
     super::stepfn::execution_claims(span, config, &mut ev);
-    datadog_pointer_links(span, &mut ev);
-    ev.relinked = relinked_before(span);
-    if let Some(event) = attrs::get_str(&span.attributes, &config.attributes.event, limit) {
+    datadog_pointer_links(&span.links, &mut ev);
+    ev.relinked = relinked_before(&span.links);
+    if let Some(event) = span.attributes.get_str(&config.attributes.event, limit) {
         ev.has_event = true;
         match parse_event(event, config) {
             Ok(trigger) => of_trigger(&trigger, config, &mut ev),
@@ -94,15 +100,9 @@ fn parse_event(event: &str, config: &Settings) -> Result<Trigger, Problem> {
 }
 
 /// Datadog pointer links: the hash is the key, the direction the side.
-fn datadog_pointer_links(span: &Span, ev: &mut SpanEvidence) {
-    for link in &span.links {
-        let a = &link.attributes;
-        let limit = 16;
-        let (Some(kind), Some(dir), Some(hash)) = (
-            attrs::get_str(a, attrs::PTR_KIND, limit),
-            attrs::get_str(a, attrs::PTR_DIR, limit),
-            attrs::get_str(a, attrs::PTR_HASH, limit),
-        ) else {
+fn datadog_pointer_links(links: &[LinkView<'_>], ev: &mut SpanEvidence) {
+    for link in links {
+        let Some((kind, dir, hash)) = pointer_of(link) else {
             continue;
         };
         let (Some(rule), Some(key)) = (Rule::from_pointer_kind(kind), Key::from_hash(hash)) else {
@@ -116,11 +116,22 @@ fn datadog_pointer_links(span: &Span, ev: &mut SpanEvidence) {
     }
 }
 
+/// A pointer link's kind, direction and hash.
+fn pointer_of<'a>(link: &LinkView<'a>) -> Option<(&'a str, &'a str, &'a str)> {
+    let a = &link.attributes;
+    let limit = 16;
+    Some((
+        a.get_str(attrs::PTR_KIND, limit)?,
+        a.get_str(attrs::PTR_DIR, limit)?,
+        a.get_str(attrs::PTR_HASH, limit)?,
+    ))
+}
+
 /// Whether an earlier relink pass linked this span (its links name a `relink.rule`).
-fn relinked_before(span: &Span) -> bool {
-    span.links
+fn relinked_before(links: &[LinkView<'_>]) -> bool {
+    links
         .iter()
-        .any(|l| attrs::get_str(&l.attributes, attrs::LINK_RULE, 8).is_some())
+        .any(|l| l.attributes.get_str(attrs::LINK_RULE, 8).is_some())
 }
 
 #[cfg(test)]

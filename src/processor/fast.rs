@@ -5,35 +5,33 @@
 //!    span that has an attribute evidence reads (`evidence::span_keys`:
 //!    `rpc.system=aws-api`, the event attribute, a Step Functions execution ARN) or a link
 //!    with `ptr.hash`. A span it does not flag has no evidence: the flag is a necessary
-//!    condition of everything `evidence::of_span` reads. An input the scanner refuses goes
+//!    condition of everything `evidence::of_view` reads. An input the scanner refuses goes
 //!    to the full path, which reports the error as before.
-//! 2. Flagged spans are decoded and their evidence read; past a budget a span is then kept
-//!    as its links alone (decoded again in step 3). `plan::plan` runs over every span (unflagged ones with empty evidence), exactly
-//!    as in the full path.
+//! 2. Flagged spans' evidence is read from their bytes ([`SpanView::read`]; a span whose
+//!    encoding only a decoder can read is decoded). `plan::plan` runs over every span
+//!    (unflagged ones with empty evidence), exactly as in the full path.
 //! 3. `apply::apply_span` runs on the flagged spans and on the spans whose trace the
-//!    adoption remap rewrites (decoded then); nothing else can change.
-//!    Changed spans are re-encoded into one buffer and [`splice`]d into the input, fixing
-//!    the enclosing length prefixes (or written out piece by piece,
-//!    `Processor::process_traces_to`).
+//!    adoption remap rewrites; nothing else can change. It runs on a [`StandIn`] of the
+//!    span's bytes, which writes the changed span back without decoding it (a span not in
+//!    field order is decoded and re-encoded instead). Changed spans go into one buffer
+//!    and are [`splice`]d into the input, fixing the enclosing length prefixes (or written
+//!    out piece by piece, `Processor::process_traces_to`).
 //!
 //! So the output decodes to the full path's output, the counters are the same, and a
 //! request nothing applies to is returned as the input bytes. Bytes outside changed spans
 //! are kept as they arrived (unknown fields too), where the full path re-encodes them.
 
-use super::edits::SpanRef;
-use super::plan;
-use super::{apply, evidence, Counters, Processed, Processor};
+use super::edits::{Seen, SpanRef};
+use super::links::Existing;
+use super::stand_in::{self, StandIn};
+use super::view::SpanView;
+use super::{apply, evidence, plan, Counters, Processed, Processor};
 use crate::otlp::scan::{self, Interest, Scan, ScannedSpan};
 use crate::otlp::splice::{splice, Replacements};
 use crate::otlp::Encoding;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use std::borrow::Cow;
-
-/// Encoded bytes of flagged spans kept decoded whole between planning and rewriting
-/// (about 4x that in memory); the rest are decoded twice. Every request the relay accepts
-/// by default (16 MiB) stays under it.
-pub(super) const WHOLE_SPAN_BYTES: usize = 16 * 1024 * 1024;
 
 /// Processes a binary protobuf request, or returns `None` (with the processor untouched)
 /// when the full path must do it.
@@ -77,32 +75,26 @@ pub(super) fn rewrite<'a>(
         link_attributes: evidence::LINK_KEYS,
     };
     let scanned = scan::scan(input, &interest).ok()?;
-    // Each flagged span's evidence is read from the whole span. Decoded spans take several
-    // times their bytes, so past `WHOLE_SPAN_BYTES` of them a span is kept as its links
-    // alone (all planning reads of a span besides evidence) and decoded again when it is
-    // rewritten: a large batch does not hold all its decoded spans at once.
-    let flagged = scanned.spans.iter().filter(|s| s.interesting).count();
-    let mut decoded: Vec<(Span, bool)> = Vec::with_capacity(flagged);
-    let mut evidence = Vec::with_capacity(flagged);
-    let mut whole_bytes = 0;
-    for (i, s) in scanned
-        .spans
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.interesting)
-    {
-        let span = decode(input, s)?;
-        evidence.push((i, evidence::of_span(&span, &p.config)));
-        whole_bytes += s.frame.end.saturating_sub(s.frame.payload);
-        decoded.push(if whole_bytes <= p.whole_span_bytes {
-            (span, true)
-        } else {
-            let links = Span {
-                links: span.links,
-                ..Span::default()
+    // Each flagged span's evidence, read from its bytes (decoded only when the view
+    // cannot vouch for a plain read); planning keeps its links, nothing else of it.
+    let mut evidence = Vec::new();
+    let mut spans: Vec<(SpanRef, Seen)> = Vec::with_capacity(scanned.spans.len());
+    for (i, s) in scanned.spans.iter().enumerate() {
+        let mut seen = Seen::default();
+        if s.interesting {
+            let bytes = payload(input, s)?;
+            let decoded;
+            let view = match SpanView::read(bytes) {
+                Some(view) => view,
+                None => {
+                    decoded = Span::decode(bytes).ok()?;
+                    SpanView::of(&decoded)
+                }
             };
-            (links, false)
-        });
+            evidence.push((i, evidence::of_view(&view, &p.config)));
+            seen.links = Existing::of(&view.links).map(Box::new);
+        }
+        spans.push((span_ref((i, s)), seen));
     }
 
     // From here on the processor's state changes, so there is no going back.
@@ -114,51 +106,37 @@ pub(super) fn rewrite<'a>(
         ..Counters::default()
     };
     let now_secs = u32::try_from(now_unix_nano / 1_000_000_000).unwrap_or(u32::MAX);
-    let (refs, edits) = {
-        let mut flagged = decoded.iter().map(|(span, _)| span);
-        let spans: Vec<(SpanRef, Option<&Span>)> = scanned
-            .spans
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let r = span_ref((i, s));
-                (r, s.interesting.then(|| flagged.next()).flatten())
-            })
-            .collect();
-        let edits = plan::plan(
-            &mut p.state,
-            &p.config,
-            &spans,
-            evidence,
-            None,
-            now_secs,
-            &mut call,
-        );
-        // Collected in place: the refs take no second allocation.
-        let refs: Vec<SpanRef> = spans.into_iter().map(|(r, _)| r).collect();
-        (refs, edits)
-    };
+    let edits = plan::plan(
+        &mut p.state,
+        &p.config,
+        &spans,
+        evidence,
+        None,
+        now_secs,
+        &mut call,
+    );
 
     let remap = &p.state.remap;
-    let mut flagged = decoded.into_iter();
+    let touched = stand_in::touched(&p.config);
     let mut replaced = Replacements::default();
-    for (i, ((r, s), edit)) in refs.iter().zip(&scanned.spans).zip(edits).enumerate() {
-        let span = if s.interesting {
-            match flagged.next() {
-                Some((span, true)) => Some(span),
-                // Decoded above, so this succeeds again.
-                _ => decode(input, s),
-            }
-        } else if remap.len() > 0 && r.trace.is_some_and(|t| remap.resolve(t).is_some()) {
-            // The scanner validated this span as prost decodes it, so this succeeds.
-            decode(input, s)
-        } else {
-            None
+    for (i, (((r, _), s), edit)) in spans.iter().zip(&scanned.spans).zip(edits).enumerate() {
+        let adopted = remap.len() > 0 && r.trace.is_some_and(|t| remap.resolve(t).is_some());
+        // The scanner validated every span as prost decodes it, so the bytes are there.
+        let Some(bytes) = payload(input, s).filter(|_| s.interesting || adopted) else {
+            continue;
         };
-        let Some(mut span) = span else { continue };
-        if apply::apply_span(&mut span, r, edit, remap, &p.config, &mut call) {
-            call.spans_changed += 1;
-            replaced.push_span(i, &span);
+        let at = s.frame.payload..s.frame.end;
+        let stand_in = StandIn::read(input, at, &touched).filter(|_| p.edit_span_bytes);
+        if let Some(mut stand_in) = stand_in {
+            if apply::apply_span(&mut stand_in.span, r, edit, remap, &p.config, &mut call) {
+                call.spans_changed += 1;
+                replaced.push_with(i, |out| stand_in.write(out));
+            }
+        } else if let Ok(mut span) = Span::decode(bytes) {
+            if apply::apply_span(&mut span, r, edit, remap, &p.config, &mut call) {
+                call.spans_changed += 1;
+                replaced.push_span(i, &span);
+            }
         }
     }
     let outcome = p.settle(!replaced.is_empty(), call);
@@ -182,9 +160,8 @@ fn span_ref((sp, s): (usize, &ScannedSpan<'_>)) -> SpanRef {
     )
 }
 
-fn decode(input: &[u8], s: &ScannedSpan<'_>) -> Option<Span> {
-    let payload = input.get(s.frame.payload..s.frame.end)?;
-    Span::decode(payload).ok()
+fn payload<'a>(input: &'a [u8], s: &ScannedSpan<'_>) -> Option<&'a [u8]> {
+    input.get(s.frame.payload..s.frame.end)
 }
 
 #[cfg(test)]

@@ -145,7 +145,7 @@ impl Key {
     }
 
     pub fn to_hex(self) -> String {
-        hex::encode(self.0)
+        crate::propagation::lower_hex(&self.0)
     }
 }
 

@@ -11,10 +11,11 @@
 //! links, with the same hash and direction), so processing output again adds nothing.
 
 use super::attrs::{self, kv};
-use super::key::{Claim, Match};
+use super::key::{Claim, Key, Match, Rule};
+use super::view::LinkView;
 use crate::propagation::{Format, Found};
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::span::Link;
-use opentelemetry_proto::tonic::trace::v1::Span;
 use std::collections::HashSet;
 
 /// What a link is, for counting.
@@ -28,16 +29,42 @@ pub enum LinkKind {
     Adoption,
 }
 
-/// A link to add; its target trace id is resolved through the adoption remap when the
-/// plan is applied, so it names the trace the target ends up in.
+/// A link to add, held as what it says rather than as a built `Link` (a batch plans a
+/// few links per span with evidence and holds them all until it is applied); its target
+/// trace is resolved through the adoption remap when the plan is applied, so it names the
+/// trace the target ends up in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Planned {
     pub kind: LinkKind,
-    pub link: Link,
+    /// The linked span: its trace and span ids (zero for pointer links).
+    pub trace: [u8; 16],
+    pub span: [u8; 8],
+    says: Says,
     /// The rule named in the span's `relink.rules` once the link is added.
     pub rule: &'static str,
     /// The Datadog pointer hash named in `relink.pointer.hashes`, for pointer rules.
-    pub hash: Option<String>,
+    pub hash: Option<Key>,
+}
+
+/// A planned link's attributes (and W3C fields).
+#[derive(Debug, Clone, PartialEq)]
+enum Says {
+    Pointer {
+        rule: Rule,
+        dir: Dir,
+        key: Key,
+    },
+    Direct {
+        claim: Claim,
+        peer: Peer,
+    },
+    Adopted,
+    /// Context and Step Functions state links, built when planned (they are few).
+    Built {
+        attributes: Vec<KeyValue>,
+        trace_state: String,
+        flags: u32,
+    },
 }
 
 impl Planned {
@@ -48,6 +75,89 @@ impl Planned {
             LinkKind::Context => Some(Match::Context.name()),
             LinkKind::State => Some(attrs::DETERMINISTIC),
             LinkKind::Pointer | LinkKind::Adoption => None,
+        }
+    }
+
+    /// The link's target follows its trace's adoption (all but pointer and adoption links,
+    /// whose ids are fixed).
+    pub fn follows_adoption(&self) -> bool {
+        matches!(
+            self.kind,
+            LinkKind::Direct(_) | LinkKind::Context | LinkKind::State
+        )
+    }
+
+    /// A link with attributes already built (context and state links).
+    pub(crate) fn built(
+        kind: LinkKind,
+        (trace, span): ([u8; 16], [u8; 8]),
+        rule: Rule,
+        attributes: Vec<KeyValue>,
+        (trace_state, flags): (String, u32),
+    ) -> Planned {
+        Planned {
+            kind,
+            trace,
+            span,
+            says: Says::Built {
+                attributes,
+                trace_state,
+                flags,
+            },
+            rule: rule.name(),
+            hash: None,
+        }
+    }
+
+    /// The link as written.
+    pub fn into_link(self) -> Link {
+        let (attributes, trace_state, flags) = match self.says {
+            Says::Pointer { rule, dir, key } => (
+                vec![
+                    kv(attrs::PTR_KIND, rule.name()),
+                    kv(attrs::PTR_DIR, dir.as_str()),
+                    kv(attrs::PTR_HASH, key.to_hex()),
+                    kv(attrs::LINK_KIND, attrs::SPAN_POINTER),
+                ],
+                String::new(),
+                0,
+            ),
+            Says::Direct { claim, peer } => {
+                let mut a = vec![
+                    kv(attrs::LINK_RULE, claim.rule.name()),
+                    kv(attrs::LINK_MATCH, claim.rule.match_kind().name()),
+                    kv(attrs::LINK_KEY, claim.key.to_hex()),
+                    kv(attrs::LINK_PEER, peer.as_str()),
+                ];
+                if let Some(id) = claim.message_id {
+                    a.push(kv(attrs::MESSAGING_MESSAGE_ID, id));
+                }
+                (a, String::new(), 0)
+            }
+            Says::Adopted => (
+                vec![
+                    kv(attrs::LINK_RULE, Rule::Adoption.name()),
+                    kv(
+                        attrs::ORIGINAL_TRACE_ID,
+                        crate::propagation::lower_hex(&self.trace),
+                    ),
+                ],
+                String::new(),
+                0,
+            ),
+            Says::Built {
+                attributes,
+                trace_state,
+                flags,
+            } => (attributes, trace_state, flags),
+        };
+        Link {
+            trace_id: self.trace.to_vec(),
+            span_id: self.span.to_vec(),
+            trace_state,
+            attributes,
+            flags,
+            ..Default::default()
         }
     }
 }
@@ -75,92 +185,94 @@ pub enum Peer {
     Consumer,
 }
 
+impl Peer {
+    fn as_str(self) -> &'static str {
+        match self {
+            Peer::Producer => "producer",
+            Peer::Consumer => "consumer",
+        }
+    }
+}
+
 /// The links a span has, as targets and pointer hashes.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Existing {
     targets: HashSet<(Vec<u8>, Vec<u8>)>,
     pointers: HashSet<(String, String)>,
 }
 
 impl Existing {
-    pub fn of(span: &Span) -> Existing {
-        let mut e = Existing::default();
-        for link in &span.links {
-            e.note(link);
+    /// The links of a span, or `None` when it has none.
+    pub(crate) fn of(links: &[LinkView<'_>]) -> Option<Existing> {
+        if links.is_empty() {
+            return None;
         }
-        e
+        let mut e = Existing::default();
+        for link in links {
+            let a = &link.attributes;
+            e.add(
+                link.trace_id,
+                link.span_id,
+                a.get_str(attrs::PTR_HASH, 16)
+                    .zip(a.get_str(attrs::PTR_DIR, 16)),
+            );
+        }
+        Some(e)
     }
 
-    /// Records a link; returns false when an equivalent one is already there.
-    pub fn note(&mut self, link: &Link) -> bool {
-        let a = &link.attributes;
-        if let (Some(hash), Some(dir)) = (
-            attrs::get_str(a, attrs::PTR_HASH, 16),
-            attrs::get_str(a, attrs::PTR_DIR, 16),
-        ) {
+    /// Records a planned link; returns false when an equivalent one is already there.
+    pub fn note(&mut self, link: &Planned) -> bool {
+        match &link.says {
+            Says::Pointer { dir, key, .. } => self
+                .pointers
+                .insert((key.to_hex(), dir.as_str().to_string())),
+            _ => self.add(&link.trace, &link.span, None),
+        }
+    }
+
+    /// A pointer link is the same as another with its hash and direction; any other link
+    /// as another to the same span.
+    fn add(&mut self, trace: &[u8], span: &[u8], pointer: Option<(&str, &str)>) -> bool {
+        if let Some((hash, dir)) = pointer {
             return self.pointers.insert((hash.to_string(), dir.to_string()));
         }
-        self.targets
-            .insert((link.trace_id.clone(), link.span_id.clone()))
+        self.targets.insert((trace.to_vec(), span.to_vec()))
     }
 }
 
 pub fn pointer(claim: &Claim, dir: Dir) -> Planned {
-    let link = Link {
-        trace_id: vec![0; 16],
-        span_id: vec![0; 8],
-        attributes: vec![
-            kv(attrs::PTR_KIND, claim.rule.name()),
-            kv(attrs::PTR_DIR, dir.as_str()),
-            kv(attrs::PTR_HASH, claim.key.to_hex()),
-            kv(attrs::LINK_KIND, attrs::SPAN_POINTER),
-        ],
-        ..Default::default()
-    };
     Planned {
         kind: LinkKind::Pointer,
-        link,
+        trace: [0; 16],
+        span: [0; 8],
+        says: Says::Pointer {
+            rule: claim.rule,
+            dir,
+            key: claim.key,
+        },
         rule: claim.rule.name(),
-        hash: Some(claim.key.to_hex()),
+        hash: Some(claim.key),
     }
 }
 
 pub fn direct(claim: &Claim, peer: Peer, trace: [u8; 16], span: [u8; 8]) -> Planned {
-    let m = claim.rule.match_kind();
-    let mut attributes = vec![
-        kv(attrs::LINK_RULE, claim.rule.name()),
-        kv(attrs::LINK_MATCH, m.name()),
-        kv(attrs::LINK_KEY, claim.key.to_hex()),
-        kv(
-            attrs::LINK_PEER,
-            match peer {
-                Peer::Producer => "producer",
-                Peer::Consumer => "consumer",
-            },
-        ),
-    ];
-    if let Some(id) = &claim.message_id {
-        attributes.push(kv(attrs::MESSAGING_MESSAGE_ID, id.clone()));
-    }
-    let link = Link {
-        trace_id: trace.to_vec(),
-        span_id: span.to_vec(),
-        attributes,
-        ..Default::default()
-    };
-    let hash = claim.rule.is_pointer().then(|| claim.key.to_hex());
     Planned {
-        kind: LinkKind::Direct(m),
-        link,
+        kind: LinkKind::Direct(claim.rule.match_kind()),
+        trace,
+        span,
+        says: Says::Direct {
+            claim: claim.clone(),
+            peer,
+        },
         rule: claim.rule.name(),
-        hash,
+        hash: claim.rule.is_pointer().then_some(claim.key),
     }
 }
 
 pub fn context(found: &Found, message_id: Option<&str>) -> Planned {
     let c = &found.context;
     let mut attributes = vec![
-        kv(attrs::LINK_RULE, super::key::Rule::MessagingContext.name()),
+        kv(attrs::LINK_RULE, Rule::MessagingContext.name()),
         kv(attrs::LINK_MATCH, Match::Context.name()),
         kv(
             attrs::LINK_CONTEXT_FORMAT,
@@ -175,38 +287,28 @@ pub fn context(found: &Found, message_id: Option<&str>) -> Planned {
     if let Some(id) = message_id {
         attributes.push(kv(attrs::MESSAGING_MESSAGE_ID, id));
     }
-    let link = Link {
-        trace_id: c.trace_id.0.to_vec(),
-        span_id: c.span_id.0.to_vec(),
-        trace_state: c.tracestate.clone().unwrap_or_default(),
-        // W3C trace flags in the low byte: only "sampled" is known.
-        flags: u32::from(c.sampled == Some(true)),
+    // W3C trace flags in the low byte: only "sampled" is known.
+    let w3c = (
+        c.tracestate.clone().unwrap_or_default(),
+        u32::from(c.sampled == Some(true)),
+    );
+    Planned::built(
+        LinkKind::Context,
+        (c.trace_id.0, c.span_id.0),
+        Rule::MessagingContext,
         attributes,
-        ..Default::default()
-    };
-    Planned {
-        kind: LinkKind::Context,
-        link,
-        rule: super::key::Rule::MessagingContext.name(),
-        hash: None,
-    }
+        w3c,
+    )
 }
 
 /// The link from a re-parented root to the trace id it had.
 pub fn adopted_from(original_trace: [u8; 16], span: [u8; 8]) -> Planned {
-    let link = Link {
-        trace_id: original_trace.to_vec(),
-        span_id: span.to_vec(),
-        attributes: vec![
-            kv(attrs::LINK_RULE, super::key::Rule::Adoption.name()),
-            kv(attrs::ORIGINAL_TRACE_ID, hex::encode(original_trace)),
-        ],
-        ..Default::default()
-    };
     Planned {
         kind: LinkKind::Adoption,
-        link,
-        rule: super::key::Rule::Adoption.name(),
+        trace: original_trace,
+        span,
+        says: Says::Adopted,
+        rule: Rule::Adoption.name(),
         hash: None,
     }
 }
@@ -214,16 +316,15 @@ pub fn adopted_from(original_trace: [u8; 16], span: [u8; 8]) -> Planned {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::processor::key::{Key, Rule};
 
     #[test]
     fn pointer_links_are_datadogs_and_dedupe() {
         let claim = Claim::pointer(Rule::S3Object, Key([0xab; 16]));
         let p = pointer(&claim, Dir::Down);
-        assert_eq!(p.link.trace_id, vec![0; 16]);
-        assert_eq!(p.link.span_id, vec![0; 8]);
-        let names: Vec<(&str, &str)> = p
-            .link
+        let link = p.clone().into_link();
+        assert_eq!(link.trace_id, vec![0; 16]);
+        assert_eq!(link.span_id, vec![0; 8]);
+        let names: Vec<(&str, &str)> = link
             .attributes
             .iter()
             .map(|kv| {
@@ -243,9 +344,22 @@ mod tests {
             ]
         );
         let mut existing = Existing::default();
-        assert!(existing.note(&p.link));
-        assert!(!existing.note(&p.link));
-        assert!(existing.note(&pointer(&claim, Dir::Up).link));
+        assert!(existing.note(&p));
+        assert!(!existing.note(&p));
+        assert!(existing.note(&pointer(&claim, Dir::Up)));
+        // A pointer link that arrived on the span is the same as a planned one.
+        let arrived = Existing::of(&[crate::processor::view::LinkView {
+            trace_id: &link.trace_id,
+            span_id: &link.span_id,
+            attributes: crate::processor::view::Attrs(vec![
+                (
+                    b"ptr.hash",
+                    crate::processor::view::AttrValue::Str(b"abababababababababababababababab"),
+                ),
+                (b"ptr.dir", crate::processor::view::AttrValue::Str(b"d")),
+            ]),
+        }]);
+        assert!(!arrived.unwrap().note(&p));
     }
 
     #[test]
@@ -253,19 +367,20 @@ mod tests {
         let claim = Claim::id(Rule::SqsMessage, "m-1");
         let d = direct(&claim, Peer::Producer, [1; 16], [2; 8]);
         assert_eq!(d.kind, LinkKind::Direct(Match::Exact));
-        let a = &d.link.attributes;
+        let link = d.clone().into_link();
+        let a = &link.attributes;
         assert_eq!(attrs::get_str(a, "relink.rule", 9), Some("aws.sqs.message"));
         assert_eq!(attrs::get_str(a, "relink.match", 9), Some("exact"));
         assert_eq!(attrs::get_str(a, "relink.peer", 9), Some("producer"));
         assert_eq!(attrs::get_str(a, "messaging.message.id", 9), Some("m-1"));
         let mut existing = Existing::default();
-        assert!(existing.note(&d.link));
+        assert!(existing.note(&d));
         let again = direct(
             &Claim::id(Rule::S3Request, "r"),
             Peer::Producer,
             [1; 16],
             [2; 8],
         );
-        assert!(!existing.note(&again.link));
+        assert!(!existing.note(&again));
     }
 }

@@ -54,8 +54,10 @@ pub mod links;
 mod plan;
 mod sdk;
 mod stamp;
+mod stand_in;
 pub mod stepfn;
 mod trigger;
+mod view;
 
 pub use counters::Counters;
 pub use event::EventContext;
@@ -79,8 +81,8 @@ pub struct Processor {
     config: Settings,
     state: State,
     counters: Counters,
-    /// The fast path's budget of spans kept decoded whole (`fast::WHOLE_SPAN_BYTES`).
-    whole_span_bytes: usize,
+    /// The fast path applies edits to span bytes (`stand_in`); off, it decodes them.
+    edit_span_bytes: bool,
 }
 
 /// The result of one call.
@@ -130,16 +132,16 @@ impl Processor {
             config: settings,
             state: State { index, remap },
             counters: Counters::default(),
-            whole_span_bytes: fast::WHOLE_SPAN_BYTES,
+            edit_span_bytes: true,
         }
     }
 
-    /// Sets the encoded bytes of spans the protobuf fast path keeps decoded between
-    /// planning and rewriting (past it, spans are decoded again): the output is the same
-    /// for any value. For equivalence tests, which use small batches.
+    /// Whether the protobuf fast path applies edits to the spans' bytes (the default) or
+    /// decodes, edits and encodes each changed span; the output is the same bytes either
+    /// way for spans encoded as the SDKs encode them. For equivalence tests.
     #[doc(hidden)]
-    pub fn set_whole_span_bytes(&mut self, bytes: usize) {
-        self.whole_span_bytes = bytes;
+    pub fn set_edit_span_bytes(&mut self, on: bool) {
+        self.edit_span_bytes = on;
     }
 
     /// The configuration the processor was built from.
@@ -354,11 +356,10 @@ impl Processor {
         mut call: Counters,
     ) -> Outcome {
         let now_secs = u32::try_from(now_unix_nano / 1_000_000_000).unwrap_or(u32::MAX);
-        let spans = edits::spans_of(request);
+        let (spans, evidence) = plan::read_request(request, &self.config);
         call.spans_in = spans.len() as u64;
         call.spans_out = call.spans_in;
         let consumer = trigger.filter(|_| !spans.is_empty()).map(|t| (0, t));
-        let evidence = plan::evidence_of(&spans, &self.config);
         let edits = plan::plan(
             &mut self.state,
             &self.config,

@@ -11,30 +11,59 @@
 //!    entries, adoption;
 //! 4. event attribute edits and route stamps.
 
-use super::edits::{EventEdit, SpanEdit, Spans};
+use super::edits::{EventEdit, Seen, SpanEdit, SpanRef, Spans};
 use super::evidence::{self, SpanEvidence};
 use super::index::{Hit, Side};
 use super::key::{Claim, Match};
 use super::links::{self, Dir, Existing, Peer, Planned};
+use super::view::SpanView;
 use super::{stamp, stepfn, Counters, State};
 use crate::config::EventOutput;
 use crate::event::Trigger;
+use crate::otlp::ExportTraceServiceRequest;
 use crate::settings::Settings;
 use std::collections::HashMap;
 
-/// The evidence of every decoded span of `spans`, by index (what [`plan`] reads).
-pub(crate) fn evidence_of(spans: Spans<'_, '_>, config: &Settings) -> Vec<(usize, SpanEvidence)> {
-    spans
-        .iter()
-        .enumerate()
-        .filter_map(|(i, (_, s))| s.map(|s| (i, evidence::of_span(s, config))))
-        .collect()
+/// A batch as [`plan`] reads it: every span, and each span's evidence by index.
+pub(crate) type Read<'b> = (Vec<(SpanRef, Seen<'b>)>, Vec<(usize, SpanEvidence)>);
+
+/// Every span of a decoded request as planning sees it, with its evidence.
+pub(crate) fn read_request<'b>(req: &'b ExportTraceServiceRequest, config: &Settings) -> Read<'b> {
+    let mut spans = Vec::new();
+    let mut evidence = Vec::new();
+    let limit = config.bounds.attributes_scanned;
+    let all = req.resource_spans.iter().enumerate().flat_map(|(rs, r)| {
+        r.scope_spans.iter().enumerate().flat_map(move |(ss, s)| {
+            s.spans
+                .iter()
+                .enumerate()
+                .map(move |(sp, span)| ((rs, ss, sp), span))
+        })
+    });
+    for (at, span) in all {
+        let ids = (
+            &span.trace_id[..],
+            &span.span_id[..],
+            &span.parent_span_id[..],
+        );
+        let view = SpanView::of(span);
+        evidence.push((spans.len(), evidence::of_view(&view, config)));
+        let seen = Seen {
+            links: Existing::of(&view.links).map(Box::new),
+            route: view
+                .attributes
+                .get_str(&config.attributes.route, limit)
+                .filter(|_| config.stamp.enabled),
+        };
+        spans.push((SpanRef::new(at, ids), seen));
+    }
+    (spans, evidence)
 }
 
 /// Plans a batch. `spans` and the returned edits are in the same order; `evidence` is
-/// [`evidence_of`] `spans`, by index, in increasing order (the fast path reads it from
-/// whole spans and then keeps only their links, which is all planning reads of a span:
-/// most spans of a batch have no entry).
+/// each span's evidence by index, in increasing order, as [`read_request`] gives it (the
+/// fast path reads it from the spans' bytes, and only for spans its scanner flagged: most
+/// spans of a batch have no entry).
 pub(crate) fn plan(
     state: &mut State,
     config: &Settings,
@@ -117,9 +146,8 @@ impl Batch<'_, '_> {
         ) else {
             return;
         };
-        let existing =
-            existing.get_or_insert_with(|| Box::new(span.map(Existing::of).unwrap_or_default()));
-        if existing.note(&planned.link) {
+        let existing = existing.get_or_insert_with(|| span.links.clone().unwrap_or_default());
+        if existing.note(&planned) {
             edit.links.push(planned);
         }
     }

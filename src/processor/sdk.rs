@@ -17,12 +17,11 @@
 //! (`attributes.s3_etag`, `attributes.dynamodb_keys`, `attributes.message_ids`).
 //! A span whose status is ERROR wrote nothing and proves nothing.
 
-use super::attrs;
 use super::claims::{Problem, SpanEvidence};
 use super::key::{push_claim, Claim, Key, Rule};
+use super::view::SpanView;
 use crate::pointer::{DynamodbItem, KeyValue, S3Object};
 use crate::settings::Settings;
-use opentelemetry_proto::tonic::trace::v1::{status::StatusCode, Span};
 use serde_json::{Map, Value};
 
 const REQUEST_ID: &[&str] = &["aws.request_id", "aws.request.id", "aws.requestId"];
@@ -45,22 +44,18 @@ fn service(raw: &str) -> String {
     s.to_string()
 }
 
-pub(crate) fn producer_claims(span: &Span, config: &Settings, ev: &mut SpanEvidence) {
+pub(crate) fn producer_claims(span: &SpanView<'_>, config: &Settings, ev: &mut SpanEvidence) {
     let limit = config.bounds.attributes_scanned;
     let a = &span.attributes;
-    if attrs::get_str(a, "rpc.system", limit) != Some("aws-api") {
+    if a.get_str("rpc.system", limit) != Some("aws-api") {
         return;
     }
-    if span
-        .status
-        .as_ref()
-        .is_some_and(|s| s.code == StatusCode::Error as i32)
-    {
+    if span.error {
         return;
     }
     let (Some(svc), Some(op)) = (
-        attrs::get_str(a, "rpc.service", limit),
-        attrs::get_str(a, "rpc.method", limit),
+        a.get_str("rpc.service", limit),
+        a.get_str("rpc.method", limit),
     ) else {
         return;
     };
@@ -85,12 +80,14 @@ pub(crate) fn producer_claims(span: &Span, config: &Settings, ev: &mut SpanEvide
     }
 }
 
-fn s3(span: &Span, config: &Settings, ev: &mut SpanEvidence) {
+fn s3(span: &SpanView<'_>, config: &Settings, ev: &mut SpanEvidence) {
     let limit = config.bounds.attributes_scanned;
     let a = &span.attributes;
-    let bucket = attrs::first_str(a, BUCKET, limit);
-    let key = attrs::first_str(a, OBJECT_KEY, limit);
-    let etag = attrs::get_str(a, &config.attributes.s3_etag, limit).filter(|e| !e.is_empty());
+    let bucket = a.first_str(BUCKET, limit);
+    let key = a.first_str(OBJECT_KEY, limit);
+    let etag = a
+        .get_str(&config.attributes.s3_etag, limit)
+        .filter(|e| !e.is_empty());
     if let (Some(bucket), Some(key), Some(etag)) = (bucket, key, etag) {
         let object = S3Object {
             bucket: bucket.into(),
@@ -103,7 +100,7 @@ fn s3(span: &Span, config: &Settings, ev: &mut SpanEvidence) {
         }
     }
     if config.direct_links.request_id_join {
-        if let Some(rid) = attrs::first_str(a, REQUEST_ID, limit) {
+        if let Some(rid) = a.first_str(REQUEST_ID, limit) {
             push_claim(&mut ev.producer, Claim::id(Rule::S3Request, rid));
         }
     }
@@ -117,7 +114,7 @@ fn s3(span: &Span, config: &Settings, ev: &mut SpanEvidence) {
     }
 }
 
-fn messages(span: &Span, config: &Settings, rule: Rule, ev: &mut SpanEvidence) {
+fn messages(span: &SpanView<'_>, config: &Settings, rule: Rule, ev: &mut SpanEvidence) {
     if !config.direct_links.message_ids {
         return;
     }
@@ -125,27 +122,23 @@ fn messages(span: &Span, config: &Settings, rule: Rule, ev: &mut SpanEvidence) {
     let a = &span.attributes;
     let mut ids: Vec<&str> = MESSAGE_ID
         .iter()
-        .filter_map(|k| attrs::get_str(a, k, limit))
+        .filter_map(|k| a.get_str(k, limit))
         .collect();
-    ids.extend(attrs::get_strings(a, &config.attributes.message_ids, limit));
+    ids.extend(a.get_strings(&config.attributes.message_ids, limit));
     for id in ids.into_iter().filter(|id| !id.is_empty()) {
         push_claim(&mut ev.producer, Claim::id(rule, id));
     }
 }
 
-fn dynamodb(span: &Span, config: &Settings, ev: &mut SpanEvidence) {
+fn dynamodb(span: &SpanView<'_>, config: &Settings, ev: &mut SpanEvidence) {
     let limit = config.bounds.attributes_scanned;
     let a = &span.attributes;
-    let Some(json) = attrs::get_str(a, &config.attributes.dynamodb_keys, limit) else {
+    let Some(json) = a.get_str(&config.attributes.dynamodb_keys, limit) else {
         return;
     };
-    let mut tables: Vec<&str> = attrs::get_strings(a, "aws.dynamodb.table_names", limit);
+    let mut tables: Vec<&str> = a.get_strings("aws.dynamodb.table_names", limit);
     if tables.is_empty() {
-        tables.extend(attrs::first_str(
-            a,
-            &["aws.table.name", "db.name", "db.namespace"],
-            limit,
-        ));
+        tables.extend(a.first_str(&["aws.table.name", "db.name", "db.namespace"], limit));
     }
     let items = match recorded_items(json, &tables) {
         Some(items) => items,

@@ -2,7 +2,8 @@ use super::*;
 use crate::config::Config;
 use crate::processor::attrs::kv;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, KeyValue as Attr};
-use opentelemetry_proto::tonic::trace::v1::Status;
+use opentelemetry_proto::tonic::trace::v1::{status::StatusCode, Span, Status};
+use prost::Message;
 
 fn sdk_span(service: &str, method: &str, mut extra: Vec<Attr>) -> Span {
     let mut attributes = vec![
@@ -32,9 +33,15 @@ fn tables(names: &[&str]) -> Attr {
     }
 }
 
+/// The claims of the span's view, which reading its bytes must give too.
 fn claims(span: &Span, config: &Config) -> (Vec<(Rule, String)>, Vec<Problem>) {
+    let settings = Settings::new(config).unwrap();
     let mut ev = SpanEvidence::default();
-    producer_claims(span, &Settings::new(config).unwrap(), &mut ev);
+    producer_claims(&SpanView::of(span), &settings, &mut ev);
+    let bytes = span.encode_to_vec();
+    let mut read = SpanEvidence::default();
+    producer_claims(&SpanView::read(&bytes).unwrap(), &settings, &mut read);
+    assert_eq!(ev, read);
     (
         ev.producer
             .iter()

@@ -54,14 +54,9 @@ pub(crate) fn plan_routes(
     let mut routes: HashMap<[u8; 16], String> = HashMap::new();
     // A trace stamped before keeps its route: its evidence may be gone by now (the event
     // attribute removed), and re-processing output must not change it.
-    let limit = config.bounds.attributes_scanned;
-    for (r, span) in spans {
-        let (Some(trace), Some(route)) = (
-            r.trace.map(|t| state.remap.current(t)),
-            span.and_then(|s| {
-                super::attrs::get_str(&s.attributes, &config.attributes.route, limit)
-            }),
-        ) else {
+    for (r, seen) in spans {
+        let (Some(trace), Some(route)) = (r.trace.map(|t| state.remap.current(t)), seen.route)
+        else {
             continue;
         };
         routes.entry(trace).or_insert_with(|| route.to_string());

@@ -42,11 +42,10 @@ use super::attrs::{self, kv, DETERMINISTIC, EXECUTION_ARN};
 use super::claims::{SpanEvidence, StateClaim};
 use super::key::{push_claim, Claim, Rule};
 use super::links::{LinkKind, Planned};
+use super::view::SpanView;
 use crate::event::StepFunctionsContext;
 use crate::settings::Settings;
 use crate::stepfn::execution_span_id;
-use opentelemetry_proto::tonic::trace::v1::span::Link;
-use opentelemetry_proto::tonic::trace::v1::Span;
 
 /// The consumer evidence of a trigger's context object (`depth` 0 is the Lambda's own
 /// event; deeper triggers are events inside its records).
@@ -101,17 +100,19 @@ fn push_state(ev: &mut SpanEvidence, claim: StateClaim) {
 }
 
 /// The consumer claim of an execution span relink built: the execution ARN.
-pub(crate) fn execution_claims(span: &Span, config: &Settings, ev: &mut SpanEvidence) {
+pub(crate) fn execution_claims(span: &SpanView<'_>, config: &Settings, ev: &mut SpanEvidence) {
     if !config.stepfunctions.enabled || !config.direct_links.message_ids {
         return;
     }
     let limit = config.bounds.attributes_scanned;
-    let Some(arn) =
-        attrs::get_str(&span.attributes, EXECUTION_ARN, limit).filter(|a| !a.is_empty())
+    let Some(arn) = span
+        .attributes
+        .get_str(EXECUTION_ARN, limit)
+        .filter(|a| !a.is_empty())
     else {
         return;
     };
-    if span.span_id.as_slice() == execution_span_id(arn).0.as_slice() {
+    if span.span_id == execution_span_id(arn).0.as_slice() {
         push_claim(
             &mut ev.consumer,
             Claim::id(Rule::StepfunctionsExecution, arn),
@@ -147,16 +148,11 @@ pub(crate) fn state_link(claim: &StateClaim, trace: [u8; 16]) -> Planned {
             attributes.push(crate::otlp::kv::int(key, n));
         }
     }
-    let link = Link {
-        trace_id: trace.to_vec(),
-        span_id: claim.parent.span_id.0.to_vec(),
+    Planned::built(
+        LinkKind::State,
+        (trace, claim.parent.span_id.0),
+        Rule::StepfunctionsState,
         attributes,
-        ..Default::default()
-    };
-    Planned {
-        kind: LinkKind::State,
-        link,
-        rule: Rule::StepfunctionsState.name(),
-        hash: None,
-    }
+        (String::new(), 0),
+    )
 }

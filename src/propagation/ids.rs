@@ -45,7 +45,7 @@ impl TraceId {
         self.0 != [0; 16]
     }
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        lower_hex(&self.0)
     }
 }
 
@@ -74,7 +74,7 @@ impl SpanId {
         self.0 != [0; 8]
     }
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        lower_hex(&self.0)
     }
 }
 
@@ -113,5 +113,27 @@ impl Serialize for TraceId {
 impl Serialize for SpanId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.to_hex())
+    }
+}
+
+/// `bytes` as lowercase hex: what `hex::encode` gives, without its per-char `String`
+/// building (ids and keys are hexed once per link relink writes).
+pub(crate) fn lower_hex(bytes: &[u8]) -> String {
+    let digit = |n: u8| char::from(if n < 10 { b'0' + n } else { b'a' + n - 10 });
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(digit(b >> 4));
+        out.push(digit(b & 0xf));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lower_hex_is_hex_encode() {
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(super::lower_hex(&all), hex::encode(&all));
+        assert_eq!(super::lower_hex(&[]), "");
     }
 }

@@ -9,6 +9,7 @@
 pub mod carrier;
 pub mod datadog;
 mod ids;
+pub(crate) use ids::lower_hex;
 pub mod w3c;
 pub mod xray;
 
