@@ -121,6 +121,12 @@ impl Serialize for Pointer {
 
 /// Datadog's pointer hash of already-joined elements.
 pub fn hash_elements(elements: &[&[u8]]) -> String {
+    crate::propagation::lower_hex(&hash_bytes(elements))
+}
+
+/// The 16 bytes [`hash_elements`] writes in hex: the first half of the SHA-256 of the
+/// elements joined with `|`.
+pub fn hash_bytes(elements: &[&[u8]]) -> [u8; 16] {
     let mut h = Sha256::new();
     for (i, e) in elements.iter().enumerate() {
         if i > 0 {
@@ -129,8 +135,8 @@ pub fn hash_elements(elements: &[&[u8]]) -> String {
         h.update(e);
     }
     let digest = h.finalize();
-    let mut out = hex::encode(digest);
-    out.truncate(32);
+    let mut out = [0u8; 16];
+    out.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
     out
 }
 

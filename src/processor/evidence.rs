@@ -63,22 +63,53 @@ pub(crate) fn of_view(span: &SpanView<'_>, config: &Settings) -> SpanEvidence {
 /// raw event, whose trigger is known without an attribute).
 pub fn of_trigger(trigger: &Trigger, config: &Settings, ev: &mut SpanEvidence) {
     super::trigger::consumer_claims(trigger, config, ev, 0);
-    // Batches hold up to 10000 records: dedupe with sets, keeping first occurrences.
-    let mut seen = HashSet::new();
-    ev.consumer.retain(|c| seen.insert((c.rule, c.key)));
-    let mut seen = HashSet::new();
-    ev.states
-        .retain(|s| seen.insert((s.parent.trace_id, s.parent.span_id)));
-    let mut seen = HashSet::new();
-    ev.contexts.retain(|c| {
+    // Keeping first occurrences; batches hold up to 10000 records.
+    dedupe(&mut ev.consumer, |c| (c.rule, c.key));
+    dedupe(&mut ev.states, |s| (s.parent.trace_id, s.parent.span_id));
+    let context = |c: &ContextClaim| {
         let ctx = &c.found.context;
-        seen.insert((
-            ctx.trace_id,
-            ctx.span_id,
-            c.found.carrier.clone(),
-            c.message_id.clone(),
-        ))
-    });
+        (ctx.trace_id, ctx.span_id)
+    };
+    dedupe_by(
+        &mut ev.contexts,
+        |a, b| {
+            context(a) == context(b)
+                && a.found.carrier == b.found.carrier
+                && a.message_id == b.message_id
+        },
+        |c| (context(c), c.found.carrier.clone(), c.message_id.clone()),
+    );
+    // Held until the batch is planned: no spare capacity.
+    ev.consumer.shrink_to_fit();
+    ev.contexts.shrink_to_fit();
+    ev.states.shrink_to_fit();
+}
+
+/// Removes later duplicates (by `key`).
+fn dedupe<T, K: Eq + std::hash::Hash>(items: &mut Vec<T>, key: impl Fn(&T) -> K) {
+    dedupe_by(items, |a, b| key(a) == key(b), &key);
+}
+
+/// Removes later duplicates: with a set of `key`s for long lists, comparing with `same` for
+/// the one to a few claims most triggers give (no allocation).
+fn dedupe_by<T, K: Eq + std::hash::Hash>(
+    items: &mut Vec<T>,
+    same: impl Fn(&T, &T) -> bool,
+    key: impl Fn(&T) -> K,
+) {
+    if items.len() > 16 {
+        let mut seen = HashSet::new();
+        items.retain(|x| seen.insert(key(x)));
+        return;
+    }
+    let mut i = 1;
+    while let Some(x) = items.get(i) {
+        if items.iter().take(i).any(|y| same(y, x)) {
+            items.remove(i);
+        } else {
+            i += 1;
+        }
+    }
 }
 
 fn parse_event(event: &str, config: &Settings) -> Result<Trigger, Problem> {

@@ -77,7 +77,8 @@ pub(super) fn rewrite<'a>(
     let scanned = scan::scan(input, &interest).ok()?;
     // Each flagged span's evidence, read from its bytes (decoded only when the view
     // cannot vouch for a plain read); planning keeps its links, nothing else of it.
-    let mut evidence = Vec::new();
+    let flagged = scanned.spans.iter().filter(|s| s.interesting).count();
+    let mut evidence = Vec::with_capacity(flagged);
     let mut spans: Vec<(SpanRef, Seen)> = Vec::with_capacity(scanned.spans.len());
     for (i, s) in scanned.spans.iter().enumerate() {
         let mut seen = Seen::default();

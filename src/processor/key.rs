@@ -6,7 +6,7 @@
 //! function over `rule|id`, so ids of different services never collide and every key has
 //! the same size in the index and in `relink.route`.
 
-use crate::pointer::{hash_elements, KIND_DYNAMODB_ITEM, KIND_S3_OBJECT};
+use crate::pointer::{hash_bytes, KIND_DYNAMODB_ITEM, KIND_S3_OBJECT};
 
 /// Why two spans are joined. The name is written in `relink.rule`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -137,11 +137,7 @@ impl Key {
 
     /// The key of an id under a rule: the pointer hash of `rule|id`.
     pub fn of_id(rule: Rule, id: &str) -> Key {
-        let hash = hash_elements(&[rule.name().as_bytes(), id.as_bytes()]);
-        let mut out = [0u8; 16];
-        // hash_elements always returns 32 hex digits.
-        let _ = hex::decode_to_slice(&hash, &mut out);
-        Key(out)
+        Key(hash_bytes(&[rule.name().as_bytes(), id.as_bytes()]))
     }
 
     pub fn to_hex(self) -> String {
@@ -193,6 +189,9 @@ pub fn push_claim(claims: &mut Vec<Claim>, claim: Claim) {
         .iter()
         .any(|c| c.rule == claim.rule && c.key == claim.key)
     {
+        // Exact growth: a batch holds every span's claims until it is planned, and most
+        // spans have one to three.
+        claims.reserve_exact(1);
         claims.push(claim);
     }
 }
@@ -208,7 +207,10 @@ mod tests {
         assert_eq!(Key::from_hash("e72137"), None);
         assert_eq!(Key::from_hash("zz21375466d4116ab551213fdea08413"), None);
         let sqs = Key::of_id(Rule::SqsMessage, "abc");
-        assert_eq!(sqs.to_hex(), hash_elements(&[b"aws.sqs.message", b"abc"]));
+        assert_eq!(
+            sqs.to_hex(),
+            crate::pointer::hash_elements(&[b"aws.sqs.message", b"abc"])
+        );
         assert_ne!(sqs, Key::of_id(Rule::SnsMessage, "abc"));
     }
 

@@ -16,7 +16,6 @@ use super::view::LinkView;
 use crate::propagation::{Format, Found};
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::span::Link;
-use std::collections::HashSet;
 
 /// What a link is, for counting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,11 +193,20 @@ impl Peer {
     }
 }
 
-/// The links a span has, as targets and pointer hashes.
+/// The links a span has, as targets and pointer hashes: a short list (spans have a few
+/// links), one per span that has or gets a link while its batch is planned.
 #[derive(Debug, Default, Clone)]
-pub struct Existing {
-    targets: HashSet<(Vec<u8>, Vec<u8>)>,
-    pointers: HashSet<(String, String)>,
+pub struct Existing(Vec<LinkId>);
+
+/// What makes two links the same: a pointer link's hash and direction, any other link's
+/// target. Ids and hashes in the form relink writes are held inline; anything else (which
+/// no link relink plans can equal) boxed as it arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LinkId {
+    Target([u8; 16], [u8; 8]),
+    Pointer(Key, Dir),
+    OtherTarget(Box<(Vec<u8>, Vec<u8>)>),
+    OtherPointer(Box<(String, String)>),
 }
 
 impl Existing {
@@ -207,36 +215,56 @@ impl Existing {
         if links.is_empty() {
             return None;
         }
-        let mut e = Existing::default();
+        let mut e = Existing(Vec::with_capacity(links.len()));
         for link in links {
             let a = &link.attributes;
-            e.add(
-                link.trace_id,
-                link.span_id,
-                a.get_str(attrs::PTR_HASH, 16)
-                    .zip(a.get_str(attrs::PTR_DIR, 16)),
-            );
+            let pointer = a
+                .get_str(attrs::PTR_HASH, 16)
+                .zip(a.get_str(attrs::PTR_DIR, 16));
+            let id = match pointer {
+                Some((hash, dir)) => pointer_id(hash, dir),
+                None => target_id(link.trace_id, link.span_id),
+            };
+            e.add(id);
         }
         Some(e)
     }
 
     /// Records a planned link; returns false when an equivalent one is already there.
     pub fn note(&mut self, link: &Planned) -> bool {
-        match &link.says {
-            Says::Pointer { dir, key, .. } => self
-                .pointers
-                .insert((key.to_hex(), dir.as_str().to_string())),
-            _ => self.add(&link.trace, &link.span, None),
-        }
+        self.add(match &link.says {
+            Says::Pointer { dir, key, .. } => LinkId::Pointer(*key, *dir),
+            _ => LinkId::Target(link.trace, link.span),
+        })
     }
 
-    /// A pointer link is the same as another with its hash and direction; any other link
-    /// as another to the same span.
-    fn add(&mut self, trace: &[u8], span: &[u8], pointer: Option<(&str, &str)>) -> bool {
-        if let Some((hash, dir)) = pointer {
-            return self.pointers.insert((hash.to_string(), dir.to_string()));
+    fn add(&mut self, id: LinkId) -> bool {
+        if self.0.contains(&id) {
+            return false;
         }
-        self.targets.insert((trace.to_vec(), span.to_vec()))
+        self.0.push(id);
+        true
+    }
+}
+
+fn pointer_id(hash: &str, dir: &str) -> LinkId {
+    let parsed = match dir {
+        "d" => Some(Dir::Down),
+        "u" => Some(Dir::Up),
+        _ => None,
+    };
+    // Only a hash in relink's own form (32 lowercase hex digits) can equal a planned one.
+    let key = Key::from_hash(hash).filter(|k| k.to_hex() == hash);
+    match (key, parsed) {
+        (Some(key), Some(dir)) => LinkId::Pointer(key, dir),
+        _ => LinkId::OtherPointer(Box::new((hash.to_string(), dir.to_string()))),
+    }
+}
+
+fn target_id(trace: &[u8], span: &[u8]) -> LinkId {
+    match (<[u8; 16]>::try_from(trace), <[u8; 8]>::try_from(span)) {
+        (Ok(t), Ok(s)) => LinkId::Target(t, s),
+        _ => LinkId::OtherTarget(Box::new((trace.to_vec(), span.to_vec()))),
     }
 }
 

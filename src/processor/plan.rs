@@ -148,6 +148,9 @@ impl Batch<'_, '_> {
         };
         let existing = existing.get_or_insert_with(|| span.links.clone().unwrap_or_default());
         if existing.note(&planned) {
+            // Exact growth: every planned link is held until the batch is applied, and
+            // most spans get one or two.
+            edit.links.reserve_exact(1);
             edit.links.push(planned);
         }
     }

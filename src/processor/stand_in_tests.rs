@@ -171,3 +171,34 @@ fn spans_out_of_field_order_or_with_an_id_twice_are_left_to_the_decoder() {
     let plain = span().encode_to_vec();
     assert!(StandIn::read(&plain, 0..plain.len(), &["", "x"]).is_none());
 }
+
+/// `span` (encoded) as the one span of a request.
+fn wrap(span: &[u8]) -> Vec<u8> {
+    let field = |tag: u8, payload: &[u8]| {
+        let mut out = vec![tag << 3 | 2];
+        crate::otlp::wire::write_varint(&mut out, payload.len() as u64);
+        out.extend_from_slice(payload);
+        out
+    };
+    field(1, &field(2, &field(2, span)))
+}
+
+#[test]
+fn fields_relink_does_not_know_are_kept_in_an_edited_span() {
+    let mut bytes = span().encode_to_vec();
+    bytes.extend_from_slice(&[0xa0, 0x06, 0x2a]); // field 100, varint 42: unknown to OTLP
+    let input = wrap(&bytes);
+    let config = settings();
+    let scanned = scanned(&input);
+    let mut stand_in = stand_in(&input, &scanned, &config).unwrap();
+    attrs::remove(&mut stand_in.span.attributes, "relink.event");
+    let mut replaced = Replacements::default();
+    replaced.push_with(0, |out| stand_in.write(out));
+    let out = splice(&input, &scanned, &replaced);
+    assert!(out.ends_with(&[0xa0, 0x06, 0x2a]));
+    let mut want = span();
+    attrs::remove(&mut want.attributes, "relink.event");
+    let mut want = want.encode_to_vec();
+    want.extend_from_slice(&[0xa0, 0x06, 0x2a]);
+    assert_eq!(out, wrap(&want));
+}
