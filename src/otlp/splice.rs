@@ -98,6 +98,13 @@ impl Replacements {
         self.spans.is_empty()
     }
 
+    /// Empties the replacements, keeping their buffers.
+    pub fn clear(&mut self) {
+        self.spans.clear();
+        self.pieces.clear();
+        self.bytes.clear();
+    }
+
     /// The replacements `splice` applies: in increasing span index, each span at most once,
     /// inside the scan; others are ignored.
     fn kept<'r>(&'r self, scan: &Scan<'_>) -> Vec<(usize, &'r [Piece])> {
@@ -153,10 +160,10 @@ pub fn spliced_len(input: &[u8], scan: &Scan<'_>, replacements: &Replacements) -
     let kept = replacements.kept(scan);
     let (_, resource_len) = lengths(input, scan, replacements, &kept);
     let (mut grown, mut shrunk) = (0, 0);
-    for (frame, len) in scan.resources.iter().zip(&resource_len) {
-        if let Some(len) = len {
+    for (r, len) in resource_len {
+        if let Some(frame) = scan.resources.get(r) {
             let old = frame.end.saturating_sub(frame.start);
-            let new = field_len(frame, *len);
+            let new = field_len(frame, len);
             grown += new.saturating_sub(old);
             shrunk += old.saturating_sub(new);
         }
@@ -171,28 +178,42 @@ pub fn splice_to<S: Sink>(
     replacements: &Replacements,
     sink: &mut S,
 ) -> Result<(), S::Error> {
+    splice_part(input, scan, replacements, 0..input.len(), sink)
+}
+
+/// Writes `input[part]` with the spans of `replacements` replaced to `sink`: one part of
+/// [`splice_to`]'s output, for a part that holds every replaced span with the frames that
+/// enclose it (whole `ResourceSpans`), so a caller can write a request resource by
+/// resource, holding one resource's replacements at a time.
+pub fn splice_part<S: Sink>(
+    input: &[u8],
+    scan: &Scan<'_>,
+    replacements: &Replacements,
+    part: Range<usize>,
+    sink: &mut S,
+) -> Result<(), S::Error> {
     let kept = replacements.kept(scan);
     let (scope_len, resource_len) = lengths(input, scan, replacements, &kept);
-    let mut cursor = 0;
+    let mut cursor = part.start;
     let (mut open_resource, mut open_scope) = (None, None);
     for (i, pieces) in kept {
         let Some(span) = scan.spans.get(i) else {
             continue;
         };
         if open_resource != Some(span.resource) {
-            if let (Some(frame), Some(Some(len))) = (
+            if let (Some(frame), Some(len)) = (
                 scan.resources.get(span.resource),
-                resource_len.get(span.resource),
+                find(&resource_len, span.resource),
             ) {
-                cursor = header(sink, input, cursor, frame, *len)?;
+                cursor = header(sink, input, cursor, frame, len)?;
             }
             open_resource = Some(span.resource);
         }
         if open_scope != Some(span.scope) {
-            if let (Some((_, frame)), Some(Some(len))) =
-                (scan.scopes.get(span.scope), scope_len.get(span.scope))
+            if let (Some((_, frame)), Some(len)) =
+                (scan.scopes.get(span.scope), find(&scope_len, span.scope))
             {
-                cursor = header(sink, input, cursor, frame, *len)?;
+                cursor = header(sink, input, cursor, frame, len)?;
             }
             open_scope = Some(span.scope);
         }
@@ -203,48 +224,58 @@ pub fn splice_to<S: Sink>(
         }
         cursor = span.frame.end;
     }
-    sink.put(input.get(cursor..).unwrap_or_default())
+    sink.put(input.get(cursor..part.end).unwrap_or_default())
 }
 
-/// The new payload length of every scope and resource holding a replaced span (`None`:
-/// unchanged).
+/// The new payload length of every scope and resource holding a replaced span, by index,
+/// in increasing order (the kept spans are in increasing order, and a scope's spans and a
+/// resource's scopes are consecutive in the scan).
 fn lengths(
     input: &[u8],
     scan: &Scan<'_>,
     replacements: &Replacements,
     kept: &[(usize, &[Piece])],
-) -> (Vec<Option<usize>>, Vec<Option<usize>>) {
-    let mut scope_len: Vec<Option<usize>> = vec![None; scan.scopes.len()];
-    let mut resource_len: Vec<Option<usize>> = vec![None; scan.resources.len()];
+) -> (Vec<(usize, usize)>, Vec<(usize, usize)>) {
+    let mut scope_len: Vec<(usize, usize)> = Vec::new();
     for (i, pieces) in kept {
         let Some(span) = scan.spans.get(*i) else {
             continue;
         };
-        let Some(len) = scope_len.get_mut(span.scope) else {
-            continue;
-        };
         let old = span.frame.end.saturating_sub(span.frame.start);
         let new = field_len(&span.frame, replacements.len(input, pieces));
-        let current = len.unwrap_or(span_payload_len(&scan.scopes, span.scope));
-        *len = Some(current.saturating_sub(old) + new);
+        match scope_len.last_mut() {
+            Some((s, len)) if *s == span.scope => *len = len.saturating_sub(old) + new,
+            _ => {
+                let current = span_payload_len(&scan.scopes, span.scope);
+                scope_len.push((span.scope, current.saturating_sub(old) + new));
+            }
+        }
     }
-    for (s, len) in scope_len.iter().enumerate() {
-        let (Some(new_payload), Some((r, frame))) = (len, scan.scopes.get(s)) else {
-            continue;
-        };
-        let Some(rlen) = resource_len.get_mut(*r) else {
+    let mut resource_len: Vec<(usize, usize)> = Vec::new();
+    for (s, new_payload) in &scope_len {
+        let Some((r, frame)) = scan.scopes.get(*s) else {
             continue;
         };
         let old = frame.end.saturating_sub(frame.start);
         let new = field_len(frame, *new_payload);
-        let current = rlen.unwrap_or(
-            scan.resources
-                .get(*r)
-                .map_or(0, |f| f.end.saturating_sub(f.payload)),
-        );
-        *rlen = Some(current.saturating_sub(old) + new);
+        match resource_len.last_mut() {
+            Some((x, len)) if x == r => *len = len.saturating_sub(old) + new,
+            _ => {
+                let current = scan
+                    .resources
+                    .get(*r)
+                    .map_or(0, |f| f.end.saturating_sub(f.payload));
+                resource_len.push((*r, current.saturating_sub(old) + new));
+            }
+        }
     }
     (scope_len, resource_len)
+}
+
+/// The length `lengths` gives index `at`.
+fn find(lengths: &[(usize, usize)], at: usize) -> Option<usize> {
+    let i = lengths.binary_search_by_key(&at, |(k, _)| *k).ok()?;
+    lengths.get(i).map(|(_, len)| *len)
 }
 
 /// Writes the input from `cursor` up to `frame`, then its key and the new length prefix;

@@ -21,13 +21,13 @@
 //! request nothing applies to is returned as the input bytes. Bytes outside changed spans
 //! are kept as they arrived (unknown fields too), where the full path re-encodes them.
 
-use super::edits::{Seen, SpanRef};
+use super::edits::{Seen, SpanEdit, SpanRef};
 use super::links::Existing;
 use super::stand_in::{self, StandIn};
 use super::view::SpanView;
 use super::{apply, evidence, plan, Counters, Processed, Processor};
 use crate::otlp::scan::{self, Interest, Scan, ScannedSpan};
-use crate::otlp::splice::{splice, Replacements};
+use crate::otlp::splice::{splice, splice_part, Replacements, Sink};
 use crate::otlp::Encoding;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
@@ -62,13 +62,105 @@ pub(super) struct Rewritten<'a> {
     pub counters: Counters,
 }
 
-/// The fast path up to the splice (see [`process`]), so a host can write the output in
-/// pieces instead of building it.
+/// The fast path up to the splice (see [`process`]): every changed span's new bytes held.
 pub(super) fn rewrite<'a>(
     p: &mut Processor,
     input: &'a [u8],
     now_unix_nano: u64,
 ) -> Option<Rewritten<'a>> {
+    let Planned {
+        scanned,
+        spans,
+        edits,
+        mut call,
+    } = plan_request(p, input, now_unix_nano)?;
+    let touched = stand_in::touched(&p.config);
+    let mut replaced = Replacements::default();
+    for (i, (((r, _), s), edit)) in spans.iter().zip(&scanned.spans).zip(edits).enumerate() {
+        if apply(
+            p,
+            input,
+            (s, r),
+            edit,
+            &touched,
+            &mut call,
+            &mut replaced,
+            i,
+        ) {
+            call.spans_changed += 1;
+        }
+    }
+    let counters = p.finish_call(!replaced.is_empty(), call);
+    Some(Rewritten {
+        scanned,
+        replaced,
+        counters,
+    })
+}
+
+/// The fast path written to `sink` resource by resource as it is made: a changed span's
+/// bytes are held only until its `ResourceSpans` is written (a batch from many services
+/// never holds more than one service's changes). The same bytes as [`process`]'s output;
+/// `None` when the full path must do it. A sink error stops the writing, not the call:
+/// the counters still count every span.
+pub(super) fn rewrite_to<S: Sink>(
+    p: &mut Processor,
+    input: &[u8],
+    now_unix_nano: u64,
+    sink: &mut S,
+) -> Option<Result<Counters, S::Error>> {
+    let Planned {
+        scanned,
+        spans,
+        edits,
+        mut call,
+    } = plan_request(p, input, now_unix_nano)?;
+    let touched = stand_in::touched(&p.config);
+    let mut replaced = Replacements::default();
+    let (mut written, mut cursor, mut changed) = (Ok(()), 0, false);
+    let spans = spans.iter().zip(&scanned.spans).zip(edits).enumerate();
+    let mut spans = spans.peekable();
+    while let Some((i, (((r, _), s), edit))) = spans.next() {
+        if apply(
+            p,
+            input,
+            (s, r),
+            edit,
+            &touched,
+            &mut call,
+            &mut replaced,
+            i,
+        ) {
+            call.spans_changed += 1;
+            changed = true;
+        }
+        let last_of_resource = spans
+            .peek()
+            .is_none_or(|(_, ((_, next), _))| next.resource != s.resource);
+        if last_of_resource && !replaced.is_empty() && written.is_ok() {
+            let end = scanned.resources.get(s.resource).map_or(cursor, |f| f.end);
+            written = splice_part(input, &scanned, &replaced, cursor..end, sink);
+            cursor = end;
+            replaced.clear();
+        }
+    }
+    if written.is_ok() {
+        written = sink.put(input.get(cursor..).unwrap_or_default());
+    }
+    let counters = p.finish_call(changed, call);
+    Some(written.map(|()| counters))
+}
+
+/// A request planned by the fast path: the processor's state already holds it.
+struct Planned<'a> {
+    scanned: Scan<'a>,
+    spans: Vec<(SpanRef, Seen<'static>)>,
+    edits: Vec<SpanEdit>,
+    call: Counters,
+}
+
+/// Scans, reads evidence and plans (steps 1 and 2 of the module docs).
+fn plan_request<'a>(p: &mut Processor, input: &'a [u8], now_unix_nano: u64) -> Option<Planned<'a>> {
     let span_attributes = evidence::span_keys(&p.config);
     let interest = Interest {
         span_attributes: &span_attributes,
@@ -116,39 +208,47 @@ pub(super) fn rewrite<'a>(
         now_secs,
         &mut call,
     );
+    Some(Planned {
+        scanned,
+        spans,
+        edits,
+        call,
+    })
+}
 
+/// Applies one span's edit (step 3), adding the span to `out` as span `i` when it changed;
+/// returns whether it did. Only flagged spans and spans of adopted traces can change.
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    p: &Processor,
+    input: &[u8],
+    (s, r): (&ScannedSpan<'_>, &SpanRef),
+    edit: SpanEdit,
+    touched: &[&str],
+    call: &mut Counters,
+    out: &mut Replacements,
+    i: usize,
+) -> bool {
     let remap = &p.state.remap;
-    let touched = stand_in::touched(&p.config);
-    let mut replaced = Replacements::default();
-    for (i, (((r, _), s), edit)) in spans.iter().zip(&scanned.spans).zip(edits).enumerate() {
-        let adopted = remap.len() > 0 && r.trace.is_some_and(|t| remap.resolve(t).is_some());
-        // The scanner validated every span as prost decodes it, so the bytes are there.
-        let Some(bytes) = payload(input, s).filter(|_| s.interesting || adopted) else {
-            continue;
-        };
-        let at = s.frame.payload..s.frame.end;
-        let stand_in = StandIn::read(input, at, &touched).filter(|_| p.edit_span_bytes);
-        if let Some(mut stand_in) = stand_in {
-            if apply::apply_span(&mut stand_in.span, r, edit, remap, &p.config, &mut call) {
-                call.spans_changed += 1;
-                replaced.push_with(i, |out| stand_in.write(out));
-            }
-        } else if let Ok(mut span) = Span::decode(bytes) {
-            if apply::apply_span(&mut span, r, edit, remap, &p.config, &mut call) {
-                call.spans_changed += 1;
-                replaced.push_span(i, &span);
-            }
+    let adopted = remap.len() > 0 && r.trace.is_some_and(|t| remap.resolve(t).is_some());
+    // The scanner validated every span as prost decodes it, so the bytes are there.
+    let Some(bytes) = payload(input, s).filter(|_| s.interesting || adopted) else {
+        return false;
+    };
+    let at = s.frame.payload..s.frame.end;
+    let stand_in = StandIn::read(input, at, touched).filter(|_| p.edit_span_bytes);
+    if let Some(mut stand_in) = stand_in {
+        if apply::apply_span(&mut stand_in.span, r, edit, remap, &p.config, call) {
+            out.push_with(i, |pieces| stand_in.write(pieces));
+            return true;
+        }
+    } else if let Ok(mut span) = Span::decode(bytes) {
+        if apply::apply_span(&mut span, r, edit, remap, &p.config, call) {
+            out.push_span(i, &span);
+            return true;
         }
     }
-    let outcome = p.settle(!replaced.is_empty(), call);
-    // `finish` adds a call to the processor's counters; a caller of `rewrite` alone
-    // (`Processor::process_traces_to`) has no other.
-    p.counters.add(&outcome.counters);
-    Some(Rewritten {
-        scanned,
-        replaced,
-        counters: outcome.counters,
-    })
+    false
 }
 
 /// The span's ids, at the scan's position (resource, scope and span counted over the whole

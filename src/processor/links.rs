@@ -108,6 +108,19 @@ impl Planned {
         }
     }
 
+    /// What makes it the same link as another (see [`Existing`]).
+    fn id(&self) -> LinkId {
+        match &self.says {
+            Says::Pointer { dir, key, .. } => LinkId::Pointer(*key, *dir),
+            _ => LinkId::Target(self.trace, self.span),
+        }
+    }
+
+    /// Whether two planned links are the same link.
+    pub fn same_link(&self, other: &Planned) -> bool {
+        self.id() == other.id()
+    }
+
     /// The link as written.
     pub fn into_link(self) -> Link {
         let (attributes, trace_state, flags) = match self.says {
@@ -230,20 +243,15 @@ impl Existing {
         Some(e)
     }
 
-    /// Records a planned link; returns false when an equivalent one is already there.
-    pub fn note(&mut self, link: &Planned) -> bool {
-        self.add(match &link.says {
-            Says::Pointer { dir, key, .. } => LinkId::Pointer(*key, *dir),
-            _ => LinkId::Target(link.trace, link.span),
-        })
+    /// Whether the span has a link equivalent to a planned one.
+    pub fn has(&self, link: &Planned) -> bool {
+        self.0.contains(&link.id())
     }
 
-    fn add(&mut self, id: LinkId) -> bool {
-        if self.0.contains(&id) {
-            return false;
+    fn add(&mut self, id: LinkId) {
+        if !self.0.contains(&id) {
+            self.0.push(id);
         }
-        self.0.push(id);
-        true
     }
 }
 
@@ -371,10 +379,8 @@ mod tests {
                 ("link.kind", "span-pointer"),
             ]
         );
-        let mut existing = Existing::default();
-        assert!(existing.note(&p));
-        assert!(!existing.note(&p));
-        assert!(existing.note(&pointer(&claim, Dir::Up)));
+        assert!(p.same_link(&pointer(&claim, Dir::Down)));
+        assert!(!p.same_link(&pointer(&claim, Dir::Up)));
         // A pointer link that arrived on the span is the same as a planned one.
         let arrived = Existing::of(&[crate::processor::view::LinkView {
             trace_id: &link.trace_id,
@@ -387,7 +393,9 @@ mod tests {
                 (b"ptr.dir", crate::processor::view::AttrValue::Str(b"d")),
             ]),
         }]);
-        assert!(!arrived.unwrap().note(&p));
+        let arrived = arrived.unwrap();
+        assert!(arrived.has(&p));
+        assert!(!arrived.has(&pointer(&claim, Dir::Up)));
     }
 
     #[test]
@@ -401,14 +409,14 @@ mod tests {
         assert_eq!(attrs::get_str(a, "relink.match", 9), Some("exact"));
         assert_eq!(attrs::get_str(a, "relink.peer", 9), Some("producer"));
         assert_eq!(attrs::get_str(a, "messaging.message.id", 9), Some("m-1"));
-        let mut existing = Existing::default();
-        assert!(existing.note(&d));
+
         let again = direct(
             &Claim::id(Rule::S3Request, "r"),
             Peer::Producer,
             [1; 16],
             [2; 8],
         );
-        assert!(!existing.note(&again));
+        assert!(d.same_link(&again));
+        assert!(!d.same_link(&direct(&claim, Peer::Producer, [1; 16], [3; 8])));
     }
 }

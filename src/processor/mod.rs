@@ -65,7 +65,7 @@ pub use event::EventContext;
 use crate::config::{Config, ConfigError};
 use crate::error::DecodeError;
 use crate::event::Trigger;
-use crate::otlp::splice::{splice_to, Sink};
+use crate::otlp::splice::Sink;
 use crate::otlp::{self, Encoding, ExportTraceServiceRequest};
 use crate::settings::Settings;
 use std::borrow::Cow;
@@ -183,11 +183,10 @@ impl Processor {
             && otlp::detect(input) == Encoding::Protobuf
             && !self.config.stamp.enabled;
         if fast {
-            if let Some(done) = fast::rewrite(self, input, now_unix_nano) {
-                splice_to(input, &done.scanned, &done.replaced, sink)?;
+            if let Some(written) = fast::rewrite_to(self, input, now_unix_nano, sink) {
                 return Ok(Written {
                     encoding: Encoding::Protobuf,
-                    counters: done.counters,
+                    counters: written?,
                     error: None,
                 });
             }
@@ -379,6 +378,14 @@ impl Processor {
             &mut call,
         );
         self.settle(changed, call)
+    }
+
+    /// A fast-path call's counters once its spans are applied, added to the processor's
+    /// (the fast path returns without [`Processor::finish`]).
+    fn finish_call(&mut self, changed: bool, call: Counters) -> Counters {
+        let outcome = self.settle(changed, call);
+        self.counters.add(&outcome.counters);
+        outcome.counters
     }
 
     /// A call's outcome once its spans are applied: the unchanged flag and the gauges.

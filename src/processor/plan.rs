@@ -91,14 +91,11 @@ pub(crate) fn plan(
     state.index.expire(now_secs);
     state.remap.expire(now_secs);
     let mut edits: Vec<SpanEdit> = spans.iter().map(|_| SpanEdit::default()).collect();
-    // Boxed: only spans that get a link have one, and a batch holds one slot per span.
-    let mut existing: Vec<Option<Box<Existing>>> = spans.iter().map(|_| None).collect();
     let mut batch = Batch {
         state,
         config,
         spans,
         edits: &mut edits,
-        existing: &mut existing,
         now_secs,
     };
     for (i, ev) in &evidence {
@@ -133,26 +130,24 @@ struct Batch<'a, 'b> {
     config: &'a Settings,
     spans: Spans<'a, 'b>,
     edits: &'a mut [SpanEdit],
-    existing: &'a mut [Option<Box<Existing>>],
     now_secs: u32,
 }
 
 impl Batch<'_, '_> {
+    /// Plans a link unless the span has an equivalent one, as it arrived or planned.
     fn add(&mut self, i: usize, planned: Planned) {
-        let (Some(edit), Some(existing), Some((_, span))) = (
-            self.edits.get_mut(i),
-            self.existing.get_mut(i),
-            self.spans.get(i),
-        ) else {
+        let (Some(edit), Some((_, span))) = (self.edits.get_mut(i), self.spans.get(i)) else {
             return;
         };
-        let existing = existing.get_or_insert_with(|| span.links.clone().unwrap_or_default());
-        if existing.note(&planned) {
-            // Exact growth: every planned link is held until the batch is applied, and
-            // most spans get one or two.
-            edit.links.reserve_exact(1);
-            edit.links.push(planned);
+        if span.links.as_ref().is_some_and(|e| e.has(&planned))
+            || edit.links.iter().any(|p| p.same_link(&planned))
+        {
+            return;
         }
+        // Exact growth: every planned link is held until the batch is applied, and most
+        // spans get one or two.
+        edit.links.reserve_exact(1);
+        edit.links.push(planned);
     }
 
     fn ids(&self, i: usize) -> Option<([u8; 16], [u8; 8])> {
