@@ -235,8 +235,8 @@ fn lengths(
     scan: &Scan<'_>,
     replacements: &Replacements,
     kept: &[(usize, &[Piece])],
-) -> (Vec<(usize, usize)>, Vec<(usize, usize)>) {
-    let mut scope_len: Vec<(usize, usize)> = Vec::new();
+) -> (Lengths, Lengths) {
+    let mut scope_len: Lengths = Vec::new();
     for (i, pieces) in kept {
         let Some(span) = scan.spans.get(*i) else {
             continue;
@@ -251,7 +251,7 @@ fn lengths(
             }
         }
     }
-    let mut resource_len: Vec<(usize, usize)> = Vec::new();
+    let mut resource_len: Lengths = Vec::new();
     for (s, new_payload) in &scope_len {
         let Some((r, frame)) = scan.scopes.get(*s) else {
             continue;
@@ -271,6 +271,9 @@ fn lengths(
     }
     (scope_len, resource_len)
 }
+
+/// New payload lengths of scopes or resources: `(index, length)` in increasing index.
+type Lengths = Vec<(usize, usize)>;
 
 /// The length `lengths` gives index `at`.
 fn find(lengths: &[(usize, usize)], at: usize) -> Option<usize> {
