@@ -366,6 +366,31 @@ mod tests {
     }
 
     #[test]
+    fn written_resource_by_resource_it_is_the_same_bytes() {
+        let mut input = request(&[&[&["a", "b"], &["c"]], &[&["d"]], &[&["e"]]]).encode_to_vec();
+        input.extend_from_slice(&[0x48, 0x02]); // an unknown top-level field at the end
+        let scanned = scan(&input, &NONE).unwrap_or_default();
+        let long = span(&"x".repeat(300));
+        let mut all = Replacements::default();
+        all.push_span(1, &long);
+        all.push_span(4, &Span::default());
+        let whole = splice(&input, &scanned, &all);
+        // Resource 0 (spans 0 to 2), resource 1 unchanged, resource 2 (span 4).
+        let mut out = Vec::new();
+        let mut part = Replacements::default();
+        part.push_span(1, &long);
+        let end = |r: usize| scanned.resources.get(r).map_or(0, |f| f.end);
+        let end0 = end(0);
+        let _ = splice_part(&input, &scanned, &part, 0..end0, &mut out);
+        part.clear();
+        part.push_span(4, &Span::default());
+        let end2 = end(2);
+        let _ = splice_part(&input, &scanned, &part, end0..end2, &mut out);
+        out.extend_from_slice(input.get(end2..).unwrap_or_default());
+        assert_eq!(out, whole);
+    }
+
+    #[test]
     fn untouched_bytes_are_kept_including_unknown_fields() {
         let mut input = request(&[&[&["a"]]]).encode_to_vec();
         // An unknown top-level field (tag 9, varint) before and after.
