@@ -4,9 +4,10 @@
 
 use super::adopt::Remap;
 use super::attrs;
-use super::edits::{EventEdit, SpanEdit, SpanRef};
+use super::edits::{SpanEdit, SpanRef};
 use super::links;
 use super::Counters;
+use crate::config::EventOutput;
 use crate::settings::Settings;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -23,9 +24,9 @@ pub(crate) fn apply(
     for (r, edit) in refs.iter().zip(edits) {
         let span = req
             .resource_spans
-            .get_mut(r.rs)
-            .and_then(|x| x.scope_spans.get_mut(r.ss))
-            .and_then(|x| x.spans.get_mut(r.sp));
+            .get_mut(at(r.rs))
+            .and_then(|x| x.scope_spans.get_mut(at(r.ss)))
+            .and_then(|x| x.spans.get_mut(at(r.sp)));
         let Some(span) = span else { continue };
         if apply_span(span, r, edit, remap, config, counters) {
             counters.spans_changed += 1;
@@ -78,8 +79,8 @@ pub(crate) fn apply_span(
         if p.follows_adoption() {
             p.trace = remap.current(p.trace);
         }
-        push_new(&mut rules, p.rule.to_string());
-        if let Some(h) = p.hash.take() {
+        push_new(&mut rules, p.rule().to_string());
+        if let Some(h) = p.hash() {
             push_new(&mut hashes, h.to_hex());
         }
         if let Some(m) = p.match_name() {
@@ -93,10 +94,14 @@ pub(crate) fn apply_span(
     changed |= attrs::merge_strings(a, attrs::RULES, &rules);
     changed |= attrs::merge_strings(a, attrs::POINTER_HASHES, &hashes);
     changed |= attrs::merge_strings(a, attrs::MATCHES, &matches);
-    match edit.event {
-        EventEdit::None => {}
-        EventEdit::Remove => changed |= attrs::remove(a, &config.attributes.event),
-        EventEdit::Truncate(n) => changed |= attrs::truncate_str(a, &config.attributes.event, n),
+    let event = &config.attributes.event;
+    match config.event_attribute.output {
+        _ if !edit.event => {}
+        EventOutput::Keep => {}
+        EventOutput::Remove => changed |= attrs::remove(a, event),
+        EventOutput::Truncate => {
+            changed |= attrs::truncate_str(a, event, config.event_truncate_bytes)
+        }
     }
     if let Some(route) = edit.route {
         changed |= attrs::set_str(a, &config.attributes.route, &route);
@@ -112,4 +117,9 @@ fn push_new(v: &mut Vec<String>, s: String) {
     if !v.contains(&s) {
         v.push(s);
     }
+}
+
+/// A position as an index (saturating where `usize` is narrower, so it finds nothing).
+fn at(n: u32) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }

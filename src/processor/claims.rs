@@ -45,7 +45,7 @@ pub struct SpanEvidence {
     /// (context objects in their `_datadog` carriers), one per state span.
     pub states: Vec<StateClaim>,
     /// Messages in the consumer's trigger (records of SQS, SNS, EventBridge, Kinesis).
-    pub messages: usize,
+    pub messages: u32,
     /// The span carries the event attribute (removed or truncated on output).
     pub has_event: bool,
     /// An earlier relink pass linked this span: its adoption was decided then. Deciding

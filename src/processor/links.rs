@@ -39,10 +39,6 @@ pub struct Planned {
     pub trace: [u8; 16],
     pub span: [u8; 8],
     says: Says,
-    /// The rule named in the span's `relink.rules` once the link is added.
-    pub rule: &'static str,
-    /// The Datadog pointer hash named in `relink.pointer.hashes`, for pointer rules.
-    pub hash: Option<Key>,
 }
 
 /// A planned link's attributes (and W3C fields).
@@ -60,6 +56,7 @@ enum Says {
     Adopted,
     /// Context and Step Functions state links, built when planned (they are few).
     Built {
+        rule: Rule,
         attributes: Vec<KeyValue>,
         trace_state: String,
         flags: u32,
@@ -99,12 +96,29 @@ impl Planned {
             trace,
             span,
             says: Says::Built {
+                rule,
                 attributes,
                 trace_state,
                 flags,
             },
-            rule: rule.name(),
-            hash: None,
+        }
+    }
+
+    /// The rule named in the span's `relink.rules` once the link is added.
+    pub fn rule(&self) -> &'static str {
+        match &self.says {
+            Says::Pointer { rule, .. } | Says::Built { rule, .. } => rule.name(),
+            Says::Direct { claim, .. } => claim.rule.name(),
+            Says::Adopted => Rule::Adoption.name(),
+        }
+    }
+
+    /// The Datadog pointer hash named in `relink.pointer.hashes`, for pointer rules.
+    pub fn hash(&self) -> Option<Key> {
+        match &self.says {
+            Says::Pointer { key, .. } => Some(*key),
+            Says::Direct { claim, .. } => claim.rule.is_pointer().then_some(claim.key),
+            Says::Adopted | Says::Built { .. } => None,
         }
     }
 
@@ -161,6 +175,7 @@ impl Planned {
                 attributes,
                 trace_state,
                 flags,
+                ..
             } => (attributes, trace_state, flags),
         };
         Link {
@@ -286,8 +301,6 @@ pub fn pointer(claim: &Claim, dir: Dir) -> Planned {
             dir,
             key: claim.key,
         },
-        rule: claim.rule.name(),
-        hash: Some(claim.key),
     }
 }
 
@@ -300,8 +313,6 @@ pub fn direct(claim: &Claim, peer: Peer, trace: [u8; 16], span: [u8; 8]) -> Plan
             claim: claim.clone(),
             peer,
         },
-        rule: claim.rule.name(),
-        hash: claim.rule.is_pointer().then_some(claim.key),
     }
 }
 
@@ -344,8 +355,6 @@ pub fn adopted_from(original_trace: [u8; 16], span: [u8; 8]) -> Planned {
         trace: original_trace,
         span,
         says: Says::Adopted,
-        rule: Rule::Adoption.name(),
-        hash: None,
     }
 }
 

@@ -11,14 +11,13 @@
 //!    entries, adoption;
 //! 4. event attribute edits and route stamps.
 
-use super::edits::{EventEdit, Seen, SpanEdit, SpanRef, Spans};
+use super::edits::{Seen, SpanEdit, SpanRef, Spans};
 use super::evidence::{self, SpanEvidence};
 use super::index::{Hit, Side};
 use super::key::{Claim, Match};
 use super::links::{self, Dir, Existing, Peer, Planned};
 use super::view::SpanView;
 use super::{stamp, stepfn, Counters, State};
-use crate::config::EventOutput;
 use crate::event::Trigger;
 use crate::otlp::ExportTraceServiceRequest;
 use crate::settings::Settings;
@@ -98,25 +97,32 @@ pub(crate) fn plan(
         edits: &mut edits,
         now_secs,
     };
-    for (i, ev) in &evidence {
+    // Stamp mode reads the claims again to route; otherwise a span's claims are dropped
+    // as soon as their pass is done, so a large batch does not hold every span's claims
+    // and every planned link at once.
+    let keep_claims = config.stamp.enabled;
+    for (i, ev) in &mut evidence {
         if !ev.producer.is_empty() {
             batch.producer(*i, ev);
         }
+        if !keep_claims {
+            ev.producer = Vec::new();
+        }
     }
-    for (i, ev) in &evidence {
+    for (i, ev) in &mut evidence {
         let consumes = !ev.consumer.is_empty() || !ev.contexts.is_empty() || !ev.states.is_empty();
         if consumes && batch.consumer(*i, ev) {
             counters.traces_adopted += 1;
         }
+        if !keep_claims {
+            ev.consumer = Vec::new();
+            ev.contexts = Vec::new();
+            ev.states = Vec::new();
+        }
     }
-    let event_edit = match config.event_attribute.output {
-        EventOutput::Remove => EventEdit::Remove,
-        EventOutput::Keep => EventEdit::None,
-        EventOutput::Truncate => EventEdit::Truncate(config.event_truncate_bytes),
-    };
     for (i, ev) in &evidence {
-        if let Some(edit) = edits.get_mut(*i).filter(|_| ev.has_event) {
-            edit.event = event_edit;
+        if let Some(edit) = edits.get_mut(*i) {
+            edit.event = ev.has_event;
         }
     }
     if config.stamp.enabled {

@@ -78,7 +78,7 @@ pub(crate) fn plan_routes(
             continue;
         };
         let route = routes.entry(trace).or_insert_with(|| hex::encode(trace));
-        edit.route = Some(route.clone());
+        edit.route = Some(route.as_str().into());
     }
 }
 

@@ -48,7 +48,7 @@ pub(crate) fn consumer_claims(
         }
         if let Some(rule) = msg_rule {
             if depth == 0 {
-                ev.messages += 1;
+                ev.messages = ev.messages.saturating_add(1);
             }
             if let Some(id) = item.id.as_deref().filter(|id| !id.is_empty()) {
                 if config.direct_links.message_ids {
