@@ -68,29 +68,8 @@ pub(super) fn rewrite<'a>(
     input: &'a [u8],
     now_unix_nano: u64,
 ) -> Option<Rewritten<'a>> {
-    let Planned {
-        scanned,
-        spans,
-        edits,
-        mut call,
-    } = plan_request(p, input, now_unix_nano)?;
-    let touched = stand_in::touched(&p.config);
-    let mut replaced = Replacements::default();
-    for (i, (((r, _), s), edit)) in spans.iter().zip(&scanned.spans).zip(edits).enumerate() {
-        if apply(
-            p,
-            input,
-            (s, r),
-            edit,
-            &touched,
-            &mut call,
-            &mut replaced,
-            i,
-        ) {
-            call.spans_changed += 1;
-        }
-    }
-    let counters = p.finish_call(!replaced.is_empty(), call);
+    let planned = plan_request(p, input, now_unix_nano)?;
+    let (scanned, replaced, counters) = apply_all(p, input, planned, |_, _, _| {});
     Some(Rewritten {
         scanned,
         replaced,
@@ -109,46 +88,62 @@ pub(super) fn rewrite_to<S: Sink>(
     now_unix_nano: u64,
     sink: &mut S,
 ) -> Option<Result<Counters, S::Error>> {
+    let planned = plan_request(p, input, now_unix_nano)?;
+    let (mut written, mut cursor) = (Ok(()), 0);
+    let (_, _, counters) = apply_all(p, input, planned, |scanned, replaced, resource| {
+        if written.is_ok() {
+            let end = scanned.resources.get(resource).map_or(cursor, |f| f.end);
+            written = splice_part(input, scanned, replaced, cursor..end, sink);
+            cursor = end;
+        }
+        replaced.clear();
+    });
+    if written.is_ok() {
+        written = sink.put(input.get(cursor..).unwrap_or_default());
+    }
+    Some(written.map(|()| counters))
+}
+
+/// Applies every span's edit (step 3), collecting the changed spans; after the last span
+/// of a resource with changed spans, `resource_done` gets the replacements so far (and may
+/// write and clear them). Returns the scan, the replacements left and the call's counters,
+/// already added to the processor's.
+fn apply_all<'a>(
+    p: &mut Processor,
+    input: &[u8],
+    planned: Planned<'a>,
+    mut resource_done: impl FnMut(&Scan<'a>, &mut Replacements, usize),
+) -> (Scan<'a>, Replacements, Counters) {
     let Planned {
         scanned,
         spans,
         edits,
         mut call,
-    } = plan_request(p, input, now_unix_nano)?;
+    } = planned;
     let touched = stand_in::touched(&p.config);
     let mut replaced = Replacements::default();
-    let (mut written, mut cursor, mut changed) = (Ok(()), 0, false);
-    let spans = spans.iter().zip(&scanned.spans).zip(edits).enumerate();
-    let mut spans = spans.peekable();
-    while let Some((i, (((r, _), s), edit))) = spans.next() {
-        if apply(
-            p,
-            input,
-            (s, r),
-            edit,
-            &touched,
-            &mut call,
-            &mut replaced,
-            i,
-        ) {
+    let mut changed = false;
+    let mut all = spans
+        .iter()
+        .zip(&scanned.spans)
+        .zip(edits)
+        .enumerate()
+        .peekable();
+    while let Some((i, (((r, _), s), edit))) = all.next() {
+        let span = (s, r);
+        if apply(p, input, span, edit, &touched, &mut call, &mut replaced, i) {
             call.spans_changed += 1;
             changed = true;
         }
-        let last_of_resource = spans
+        let last_of_resource = all
             .peek()
             .is_none_or(|(_, ((_, next), _))| next.resource != s.resource);
-        if last_of_resource && !replaced.is_empty() && written.is_ok() {
-            let end = scanned.resources.get(s.resource).map_or(cursor, |f| f.end);
-            written = splice_part(input, &scanned, &replaced, cursor..end, sink);
-            cursor = end;
-            replaced.clear();
+        if last_of_resource && !replaced.is_empty() {
+            resource_done(&scanned, &mut replaced, s.resource);
         }
     }
-    if written.is_ok() {
-        written = sink.put(input.get(cursor..).unwrap_or_default());
-    }
     let counters = p.finish_call(changed, call);
-    Some(written.map(|()| counters))
+    (scanned, replaced, counters)
 }
 
 /// A request planned by the fast path: the processor's state already holds it.
