@@ -54,21 +54,18 @@ impl GuestProcessor for Processor {
         encoding: Encoding,
         now_unix_nano: u64,
     ) -> Result<Vec<u8>, Error> {
-        let encoding = match encoding {
-            Encoding::Auto => otlp::detect(&otlp),
-            Encoding::Protobuf => otlp::Encoding::Protobuf,
-            Encoding::Json => otlp::Encoding::Json,
-        };
-        let mut core = self.core.try_borrow_mut().map_err(|_| busy())?;
-        let processed = core.process_traces_as(&otlp, encoding, now_unix_nano);
-        if let Some(error) = processed.error {
-            return Err(decode_error(&error));
-        }
-        match processed.output {
-            Cow::Owned(bytes) => Ok(bytes),
-            // Unchanged: hand the input back without copying it.
-            Cow::Borrowed(_) => Ok(otlp),
-        }
+        // Unchanged: hand the input back without copying it.
+        let changed = self.traces(&otlp, encoding, now_unix_nano)?;
+        Ok(changed.unwrap_or(otlp))
+    }
+
+    fn process_traces_changed(
+        &self,
+        otlp: Vec<u8>,
+        encoding: Encoding,
+        now_unix_nano: u64,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        self.traces(&otlp, encoding, now_unix_nano)
     }
 
     fn process_event(
@@ -107,6 +104,31 @@ impl GuestProcessor for Processor {
         match self.core.try_borrow() {
             Ok(core) => flatten(core.counters()),
             Err(_) => Vec::new(),
+        }
+    }
+}
+
+impl Processor {
+    /// The output when relink changed the request, `None` when it did not.
+    fn traces(
+        &self,
+        otlp: &[u8],
+        encoding: Encoding,
+        now_unix_nano: u64,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let encoding = match encoding {
+            Encoding::Auto => otlp::detect(otlp),
+            Encoding::Protobuf => otlp::Encoding::Protobuf,
+            Encoding::Json => otlp::Encoding::Json,
+        };
+        let mut core = self.core.try_borrow_mut().map_err(|_| busy())?;
+        let processed = core.process_traces_as(otlp, encoding, now_unix_nano);
+        if let Some(error) = processed.error {
+            return Err(decode_error(&error));
+        }
+        match processed.output {
+            Cow::Owned(bytes) => Ok(Some(bytes)),
+            Cow::Borrowed(_) => Ok(None),
         }
     }
 }

@@ -48,7 +48,8 @@ class Relink:
         instance = linker.instantiate(self.store, component)
         iface = instance.get_export_index(self.store, INTERFACE)
         self.funcs = {}
-        for name in ["create", "process-traces", "process-event", "process-log", "counters"]:
+        names = ["create", "process-traces", "process-traces-changed", "process-event", "process-log", "counters"]
+        for name in names:
             prefix = "[static]" if name == "create" else "[method]"
             index = instance.get_export_index(self.store, f"{prefix}processor.{name}", iface)
             self.funcs[name] = instance.get_func(self.store, index)
@@ -127,6 +128,43 @@ def test_golden_case(name):
     # Allocation sizes differ between wasm32 and the native build the golden file records.
     counters.pop("index.memory_bytes", None)
     assert counters == flatten(summary["counters"])
+
+
+@pytest.mark.parametrize("name", MANIFEST["cases"])
+def test_process_traces_changed_is_process_traces_without_the_unchanged_copy(name):
+    """Two processors replay the case side by side: `process-traces-changed` gives `none`
+    exactly when `process-traces` hands the input back, and otherwise the same bytes."""
+    case = GOLDEN / name
+    relink = Relink()
+    config = (case / "config.json").read_text()
+    whole, _ = ok_or_error(relink.call("create", config))
+    changed, _ = ok_or_error(relink.call("create", config))
+    seen = set()
+    for n, path, is_event in batches(case):
+        data = path.read_bytes()
+        now = BASE_NOW + n * 1_000_000_000
+        if is_event:
+            for processor in (whole, changed):
+                _, error = ok_or_error(relink.call("process-event", processor, data, None, now))
+                assert error is None, error
+            continue
+        out, error = ok_or_error(relink.call("process-traces", whole, data, "auto", now))
+        delta, delta_error = ok_or_error(relink.call("process-traces-changed", changed, data, "auto", now))
+        if error is not None:
+            assert delta_error is not None and delta_error.tag == error.tag, f"{name} input-{n}"
+            continue
+        assert delta_error is None, delta_error
+        if out == data:
+            assert delta is None, f"{name} input-{n}: unchanged, so none"
+            seen.add("none")
+        else:
+            assert delta == out, f"{name} input-{n}"
+            seen.add("changed")
+    # The cases that must show each outcome (a case that changes nothing is fine too).
+    if name == "serverless-demo":
+        assert "changed" in seen
+    if name == "pass-through":
+        assert seen == {"none"}
 
 
 @pytest.mark.parametrize("case", MANIFEST["config_errors"], ids=lambda c: c["config"])

@@ -202,6 +202,29 @@ impl Relinker {
         self.settle(result)
     }
 
+    /// Runs one OTLP export request through the processor: the output when relink changed
+    /// it, `None` when the caller is to forward its input (not copied out of the guest).
+    pub fn process_traces_changed(
+        &mut self,
+        otlp: &[u8],
+        encoding: Encoding,
+        now_unix_nano: u64,
+    ) -> Result<Option<Vec<u8>>, CallError> {
+        let live = &mut self.live;
+        let result = live
+            .bindings
+            .relink_processor_relinker()
+            .processor()
+            .call_process_traces_changed(
+                &mut live.store,
+                live.processor,
+                otlp,
+                encoding,
+                now_unix_nano,
+            );
+        self.settle(result)
+    }
+
     /// Spans (OTLP/JSON) for one raw AWS payload (see `process-event` in the WIT).
     pub fn process_event(
         &mut self,
@@ -258,12 +281,12 @@ impl Relinker {
         self.restarts
     }
 
-    fn settle(
+    fn settle<T>(
         &mut self,
-        result: wasmtime::Result<Result<Vec<u8>, ComponentError>>,
-    ) -> Result<Vec<u8>, CallError> {
+        result: wasmtime::Result<Result<T, ComponentError>>,
+    ) -> Result<T, CallError> {
         match result {
-            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Ok(out)) => Ok(out),
             Ok(Err(error)) => Err(CallError::Component(error)),
             Err(trap) => Err(self.restart(trap)),
         }

@@ -89,7 +89,9 @@ impl Pipeline {
         self.metrics.count(Event::RequestBytes(body.len() as u64));
 
         let (relinked, warning) = match self.relink(&body, encoding) {
-            Ok(out) => (out, String::new()),
+            Ok(Some(out)) => (out, String::new()),
+            // Nothing to relink: forward the body as it came (as inflated).
+            Ok(None) => (body, String::new()),
             Err(CallError::Component(ComponentError::Decode(m))) => {
                 return Reply::status(400, encoding, &m)
             }
@@ -155,7 +157,7 @@ impl Pipeline {
     }
 
     /// The component call: the lock is held for this alone.
-    fn relink(&self, body: &[u8], encoding: Encoding) -> Result<Vec<u8>, CallError> {
+    fn relink(&self, body: &[u8], encoding: Encoding) -> Result<Option<Vec<u8>>, CallError> {
         let wit_encoding = match encoding {
             Encoding::Protobuf => component::Encoding::Protobuf,
             Encoding::Json => component::Encoding::Json,
@@ -164,7 +166,7 @@ impl Pipeline {
             .relinker
             .lock()
             .map_err(|_| CallError::Trap("component lock poisoned".to_string()))?;
-        relinker.process_traces(body, wit_encoding, now_unix_nano())
+        relinker.process_traces_changed(body, wit_encoding, now_unix_nano())
     }
 }
 
