@@ -1,9 +1,9 @@
 //! What a span proves: the data it wrote (producer claims), the data that triggered it
 //! (consumer claims), and the trace contexts its trigger's messages carried.
 //!
-//! Evidence is read without changing anything, so this step stays separable from the
-//! rewrite (a wire-format scanner can later produce the same [`SpanEvidence`] without
-//! decoding whole requests). Sources:
+//! Evidence is read without changing anything, from a `SpanView`: the protobuf fast path
+//! reads it straight from a span's bytes, the full path from the decoded span, and both
+//! give the same [`SpanEvidence`]. Sources:
 //! - AWS SDK client spans (`rpc.system=aws-api`), see [`super::sdk`];
 //! - the trigger event a Lambda invocation span carries as JSON in `attributes.event`,
 //!   see [`super::trigger`] (a Step Functions context object in it names the state that
@@ -21,10 +21,10 @@ use crate::settings::Settings;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use std::collections::HashSet;
 
-/// The span attributes [`of_span`] reads evidence from, each with the string value it
+/// The span attributes [`of_view`] reads evidence from, each with the string value it
 /// must have (`None`: any value), and the link attribute every Datadog pointer link has.
-/// A span with none of them proves nothing: the protobuf fast path decodes only the spans
-/// that have one, so an evidence source added to [`of_span`] adds its attribute here.
+/// A span with none of them proves nothing: the protobuf fast path reads only the spans
+/// that have one, so an evidence source added to [`of_view`] adds its attribute here.
 pub(crate) fn span_keys(config: &Settings) -> [(&str, Option<&str>); 3] {
     [
         ("rpc.system", Some("aws-api")),

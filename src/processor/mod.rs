@@ -6,8 +6,9 @@
 //! - [`key`]: join keys (Datadog pointer hashes, namespaced ids) and rules.
 //! - [`index`]: the bounded pointer index behind direct links.
 //! - `plan`, `apply`, [`links`], [`adopt`], `stamp`: deciding and writing the changes.
-//! - `fast`: binary protobuf without a full decode: scan for evidence, decode and rewrite
-//!   only the spans that change, splice them into the input bytes.
+//! - `fast`: binary protobuf without a decode: scan for evidence, read it from the flagged
+//!   spans' bytes (`view`), write the edits into the bytes of the spans that change
+//!   (`stand_in`) and splice them into the input.
 //! - [`stepfn`]: Step Functions joins (a Lambda under its state, an execution under its
 //!   StartExecution call).
 //! - `event`: the event entry point, [`Processor::process_event`], for raw inputs (Lambda
