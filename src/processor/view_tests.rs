@@ -4,6 +4,7 @@ use super::*;
 use crate::processor::attrs::kv;
 use opentelemetry_proto::tonic::common::v1::ArrayValue;
 use opentelemetry_proto::tonic::trace::v1::Status;
+use proptest::arbitrary::Arbitrary;
 use prost::Message;
 
 fn attribute(key: &str, value: Value) -> KeyValue {
@@ -97,4 +98,36 @@ fn unknown_fields_are_skipped_as_prost_skips_them() {
     let mut bytes = span.encode_to_vec();
     bytes.extend_from_slice(&[0xa8, 0x06, 1]); // field 101, varint
     assert_eq!(SpanView::read(&bytes), Some(SpanView::of(&span)));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, ..Default::default() })]
+
+    /// Bytes changed at random: whenever prost decodes the span and the view reads it, the
+    /// two agree (and reading never panics). The fast path only reads spans its scanner
+    /// validated, so this is stricter than it needs: any span at all.
+    #[test]
+    fn read_agrees_with_prost_on_changed_bytes(
+        flips in proptest::collection::vec(
+            (proptest::sample::Index::arbitrary(), proptest::prop_oneof![0u8..=0x7f, 0u8..=255]),
+            1..4,
+        ),
+        cut in proptest::option::weighted(0.2, proptest::sample::Index::arbitrary()),
+    ) {
+        let mut bytes = rich_span().encode_to_vec();
+        for (at, byte) in &flips {
+            let i = at.index(bytes.len());
+            if let Some(b) = bytes.get_mut(i) {
+                *b = *byte;
+            }
+        }
+        if let Some(cut) = cut {
+            bytes.truncate(cut.index(bytes.len() + 1));
+        }
+        let read = SpanView::read(&bytes);
+        if let (Some(read), Ok(decoded)) = (read, Span::decode(bytes.as_slice())) {
+            // A string prost accepted is UTF-8, so the view's unchecked bytes are too.
+            proptest::prop_assert_eq!(read, SpanView::of(&decoded));
+        }
+    }
 }
