@@ -30,12 +30,12 @@ build_component() {
   cargo rustc --profile wasm --target wasm32-wasip2 -p relink-component --lib --crate-type cdylib --quiet
   mkdir -p dist
   cp "${CARGO_TARGET_DIR:-target}/wasm32-wasip2/wasm/relink_component.wasm" dist/relink.wasm
-  # wasm-opt -O2 on the core module inside: 1.05 -> 0.94 MiB at the same speed in wasmtime
-  # (-O3 is 8 KB smaller and slower on batches with nothing to relink; benches/RESULTS.md,
-  # "Component"). Binaryen reads no components, so optimize.py takes the module out and
-  # puts it back.
+  # wasm-opt -Oz on the core module inside: 1.16 -> 0.98 MiB at the speed of the module as
+  # built. -O2 and -O3 make wasmtime's code slower (batches with nothing to relink: 1.5x
+  # native as built or with -Os/-Oz, 1.9x with -O2/-O3; benches/RESULTS.md, "Component").
+  # Binaryen reads no components, so optimize.py takes the module out and puts it back.
   python3 host-examples/component/optimize.py \
-    host-examples/component/tests/node_modules/binaryen/bin/wasm-opt dist/relink.wasm -O2
+    host-examples/component/tests/node_modules/binaryen/bin/wasm-opt dist/relink.wasm -Oz
   local bytes; bytes=$(wc -c <dist/relink.wasm)
   echo "dist/relink.wasm: ${bytes} bytes ($((bytes / 1024)) KiB)"
 }

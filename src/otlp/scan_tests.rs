@@ -293,6 +293,17 @@ fn the_plain_attribute_shortcut_reads_what_the_field_loop_reads() {
         vec![0x0a, 0x81, 0x00, 0x12, 0x03, 0x0a, 0x01, b'v'],
         vec![0x0a, 0x01, b'k', 0x12, 0x03, 0x0a, 0x01, 0xff],
         vec![0x0a, 0x01, b'k', 0x12, 0x02, 0x18, 0x80],
+        // Key and string are checked as one run of bytes when both are ASCII: each
+        // side non-ASCII or invalid alone.
+        kv("é", string("v")).encode_to_vec(),
+        kv("k", string("0123456789abcdef-é")).encode_to_vec(),
+        vec![0x0a, 0x01, 0xff, 0x12, 0x03, 0x0a, 0x01, b'v'],
+        [
+            &[0x0a, 0x01, b'k', 0x12, 0x13, 0x0a, 0x11][..],
+            b"0123456789abcdef",
+            &[0xc3],
+        ]
+        .concat(),
     ];
     let mut shortcuts = 0;
     for (i, bytes) in encodings.iter().enumerate() {
@@ -315,5 +326,26 @@ fn the_plain_attribute_shortcut_reads_what_the_field_loop_reads() {
         }
         assert_eq!(walk.key_value(&field, 4), general, "{i}");
     }
-    assert_eq!(shortcuts, 5);
+    assert_eq!(shortcuts, 7);
+}
+
+#[test]
+fn the_ascii_check_sees_a_high_byte_at_every_position_of_every_length() {
+    for len in 0..48 {
+        let plain = vec![b'a'; len];
+        assert!(ascii(&plain), "{len} ASCII bytes");
+        assert_eq!(utf8(&plain), Some(()));
+        for at in 0..len {
+            let mut high = plain.clone();
+            high[at] = 0x80;
+            assert!(!ascii(&high), "a high byte at {at} of {len}");
+            // A lone continuation byte is not UTF-8; a two-byte sequence is.
+            assert_eq!(utf8(&high), None, "0x80 at {at} of {len}");
+            if at + 1 < len {
+                high[at] = 0xc3;
+                high[at + 1] = 0xa9;
+                assert_eq!(utf8(&high), Some(()), "é at {at} of {len}");
+            }
+        }
+    }
 }

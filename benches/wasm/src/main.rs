@@ -10,7 +10,8 @@
 //! ```sh
 //! cargo run --release --manifest-path benches/wasm/Cargo.toml -- dist/relink.wasm
 //! ```
-//! `ROUNDS` (default 15) sets the rounds per batch. benches/run.sh runs it when the
+//! `ROUNDS` (default 15) sets the rounds per batch; `ONLY` keeps the batches whose name
+//! contains it. benches/run.sh runs it when the
 //! component has been built.
 
 #[path = "../../support/batches.rs"]
@@ -47,6 +48,8 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(15);
+    // `ONLY=10k-spans-0pct` runs the batches whose name contains it (to profile one).
+    let only = std::env::var("ONLY").ok();
     let loaded = match LoadedComponent::load(&path) {
         Ok(l) => l,
         Err(e) => {
@@ -65,6 +68,10 @@ fn main() {
     );
     for spans in [1_000, 10_000] {
         for percent in [0, 10, 100] {
+            let name = format!("otlp-{}k-spans-{percent}pct", spans / 1000);
+            if only.as_deref().is_some_and(|o| !name.contains(o)) {
+                continue;
+            }
             let shape = Shape::realistic(spans, percent);
             let input =
                 batches::request(&shape, &mut Rng((spans * 1000 + percent) as u64)).encode_to_vec();
@@ -103,7 +110,6 @@ fn main() {
                 tw.push(t.elapsed());
             }
             let (n, w) = (median(tn), median(tw));
-            let name = format!("otlp-{}k-spans-{percent}pct", spans / 1000);
             println!(
                 "{name:<22}{:>12.3}{:>12.3}{:>13.2}x",
                 ms(n),
