@@ -349,3 +349,54 @@ fn the_ascii_check_sees_a_high_byte_at_every_position_of_every_length() {
         }
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 1024, ..Default::default() })]
+
+    /// A string attribute in the SDKs' encoding with any key and value bytes (mostly ASCII,
+    /// some high, some invalid UTF-8, lengths around the word and 16-byte boundaries): the
+    /// shortcut, the field loop and prost agree on whether it is valid, and on what it says.
+    #[test]
+    fn the_attribute_checks_agree_with_prost_on_any_string_bytes(
+        key in proptest::collection::vec(
+            proptest::prop_oneof![8 => 0x20u8..=0x7e, 1 => 0x80u8..=0xff, 1 => 0xc2u8..=0xf4],
+            0..40,
+        ),
+        value in proptest::collection::vec(
+            proptest::prop_oneof![8 => 0x20u8..=0x7e, 1 => 0x80u8..=0xff, 1 => 0xc2u8..=0xf4],
+            0..40,
+        ),
+    ) {
+        let Ok(value_len) = u8::try_from(value.len() + 2) else {
+            return Ok(());
+        };
+        let bytes = [
+            &[0x0a, key.len() as u8][..],
+            &key,
+            &[0x12, value_len, 0x0a, value.len() as u8],
+            &value,
+        ]
+        .concat();
+        let input = len_field(1, &bytes);
+        let walk = Walk {
+            input: &input,
+            interest: &INTEREST,
+            out: Scan::default(),
+        };
+        let mut fields = Fields::new(&input, 0, input.len()).map_err(|_| {
+            proptest::test_runner::TestCaseError::fail("no fields")
+        })?;
+        let Ok(Some(field)) = fields.next_field() else {
+            return Err(proptest::test_runner::TestCaseError::fail("no field"));
+        };
+        let decoded = KeyValue::decode(bytes.as_slice());
+        let general = walk.key_value_fields(&field, 4);
+        proptest::prop_assert_eq!(general.is_ok(), decoded.is_ok());
+        proptest::prop_assert_eq!(plain_attribute(&bytes).is_some(), decoded.is_ok());
+        proptest::prop_assert_eq!(walk.key_value(&field, 4), general);
+        if let Ok(decoded) = decoded {
+            proptest::prop_assert_eq!(Ok((key.as_slice(), Some(value.as_slice()))), general);
+            proptest::prop_assert_eq!(decoded.key.as_bytes(), key.as_slice());
+        }
+    }
+}
