@@ -2,7 +2,9 @@
 //! (p50, p99) at 1, 8 and 32 clients, with the sending queue in memory, with `--spool`,
 //! and with `--out` (queue in memory and a file), against a loopback upstream that answers
 //! 200 at once. Each client sends protobuf batches of 100 spans back to back; after each
-//! run the benchmark checks that the upstream received every acknowledged span.
+//! run the benchmark checks that the upstream received every acknowledged span, and reads
+//! the share of the run the relay spent inside the component (`component busy`, from
+//! `relink_relay_component_seconds_total`: near 100%, the one instance is the ceiling).
 //!
 //! `--spans N --evidence P` sends instead the benchmarks' generated batch
 //! (benches/support/batches.rs: N realistic spans, P% with evidence), and first prints the
@@ -80,8 +82,10 @@ fn main() {
     let component = root.join("dist/relink.wasm");
     let scratch = std::env::temp_dir().join(format!("relink-load-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&scratch);
-    println!("| output | clients | spans/s | p50 ms | p99 ms | requests | delivered |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| output | clients | spans/s | p50 ms | p99 ms | requests | delivered | component busy |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for (mode, key) in [
         ("memory queue", "memory"),
         ("spool", "spool"),
@@ -134,6 +138,7 @@ fn main() {
             while sink.spans.load(Ordering::Relaxed) < result.spans && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(20));
             }
+            let busy = component_seconds(&addr) / result.elapsed.as_secs_f64();
             let _ = child.kill();
             let _ = child.wait();
             let mut latencies = result.latencies;
@@ -144,7 +149,7 @@ fn main() {
                 latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
             };
             println!(
-                "| {mode} | {clients} | {:.0} | {:.2} | {:.2} | {} | {} |",
+                "| {mode} | {clients} | {:.0} | {:.2} | {:.2} | {} | {} | {:.0}% |",
                 result.spans as f64 / result.elapsed.as_secs_f64(),
                 pct(0.50),
                 pct(0.99),
@@ -154,10 +159,28 @@ fn main() {
                 } else {
                     "MISSING"
                 },
+                busy * 100.0,
             );
         }
     }
     let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// The relay's `relink_relay_component_seconds_total`: time inside the component, which
+/// every batch goes through one at a time (0 when it cannot be read).
+fn component_seconds(addr: &str) -> f64 {
+    let text = ureq::get(format!("http://{addr}/metrics"))
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_to_string().ok())
+        .unwrap_or_default();
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("relink_relay_component_seconds_total ")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0)
 }
 
 struct Run {

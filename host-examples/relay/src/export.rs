@@ -8,7 +8,7 @@
 //! and says so in the response's `partial_success.error_message`.
 
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use std::sync::Arc;
 
@@ -121,10 +121,7 @@ impl Pipeline {
                 Err(BodyError::BadGzip(m)) => return Reply::status(400, Encoding::Json, &m),
             };
         self.metrics.count(Event::RequestBytes(body.len() as u64));
-        let spans = match self.relinker.lock() {
-            Ok(mut relinker) => relinker.process_event(&body, None, now_unix_nano()),
-            Err(_) => Err(CallError::Trap("component lock poisoned".to_string())),
-        };
+        let spans = self.timed(|relinker| relinker.process_event(&body, None, now_unix_nano()));
         let spans = match spans {
             Ok(spans) => spans,
             Err(e) => return Reply::status(400, Encoding::Json, &format!("relink: {e}")),
@@ -162,11 +159,30 @@ impl Pipeline {
             Encoding::Protobuf => component::Encoding::Protobuf,
             Encoding::Json => component::Encoding::Json,
         };
+        self.timed(|relinker| relinker.process_traces_changed(body, wit_encoding, now_unix_nano()))
+    }
+
+    /// One call into the component under its lock, counting the wait for the lock and the
+    /// call's own time (`relink_relay_component_wait_seconds_total`,
+    /// `relink_relay_component_seconds_total`).
+    fn timed<T>(
+        &self,
+        call: impl FnOnce(&mut Relinker) -> Result<T, CallError>,
+    ) -> Result<T, CallError> {
+        let asked = Instant::now();
         let mut relinker = self
             .relinker
             .lock()
             .map_err(|_| CallError::Trap("component lock poisoned".to_string()))?;
-        relinker.process_traces_changed(body, wit_encoding, now_unix_nano())
+        let got = Instant::now();
+        let result = call(&mut relinker);
+        let busy = got.elapsed();
+        drop(relinker);
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.metrics
+            .count(Event::ComponentWait(nanos(got.duration_since(asked))));
+        self.metrics.count(Event::ComponentBusy(nanos(busy)));
+        result
     }
 }
 

@@ -37,6 +37,11 @@ pub struct RelayMetrics {
     /// gRPC answers by status name.
     grpc_responses: Mutex<BTreeMap<&'static str, u64>>,
     tls_handshake_failures: AtomicU64,
+    /// Nanoseconds inside component calls, and waiting for the component's lock: every
+    /// batch goes through the one instance, so a busy rate near one second per second is
+    /// the relay's ceiling.
+    component_busy_nanos: AtomicU64,
+    component_wait_nanos: AtomicU64,
 }
 
 /// One relay event worth counting.
@@ -65,6 +70,10 @@ pub enum Event {
     UpstreamPartial,
     /// Spans the upstream said it rejected in a partial success.
     UpstreamRejectedSpans(u64),
+    /// Nanoseconds a component call ran.
+    ComponentBusy(u64),
+    /// Nanoseconds a request waited for the component's lock.
+    ComponentWait(u64),
 }
 
 impl RelayMetrics {
@@ -90,6 +99,8 @@ impl RelayMetrics {
             Event::TlsHandshakeFailed => (&self.tls_handshake_failures, 1),
             Event::UpstreamPartial => (&self.upstream_partial, 1),
             Event::UpstreamRejectedSpans(n) => (&self.upstream_rejected_spans, n),
+            Event::ComponentBusy(n) => (&self.component_busy_nanos, n),
+            Event::ComponentWait(n) => (&self.component_wait_nanos, n),
         };
         cell.fetch_add(by, Ordering::Relaxed);
     }
@@ -213,6 +224,20 @@ impl RelayMetrics {
                 let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");
             }
         }
+        for (name, nanos) in [
+            (
+                "relink_relay_component_seconds_total",
+                &self.component_busy_nanos,
+            ),
+            (
+                "relink_relay_component_wait_seconds_total",
+                &self.component_wait_nanos,
+            ),
+        ] {
+            let nanos = nanos.load(Ordering::Relaxed);
+            let (s, ns) = (nanos / 1_000_000_000, nanos % 1_000_000_000);
+            let _ = writeln!(out, "# TYPE {name} counter\n{name} {s}.{ns:09}");
+        }
         for (name, value) in gauges {
             let _ = writeln!(out, "# TYPE {name} gauge\n{name} {value}");
         }
@@ -268,6 +293,9 @@ mod tests {
         metrics.dropped("upstream", "status_400");
         metrics.request("grpc");
         metrics.grpc_response("UNAVAILABLE");
+        metrics.count(Event::ComponentBusy(1_500_000_000));
+        metrics.count(Event::ComponentBusy(2_000_000));
+        metrics.count(Event::ComponentWait(7));
         let component = [
             Counter {
                 name: "links.pointer".into(),
@@ -321,6 +349,10 @@ relink_relay_dropped_total{output=\"upstream\",reason=\"status_400\"} 1
 relink_relay_requests_total{protocol=\"grpc\"} 1
 # TYPE relink_relay_grpc_responses_total counter
 relink_relay_grpc_responses_total{grpc_code=\"UNAVAILABLE\"} 1
+# TYPE relink_relay_component_seconds_total counter
+relink_relay_component_seconds_total 1.502000000
+# TYPE relink_relay_component_wait_seconds_total counter
+relink_relay_component_wait_seconds_total 0.000000007
 # TYPE relink_relay_queue_bytes gauge
 relink_relay_queue_bytes 5
 # TYPE relink_links_pointer_total counter

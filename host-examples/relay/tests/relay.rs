@@ -508,6 +508,14 @@ fn metrics_show_the_components_counters() {
             "missing `{line}` in\n{text}"
         );
     }
+    // Time in the component and waiting for it: seconds, the first above zero.
+    let seconds = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no `{name}` in\n{text}"))
+    };
+    assert!(seconds("relink_relay_component_seconds_total") > 0.0);
+    assert!(seconds("relink_relay_component_wait_seconds_total") >= 0.0);
 }
 
 #[test]
