@@ -324,8 +324,9 @@ fn count_spans(request: &[u8]) -> Option<u64> {
     ) -> Option<()> {
         let mut fields = Fields::new(data, start, end).ok()?;
         while let Some(field) = fields.next_field().ok()? {
-            if let (true, Value::Len { start, end }) = (field.tag == tag, field.value) {
-                f(start, end)?;
+            match field.value {
+                Value::Len { start, end } if field.tag == tag => f(start, end)?,
+                _ => {}
             }
         }
         Some(())
