@@ -150,6 +150,10 @@ fn check_with_events(
     let mut streamed = processor(config);
     let mut decoding = processor(config);
     decoding.set_edit_span_bytes(false);
+    // A fifth processor is given each request's evidence as `reader` read it ahead
+    // (`prepare_traces`), and must return exactly the fast path's bytes and counters.
+    let mut prepared = processor(config);
+    let reader = processor(config);
     for (n, (input, event)) in batches.iter().enumerate() {
         let now = NOW + n as u64 * 1_000_000_000;
         if *event {
@@ -165,6 +169,7 @@ fn check_with_events(
             }
             let _ = streamed.process_event(input, &ctx, now);
             let _ = decoding.process_event(input, &ctx, now);
+            let _ = prepared.process_event(input, &ctx, now);
             continue;
         }
         let a = fast.process_traces(input, now);
@@ -179,9 +184,18 @@ fn check_with_events(
         )?;
         let what = format!("{config} batch {n}");
         same_edits(&what, input, &a, &decoding.process_traces(input, now))?;
+        same_as_prepared(&what, &mut prepared, &reader, input, now, &a)?;
         let (once_a, once_b) = (a.output.into_owned(), b.output.into_owned());
         let again_a = fast.process_traces(&once_a, now);
         let again_c = decoding.process_traces(&once_a, now);
+        same_as_prepared(
+            &format!("{what} again"),
+            &mut prepared,
+            &reader,
+            &once_a,
+            now,
+            &again_a,
+        )?;
         same_edits(&format!("{what} again"), &once_a, &again_a, &again_c)?;
         same_as_written(
             &format!("{config} batch {n} again"),
@@ -207,6 +221,7 @@ fn check_with_events(
     if fast.counters() != full.counters()
         || streamed.counters() != fast.counters()
         || decoding.counters() != fast.counters()
+        || prepared.counters() != fast.counters()
     {
         return Err(format!("{config}: cumulative counters differ"));
     }
@@ -235,6 +250,34 @@ fn same_edits(
     if !same {
         return Err(format!(
             "{what}: editing bytes and decoding wrote other spans"
+        ));
+    }
+    Ok(())
+}
+
+/// `process_traces_prepared` with the evidence another processor read ahead returns what
+/// `process_traces` returned: the same bytes, counters and error. Preparing changes nothing
+/// in the processor that prepares.
+fn same_as_prepared(
+    what: &str,
+    p: &mut Processor,
+    reader: &Processor,
+    input: &[u8],
+    now: u64,
+    want: &Processed<'_>,
+) -> Result<(), String> {
+    let ahead = reader.prepare_traces(input, None);
+    if *reader.counters() != relink::processor::Counters::default() {
+        return Err(format!("{what}: preparing changed the reader's counters"));
+    }
+    let encoding = relink::otlp::detect(input);
+    let got = p.process_traces_prepared(input, encoding, ahead.as_deref().unwrap_or_default(), now);
+    if got.output != want.output || got.counters != want.counters || got.error != want.error {
+        return Err(format!(
+            "{what}: prepared ({}) returned {:?}, process_traces {:?}",
+            ahead.is_some(),
+            got.counters,
+            want.counters
         ));
     }
     Ok(())

@@ -39,6 +39,22 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// Whether the frame is, in `input`, a length-delimited field `tag` whose payload ends
+    /// at `end`: what a frame from a scan of these bytes is. For frames carried from a
+    /// scan made elsewhere.
+    pub fn is_field_in(&self, input: &[u8], tag: u32) -> bool {
+        let mut at = self.start;
+        let key = read_varint(input, &mut at);
+        let after_key = at;
+        let len = read_varint(input, &mut at);
+        let payload = self.end.checked_sub(self.payload).map(|n| n as u64);
+        key == Ok(u64::from(tag) << 3 | 2)
+            && after_key == self.len_at
+            && at == self.payload
+            && self.end <= input.len()
+            && len.ok() == payload
+    }
+
     fn of(field: &Field) -> Option<Frame> {
         match field.value {
             Value::Len { start, end } => Some(Frame {

@@ -23,24 +23,42 @@
 
 use super::edits::{Seen, SpanEdit, SpanRef};
 use super::links::Existing;
+use super::prepared::{self, Carried, Prepared};
 use super::stand_in::{self, StandIn};
 use super::view::SpanView;
 use super::{apply, evidence, plan, Counters, Processed, Processor};
 use crate::otlp::scan::{self, Interest, Scan, ScannedSpan};
 use crate::otlp::splice::{splice, splice_part, Replacements, Sink};
 use crate::otlp::Encoding;
+use crate::settings::Settings;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use std::borrow::Cow;
 
+/// Scans a request and reads its evidence without touching the processor's state (see
+/// `prepared`); `None` when the scanner refuses the request.
+pub(super) fn prepare(p: &Processor, input: &[u8]) -> Option<Vec<u8>> {
+    let scanned = scan_request(&p.config, input)?;
+    let mut flagged = Vec::new();
+    for (i, s) in scanned.spans.iter().enumerate() {
+        if s.interesting {
+            let read = read_span(&p.config, input, s)?;
+            flagged.push((i, Some(read).filter(prepared::carries)));
+        }
+    }
+    Some(prepared::encode(input, &scanned, &flagged))
+}
+
 /// Processes a binary protobuf request, or returns `None` (with the processor untouched)
-/// when the full path must do it.
+/// when the full path must do it. `prepared`: the scan and evidence another processor read
+/// ahead (`prepare`), used where they fit the request; the same output and counters.
 pub(super) fn process<'a>(
     p: &mut Processor,
     input: &'a [u8],
     now_unix_nano: u64,
+    prepared: Option<Prepared<'_>>,
 ) -> Option<Processed<'a>> {
-    let done = rewrite(p, input, now_unix_nano)?;
+    let done = rewrite(p, input, now_unix_nano, prepared)?;
     let output = if done.replaced.is_empty() {
         Cow::Borrowed(input)
     } else {
@@ -67,8 +85,9 @@ pub(super) fn rewrite<'a>(
     p: &mut Processor,
     input: &'a [u8],
     now_unix_nano: u64,
+    prepared: Option<Prepared<'_>>,
 ) -> Option<Rewritten<'a>> {
-    let planned = plan_request(p, input, now_unix_nano)?;
+    let planned = plan_request(p, input, now_unix_nano, prepared)?;
     let (scanned, replaced, counters) = apply_all(p, input, planned, |_, _, _| {});
     Some(Rewritten {
         scanned,
@@ -88,7 +107,7 @@ pub(super) fn rewrite_to<S: Sink>(
     now_unix_nano: u64,
     sink: &mut S,
 ) -> Option<Result<Counters, S::Error>> {
-    let planned = plan_request(p, input, now_unix_nano)?;
+    let planned = plan_request(p, input, now_unix_nano, None)?;
     let (mut written, mut cursor) = (Ok(()), 0);
     let (_, _, counters) = apply_all(p, input, planned, |scanned, replaced, resource| {
         if written.is_ok() {
@@ -154,33 +173,43 @@ struct Planned<'a> {
     call: Counters,
 }
 
-/// Scans, reads evidence and plans (steps 1 and 2 of the module docs).
-fn plan_request<'a>(p: &mut Processor, input: &'a [u8], now_unix_nano: u64) -> Option<Planned<'a>> {
-    let span_attributes = evidence::span_keys(&p.config);
-    let interest = Interest {
-        span_attributes: &span_attributes,
-        link_attributes: evidence::LINK_KEYS,
+/// Scans, reads evidence and plans (steps 1 and 2 of the module docs). Evidence read
+/// ahead for this request (`prepared`) is used instead of reading those spans again, when
+/// its spans are the scan's.
+fn plan_request<'a>(
+    p: &mut Processor,
+    input: &'a [u8],
+    now_unix_nano: u64,
+    prepared: Option<Prepared<'_>>,
+) -> Option<Planned<'a>> {
+    // The carried scan when its frames are this request's, else a scan of it; the carried
+    // evidence when its spans are the ones the scan flags.
+    let carried = prepared.and_then(|pr| Some((pr.scan(input)?, pr.flagged)));
+    let (scanned, carried) = match carried {
+        Some((scanned, flagged)) => (scanned, Some(flagged)),
+        None => (scan_request(&p.config, input)?, None),
     };
-    let scanned = scan::scan(input, &interest).ok()?;
-    // Each flagged span's evidence, read from its bytes (decoded only when the view
-    // cannot vouch for a plain read); planning keeps its links, nothing else of it.
     let flagged = scanned.spans.iter().filter(|s| s.interesting).count();
+    let mut carried = carried
+        .filter(|ahead| {
+            ahead.len() == flagged
+                && ahead
+                    .iter()
+                    .all(|(i, _)| scanned.spans.get(*i).is_some_and(|s| s.interesting))
+        })
+        .map(|ahead| ahead.into_iter());
     let mut evidence = Vec::with_capacity(flagged);
     let mut spans: Vec<(SpanRef, Seen)> = Vec::with_capacity(scanned.spans.len());
     for (i, s) in scanned.spans.iter().enumerate() {
         let mut seen = Seen::default();
         if s.interesting {
-            let bytes = payload(input, s)?;
-            let decoded;
-            let view = match SpanView::read(bytes) {
-                Some(view) => view,
-                None => {
-                    decoded = Span::decode(bytes).ok()?;
-                    SpanView::of(&decoded)
-                }
+            let ahead = carried.as_mut().and_then(|c| c.next()).and_then(|(_, c)| c);
+            let (ev, links) = match ahead {
+                Some(read) => read,
+                None => read_span(&p.config, input, s)?,
             };
-            evidence.push((i, evidence::of_view(&view, &p.config)));
-            seen.links = Existing::of(&view.links).map(Box::new);
+            evidence.push((i, ev));
+            seen.links = links.map(Box::new);
         }
         spans.push((span_ref((i, s)), seen));
     }
@@ -193,7 +222,7 @@ fn plan_request<'a>(p: &mut Processor, input: &'a [u8], now_unix_nano: u64) -> O
         spans_out: n,
         ..Counters::default()
     };
-    let now_secs = u32::try_from(now_unix_nano / 1_000_000_000).unwrap_or(u32::MAX);
+    let now_secs = now_secs(now_unix_nano);
     let edits = plan::plan(
         &mut p.state,
         &p.config,
@@ -244,6 +273,35 @@ fn apply(
         }
     }
     false
+}
+
+/// Scans a request, flagging every span with an attribute or link evidence reads.
+fn scan_request<'a>(config: &Settings, input: &'a [u8]) -> Option<Scan<'a>> {
+    let span_attributes = evidence::span_keys(config);
+    let interest = Interest {
+        span_attributes: &span_attributes,
+        link_attributes: evidence::LINK_KEYS,
+    };
+    scan::scan(input, &interest).ok()
+}
+
+/// A flagged span's evidence and existing links, read from its bytes (decoded only when
+/// the view cannot vouch for a plain read); planning keeps its links, nothing else of it.
+fn read_span(config: &Settings, input: &[u8], s: &ScannedSpan<'_>) -> Option<Carried> {
+    let bytes = payload(input, s)?;
+    let decoded;
+    let view = match SpanView::read(bytes) {
+        Some(view) => view,
+        None => {
+            decoded = Span::decode(bytes).ok()?;
+            SpanView::of(&decoded)
+        }
+    };
+    Some((evidence::of_view(&view, config), Existing::of(&view.links)))
+}
+
+fn now_secs(now_unix_nano: u64) -> u32 {
+    u32::try_from(now_unix_nano / 1_000_000_000).unwrap_or(u32::MAX)
 }
 
 /// The span's ids, at the scan's position (resource, scope and span counted over the whole

@@ -223,7 +223,7 @@ impl Peer {
 
 /// The links a span has, as targets and pointer hashes: a short list (spans have a few
 /// links), one per span that has or gets a link while its batch is planned.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Existing(Vec<LinkId>);
 
 /// What makes two links the same: a pointer link's hash and direction, any other link's

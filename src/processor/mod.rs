@@ -53,6 +53,7 @@ pub mod index;
 pub mod key;
 pub mod links;
 mod plan;
+mod prepared;
 mod sdk;
 mod stamp;
 mod stand_in;
@@ -178,12 +179,7 @@ impl Processor {
         now_unix_nano: u64,
         sink: &mut S,
     ) -> Result<Written, S::Error> {
-        // The conditions `process_body` takes the fast path on, for an input as it arrived.
-        let fast = input.len() <= self.config.bounds.request_bytes
-            && !otlp::is_gzip(input)
-            && otlp::detect(input) == Encoding::Protobuf
-            && !self.config.stamp.enabled;
-        if fast {
+        if self.fast_path_takes(input, None) {
             if let Some(written) = fast::rewrite_to(self, input, now_unix_nano, sink) {
                 return Ok(Written {
                     encoding: Encoding::Protobuf,
@@ -199,6 +195,49 @@ impl Processor {
             counters: processed.counters,
             error: processed.error,
         })
+    }
+
+    /// Whether `process_body` takes the fast path on `input` as it arrived (not gzip).
+    fn fast_path_takes(&self, input: &[u8], encoding: Option<Encoding>) -> bool {
+        input.len() <= self.config.bounds.request_bytes
+            && !otlp::is_gzip(input)
+            && encoding.unwrap_or_else(|| otlp::detect(input)) == Encoding::Protobuf
+            && !self.config.stamp.enabled
+    }
+
+    /// Reads the evidence of a binary protobuf request without changing the processor (its
+    /// index, remap table and counters stay as they are), as bytes for
+    /// [`Processor::process_traces_prepared`] on a processor built from the same
+    /// configuration: the part of relinking that can run beside the processor that holds
+    /// the state. `None` when the request does not take the fast path (another encoding,
+    /// gzip, over `limits.max_request_bytes`, stamp mode, a request the scanner refuses):
+    /// process it without preparing.
+    pub fn prepare_traces(&self, input: &[u8], encoding: Option<Encoding>) -> Option<Vec<u8>> {
+        if !self.fast_path_takes(input, encoding) {
+            return None;
+        }
+        fast::prepare(self, input)
+    }
+
+    /// [`Processor::process_traces_as`] with the evidence [`Processor::prepare_traces`] read
+    /// from these same bytes: the same output, counters and state, without reading the
+    /// evidence again. Prepared bytes that are not `prepare_traces`' output for this input
+    /// are ignored (the evidence is read here).
+    pub fn process_traces_prepared<'a>(
+        &mut self,
+        input: &'a [u8],
+        encoding: Encoding,
+        prepared: &[u8],
+        now_unix_nano: u64,
+    ) -> Processed<'a> {
+        if self.fast_path_takes(input, Some(encoding)) {
+            if let Some(prepared) = prepared::Prepared::decode(prepared) {
+                if let Some(done) = fast::process(self, input, now_unix_nano, Some(prepared)) {
+                    return done;
+                }
+            }
+        }
+        self.process_traces_as(input, encoding, now_unix_nano)
     }
 
     /// Processes a request in a known encoding (e.g. from `Content-Type`); the output is in
@@ -229,6 +268,7 @@ impl Processor {
         self.process_body(input, Some(encoding), now_unix_nano, false)
     }
 
+    #[inline(never)]
     fn process_body<'a>(
         &mut self,
         input: &'a [u8],
@@ -270,7 +310,7 @@ impl Processor {
         };
         let encoding = encoding.unwrap_or_else(|| otlp::detect(body));
         if fast_path && encoding == Encoding::Protobuf && !self.config.stamp.enabled {
-            if let Some(done) = fast::process(self, body, now_unix_nano) {
+            if let Some(done) = fast::process(self, body, now_unix_nano, None) {
                 // Unchanged is the input as it arrived; a changed body is gzip again when
                 // the input was.
                 let output = match done.output {

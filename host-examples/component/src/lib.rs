@@ -68,6 +68,24 @@ impl GuestProcessor for Processor {
         self.traces(&otlp, encoding, now_unix_nano)
     }
 
+    fn prepare_traces(&self, otlp: Vec<u8>, encoding: Encoding) -> Option<Vec<u8>> {
+        let encoding = core_encoding(encoding, &otlp);
+        let core = self.core.try_borrow().ok()?;
+        core.prepare_traces(&otlp, Some(encoding))
+    }
+
+    fn process_traces_prepared(
+        &self,
+        otlp: Vec<u8>,
+        encoding: Encoding,
+        prepared: Vec<u8>,
+        now_unix_nano: u64,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let encoding = core_encoding(encoding, &otlp);
+        let mut core = self.core.try_borrow_mut().map_err(|_| busy())?;
+        changed(core.process_traces_prepared(&otlp, encoding, &prepared, now_unix_nano))
+    }
+
     fn process_event(
         &self,
         event_json: Vec<u8>,
@@ -116,20 +134,28 @@ impl Processor {
         encoding: Encoding,
         now_unix_nano: u64,
     ) -> Result<Option<Vec<u8>>, Error> {
-        let encoding = match encoding {
-            Encoding::Auto => otlp::detect(otlp),
-            Encoding::Protobuf => otlp::Encoding::Protobuf,
-            Encoding::Json => otlp::Encoding::Json,
-        };
+        let encoding = core_encoding(encoding, otlp);
         let mut core = self.core.try_borrow_mut().map_err(|_| busy())?;
-        let processed = core.process_traces_as(otlp, encoding, now_unix_nano);
-        if let Some(error) = processed.error {
-            return Err(decode_error(&error));
-        }
-        match processed.output {
-            Cow::Owned(bytes) => Ok(Some(bytes)),
-            Cow::Borrowed(_) => Ok(None),
-        }
+        changed(core.process_traces_as(otlp, encoding, now_unix_nano))
+    }
+}
+
+fn core_encoding(encoding: Encoding, otlp: &[u8]) -> otlp::Encoding {
+    match encoding {
+        Encoding::Auto => otlp::detect(otlp),
+        Encoding::Protobuf => otlp::Encoding::Protobuf,
+        Encoding::Json => otlp::Encoding::Json,
+    }
+}
+
+/// The output when relink changed the request, `None` when it did not.
+fn changed(processed: ::relink::Processed<'_>) -> Result<Option<Vec<u8>>, Error> {
+    if let Some(error) = processed.error {
+        return Err(decode_error(&error));
+    }
+    match processed.output {
+        Cow::Owned(bytes) => Ok(Some(bytes)),
+        Cow::Borrowed(_) => Ok(None),
     }
 }
 

@@ -3,14 +3,16 @@
 //! and with `--out` (queue in memory and a file), against a loopback upstream that answers
 //! 200 at once. Each client sends protobuf batches of 100 spans back to back; after each
 //! run the benchmark checks that the upstream received every acknowledged span, and reads
-//! the share of the run the relay spent inside the component (`component busy`, from
-//! `relink_relay_component_seconds_total`: near 100%, the one instance is the ceiling).
+//! the share of the run the relay spent inside the component instance that holds the state
+//! (`component busy`, from `relink_relay_component_seconds_total`: near 100%, that instance
+//! is the ceiling) and the share of requests whose evidence a reader read ahead
+//! (`read ahead`, `relink_relay_prepared_total`).
 //!
 //! `--spans N --evidence P` sends instead the benchmarks' generated batch
 //! (benches/support/batches.rs: N realistic spans, P% with evidence), and first prints the
 //! core's own spans/s on that batch (`Processor::process_traces`, one thread, native), the
 //! figure the relay is compared with. `--clients 8` and `--modes memory,spool,out` pick the
-//! runs.
+//! runs; `--readers N` and `--workers N` are passed to the relay.
 //!
 //! ```sh
 //! cargo build --release -p relink-relay && host-examples/component/build.sh
@@ -88,9 +90,9 @@ fn main() {
     let scratch = std::env::temp_dir().join(format!("relink-load-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&scratch);
     println!(
-        "| output | clients | spans/s | p50 ms | p99 ms | requests | delivered | component busy |"
+        "| output | clients | spans/s | p50 ms | p99 ms | requests | delivered | component busy | read ahead |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (mode, key) in [
         ("memory queue", "memory"),
         ("spool", "spool"),
@@ -110,6 +112,11 @@ fn main() {
                 .arg("--component")
                 .arg(&component)
                 .args(["--upstream", &format!("http://127.0.0.1:{}", sink.port)]);
+            for flag in ["--readers", "--workers"] {
+                if let Some(n) = value(flag) {
+                    command.args([flag, &n]);
+                }
+            }
             match mode {
                 "spool" => {
                     command.arg("--spool").arg(run.join("spool"));
@@ -143,7 +150,11 @@ fn main() {
             while sink.spans.load(Ordering::Relaxed) < result.spans && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(20));
             }
-            let busy = component_seconds(&addr) / result.elapsed.as_secs_f64();
+            let metrics = relay_metrics(&addr);
+            let busy = metric(&metrics, "relink_relay_component_seconds_total")
+                / result.elapsed.as_secs_f64();
+            let ahead = metric(&metrics, "relink_relay_prepared_total")
+                / (result.latencies.len() as f64).max(1.0);
             let _ = child.kill();
             let _ = child.wait();
             let mut latencies = result.latencies;
@@ -154,7 +165,7 @@ fn main() {
                 latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
             };
             println!(
-                "| {mode} | {clients} | {:.0} | {:.2} | {:.2} | {} | {} | {:.0}% |",
+                "| {mode} | {clients} | {:.0} | {:.2} | {:.2} | {} | {} | {:.0}% | {:.0}% |",
                 result.spans as f64 / result.elapsed.as_secs_f64(),
                 pct(0.50),
                 pct(0.99),
@@ -165,26 +176,28 @@ fn main() {
                     "MISSING"
                 },
                 busy * 100.0,
+                ahead * 100.0,
             );
         }
     }
     let _ = std::fs::remove_dir_all(&scratch);
 }
 
-/// The relay's `relink_relay_component_seconds_total`: time inside the component, which
-/// every batch goes through one at a time (0 when it cannot be read).
-fn component_seconds(addr: &str) -> f64 {
-    let text = ureq::get(format!("http://{addr}/metrics"))
+/// The relay's `/metrics` text (empty when it cannot be read).
+fn relay_metrics(addr: &str) -> String {
+    ureq::get(format!("http://{addr}/metrics"))
         .call()
         .ok()
         .and_then(|mut r| r.body_mut().read_to_string().ok())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// One unlabelled metric's value (0 when absent): `relink_relay_component_seconds_total`,
+/// time inside the instance that holds the state, which plans and applies every batch one
+/// at a time; `relink_relay_prepared_total`, requests a reader read ahead.
+fn metric(text: &str, name: &str) -> f64 {
     text.lines()
-        .find_map(|l| {
-            l.strip_prefix("relink_relay_component_seconds_total ")?
-                .parse()
-                .ok()
-        })
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or(0.0)
 }
 

@@ -1,7 +1,9 @@
 //! Differential replay: every file under the given folders (the fuzz corpora the native
 //! targets grew, the golden inputs, the malformed corpus) through the shipped component in
 //! wasmtime and through the native core side by side, on all three entry points:
-//! `process-traces` (encoding detected), `process-event` and `process-log`. Any trap or any
+//! `process-traces` (encoding detected), `process-event` and `process-log`, and
+//! `process-traces-prepared` on a second processor given what a reader in a third instance
+//! read ahead (`prepare-traces`), as the relay's readers do. Any trap or any
 //! difference (output bytes, error text) is a failure. libFuzzer cannot see inside the
 //! guest, so this is how the component entry is exercised with what the fuzzers found;
 //! wasm-only failures (a smaller stack, 32-bit sizes) would show here and nowhere else.
@@ -168,6 +170,16 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+    // The relay's split: a reader in its own instance, and a processor given its results,
+    // whose state follows the native one as the first processor's does.
+    let started_pair = (loaded.processor(CONFIG), loaded.processor(CONFIG));
+    let (mut reader, mut owner) = match started_pair {
+        (Ok(reader), Ok(owner)) => (reader, owner),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut inputs = Vec::new();
     for dir in &dirs {
         files(dir, &mut inputs);
@@ -206,26 +218,37 @@ fn main() -> ExitCode {
                 )
             }
         };
-        let traces = differ(component.process_traces(input, Encoding::Auto, NOW), {
+        let (traces, prepared) = {
             let processed = native.process_traces(input, NOW);
-            match processed.error {
-                None => Ok(processed.output.into_owned()),
-                Some(e) => Err(e),
-            }
-        });
+            let want = || match &processed.error {
+                None => Ok(processed.output.to_vec()),
+                Some(e) => Err(e.clone()),
+            };
+            let ahead = reader.prepare_traces(input, Encoding::Auto);
+            let given = owner
+                .process_traces_prepared(input, Encoding::Auto, &ahead.unwrap_or_default(), NOW)
+                .map(|changed| changed.unwrap_or_else(|| input.to_vec()));
+            (
+                differ(component.process_traces(input, Encoding::Auto, NOW), want()),
+                differ(given, want()),
+            )
+        };
         let event = differ(
             component.process_event(input, None, NOW),
             native
                 .process_event(input, &EventContext::default(), NOW)
                 .map(|r| relink::otlp::encode_json(&r)),
         );
+        // Events are indexed too: the processor given read-ahead results sees them as well.
+        let _ = owner.process_event(input, None, NOW);
         let native_log = logs
             .enrich_bytes(input)
             .map(|out| out.map_or_else(|| input.to_vec(), String::into_bytes));
         let log = differ(component.process_log(input), native_log);
-        calls += 3;
+        calls += 5;
         for (entry, problem) in [
             ("process-traces", traces),
+            ("process-traces-prepared", prepared),
             ("process-event", event),
             ("process-log", log),
         ] {
@@ -248,7 +271,7 @@ fn main() -> ExitCode {
         corpus.len(),
         calls as f64 / secs.max(1e-9),
         component_path.display(),
-        component.restarts(),
+        component.restarts() + reader.restarts() + owner.restarts(),
         failures.len()
     );
     for failure in failures.iter().take(20) {

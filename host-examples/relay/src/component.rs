@@ -225,6 +225,45 @@ impl Relinker {
         self.settle(result)
     }
 
+    /// Reads a request's evidence without changing the processor (see `prepare-traces` in
+    /// the WIT), for [`Relinker::process_traces_prepared`] on another instance. `None` when
+    /// the request cannot be prepared, or when the component trapped (it is instantiated
+    /// afresh; the owner then reads the evidence itself).
+    pub fn prepare_traces(&mut self, otlp: &[u8], encoding: Encoding) -> Option<Vec<u8>> {
+        let live = &mut self.live;
+        let result = live
+            .bindings
+            .relink_processor_relinker()
+            .processor()
+            .call_prepare_traces(&mut live.store, live.processor, otlp, encoding);
+        self.settle(result.map(Ok)).ok().flatten()
+    }
+
+    /// [`Relinker::process_traces_changed`] given what [`Relinker::prepare_traces`] read
+    /// from these same bytes: the same result, without reading the evidence again.
+    pub fn process_traces_prepared(
+        &mut self,
+        otlp: &[u8],
+        encoding: Encoding,
+        prepared: &[u8],
+        now_unix_nano: u64,
+    ) -> Result<Option<Vec<u8>>, CallError> {
+        let live = &mut self.live;
+        let result = live
+            .bindings
+            .relink_processor_relinker()
+            .processor()
+            .call_process_traces_prepared(
+                &mut live.store,
+                live.processor,
+                otlp,
+                encoding,
+                prepared,
+                now_unix_nano,
+            );
+        self.settle(result)
+    }
+
     /// Spans (OTLP/JSON) for one raw AWS payload (see `process-event` in the WIT).
     pub fn process_event(
         &mut self,

@@ -7,7 +7,7 @@
 //! failure (a limit, a trap) forwards the input unchanged, because relink never loses data,
 //! and says so in the response's `partial_success.error_message`.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant, SystemTime};
 
 use std::sync::Arc;
@@ -50,7 +50,11 @@ impl Reply {
 
 /// What the handler needs, shared by every worker.
 pub struct Pipeline {
+    /// The instance that holds the pipeline's state (index, remap table, counters).
     pub relinker: Mutex<Relinker>,
+    /// Instances that read a request's evidence ahead while `relinker` is busy, so that it
+    /// only plans and applies (`prepare-traces`); they hold no state. Empty: none.
+    pub readers: Vec<Mutex<Relinker>>,
     pub outputs: Outputs,
     pub metrics: Arc<RelayMetrics>,
     pub max_body: usize,
@@ -153,13 +157,45 @@ impl Pipeline {
         }
     }
 
-    /// The component call: the lock is held for this alone.
+    /// The component call: the lock is held for this alone. When the instance holding the
+    /// state is busy, a free reader reads the request's evidence meanwhile, and the
+    /// instance is handed what it read (the same result, in less of its time).
     fn relink(&self, body: &[u8], encoding: Encoding) -> Result<Option<Vec<u8>>, CallError> {
         let wit_encoding = match encoding {
             Encoding::Protobuf => component::Encoding::Protobuf,
             Encoding::Json => component::Encoding::Json,
         };
-        self.timed(|relinker| relinker.process_traces_changed(body, wit_encoding, now_unix_nano()))
+        let asked = Instant::now();
+        let prepared = match self.relinker.try_lock() {
+            Ok(relinker) => {
+                return self.run(asked, relinker, |relinker| {
+                    relinker.process_traces_changed(body, wit_encoding, now_unix_nano())
+                })
+            }
+            Err(TryLockError::Poisoned(_)) => return Err(poisoned()),
+            Err(TryLockError::WouldBlock) if encoding == Encoding::Protobuf => {
+                self.prepare(body, wit_encoding)
+            }
+            Err(TryLockError::WouldBlock) => None,
+        };
+        self.timed(|relinker| match &prepared {
+            Some(prepared) => {
+                relinker.process_traces_prepared(body, wit_encoding, prepared, now_unix_nano())
+            }
+            None => relinker.process_traces_changed(body, wit_encoding, now_unix_nano()),
+        })
+    }
+
+    /// The request's evidence, read on the first free reader; `None` when every reader is
+    /// busy or the request cannot be prepared.
+    fn prepare(&self, body: &[u8], encoding: component::Encoding) -> Option<Vec<u8>> {
+        let mut reader = self.readers.iter().find_map(|r| r.try_lock().ok())?;
+        let started = Instant::now();
+        let prepared = reader.prepare_traces(body, encoding);
+        drop(reader);
+        self.metrics
+            .count(Event::Prepared(nanos(started.elapsed())));
+        prepared
     }
 
     /// One call into the component under its lock, counting the wait for the lock and the
@@ -170,20 +206,34 @@ impl Pipeline {
         call: impl FnOnce(&mut Relinker) -> Result<T, CallError>,
     ) -> Result<T, CallError> {
         let asked = Instant::now();
-        let mut relinker = self
-            .relinker
-            .lock()
-            .map_err(|_| CallError::Trap("component lock poisoned".to_string()))?;
+        let relinker = self.relinker.lock().map_err(|_| poisoned())?;
+        self.run(asked, relinker, call)
+    }
+
+    /// [`Pipeline::timed`] once the lock, asked for at `asked`, is held.
+    fn run<T>(
+        &self,
+        asked: Instant,
+        mut relinker: MutexGuard<'_, Relinker>,
+        call: impl FnOnce(&mut Relinker) -> Result<T, CallError>,
+    ) -> Result<T, CallError> {
         let got = Instant::now();
         let result = call(&mut relinker);
         let busy = got.elapsed();
         drop(relinker);
-        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         self.metrics
             .count(Event::ComponentWait(nanos(got.duration_since(asked))));
         self.metrics.count(Event::ComponentBusy(nanos(busy)));
         result
     }
+}
+
+fn poisoned() -> CallError {
+    CallError::Trap("component lock poisoned".to_string())
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn now_unix_nano() -> u64 {

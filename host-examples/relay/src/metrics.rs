@@ -38,10 +38,14 @@ pub struct RelayMetrics {
     grpc_responses: Mutex<BTreeMap<&'static str, u64>>,
     tls_handshake_failures: AtomicU64,
     /// Nanoseconds inside component calls, and waiting for the component's lock: every
-    /// batch goes through the one instance, so a busy rate near one second per second is
-    /// the relay's ceiling.
+    /// batch is planned and applied by the one instance that holds the state, so a busy
+    /// rate near one second per second is the relay's ceiling.
     component_busy_nanos: AtomicU64,
     component_wait_nanos: AtomicU64,
+    /// Reading evidence ahead on the other instances (`--readers`) while the one holding
+    /// the state was busy: requests, and the instances' time.
+    prepared: AtomicU64,
+    prepare_nanos: AtomicU64,
 }
 
 /// One relay event worth counting.
@@ -74,6 +78,8 @@ pub enum Event {
     ComponentBusy(u64),
     /// Nanoseconds a request waited for the component's lock.
     ComponentWait(u64),
+    /// A request's evidence was read ahead on a reader instance, in this many nanoseconds.
+    Prepared(u64),
 }
 
 impl RelayMetrics {
@@ -101,6 +107,10 @@ impl RelayMetrics {
             Event::UpstreamRejectedSpans(n) => (&self.upstream_rejected_spans, n),
             Event::ComponentBusy(n) => (&self.component_busy_nanos, n),
             Event::ComponentWait(n) => (&self.component_wait_nanos, n),
+            Event::Prepared(n) => {
+                self.prepared.fetch_add(1, Ordering::Relaxed);
+                (&self.prepare_nanos, n)
+            }
         };
         cell.fetch_add(by, Ordering::Relaxed);
     }
@@ -140,7 +150,7 @@ impl RelayMetrics {
     }
 
     /// The relay's counters as `(prometheus name, value)`, responses excluded.
-    fn scalars(&self, restarts: u64) -> [(&'static str, u64); 14] {
+    fn scalars(&self, restarts: u64) -> [(&'static str, u64); 15] {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         [
             ("relink_relay_request_bytes_total", get(&self.request_bytes)),
@@ -175,6 +185,7 @@ impl RelayMetrics {
                 "relink_relay_upstream_rejected_spans_total",
                 get(&self.upstream_rejected_spans),
             ),
+            ("relink_relay_prepared_total", get(&self.prepared)),
         ]
     }
 
@@ -233,6 +244,7 @@ impl RelayMetrics {
                 "relink_relay_component_wait_seconds_total",
                 &self.component_wait_nanos,
             ),
+            ("relink_relay_prepare_seconds_total", &self.prepare_nanos),
         ] {
             let nanos = nanos.load(Ordering::Relaxed);
             let (s, ns) = (nanos / 1_000_000_000, nanos % 1_000_000_000);
@@ -296,6 +308,7 @@ mod tests {
         metrics.count(Event::ComponentBusy(1_500_000_000));
         metrics.count(Event::ComponentBusy(2_000_000));
         metrics.count(Event::ComponentWait(7));
+        metrics.count(Event::Prepared(250_000_000));
         let component = [
             Counter {
                 name: "links.pointer".into(),
@@ -341,6 +354,8 @@ relink_relay_tls_handshake_failures_total 0
 relink_relay_upstream_partial_success_total 0
 # TYPE relink_relay_upstream_rejected_spans_total counter
 relink_relay_upstream_rejected_spans_total 0
+# TYPE relink_relay_prepared_total counter
+relink_relay_prepared_total 1
 # TYPE relink_relay_refused_total counter
 relink_relay_refused_total{reason=\"queue_full\"} 1
 # TYPE relink_relay_dropped_total counter
@@ -353,6 +368,8 @@ relink_relay_grpc_responses_total{grpc_code=\"UNAVAILABLE\"} 1
 relink_relay_component_seconds_total 1.502000000
 # TYPE relink_relay_component_wait_seconds_total counter
 relink_relay_component_wait_seconds_total 0.000000007
+# TYPE relink_relay_prepare_seconds_total counter
+relink_relay_prepare_seconds_total 0.250000000
 # TYPE relink_relay_queue_bytes gauge
 relink_relay_queue_bytes 5
 # TYPE relink_links_pointer_total counter

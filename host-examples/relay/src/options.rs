@@ -13,7 +13,8 @@ use crate::upstream_config::{resolve, UpstreamConfig, UpstreamFlags, DEFAULT_TIM
 pub const USAGE: &str =
     "usage: relink serve [--relay-config FILE] [--listen ADDR] [--component FILE]
                     [--config FILE] [--upstream URL] [--out FILE] [--max-body BYTES]
-                    [--workers N] [--log-interval SECONDS] [--playground DIR]
+                    [--workers N] [--readers N] [--log-interval SECONDS]
+                    [--playground DIR]
                     [upstream, delivery, admission, shutdown and receiver flags below]
 
   --relay-config FILE   the relay's own settings as JSON: {\"flag-name\": value, ...} with
@@ -24,7 +25,10 @@ pub const USAGE: &str =
   --config FILE         relink configuration JSON (default: the built-in defaults, `{}`)
   --out FILE            append each relinked request to FILE as one OTLP/JSON line
   --max-body BYTES      largest accepted body, before and after gzip (default 16777216)
-  --workers N           requests inflated and relinked at once (default 2)
+  --workers N           requests inflated and relinked at once (default 3)
+  --readers N           extra component instances that read a request's evidence while
+                        the one holding the state is busy (default 1; 0 = none; at most
+                        --workers - 1 are used)
   --log-interval SECS   print the counters every SECS seconds on stderr; 0 = never (default 60)
   --playground DIR      also serve the browser playground (dist/web) at GET /
 
@@ -239,6 +243,8 @@ pub struct ServeOptions {
     pub out: Option<PathBuf>,
     pub max_body: usize,
     pub workers: usize,
+    /// Component instances that read evidence ahead (`prepare-traces`).
+    pub readers: usize,
     /// `None`: no periodic log line.
     pub log_interval: Option<Duration>,
     /// The built playground folder to serve at `GET /`; `None`: not served.
@@ -257,9 +263,13 @@ impl Default for ServeOptions {
             upstream: None,
             out: None,
             max_body: 16 * 1024 * 1024,
-            // The component call is serial; two workers overlap one request's inflation
-            // with another's relinking, and each costs up to 3 x --max-body of memory.
-            workers: 2,
+            // Three workers: one request planned and applied by the instance holding the
+            // state, one whose evidence the reader reads meanwhile, one being inflated and
+            // decoded (on 2 cores, 1k-span batches with evidence on 10% of the spans: 45%
+            // of the core's spans/s with 2 workers and no reader, 65% so; benches/RESULTS.md).
+            // Each worker costs up to 3 x --max-body of memory.
+            workers: 3,
+            readers: 1,
             log_interval: Some(Duration::from_secs(60)),
             playground: None,
             delivery: Delivery::default(),
@@ -318,6 +328,11 @@ impl ServeOptions {
                 "--playground" => options.playground = Some(PathBuf::from(value)),
                 "--max-body" => options.max_body = positive(flag, &value)?,
                 "--workers" => options.workers = positive(flag, &value)?,
+                "--readers" => {
+                    options.readers = value.parse().map_err(|_| {
+                        format!("--readers: `{value}` is not a number of instances")
+                    })?;
+                }
                 "--log-interval" => {
                     let secs: u64 = value.parse().map_err(|_| {
                         format!("--log-interval: `{value}` is not a number of seconds")
@@ -429,7 +444,8 @@ mod tests {
         assert_eq!(parse(&[]), Ok(ServeOptions::default()));
         let parsed = parse(&words(
             "--listen 0.0.0.0:9000 --component c.wasm --config r.json --upstream http://h:4318/ \
-             --out o.jsonl --max-body=1024 --workers 2 --log-interval 0 --playground dist/web",
+             --out o.jsonl --max-body=1024 --workers 2 --readers 0 --log-interval 0 \
+             --playground dist/web",
         ));
         assert_eq!(
             parsed,
@@ -441,6 +457,7 @@ mod tests {
                 out: Some(PathBuf::from("o.jsonl")),
                 max_body: 1024,
                 workers: 2,
+                readers: 0,
                 log_interval: None,
                 playground: Some(PathBuf::from("dist/web")),
                 ..ServeOptions::default()

@@ -7,8 +7,9 @@
 //!
 //! Concurrency: connections and body reads are async; each export then runs on a blocking
 //! thread (at most `--workers` at once) because inflation and the component call are
-//! synchronous. Only the component call takes the lock around the single [`Relinker`], so
-//! state persists across requests. Delivery runs on its own threads ([`crate::sender`],
+//! synchronous. Only the component call takes the lock around the [`Relinker`] that holds
+//! the state, so state persists across requests; while it is busy, a request's evidence
+//! is read on one of `--readers` other instances (`Pipeline::relink`). Delivery runs on its own threads ([`crate::sender`],
 //! [`crate::outfile`]) from byte-bounded queues, so clients are answered at queue speed.
 
 use std::fmt;
@@ -22,7 +23,7 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::admission::Admission;
 use crate::auth::BearerToken;
-use crate::component::{LoadError, Relinker};
+use crate::component::{LoadError, LoadedComponent, Relinker};
 use crate::connections::{Connections, Endpoint, Protocol};
 use crate::delivery::{Leftover, Outputs};
 use crate::export::Pipeline;
@@ -84,15 +85,22 @@ impl Relay {
                 ServeError::input(format!("--config {}: cannot read: {e}", path.display()))
             })?,
         };
-        let relinker = Relinker::load(&options.component, &config_json).map_err(|e| {
-            match (e, &options.config) {
-                (LoadError::Config(problems), Some(path)) => ServeError::input(format!(
-                    "--config {}: {}",
-                    path.display(),
-                    problems.join("; ")
-                )),
-                (other, _) => ServeError::input(other.to_string()),
-            }
+        let loaded = LoadedComponent::load(&options.component);
+        // The instance holding the state, then the readers (one per worker beyond the
+        // first: more could never all be busy).
+        let readers = options.readers.min(options.workers.saturating_sub(1));
+        let instances = loaded.and_then(|loaded| {
+            (0..=readers)
+                .map(|_| loaded.processor(&config_json))
+                .collect::<Result<Vec<Relinker>, LoadError>>()
+        });
+        let instances = instances.map_err(|e| match (e, &options.config) {
+            (LoadError::Config(problems), Some(path)) => ServeError::input(format!(
+                "--config {}: {}",
+                path.display(),
+                problems.join("; ")
+            )),
+            (other, _) => ServeError::input(other.to_string()),
         })?;
         let site = options
             .playground
@@ -137,8 +145,13 @@ impl Relay {
         }
         let metrics = Arc::new(RelayMetrics::default());
         let outputs = Outputs::open(options, &metrics)?;
+        let mut instances = instances.into_iter().map(Mutex::new);
+        let relinker = instances
+            .next()
+            .ok_or_else(|| ServeError::system("no component instance".to_string()))?;
         let pipeline = Arc::new(Pipeline {
-            relinker: Mutex::new(relinker),
+            relinker,
+            readers: instances.collect(),
             outputs,
             metrics,
             max_body: options.max_body,

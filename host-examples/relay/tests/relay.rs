@@ -840,6 +840,7 @@ fn a_trapping_component_is_restarted_and_the_request_passes_through() {
         },
         metrics,
         max_body: 64 << 20,
+        readers: Vec::new(),
     };
     let big = big_request(3_000_000);
     let reply = pipeline.export(ExportRequest {
@@ -879,6 +880,214 @@ fn a_trapping_component_is_restarted_and_the_request_passes_through() {
     );
     assert!(
         metrics.lines().any(|l| l == "relink_requests_total 1"),
+        "{metrics}"
+    );
+}
+
+/// Every golden case as protobuf through two instances: one processes each request, the
+/// other is given what a third (a reader) read ahead with `prepare-traces`. Both must
+/// answer the same bytes and end with the same counters.
+#[test]
+fn evidence_read_on_another_instance_gives_the_same_bytes() {
+    let manifest = manifest();
+    let golden_dir = root().join(manifest["golden"].as_str().unwrap_or_default());
+    let loaded = LoadedComponent::load(&component()).unwrap_or_else(|e| panic!("{e}"));
+    let wit = relink_relay::component::Encoding::Protobuf;
+    let mut prepared_some = 0;
+    for case in manifest["cases"].as_array().cloned().unwrap_or_default() {
+        let name = case.as_str().unwrap_or_default();
+        let dir = golden_dir.join(name);
+        let config = std::fs::read_to_string(dir.join("config.json")).unwrap_or_default();
+        let start = || loaded.processor(&config).unwrap_or_else(|e| panic!("{e}"));
+        let (mut direct, mut owner, mut reader) = (start(), start(), start());
+        for (n, path, is_event) in batches(&dir) {
+            let now = 1_709_929_400_000_000_000 + n * 1_000_000_000;
+            let input = read(&path);
+            if is_event {
+                let a = direct.process_event(&input, None, now);
+                let b = owner.process_event(&input, None, now);
+                assert_eq!(a.ok(), b.ok(), "{name} event-{n}");
+                continue;
+            }
+            // The malformed case's inputs are not OTLP/JSON: they go in as they are.
+            let body = otlp::decode_json(&input)
+                .map(|r| otlp::encode_protobuf(&r))
+                .unwrap_or(input);
+            let ahead = reader.prepare_traces(&body, wit);
+            prepared_some += usize::from(ahead.is_some());
+            let a = direct.process_traces_changed(&body, wit, now);
+            let b = owner.process_traces_prepared(&body, wit, &ahead.unwrap_or_default(), now);
+            assert_eq!(
+                format!("{a:?}"),
+                format!("{b:?}"),
+                "{name} input-{n}: prepared ahead or not"
+            );
+        }
+        let counters = |r: &mut relink_relay::component::Relinker| {
+            let mut c: Vec<(String, u64)> = r
+                .counters()
+                .into_iter()
+                .map(|c| (c.name, c.value))
+                .collect();
+            c.sort();
+            c
+        };
+        assert_eq!(counters(&mut direct), counters(&mut owner), "{name}");
+        // The reader's counters never move: preparing changes nothing.
+        assert!(
+            counters(&mut reader)
+                .iter()
+                .all(|(k, v)| *v == 0 || k == "index.memory_bytes"),
+            "{name}: {:?}",
+            counters(&mut reader)
+        );
+    }
+    assert!(prepared_some >= 20, "requests prepared: {prepared_some}");
+}
+
+/// A pipeline whose instance holding the state is `relinker`, with `readers`, forwarding
+/// synchronously to `upstream`.
+fn pipeline(
+    relinker: relink_relay::component::Relinker,
+    readers: Vec<relink_relay::component::Relinker>,
+    upstream: &Upstream,
+) -> Pipeline {
+    let metrics = std::sync::Arc::new(Default::default());
+    let config = relink_relay::upstream_config::UpstreamConfig::http_base(&upstream.url())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let forward = relink_relay::upstream::Upstream::new(&config).unwrap_or_else(|e| panic!("{e}"));
+    Pipeline {
+        relinker: std::sync::Mutex::new(relinker),
+        outputs: Outputs {
+            upstream: Some(UpstreamOutput::Synchronous(std::sync::Arc::new(forward))),
+            file: None,
+            metrics: std::sync::Arc::clone(&metrics),
+            abandon: Default::default(),
+        },
+        metrics,
+        max_body: 64 << 20,
+        readers: readers.into_iter().map(std::sync::Mutex::new).collect(),
+    }
+}
+
+/// The golden S3 pair as protobuf, producer batch then consumer batch.
+fn s3_pair() -> [Vec<u8>; 2] {
+    [1, 2].map(|n| {
+        let (input, _) = golden("s3-put-then-notify", n);
+        otlp::encode_protobuf(&decode(&input, Encoding::Json))
+    })
+}
+
+/// Exports `body` while the instance holding the state is held by the test, so the export
+/// reads its evidence on a reader first; returns the reply once the instance is let go.
+fn export_while_busy(p: &std::sync::Arc<Pipeline>, body: Vec<u8>) -> relink_relay::export::Reply {
+    let prepared = || {
+        p.metrics
+            .prometheus(&[], 0, &[])
+            .lines()
+            .find_map(|l| l.strip_prefix("relink_relay_prepared_total "))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let before = prepared();
+    let held = p.relinker.lock().unwrap_or_else(|e| panic!("{e}"));
+    let exporting = std::sync::Arc::clone(p);
+    let exporter = std::thread::spawn(move || {
+        exporting.export(ExportRequest {
+            encoding: Encoding::Protobuf,
+            content_encoding: None,
+            body,
+        })
+    });
+    // Wait until the reader is done: the export then waits for the lock.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while prepared() == before {
+        assert!(Instant::now() < deadline, "the reader never ran");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(held);
+    exporter
+        .join()
+        .unwrap_or_else(|_| panic!("the export panicked"))
+}
+
+#[test]
+fn a_busy_relay_reads_evidence_on_a_reader_and_forwards_the_same_bytes() {
+    let loaded = LoadedComponent::load(&component()).unwrap_or_else(|e| panic!("{e}"));
+    let start = || loaded.processor("{}").unwrap_or_else(|e| panic!("{e}"));
+    // The producer batch relinks on the instance directly; the consumer batch arrives
+    // while it is busy.
+    let [producer, consumer] = s3_pair();
+    let mut direct = start();
+    let now = relink::time::unix_nanos(std::time::SystemTime::now());
+    let wit = relink_relay::component::Encoding::Protobuf;
+    let _ = direct.process_traces_changed(&producer, wit, now);
+    let want = direct
+        .process_traces_changed(&consumer, wit, now)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("the consumer batch was not relinked"));
+
+    let upstream = Upstream::start(200, "application/x-protobuf", b"", Duration::ZERO);
+    let p = std::sync::Arc::new(pipeline(start(), vec![start()], &upstream));
+    let first = p.export(ExportRequest {
+        encoding: Encoding::Protobuf,
+        content_encoding: None,
+        body: producer,
+    });
+    assert_eq!(first.status, 200);
+    let reply = export_while_busy(&p, consumer);
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(upstream.received()[1].body, want);
+    let metrics = p.prometheus();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "relink_relay_prepared_total 1"),
+        "{metrics}"
+    );
+    let links = direct
+        .counters()
+        .into_iter()
+        .find(|c| c.name == "links.pointer")
+        .map_or(0, |c| c.value);
+    let line = format!("relink_links_pointer_total {links}");
+    assert!(metrics.lines().any(|l| l == line), "{line}\n{metrics}");
+}
+
+#[test]
+fn a_reader_that_traps_loses_nothing() {
+    let loaded = LoadedComponent::load(&component()).unwrap_or_else(|e| panic!("{e}"));
+    let owner = loaded.processor("{}").unwrap_or_else(|e| panic!("{e}"));
+    // A reader with 4 MiB of memory traps on a 6 MB request; the instance holding the
+    // state then reads the evidence itself.
+    let reader = loaded
+        .clone()
+        .memory_limit(4 << 20)
+        .processor("{}")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let upstream = Upstream::start(200, "application/x-protobuf", b"", Duration::ZERO);
+    let p = std::sync::Arc::new(pipeline(owner, vec![reader], &upstream));
+    let big = otlp::encode_protobuf(&decode(&big_request(6_000_000), Encoding::Json));
+    let reply = export_while_busy(&p, big.clone());
+    assert_eq!((reply.status, reply.body.as_slice()), (200, &b""[..]));
+    assert_eq!(upstream.received()[0].body, big);
+    let restarts = p.readers[0].lock().map(|r| r.restarts()).unwrap_or(0);
+    assert_eq!(restarts, 1);
+    // The restarted reader serves the next busy export.
+    let [producer, _] = s3_pair();
+    let reply = export_while_busy(&p, producer);
+    assert_eq!(reply.status, 200);
+    assert_eq!(upstream.received().len(), 2);
+    let metrics = p.prometheus();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "relink_relay_prepared_total 2"),
         "{metrics}"
     );
 }

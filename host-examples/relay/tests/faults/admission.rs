@@ -11,7 +11,7 @@ use super::process::{batch, post, RelayProcess};
 use super::sink::Sink;
 
 /// The bound the README states for the default flags.
-const RSS_BOUND: u64 = 512 << 20;
+const RSS_BOUND: u64 = 640 << 20;
 
 #[test]
 fn sixty_four_concurrent_13_mb_bodies_stay_under_the_memory_bound() {
