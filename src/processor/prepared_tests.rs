@@ -113,9 +113,12 @@ fn interest_scan(input: &[u8]) -> Scan<'_> {
     crate::otlp::scan::scan(input, &interest).unwrap_or_else(|_| panic!("scan"))
 }
 
+/// Flagged spans with what is carried for each.
+type Flagged = Vec<(usize, Option<Carried>)>;
+
 /// A request of six spans, its bytes prepared with full evidence on span 0, none carried
 /// for span 2 and bare evidence on span 4.
-fn prepared() -> (Vec<u8>, Vec<u8>, Vec<(usize, Option<Carried>)>) {
+fn prepared() -> (Vec<u8>, Vec<u8>, Flagged) {
     let input = request(6);
     let [full, bare] = evidence();
     let flagged = vec![(0, Some((full, None))), (2, None), (4, Some((bare, None)))];

@@ -826,22 +826,7 @@ fn a_trapping_component_is_restarted_and_the_request_passes_through() {
         .memory_limit(4 << 20);
     let relinker = loaded.processor("{}").unwrap_or_else(|e| panic!("{e}"));
     let upstream = Upstream::start(200, "application/json", b"{}", Duration::ZERO);
-    let metrics = std::sync::Arc::new(Default::default());
-    let config = relink_relay::upstream_config::UpstreamConfig::http_base(&upstream.url())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let forward = relink_relay::upstream::Upstream::new(&config).unwrap_or_else(|e| panic!("{e}"));
-    let pipeline = Pipeline {
-        relinker: std::sync::Mutex::new(relinker),
-        outputs: Outputs {
-            upstream: Some(UpstreamOutput::Synchronous(std::sync::Arc::new(forward))),
-            file: None,
-            metrics: std::sync::Arc::clone(&metrics),
-            abandon: Default::default(),
-        },
-        metrics,
-        max_body: 64 << 20,
-        readers: Vec::new(),
-    };
+    let pipeline = pipeline(relinker, Vec::new(), &upstream);
     let big = big_request(3_000_000);
     let reply = pipeline.export(ExportRequest {
         encoding: Encoding::Json,
