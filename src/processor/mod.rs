@@ -268,7 +268,6 @@ impl Processor {
         self.process_body(input, Some(encoding), now_unix_nano, false)
     }
 
-    #[inline(never)]
     fn process_body<'a>(
         &mut self,
         input: &'a [u8],
