@@ -21,6 +21,7 @@ wasmtime::component::bindgen!({
     world: "relink",
 });
 
+use self::exports::relink::processor::relinker::GuestProcessor;
 pub use self::relink::processor::types::{
     Counter, CounterKind, Encoding, Error as ComponentError, EventContext,
 };
@@ -187,19 +188,7 @@ impl Relinker {
         encoding: Encoding,
         now_unix_nano: u64,
     ) -> Result<Vec<u8>, CallError> {
-        let live = &mut self.live;
-        let result = live
-            .bindings
-            .relink_processor_relinker()
-            .processor()
-            .call_process_traces(
-                &mut live.store,
-                live.processor,
-                otlp,
-                encoding,
-                now_unix_nano,
-            );
-        self.settle(result)
+        self.call(|p, store, r| p.call_process_traces(store, r, otlp, encoding, now_unix_nano))
     }
 
     /// Runs one OTLP export request through the processor: the output when relink changed
@@ -210,19 +199,9 @@ impl Relinker {
         encoding: Encoding,
         now_unix_nano: u64,
     ) -> Result<Option<Vec<u8>>, CallError> {
-        let live = &mut self.live;
-        let result = live
-            .bindings
-            .relink_processor_relinker()
-            .processor()
-            .call_process_traces_changed(
-                &mut live.store,
-                live.processor,
-                otlp,
-                encoding,
-                now_unix_nano,
-            );
-        self.settle(result)
+        self.call(|p, store, r| {
+            p.call_process_traces_changed(store, r, otlp, encoding, now_unix_nano)
+        })
     }
 
     /// Reads a request's evidence without changing the processor (see `prepare-traces` in
@@ -230,13 +209,9 @@ impl Relinker {
     /// the request cannot be prepared, or when the component trapped (it is instantiated
     /// afresh; the owner then reads the evidence itself).
     pub fn prepare_traces(&mut self, otlp: &[u8], encoding: Encoding) -> Option<Vec<u8>> {
-        let live = &mut self.live;
-        let result = live
-            .bindings
-            .relink_processor_relinker()
-            .processor()
-            .call_prepare_traces(&mut live.store, live.processor, otlp, encoding);
-        self.settle(result.map(Ok)).ok().flatten()
+        self.call(|p, store, r| p.call_prepare_traces(store, r, otlp, encoding).map(Ok))
+            .ok()
+            .flatten()
     }
 
     /// [`Relinker::process_traces_changed`] given what [`Relinker::prepare_traces`] read
@@ -248,20 +223,9 @@ impl Relinker {
         prepared: &[u8],
         now_unix_nano: u64,
     ) -> Result<Option<Vec<u8>>, CallError> {
-        let live = &mut self.live;
-        let result = live
-            .bindings
-            .relink_processor_relinker()
-            .processor()
-            .call_process_traces_prepared(
-                &mut live.store,
-                live.processor,
-                otlp,
-                encoding,
-                prepared,
-                now_unix_nano,
-            );
-        self.settle(result)
+        self.call(|p, store, r| {
+            p.call_process_traces_prepared(store, r, otlp, encoding, prepared, now_unix_nano)
+        })
     }
 
     /// Spans (OTLP/JSON) for one raw AWS payload (see `process-event` in the WIT).
@@ -271,31 +235,13 @@ impl Relinker {
         context: Option<&EventContext>,
         now_unix_nano: u64,
     ) -> Result<Vec<u8>, CallError> {
-        let live = &mut self.live;
-        let result = live
-            .bindings
-            .relink_processor_relinker()
-            .processor()
-            .call_process_event(
-                &mut live.store,
-                live.processor,
-                event_json,
-                context,
-                now_unix_nano,
-            );
-        self.settle(result)
+        self.call(|p, store, r| p.call_process_event(store, r, event_json, context, now_unix_nano))
     }
 
     /// One log record (a JSON object) with `trace_id`/`span_id` added when relink can know
     /// them (see `process-log` in the WIT); the relay itself does not route logs.
     pub fn process_log(&mut self, record_json: &[u8]) -> Result<Vec<u8>, CallError> {
-        let live = &mut self.live;
-        let result = live
-            .bindings
-            .relink_processor_relinker()
-            .processor()
-            .call_process_log(&mut live.store, live.processor, record_json);
-        self.settle(result)
+        self.call(|p, store, r| p.call_process_log(store, r, record_json))
     }
 
     /// The processor's counters; empty when the component trapped while answering.
@@ -318,6 +264,22 @@ impl Relinker {
     /// How many times the component was instantiated afresh after a trap.
     pub fn restarts(&self) -> u64 {
         self.restarts
+    }
+
+    /// One method of the processor resource (a generated `call_*` binding, given the
+    /// store and the resource), settled: a trap instantiates the component afresh.
+    fn call<T>(
+        &mut self,
+        method: impl FnOnce(
+            GuestProcessor<'_>,
+            &mut Store<HostState>,
+            ResourceAny,
+        ) -> wasmtime::Result<Result<T, ComponentError>>,
+    ) -> Result<T, CallError> {
+        let live = &mut self.live;
+        let processor = live.bindings.relink_processor_relinker().processor();
+        let result = method(processor, &mut live.store, live.processor);
+        self.settle(result)
     }
 
     fn settle<T>(
