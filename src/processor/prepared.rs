@@ -25,6 +25,7 @@ use super::claims::{ContextClaim, Problem, SpanEvidence};
 use super::key::{Claim, Key, Rule};
 use super::links::Existing;
 use crate::otlp::scan::{Frame, Scan, ScannedSpan};
+use crate::otlp::wire::{read_varint, write_varint};
 use crate::propagation::{Format, Found, SpanContext, SpanId, TraceId};
 
 /// The format's first byte; a change to the layout changes it.
@@ -229,15 +230,11 @@ impl<'p> Prepared<'p> {
 struct Writer(Vec<u8>);
 
 impl Writer {
-    /// LEB128, as protobuf varints. Not inlined: called at every field, for a blob of a
-    /// few bytes per span (it keeps the component under 1 MiB).
+    /// A protobuf varint. Not inlined: called at every field, for a blob of a few bytes per
+    /// span (it keeps the component under 1 MiB).
     #[inline(never)]
-    fn len(&mut self, mut n: usize) {
-        while n >= 0x80 {
-            self.0.push((n as u8) | 0x80);
-            n >>= 7;
-        }
-        self.0.push(n as u8);
+    fn len(&mut self, n: usize) {
+        write_varint(&mut self.0, n as u64);
     }
 
     fn bytes(&mut self, b: &[u8]) {
@@ -353,17 +350,13 @@ impl<'a> Reader<'a> {
         self.take(N)?.try_into().ok()
     }
 
+    /// A protobuf varint (not inlined, as [`Writer::len`]).
     #[inline(never)]
     fn len(&mut self) -> Option<usize> {
-        let mut n: u64 = 0;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            n |= u64::from(b & 0x7f) << shift;
-            if b < 0x80 {
-                return usize::try_from(n).ok();
-            }
-        }
-        None
+        let mut at = 0;
+        let n = read_varint(self.0, &mut at).ok()?;
+        self.0 = self.0.get(at..)?;
+        usize::try_from(n).ok()
     }
 
     /// A list's length, at most the bytes left (every entry takes one at least), so that a

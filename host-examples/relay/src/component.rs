@@ -246,19 +246,8 @@ impl Relinker {
 
     /// The processor's counters; empty when the component trapped while answering.
     pub fn counters(&mut self) -> Vec<Counter> {
-        let live = &mut self.live;
-        let result = live
-            .bindings
-            .relink_processor_relinker()
-            .processor()
-            .call_counters(&mut live.store, live.processor);
-        match result {
-            Ok(counters) => counters,
-            Err(trap) => {
-                let _ = self.restart(trap);
-                Vec::new()
-            }
-        }
+        self.call(|p, store, r| p.call_counters(store, r).map(Ok))
+            .unwrap_or_default()
     }
 
     /// How many times the component was instantiated afresh after a trap.

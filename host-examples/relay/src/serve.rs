@@ -9,8 +9,9 @@
 //! thread (at most `--workers` at once) because inflation and the component call are
 //! synchronous. Only the component call takes the lock around the [`Relinker`] that holds
 //! the state, so state persists across requests; while it is busy, a request's evidence
-//! is read on one of `--readers` other instances (`Pipeline::relink`). Delivery runs on its own threads ([`crate::sender`],
-//! [`crate::outfile`]) from byte-bounded queues, so clients are answered at queue speed.
+//! is read on one of `--readers` other instances (`Pipeline::relink`). Delivery runs on
+//! its own threads ([`crate::sender`], [`crate::outfile`]) from byte-bounded queues, so
+//! clients are answered at queue speed.
 
 use std::fmt;
 use std::net::SocketAddr;
