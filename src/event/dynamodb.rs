@@ -10,7 +10,8 @@
 use super::{arn, Detail, DynamodbDetail, Item, Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
 use crate::json::fields::{
-    invalid, join, missing, opt_obj, opt_seconds_as_nanos, opt_str, opt_string, opt_u64, req_array,
+    invalid, missing, opt_obj, opt_seconds_as_nanos, opt_str, opt_string, opt_u64, req_array,
+    FieldPath, InElement, InEntry,
 };
 use crate::pointer::{DynamodbItem, KeyValue, Pointer};
 use serde_json::Value;
@@ -20,8 +21,8 @@ const INPUT: &str = "dynamodb event";
 pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     let records = req_array(value, "/Records", INPUT)?;
     let mut items = Vec::with_capacity(records.len());
-    for i in 0..records.len() {
-        items.push(decode_record(value, &format!("/Records/{i}"))?);
+    for (index, record) in records.iter().enumerate() {
+        items.push(decode_record(record, index)?);
     }
     // One event source mapping reads one stream, so the first record names the table.
     let stream_arn = opt_str(value, "/Records/0/eventSourceARN", INPUT)?;
@@ -57,10 +58,16 @@ fn table_of(stream_arn: &str) -> Option<(&str, &str)> {
     Some((table_arn, name))
 }
 
-fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
-    let p = |rel: &str| format!("{base}{rel}");
+/// Record `index` of `Records`; fields are read from the record, errors name
+/// `Records.<index>.<field>`.
+fn decode_record(value: &Value, index: usize) -> Result<Item, DecodeError> {
+    let p = |field| InElement {
+        array: "/Records",
+        index,
+        field,
+    };
     if opt_obj(value, &p("/dynamodb"), INPUT)?.is_none() {
-        return Err(missing(INPUT, &p("/dynamodb")));
+        return Err(missing(INPUT, &p("/dynamodb").full()));
     }
     let keys = decode_keys(value, &p("/dynamodb/Keys"))?;
     let event_id = opt_string(value, &p("/eventID"), INPUT)?;
@@ -74,8 +81,8 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
         Some(name) => Some(name),
         None => opt_str(value, &p("/tableName"), INPUT)?,
     };
-    let image = |rel: &str| -> Result<Option<Value>, DecodeError> {
-        Ok(opt_obj(value, &p(rel), INPUT)?.map(|m| Value::Object(m.clone())))
+    let image = |field| -> Result<Option<Value>, DecodeError> {
+        Ok(opt_obj(value, &p(field), INPUT)?.map(|m| Value::Object(m.clone())))
     };
     let detail = DynamodbDetail {
         stream_view_type: opt_string(value, &p("/dynamodb/StreamViewType"), INPUT)?,
@@ -108,31 +115,43 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
 
 /// `Keys` as `(name, value)` pairs in the payload's order (serde_json keeps objects
 /// sorted by name; the pointer hash sorts them anyway).
-fn decode_keys(value: &Value, path: &str) -> Result<Vec<(String, KeyValue)>, DecodeError> {
+fn decode_keys(
+    value: &Value,
+    path: &InElement<'_>,
+) -> Result<Vec<(String, KeyValue)>, DecodeError> {
     let Some(map) = opt_obj(value, path, INPUT)? else {
-        return Err(missing(INPUT, path));
+        return Err(missing(INPUT, &path.full()));
     };
     let mut keys = Vec::with_capacity(map.len());
     for (name, typed) in map {
-        let key_path = join(path, name);
+        let key_path = InEntry {
+            object: path,
+            key: name,
+            field: "",
+        };
         let Some(typed) = typed.as_object() else {
             return Err(invalid(
                 INPUT,
-                &key_path,
+                &key_path.full(),
                 "expected a typed attribute value such as {\"S\": ...}".into(),
             ));
         };
         let mut entries = typed.iter();
-        let (Some((ty, _)), None) = (entries.next(), entries.next()) else {
+        let (Some((ty, text_value)), None) = (entries.next(), entries.next()) else {
             return Err(invalid(
                 INPUT,
-                &key_path,
+                &key_path.full(),
                 format!("expected one type, found {}", typed.len()),
             ));
         };
-        let text_path = join(&key_path, ty);
+        let text_path = InEntry {
+            object: &key_path,
+            key: ty,
+            field: "",
+        };
         let text = || -> Result<String, DecodeError> {
-            opt_string(value, &text_path, INPUT)?.ok_or_else(|| missing(INPUT, &text_path))
+            opt_string(text_value, &text_path, INPUT)?
+                .ok_or_else(|| missing(INPUT, &text_path.full()))
         };
         let key = match ty.as_str() {
             "S" => KeyValue::S(text()?),
@@ -141,7 +160,7 @@ fn decode_keys(value: &Value, path: &str) -> Result<Vec<(String, KeyValue)>, Dec
             other => {
                 return Err(invalid(
                     INPUT,
-                    &key_path,
+                    &key_path.full(),
                     format!("key attributes are S, N or B, found {other:?}"),
                 ))
             }

@@ -9,7 +9,9 @@
 
 use super::{arn, kinesis, Detail, Item, MessageDetail, Trigger, TriggerKind};
 use crate::error::DecodeError;
-use crate::json::fields::{opt_millis_as_nanos, opt_obj, opt_str, opt_string, req_array, req_str};
+use crate::json::fields::{
+    opt_millis_as_nanos, opt_obj, opt_str, opt_string, req_array, req_str, InElement,
+};
 use crate::pointer::{Message, Pointer};
 use serde_json::Value;
 
@@ -18,8 +20,8 @@ const INPUT: &str = "firehose event";
 pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     let records = req_array(value, "/records", INPUT)?;
     let mut items = Vec::with_capacity(records.len());
-    for i in 0..records.len() {
-        items.push(decode_record(value, &format!("/records/{i}"))?);
+    for (index, record) in records.iter().enumerate() {
+        items.push(decode_record(record, index)?);
     }
     // Test payloads carry values such as `aws:lambda:events`, which name no stream.
     let stream_arn = opt_str(value, "/deliveryStreamArn", INPUT)?;
@@ -36,8 +38,14 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     })
 }
 
-fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
-    let p = |rel: &str| format!("{base}{rel}");
+/// Record `index` of `records`; fields are read from the record, errors name
+/// `records.<index>.<field>`.
+fn decode_record(value: &Value, index: usize) -> Result<Item, DecodeError> {
+    let p = |field| InElement {
+        array: "/records",
+        index,
+        field,
+    };
     let id = req_str(value, &p("/recordId"), INPUT)?.to_owned();
     let (size, body_json) = kinesis::decode_data(value, &p("/data"), INPUT)?;
     let mut pointers = Vec::new();

@@ -14,6 +14,7 @@ use super::{
 use crate::error::DecodeError;
 use crate::json::fields::{
     field_name, missing, opt_obj, opt_seconds_as_nanos, opt_str, opt_string, req_array, req_str,
+    FieldPath, InElement,
 };
 use crate::pointer::{Message, Pointer};
 use crate::propagation::from_json_carrier;
@@ -25,8 +26,8 @@ const INPUT: &str = "kinesis event";
 pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     let records = req_array(value, "/Records", INPUT)?;
     let mut items = Vec::with_capacity(records.len());
-    for i in 0..records.len() {
-        items.push(decode_record(value, &format!("/Records/{i}"))?);
+    for (index, record) in records.iter().enumerate() {
+        items.push(decode_record(record, index)?);
     }
     let stream_arn = opt_str(value, "/Records/0/eventSourceARN", INPUT)?;
     let name = stream_arn
@@ -42,14 +43,20 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     })
 }
 
-fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
-    let p = |rel: &str| format!("{base}{rel}");
-    if opt_obj(value, &p("/kinesis"), INPUT)?.is_none() {
-        return Err(missing(INPUT, &p("/kinesis")));
+/// Record `index` of `Records`; fields are read from the record, errors name
+/// `Records.<index>.<field>`.
+fn decode_record(record: &Value, index: usize) -> Result<Item, DecodeError> {
+    let p = |field| InElement {
+        array: "/Records",
+        index,
+        field,
+    };
+    if opt_obj(record, &p("/kinesis"), INPUT)?.is_none() {
+        return Err(missing(INPUT, &p("/kinesis").full()));
     }
-    let (size, body_json) = decode_data(value, &p("/kinesis/data"), INPUT)?;
-    let sequence_number = req_str(value, &p("/kinesis/sequenceNumber"), INPUT)?;
-    let event_id = opt_string(value, &p("/eventID"), INPUT)?;
+    let (size, body_json) = decode_data(record, &p("/kinesis/data"), INPUT)?;
+    let sequence_number = req_str(record, &p("/kinesis/sequenceNumber"), INPUT)?;
+    let event_id = opt_string(record, &p("/eventID"), INPUT)?;
     let shard = event_id
         .as_deref()
         .and_then(|id| id.split_once(':'))
@@ -75,7 +82,7 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
         id: event_id,
         event_name: None,
         time_unix_nano: opt_seconds_as_nanos(
-            value,
+            record,
             &p("/kinesis/approximateArrivalTimestamp"),
             INPUT,
         )?,
@@ -83,7 +90,7 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
         pointers,
         detail: Some(Detail::Message(MessageDetail {
             body_size: Some(size),
-            partition_key: opt_string(value, &p("/kinesis/partitionKey"), INPUT)?,
+            partition_key: opt_string(record, &p("/kinesis/partitionKey"), INPUT)?,
             sequence_number: Some(sequence_number.to_owned()),
             body_json,
             ..MessageDetail::default()
@@ -95,9 +102,9 @@ fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
 
 /// Decodes the required base64 `data` at `path`: its decoded size, and the decoded bytes
 /// as JSON when they are a UTF-8 JSON object or array. Shared with Firehose.
-pub(crate) fn decode_data(
+pub(crate) fn decode_data<P: FieldPath + ?Sized>(
     value: &Value,
-    path: &str,
+    path: &P,
     input: &'static str,
 ) -> Result<(u64, Option<Value>), DecodeError> {
     let text = req_str(value, path, input)?;
@@ -105,7 +112,7 @@ pub(crate) fn decode_data(
         .decode(text)
         .map_err(|e| DecodeError::Base64 {
             input,
-            field: field_name(path),
+            field: field_name(&path.full()),
             message: e.to_string(),
         })?;
     let json = std::str::from_utf8(&bytes)

@@ -1,5 +1,5 @@
-//! S3 notifications read straight from the JSON text, borrowed: the fields relink needs,
-//! without building a `serde_json::Value` of the whole event.
+//! S3 notifications read from the borrowed JSON tree (`json::borrowed`): the fields relink
+//! needs, without building a `serde_json::Value` of the whole event.
 //!
 //! Every consumer span of an S3-triggered Lambda carries its notification, so this is the
 //! most common trigger event in evidence. [`decode`] answers only for the plain shape
@@ -11,148 +11,81 @@
 
 use super::s3::{decode_key, trigger, RecordFields};
 use super::Trigger;
-use crate::json::strict::Text;
-use serde::Deserialize;
-
-/// The notification: nothing but `Records` (other top-level keys could make it another
-/// kind of event or carry a Step Functions context).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Notification<'a> {
-    #[serde(rename = "Records", borrow)]
-    records: Vec<Record<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Record<'a> {
-    #[serde(rename = "eventSource", borrow)]
-    event_source: Option<Text<'a>>,
-    #[serde(rename = "eventName", borrow)]
-    event_name: Option<Text<'a>>,
-    #[serde(rename = "eventTime", borrow)]
-    event_time: Option<Text<'a>>,
-    #[serde(rename = "awsRegion", borrow)]
-    aws_region: Option<Text<'a>>,
-    #[serde(rename = "userIdentity", borrow)]
-    user_identity: Option<UserIdentity<'a>>,
-    #[serde(rename = "requestParameters", borrow)]
-    request_parameters: Option<RequestParameters<'a>>,
-    #[serde(rename = "responseElements", borrow)]
-    response_elements: Option<ResponseElements<'a>>,
-    #[serde(borrow)]
-    s3: Option<Entity<'a>>,
-}
-
-#[derive(Deserialize)]
-struct UserIdentity<'a> {
-    #[serde(rename = "principalId", borrow)]
-    principal_id: Option<Text<'a>>,
-}
-
-#[derive(Deserialize)]
-struct RequestParameters<'a> {
-    #[serde(rename = "sourceIPAddress", borrow)]
-    source_ip: Option<Text<'a>>,
-}
-
-#[derive(Deserialize)]
-struct ResponseElements<'a> {
-    #[serde(rename = "x-amz-request-id", borrow)]
-    request_id: Option<Text<'a>>,
-    #[serde(rename = "x-amz-id-2", borrow)]
-    extended_request_id: Option<Text<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Entity<'a> {
-    #[serde(borrow)]
-    bucket: Option<Bucket<'a>>,
-    #[serde(borrow)]
-    object: Option<Object<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Bucket<'a> {
-    #[serde(borrow)]
-    name: Option<Text<'a>>,
-    #[serde(borrow)]
-    arn: Option<Text<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Object<'a> {
-    #[serde(borrow)]
-    key: Option<Text<'a>>,
-    #[serde(rename = "eTag", borrow)]
-    etag: Option<Text<'a>>,
-    #[serde(rename = "versionId", borrow)]
-    version_id: Option<Text<'a>>,
-    #[serde(borrow)]
-    sequencer: Option<Text<'a>>,
-    /// A JSON number only; a decimal string (which the `Value` decoder also takes) is left
-    /// to it.
-    size: Option<u64>,
-}
+use crate::json::borrowed::Json;
 
 /// The trigger of an S3 notification in its plain shape, or `None` (see the module docs).
-pub(crate) fn decode(text: &str) -> Option<Trigger> {
-    // Duplicate keys make the event invalid JSON for relink; serde derive would keep one.
-    crate::json::strict::check(text).ok()?;
-    let notification: Notification = serde_json::from_str(text).ok()?;
-    let first = notification.records.first()?;
-    if text_of(&first.event_source) != Some("aws:s3") {
+pub(crate) fn decode(event: &Json<'_>) -> Option<Trigger> {
+    // Nothing but `Records`: other top-level keys could make it another kind of event or
+    // carry a Step Functions context.
+    let [(name, records)] = event.members()? else {
+        return None;
+    };
+    if name != "Records" {
         return None;
     }
-    let mut items = Vec::with_capacity(notification.records.len());
-    for record in &notification.records {
+    let records = records.elements()?;
+    let first = records.first()?;
+    if first.text("eventSource")? != Some("aws:s3") {
+        return None;
+    }
+    let mut items = Vec::with_capacity(records.len());
+    for record in records {
         items.push(fields(record)?.item());
     }
-    let bucket = first.s3.as_ref().and_then(|s3| s3.bucket.as_ref());
+    let bucket = first
+        .object("s3")?
+        .map(|s3| s3.object("bucket"))
+        .unwrap_or(Some(None))?;
+    let bucket_text = |key| bucket.map_or(Some(None), |b| b.text(key));
     Some(trigger(
         items,
-        bucket.and_then(|b| text_of(&b.arn)),
-        bucket.and_then(|b| text_of(&b.name)),
-        text_of(&first.aws_region),
+        bucket_text("arn")?,
+        bucket_text("name")?,
+        first.text("awsRegion")?,
     ))
 }
 
-/// The fields of one record, or `None` where the `Value` decoder would fail.
-fn fields<'r>(record: &'r Record<'_>) -> Option<RecordFields<'r>> {
-    let s3 = record.s3.as_ref()?;
-    let object = s3.object.as_ref()?;
-    let raw_key = text_of(&object.key)?;
-    let bucket = text_of(&s3.bucket.as_ref()?.name)?;
-    let key = decode_key(raw_key).ok()?;
-    let time_unix_nano = match text_of(&record.event_time) {
+/// The fields of one record, or `None` where the `Value` decoder would fail or read
+/// something else.
+fn fields<'r>(record: &'r Json<'_>) -> Option<RecordFields<'r>> {
+    // Every member read, of the type S3 sends; a wrong type anywhere declines.
+    let s3 = record.object("s3")??;
+    let object = s3.object("object")??;
+    let bucket = s3.object("bucket")??;
+    let identity = record.object("userIdentity")?;
+    let request = record.object("requestParameters")?;
+    let response = record.object("responseElements")?;
+    let within = |parent: Option<&'r Json<'_>>, key| parent.map_or(Some(None), |p| p.text(key));
+    let raw_key = object.text("key")??;
+    let size = match object.get("size") {
+        None | Some(Json::Null) => None,
+        // A JSON number only; a decimal string (which the `Value` decoder also takes) is
+        // left to it.
+        Some(Json::Unsigned(n)) => Some(*n),
+        Some(_) => return None,
+    };
+    let time_unix_nano = match record.text("eventTime")? {
         Some(time) => Some(crate::time::parse_rfc3339(time)?),
         None => None,
     };
-    let response = record.response_elements.as_ref();
+    bucket.text("arn")?;
+    record.text("eventSource")?;
+    record.text("awsRegion")?;
     Some(RecordFields {
         raw_key,
-        key,
-        bucket,
-        etag: text_of(&object.etag),
-        version_id: text_of(&object.version_id),
-        sequencer: text_of(&object.sequencer),
-        size: object.size,
-        request_id: response.and_then(|r| text_of(&r.request_id)),
-        extended_request_id: response.and_then(|r| text_of(&r.extended_request_id)),
-        principal_id: record
-            .user_identity
-            .as_ref()
-            .and_then(|u| text_of(&u.principal_id)),
-        source_ip: record
-            .request_parameters
-            .as_ref()
-            .and_then(|r| text_of(&r.source_ip)),
-        event_name: text_of(&record.event_name),
+        key: decode_key(raw_key).ok()?,
+        bucket: bucket.text("name")??,
+        etag: object.text("eTag")?,
+        version_id: object.text("versionId")?,
+        sequencer: object.text("sequencer")?,
+        size,
+        request_id: within(response, "x-amz-request-id")?,
+        extended_request_id: within(response, "x-amz-id-2")?,
+        principal_id: within(identity, "principalId")?,
+        source_ip: within(request, "sourceIPAddress")?,
+        event_name: record.text("eventName")?,
         time_unix_nano,
     })
-}
-
-fn text_of<'r>(field: &'r Option<Text<'_>>) -> Option<&'r str> {
-    field.as_ref().map(|t| t.0.as_ref())
 }
 
 #[cfg(test)]

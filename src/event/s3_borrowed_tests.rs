@@ -1,10 +1,13 @@
 //! The borrowed decoder against the `Value` decoders: whatever it answers, they answer
 //! the same; on everything else it declines.
 
-use super::decode;
 use crate::event::decode_event;
 use serde_json::{json, Value};
 use std::path::Path;
+
+fn decode(text: &str) -> Option<crate::event::Trigger> {
+    super::decode(&crate::json::borrowed::parse(text)?)
+}
 
 /// Asserts the borrowed answer (if any) is the `Value` decoders' answer; true when it
 /// answered.

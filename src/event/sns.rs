@@ -11,9 +11,9 @@ use super::{
     arn, message, stepfunctions_context, Detail, Item, MessageDetail, Trigger, TriggerKind,
 };
 use crate::error::DecodeError;
-use crate::json::fields::pointer as json_pointer;
 use crate::json::fields::{
-    missing, opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, req_array, req_str,
+    missing, opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, req_array, req_str, wrong_type,
+    InEntry, Within,
 };
 use crate::pointer::{Message, Pointer};
 use crate::propagation::{from_sns_attributes, is_carrier_key, sns_datadog_object};
@@ -26,13 +26,15 @@ const ENVELOPE_INPUT: &str = "sns notification";
 pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     let records = req_array(value, "/Records", INPUT)?;
     let mut items = Vec::with_capacity(records.len());
-    for i in 0..records.len() {
+    for (i, record) in records.iter().enumerate() {
         let base = format!("/Records/{i}/Sns");
-        if opt_obj(value, &base, INPUT)?.is_none() {
-            return Err(missing(INPUT, &base));
-        }
+        let notification = match record.get("Sns") {
+            None | Some(Value::Null) => return Err(missing(INPUT, &base)),
+            Some(n @ Value::Object(_)) => n,
+            Some(other) => return Err(wrong_type(INPUT, &base, "an object", other)),
+        };
         items.push(decode_notification(
-            value,
+            notification,
             &base,
             "Sns.MessageAttributes",
             INPUT,
@@ -69,16 +71,17 @@ fn trigger(topic_arn: Option<&str>, items: Vec<Item>) -> Trigger {
     }
 }
 
-/// One notification at `base`; `carrier` names where its attributes sit in the record.
+/// One notification, read from its own value; `base` is where it sits in the payload (for
+/// errors), `carrier` where its attributes sit in the record.
 fn decode_notification(
-    value: &Value,
+    notification: &Value,
     base: &str,
     carrier: &str,
     input: &'static str,
 ) -> Result<Item, DecodeError> {
-    let p = |rel: &str| format!("{base}{rel}");
-    let id = req_str(value, &p("/MessageId"), input)?.to_owned();
-    let message = opt_str(value, &p("/Message"), input)?;
+    let p = |field| Within { base, field };
+    let id = req_str(notification, &p("/MessageId"), input)?.to_owned();
+    let message = opt_str(notification, &p("/Message"), input)?;
     let body_json = message.and_then(message::parse_body);
     let payload = body_json.as_ref().and_then(message::decode_embedded);
     // A message decoded into `payload` is not repeated as raw JSON.
@@ -86,24 +89,28 @@ fn decode_notification(
     let mut contexts = Vec::new();
     let mut carried = None;
     let mut attributes = BTreeMap::new();
-    let attributes_path = p("/MessageAttributes");
-    if let Some(map) = opt_obj(value, &attributes_path, input)? {
-        if let Some(raw) = json_pointer(value, &attributes_path) {
+    let object = p("/MessageAttributes");
+    if let Some(map) = opt_obj(notification, &object, input)? {
+        if let Some(raw) = notification.get("MessageAttributes") {
             contexts = from_sns_attributes(raw, carrier);
             let location = format!("{carrier}._datadog");
             carried =
                 sns_datadog_object(raw).and_then(|o| stepfunctions_context::carried(&o, &location));
         }
-        for name in map.keys() {
+        for (name, entry) in map {
             if is_carrier_key(name) {
                 continue;
             }
-            let attr_path = crate::json::fields::join(&attributes_path, name);
-            if opt_obj(value, &attr_path, input)?.is_none() {
+            let field = |field| InEntry {
+                object: &object,
+                key: name,
+                field,
+            };
+            if opt_obj(entry, &field(""), input)?.is_none() {
                 continue;
             }
-            let data_type = opt_str(value, &format!("{attr_path}/Type"), input)?;
-            let text = opt_str(value, &format!("{attr_path}/Value"), input)?;
+            let data_type = opt_str(entry, &field("/Type"), input)?;
+            let text = opt_str(entry, &field("/Value"), input)?;
             if let (Some(data_type), Some(text)) = (data_type, text) {
                 if message::is_text_type(data_type) {
                     attributes.insert(name.clone(), text.to_owned());
@@ -117,7 +124,7 @@ fn decode_notification(
     });
     let detail = MessageDetail {
         body_size: message.map(|m| m.len() as u64),
-        subject: opt_string(value, &p("/Subject"), input)?,
+        subject: opt_string(notification, &p("/Subject"), input)?,
         attributes,
         body_json,
         ..MessageDetail::default()
@@ -125,7 +132,7 @@ fn decode_notification(
     Ok(Item {
         id: Some(id.clone()),
         event_name: None,
-        time_unix_nano: opt_rfc3339_as_nanos(value, &p("/Timestamp"), input)?,
+        time_unix_nano: opt_rfc3339_as_nanos(notification, &p("/Timestamp"), input)?,
         contexts,
         pointers: vec![Pointer::Message(Message { service: "sns", id })],
         detail: Some(Detail::Message(detail)),

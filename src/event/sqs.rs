@@ -15,7 +15,8 @@ use super::{
 use crate::error::DecodeError;
 use crate::json::fields::pointer as json_pointer;
 use crate::json::fields::{
-    invalid, join, opt_millis_as_nanos, opt_obj, opt_str, opt_string, opt_u64, req_array, req_str,
+    invalid, opt_millis_as_nanos, opt_obj, opt_str, opt_u64, req_array, req_str, FieldPath,
+    InElement, InEntry,
 };
 use crate::pointer::{Message, Pointer};
 use crate::propagation::{from_sqs_attributes, is_carrier_key, sqs_datadog_object, xray, Found};
@@ -27,20 +28,93 @@ const INPUT: &str = "sqs event";
 pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     let records = req_array(value, "/Records", INPUT)?;
     let mut items = Vec::with_capacity(records.len());
-    for i in 0..records.len() {
-        items.push(decode_record(value, &format!("/Records/{i}"))?);
+    for (index, record) in records.iter().enumerate() {
+        items.push(decode_record(record, index)?);
     }
     // One event source mapping reads one queue, so the first record names it.
-    let queue_arn = opt_str(value, "/Records/0/eventSourceARN", INPUT)?;
+    Ok(trigger(
+        items,
+        opt_str(value, "/Records/0/eventSourceARN", INPUT)?,
+        opt_str(value, "/Records/0/awsRegion", INPUT)?,
+    ))
+}
+
+/// The trigger of decoded records, named by the first record's queue ARN and region.
+pub(super) fn trigger(items: Vec<Item>, queue_arn: Option<&str>, region: Option<&str>) -> Trigger {
     let name = queue_arn.and_then(arn::parse).map(|a| a.resource);
-    let region = opt_str(value, "/Records/0/awsRegion", INPUT)?;
-    Ok(Trigger {
+    Trigger {
         kind: TriggerKind::Sqs,
         via: None,
         source: arn::source(queue_arn, name, region),
         items,
         step_functions: None,
-    })
+    }
+}
+
+/// What one record says, however it was read (from a `Value`, or borrowed from the text by
+/// `sqs_borrowed`): [`RecordFields::item`] makes the item from it.
+pub(super) struct RecordFields<'r> {
+    pub id: &'r str,
+    /// The body's size and JSON form (see [`body`]).
+    pub body_size: Option<u64>,
+    pub body_json: Option<Value>,
+    /// `messageAttributes` holding (at least) every trace carrier the record has.
+    pub carriers: Option<&'r Value>,
+    /// The text-valued application attributes (carriers left out).
+    pub attributes: BTreeMap<String, String>,
+    pub trace_header: Option<&'r str>,
+    pub receive_count: Option<u64>,
+    pub group_id: Option<&'r str>,
+    pub sent_unix_nano: Option<u64>,
+}
+
+impl RecordFields<'_> {
+    pub(super) fn item(self) -> Item {
+        let payload = self.body_json.as_ref().and_then(embedded);
+        // A body decoded into `payload` is not repeated as raw JSON.
+        let body_json = if payload.is_some() {
+            None
+        } else {
+            self.body_json
+        };
+        let mut contexts = match self.carriers {
+            Some(raw) => from_sqs_attributes(raw, "messageAttributes"),
+            None => Vec::new(),
+        };
+        let carried = self
+            .carriers
+            .and_then(sqs_datadog_object)
+            .and_then(|o| stepfunctions_context::carried(&o, "messageAttributes._datadog"));
+        let step_functions = carried.map(|(ctx, found)| {
+            contexts.push(found);
+            ctx
+        });
+        if let Some(context) = self.trace_header.and_then(xray::parse) {
+            contexts.push(Found {
+                context,
+                carrier: "attributes.AWSTraceHeader".into(),
+            });
+        }
+        let detail = MessageDetail {
+            body_size: self.body_size,
+            receive_count: self.receive_count,
+            group_id: self.group_id.map(str::to_owned),
+            attributes: self.attributes,
+            body_json,
+            ..MessageDetail::default()
+        };
+        let id = self.id.to_owned();
+        Item {
+            id: Some(id.clone()),
+            event_name: None,
+            time_unix_nano: self.sent_unix_nano,
+            contexts,
+            pointers: vec![Pointer::Message(Message { service: "sqs", id })],
+            detail: Some(Detail::Message(detail)),
+            payload,
+            step_functions,
+        }
+    }
 }
 
 /// The event a body carries: an SNS notification envelope (SNS to SQS without raw message
@@ -52,95 +126,82 @@ fn embedded(body: &Value) -> Option<Box<Trigger>> {
     message::decode_embedded(body)
 }
 
-fn decode_record(value: &Value, base: &str) -> Result<Item, DecodeError> {
-    let p = |rel: &str| format!("{base}{rel}");
-    let id = req_str(value, &p("/messageId"), INPUT)?.to_owned();
-    let (body_size, body_json) = body(value, &p("/body"))?;
-    let payload = body_json.as_ref().and_then(embedded);
-    // A body decoded into `payload` is not repeated as raw JSON.
-    let body_json = if payload.is_some() { None } else { body_json };
-    opt_obj(value, &p("/attributes"), INPUT)?;
-    let (mut contexts, attributes) = message_attributes(value, &p("/messageAttributes"))?;
-    let carried = json_pointer(value, &p("/messageAttributes"))
-        .and_then(sqs_datadog_object)
-        .and_then(|o| stepfunctions_context::carried(&o, "messageAttributes._datadog"));
-    let step_functions = carried.map(|(ctx, found)| {
-        contexts.push(found);
-        ctx
-    });
-    if let Some(header) = opt_str(value, &p("/attributes/AWSTraceHeader"), INPUT)? {
-        if let Some(context) = xray::parse(header) {
-            contexts.push(Found {
-                context,
-                carrier: "attributes.AWSTraceHeader".into(),
-            });
-        }
-    }
-    let detail = MessageDetail {
-        body_size,
-        receive_count: opt_u64(value, &p("/attributes/ApproximateReceiveCount"), INPUT)?,
-        group_id: opt_string(value, &p("/attributes/MessageGroupId"), INPUT)?,
-        attributes,
-        body_json,
-        ..MessageDetail::default()
+/// Record `index` of `Records`; fields are read from the record (a batch holds up to
+/// 10,000), errors name `Records.<index>.<field>`.
+fn decode_record(record: &Value, index: usize) -> Result<Item, DecodeError> {
+    let p = |field| InElement {
+        array: "/Records",
+        index,
+        field,
     };
-    Ok(Item {
-        id: Some(id.clone()),
-        event_name: None,
-        time_unix_nano: opt_millis_as_nanos(value, &p("/attributes/SentTimestamp"), INPUT)?,
-        contexts,
-        pointers: vec![Pointer::Message(Message { service: "sqs", id })],
-        detail: Some(Detail::Message(detail)),
-        payload,
-        step_functions,
-    })
+    let id = req_str(record, &p("/messageId"), INPUT)?;
+    let (body_size, body_json) = body(record, &p("/body"))?;
+    opt_obj(record, &p("/attributes"), INPUT)?;
+    let attributes = message_attributes(record, index)?;
+    let fields = RecordFields {
+        id,
+        body_size,
+        body_json,
+        carriers: record.get("messageAttributes"),
+        attributes,
+        trace_header: opt_str(record, &p("/attributes/AWSTraceHeader"), INPUT)?,
+        receive_count: opt_u64(record, &p("/attributes/ApproximateReceiveCount"), INPUT)?,
+        group_id: opt_str(record, &p("/attributes/MessageGroupId"), INPUT)?,
+        sent_unix_nano: opt_millis_as_nanos(record, &p("/attributes/SentTimestamp"), INPUT)?,
+    };
+    Ok(fields.item())
 }
 
 /// The body's size in bytes and its JSON form. SQS always sends a string; an object or
 /// array is accepted as an already-parsed body, as Datadog's test payloads carry one.
-fn body(value: &Value, path: &str) -> Result<(Option<u64>, Option<Value>), DecodeError> {
-    match json_pointer(value, path) {
+fn body(record: &Value, path: &InElement<'_>) -> Result<(Option<u64>, Option<Value>), DecodeError> {
+    match json_pointer(record, path.relative()) {
         None | Some(Value::Null) => Ok((None, None)),
         Some(Value::String(s)) => Ok((Some(s.len() as u64), message::parse_body(s))),
         Some(parsed @ (Value::Object(_) | Value::Array(_))) => Ok((None, Some(parsed.clone()))),
         Some(_) => Err(invalid(
             INPUT,
-            path,
+            &path.full(),
             "expected a string or a json object".into(),
         )),
     }
 }
 
-/// Contexts from the carrier attributes and the text-valued application attributes.
+/// The text-valued application attributes of record `index` (carriers left out).
 fn message_attributes(
-    value: &Value,
-    path: &str,
-) -> Result<(Vec<Found>, BTreeMap<String, String>), DecodeError> {
+    record: &Value,
+    index: usize,
+) -> Result<BTreeMap<String, String>, DecodeError> {
+    let object = InElement {
+        array: "/Records",
+        index,
+        field: "/messageAttributes",
+    };
     let mut attributes = BTreeMap::new();
-    let Some(map) = opt_obj(value, path, INPUT)? else {
-        return Ok((Vec::new(), attributes));
+    let Some(map) = opt_obj(record, &object, INPUT)? else {
+        return Ok(attributes);
     };
-    let contexts = match json_pointer(value, path) {
-        Some(raw) => from_sqs_attributes(raw, "messageAttributes"),
-        None => Vec::new(),
-    };
-    for name in map.keys() {
+    for (name, entry) in map {
         if is_carrier_key(name) {
             continue;
         }
-        let attr_path = join(path, name);
-        if opt_obj(value, &attr_path, INPUT)?.is_none() {
+        let field = |field| InEntry {
+            object: &object,
+            key: name,
+            field,
+        };
+        if opt_obj(entry, &field(""), INPUT)?.is_none() {
             continue;
         }
-        let data_type = opt_str(value, &format!("{attr_path}/dataType"), INPUT)?;
-        let text = opt_str(value, &format!("{attr_path}/stringValue"), INPUT)?;
+        let data_type = opt_str(entry, &field("/dataType"), INPUT)?;
+        let text = opt_str(entry, &field("/stringValue"), INPUT)?;
         if let (Some(data_type), Some(text)) = (data_type, text) {
             if message::is_text_type(data_type) {
                 attributes.insert(name.clone(), text.to_owned());
             }
         }
     }
-    Ok((contexts, attributes))
+    Ok(attributes)
 }
 
 #[cfg(test)]

@@ -53,6 +53,44 @@ impl FieldPath for InElement<'_> {
     }
 }
 
+/// The field at `field` under a path whose full form is `base` (a record's `/Records/3/Sns`,
+/// formatted once for all its fields), read from the value at `base`.
+pub(crate) struct Within<'a> {
+    pub base: &'a str,
+    pub field: &'a str,
+}
+
+impl FieldPath for Within<'_> {
+    fn relative(&self) -> &str {
+        self.field
+    }
+    fn full(&self) -> Cow<'_, str> {
+        Cow::Owned(format!("{}{}", self.base, self.field))
+    }
+}
+
+/// The field at `field` inside the entry `key` of the object at `object` (the
+/// `Attribute1` of a record's `/messageAttributes`, then `/dataType`), read from the entry:
+/// the entries of a map are walked without a path of their own.
+pub(crate) struct InEntry<'a> {
+    pub object: &'a dyn FieldPath,
+    pub key: &'a str,
+    pub field: &'a str,
+}
+
+impl FieldPath for InEntry<'_> {
+    fn relative(&self) -> &str {
+        self.field
+    }
+    fn full(&self) -> Cow<'_, str> {
+        Cow::Owned(format!(
+            "{}{}",
+            join(&self.object.full(), self.key),
+            self.field
+        ))
+    }
+}
+
 /// An optional string field. Present but not a string is an error: a payload with the
 /// right shape but the wrong types is not silently half-decoded.
 pub(crate) fn opt_str<'a, P: FieldPath + ?Sized>(
@@ -125,23 +163,30 @@ pub(crate) fn opt_u64<P: FieldPath + ?Sized>(
 /// An optional number of seconds (possibly fractional) converted to unix nanoseconds.
 /// The decimal text is converted exactly: going through `f64` would turn Kinesis's
 /// `1480641523.477` into `1480641523476999936` nanoseconds.
-pub(crate) fn opt_seconds_as_nanos(
+pub(crate) fn opt_seconds_as_nanos<P: FieldPath + ?Sized>(
     v: &Value,
-    path: &str,
+    path: &P,
     input: &'static str,
 ) -> Result<Option<u64>, DecodeError> {
-    let text = match pointer(v, path) {
+    let text = match pointer(v, path.relative()) {
         None | Some(Value::Null) => return Ok(None),
         // serde_json prints a float in its shortest round-trip form (`1480641523.477`).
         Some(Value::Number(n)) => n.to_string(),
         Some(Value::String(s)) => s.trim().to_owned(),
-        Some(other) => return Err(wrong_type(input, path, "a number of seconds", other)),
+        Some(other) => {
+            return Err(wrong_type(
+                input,
+                &path.full(),
+                "a number of seconds",
+                other,
+            ))
+        }
     };
     match decimal_seconds_to_nanos(&text) {
         Some(nanos) => Ok(Some(nanos)),
         None => Err(invalid(
             input,
-            path,
+            &path.full(),
             format!("{text:?} is not a plausible number of seconds"),
         )),
     }
@@ -149,17 +194,20 @@ pub(crate) fn opt_seconds_as_nanos(
 
 /// An optional number of milliseconds since the epoch (number or decimal string, as SQS
 /// `SentTimestamp` and Firehose `approximateArrivalTimestamp` give it) in nanoseconds.
-pub(crate) fn opt_millis_as_nanos(
+pub(crate) fn opt_millis_as_nanos<P: FieldPath + ?Sized>(
     v: &Value,
-    path: &str,
+    path: &P,
     input: &'static str,
 ) -> Result<Option<u64>, DecodeError> {
     match opt_u64(v, path, input)? {
         None => Ok(None),
-        Some(ms) => ms
-            .checked_mul(1_000_000)
-            .map(Some)
-            .ok_or_else(|| invalid(input, path, format!("{ms} milliseconds is out of range"))),
+        Some(ms) => ms.checked_mul(1_000_000).map(Some).ok_or_else(|| {
+            invalid(
+                input,
+                &path.full(),
+                format!("{ms} milliseconds is out of range"),
+            )
+        }),
     }
 }
 

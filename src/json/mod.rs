@@ -1,5 +1,7 @@
 //! JSON helpers every reader of input JSON shares: [`strict`] parsing (duplicate keys are
-//! errors) and typed [`fields`] that name the field in every error.
+//! errors), typed [`fields`] that name the field in every error, and a [`borrowed`] tree
+//! for the readers that skip the `Value`.
 
+pub(crate) mod borrowed;
 pub(crate) mod fields;
 pub(crate) mod strict;

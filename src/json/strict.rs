@@ -25,30 +25,6 @@ pub(crate) fn from_str(text: &str) -> Result<Value, serde_json::Error> {
     serde_json::from_str::<Strict>(text).map(|s| s.0)
 }
 
-/// Whether [`from_str`] would accept `text`, without building the value: for decoders
-/// that read a few fields borrowed (serde derive ignores unknown keys, duplicates
-/// included). Every value is read with `deserialize_any`, as [`from_str`] reads it, so
-/// the two accept the same texts; keys are compared borrowed, on one stack for the walk.
-pub(crate) fn check(text: &str) -> Result<(), serde_json::Error> {
-    let mut keys = Vec::new();
-    let mut de = serde_json::Deserializer::from_str(text);
-    de::DeserializeSeed::deserialize(Walk { keys: &mut keys }, &mut de)?;
-    de.end()
-}
-
-/// One value of [`check`]'s walk; `keys` holds the keys of the objects it is inside.
-struct Walk<'k, 'de> {
-    keys: &'k mut Vec<Cow<'de, str>>,
-}
-
-impl<'de> de::DeserializeSeed<'de> for Walk<'_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
 /// A JSON string (an object key, a field of a borrowed decoder), borrowed from the text
 /// unless it has escapes. Anything but a string is an error.
 pub(crate) struct Text<'de>(pub Cow<'de, str>);
@@ -74,71 +50,6 @@ impl<'de> Visitor<'de> for TextVisitor {
 
     fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
         Ok(Text(Cow::Owned(v.to_owned())))
-    }
-}
-
-impl<'de> Visitor<'de> for Walk<'_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_none<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq
-            .next_element_seed(Walk {
-                keys: &mut *self.keys,
-            })?
-            .is_some()
-        {}
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let start = self.keys.len();
-        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-            if self.keys.get(start..).is_some_and(|own| own.contains(&key)) {
-                return Err(de::Error::custom(format_args!("duplicate key {key:?}")));
-            }
-            map.next_value_seed(Walk {
-                keys: &mut *self.keys,
-            })?;
-            self.keys.push(key);
-        }
-        self.keys.truncate(start);
-        Ok(())
     }
 }
 
@@ -246,38 +157,6 @@ mod tests {
         let plain: Option<Value> = serde_json::from_str(text).ok();
         assert!(strict.is_some());
         assert_eq!(strict, plain);
-    }
-
-    #[test]
-    fn check_accepts_what_from_str_accepts() {
-        let texts = [
-            r#"{"a": 1, "b": {"c": 2, "c": 3}}"#,
-            r#"{"a": {"a": 1}, "b": [{"a": 1}, {"a": 2}], "c": {"b": 1, "a": 2}}"#,
-            r#"{"a": 1, "\u0061": 2}"#,
-            r#"{"a\"": 1, "a\u0022": 2}"#,
-            r#"{"x": {"y": [1, {"z": 1, "z": 2}]}}"#,
-            r#"{"x": {"y": 1}, "y": 2, "x": 3}"#,
-            r#"{"s": "\ud800"}"#,
-            r#"{"s": "\uD83D\uDE00", "n": -1.5e3, "t": [true, false, null]}"#,
-            r#"{"a": 1} x"#,
-            r#"{"a": 1,}"#,
-            r#"[1, 2"#,
-            "",
-            "7",
-        ];
-        for text in texts {
-            let parsed = from_str(text).map(|_| ());
-            assert_eq!(
-                check(text).map_err(|e| e.to_string()),
-                parsed.map_err(|e| e.to_string()),
-                "{text}"
-            );
-        }
-        let deep = "[".repeat(100_000);
-        assert_eq!(
-            check(&deep).map_err(|e| e.to_string()),
-            from_str(&deep).map(|_| ()).map_err(|e| e.to_string())
-        );
     }
 
     #[test]

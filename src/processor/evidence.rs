@@ -117,10 +117,10 @@ fn parse_event(event: &str, config: &Settings) -> Result<Trigger, Problem> {
     if event.len() > bounds.event_bytes || super::depth::json_too_deep(event, bounds.nesting) {
         return Err(Problem::EventTooLarge);
     }
-    // Most trigger events are S3 notifications: those are read borrowed; everything else
-    // (and anything unusual in one) goes through the `Value` decoders, which give the same
-    // trigger for what the borrowed decoder reads.
-    if let Some(trigger) = crate::event::decode_s3_borrowed(event) {
+    // Most trigger events are S3 notifications and SQS batches: those are read borrowed;
+    // everything else (and anything unusual in one) goes through the `Value` decoders,
+    // which give the same trigger for what the borrowed decoders read.
+    if let Some(trigger) = crate::event::decode_borrowed(event) {
         return Ok(trigger);
     }
     let value = crate::json::strict::from_str(event).map_err(|_| Problem::EventJson)?;
