@@ -1,5 +1,6 @@
 //! What the message-carrying kinds (SQS, SNS) share: reading a body as JSON, decoding an
-//! event carried in a body, and telling text attributes from binary ones.
+//! event carried in a body, telling text attributes from binary ones, and reading message
+//! attributes from the borrowed tree (`sqs_borrowed`, `sns_borrowed`).
 //!
 //! A body is the application's data. When it is an S3 notification, an SNS notification
 //! (SNS to SQS without raw delivery) or an EventBridge event, the event is decoded into
@@ -8,7 +9,10 @@
 //! must not make its whole delivery, and the context on it, undecodable.
 
 use super::{decode_event_value, detect_kind, s3, Trigger, TriggerKind};
+use crate::json::borrowed::Json;
+use crate::propagation::is_carrier_key;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// A body parsed as JSON when it is a JSON object or array. Scalars (`"42"`, `true`) are
 /// left alone: such bodies are plain text more often than JSON documents.
@@ -38,6 +42,62 @@ pub(crate) fn decode_embedded(body: &Value) -> Option<Box<Trigger>> {
 /// `String.x` / `Number.x` forms); `Binary` values are not reported.
 pub(crate) fn is_text_type(data_type: &str) -> bool {
     data_type.starts_with("String") || data_type.starts_with("Number")
+}
+
+/// The carrier attributes of a borrowed message-attribute map (SQS `messageAttributes`,
+/// SNS `MessageAttributes`) as the object the shared carrier readers take, holding the
+/// string members named in `read` of each; `None` without any carrier.
+pub(crate) fn borrowed_carriers(attributes: &Json<'_>, read: &[&str]) -> Option<Value> {
+    let mut object = serde_json::Map::new();
+    for (name, attribute) in attributes.members()? {
+        if !is_carrier_key(name) {
+            continue;
+        }
+        let value = match attribute.members() {
+            Some(members) => Value::Object(
+                members
+                    .iter()
+                    .filter(|(k, _)| read.contains(&k.as_ref()))
+                    .filter_map(|(k, v)| match v {
+                        Json::Text(t) => Some((k.to_string(), Value::String(t.to_string()))),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            // Read as nothing by the carrier readers, whatever it is.
+            None => Value::Null,
+        };
+        object.insert(name.to_string(), value);
+    }
+    (!object.is_empty()).then_some(Value::Object(object))
+}
+
+/// The text-valued application attributes of a borrowed message-attribute map (carriers
+/// left out), as the `Value` decoders report them: `type_key` names the data type,
+/// `value_key` the text. `None` where they would fail (an attribute that is not an object
+/// or null, either member present but not a string).
+pub(crate) fn borrowed_text_attributes(
+    attributes: &Json<'_>,
+    type_key: &str,
+    value_key: &str,
+) -> Option<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (name, attribute) in attributes.members()? {
+        if is_carrier_key(name) {
+            continue;
+        }
+        let Some(attribute) = attribute.object_or_null()? else {
+            continue;
+        };
+        if let (Some(data_type), Some(text)) =
+            (attribute.text(type_key)?, attribute.text(value_key)?)
+        {
+            if is_text_type(data_type) {
+                out.insert(name.to_string(), text.to_owned());
+            }
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]

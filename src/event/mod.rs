@@ -23,6 +23,7 @@ mod s3;
 mod s3_borrowed;
 mod s3_eventbridge;
 mod sns;
+mod sns_borrowed;
 mod sqs;
 mod sqs_borrowed;
 mod stepfunctions_context;
@@ -30,31 +31,33 @@ mod stepfunctions_context;
 mod test_fixtures;
 mod trigger;
 
+use crate::json;
+
 pub use cloudwatch_logs::{decode_logs_json, inflate_logs_data, MAX_INFLATED_BYTES};
 pub use detect::{decode_event, decode_event_value, decode_event_value_with, detect_kind};
 pub(crate) use stepfunctions_context::event_carrier;
 pub use trigger::*;
 
-/// The trigger of the most common events in evidence, S3 notifications and SQS batches,
-/// read borrowed from the text (`s3_borrowed`, `sqs_borrowed`); `None` for every other
-/// event and anything unusual in those two, which the `Value` decoders then read. Equal to
-/// [`decode_event`]'s trigger whenever it answers.
+/// A reader of one kind of event from the borrowed tree.
+type Reader = fn(&json::borrowed::Json<'_>) -> Option<Trigger>;
+
+/// The trigger of the most common events in evidence, S3 notifications and SQS and SNS
+/// deliveries, read from a borrowed tree of the text (`s3_borrowed`, `sqs_borrowed`,
+/// `sns_borrowed`); `None` for every other event and anything unusual in those, which the
+/// `Value` decoders then read. Equal to [`decode_event`]'s trigger whenever it answers.
 pub(crate) fn decode_borrowed(text: &str) -> Option<Trigger> {
     // Which reader to try, from the text alone: each checks the event source itself, so a
     // wrong guess only costs the `Value` path.
-    let s3 = text.contains("\"aws:s3\"");
-    let sqs = text.contains("\"aws:sqs\"");
-    if !s3 && !sqs {
-        return None;
-    }
-    let event = crate::json::borrowed::parse(text)?;
-    if s3 {
-        if let Some(trigger) = s3_borrowed::decode(&event) {
-            return Some(trigger);
-        }
-    }
-    if sqs {
-        return sqs_borrowed::decode(&event);
-    }
-    None
+    let readers: [(&str, Reader); 3] = [
+        ("\"aws:s3\"", s3_borrowed::decode),
+        ("\"aws:sqs\"", sqs_borrowed::decode),
+        ("\"aws:sns\"", sns_borrowed::decode),
+    ];
+    let mut candidates = readers
+        .iter()
+        .filter(|(source, _)| text.contains(source))
+        .peekable();
+    candidates.peek()?;
+    let event = json::borrowed::parse(text)?;
+    candidates.find_map(|(_, decode)| decode(&event))
 }

@@ -12,8 +12,8 @@ use super::{
 };
 use crate::error::DecodeError;
 use crate::json::fields::{
-    missing, opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, req_array, req_str, wrong_type,
-    InEntry, Within,
+    missing, opt_obj, opt_rfc3339_as_nanos, opt_str, req_array, req_str, wrong_type, InEntry,
+    Within,
 };
 use crate::pointer::{Message, Pointer};
 use crate::propagation::{from_sns_attributes, is_carrier_key, sns_datadog_object};
@@ -60,7 +60,7 @@ pub(crate) fn decode_envelope(value: &Value) -> Result<Trigger, DecodeError> {
     ))
 }
 
-fn trigger(topic_arn: Option<&str>, items: Vec<Item>) -> Trigger {
+pub(super) fn trigger(topic_arn: Option<&str>, items: Vec<Item>) -> Trigger {
     let name = topic_arn.and_then(arn::parse).map(|a| a.resource);
     Trigger {
         kind: TriggerKind::Sns,
@@ -68,6 +68,61 @@ fn trigger(topic_arn: Option<&str>, items: Vec<Item>) -> Trigger {
         source: arn::source(topic_arn, name, None),
         items,
         step_functions: None,
+    }
+}
+
+/// What one notification says, however it was read (from a `Value`, or borrowed from the
+/// text by `sns_borrowed`): [`NotificationFields::item`] makes the item from it.
+pub(super) struct NotificationFields<'r> {
+    pub id: &'r str,
+    pub message: Option<&'r str>,
+    /// `MessageAttributes` holding (at least) every trace carrier the notification has,
+    /// when it is an object.
+    pub carriers: Option<&'r Value>,
+    /// Where the attributes sit in the record (`Sns.MessageAttributes`).
+    pub carrier: &'r str,
+    /// The text-valued application attributes (carriers left out).
+    pub attributes: BTreeMap<String, String>,
+    pub subject: Option<&'r str>,
+    pub time_unix_nano: Option<u64>,
+}
+
+impl NotificationFields<'_> {
+    pub(super) fn item(self) -> Item {
+        let body_json = self.message.and_then(message::parse_body);
+        let payload = body_json.as_ref().and_then(message::decode_embedded);
+        // A message decoded into `payload` is not repeated as raw JSON.
+        let body_json = if payload.is_some() { None } else { body_json };
+        let mut contexts = Vec::new();
+        let mut carried = None;
+        if let Some(raw) = self.carriers {
+            contexts = from_sns_attributes(raw, self.carrier);
+            let location = format!("{}._datadog", self.carrier);
+            carried =
+                sns_datadog_object(raw).and_then(|o| stepfunctions_context::carried(&o, &location));
+        }
+        let step_functions = carried.map(|(ctx, found)| {
+            contexts.push(found);
+            ctx
+        });
+        let detail = MessageDetail {
+            body_size: self.message.map(|m| m.len() as u64),
+            subject: self.subject.map(str::to_owned),
+            attributes: self.attributes,
+            body_json,
+            ..MessageDetail::default()
+        };
+        let id = self.id.to_owned();
+        Item {
+            id: Some(id.clone()),
+            event_name: None,
+            time_unix_nano: self.time_unix_nano,
+            contexts,
+            pointers: vec![Pointer::Message(Message { service: "sns", id })],
+            detail: Some(Detail::Message(detail)),
+            payload,
+            step_functions,
+        }
     }
 }
 
@@ -80,65 +135,41 @@ fn decode_notification(
     input: &'static str,
 ) -> Result<Item, DecodeError> {
     let p = |field| Within { base, field };
-    let id = req_str(notification, &p("/MessageId"), input)?.to_owned();
+    let id = req_str(notification, &p("/MessageId"), input)?;
     let message = opt_str(notification, &p("/Message"), input)?;
-    let body_json = message.and_then(message::parse_body);
-    let payload = body_json.as_ref().and_then(message::decode_embedded);
-    // A message decoded into `payload` is not repeated as raw JSON.
-    let body_json = if payload.is_some() { None } else { body_json };
-    let mut contexts = Vec::new();
-    let mut carried = None;
     let mut attributes = BTreeMap::new();
     let object = p("/MessageAttributes");
-    if let Some(map) = opt_obj(notification, &object, input)? {
-        if let Some(raw) = notification.get("MessageAttributes") {
-            contexts = from_sns_attributes(raw, carrier);
-            let location = format!("{carrier}._datadog");
-            carried =
-                sns_datadog_object(raw).and_then(|o| stepfunctions_context::carried(&o, &location));
+    let map = opt_obj(notification, &object, input)?;
+    for (name, entry) in map.into_iter().flatten() {
+        if is_carrier_key(name) {
+            continue;
         }
-        for (name, entry) in map {
-            if is_carrier_key(name) {
-                continue;
-            }
-            let field = |field| InEntry {
-                object: &object,
-                key: name,
-                field,
-            };
-            if opt_obj(entry, &field(""), input)?.is_none() {
-                continue;
-            }
-            let data_type = opt_str(entry, &field("/Type"), input)?;
-            let text = opt_str(entry, &field("/Value"), input)?;
-            if let (Some(data_type), Some(text)) = (data_type, text) {
-                if message::is_text_type(data_type) {
-                    attributes.insert(name.clone(), text.to_owned());
-                }
+        let field = |field| InEntry {
+            object: &object,
+            key: name,
+            field,
+        };
+        if opt_obj(entry, &field(""), input)?.is_none() {
+            continue;
+        }
+        let data_type = opt_str(entry, &field("/Type"), input)?;
+        let text = opt_str(entry, &field("/Value"), input)?;
+        if let (Some(data_type), Some(text)) = (data_type, text) {
+            if message::is_text_type(data_type) {
+                attributes.insert(name.clone(), text.to_owned());
             }
         }
     }
-    let step_functions = carried.map(|(ctx, found)| {
-        contexts.push(found);
-        ctx
-    });
-    let detail = MessageDetail {
-        body_size: message.map(|m| m.len() as u64),
-        subject: opt_string(notification, &p("/Subject"), input)?,
+    let fields = NotificationFields {
+        id,
+        message,
+        carriers: map.and(notification.get("MessageAttributes")),
+        carrier,
         attributes,
-        body_json,
-        ..MessageDetail::default()
-    };
-    Ok(Item {
-        id: Some(id.clone()),
-        event_name: None,
+        subject: opt_str(notification, &p("/Subject"), input)?,
         time_unix_nano: opt_rfc3339_as_nanos(notification, &p("/Timestamp"), input)?,
-        contexts,
-        pointers: vec![Pointer::Message(Message { service: "sns", id })],
-        detail: Some(Detail::Message(detail)),
-        payload,
-        step_functions,
-    })
+    };
+    Ok(fields.item())
 }
 
 #[cfg(test)]

@@ -14,8 +14,7 @@
 use super::sqs::{trigger, RecordFields};
 use super::{message, Trigger};
 use crate::json::borrowed::Json;
-use crate::propagation::is_carrier_key;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The trigger of an SQS event in its plain shape, or `None` (see the module docs).
@@ -36,7 +35,9 @@ pub(crate) fn decode(event: &Json<'_>) -> Option<Trigger> {
     let mut items = Vec::with_capacity(records.len());
     for record in records {
         let attributes = record.object("messageAttributes")?;
-        let carriers = attributes.and_then(carriers);
+        let carriers = attributes.and_then(|a| {
+            message::borrowed_carriers(a, &["dataType", "stringValue", "binaryValue"])
+        });
         items.push(fields(record, attributes, carriers.as_ref())?.item());
     }
     Some(trigger(
@@ -76,7 +77,7 @@ fn fields<'r>(
         body_json: body.and_then(message::parse_body),
         carriers,
         attributes: match attributes {
-            Some(a) => application_attributes(a)?,
+            Some(a) => message::borrowed_text_attributes(a, "dataType", "stringValue")?,
             None => BTreeMap::new(),
         },
         trace_header: text("AWSTraceHeader")?,
@@ -84,59 +85,6 @@ fn fields<'r>(
         group_id: text("MessageGroupId")?,
         sent_unix_nano,
     })
-}
-
-/// The carrier attributes as the object the shared carrier readers take, holding what
-/// they read of each (`dataType`, `stringValue`, `binaryValue`, when strings); `None`
-/// without any.
-fn carriers(attributes: &Json<'_>) -> Option<Value> {
-    let mut object = Map::new();
-    for (name, attribute) in attributes.members()? {
-        if !is_carrier_key(name) {
-            continue;
-        }
-        let value = match attribute.members() {
-            Some(members) => Value::Object(
-                members
-                    .iter()
-                    .filter(|(k, _)| {
-                        matches!(k.as_ref(), "dataType" | "stringValue" | "binaryValue")
-                    })
-                    .filter_map(|(k, v)| match v {
-                        Json::Text(t) => Some((k.to_string(), Value::String(t.to_string()))),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-            // Read as nothing by the carrier readers, whatever it is.
-            None => Value::Null,
-        };
-        object.insert(name.to_string(), value);
-    }
-    (!object.is_empty()).then_some(Value::Object(object))
-}
-
-/// The text-valued application attributes (carriers left out), as the `Value` decoder
-/// reports them; `None` where it would fail (an attribute that is not an object, a
-/// `dataType` or `stringValue` that is not a string).
-fn application_attributes(attributes: &Json<'_>) -> Option<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for (name, attribute) in attributes.members()? {
-        if is_carrier_key(name) {
-            continue;
-        }
-        let Some(attribute) = attribute.object_or_null()? else {
-            continue;
-        };
-        if let (Some(data_type), Some(text)) =
-            (attribute.text("dataType")?, attribute.text("stringValue")?)
-        {
-            if message::is_text_type(data_type) {
-                out.insert(name.to_string(), text.to_owned());
-            }
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]
