@@ -131,8 +131,11 @@ impl Index {
 
     /// Records a span for `key` on `side`, replacing (and refreshing) an earlier one.
     pub fn insert(&mut self, key: Key, side: Side, hit: Hit, now_secs: u32) {
+        // The key's hash, once: finding its old slot and placing it again both start there
+        // (removals keep the table's size, so its home slot stays).
+        let hash = self.hash(&key.0, side as u8);
         // The old ring slot becomes dead; it is skipped when it reaches the head.
-        if let Some((table_slot, _)) = self.find(&key.0, side as u8) {
+        if let Some((table_slot, _)) = self.find_hashed(hash, &key.0, side as u8) {
             self.remove_table_slot(table_slot);
         }
         if self.used == self.capacity && self.drop_head() {
@@ -161,7 +164,7 @@ impl Index {
         if (self.live + 1) * 4 > self.table.len() * 3 {
             self.grow_table();
         }
-        self.place(pos);
+        self.place_hashed(hash, pos);
         self.live += 1;
     }
 
@@ -197,15 +200,23 @@ impl Index {
         was_live
     }
 
+    fn hash(&self, key: &[u8; 16], side: u8) -> u64 {
+        self.hasher.hash_one((key, side))
+    }
+
     fn home(&self, key: &[u8; 16], side: u8) -> usize {
-        let h = self.hasher.hash_one((key, side));
-        h as usize & (self.table.len() - 1)
+        self.hash(key, side) as usize & (self.table.len() - 1)
     }
 
     /// (table slot, ring position) of a live entry.
     fn find(&self, key: &[u8; 16], side: u8) -> Option<(usize, usize)> {
+        self.find_hashed(self.hash(key, side), key, side)
+    }
+
+    /// [`Index::find`] with the key's hash given.
+    fn find_hashed(&self, hash: u64, key: &[u8; 16], side: u8) -> Option<(usize, usize)> {
         let mask = self.table.len() - 1;
-        let mut i = self.home(key, side);
+        let mut i = hash as usize & mask;
         for _ in 0..self.table.len() {
             let v = *self.table.get(i)?;
             if v == 0 {
@@ -224,11 +235,16 @@ impl Index {
 
     /// Puts ring position `pos` into the table (its key is not there).
     fn place(&mut self, pos: usize) {
-        let Some(e) = self.slots.get(pos).copied() else {
+        let Some(e) = self.slots.get(pos) else {
             return;
         };
+        self.place_hashed(self.hash(&e.key, e.side), pos);
+    }
+
+    /// [`Index::place`] with the hash of the entry's key given.
+    fn place_hashed(&mut self, hash: u64, pos: usize) {
         let mask = self.table.len() - 1;
-        let mut i = self.home(&e.key, e.side);
+        let mut i = hash as usize & mask;
         loop {
             match self.table.get_mut(i) {
                 Some(v) if *v == 0 => {

@@ -91,8 +91,10 @@ impl<'a> StandIn<'a> {
                 TRACE_ID | PARENT_SPAN_ID if repeated => return None,
                 TRACE_ID => s.span.trace_id = value.to_vec(),
                 PARENT_SPAN_ID => s.span.parent_span_id = value.to_vec(),
+                // Bytes equal to a touched key are that key; no UTF-8 check is needed to
+                // compare (the scan has checked every string anyway).
                 ATTRIBUTES => match key_of(value) {
-                    Some(key) if touched.contains(&key) => {
+                    Some(key) if touched.iter().any(|t| t.as_bytes() == key) => {
                         s.span.attributes.push(KeyValue::decode(value).ok()?)
                     }
                     _ => {
@@ -180,14 +182,14 @@ impl<'a> StandIn<'a> {
     }
 }
 
-/// An attribute's key as prost decodes it (the last `key` field), without decoding the
-/// rest; `None` when it is not valid UTF-8 (prost would refuse the span).
-fn key_of(kv: &[u8]) -> Option<&str> {
+/// The bytes of an attribute's key as prost decodes it (the last `key` field), without
+/// decoding the rest; `None` when the attribute does not parse.
+fn key_of(kv: &[u8]) -> Option<&[u8]> {
     let mut f = Fields::new(kv, 0, kv.len()).ok()?;
-    let mut key = "";
+    let mut key: &[u8] = &[];
     while let Some(field) = f.next_field().ok()? {
         if let (1, Wire::Len { start, end }) = (field.tag, field.value) {
-            key = std::str::from_utf8(kv.get(start..end)?).ok()?;
+            key = kv.get(start..end)?;
         }
     }
     Some(key)
