@@ -8,9 +8,16 @@
 //! resembles such an event but does not decode is left as an opaque body: one odd message
 //! must not make its whole delivery, and the context on it, undecodable.
 
-use super::{decode_event_value, detect_kind, s3, Trigger, TriggerKind};
+use super::{
+    decode_event_value, detect_kind, s3, Detail, Item, MessageDetail, StepFunctionsContext,
+    Trigger, TriggerKind,
+};
+use crate::error::DecodeError;
 use crate::json::borrowed::Json;
+use crate::json::fields::{opt_obj, opt_str, FieldPath, InEntry};
+use crate::pointer::{Message, Pointer};
 use crate::propagation::is_carrier_key;
+use crate::propagation::Found;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -42,6 +49,63 @@ pub(crate) fn decode_embedded(body: &Value) -> Option<Box<Trigger>> {
 /// `String.x` / `Number.x` forms); `Binary` values are not reported.
 pub(crate) fn is_text_type(data_type: &str) -> bool {
     data_type.starts_with("String") || data_type.starts_with("Number")
+}
+
+/// The item of one message (SQS, SNS): its id is its pointer.
+pub(crate) fn item(
+    service: &'static str,
+    id: &str,
+    time_unix_nano: Option<u64>,
+    contexts: Vec<Found>,
+    detail: MessageDetail,
+    payload: Option<Box<Trigger>>,
+    step_functions: Option<StepFunctionsContext>,
+) -> Item {
+    let id = id.to_owned();
+    Item {
+        id: Some(id.clone()),
+        event_name: None,
+        time_unix_nano,
+        contexts,
+        pointers: vec![Pointer::Message(Message { service, id })],
+        detail: Some(Detail::Message(detail)),
+        payload,
+        step_functions,
+    }
+}
+
+/// The text-valued application attributes of a message-attribute map (carriers left out),
+/// `map` being the object at `object`: `type_key` names each attribute's data type,
+/// `value_key` its text. An attribute that is not an object (or null), or either member
+/// present but not a string, is an error naming it.
+pub(crate) fn text_attributes(
+    map: &serde_json::Map<String, Value>,
+    object: &dyn FieldPath,
+    [type_key, value_key]: [&str; 2],
+    input: &'static str,
+) -> Result<BTreeMap<String, String>, DecodeError> {
+    let mut attributes = BTreeMap::new();
+    for (name, entry) in map {
+        if is_carrier_key(name) {
+            continue;
+        }
+        let field = |field| InEntry {
+            object,
+            key: name,
+            field,
+        };
+        if opt_obj(entry, &field(""), input)?.is_none() {
+            continue;
+        }
+        let data_type = opt_str(entry, &field(type_key), input)?;
+        let text = opt_str(entry, &field(value_key), input)?;
+        if let (Some(data_type), Some(text)) = (data_type, text) {
+            if is_text_type(data_type) {
+                attributes.insert(name.clone(), text.to_owned());
+            }
+        }
+    }
+    Ok(attributes)
 }
 
 /// The carrier attributes of a borrowed message-attribute map (SQS `messageAttributes`,

@@ -17,13 +17,7 @@ use crate::json::borrowed::Json;
 pub(crate) fn decode(event: &Json<'_>) -> Option<Trigger> {
     // Nothing but `Records`: other top-level keys could make it another kind of event or
     // carry a Step Functions context.
-    let [(name, records)] = event.members()? else {
-        return None;
-    };
-    if name != "Records" {
-        return None;
-    }
-    let records = records.elements()?;
+    let records = event.only("Records")?.elements()?;
     let first = records.first()?;
     if first.text("eventSource")? != Some("aws:s3") {
         return None;

@@ -3,46 +3,21 @@
 
 use crate::event::decode_event;
 use serde_json::{json, Value};
-use std::path::Path;
 
 fn decode(text: &str) -> Option<crate::event::Trigger> {
     super::decode(&crate::json::borrowed::parse(text)?)
 }
 
-/// Asserts the borrowed answer (if any) is the `Value` decoders' answer; true when it
-/// answered.
+/// Whether the reader answered `text`, asserting its answer is the `Value` decoders'.
 fn agrees(text: &str, what: &str) -> bool {
-    match decode(text) {
-        None => false,
-        Some(fast) => {
-            assert_eq!(decode_event(text.as_bytes()).ok(), Some(fast), "{what}");
-            true
-        }
-    }
-}
-
-fn json_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    for entry in entries {
-        let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
-        if path.is_dir() {
-            json_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "json") {
-            out.push(path);
-        }
-    }
+    crate::event::test_fixtures::agrees_with_value_decoders(decode(text), text, what)
 }
 
 /// Every fixture (a superset of the shared fixture set): the S3 notifications are
 /// answered, equal to the `Value` decoders' triggers, and nothing else is.
 #[test]
 fn every_fixture_decodes_as_the_value_decoders_do() {
-    let mut files = Vec::new();
-    json_files(
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")),
-        &mut files,
-    );
-    assert!(files.len() > 100, "{} fixtures", files.len());
+    let files = crate::event::test_fixtures::all_json_files();
     let mut answered = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{e}"));

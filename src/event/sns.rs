@@ -7,16 +7,12 @@
 //! (`{"name": {"Type": "String"|"Binary", "Value": ...}}`); a `Message` that is itself an
 //! S3 notification or EventBridge event is decoded into the item's payload.
 
-use super::{
-    arn, message, stepfunctions_context, Detail, Item, MessageDetail, Trigger, TriggerKind,
-};
+use super::{arn, message, stepfunctions_context, Item, MessageDetail, Trigger, TriggerKind};
 use crate::error::DecodeError;
 use crate::json::fields::{
-    missing, opt_obj, opt_rfc3339_as_nanos, opt_str, req_array, req_str, wrong_type, InEntry,
-    Within,
+    missing, opt_obj, opt_rfc3339_as_nanos, opt_str, req_array, req_str, wrong_type, Within,
 };
-use crate::pointer::{Message, Pointer};
-use crate::propagation::{from_sns_attributes, is_carrier_key, sns_datadog_object};
+use crate::propagation::{from_sns_attributes, sns_datadog_object};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -112,17 +108,15 @@ impl NotificationFields<'_> {
             body_json,
             ..MessageDetail::default()
         };
-        let id = self.id.to_owned();
-        Item {
-            id: Some(id.clone()),
-            event_name: None,
-            time_unix_nano: self.time_unix_nano,
+        message::item(
+            "sns",
+            self.id,
+            self.time_unix_nano,
             contexts,
-            pointers: vec![Pointer::Message(Message { service: "sns", id })],
-            detail: Some(Detail::Message(detail)),
+            detail,
             payload,
             step_functions,
-        }
+        )
     }
 }
 
@@ -137,29 +131,12 @@ fn decode_notification(
     let p = |field| Within { base, field };
     let id = req_str(notification, &p("/MessageId"), input)?;
     let message = opt_str(notification, &p("/Message"), input)?;
-    let mut attributes = BTreeMap::new();
     let object = p("/MessageAttributes");
     let map = opt_obj(notification, &object, input)?;
-    for (name, entry) in map.into_iter().flatten() {
-        if is_carrier_key(name) {
-            continue;
-        }
-        let field = |field| InEntry {
-            object: &object,
-            key: name,
-            field,
-        };
-        if opt_obj(entry, &field(""), input)?.is_none() {
-            continue;
-        }
-        let data_type = opt_str(entry, &field("/Type"), input)?;
-        let text = opt_str(entry, &field("/Value"), input)?;
-        if let (Some(data_type), Some(text)) = (data_type, text) {
-            if message::is_text_type(data_type) {
-                attributes.insert(name.clone(), text.to_owned());
-            }
-        }
-    }
+    let attributes = match map {
+        Some(map) => message::text_attributes(map, &object, ["/Type", "/Value"], input)?,
+        None => BTreeMap::new(),
+    };
     let fields = NotificationFields {
         id,
         message,

@@ -20,13 +20,7 @@ use std::collections::BTreeMap;
 pub(crate) fn decode(event: &Json<'_>) -> Option<Trigger> {
     // Nothing but `Records`: other top-level keys could make it another kind of event or
     // carry a Step Functions context.
-    let [(name, records)] = event.members()? else {
-        return None;
-    };
-    if name != "Records" {
-        return None;
-    }
-    let records = records.elements()?;
+    let records = event.only("Records")?.elements()?;
     let first = records.first()?;
     // Lambda writes `EventSource`; `eventSource`, when present, is what detection reads.
     let source = match first.get("eventSource") {

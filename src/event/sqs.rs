@@ -9,17 +9,14 @@
 //! (SNS to SQS without raw delivery) or an EventBridge event is decoded into the item's
 //! payload; contexts found there stay on the payload's items.
 
-use super::{
-    arn, message, sns, stepfunctions_context, Detail, Item, MessageDetail, Trigger, TriggerKind,
-};
+use super::{arn, message, sns, stepfunctions_context, Item, MessageDetail, Trigger, TriggerKind};
 use crate::error::DecodeError;
 use crate::json::fields::pointer as json_pointer;
 use crate::json::fields::{
     invalid, opt_millis_as_nanos, opt_obj, opt_str, opt_u64, req_array, req_str, FieldPath,
-    InElement, InEntry,
+    InElement,
 };
-use crate::pointer::{Message, Pointer};
-use crate::propagation::{from_sqs_attributes, is_carrier_key, sqs_datadog_object, xray, Found};
+use crate::propagation::{from_sqs_attributes, sqs_datadog_object, xray, Found};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -103,17 +100,15 @@ impl RecordFields<'_> {
             body_json,
             ..MessageDetail::default()
         };
-        let id = self.id.to_owned();
-        Item {
-            id: Some(id.clone()),
-            event_name: None,
-            time_unix_nano: self.sent_unix_nano,
+        message::item(
+            "sqs",
+            self.id,
+            self.sent_unix_nano,
             contexts,
-            pointers: vec![Pointer::Message(Message { service: "sqs", id })],
-            detail: Some(Detail::Message(detail)),
+            detail,
             payload,
             step_functions,
-        }
+        )
     }
 }
 
@@ -177,31 +172,10 @@ fn message_attributes(
         index,
         field: "/messageAttributes",
     };
-    let mut attributes = BTreeMap::new();
-    let Some(map) = opt_obj(record, &object, INPUT)? else {
-        return Ok(attributes);
-    };
-    for (name, entry) in map {
-        if is_carrier_key(name) {
-            continue;
-        }
-        let field = |field| InEntry {
-            object: &object,
-            key: name,
-            field,
-        };
-        if opt_obj(entry, &field(""), INPUT)?.is_none() {
-            continue;
-        }
-        let data_type = opt_str(entry, &field("/dataType"), INPUT)?;
-        let text = opt_str(entry, &field("/stringValue"), INPUT)?;
-        if let (Some(data_type), Some(text)) = (data_type, text) {
-            if message::is_text_type(data_type) {
-                attributes.insert(name.clone(), text.to_owned());
-            }
-        }
+    match opt_obj(record, &object, INPUT)? {
+        Some(map) => message::text_attributes(map, &object, ["/dataType", "/stringValue"], INPUT),
+        None => Ok(BTreeMap::new()),
     }
-    Ok(attributes)
 }
 
 #[cfg(test)]

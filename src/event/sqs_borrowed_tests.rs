@@ -12,42 +12,14 @@ fn decode(text: &str) -> Option<Trigger> {
 }
 
 fn fixtures() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        for entry in entries {
-            let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "json") {
-                out.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")),
-        &mut files,
-    );
-    files.sort();
-    assert!(files.len() > 100, "{} fixtures", files.len());
-    files
+    crate::event::test_fixtures::all_json_files()
 }
 
 fn read(file: &Path) -> String {
     std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
 }
 
-/// Asserts that the borrowed answer, if any, is the `Value` decoders' answer; true when
-/// there was one.
-fn agrees(answer: Option<Trigger>, text: &str, what: &str) -> bool {
-    match answer {
-        None => false,
-        Some(fast) => {
-            assert_eq!(decode_event(text.as_bytes()).ok(), Some(fast), "{what}");
-            true
-        }
-    }
-}
+use crate::event::test_fixtures::agrees_with_value_decoders as agrees;
 
 #[test]
 fn every_fixture_decodes_as_the_value_decoders_do() {

@@ -1,7 +1,8 @@
 use super::*;
 use crate::event::test_fixtures::{load as fixture, message_detail};
-use crate::event::{decode_event_value, Source};
+use crate::event::{decode_event_value, Detail, Source};
 use crate::pointer::S3Object;
+use crate::pointer::{Message, Pointer};
 use serde_json::json;
 
 #[test]

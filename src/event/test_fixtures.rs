@@ -39,3 +39,39 @@ pub(crate) fn message_detail(item: &Item) -> &MessageDetail {
         other => panic!("detail {other:?}"),
     }
 }
+
+/// Every JSON fixture under `tests/fixtures/` (a superset of the shared set), sorted.
+pub(crate) fn all_json_files() -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(std::path::Path::new(ROOT), &mut files);
+    files.sort();
+    assert!(files.len() > 100, "{} fixtures", files.len());
+    files
+}
+
+/// Asserts that a borrowed reader's answer, if any, is the `Value` decoders' answer for the
+/// same text; true when there was one.
+pub(crate) fn agrees_with_value_decoders(answer: Option<Trigger>, text: &str, what: &str) -> bool {
+    match answer {
+        None => false,
+        Some(fast) => {
+            assert_eq!(
+                super::decode_event(text.as_bytes()).ok(),
+                Some(fast),
+                "{what}"
+            );
+            true
+        }
+    }
+}

@@ -43,6 +43,14 @@ impl<'a> Json<'a> {
         }
     }
 
+    /// The value of `key` when it is the object's only member (`{"Records": [...]}`).
+    pub(crate) fn only(&self, key: &str) -> Option<&Json<'a>> {
+        match self.members()? {
+            [(k, v)] if k == key => Some(v),
+            _ => None,
+        }
+    }
+
     pub(crate) fn members(&self) -> Option<&[(Cow<'a, str>, Json<'a>)]> {
         match self {
             Json::Object(members) => Some(members),
