@@ -16,8 +16,7 @@ use crate::error::DecodeError;
 use crate::json::borrowed::Json;
 use crate::json::fields::{opt_obj, opt_str, FieldPath, InEntry};
 use crate::pointer::{Message, Pointer};
-use crate::propagation::is_carrier_key;
-use crate::propagation::Found;
+use crate::propagation::{is_carrier_key, Found};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -142,8 +141,7 @@ pub(crate) fn borrowed_carriers(attributes: &Json<'_>, read: &[&str]) -> Option<
 /// or null, either member present but not a string).
 pub(crate) fn borrowed_text_attributes(
     attributes: &Json<'_>,
-    type_key: &str,
-    value_key: &str,
+    [type_key, value_key]: [&str; 2],
 ) -> Option<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for (name, attribute) in attributes.members()? {

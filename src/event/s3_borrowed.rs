@@ -26,15 +26,12 @@ pub(crate) fn decode(event: &Json<'_>) -> Option<Trigger> {
     for record in records {
         items.push(fields(record)?.item());
     }
-    let bucket = first
-        .object("s3")?
-        .map(|s3| s3.object("bucket"))
-        .unwrap_or(Some(None))?;
-    let bucket_text = |key| bucket.map_or(Some(None), |b| b.text(key));
+    // The first record has its bucket: `fields` required it.
+    let bucket = first.object("s3")??.object("bucket")??;
     Some(trigger(
         items,
-        bucket_text("arn")?,
-        bucket_text("name")?,
+        bucket.text("arn")?,
+        bucket.text("name")?,
         first.text("awsRegion")?,
     ))
 }
@@ -49,7 +46,6 @@ fn fields<'r>(record: &'r Json<'_>) -> Option<RecordFields<'r>> {
     let identity = record.object("userIdentity")?;
     let request = record.object("requestParameters")?;
     let response = record.object("responseElements")?;
-    let within = |parent: Option<&'r Json<'_>>, key| parent.map_or(Some(None), |p| p.text(key));
     let raw_key = object.text("key")??;
     let size = match object.get("size") {
         None | Some(Json::Null) => None,
@@ -73,10 +69,10 @@ fn fields<'r>(record: &'r Json<'_>) -> Option<RecordFields<'r>> {
         version_id: object.text("versionId")?,
         sequencer: object.text("sequencer")?,
         size,
-        request_id: within(response, "x-amz-request-id")?,
-        extended_request_id: within(response, "x-amz-id-2")?,
-        principal_id: within(identity, "principalId")?,
-        source_ip: within(request, "sourceIPAddress")?,
+        request_id: Json::text_in(response, "x-amz-request-id")?,
+        extended_request_id: Json::text_in(response, "x-amz-id-2")?,
+        principal_id: Json::text_in(identity, "principalId")?,
+        source_ip: Json::text_in(request, "sourceIPAddress")?,
         event_name: record.text("eventName")?,
         time_unix_nano,
     })

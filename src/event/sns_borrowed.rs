@@ -58,7 +58,7 @@ fn fields<'r>(
         carriers,
         carrier: "Sns.MessageAttributes",
         attributes: match attributes {
-            Some(a) => message::borrowed_text_attributes(a, "Type", "Value")?,
+            Some(a) => message::borrowed_text_attributes(a, ["Type", "Value"])?,
             None => BTreeMap::new(),
         },
         subject: notification.text("Subject")?,

@@ -49,7 +49,7 @@ fn fields<'r>(
     carriers: Option<&'r Value>,
 ) -> Option<RecordFields<'r>> {
     let system = record.object("attributes")?;
-    let text = |key| system.map_or(Some(None), |s| s.text(key));
+    let text = |key| Json::text_in(system, key);
     // Numbers as SQS sends them, decimal strings; a JSON number is left to the `Value`
     // decoder.
     let number = |key| -> Option<Option<u64>> {
@@ -71,7 +71,7 @@ fn fields<'r>(
         body_json: body.and_then(message::parse_body),
         carriers,
         attributes: match attributes {
-            Some(a) => message::borrowed_text_attributes(a, "dataType", "stringValue")?,
+            Some(a) => message::borrowed_text_attributes(a, ["dataType", "stringValue"])?,
             None => BTreeMap::new(),
         },
         trace_header: text("AWSTraceHeader")?,

@@ -85,6 +85,12 @@ impl<'a> Json<'a> {
         }
     }
 
+    /// [`Json::text`] of an optional object (a member read with [`Json::object`]):
+    /// `Some(None)` without one.
+    pub(crate) fn text_in<'r>(parent: Option<&'r Json<'a>>, key: &str) -> Option<Option<&'r str>> {
+        parent.map_or(Some(None), |p| p.text(key))
+    }
+
     /// An optional object member: `Some(None)` when it is missing or null, `None` when it
     /// is of another type (or `self` is not an object).
     pub(crate) fn object(&self, key: &str) -> Option<Option<&Json<'a>>> {
