@@ -151,7 +151,12 @@ impl S3Object {
     /// The pointer hash of the (decoded) key, as Datadog's producers write it; `None`
     /// without an ETag (then only the request-id join applies).
     pub fn hash(&self) -> Option<String> {
-        self.hash_of(&self.key)
+        let etag = self.etag.as_deref()?;
+        Some(crate::propagation::lower_hex(&s3_hash(
+            &self.bucket,
+            &self.key,
+            etag,
+        )))
     }
 
     /// Every hash of this object: [`S3Object::hash`], then, when the notification's key
@@ -159,21 +164,34 @@ impl S3Object {
     /// notification wrote it, which Datadog's Lambda consumers (datadog-lambda-js, the
     /// Datadog extension) write. Empty without an ETag.
     pub fn hashes(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.hash().into_iter().collect();
+        let hashes = self.hash_bytes();
+        hashes
+            .iter()
+            .map(|h| crate::propagation::lower_hex(h))
+            .collect()
+    }
+
+    /// [`S3Object::hashes`] as the 16 bytes each hex string spells (what an index keys on).
+    pub fn hash_bytes(&self) -> Vec<[u8; 16]> {
+        let Some(etag) = self.etag.as_deref() else {
+            return Vec::new();
+        };
+        let mut out = vec![s3_hash(&self.bucket, &self.key, etag)];
         if let Some(encoded) = self.key_encoded.as_deref().filter(|k| *k != self.key) {
-            out.extend(self.hash_of(encoded));
+            out.push(s3_hash(&self.bucket, encoded, etag));
         }
         out
     }
+}
 
-    fn hash_of(&self, key: &str) -> Option<String> {
-        let etag = trim_etag(self.etag.as_deref()?);
-        Some(hash_elements(&[
-            self.bucket.as_bytes(),
-            key.as_bytes(),
-            etag.as_bytes(),
-        ]))
-    }
+/// The pointer hash of an S3 object version, as 16 bytes: bucket, key and ETag (its
+/// surrounding quotes removed) joined.
+pub fn s3_hash(bucket: &str, key: &str, etag: &str) -> [u8; 16] {
+    hash_bytes(&[
+        bucket.as_bytes(),
+        key.as_bytes(),
+        trim_etag(etag).as_bytes(),
+    ])
 }
 
 impl DynamodbItem {
@@ -182,6 +200,15 @@ impl DynamodbItem {
     /// matches either. `None` entries are never produced; an item with no or more than two
     /// keys has no pointer.
     pub fn hashes(&self) -> Vec<String> {
+        let hashes = self.hash_bytes();
+        hashes
+            .iter()
+            .map(|h| crate::propagation::lower_hex(h))
+            .collect()
+    }
+
+    /// [`DynamodbItem::hashes`] as the 16 bytes each hex string spells.
+    pub fn hash_bytes(&self) -> Vec<[u8; 16]> {
         use base64::Engine;
         let mut keys: Vec<&(String, KeyValue)> = self.keys.iter().collect();
         if keys.is_empty() || keys.len() > 2 {
@@ -220,7 +247,7 @@ impl DynamodbItem {
                 (Some(k), Some(v)) => (k.0.as_bytes(), v.as_slice()),
                 _ => (b"", b""),
             };
-            let h = hash_elements(&[self.table.as_bytes(), k1, v1, k2, v2]);
+            let h = hash_bytes(&[self.table.as_bytes(), k1, v1, k2, v2]);
             if !out.contains(&h) {
                 out.push(h);
             }

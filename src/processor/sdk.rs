@@ -20,7 +20,7 @@
 use super::claims::{Problem, SpanEvidence};
 use super::key::{push_claim, Claim, Key, Rule};
 use super::view::SpanView;
-use crate::pointer::{DynamodbItem, KeyValue, S3Object};
+use crate::pointer::{DynamodbItem, KeyValue};
 use crate::settings::Settings;
 use serde_json::{Map, Value};
 
@@ -89,15 +89,8 @@ fn s3(span: &SpanView<'_>, config: &Settings, ev: &mut SpanEvidence) {
         .get_str(&config.attributes.s3_etag, limit)
         .filter(|e| !e.is_empty());
     if let (Some(bucket), Some(key), Some(etag)) = (bucket, key, etag) {
-        let object = S3Object {
-            bucket: bucket.into(),
-            key: key.into(),
-            etag: Some(etag.into()),
-            ..Default::default()
-        };
-        if let Some(k) = object.hash().as_deref().and_then(Key::from_hash) {
-            push_claim(&mut ev.producer, Claim::pointer(Rule::S3Object, k));
-        }
+        let hash = crate::pointer::s3_hash(bucket, key, etag);
+        push_claim(&mut ev.producer, Claim::pointer(Rule::S3Object, Key(hash)));
     }
     if config.direct_links.request_id_join {
         if let Some(rid) = a.first_str(REQUEST_ID, limit) {
@@ -156,10 +149,11 @@ fn dynamodb(span: &SpanView<'_>, config: &Settings, ev: &mut SpanEvidence) {
             keys,
             ..Default::default()
         };
-        for hash in item.hashes() {
-            if let Some(k) = Key::from_hash(&hash) {
-                push_claim(&mut ev.producer, Claim::pointer(Rule::DynamodbItem, k));
-            }
+        for hash in item.hash_bytes() {
+            push_claim(
+                &mut ev.producer,
+                Claim::pointer(Rule::DynamodbItem, Key(hash)),
+            );
         }
     }
 }

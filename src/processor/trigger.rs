@@ -88,10 +88,8 @@ pub(crate) fn consumer_claims(
 fn pointer_claims(pointer: &Pointer, config: &Settings, ev: &mut SpanEvidence) {
     match pointer {
         Pointer::S3Object(o) => {
-            for hash in o.hashes() {
-                if let Some(key) = Key::from_hash(&hash) {
-                    ev.consumer.push(Claim::pointer(Rule::S3Object, key));
-                }
+            for hash in o.hash_bytes() {
+                ev.consumer.push(Claim::pointer(Rule::S3Object, Key(hash)));
             }
             if config.direct_links.request_id_join {
                 if let Some(rid) = o.request_id.as_deref().filter(|r| !r.is_empty()) {
@@ -104,10 +102,9 @@ fn pointer_claims(pointer: &Pointer, config: &Settings, ev: &mut SpanEvidence) {
             }
         }
         Pointer::DynamodbItem(item) => {
-            for hash in item.hashes() {
-                if let Some(key) = Key::from_hash(&hash) {
-                    ev.consumer.push(Claim::pointer(Rule::DynamodbItem, key));
-                }
+            for hash in item.hash_bytes() {
+                ev.consumer
+                    .push(Claim::pointer(Rule::DynamodbItem, Key(hash)));
             }
         }
         Pointer::Message(m) => {

@@ -111,6 +111,8 @@ impl WasiView for HostState {
 pub struct LoadedComponent {
     pre: RelinkPre<HostState>,
     memory_limit: usize,
+    /// Instances count their work in fuel ([`LoadedComponent::counting`]).
+    counting: bool,
 }
 
 impl LoadedComponent {
@@ -126,11 +128,32 @@ impl LoadedComponent {
     /// As [`LoadedComponent::load`], from bytes already read; `path` only names them in
     /// errors.
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedComponent, LoadError> {
+        LoadedComponent::compile(path, bytes, false)
+    }
+
+    /// As [`LoadedComponent::load`], on an engine whose instances count their work in fuel
+    /// (wasmtime charges about one unit per WebAssembly instruction executed;
+    /// [`Relinker::fuel_used`]): the same number on every run, where wall time is noisy,
+    /// so a benchmark can compare two builds of the guest exactly. Counting makes the code
+    /// slower: never for serving or timing.
+    pub fn counting(path: &Path) -> Result<LoadedComponent, LoadError> {
+        let bytes = std::fs::read(path).map_err(|e| LoadError::Read {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        LoadedComponent::compile(path, &bytes, true)
+    }
+
+    fn compile(path: &Path, bytes: &[u8], counting: bool) -> Result<LoadedComponent, LoadError> {
         let invalid = |e: wasmtime::Error| LoadError::Invalid {
             path: path.to_path_buf(),
             message: format!("{e:#}"),
         };
-        let engine = Engine::default();
+        let engine = if counting {
+            Engine::new(wasmtime::Config::new().consume_fuel(true)).map_err(invalid)?
+        } else {
+            Engine::default()
+        };
         let component = Component::new(&engine, bytes).map_err(invalid)?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(invalid)?;
@@ -140,6 +163,7 @@ impl LoadedComponent {
         Ok(LoadedComponent {
             pre,
             memory_limit: MAX_GUEST_MEMORY,
+            counting,
         })
     }
 
@@ -151,7 +175,7 @@ impl LoadedComponent {
 
     /// A new instance with a processor built from `config_json`.
     pub fn processor(&self, config_json: &str) -> Result<Relinker, LoadError> {
-        let live = start(&self.pre, self.memory_limit, config_json)?;
+        let live = start(self, config_json)?;
         Ok(Relinker {
             loaded: self.clone(),
             config_json: config_json.to_string(),
@@ -250,6 +274,12 @@ impl Relinker {
             .unwrap_or_default()
     }
 
+    /// The fuel this instance has used since it started (creating its processor included),
+    /// for a component loaded with [`LoadedComponent::counting`]; 0 otherwise.
+    pub fn fuel_used(&self) -> u64 {
+        self.live.store.get_fuel().map_or(0, |left| u64::MAX - left)
+    }
+
     /// How many times the component was instantiated afresh after a trap.
     pub fn restarts(&self) -> u64 {
         self.restarts
@@ -287,11 +317,7 @@ impl Relinker {
         // The full error carries the guest backtrace: log it, answer with the cause.
         eprintln!("relink: component trapped, instantiating it afresh: {trap:?}");
         let message = trap.root_cause().to_string();
-        match start(
-            &self.loaded.pre,
-            self.loaded.memory_limit,
-            &self.config_json,
-        ) {
+        match start(&self.loaded, &self.config_json) {
             Ok(live) => self.live = live,
             // The configuration was accepted before, so this only fails if instantiation
             // itself fails; keep the poisoned instance, whose calls then trap again.
@@ -301,18 +327,22 @@ impl Relinker {
     }
 }
 
-fn start(
-    pre: &RelinkPre<HostState>,
-    memory_limit: usize,
-    config_json: &str,
-) -> Result<Live, LoadError> {
+fn start(loaded: &LoadedComponent, config_json: &str) -> Result<Live, LoadError> {
+    let pre = &loaded.pre;
     let state = HostState {
         wasi: WasiCtxBuilder::new().inherit_stderr().build(),
         table: ResourceTable::new(),
-        limits: StoreLimitsBuilder::new().memory_size(memory_limit).build(),
+        limits: StoreLimitsBuilder::new()
+            .memory_size(loaded.memory_limit)
+            .build(),
     };
     let mut store = Store::new(pre.engine(), state);
     store.limiter(|s| &mut s.limits);
+    if loaded.counting {
+        store
+            .set_fuel(u64::MAX)
+            .map_err(|e| LoadError::Start(format!("{e:#}")))?;
+    }
     let bindings = pre
         .instantiate(&mut store)
         .map_err(|e| LoadError::Start(format!("{e:#}")))?;

@@ -1045,6 +1045,36 @@ fn a_busy_relay_reads_evidence_on_a_reader_and_forwards_the_same_bytes() {
 }
 
 #[test]
+fn a_counting_component_uses_the_same_fuel_to_read_the_same_request() {
+    // Benchmarks compare two builds of the guest by the fuel a call uses. Reading evidence
+    // touches no state, so it costs the same every time; a call that plans against the
+    // index varies a little with the index's random hash keys, but is counted.
+    let [producer, consumer] = s3_pair();
+    let wit = relink_relay::component::Encoding::Protobuf;
+    let fuel = |loaded: &LoadedComponent| {
+        let mut p = loaded.processor("{}").unwrap_or_else(|e| panic!("{e}"));
+        let mut spent = Vec::new();
+        for body in [&producer, &consumer] {
+            let before = p.fuel_used();
+            assert!(p.prepare_traces(body, wit).is_some());
+            spent.push(p.fuel_used() - before);
+        }
+        let before = p.fuel_used();
+        let out = p.process_traces_changed(&consumer, wit, 1_709_929_400_000_000_000);
+        assert!(out.is_ok(), "{out:?}");
+        spent.push(u64::from(p.fuel_used() > before));
+        spent
+    };
+    let counting = LoadedComponent::counting(&component()).unwrap_or_else(|e| panic!("{e}"));
+    let first = fuel(&counting);
+    assert!(first[..2].iter().all(|&f| f > 1000), "{first:?}");
+    assert_eq!(first[2], 1, "a whole call used no fuel");
+    assert_eq!(fuel(&counting), first);
+    let plain = LoadedComponent::load(&component()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(fuel(&plain), vec![0, 0, 0]);
+}
+
+#[test]
 fn a_reader_that_traps_loses_nothing() {
     let loaded = LoadedComponent::load(&component()).unwrap_or_else(|e| panic!("{e}"));
     let owner = loaded.processor("{}").unwrap_or_else(|e| panic!("{e}"));
