@@ -11,7 +11,9 @@
 # log with the batch descriptions is written to target/bench.log.
 #
 # When the component has been built (dist/relink.wasm, host-examples/component/build.sh),
-# the same batches then run natively and in wasmtime 48 (benches/wasm). Its wasmtime build is
+# the same batches then run natively and in wasmtime 48 (benches/wasm), which also prints the
+# guest's work per span in fuel (the same on every run: compare two component builds with it,
+# not with the timings alone). Its wasmtime build is
 # long when cold (about 8 minutes on 2 cores): HOSTS_TARGET_DIR=/work/target-hosts reuses the
 # one the relay and harness builds keep there.
 #
