@@ -164,11 +164,7 @@ impl S3Object {
     /// notification wrote it, which Datadog's Lambda consumers (datadog-lambda-js, the
     /// Datadog extension) write. Empty without an ETag.
     pub fn hashes(&self) -> Vec<String> {
-        let hashes = self.hash_bytes();
-        hashes
-            .iter()
-            .map(|h| crate::propagation::lower_hex(h))
-            .collect()
+        in_hex(&self.hash_bytes())
     }
 
     /// [`S3Object::hashes`] as the 16 bytes each hex string spells (what an index keys on).
@@ -182,6 +178,14 @@ impl S3Object {
         }
         out
     }
+}
+
+/// Pointer hashes as they are written (32 lowercase hex digits each).
+fn in_hex(hashes: &[[u8; 16]]) -> Vec<String> {
+    hashes
+        .iter()
+        .map(|h| crate::propagation::lower_hex(h))
+        .collect()
 }
 
 /// The pointer hash of an S3 object version, as 16 bytes: bucket, key and ETag (its
@@ -200,11 +204,7 @@ impl DynamodbItem {
     /// matches either. `None` entries are never produced; an item with no or more than two
     /// keys has no pointer.
     pub fn hashes(&self) -> Vec<String> {
-        let hashes = self.hash_bytes();
-        hashes
-            .iter()
-            .map(|h| crate::propagation::lower_hex(h))
-            .collect()
+        in_hex(&self.hash_bytes())
     }
 
     /// [`DynamodbItem::hashes`] as the 16 bytes each hex string spells.
