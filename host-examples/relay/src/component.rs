@@ -118,11 +118,7 @@ pub struct LoadedComponent {
 impl LoadedComponent {
     /// Reads and compiles the component at `path`.
     pub fn load(path: &Path) -> Result<LoadedComponent, LoadError> {
-        let bytes = std::fs::read(path).map_err(|e| LoadError::Read {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        LoadedComponent::from_bytes(path, &bytes)
+        LoadedComponent::compile(path, &read(path)?, false)
     }
 
     /// As [`LoadedComponent::load`], from bytes already read; `path` only names them in
@@ -137,11 +133,7 @@ impl LoadedComponent {
     /// so a benchmark can compare two builds of the guest exactly. Counting makes the code
     /// slower: never for serving or timing.
     pub fn counting(path: &Path) -> Result<LoadedComponent, LoadError> {
-        let bytes = std::fs::read(path).map_err(|e| LoadError::Read {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        LoadedComponent::compile(path, &bytes, true)
+        LoadedComponent::compile(path, &read(path)?, true)
     }
 
     fn compile(path: &Path, bytes: &[u8], counting: bool) -> Result<LoadedComponent, LoadError> {
@@ -325,6 +317,13 @@ impl Relinker {
         }
         CallError::Trap(message)
     }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|e| LoadError::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }
 
 fn start(loaded: &LoadedComponent, config_json: &str) -> Result<Live, LoadError> {
