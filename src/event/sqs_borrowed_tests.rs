@@ -3,6 +3,7 @@
 //! decline. Checked over every fixture and over every one-field mutation of each fixture
 //! they answer.
 
+use crate::event::test_fixtures::load;
 use crate::event::{decode_borrowed, decode_event, Trigger, TriggerKind};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -156,18 +157,24 @@ fn one_field_mutations_agree_or_decline() {
     );
 }
 
-/// Variants of a real event with what the text (not the `Value`) can differ in: escapes,
-/// duplicate keys, an object body, carriers in both encodings, unknown data types.
-#[test]
-fn text_variants_agree_or_decline() {
-    let base = crate::event::test_fixtures::load("aws-lambda-rust-runtime/example-sqs-event.json");
-    let record = |edit: fn(&mut Value)| {
+/// The fixture's text with its first record changed by an edit, per edit.
+fn first_record_edited(fixture: &str) -> impl Fn(fn(&mut Value)) -> String {
+    let base = load(fixture);
+    move |edit| {
         let mut v = base.clone();
         if let Some(r) = v.pointer_mut("/Records/0") {
             edit(r);
         }
         v.to_string()
-    };
+    }
+}
+
+/// Variants of a real event with what the text (not the `Value`) can differ in: escapes,
+/// duplicate keys, an object body, carriers in both encodings, unknown data types.
+#[test]
+fn text_variants_agree_or_decline() {
+    let fixture = "aws-lambda-rust-runtime/example-sqs-event.json";
+    let (base, record) = (load(fixture), first_record_edited(fixture));
     let datadog = r#"{"x-datadog-trace-id":"1","x-datadog-parent-id":"2"}"#;
     let cases: Vec<(&str, String, bool)> = vec![
         (
@@ -302,14 +309,7 @@ fn text_variants_agree_or_decline() {
 /// that is itself an S3 notification.
 #[test]
 fn sns_variants_agree_or_decline() {
-    let base = crate::event::test_fixtures::load("aws-lambda-rust-runtime/example-sns-event.json");
-    let record = |edit: fn(&mut Value)| {
-        let mut v = base.clone();
-        if let Some(r) = v.pointer_mut("/Records/0") {
-            edit(r);
-        }
-        v.to_string()
-    };
+    let record = first_record_edited("aws-lambda-rust-runtime/example-sns-event.json");
     let cases: Vec<(&str, String, bool)> = vec![
         ("as Lambda sends it", record(|_| {}), true),
         (
