@@ -168,6 +168,7 @@ fn apply_all<'a>(
 /// A request planned by the fast path: the processor's state already holds it.
 struct Planned<'a> {
     scanned: Scan<'a>,
+    /// Every span, or none when nothing in the request can change.
     spans: Vec<(SpanRef, Seen<'static>)>,
     edits: Vec<SpanEdit>,
     call: Counters,
@@ -190,6 +191,25 @@ fn plan_request<'a>(
         None => (scan_request(&p.config, input)?, None),
     };
     let flagged = scanned.spans.iter().filter(|s| s.interesting).count();
+    let n = scanned.spans.len() as u64;
+    let mut call = Counters {
+        requests: 1,
+        spans_in: n,
+        spans_out: n,
+        ..Counters::default()
+    };
+    let now_secs = now_secs(now_unix_nano);
+    if flagged == 0 && p.state.remap.len() == 0 {
+        // Nothing can change: no span has evidence and no trace was adopted. This is most
+        // requests of a fleet, so the per-span plan (all default edits) is skipped.
+        plan::expire(&mut p.state, now_secs);
+        return Some(Planned {
+            scanned,
+            spans: Vec::new(),
+            edits: Vec::new(),
+            call,
+        });
+    }
     let mut carried = carried
         .filter(|ahead| {
             ahead.len() == flagged
@@ -215,14 +235,6 @@ fn plan_request<'a>(
     }
 
     // From here on the processor's state changes, so there is no going back.
-    let n = scanned.spans.len() as u64;
-    let mut call = Counters {
-        requests: 1,
-        spans_in: n,
-        spans_out: n,
-        ..Counters::default()
-    };
-    let now_secs = now_secs(now_unix_nano);
     let edits = plan::plan(
         &mut p.state,
         &p.config,

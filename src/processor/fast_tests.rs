@@ -98,6 +98,24 @@ fn nothing_to_do_returns_the_input_itself() {
     both("{}", &[out[0].0.clone()]);
 }
 
+/// A request without evidence plans nothing, but the index still ages on it: an entry
+/// past its TTL leaves, as the full path's planning drops it.
+#[test]
+fn requests_without_evidence_still_expire_the_index() {
+    let config = r#"{"index":{"ttl_seconds":1}}"#;
+    let plain = || encode(vec![span(3, 3, None, vec![("http.method", "GET")])]);
+    // The producer is indexed at second 0; at second 2 it is past its TTL.
+    both(config, &[encode(vec![put(1, 1)]), plain(), plain()]);
+    let Ok(mut p) = Config::from_json(config).and_then(|c| crate::Processor::new(&c)) else {
+        panic!("config");
+    };
+    p.process_traces(&encode(vec![put(1, 1)]), NOW);
+    assert_eq!(p.counters().index.entries, 1);
+    p.process_traces(&plain(), NOW + 2_000_000_000);
+    assert_eq!(p.counters().index.entries, 0);
+    assert_eq!(p.counters().index.expired, 1);
+}
+
 fn len_field(tag: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = vec![tag << 3 | 2];
     crate::otlp::wire::write_varint(&mut out, payload.len() as u64);

@@ -87,8 +87,7 @@ pub(crate) fn plan(
     for p in evidence.iter().flat_map(|(_, e)| e.problems.iter()) {
         counters.problem(*p);
     }
-    state.index.expire(now_secs);
-    state.remap.expire(now_secs);
+    expire(state, now_secs);
     let mut edits: Vec<SpanEdit> = spans.iter().map(|_| SpanEdit::default()).collect();
     let mut batch = Batch {
         state,
@@ -129,6 +128,14 @@ pub(crate) fn plan(
         stamp::plan_routes(state, config, spans, &evidence, &mut edits);
     }
     edits
+}
+
+/// What planning does to the state whatever the batch holds: entries past their TTL
+/// leave the index and the remap table. A batch that cannot change (no evidence, no
+/// adopted trace) plans no more than this.
+pub(crate) fn expire(state: &mut State, now_secs: u32) {
+    state.index.expire(now_secs);
+    state.remap.expire(now_secs);
 }
 
 struct Batch<'a, 'b> {
