@@ -27,7 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 
 use crate::metrics::Event;
-use crate::routes::{route, Shared};
+use crate::routes::{metrics_text, route, Shared, METRICS_TYPE};
 use crate::tls::TlsReceiver;
 
 /// A connection is idle enough to be closed for a newcomer after this long without a
@@ -212,7 +212,7 @@ pub async fn accept_loop(
                         // listening; TLS and gRPC clients see the connection close, which
                         // they retry (gRPC: UNAVAILABLE).
                         if endpoint.protocol == Protocol::OtlpHttp && endpoint.tls.is_none() {
-                            tokio::spawn(refuse(stream));
+                            tokio::spawn(refuse(stream, shared.clone()));
                         }
                     }
                 },
@@ -370,11 +370,28 @@ async fn serve_http<I>(
 
 /// Answers a connection over the cap with 503 and closes it. The request is read (a
 /// little, briefly) before closing, so the client sees the answer rather than a reset.
-pub async fn refuse(mut stream: TcpStream) {
-    let body = "relink: too many connections; retry later\n";
+/// The liveness probe and the metrics scrape are answered even so: a relay at its
+/// connection cap is alive and busy, and that is when its metrics are wanted (`/ready` is
+/// the 503: it is not ready for more).
+pub async fn refuse(mut stream: TcpStream, shared: Arc<Shared>) {
+    let mut head = [0u8; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut head)).await;
+    let head = match read {
+        Ok(Ok(n)) => head.get(..n).unwrap_or_default(),
+        _ => &[],
+    };
+    let (status, content_type, body) = match probe(head) {
+        Some("/health") => ("200 OK", "text/plain", "ok\n".to_string()),
+        Some("/metrics") => ("200 OK", METRICS_TYPE, metrics_text(&shared).await),
+        _ => (
+            "503 Service Unavailable\r\nRetry-After: 1",
+            "text/plain",
+            "relink: too many connections; retry later\n".to_string(),
+        ),
+    };
     let answer = format!(
-        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
         body.len()
     );
     let _ = stream.write_all(answer.as_bytes()).await;
@@ -390,6 +407,15 @@ pub async fn refuse(mut stream: TcpStream) {
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+}
+
+/// The path of an HTTP/1.x `GET` request for a probe route, from the start of its head.
+fn probe(head: &[u8]) -> Option<&'static str> {
+    ["/health", "/metrics"].into_iter().find(|path| {
+        head.strip_prefix(b"GET ")
+            .and_then(|rest| rest.strip_prefix(path.as_bytes()))
+            .is_some_and(|rest| rest.starts_with(b" ") || rest.starts_with(b"?"))
+    })
 }
 
 /// The soft open-files limit, from `/proc/self/limits` (Linux).

@@ -189,7 +189,13 @@ impl Outputs {
                     Err(message) => {
                         queue.unreserve(bytes);
                         give_back(file_queue);
-                        eprintln!("relink: {message}");
+                        match spool.as_ref().and_then(|s| s.refusal_to_log()) {
+                            Some(1) => eprintln!("relink: {message}"),
+                            Some(n) => eprintln!(
+                                "relink: {message} ({n} requests refused since the last such line)"
+                            ),
+                            None => {}
+                        }
                         return self.refuse(encoding, "spool", RETRY_SPOOL, &message);
                     }
                 }
@@ -237,8 +243,10 @@ impl Outputs {
 
     /// Synchronous mode: sends the batch once and turns the upstream's answer into the
     /// client's. A 2xx becomes our success body (the upstream's partial success merged with
-    /// our warning); any other status goes back as sent, `Retry-After` included; no answer
-    /// at all is a 502.
+    /// our warning); any other status goes back with its `Retry-After` and a `Status` body
+    /// in the client's encoding naming the upstream and what it said (OTLP/HTTP requires
+    /// that body; an upstream, or a proxy before it, may answer HTML); no answer at all is
+    /// a 502.
     fn forward(
         &self,
         upstream: &Upstream,
@@ -256,14 +264,10 @@ impl Outputs {
         };
         if answer.verdict != Verdict::Delivered {
             self.metrics.count(Event::UpstreamError);
-            let reply = answer.reply;
+            let message = format!("upstream {}: {}", upstream.url(), answer.reason);
             return Reply {
-                status: reply.status,
-                content_type: reply
-                    .content_type
-                    .unwrap_or_else(|| encoding.content_type().to_string()),
-                retry_after: reply.retry_after,
-                body: reply.body,
+                retry_after: answer.reply.retry_after,
+                ..Reply::status(answer.reply.status, encoding, &message)
             };
         }
         self.metrics.count(Event::UpstreamDelivered);
@@ -362,7 +366,7 @@ fn replay(
         return Ok(());
     }
     eprintln!(
-        "relink: spool {}: replaying {} batches ({} torn segment tails skipped)",
+        "relink: spool {}: replaying {} batches ({} torn tails or damaged records skipped)",
         spool.dir().display(),
         recovered.records,
         recovered.torn

@@ -66,7 +66,7 @@ pub enum Event {
     Spooled,
     /// Batches read back from the spool at start.
     Replayed(u64),
-    /// Spool segments whose torn tail was skipped at start.
+    /// Spool segment tails torn, and damaged records, skipped at start.
     SpoolTorn(u64),
     /// A TLS handshake failed or timed out (an untrusted certificate, none under mTLS).
     TlsHandshakeFailed,

@@ -86,6 +86,17 @@ struct Status {
     message: String,
 }
 
+/// The message of an OTLP error body (a `Status` in `encoding`); `None` for anything else.
+pub fn status_message_of(encoding: Encoding, body: &[u8]) -> Option<String> {
+    match encoding {
+        Encoding::Protobuf => Status::decode(body).ok().map(|s| s.message),
+        Encoding::Json => {
+            let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+            value.get("message")?.as_str().map(String::from)
+        }
+    }
+}
+
 /// The error body for `message` in `encoding`.
 pub fn status_body(encoding: Encoding, message: &str) -> Vec<u8> {
     match encoding {
@@ -105,6 +116,18 @@ pub fn status_body(encoding: Encoding, message: &str) -> Vec<u8> {
 mod tests {
     use super::*;
     use relink::otlp::{encode_response, gzip};
+
+    #[test]
+    fn status_bodies_read_back_in_either_encoding() {
+        for encoding in [Encoding::Protobuf, Encoding::Json] {
+            let body = status_body(encoding, "quota \"exceeded\"");
+            assert_eq!(
+                status_message_of(encoding, &body).as_deref(),
+                Some("quota \"exceeded\"")
+            );
+        }
+        assert_eq!(status_message_of(Encoding::Json, b"<html>502</html>"), None);
+    }
 
     #[test]
     fn bodies_are_bounded_before_and_after_inflation() {

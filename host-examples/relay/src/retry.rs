@@ -8,8 +8,11 @@
 //! so it keeps it and retries (with backoff, until `max_elapsed`) rather than drop data an
 //! operator can still deliver by fixing the key (see the README). Delays grow exponentially from `initial` (x1.5, capped at `max_interval`),
 //! with +-50% jitter so senders that failed together do not retry together; an upstream's
-//! `Retry-After` (seconds or an HTTP date) replaces the computed delay, since the server
-//! knows when it will recover. A batch is given up once `max_elapsed` has passed.
+//! `Retry-After` (seconds or an HTTP date) lengthens the computed delay, since the server
+//! knows when it will recover, but never shortens it (the Collector's retry sender takes the
+//! larger of the two): `Retry-After: 0`, a date already past (a server clock behind ours) or
+//! a gRPC `RetryInfo` of 0s must not turn backoff into a loop. A batch is given up once
+//! `max_elapsed` has passed.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -48,8 +51,9 @@ pub struct Backoff {
 impl Backoff {
     /// The wait before retry number `attempt` (1 for the first retry), or `None` when
     /// the batch has been tried for `max_elapsed` already (`elapsed` since its first
-    /// attempt). `retry_after` (the upstream's) wins over the computed delay; either is
-    /// cut so the last retry happens at `max_elapsed` at the latest.
+    /// attempt). `retry_after` (the upstream's) is waited when it is longer than the
+    /// computed delay; the wait is cut so the last retry happens at `max_elapsed` at the
+    /// latest.
     pub fn delay(
         &self,
         attempt: u32,
@@ -60,15 +64,11 @@ impl Backoff {
         if left.is_zero() {
             return None;
         }
-        let wait = match retry_after {
-            Some(server) => server,
-            None => {
-                let exponent = i32::try_from(attempt.saturating_sub(1).min(64)).unwrap_or(64);
-                let grown = self.initial.as_secs_f64() * 1.5f64.powi(exponent);
-                let capped = grown.min(self.max_interval.as_secs_f64());
-                Duration::from_secs_f64(capped * (0.5 + random_unit()))
-            }
-        };
+        let exponent = i32::try_from(attempt.saturating_sub(1).min(64)).unwrap_or(64);
+        let grown = self.initial.as_secs_f64() * 1.5f64.powi(exponent);
+        let capped = grown.min(self.max_interval.as_secs_f64());
+        let computed = Duration::from_secs_f64(capped * (0.5 + random_unit()));
+        let wait = retry_after.map_or(computed, |server| server.max(computed));
         Some(wait.min(left))
     }
 }
@@ -191,6 +191,19 @@ mod tests {
         }
         let server = Some(Duration::from_secs(7));
         assert_eq!(b.delay(1, Duration::ZERO, server), server);
+        // A server's zero (or a date already past) never shortens the backoff.
+        for _ in 0..100 {
+            let zero = b.delay(1, Duration::ZERO, Some(Duration::ZERO));
+            assert!(
+                zero.is_some_and(|d| d >= Duration::from_secs(1)),
+                "{zero:?}"
+            );
+            let late = b.delay(30, Duration::ZERO, Some(Duration::from_millis(1)));
+            assert!(
+                late.is_some_and(|d| d >= Duration::from_millis(2500)),
+                "{late:?}"
+            );
+        }
         assert_eq!(
             b.delay(1, Duration::from_secs(58), server),
             Some(Duration::from_secs(2))

@@ -42,17 +42,7 @@ pub async fn route(
     let reply = match (request.method(), request.uri().path()) {
         (&Method::POST, "/v1/traces") => export(request, shared.clone(), false).await,
         (&Method::POST, "/v1/events") => export(request, shared.clone(), true).await,
-        (&Method::GET, "/metrics") => {
-            let p = pipeline.clone();
-            let mut text = tokio::task::spawn_blocking(move || p.prometheus()).await.unwrap_or_default();
-            for (name, value) in [
-                ("relink_relay_open_connections", shared.connections.open()),
-                ("relink_relay_inflight_bytes", shared.admission.in_flight()),
-            ] {
-                text.push_str(&format!("# TYPE {name} gauge\n{name} {value}\n"));
-            }
-            text_reply(200, "text/plain; version=0.0.4", text)
-        }
+        (&Method::GET, "/metrics") => text_reply(200, METRICS_TYPE, metrics_text(&shared).await),
         (&Method::GET, "/health") => text_reply(200, "text/plain", "ok\n".into()),
         (&Method::GET, "/ready") => {
             if shared.stopping.load(Ordering::Relaxed) {
@@ -159,6 +149,25 @@ async fn export(
             &format!("relink: request failed: {e}"),
         )),
     }
+}
+
+/// The media type of the Prometheus text format.
+pub const METRICS_TYPE: &str = "text/plain; version=0.0.4";
+
+/// The `/metrics` page: the relay's and the component's counters, and the connection
+/// gauges.
+pub async fn metrics_text(shared: &Arc<Shared>) -> String {
+    let p = shared.pipeline.clone();
+    let mut text = tokio::task::spawn_blocking(move || p.prometheus())
+        .await
+        .unwrap_or_default();
+    for (name, value) in [
+        ("relink_relay_open_connections", shared.connections.open()),
+        ("relink_relay_inflight_bytes", shared.admission.in_flight()),
+    ] {
+        text.push_str(&format!("# TYPE {name} gauge\n{name} {value}\n"));
+    }
+    text
 }
 
 fn http_reply(reply: Reply) -> Response<Full<Bytes>> {

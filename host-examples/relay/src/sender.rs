@@ -107,7 +107,7 @@ impl Senders {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let (reason, retry_after, credentials) = match self.upstream.send(&prepared, encoding) {
+            let (reason, retry_after, credentials) = match self.upstream.send(&prepared) {
                 Ok(answer) => match answer.verdict {
                     Verdict::Delivered => {
                         self.metrics.count(Event::UpstreamDelivered);

@@ -337,7 +337,8 @@ impl Relay {
             Some(file) => file.sink.close().map_err(ServeError::system),
             None => Ok(()),
         };
-        let report = leftover_report(&left, self.spool_dir.as_deref());
+        let dropped = self.shared.pipeline.metrics.dropped_total();
+        let report = leftover_report(&left, dropped, self.spool_dir.as_deref());
         synced?;
         report
     }
@@ -370,8 +371,14 @@ fn bind_grpc(
     }
 }
 
-/// What shutdown says about the batches the outputs still held.
-fn leftover_report(left: &Leftover, spool: Option<&std::path::Path>) -> Result<String, ServeError> {
+/// What shutdown says about the batches the outputs still held; `dropped`: the batches
+/// given up on while running (an upstream refused them, retries ran out), which left the
+/// queues without being delivered.
+fn leftover_report(
+    left: &Leftover,
+    dropped: u64,
+    spool: Option<&std::path::Path>,
+) -> Result<String, ServeError> {
     let lost = if left.spooled { 0 } else { left.upstream } + left.file;
     if lost > 0 {
         return Err(ServeError::system(format!(
@@ -387,7 +394,11 @@ fn leftover_report(left: &Leftover, spool: Option<&std::path::Path>) -> Result<S
         )));
     }
     Ok(match (left.upstream, spool) {
-        (0, _) => "every acknowledged batch was delivered".to_string(),
+        (0, _) if dropped == 0 => "every acknowledged batch was delivered".to_string(),
+        (0, _) => format!(
+            "no batch left to send; {dropped} acknowledged batches were dropped while running \
+             (relink_relay_dropped_total says why)"
+        ),
         (n, Some(dir)) => format!(
             "{n} batches kept in the spool {} for the next start",
             dir.display()
@@ -482,5 +493,27 @@ async fn log_loop(pipeline: Arc<Pipeline>, every: Duration, mut stop: watch::Rec
             }
             _ = stop.changed() => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shutdown_does_not_call_dropped_batches_delivered() {
+        let empty = Leftover::default();
+        let said = |dropped| leftover_report(&empty, dropped, None).unwrap_or_default();
+        assert_eq!(said(0), "every acknowledged batch was delivered");
+        assert!(
+            said(3).contains("3 acknowledged batches were dropped"),
+            "{}",
+            said(3)
+        );
+        let unsent = Leftover {
+            upstream: 2,
+            ..Leftover::default()
+        };
+        assert!(leftover_report(&unsent, 0, None).is_err());
     }
 }

@@ -5,23 +5,26 @@
 //!
 //! Layout: append-only segment files `NNNNNNNNNNNNNNNNNNNN.seg`, each a run of records
 //! `[u32 LE length][u32 LE crc32][u8 encoding][body]` (length counts encoding and body).
-//! A segment is closed (synced) once it passes [`SEGMENT_BYTES`] and deleted when every
-//! record in it has been delivered or given up. Delivery is at least once: a crash after a
+//! A segment is closed (synced) once it passes [`SEGMENT_BYTES`] (or an eighth of a smaller
+//! `--spool-max-bytes`) and deleted when every record in it has been delivered or given
+//! up; a spool filled only by delivered records closes (so deletes) its current segment. Delivery is at least once: a crash after a
 //! delivery but before its segment is deleted replays that batch.
 //!
 //! Durability is group commit: writers append under one lock, then one `fdatasync` covers
 //! every record written before it started, so concurrent clients share a sync. A record
 //! that fails to write (disk full) is cut off again, so the segment stays readable.
 //!
-//! Replay stops reading a segment at the first record whose length runs past the end or
-//! whose checksum does not match (a torn tail from a crash mid-write); it is counted and
-//! the rest of that segment skipped: nothing after it was ever acknowledged.
+//! Replay stops reading a segment at the first record whose length runs past the end (a
+//! torn tail from a crash mid-write: nothing after it was ever acknowledged); a record
+//! inside the segment whose checksum does not match (a damaged disk block) is skipped
+//! alone. Both are counted.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use relink::otlp::Encoding;
 
@@ -42,7 +45,7 @@ pub struct Replayed {
 pub struct Recovered {
     pub segments: Vec<u64>,
     pub records: u64,
-    /// Segments whose tail was torn (skipped).
+    /// Damaged places skipped: torn segment tails and records failing their checksum.
     pub torn: u64,
 }
 
@@ -64,7 +67,13 @@ pub struct Spool {
     live: Mutex<BTreeMap<u64, usize>>,
     /// Bytes in segment files.
     bytes: Mutex<u64>,
+    /// When a refusal was last logged, and refusals since: see [`Spool::refusal_to_log`].
+    refusals: Mutex<(Option<Instant>, u64)>,
 }
+
+/// A spool that stays full or failing refuses at the clients' request rate; its log line
+/// comes at most this often.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -101,8 +110,8 @@ impl Spool {
         for &segment in &segments {
             let path = segment_path(dir, segment);
             let data = std::fs::read(&path).map_err(error)?;
-            let (found, intact) = read_records(&data);
-            torn += u64::from(!intact);
+            let (found, damaged) = read_records(&data);
+            torn += damaged;
             if found.is_empty() {
                 let _ = std::fs::remove_file(&path);
                 continue;
@@ -126,6 +135,7 @@ impl Spool {
             synced: Mutex::new((next, 0)),
             live: Mutex::new(live),
             bytes: Mutex::new(bytes),
+            refusals: Mutex::new((None, 0)),
         };
         let recovered = Recovered {
             segments: replay,
@@ -161,9 +171,19 @@ impl Spool {
         let record = encode_record(encoding, body);
         let (segment, end) = {
             let mut writer = lock(&self.writer);
+            let fits = |bytes: u64| bytes == 0 || bytes + record.len() as u64 <= self.max_bytes;
+            // Delivered records keep counting until their segment is deleted, and the
+            // segment being written is deleted only once closed: when that is all that
+            // fills the spool, close it now (it goes at once, nothing in it is waiting).
+            let idle = lock(&self.live).get(&writer.segment) == Some(&0);
+            if !fits(self.bytes()) && idle && writer.written > 0 {
+                self.roll(&mut writer)?;
+            }
             {
                 let mut bytes = lock(&self.bytes);
-                if *bytes + record.len() as u64 > self.max_bytes {
+                // An empty spool takes a batch larger than its limit, as the queue does,
+                // so that no batch is refused for ever.
+                if !fits(*bytes) {
                     return Err(format!(
                         "the spool is full ({} of --spool-max-bytes {})",
                         *bytes, self.max_bytes
@@ -171,7 +191,7 @@ impl Spool {
                 }
                 *bytes += record.len() as u64;
             }
-            if writer.written >= SEGMENT_BYTES {
+            if writer.written >= self.segment_bytes() {
                 self.roll(&mut writer)?;
             }
             if let Err(e) = (&*writer.file).write_all(&record) {
@@ -269,6 +289,23 @@ impl Spool {
         sync_dir(&self.dir);
     }
 
+    /// Counts a refused append; `Some(refused since the last line)` when this one should be
+    /// logged (the first, then at most once per ten seconds).
+    pub fn refusal_to_log(&self) -> Option<u64> {
+        let mut refusals = lock(&self.refusals);
+        refusals.1 += 1;
+        let due = refusals
+            .0
+            .is_none_or(|at| at.elapsed() >= REFUSAL_LOG_EVERY);
+        due.then(|| std::mem::replace(&mut *refusals, (Some(Instant::now()), 0)).1)
+    }
+
+    /// Where the segment being written is closed: [`SEGMENT_BYTES`], or an eighth of a
+    /// smaller spool, so that delivered batches free their space in steps well below it.
+    fn segment_bytes(&self) -> u64 {
+        SEGMENT_BYTES.min(self.max_bytes / 8).max(1)
+    }
+
     /// Bytes held in segment files.
     pub fn bytes(&self) -> u64 {
         *lock(&self.bytes)
@@ -306,26 +343,30 @@ fn encode_record(encoding: Encoding, body: &[u8]) -> Vec<u8> {
     record
 }
 
-/// The intact records of a segment, and whether the whole segment was intact.
-fn read_records(data: &[u8]) -> (Vec<(Encoding, Vec<u8>)>, bool) {
+/// The intact records of a segment, and how many damaged places were skipped: a record
+/// whose length runs past the end (a torn tail: the rest of the segment), or one within the
+/// segment whose checksum or encoding is wrong (that record alone: its length still says
+/// where the next one starts, and the next one's checksum vouches for it).
+fn read_records(data: &[u8]) -> (Vec<(Encoding, Vec<u8>)>, u64) {
     let mut out = Vec::new();
+    let mut damaged = 0;
     let mut rest = data;
     while !rest.is_empty() {
         let Some((length, crc, payload)) = split_record(rest) else {
-            return (out, false);
+            return (out, damaged + 1);
         };
-        if crc32fast::hash(payload) != crc {
-            return (out, false);
-        }
         let encoding = match payload.first() {
-            Some(0) => Encoding::Protobuf,
-            Some(1) => Encoding::Json,
-            _ => return (out, false),
+            Some(0) => Some(Encoding::Protobuf),
+            Some(1) => Some(Encoding::Json),
+            _ => None,
         };
-        out.push((encoding, payload.get(1..).unwrap_or_default().to_vec()));
+        match encoding.filter(|_| crc32fast::hash(payload) == crc) {
+            Some(encoding) => out.push((encoding, payload.get(1..).unwrap_or_default().to_vec())),
+            None => damaged += 1,
+        }
         rest = rest.get(PREFIX + length..).unwrap_or_default();
     }
-    (out, true)
+    (out, damaged)
 }
 
 fn split_record(data: &[u8]) -> Option<(usize, u32, &[u8])> {
@@ -412,12 +453,62 @@ mod tests {
         );
         assert_eq!(recovered.torn, 1);
         assert!(spool.append(Encoding::Json, &[0; 64]).is_ok());
-        let small = temp("small");
-        let (spool, _) = Spool::open(&small, 20).unwrap_or_else(|e| panic!("{e}"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_damaged_record_inside_a_segment_is_skipped_alone() {
+        let dir = temp("damaged");
+        let (spool, _) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+        for body in [&b"first"[..], b"second", b"third"] {
+            spool
+                .append(Encoding::Json, body)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        drop(spool);
+        let path = segment_path(&dir, 1);
+        let mut data = std::fs::read(&path).unwrap_or_default();
+        // The second record's body: after the first record (8 + 1 + 5) and its own prefix.
+        let at = PREFIX + 1 + 5 + PREFIX + 2;
+        if let Some(b) = data.get_mut(at) {
+            *b ^= 0xff;
+        }
+        std::fs::write(&path, &data).unwrap_or_else(|e| panic!("{e}"));
+        let (spool, recovered) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+        let bodies: Vec<Vec<u8>> = spool
+            .read_segment(1)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.body)
+            .collect();
+        assert_eq!(bodies, [b"first".to_vec(), b"third".to_vec()]);
+        assert_eq!((recovered.records, recovered.torn), (2, 1));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A small `--spool-max-bytes` is not filled for good by batches already delivered,
+    /// and an empty spool takes a batch over its limit (as the queue does).
+    #[test]
+    fn delivered_batches_free_a_small_spool() {
+        let dir = temp("small");
+        let (spool, _) = Spool::open(&dir, 2000).unwrap_or_else(|e| panic!("{e}"));
+        for round in 0..100 {
+            let segment = spool
+                .append(Encoding::Json, &[0; 300])
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            spool.release(segment);
+        }
+        let big = spool
+            .append(Encoding::Json, &[0; 5000])
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(spool
             .append(Encoding::Json, &[0; 64])
             .is_err_and(|e| e.contains("full")));
+        spool.release(big);
+        assert!(spool.append(Encoding::Json, &[0; 64]).is_ok());
+        // Refusals are logged once, then at most every ten seconds.
+        assert_eq!(spool.refusal_to_log(), Some(1));
+        assert_eq!(spool.refusal_to_log(), None);
         let _ = std::fs::remove_dir_all(&dir);
-        let _ = std::fs::remove_dir_all(&small);
     }
 }

@@ -30,15 +30,14 @@ use crate::upstream_config::{Compression, Protocol, UpstreamConfig};
 /// The largest upstream response body read (an `ExportTraceServiceResponse` is tiny).
 const UPSTREAM_RESPONSE_LIMIT: usize = 1024 * 1024;
 
-/// What the upstream answered, shaped as an HTTP answer: synchronous mode hands it to the
-/// client (a gRPC status becomes the HTTP status that means the same to an OTLP client).
+/// What the upstream answered, shaped as an HTTP answer: synchronous mode hands the status
+/// to the client (a gRPC status becomes the HTTP status that means the same to an OTLP
+/// client), with its own `Status` body naming the upstream and the answer's reason.
 #[derive(Debug)]
 pub struct UpstreamReply {
     pub status: u16,
-    pub content_type: Option<String>,
     /// `Retry-After`, passed on as is in synchronous mode.
     pub retry_after: Option<String>,
-    pub body: Vec<u8>,
 }
 
 /// One attempt's outcome.
@@ -155,10 +154,9 @@ impl Upstream {
         })
     }
 
-    /// One attempt. `reply_encoding` is the encoding the relay's own client used (for a
-    /// synchronous answer built here). `Err` for a transport failure: no answer at all
-    /// (the caller names the upstream).
-    pub fn send(&self, prepared: &Prepared, reply_encoding: Encoding) -> Result<Answer, String> {
+    /// One attempt. `Err` for a transport failure: no answer at all (the caller names the
+    /// upstream).
+    pub fn send(&self, prepared: &Prepared) -> Result<Answer, String> {
         let exchange = self
             .handle
             .block_on(async {
@@ -171,7 +169,7 @@ impl Upstream {
                 )
             })??;
         Ok(match self.config.protocol {
-            Some(Protocol::Grpc) => self.grpc_answer(exchange, reply_encoding),
+            Some(Protocol::Grpc) => self.grpc_answer(exchange),
             _ => http_answer(exchange, prepared.encoding),
         })
     }
@@ -179,7 +177,7 @@ impl Upstream {
     /// `prepare` and one `send`, for synchronous mode; the error names the upstream.
     pub fn send_once(&self, encoding: Encoding, body: Vec<u8>) -> Result<Answer, String> {
         self.prepare(encoding, body)
-            .and_then(|prepared| self.send(&prepared, encoding))
+            .and_then(|prepared| self.send(&prepared))
             .map_err(|e| format!("upstream {}: {e}", self.config.url))
     }
 
@@ -222,16 +220,22 @@ impl Upstream {
             .await
             .map_err(|e| self.transport_error(&e))?;
         let (parts, body) = response.into_parts();
-        let collected = Limited::new(body, UPSTREAM_RESPONSE_LIMIT)
-            .collect()
-            .await
-            .map_err(|e| format!("reading the response: {}", error_chain(&*e)))?;
-        let trailers = collected.trailers().cloned();
+        let collected = Limited::new(body, UPSTREAM_RESPONSE_LIMIT).collect().await;
+        let (trailers, body, unread) = match collected {
+            Ok(c) => (c.trailers().cloned(), c.to_bytes().to_vec(), None),
+            // OTLP/HTTP: the status line is the answer. A 2xx whose body is too long or cut
+            // short was still accepted (sending it again would deliver it twice), and a 400
+            // still refused it; only what the body said is lost.
+            Err(e) if !grpc => (None, Vec::new(), Some(error_chain(&*e))),
+            // gRPC: the status is in the trailers, which come after the body.
+            Err(e) => return Err(format!("reading the response: {}", error_chain(&*e))),
+        };
         Ok(Exchange {
             status: parts.status.as_u16(),
             headers: parts.headers,
             trailers,
-            body: collected.to_bytes().to_vec(),
+            body,
+            unread,
         })
     }
 
@@ -245,7 +249,7 @@ impl Upstream {
         }
     }
 
-    fn grpc_answer(&self, exchange: Exchange, reply_encoding: Encoding) -> Answer {
+    fn grpc_answer(&self, exchange: Exchange) -> Answer {
         let field = |map: &HeaderMap, name: &str| {
             map.get(name)
                 .and_then(|v| v.to_str().ok())
@@ -277,14 +281,6 @@ impl Upstream {
             }
             _ => None,
         };
-        let reason = status.describe();
-        let body = match verdict {
-            Verdict::Delivered => Vec::new(),
-            _ => otlp_http::status_body(
-                reply_encoding,
-                &format!("upstream {}: {reason}", self.config.url),
-            ),
-        };
         Answer {
             verdict,
             label: format!("grpc_{}", grpc::code_name(status.code).to_ascii_lowercase()),
@@ -292,14 +288,12 @@ impl Upstream {
             partial,
             reply: UpstreamReply {
                 status: status.http_status(),
-                content_type: Some(reply_encoding.content_type().to_string()),
                 // Whole seconds, rounded up, as Retry-After counts.
                 retry_after: status
                     .retry_delay
                     .map(|d| (d.as_secs() + u64::from(d.subsec_nanos() > 0)).to_string()),
-                body,
             },
-            reason,
+            reason: status.describe(),
         }
     }
 }
@@ -310,6 +304,8 @@ struct Exchange {
     headers: HeaderMap,
     trailers: Option<HeaderMap>,
     body: Vec<u8>,
+    /// Why the body could not be read (OTLP/HTTP only; the status still decides).
+    unread: Option<String>,
 }
 
 /// An OTLP/HTTP answer: the status decides; a 2xx body may carry a partial success, in
@@ -335,16 +331,25 @@ fn http_answer(exchange: Exchange, sent: Encoding) -> Answer {
         }
         _ => None,
     };
-    let text: String = String::from_utf8_lossy(&exchange.body)
+    // The message of an OTLP `Status` body, else the start of the body as text (a proxy's
+    // error page).
+    let answered = content_type
+        .as_deref()
+        .and_then(Encoding::from_content_type);
+    let text: String = answered
+        .and_then(|encoding| otlp_http::status_message_of(encoding, &exchange.body))
+        .unwrap_or_else(|| String::from_utf8_lossy(&exchange.body).into_owned())
         .chars()
         .take(200)
         .collect();
+    let reason = match (text.is_empty(), &exchange.unread) {
+        (_, Some(unread)) => format!("status {status} (answer body not read: {unread})"),
+        (true, None) => format!("status {status}"),
+        (false, None) => format!("status {status}: {text}"),
+    };
     Answer {
         verdict,
-        reason: match text.is_empty() {
-            true => format!("status {status}"),
-            false => format!("status {status}: {text}"),
-        },
+        reason,
         label: format!("status_{status}"),
         retry_after: retry_after
             .as_deref()
@@ -352,9 +357,7 @@ fn http_answer(exchange: Exchange, sent: Encoding) -> Answer {
         partial,
         reply: UpstreamReply {
             status,
-            content_type,
             retry_after,
-            body: exchange.body,
         },
     }
 }

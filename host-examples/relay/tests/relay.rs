@@ -306,13 +306,46 @@ fn without_a_queue_upstream_answers_reach_the_client() {
         ..Opts::default()
     });
     let reply = post(&relay, "/v1/traces", &json, &input);
+    // The status and its meaning pass through; the body is a `Status` in the client's
+    // encoding, as OTLP/HTTP requires, whatever the upstream (or a proxy) sent.
     assert_eq!(
         (
             reply.status,
             reply.content_type.as_str(),
-            reply.body.as_slice()
+            String::from_utf8_lossy(&reply.body).as_ref()
         ),
-        (503, "text/plain", &b"busy"[..])
+        (
+            503,
+            "application/json",
+            format!(
+                r#"{{"message":"upstream {}/v1/traces: status 503: busy"}}"#,
+                busy.url()
+            )
+            .as_str()
+        )
+    );
+    let quota = Upstream::start(
+        429,
+        "application/x-protobuf",
+        &relink_relay::otlp_http::status_body(Encoding::Protobuf, "quota"),
+        Duration::ZERO,
+    );
+    let relay = start(Opts {
+        upstream: Some(&quota),
+        queue_bytes: 0,
+        ..Opts::default()
+    });
+    let reply = post(&relay, "/v1/traces", &json, &input);
+    assert_eq!(
+        (reply.status, String::from_utf8_lossy(&reply.body).as_ref()),
+        (
+            429,
+            format!(
+                r#"{{"message":"upstream {}/v1/traces: status 429: quota"}}"#,
+                quota.url()
+            )
+            .as_str()
+        )
     );
 
     let partial = Upstream::start(
@@ -348,6 +381,39 @@ fn without_a_queue_upstream_answers_reach_the_client() {
         text.starts_with(&format!(r#"{{"message":"upstream {url}/v1/traces: "#)),
         "{text}"
     );
+}
+
+/// The status line is the upstream's answer: a 2xx whose body is over the 1 MiB the relay
+/// reads is delivered once, not retried as a failure (which delivered it again and again).
+#[test]
+fn a_2xx_with_an_unreadable_body_is_delivered_once() {
+    let (input, _) = golden("pass-through", 2);
+    let json = [("content-type", "application/json")];
+    let chatty = Upstream::start(
+        200,
+        "application/json",
+        &vec![b' '; 1_100_000],
+        Duration::ZERO,
+    );
+    let relay = start(Opts {
+        upstream: Some(&chatty),
+        ..Opts::default()
+    });
+    assert_eq!(post(&relay, "/v1/traces", &json, &input).status, 200);
+    let delivered = || {
+        let metrics = get(&relay, "/metrics");
+        String::from_utf8_lossy(&metrics.body)
+            .lines()
+            .find_map(|l| l.strip_prefix("relink_relay_upstream_delivered_total "))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while delivered() == 0 {
+        assert!(Instant::now() < deadline, "never counted as delivered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(chatty.received().len(), 1);
 }
 
 #[test]

@@ -168,7 +168,8 @@ fn grpc_statuses_follow_the_otlp_retry_rules() {
         None,
     );
     let url = format!("http://127.0.0.1:{}", upstream.port);
-    // Backoff of a minute: a retry within the test's bounds can only be RetryInfo's.
+    // Backoff of 100 ms (50 to 150 with jitter): RetryInfo's longer 400 ms is waited
+    // instead (a shorter one would not shorten the backoff).
     let relay = relay(
         &[
             "--upstream",
@@ -176,9 +177,9 @@ fn grpc_statuses_follow_the_otlp_retry_rules() {
             "--upstream-protocol",
             "grpc",
             "--retry-initial",
-            "60s",
+            "100ms",
             "--retry-max-interval",
-            "60s",
+            "100ms",
         ],
         &[],
     );

@@ -120,3 +120,55 @@ fn a_body_that_stops_arriving_gets_408() {
         "{answer}"
     );
 }
+
+/// At the connection cap the relay is alive and busy: the liveness probe and the metrics
+/// scrape are still answered; everything else (`/ready` too) gets 503.
+#[test]
+fn health_and_metrics_are_answered_at_the_connection_cap() {
+    let relay = RelayProcess::spawn(&[
+        "--max-connections",
+        "2",
+        "--header-timeout",
+        "30s",
+        "--body-timeout",
+        "30s",
+    ]);
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(&relay.addr).unwrap_or_else(|e| panic!("{e}"));
+        // Mid-body: busy, so not closed for a newcomer.
+        let _ = stream.write_all(
+            b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+        );
+        held.push(stream);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let ask = |request: &[u8]| {
+        let mut stream = TcpStream::connect(&relay.addr).unwrap_or_else(|e| panic!("{e}"));
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = stream.write_all(request);
+        let mut answer = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stream, &mut answer);
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    let health = ask(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(
+        health.starts_with("HTTP/1.1 200 ") && health.ends_with("ok\n"),
+        "{health}"
+    );
+    let metrics = ask(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(metrics.starts_with("HTTP/1.1 200 "), "{metrics}");
+    assert!(
+        metrics.contains("relink_relay_open_connections 2"),
+        "{metrics}"
+    );
+    for refused in [
+        &b"GET /ready HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    ] {
+        let answer = ask(refused);
+        assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+        assert!(answer.contains("Retry-After: 1"), "{answer}");
+    }
+    drop(held);
+}

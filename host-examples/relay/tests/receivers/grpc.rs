@@ -307,7 +307,7 @@ fn without_a_queue_the_upstream_answer_becomes_a_grpc_status() {
     );
     let cases = [
         (Some(accepting.url()), 0, ""),
-        (Some(refusing.url()), 3, "bad batch"),
+        (Some(refusing.url()), 3, "upstream http://127.0.0.1"),
         (Some(closed_port_url()), 14, "upstream http://127.0.0.1"),
     ];
     for (url, code, message) in cases {
@@ -320,6 +320,13 @@ fn without_a_queue_the_upstream_answer_becomes_a_grpc_status() {
         let answer = call(&relay, EXPORT, &GRPC, grpc_frame(&body, false));
         assert_eq!(answer.grpc_status(), Some(code), "{answer:?}");
         assert!(answer.grpc_message().starts_with(message), "{answer:?}");
+        if code == 3 {
+            // The upstream's own `Status` message, in the relay's.
+            assert!(
+                answer.grpc_message().ends_with("status 400: bad batch"),
+                "{answer:?}"
+            );
+        }
         if code == 0 {
             // The upstream's partial success reaches the client.
             let response = response_of(&answer);
