@@ -164,7 +164,7 @@ impl Outputs {
                 queue.unreserve(bytes);
             }
         };
-        let segment = match &self.upstream {
+        let spooled = match &self.upstream {
             Some(UpstreamOutput::Queued { queue, spool, .. }) => {
                 if !queue.reserve(bytes) {
                     give_back(file_queue);
@@ -180,11 +180,11 @@ impl Outputs {
                     .map(|s| s.append(encoding, &body))
                     .transpose()
                 {
-                    Ok(segment) => {
-                        if segment.is_some() {
+                    Ok(record) => {
+                        if record.is_some() {
                             self.metrics.count(Event::Spooled);
                         }
-                        segment
+                        record
                     }
                     Err(message) => {
                         queue.unreserve(bytes);
@@ -211,7 +211,7 @@ impl Outputs {
             queue.push(Batch {
                 encoding,
                 body: copy,
-                segment: None,
+                spooled: None,
             });
         }
         match &self.upstream {
@@ -219,7 +219,7 @@ impl Outputs {
                 queue.push(Batch {
                     encoding,
                     body,
-                    segment,
+                    spooled,
                 });
                 success(encoding, 0, warning)
             }
@@ -331,7 +331,7 @@ impl Outputs {
             Some(UpstreamOutput::Queued {
                 spool: Some(spool), ..
             }) => {
-                spool.retire_current();
+                spool.retire();
                 true
             }
             _ => false,
@@ -390,7 +390,7 @@ fn replay(
                     queue.push(Batch {
                         encoding: record.encoding,
                         body: record.body,
-                        segment: Some(record.segment),
+                        spooled: Some(record.record),
                     });
                 }
             }

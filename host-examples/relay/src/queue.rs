@@ -19,8 +19,8 @@ use relink::otlp::Encoding;
 pub struct Batch {
     pub encoding: Encoding,
     pub body: Vec<u8>,
-    /// The spool segment holding it, to release once it is delivered or given up.
-    pub segment: Option<u64>,
+    /// Where the spool holds it, to release once it is delivered or given up.
+    pub spooled: Option<crate::spool::Record>,
 }
 
 impl Batch {
@@ -201,7 +201,7 @@ mod tests {
         Batch {
             encoding: Encoding::Json,
             body: vec![b'x'; n],
-            segment: None,
+            spooled: None,
         }
     }
 

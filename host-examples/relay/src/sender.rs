@@ -72,15 +72,15 @@ impl Senders {
         loop {
             match self.queue.pop(Duration::from_millis(200)) {
                 Popped::Batch(batch) => {
-                    let (bytes, segment) = (batch.bytes(), batch.segment);
+                    let (bytes, spooled) = (batch.bytes(), batch.spooled);
                     // The body moves into the request; its bytes stay reserved in the
                     // queue until the sender is done with it.
                     if !self.deliver(batch.encoding, batch.body) {
                         // Abandoned at shutdown: the batch stays counted (and spooled).
                         return;
                     }
-                    if let (Some(spool), Some(segment)) = (&self.spool, segment) {
-                        spool.release(segment);
+                    if let (Some(spool), Some(record)) = (&self.spool, spooled) {
+                        spool.release(record);
                     }
                     self.queue.finish(bytes);
                 }

@@ -7,8 +7,10 @@
 //! `[u32 LE length][u32 LE crc32][u8 encoding][body]` (length counts encoding and body).
 //! A segment is closed (synced) once it passes [`SEGMENT_BYTES`] (or an eighth of a smaller
 //! `--spool-max-bytes`) and deleted when every record in it has been delivered or given
-//! up; a spool filled only by delivered records closes (so deletes) its current segment. Delivery is at least once: a crash after a
-//! delivery but before its segment is deleted replays that batch.
+//! up; a spool filled only by delivered records closes (so deletes) its current segment. A
+//! clean stop rewrites the segments still holding delivered records without them.
+//! Delivery is at least once: a crash after a delivery but before its segment is deleted
+//! replays that batch.
 //!
 //! Durability is group commit: writers append under one lock, then one `fdatasync` covers
 //! every record written before it started, so concurrent clients share a sync. A record
@@ -33,11 +35,35 @@ pub const SEGMENT_BYTES: u64 = 8 << 20;
 /// Length and checksum before each record's payload.
 const PREFIX: usize = 8;
 
+/// Where a batch is in the spool: its segment and its place among the segment's intact
+/// records; [`Spool::release`] it once it is delivered or given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record {
+    pub segment: u64,
+    pub index: usize,
+}
+
 /// One record read back at start.
 pub struct Replayed {
     pub encoding: Encoding,
     pub body: Vec<u8>,
-    pub segment: u64,
+    pub record: Record,
+}
+
+/// A segment's records: which were delivered (or given up), and how many were not.
+#[derive(Debug, Default)]
+struct Live {
+    delivered: Vec<bool>,
+    pending: usize,
+}
+
+impl Live {
+    fn with(records: usize) -> Live {
+        Live {
+            delivered: vec![false; records],
+            pending: records,
+        }
+    }
 }
 
 /// What opening the spool found: segments to replay (read one at a time, so replay holds
@@ -63,8 +89,8 @@ pub struct Spool {
     writer: Mutex<Writer>,
     /// `(segment, offset)` known durable.
     synced: Mutex<(u64, u64)>,
-    /// Undelivered records per segment.
-    live: Mutex<BTreeMap<u64, usize>>,
+    /// Every segment's records, delivered or not.
+    live: Mutex<BTreeMap<u64, Live>>,
     /// Bytes in segment files.
     bytes: Mutex<u64>,
     /// When a refusal was last logged, and refusals since: see [`Spool::refusal_to_log`].
@@ -101,6 +127,10 @@ impl Spool {
             .flatten()
             .filter_map(|e| {
                 let name = e.file_name().to_str()?.to_string();
+                if name.ends_with(".seg.new") {
+                    // A rewrite (`Spool::retire`) cut short: the segment itself is whole.
+                    let _ = std::fs::remove_file(e.path());
+                }
                 name.strip_suffix(".seg")?.parse().ok()
             })
             .collect();
@@ -117,13 +147,13 @@ impl Spool {
                 continue;
             }
             bytes += data.len() as u64;
-            live.insert(segment, found.len());
+            live.insert(segment, Live::with(found.len()));
             records += found.len() as u64;
             replay.push(segment);
         }
         let next = segments.last().map_or(1, |s| s + 1);
         let file = create_segment(dir, next).map_err(error)?;
-        live.insert(next, 0);
+        live.insert(next, Live::default());
         let spool = Spool {
             dir: dir.to_path_buf(),
             max_bytes,
@@ -149,19 +179,19 @@ impl Spool {
     pub fn read_segment(&self, segment: u64) -> Result<Vec<Replayed>, String> {
         let path = segment_path(&self.dir, segment);
         let data = std::fs::read(&path).map_err(|e| format!("spool {}: {e}", path.display()))?;
-        let records = read_records(&data).0.into_iter();
+        let records = read_records(&data).0.into_iter().enumerate();
         Ok(records
-            .map(|(encoding, body)| Replayed {
+            .map(|(index, (encoding, body))| Replayed {
                 encoding,
                 body,
-                segment,
+                record: Record { segment, index },
             })
             .collect())
     }
 
-    /// Appends a batch and returns once it is on disk; the segment to [`Spool::release`]
+    /// Appends a batch and returns once it is on disk; the record to [`Spool::release`]
     /// when it is delivered.
-    pub fn append(&self, encoding: Encoding, body: &[u8]) -> Result<u64, String> {
+    pub fn append(&self, encoding: Encoding, body: &[u8]) -> Result<Record, String> {
         if body.len() >= u32::MAX as usize {
             return Err(format!(
                 "a batch of {} bytes is too large for the spool",
@@ -175,7 +205,9 @@ impl Spool {
             // Delivered records keep counting until their segment is deleted, and the
             // segment being written is deleted only once closed: when that is all that
             // fills the spool, close it now (it goes at once, nothing in it is waiting).
-            let idle = lock(&self.live).get(&writer.segment) == Some(&0);
+            let idle = lock(&self.live)
+                .get(&writer.segment)
+                .is_some_and(|l| l.pending == 0);
             if !fits(self.bytes()) && idle && writer.written > 0 {
                 self.roll(&mut writer)?;
             }
@@ -201,10 +233,20 @@ impl Spool {
                 return Err(format!("spool {}: {e}", self.dir.display()));
             }
             writer.written += record.len() as u64;
-            *lock(&self.live).entry(writer.segment).or_default() += 1;
-            (writer.segment, writer.written)
+            let mut live = lock(&self.live);
+            let entry = live.entry(writer.segment).or_default();
+            entry.delivered.push(false);
+            entry.pending += 1;
+            let index = entry.delivered.len() - 1;
+            (
+                Record {
+                    segment: writer.segment,
+                    index,
+                },
+                writer.written,
+            )
         };
-        self.sync_through(segment, end)?;
+        self.sync_through(segment.segment, end)?;
         Ok(segment)
     }
 
@@ -243,8 +285,8 @@ impl Spool {
             },
         );
         let mut live = lock(&self.live);
-        live.insert(next, 0);
-        if live.get(&closed.segment) == Some(&0) {
+        live.insert(next, Live::default());
+        if live.get(&closed.segment).is_some_and(|l| l.pending == 0) {
             live.remove(&closed.segment);
             drop(live);
             self.remove(closed.segment, closed.written);
@@ -252,15 +294,22 @@ impl Spool {
         Ok(())
     }
 
-    /// A record of `segment` was delivered or given up; the segment goes once all have.
-    pub fn release(&self, segment: u64) {
+    /// A record was delivered or given up; its segment goes once all of it has.
+    pub fn release(&self, record: Record) {
+        let Record { segment, index } = record;
         let current = lock(&self.writer).segment;
         let mut live = lock(&self.live);
-        let Some(count) = live.get_mut(&segment) else {
+        let Some(l) = live.get_mut(&segment) else {
             return;
         };
-        *count = count.saturating_sub(1);
-        if *count == 0 && segment != current {
+        match l.delivered.get_mut(index) {
+            Some(done @ false) => {
+                *done = true;
+                l.pending = l.pending.saturating_sub(1);
+            }
+            _ => return,
+        }
+        if l.pending == 0 && segment != current {
             live.remove(&segment);
             drop(live);
             let size = std::fs::metadata(segment_path(&self.dir, segment)).map_or(0, |m| m.len());
@@ -268,17 +317,58 @@ impl Spool {
         }
     }
 
-    /// At a clean shutdown: deletes the current segment when every record in it has been
-    /// delivered or given up, so the next start does not send them again. (While running,
-    /// the current segment stays until it is closed, so a quiet moment costs no file churn.)
-    pub fn retire_current(&self) {
+    /// At a clean shutdown: deletes every segment whose records have all been delivered or
+    /// given up (the current one too: while running it stays until closed, so a quiet
+    /// moment costs no file churn), and rewrites every other segment holding delivered
+    /// records with its undelivered ones alone, so the next start sends nothing twice. A
+    /// segment is replaced whole (written aside, synced, renamed), so a crash meanwhile
+    /// leaves the old one. Returns the batches left in the spool.
+    pub fn retire(&self) -> usize {
         let writer = lock(&self.writer);
         let mut live = lock(&self.live);
-        if live.get(&writer.segment) == Some(&0) {
-            live.remove(&writer.segment);
-            drop(live);
-            self.remove(writer.segment, writer.written);
+        let mut left = 0;
+        let segments: Vec<u64> = live.keys().copied().collect();
+        for segment in segments {
+            let Some(l) = live.get(&segment) else {
+                continue;
+            };
+            left += l.pending;
+            if l.pending == 0 {
+                live.remove(&segment);
+                let size =
+                    std::fs::metadata(segment_path(&self.dir, segment)).map_or(0, |m| m.len());
+                self.remove(segment, size);
+            } else if l.pending < l.delivered.len() {
+                if let Err(e) = self.compact(segment, &l.delivered) {
+                    eprintln!("relink: spool: {e}; its delivered batches will be sent again");
+                }
+            }
         }
+        drop(writer);
+        left
+    }
+
+    /// Rewrites `segment` with the records not `delivered`.
+    fn compact(&self, segment: u64, delivered: &[bool]) -> Result<(), String> {
+        let path = segment_path(&self.dir, segment);
+        let error = |e: std::io::Error| format!("{}: {e}", path.display());
+        let data = std::fs::read(&path).map_err(error)?;
+        let kept: Vec<u8> = read_records(&data)
+            .0
+            .iter()
+            .zip(delivered)
+            .filter(|(_, done)| !**done)
+            .flat_map(|((encoding, body), _)| encode_record(*encoding, body))
+            .collect();
+        let aside = path.with_extension("seg.new");
+        let mut file = File::create(&aside).map_err(error)?;
+        file.write_all(&kept).map_err(error)?;
+        file.sync_data().map_err(error)?;
+        std::fs::rename(&aside, &path).map_err(error)?;
+        sync_dir(&self.dir);
+        let mut bytes = lock(&self.bytes);
+        *bytes = bytes.saturating_sub(data.len() as u64) + kept.len() as u64;
+        Ok(())
     }
 
     fn remove(&self, segment: u64, size: u64) {
@@ -397,7 +487,7 @@ mod tests {
         let b = spool
             .append(Encoding::Protobuf, b"\x0a\x00")
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((a, b), (1, 1));
+        assert_eq!((a.segment, b.segment, b.index), (1, 1, 1));
         drop(spool);
         let (spool, recovered) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
@@ -408,20 +498,22 @@ mod tests {
         let bodies: Vec<&[u8]> = records.iter().map(|r| r.body.as_slice()).collect();
         assert_eq!(bodies, [&b"{}"[..], &b"\x0a\x00"[..]]);
         assert_eq!(recovered.torn, 0);
-        spool.release(1);
+        let [first, second] = [0, 1].map(|index| Record { segment: 1, index });
+        spool.release(first);
+        spool.release(first); // twice is once
         assert!(segment_path(&dir, 1).exists());
-        spool.release(1);
+        spool.release(second);
         assert!(!segment_path(&dir, 1).exists());
         // The current segment goes at a clean shutdown once all of it is delivered, and
         // only then: a clean restart replays nothing already delivered.
         let c = spool
             .append(Encoding::Json, b"{}")
             .unwrap_or_else(|e| panic!("{e}"));
-        spool.retire_current();
-        assert!(segment_path(&dir, c).exists());
+        assert_eq!(spool.retire(), 1);
+        assert!(segment_path(&dir, c.segment).exists());
         spool.release(c);
-        spool.retire_current();
-        assert!(!segment_path(&dir, c).exists());
+        assert_eq!(spool.retire(), 0);
+        assert!(!segment_path(&dir, c.segment).exists());
         assert_eq!(spool.bytes(), 0);
         drop(spool);
         let (_, recovered) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
@@ -486,6 +578,37 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A clean stop with batches undelivered keeps those alone: the next start does not
+    /// send again what was delivered.
+    #[test]
+    fn a_clean_stop_keeps_only_the_undelivered_batches() {
+        let dir = temp("retire");
+        let (spool, _) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+        let records: Vec<Record> = (0..5u8)
+            .map(|n| spool.append(Encoding::Json, &[b'a' + n]))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}"));
+        for delivered in [0, 2, 3] {
+            if let Some(r) = records.get(delivered) {
+                spool.release(*r);
+            }
+        }
+        assert_eq!(spool.retire(), 2);
+        drop(spool);
+        std::fs::write(dir.join("00000000000000000009.seg.new"), b"partial").unwrap_or_default();
+        let (spool, recovered) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(recovered.records, 2);
+        let bodies: Vec<Vec<u8>> = recovered
+            .segments
+            .iter()
+            .flat_map(|s| spool.read_segment(*s).unwrap_or_default())
+            .map(|r| r.body)
+            .collect();
+        assert_eq!(bodies, [b"b".to_vec(), b"e".to_vec()]);
+        assert!(!dir.join("00000000000000000009.seg.new").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// A small `--spool-max-bytes` is not filled for good by batches already delivered,
     /// and an empty spool takes a batch over its limit (as the queue does).
     #[test]
@@ -493,10 +616,10 @@ mod tests {
         let dir = temp("small");
         let (spool, _) = Spool::open(&dir, 2000).unwrap_or_else(|e| panic!("{e}"));
         for round in 0..100 {
-            let segment = spool
+            let record = spool
                 .append(Encoding::Json, &[0; 300])
                 .unwrap_or_else(|e| panic!("round {round}: {e}"));
-            spool.release(segment);
+            spool.release(record);
         }
         let big = spool
             .append(Encoding::Json, &[0; 5000])
