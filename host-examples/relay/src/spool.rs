@@ -199,7 +199,7 @@ impl Spool {
             ));
         }
         let record = encode_record(encoding, body);
-        let (segment, end) = {
+        let (at, end) = {
             let mut writer = lock(&self.writer);
             let fits = |bytes: u64| bytes == 0 || bytes + record.len() as u64 <= self.max_bytes;
             // Delivered records keep counting until their segment is deleted, and the
@@ -246,8 +246,8 @@ impl Spool {
                 writer.written,
             )
         };
-        self.sync_through(segment.segment, end)?;
-        Ok(segment)
+        self.sync_through(at.segment, end)?;
+        Ok(at)
     }
 
     /// Group commit: returns once `(segment, end)` is durable, syncing if no one else has.
