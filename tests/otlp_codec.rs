@@ -83,10 +83,20 @@ fn empty_request_encodes_to_empty_forms() -> Result {
     assert_eq!(otlp::decode(b"", Encoding::Protobuf)?, empty);
     assert_eq!(
         otlp::decode(
-            br#"{"resourceSpans":null,"resource_spans":[{}]}"#,
+            br#"{"resourceSpans":null,"unknownKey":[{}]}"#,
             Encoding::Json
         )?,
         empty
+    );
+    // The proto name is read as the JSON name (a `null` under the other is absent).
+    assert_eq!(
+        otlp::decode(
+            br#"{"resourceSpans":null,"resource_spans":[{}]}"#,
+            Encoding::Json
+        )?,
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans::default()],
+        }
     );
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! OTLP/JSON to `ExportTraceServiceRequest`: a walk over a parsed `serde_json::Value`.
 //!
-//! Keys are the lowerCamelCase field names only: the OTLP specification says the
-//! original snake_case names are not valid keys, and receivers must ignore unknown
-//! fields, so `trace_id` is ignored like any other unknown key. Parsing into a `Value`
+//! Keys are the lowerCamelCase JSON names, and the original snake_case proto names too
+//! (`read::get`): OTLP says senders use the first, proto3 JSON parsers (the Collector's
+//! among them) accept both, and a relinked span must not lose a field a sender spelt the
+//! other way. Unknown keys are ignored. Parsing into a `Value`
 //! first keeps the walk simple and bounds nesting: serde_json stops at 128 levels with
 //! an error, so a deeply nested attribute cannot overflow the stack here or in the walk.
 //! A key repeated in one object is an error (as in Go's protojson), not a silent
@@ -160,9 +161,13 @@ fn any_value(obj: &Object, path: &Path) -> Result<AnyValue, DecodeError> {
         "bytesValue",
         "stringValueStrindex",
     ];
-    let mut set = MEMBERS
-        .iter()
-        .filter_map(|&key| get(obj, key).map(|v| (key, v)));
+    let mut set = Vec::new();
+    for key in MEMBERS {
+        if let Some(v) = get(obj, path, key)? {
+            set.push((key, v));
+        }
+    }
+    let mut set = set.into_iter();
     let Some((key, value)) = set.next() else {
         return Ok(AnyValue { value: None });
     };
@@ -218,6 +223,59 @@ mod tests {
             err(r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"k","value":{"intValue":true}}]}}]}"#),
             "otlp json: resourceSpans[0].resource.attributes[0].value.intValue: expected an integer, got a boolean"
         );
+    }
+
+    /// The proto names are read as the JSON names (the Collector accepts both), so a span
+    /// spelt that way keeps its fields when relink re-encodes it; both at once is an error.
+    #[test]
+    fn snake_case_proto_names_are_read_as_the_json_names() {
+        let camel = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"s","startTimeUnixNano":"123","droppedAttributesCount":2,"attributes":[{"key":"k","value":{"stringValue":"v"}},{"key":"b","value":{"bytesValue":"AQI="}}]}]}]}]}"#;
+        let snake = r#"{"resource_spans":[{"scope_spans":[{"spans":[{"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203331","name":"s","start_time_unix_nano":"123","dropped_attributes_count":2,"attributes":[{"key":"k","value":{"string_value":"v"}},{"key":"b","value":{"bytes_value":"AQI="}}]}]}]}]}"#;
+        let (a, b) = (decode_json(camel.as_bytes()), decode_json(snake.as_bytes()));
+        assert!(a.is_ok(), "{a:?}");
+        assert_eq!(a, b);
+        assert_eq!(
+            err(r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":"5","start_time_unix_nano":"6"}]}]}]}"#),
+            "otlp json: resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano: both startTimeUnixNano and start_time_unix_nano are set"
+        );
+        // `null` is absent under either name.
+        assert!(decode_json(br#"{"resourceSpans":null,"resource_spans":[]}"#).is_ok());
+        assert!(
+            err(r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"trace_Id":"00"}]}]}]}"#)
+                .starts_with("unexpected success")
+        );
+    }
+
+    /// Base64 as the proto3 JSON parsers read it: either alphabet (even mixed), padding
+    /// optional, unused trailing bits ignored, line breaks skipped; anything else refused.
+    #[test]
+    fn bytes_values_are_read_as_lenient_parsers_read_them() {
+        let bytes = |b64: &str| {
+            let json = format!(
+                r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"b","value":{{"bytesValue":"{b64}"}}}}]}}}}]}}"#
+            );
+            decode_json(json.as_bytes()).map(|r| {
+                r.resource_spans[0]
+                    .resource
+                    .clone()
+                    .unwrap_or_default()
+                    .attributes[0]
+                    .value
+                    .clone()
+            })
+        };
+        let of = |b: &[u8]| {
+            Ok(Some(AnyValue {
+                value: Some(Any::BytesValue(b.to_vec())),
+            }))
+        };
+        assert_eq!(bytes("AQI="), of(&[1, 2]));
+        assert_eq!(bytes("AQI"), of(&[1, 2]));
+        assert_eq!(bytes("AB=="), of(&[0]));
+        assert_eq!(bytes("AQ\\nID"), of(&[1, 2, 3]));
+        assert_eq!(bytes("+-_/"), of(&[0xfb, 0xef, 0xff]));
+        assert!(bytes("A!B=").is_err());
+        assert!(bytes("A").is_err());
     }
 
     #[test]

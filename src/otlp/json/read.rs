@@ -19,14 +19,44 @@ use serde_json::{Map, Value};
 
 pub(crate) type Object = Map<String, Value>;
 
-const PADDING_OPTIONAL: GeneralPurposeConfig =
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
-const BASE64_STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, PADDING_OPTIONAL);
-const BASE64_URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, PADDING_OPTIONAL);
+/// Padding optional, and the unused low bits of the last symbol ignored (`"AB=="` is
+/// `[0]`), as the proto3 JSON parsers and Go's `encoding/base64` decode.
+const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+const BASE64: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
 
-/// A field's value, with `null` read as absent.
-pub(crate) fn get<'a>(obj: &'a Object, key: &str) -> Option<&'a Value> {
-    obj.get(key).filter(|v| !v.is_null())
+/// A field's value, with `null` read as absent, under its lowerCamelCase JSON name or its
+/// original snake_case proto name (`traceId`, `trace_id`): proto3 JSON parsers accept both,
+/// and so does the Collector's. OTLP names only the first valid, but ignoring the second
+/// would drop such a field from every span relink re-encodes (and keep it in spans it
+/// passes on as they came). Both at once is an error, as any repeated key is.
+pub(crate) fn get<'a>(
+    obj: &'a Object,
+    path: &Path,
+    key: &'static str,
+) -> Result<Option<&'a Value>, DecodeError> {
+    let present = |v: &&Value| !v.is_null();
+    let camel = obj.get(key).filter(present);
+    if !key.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Ok(camel);
+    }
+    let snake = obj.iter().find(|(name, _)| is_proto_name(name, key));
+    match (camel, snake.filter(|(_, v)| present(v))) {
+        (Some(_), Some((name, _))) => Err(path
+            .field(key)
+            .error(format!("both {key} and {name} are set"))),
+        (camel, snake) => Ok(camel.or(snake.map(|(_, v)| v))),
+    }
+}
+
+/// Whether `name` is the snake_case proto name of the lowerCamelCase JSON name `camel`.
+fn is_proto_name(name: &str, camel: &str) -> bool {
+    let mut rest = name.bytes();
+    camel.bytes().all(|c| match c.is_ascii_uppercase() {
+        true => rest.next() == Some(b'_') && rest.next() == Some(c.to_ascii_lowercase()),
+        false => rest.next() == Some(c),
+    }) && rest.next().is_none()
 }
 
 /// The value must be a JSON object.
@@ -44,10 +74,9 @@ pub(crate) fn message<T>(
     key: &'static str,
     read: impl Fn(&Object, &Path) -> Result<T, DecodeError>,
 ) -> Result<Option<T>, DecodeError> {
+    let value = get(obj, path, key)?;
     let path = path.field(key);
-    get(obj, key)
-        .map(|v| read(object(v, &path)?, &path))
-        .transpose()
+    value.map(|v| read(object(v, &path)?, &path)).transpose()
 }
 
 /// A repeated field; each element is read by `read` with its index in the path.
@@ -57,8 +86,9 @@ pub(crate) fn repeated<T>(
     key: &'static str,
     read: impl Fn(&Value, &Path) -> Result<T, DecodeError>,
 ) -> Result<Vec<T>, DecodeError> {
+    let value = get(obj, path, key)?;
     let path = path.field(key);
-    match get(obj, key) {
+    match value {
         None => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .iter()
@@ -81,7 +111,7 @@ pub(crate) fn repeated_messages<T>(
 
 /// A string field (absent: empty).
 pub(crate) fn string(obj: &Object, path: &Path, key: &'static str) -> Result<String, DecodeError> {
-    get(obj, key).map_or(Ok(String::new()), |v| string_value(v, &path.field(key)))
+    get(obj, path, key)?.map_or(Ok(String::new()), |v| string_value(v, &path.field(key)))
 }
 
 pub(crate) fn string_value(value: &Value, path: &Path) -> Result<String, DecodeError> {
@@ -129,7 +159,7 @@ fn int_field(
     min: i128,
     max: i128,
 ) -> Result<i128, DecodeError> {
-    get(obj, key).map_or(Ok(0), |v| integer(v, &path.field(key), min, max))
+    get(obj, path, key)?.map_or(Ok(0), |v| integer(v, &path.field(key), min, max))
 }
 
 /// An integer in `min..=max` from a JSON number or a decimal string. The casts done by
@@ -163,8 +193,9 @@ pub(crate) fn enum_field(
     key: &'static str,
     from_name: impl Fn(&str) -> Option<i32>,
 ) -> Result<i32, DecodeError> {
+    let value = get(obj, path, key)?;
     let path = path.field(key);
-    match get(obj, key) {
+    match value {
         None => Ok(0),
         Some(Value::String(name))
             if !name.starts_with(|c: char| c == '-' || c.is_ascii_digit()) =>
@@ -183,8 +214,9 @@ pub(crate) fn id_field(
     key: &'static str,
     len: usize,
 ) -> Result<Vec<u8>, DecodeError> {
+    let value = get(obj, path, key)?;
     let path = path.field(key);
-    let text = match get(obj, key) {
+    let text = match value {
         None => return Ok(Vec::new()),
         Some(Value::String(s)) => s,
         Some(other) => {
@@ -207,20 +239,29 @@ pub(crate) fn id_field(
     hex::decode(text).map_err(|e| path.error(format!("expected {digits} hex digits: {e}")))
 }
 
-/// Base64 bytes, standard or URL-safe alphabet, padding optional.
+/// Base64 bytes, standard or URL-safe alphabet (even mixed), padding optional, line breaks
+/// skipped (MIME-style encoders wrap lines; Go's decoder and Python's skip them too).
 pub(crate) fn bytes_value(value: &Value, path: &Path) -> Result<Vec<u8>, DecodeError> {
     let text = match value {
         Value::String(s) => s,
         other => return Err(path.error(format!("expected a base64 string, got {}", kind(other)))),
     };
-    let engine = if text.contains(['-', '_']) {
-        &BASE64_URL_SAFE
-    } else {
-        &BASE64_STANDARD
+    let decoded = match text.contains(['-', '_', '\r', '\n']) {
+        false => BASE64.decode(text),
+        true => {
+            let standard: Vec<u8> = text
+                .bytes()
+                .filter(|b| !matches!(b, b'\r' | b'\n'))
+                .map(|b| match b {
+                    b'-' => b'+',
+                    b'_' => b'/',
+                    other => other,
+                })
+                .collect();
+            BASE64.decode(standard)
+        }
     };
-    engine
-        .decode(text)
-        .map_err(|e| path.error(format!("invalid base64: {e}")))
+    decoded.map_err(|e| path.error(format!("invalid base64: {e}")))
 }
 
 /// A double: a number, `"NaN"`, `"Infinity"`, `"-Infinity"` or a numeric string.
