@@ -278,6 +278,31 @@ mod tests {
         assert!(bytes("A").is_err());
     }
 
+    /// An integer written as a number in a string (`"1e3"`, `"5.0"`) is the integer the
+    /// same number unquoted is; a fraction is refused either way.
+    #[test]
+    fn integers_in_strings_read_as_the_same_numbers_unquoted() {
+        let start = |time: &str| {
+            let json = format!(
+                r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"startTimeUnixNano":{time}}}]}}]}}]}}"#
+            );
+            decode_json(json.as_bytes())
+                .map(|r| r.resource_spans[0].scope_spans[0].spans[0].start_time_unix_nano)
+        };
+        for (quoted, plain) in [
+            ("\"1e3\"", "1e3"),
+            ("\"5.0\"", "5.0"),
+            ("\"1.5e18\"", "1.5e18"),
+        ] {
+            assert_eq!(start(quoted), start(plain), "{quoted}");
+            assert!(start(quoted).is_ok(), "{quoted}");
+        }
+        assert_eq!(start("\"1e3\""), Ok(1000));
+        assert!(start("\"1.5\"").is_err());
+        assert!(start("\"1e400\"").is_err());
+        assert!(start("\"0x10\"").is_err());
+    }
+
     #[test]
     fn two_oneof_members_are_rejected() {
         assert_eq!(

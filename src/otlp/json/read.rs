@@ -166,22 +166,32 @@ fn int_field(
 /// the callers are lossless because of this range check.
 fn integer(value: &Value, path: &Path, min: i128, max: i128) -> Result<i128, DecodeError> {
     let parsed = match value {
-        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => Some(i128::from(i)),
-            (_, Some(u), _) => Some(i128::from(u)),
-            // A float is an integer only when it has no fraction. Past 2^64 it is out of
-            // range for every field, and reported as written rather than as a saturated
-            // `f as i128`.
-            (_, _, Some(f)) if f.fract() == 0.0 && f.abs() < 1.9e19 => Some(f as i128),
-            _ => None,
-        },
-        Value::String(s) => s.parse::<i128>().ok(),
+        Value::Number(n) => number_integer(n),
+        // A decimal string, or a number written as one (`"1e3"`, `"5.0"`), as proto3 JSON
+        // parsers read it: the same integers either way.
+        Value::String(s) => s.parse::<i128>().ok().or_else(|| {
+            s.parse::<serde_json::Number>()
+                .ok()
+                .and_then(|n| number_integer(&n))
+        }),
         other => return Err(path.error(format!("expected an integer, got {}", kind(other)))),
     };
     match parsed {
         Some(n) if (min..=max).contains(&n) => Ok(n),
         Some(n) => Err(path.error(format!("{n} is out of range {min}..={max}"))),
         None => Err(path.error(format!("expected an integer, got {}", preview(value)))),
+    }
+}
+
+/// A JSON number that is an integer. A float is one only when it has no fraction; past
+/// 2^64 it is out of range for every field, and reported as written rather than as a
+/// saturated `f as i128`.
+fn number_integer(n: &serde_json::Number) -> Option<i128> {
+    match (n.as_i64(), n.as_u64(), n.as_f64()) {
+        (Some(i), _, _) => Some(i128::from(i)),
+        (_, Some(u), _) => Some(i128::from(u)),
+        (_, _, Some(f)) if f.fract() == 0.0 && f.abs() < 1.9e19 => Some(f as i128),
+        _ => None,
     }
 }
 
