@@ -29,13 +29,12 @@ use http_body::{Body, Frame};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use prost::Message;
 use relink::otlp::Encoding;
 
 use super::{
-    defined_name, frame, percent_encode, retry_info_details, RpcStatus, CANCELLED,
-    DEADLINE_EXCEEDED, INTERNAL, INVALID_ARGUMENT, OK, PERMISSION_DENIED, RESOURCE_EXHAUSTED,
-    UNAUTHENTICATED, UNAVAILABLE, UNIMPLEMENTED, UNKNOWN,
+    defined_name, frame, percent_encode, retry_info_details, CANCELLED, DEADLINE_EXCEEDED,
+    INTERNAL, INVALID_ARGUMENT, OK, PERMISSION_DENIED, RESOURCE_EXHAUSTED, UNAUTHENTICATED,
+    UNAVAILABLE, UNIMPLEMENTED, UNKNOWN,
 };
 use crate::admission::{Refusal, RETRY_INFLIGHT};
 use crate::export::{ExportRequest, Reply};
@@ -237,17 +236,13 @@ pub fn from_reply(reply: Reply) -> Response<GrpcBody> {
 }
 
 /// The message of an error reply: the `google.rpc.Status` the relay writes, else the
-/// start of whatever body (an upstream's, in synchronous mode) came back.
+/// start of whatever body came back.
 fn message_of(reply: &Reply) -> String {
-    if reply
-        .content_type
-        .starts_with(Encoding::Protobuf.content_type())
-    {
-        if let Ok(status) = RpcStatus::decode(reply.body.as_slice()) {
-            if !status.message.is_empty() {
-                return status.message;
-            }
-        }
+    let status = Encoding::from_content_type(&reply.content_type)
+        .and_then(|encoding| crate::otlp_http::status_message_of(encoding, &reply.body))
+        .filter(|message| !message.is_empty());
+    if let Some(message) = status {
+        return message;
     }
     let text = String::from_utf8_lossy(&reply.body[..reply.body.len().min(512)])
         .trim()
