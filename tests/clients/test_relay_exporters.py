@@ -17,6 +17,7 @@ import gzip
 import http.server
 import json
 import os
+import re
 import ssl
 import subprocess
 import threading
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import pytest
 import tls_support
-from rotel_support import free_port, rotel_agent, wait_for_port
+from rotel_support import rotel_agent, start_on_free_ports
 from sdk_spans import POINTER_HASH, send_s3_put
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,21 +99,34 @@ def make_pki(directory: Path) -> tuple[Path, ssl.SSLContext]:
 
 
 class Relay:
-    """`relink serve` as a process, its stderr in a file."""
+    """`relink serve` as a process, its stderr in a file. It listens on ports the kernel
+    picks (`127.0.0.1:0`, and the same for a `--grpc-listen` given as `127.0.0.1:0`) and
+    `port` / `grpc_port` are read from its "listening on" line: a port found free
+    beforehand can be taken by another process's connection before the relay binds it."""
 
     def __init__(self, tmp_path: Path, args: list, env: dict | None = None, name: str = "relay"):
         for built in (RELINK, COMPONENT):
             assert built.exists(), f"{built} is not built (run ./build.sh)"
-        self.port = free_port()
         self.log_path = tmp_path / f"{name}.log"
         # Only the variables given: the test process's own OTEL_* must not leak in.
         clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
         self.proc = subprocess.Popen(
-            [RELINK, "serve", "--listen", f"127.0.0.1:{self.port}", "--component", COMPONENT,
+            [RELINK, "serve", "--listen", "127.0.0.1:0", "--component", COMPONENT,
              "--log-interval", "0", *args],
             stdout=subprocess.DEVNULL, stderr=open(self.log_path, "w"), env={**clean, **(env or {})},
         )
-        wait_for_port(self.port, self.proc, "relink serve")
+        self.port, self.grpc_port = self._listening(name)
+
+    def _listening(self, name: str, timeout: float = 30.0) -> tuple[int, int | None]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if m := re.search(r"listening on https?://[\d.]+:(\d+)/v1/traces, (?:OTLP/gRPC on [\d.]+:(\d+))?",
+                              self.log()):
+                return int(m.group(1)), (int(m.group(2)) if m.group(2) else None)
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"relink serve ({name}) exited with {self.proc.returncode}:\n{self.log()}")
+            time.sleep(0.05)
+        raise RuntimeError(f"relink serve ({name}) did not listen within {timeout}s:\n{self.log()}")
 
     def log(self) -> str:
         return self.log_path.read_text()
@@ -206,8 +220,7 @@ def test_a_wrong_api_key_keeps_the_batch_in_the_spool_until_the_key_is_fixed(tmp
 
 def test_rotel_receives_the_relays_otlp_grpc_export(tmp_path):
     upstream = Recorder()
-    grpc_port, http_port = free_port(), free_port()
-    rotel = subprocess.Popen(
+    rotel, (grpc_port, http_port) = start_on_free_ports(lambda grpc_port, http_port: subprocess.Popen(
         [rotel_agent(), "start",
          "--otlp-grpc-endpoint", f"127.0.0.1:{grpc_port}",
          "--otlp-http-endpoint", f"127.0.0.1:{http_port}",
@@ -216,10 +229,9 @@ def test_rotel_receives_the_relays_otlp_grpc_export(tmp_path):
          "--batch-timeout", "100ms",
          "--pid-file", tmp_path / "rotel.pid", "--log-file", tmp_path / "rotel.log"],
         stdout=subprocess.DEVNULL, stderr=open(tmp_path / "rotel.err", "w"),
-    )
+    ), 2, "rotel")
     relay = None
     try:
-        wait_for_port(grpc_port, rotel, "rotel")
         relay = Relay(tmp_path, ["--upstream", f"http://127.0.0.1:{grpc_port}", "--upstream-protocol", "grpc",
                                  "--upstream-compression", "gzip"])
         trace_id = send_s3_put(relay.port)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from rotel_support import free_port, rotel_agent, wait_for_port
+from rotel_support import rotel_agent, start_on_free_ports
 from sdk_spans import POINTER_HASH, s3_put_spans
 from tls_support import make_pki
 
@@ -213,19 +213,17 @@ def test_rotel_exports_otlp_grpc_to_the_relay(relay, tmp_path):
     from opentelemetry.sdk.trace.export import SpanExportResult
 
     r = relay()
-    rotel_http, rotel_grpc = free_port(), free_port()
-    rotel = subprocess.Popen(
+    rotel, (rotel_http, _) = start_on_free_ports(lambda http, grpc: subprocess.Popen(
         [rotel_agent(), "start",
-         "--otlp-http-endpoint", f"127.0.0.1:{rotel_http}",
-         "--otlp-grpc-endpoint", f"127.0.0.1:{rotel_grpc}",
+         "--otlp-http-endpoint", f"127.0.0.1:{http}",
+         "--otlp-grpc-endpoint", f"127.0.0.1:{grpc}",
          "--exporter", "otlp", "--otlp-exporter-protocol", "grpc",
          "--otlp-exporter-endpoint", f"http://{r.grpc}",
          "--batch-timeout", "100ms",
          "--pid-file", tmp_path / "rotel.pid", "--log-file", tmp_path / "rotel.log"],
         stdout=subprocess.DEVNULL, stderr=open(tmp_path / "rotel.err", "w"),
-    )
+    ), 2, "rotel-agent")
     try:
-        wait_for_port(rotel_http, rotel)
         result, trace_id = export_s3_put(OTLPSpanExporter(endpoint=f"http://127.0.0.1:{rotel_http}/v1/traces"))
         assert result == SpanExportResult.SUCCESS
         assert_relinked(r.spans(1), trace_id)

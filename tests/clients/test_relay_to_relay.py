@@ -69,11 +69,11 @@ def test_grpc_tls_and_an_api_key_relay_to_relay_with_no_replay_after_a_clean_res
     ca, _ = make_pki(tmp_path)
     token = tmp_path / "token"
     token.write_text(TOKEN + "\n")
-    backend_grpc = free_port()
     backend_out = tmp_path / "backend.jsonl"
-    backend = Relay(tmp_path, ["--grpc-listen", f"127.0.0.1:{backend_grpc}",
+    backend = Relay(tmp_path, ["--grpc-listen", "127.0.0.1:0",
                                "--tls-cert", tmp_path / "server.pem", "--tls-key", tmp_path / "server.key",
                                "--bearer-token-file", token, "--out", backend_out], name="backend")
+    backend_grpc = backend.grpc_port
     env = {
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"https://localhost:{backend_grpc}/",
         "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
@@ -82,10 +82,9 @@ def test_grpc_tls_and_an_api_key_relay_to_relay_with_no_replay_after_a_clean_res
         "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
     }
     spool = ["--spool", tmp_path / "spool", "--retry-initial", "100ms"]
-    edge_grpc = free_port()
-    edge = Relay(tmp_path, ["--grpc-listen", f"127.0.0.1:{edge_grpc}", *spool], env=env, name="edge")
+    edge = Relay(tmp_path, ["--grpc-listen", "127.0.0.1:0", *spool], env=env, name="edge")
     try:
-        trace_id = export_over_grpc(edge_grpc, "checkout")
+        trace_id = export_over_grpc(edge.grpc_port, "checkout")
         assert out_spans(backend_out) == [(trace_id, "checkout")]
         assert "relink_relay_grpc_responses_total{grpc_code=\"OK\"} 1" in metrics(edge.port)
         backend_metrics = metrics(backend.port, "https", ssl.create_default_context(cafile=str(ca)))
@@ -98,9 +97,9 @@ def test_grpc_tls_and_an_api_key_relay_to_relay_with_no_replay_after_a_clean_res
     assert f"(grpc, gzip, headers authorization)" in log, log
     # A clean restart replays nothing that was delivered: the backend gets the next span
     # and not the first one again.
-    edge = Relay(tmp_path, ["--grpc-listen", f"127.0.0.1:{edge_grpc}", *spool], env=env, name="edge-again")
+    edge = Relay(tmp_path, ["--grpc-listen", "127.0.0.1:0", *spool], env=env, name="edge-again")
     try:
-        second = export_over_grpc(edge_grpc, "payment")
+        second = export_over_grpc(edge.grpc_port, "payment")
         assert out_spans(backend_out, want=2) == [(trace_id, "checkout"), (second, "payment")]
     finally:
         assert edge.stop() == 0

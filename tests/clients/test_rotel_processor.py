@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from rotel_support import free_port, rotel_agent, wait_for_port
+from rotel_support import rotel_agent, start_on_free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENT = ROOT / "dist" / "relink.wasm"
@@ -97,7 +97,6 @@ def rotel_with_relink(tmp_path):
 
     def start(config: str):
         sink = Sink()
-        http, grpc = free_port(), free_port()
         paths = sysconfig.get_paths()
         env = {
             **os.environ,
@@ -107,8 +106,9 @@ def rotel_with_relink(tmp_path):
             "RELINK_WASM": str(COMPONENT),
             "RELINK_CONFIG": config,
         }
-        stderr = tmp_path / f"rotel-{len(procs)}.err"
-        proc = subprocess.Popen(
+        n = len(procs)
+        stderr = tmp_path / f"rotel-{n}.err"
+        proc, (http, _) = start_on_free_ports(lambda http, grpc: subprocess.Popen(
             [rotel_agent(), "start",
              "--otlp-http-endpoint", f"127.0.0.1:{http}",
              "--otlp-grpc-endpoint", f"127.0.0.1:{grpc}",
@@ -116,12 +116,11 @@ def rotel_with_relink(tmp_path):
              "--exporter", "otlp", "--otlp-exporter-protocol", "http",
              "--otlp-exporter-endpoint", f"http://127.0.0.1:{sink.server.server_port}",
              "--batch-timeout", "100ms",
-             "--pid-file", tmp_path / f"rotel-{len(procs)}.pid",
-             "--log-file", tmp_path / f"rotel-{len(procs)}.log"],
+             "--pid-file", tmp_path / f"rotel-{n}.pid",
+             "--log-file", tmp_path / f"rotel-{n}.log"],
             stdout=subprocess.DEVNULL, stderr=open(stderr, "w"), env=env,
-        )
+        ), 2, "rotel-agent")
         procs.append((proc, sink))
-        wait_for_port(http, proc)
         return http, sink, stderr
 
     yield start

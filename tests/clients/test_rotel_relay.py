@@ -16,42 +16,29 @@ import time
 from pathlib import Path
 
 import pytest
-from rotel_support import free_port, rotel_agent, wait_for_port
+from rotel_support import rotel_agent, start_on_free_ports
 from sdk_spans import POINTER_HASH, send_s3_put
-
-ROOT = Path(__file__).resolve().parents[2]
-RELINK = ROOT / "dist" / "relink"
-COMPONENT = ROOT / "dist" / "relink.wasm"
-
+from test_relay_exporters import Relay
 
 
 @pytest.fixture
 def pipeline(tmp_path):
-    for built in (RELINK, COMPONENT):
-        assert built.exists(), f"{built} is not built (run ./build.sh)"
-    relay_port, rotel_port, rotel_grpc = free_port(), free_port(), free_port()
     out = tmp_path / "relinked.jsonl"
     procs = []
     try:
-        relay = subprocess.Popen(
-            [RELINK, "serve", "--listen", f"127.0.0.1:{relay_port}", "--component", COMPONENT,
-             "--out", out, "--log-interval", "0"],
-            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "relay.log", "w"),
-        )
-        procs.append(relay)
-        wait_for_port(relay_port, relay, "relink serve")
-        rotel = subprocess.Popen(
+        relay = Relay(tmp_path, ["--out", out])
+        procs.append(relay.proc)
+        rotel, (rotel_port, _) = start_on_free_ports(lambda http, grpc: subprocess.Popen(
             [rotel_agent(), "start",
-             "--otlp-http-endpoint", f"127.0.0.1:{rotel_port}",
-             "--otlp-grpc-endpoint", f"127.0.0.1:{rotel_grpc}",
+             "--otlp-http-endpoint", f"127.0.0.1:{http}",
+             "--otlp-grpc-endpoint", f"127.0.0.1:{grpc}",
              "--exporter", "otlp", "--otlp-exporter-protocol", "http",
-             "--otlp-exporter-endpoint", f"http://127.0.0.1:{relay_port}",
+             "--otlp-exporter-endpoint", f"http://127.0.0.1:{relay.port}",
              "--batch-timeout", "100ms",
              "--pid-file", tmp_path / "rotel.pid", "--log-file", tmp_path / "rotel.log"],
             stdout=subprocess.DEVNULL, stderr=open(tmp_path / "rotel.err", "w"),
-        )
+        ), 2, "rotel")
         procs.append(rotel)
-        wait_for_port(rotel_port, rotel, "rotel")
         yield rotel_port, out
     finally:
         for proc in reversed(procs):

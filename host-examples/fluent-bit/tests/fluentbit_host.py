@@ -143,19 +143,36 @@ class FluentBit:
                 into.append(raw.decode("utf-8", "replace").rstrip("\n"))
                 self.lines.notify_all()
 
-    def __enter__(self):
-        self.proc = subprocess.Popen(
-            [str(fluent_bit_binary()), "-c", str(self.config)],
-            cwd=self.workdir,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for stream, into in ((self.proc.stdout, self.stdout), (self.proc.stderr, self.stderr)):
-            threading.Thread(target=self._pump, args=(stream, into), daemon=True).start()
-        self._wait_ready(timeout=30.0)
-        return self
+    def __enter__(self, tries=3):
+        for attempt in range(tries):
+            self.stdout.clear()
+            self.stderr.clear()
+            self.proc = subprocess.Popen(
+                [str(fluent_bit_binary()), "-c", str(self.config)],
+                cwd=self.workdir,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            pumps = [threading.Thread(target=self._pump, args=(stream, into), daemon=True)
+                     for stream, into in ((self.proc.stdout, self.stdout), (self.proc.stderr, self.stderr))]
+            for pump in pumps:
+                pump.start()
+            try:
+                self._wait_ready(timeout=30.0)
+                return self
+            except AssertionError:
+                # The OTLP port was found free beforehand, and another process's
+                # connection can take it before Fluent Bit binds it: start again on a
+                # new port. Any other failure, or the last attempt's, is the test's.
+                taken = any("Cannot listen on" in l or "Error binding socket" in l for l in self.stderr)
+                if self.proc.poll() is None or not taken or attempt == tries - 1:
+                    raise
+                for pump in pumps:
+                    pump.join(5)
+                self.otlp_port = free_port()
+                self.env["RELINK_OTLP_PORT"] = str(self.otlp_port)
 
     def _wait_ready(self, timeout):
         # Ready when the OTLP listener accepts and, if a log file exists, tail watches it

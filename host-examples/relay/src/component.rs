@@ -31,6 +31,90 @@ pub use self::relink::processor::types::{
 /// down. A guest that needs more fails to allocate and traps.
 pub const MAX_GUEST_MEMORY: usize = 1 << 30;
 
+/// Guest bytes an index entry can take at its peak: a 48-byte ring entry and a `u32` table
+/// slot (about 56 bytes at capacity), both grown by doubling; while the ring's last growth
+/// copies, its old buffer (up to the whole ring) and the new one are both allocated, beside
+/// a table that may be growing too: at most 96 + 16 bytes an entry.
+const INDEX_PEAK_BYTES: u64 = 112;
+/// The same for an adopted trace: a hash map bucket (44 bytes and a control byte, at most
+/// 7/8 full, old and new table during growth: about 154) and an age queue entry (20 bytes,
+/// doubling: up to 40).
+const ADOPTION_PEAK_BYTES: u64 = 200;
+/// What a request takes in the instance holding the state, as a multiple of its body (a
+/// request of the most spans per byte takes 6.45x; the README's memory bound says 7x).
+const REQUEST_PEAK_FACTOR: u64 = 7;
+/// The guest's own code, stacks and allocator.
+const GUEST_BASE_BYTES: u64 = 32 << 20;
+
+/// Whether a request of `max_body` bytes fits in [`MAX_GUEST_MEMORY`] at its peak.
+pub fn request_fits(max_body: usize) -> Result<(), String> {
+    let request = REQUEST_PEAK_FACTOR.saturating_mul(max_body as u64);
+    let limit = MAX_GUEST_MEMORY as u64;
+    match request.saturating_add(GUEST_BASE_BYTES) <= limit {
+        true => Ok(()),
+        false => Err(format!(
+            "--max-body {max_body}: a request that large can take about {} MiB of guest \
+             memory, more than the {} MiB each component instance gets; at most {}",
+            request >> 20,
+            limit >> 20,
+            (limit - GUEST_BASE_BYTES) / REQUEST_PEAK_FACTOR
+        )),
+    }
+}
+
+/// Whether the state a configuration allows fits in [`MAX_GUEST_MEMORY`] beside the
+/// largest request (which [`request_fits`] checks alone): an index or adoption table that
+/// could outgrow it would trap the instance each time it filled, losing the state with
+/// it, long after start.
+pub fn state_fits(config: &::relink::config::Config, max_body: usize) -> Result<(), String> {
+    let limit = MAX_GUEST_MEMORY as u64;
+    let mib = |b: u64| b >> 20;
+    // Room for state beside the largest request and the guest's own needs.
+    let room = limit
+        .saturating_sub(REQUEST_PEAK_FACTOR.saturating_mul(max_body as u64))
+        .saturating_sub(GUEST_BASE_BYTES);
+    let adopting = config.adoption.enabled
+        || config.messaging.parent_single_message
+        || config.stepfunctions_parent();
+    let adoption = match adopting {
+        true => config
+            .adoption
+            .max_traces
+            .saturating_mul(ADOPTION_PEAK_BYTES),
+        false => 0,
+    };
+    let index = config.index.max_entries.saturating_mul(INDEX_PEAK_BYTES);
+    let body = format!(
+        "with --max-body {max_body}, {} MiB are left for state",
+        mib(room)
+    );
+    if adoption > room {
+        return Err(format!(
+            "adoption.max_traces {} can take {} MiB of guest memory at its peak, more than \
+             the {} MiB a component instance gets ({body}); at most {}",
+            config.adoption.max_traces,
+            mib(adoption),
+            mib(limit),
+            room / ADOPTION_PEAK_BYTES
+        ));
+    }
+    if index > room - adoption {
+        return Err(format!(
+            "index.max_entries {} can take {} MiB of guest memory at its peak, more than the \
+             {} MiB a component instance gets ({body}{}); at most {}",
+            config.index.max_entries,
+            mib(index),
+            mib(limit),
+            match adopting {
+                true => format!(", {} MiB of them for adoption.max_traces", mib(adoption)),
+                false => String::new(),
+            },
+            (room - adoption) / INDEX_PEAK_BYTES
+        ));
+    }
+    Ok(())
+}
+
 /// Why the component could not be loaded or started.
 #[derive(Debug)]
 pub enum LoadError {

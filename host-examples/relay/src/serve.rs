@@ -86,6 +86,18 @@ impl Relay {
                 ServeError::input(format!("--config {}: cannot read: {e}", path.display()))
             })?,
         };
+        // The component reports a configuration it refuses; one it accepts is checked
+        // against the guest memory the relay gives it.
+        crate::component::request_fits(options.max_body).map_err(ServeError::input)?;
+        if let Ok(config) = ::relink::config::Config::from_json(&config_json) {
+            crate::component::state_fits(&config, options.max_body).map_err(|e| {
+                let source = match &options.config {
+                    Some(path) => format!("--config {}", path.display()),
+                    None => "the default configuration".to_string(),
+                };
+                ServeError::input(format!("{source}: {e}"))
+            })?;
+        }
         let loaded = LoadedComponent::load(&options.component);
         // The instance holding the state, then the readers (one per worker beyond the
         // first: more could never all be busy).

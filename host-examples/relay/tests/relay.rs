@@ -708,6 +708,161 @@ fn missing_or_invalid_component_or_config_is_a_clear_error() {
 }
 
 #[test]
+fn exit_codes_tell_usage_from_configuration_from_runtime_errors() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_relink-relay"))
+            .arg("serve")
+            .args(args)
+            .arg("--component")
+            .arg(component())
+            .output()
+            .unwrap_or_else(|e| panic!("spawn: {e}"));
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        )
+    };
+    let (code, stderr) = run(&["--no-such-flag"]);
+    assert_eq!(code, Some(64), "{stderr}");
+    assert!(stderr.starts_with("relink serve: "), "{stderr}");
+    let (code, stderr) = run(&["--spool", "/nonexistent/spool"]);
+    assert_eq!(code, Some(64), "{stderr}");
+    assert!(stderr.contains("--spool"), "{stderr}");
+    let (code, stderr) = run(&["--listen", "127.0.0.1:0", "--max-body", "1073741824"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("relink serve: --max-body 1073741824: "),
+        "{stderr}"
+    );
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let addr = taken
+        .local_addr()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .to_string();
+    let (code, stderr) = run(&["--listen", &addr, "--grpc-listen", "off"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("cannot listen"), "{stderr}");
+}
+
+#[test]
+fn a_port_in_use_exits_1_unless_it_is_the_default_grpc_port() {
+    use relink_relay::options::{GrpcListen, Receivers};
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let addr = taken.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let free = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
+    let options = |listen, grpc_listen| ServeOptions {
+        listen,
+        component: component(),
+        receivers: Receivers {
+            grpc_listen,
+            ..Receivers::default()
+        },
+        ..ServeOptions::default()
+    };
+    let refused = |o: ServeOptions| match Relay::start(&o) {
+        Ok(_) => panic!("started on a port in use"),
+        Err(e) => (e.code, e.message),
+    };
+    let (code, message) = refused(options(addr, GrpcListen::Off));
+    assert_eq!(code, 1);
+    assert!(
+        message.starts_with(&format!("--listen {addr}: cannot listen: ")),
+        "{message}"
+    );
+    assert!(message.contains("in use"), "{message}");
+    let (code, message) = refused(options(free, GrpcListen::Given(addr)));
+    assert_eq!(code, 1);
+    assert!(
+        message.starts_with(&format!("--grpc-listen {addr}: cannot listen: ")),
+        "{message}"
+    );
+    // The default gRPC port is skipped with the reason, so a second relay on a host starts.
+    let relay = Relay::start(&options(free, GrpcListen::Default(addr)))
+        .unwrap_or_else(|e| panic!("{}", e.message));
+    assert_eq!(relay.grpc_addr(), None);
+    let skipped = relay.grpc_skipped.clone().unwrap_or_default();
+    assert!(
+        skipped.starts_with(&format!("the default {addr}: "))
+            && skipped.ends_with("; pass --grpc-listen ADDR, or off"),
+        "{skipped}"
+    );
+    relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn state_the_guest_memory_cannot_hold_is_refused_at_start() {
+    let dir = TempDir::new("guest-memory");
+    let base = ServeOptions {
+        listen: "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+        component: component(),
+        ..ServeOptions::default()
+    };
+    let start = |config: &str, max_body: usize| {
+        let path = dir.write("config.json", config.as_bytes());
+        let options = ServeOptions {
+            config: Some(path.clone()),
+            max_body,
+            ..base.clone()
+        };
+        (path, Relay::start(&options))
+    };
+    let refused = |config: &str, max_body: usize| match start(config, max_body) {
+        (_, Ok(_)) => panic!("started with {config} and --max-body {max_body}"),
+        (path, Err(e)) => (
+            e.code,
+            e.message.replace(&path.display().to_string(), "FILE"),
+        ),
+    };
+    // 1 GiB less 7 x 16 MiB for a request and 32 MiB for the guest: 880 MiB for state, 112
+    // bytes an index entry and 200 an adopted trace at their peaks.
+    let sixteen = 16 << 20;
+    assert_eq!(
+        refused(r#"{"index": {"max_entries": 20000000}}"#, sixteen),
+        (
+            2,
+            "--config FILE: index.max_entries 20000000 can take 2136 MiB of guest memory at \
+             its peak, more than the 1024 MiB a component instance gets (with --max-body \
+             16777216, 880 MiB are left for state); at most 8238811"
+                .into()
+        )
+    );
+    assert_eq!(
+        refused(
+            r#"{"adoption": {"enabled": true, "max_traces": 10000000}}"#,
+            sixteen
+        ),
+        (
+            2,
+            "--config FILE: adoption.max_traces 10000000 can take 1907 MiB of guest memory \
+             at its peak, more than the 1024 MiB a component instance gets (with --max-body \
+             16777216, 880 MiB are left for state); at most 4613734"
+                .into()
+        )
+    );
+    assert_eq!(
+        refused("{}", 200 << 20),
+        (
+            2,
+            "--max-body 209715200: a request that large can take about 1400 MiB of guest \
+             memory, more than the 1024 MiB each component instance gets; at most 148598198"
+                .into()
+        )
+    );
+    // The largest index the message names starts; a smaller body leaves room for more.
+    for (config, max_body) in [
+        (r#"{"index": {"max_entries": 8238811}}"#, sixteen),
+        (r#"{"index": {"max_entries": 9000000}}"#, 1 << 20),
+    ] {
+        match start(config, max_body) {
+            (_, Ok(relay)) => {
+                relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
+            }
+            (_, Err(e)) => panic!("{config}, --max-body {max_body}: {}", e.message),
+        }
+    }
+}
+
+#[test]
 fn sigterm_finishes_in_flight_requests_and_flushes_the_file() {
     let upstream = Upstream::start(200, "application/json", b"{}", Duration::from_millis(1500));
     let dir = TempDir::new("sigterm");

@@ -378,7 +378,12 @@ fn the_bearer_token_guards_both_receivers() {
             status_protobuf("missing or wrong bearer token (authorization: Bearer ...)").as_slice()
         )
     );
+    assert_eq!(refused.www_authenticate.as_deref(), Some("Bearer"));
     assert_eq!(http(&[("authorization", "bearer t0ken")]).status, 200);
+    // A probe or a scraper has no token.
+    for path in ["/health", "/ready", "/metrics"] {
+        assert_eq!(get(&relay, path).status, 200, "{path}");
+    }
     // Rotated on SIGHUP (the same reload the signal runs).
     dir.write("token", b"n3w");
     assert!(relay

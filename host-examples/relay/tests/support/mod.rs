@@ -370,6 +370,7 @@ pub struct Reply {
     pub status: u16,
     pub content_type: String,
     pub allow: Option<String>,
+    pub www_authenticate: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -390,10 +391,11 @@ fn reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Rep
             .and_then(|v| v.to_str().ok())
             .map(String::from)
     };
-    let (status, content_type, allow) = (
+    let (status, content_type, allow, www_authenticate) = (
         response.status().as_u16(),
         header("content-type").unwrap_or_default(),
         header("allow"),
+        header("www-authenticate"),
     );
     let body = response
         .into_body()
@@ -403,6 +405,7 @@ fn reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Rep
         status,
         content_type,
         allow,
+        www_authenticate,
         body,
     }
 }
