@@ -41,6 +41,19 @@ install_python_env() {
   fi
 }
 
+install_datadog_oracle() {
+  # Datadog's Lambda library and tracer, the oracle test_datadog_oracle.py compares relink
+  # with, in a virtualenv of their own (ddtrace patches libraries and adds a pytest plugin).
+  local req=tests/clients/requirements-datadog.txt stamp=.venv-datadog/.requirements.sha sum
+  [ -x .venv-datadog/bin/python ] || python3 -m venv .venv-datadog
+  sum=$(sha256sum "$req" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+    step "installing Datadog's Lambda library (the oracle's virtualenv)"
+    .venv-datadog/bin/pip install --quiet --disable-pip-version-check -r "$req"
+    echo "$sum" >"$stamp"
+  fi
+}
+
 install_node_test_clients() {
   # The Node hooks' real-client test (OTel Node SDK, AWS SDK v3): its npm packages, from its
   # package-lock.json, only when the lock changed.
@@ -148,6 +161,6 @@ build_web
 build_hosts
 case "$MODE" in
   demo) run_demo ;;
-  test) install_python_env; install_node_test_clients; run_tests ;;
+  test) install_python_env; install_datadog_oracle; install_node_test_clients; run_tests ;;
   *) echo "usage: $0 [test]" >&2; exit 64 ;;
 esac

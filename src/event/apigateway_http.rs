@@ -6,7 +6,7 @@
 //! `requestContext.{requestId,apiId,stage,domainName,timeEpoch}`). Cookies are not read.
 //! Lambda function URLs send the same shape; [`item`] serves both.
 
-use super::http_request::{epoch_millis, event_name, non_empty, region_from_domain, Headers};
+use super::http_request::{epoch_millis, event_name, non_empty, region_from_domain, Api, Headers};
 use super::{Detail, HttpRequest, Item, Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
 use crate::json::fields::{missing, opt_obj, opt_str, req_str};
@@ -64,7 +64,7 @@ pub(super) fn item(value: &Value, input: &'static str) -> Result<Item, DecodeErr
         id: non_empty(text("/requestContext/requestId")?),
         event_name: event_name(Some(method), path),
         time_unix_nano: epoch_millis(value, "/requestContext/timeEpoch", input)?,
-        contexts: headers.contexts(),
+        contexts: headers.contexts_after_authorizer(value, Api::Http),
         detail: Some(Detail::Http(request)),
         ..Item::default()
     })

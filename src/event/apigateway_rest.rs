@@ -7,7 +7,7 @@
 //! Console test invocations leave many of these out or null, and still decode.
 
 use super::http_request::{
-    epoch_millis, event_name, non_empty, query_string, region_from_domain, Headers,
+    epoch_millis, event_name, non_empty, query_string, region_from_domain, Api, Headers,
 };
 use super::{Detail, HttpRequest, Item, Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
@@ -55,7 +55,7 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
         id: non_empty(text("/requestContext/requestId")?),
         event_name: event_name(Some(method), path),
         time_unix_nano: epoch_millis(value, "/requestContext/requestTimeEpoch", INPUT)?,
-        contexts: headers.contexts(),
+        contexts: headers.contexts_after_authorizer(value, Api::Rest),
         detail: Some(Detail::Http(request)),
         ..Item::default()
     };
@@ -193,6 +193,47 @@ mod tests {
                 carrier: "headers.x-datadog-trace-id".into(),
             }])
         );
+        Ok(())
+    }
+
+    #[test]
+    fn the_authorizers_context_comes_first_and_only_when_fresh() -> Result<(), DecodeError> {
+        let contexts = |event: &Value| -> Result<Vec<(String, String)>, DecodeError> {
+            let t = decode(event)?;
+            Ok(t.items
+                .iter()
+                .flat_map(|i| &i.contexts)
+                .map(|f| (f.carrier.clone(), f.context.span_id.to_string()))
+                .collect())
+        };
+        let mut event = fixture("datadog-lambda-python/authorizer-request-api-gateway-v1.json")?;
+        let authorizer = (
+            "requestContext.authorizer._datadog".to_string(),
+            "75900fcaf0f3b540".to_string(),
+        );
+        assert_eq!(contexts(&event)?, vec![authorizer.clone()]);
+        // Ahead of the caller's headers, which stay as the next candidates.
+        event["headers"]["traceparent"] =
+            json!("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        event["multiValueHeaders"]["traceparent"] =
+            json!(["00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"]);
+        assert_eq!(
+            contexts(&event)?,
+            vec![
+                authorizer,
+                ("headers.traceparent".into(), "b7ad6b7169203331".into())
+            ]
+        );
+        // A cached answer (no latency, another request's id) names an earlier request's
+        // trace; a value that is not base64 JSON is no context and no error.
+        event["requestContext"]["authorizer"]["integrationLatency"] = json!(0);
+        event["requestContext"]["requestId"] = json!("another-request");
+        assert_eq!(contexts(&event)?.len(), 1);
+        for bad in [json!("not base64!"), json!("W10="), json!(42)] {
+            event["requestContext"]["authorizer"]["integrationLatency"] = json!(5);
+            event["requestContext"]["authorizer"]["_datadog"] = bad;
+            assert_eq!(contexts(&event)?.len(), 1);
+        }
         Ok(())
     }
 

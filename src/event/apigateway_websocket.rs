@@ -9,7 +9,9 @@
 //! REST. `$connect` carries the upgrade request's headers and query string
 //! (<https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-route-keys-connect-disconnect.html>).
 
-use super::http_request::{epoch_millis, non_empty, query_string, region_from_domain, Headers};
+use super::http_request::{
+    epoch_millis, non_empty, query_string, region_from_domain, Api, Headers,
+};
 use super::{Detail, HttpRequest, Item, Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
 use crate::json::fields::{invalid, opt_str, req_str};
@@ -48,7 +50,7 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
         id,
         event_name: Some(event_type.to_owned()),
         time_unix_nano: epoch_millis(value, "/requestContext/requestTimeEpoch", INPUT)?,
-        contexts: headers.contexts(),
+        contexts: headers.contexts_after_authorizer(value, Api::Rest),
         detail: Some(Detail::Http(request)),
         ..Item::default()
     };

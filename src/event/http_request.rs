@@ -8,7 +8,7 @@
 use crate::error::DecodeError;
 use crate::json::fields::pointer as json_pointer;
 use crate::json::fields::{invalid, join, opt_u64};
-use crate::propagation::{from_headers, Found};
+use crate::propagation::{from_base64_datadog, from_headers, Found};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 
@@ -88,9 +88,26 @@ impl<'a> Headers<'a> {
             .map(|(_, v)| *v)
     }
 
-    /// Upstream trace contexts in the headers (W3C, X-Ray, Datadog).
+    /// Upstream trace contexts in the headers (W3C, Datadog, X-Ray).
     pub(super) fn contexts(&self) -> Vec<Found> {
         from_headers(self.list.iter().copied(), "headers")
+    }
+
+    /// The contexts an API Gateway integration joins: its Lambda authorizer's
+    /// ([`authorizer_contexts`]) first, as datadog-lambda reads them before the headers,
+    /// then the headers' (one naming the same span as the authorizer's is left out).
+    pub(super) fn contexts_after_authorizer(&self, event: &Value, api: Api) -> Vec<Found> {
+        let mut found = authorizer_contexts(event, api);
+        for f in self.contexts() {
+            let same = |a: &Found| {
+                let (a, c) = (&a.context, &f.context);
+                (a.format, a.trace_id, a.span_id) == (c.format, c.trace_id, c.span_id)
+            };
+            if !found.iter().any(same) {
+                found.push(f);
+            }
+        }
+        found
     }
 
     /// The `X-Forwarded-Proto` value: how the client reached the load balancer.
@@ -102,6 +119,53 @@ impl<'a> Headers<'a> {
     pub(super) fn forwarded_for(&self) -> Option<String> {
         let first = self.get("x-forwarded-for")?.split(',').next()?;
         non_empty(Some(first.trim()))
+    }
+}
+
+/// Which API Gateway API an event came through: where its authorizer context sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Api {
+    /// REST and WebSocket APIs: `requestContext.authorizer` holds the context itself.
+    Rest,
+    /// HTTP APIs: a Lambda authorizer's context is under `requestContext.authorizer.lambda`.
+    Http,
+}
+
+/// Datadog's traced Lambda authorizer returns its own context in the authorizer context
+/// (`_datadog`: base64 JSON of its `x-datadog-*` headers), which API Gateway passes to the
+/// integration; the integration is its child (datadog-lambda's
+/// `get_injected_authorizer_data`). API Gateway caches authorizer answers, and a cached one
+/// names a span of an earlier request's trace, so it counts only when the authorizer ran
+/// for this request, as datadog-lambda tells: `integrationLatency` above 0 (REST), or the
+/// `x-datadog-authorizing-requestid` it wrote equal to this request's `requestId`.
+/// Anything else (absent, not base64 JSON, cached) gives no context.
+pub(super) fn authorizer_contexts(event: &Value, api: Api) -> Vec<Found> {
+    let pointer = match api {
+        Api::Rest => "/requestContext/authorizer/_datadog",
+        Api::Http => "/requestContext/authorizer/lambda/_datadog",
+    };
+    let Some(text) = event.pointer(pointer).and_then(Value::as_str) else {
+        return Vec::new();
+    };
+    let carrier = pointer.trim_start_matches('/').replace('/', ".");
+    let (found, object) = from_base64_datadog(text, &carrier);
+    let Some(object) = object else {
+        return Vec::new();
+    };
+    let ran_now = event
+        .pointer("/requestContext/authorizer/integrationLatency")
+        .and_then(Value::as_f64)
+        .is_some_and(|latency| latency > 0.0);
+    let request = event
+        .pointer("/requestContext/requestId")
+        .and_then(Value::as_str);
+    let for_this_request = object
+        .get("x-datadog-authorizing-requestid")
+        .and_then(Value::as_str)
+        .is_some_and(|id| Some(id) == request);
+    match ran_now || for_this_request {
+        true => found,
+        false => Vec::new(),
     }
 }
 

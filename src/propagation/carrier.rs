@@ -8,7 +8,10 @@
 //! and SNS attributes (`Value`, base64 when `Type` is `Binary`). The `_datadog` attribute of
 //! SQS and SNS is itself a JSON carrier, encoded as a string.
 //!
-//! Each function returns what it found in a fixed order, W3C then X-Ray then Datadog. Two
+//! Each function returns what it found in a fixed order, W3C then Datadog then X-Ray: a
+//! Datadog context outranks X-Ray as in Datadog's own extraction (an SQS `_datadog`
+//! attribute before `AWSTraceHeader`; on HTTP, `X-Amzn-Trace-Id` is often API Gateway's or
+//! the load balancer's own segment, not the caller's). Two
 //! formats naming the same span are both kept (the consumer decides); the same format naming
 //! the same span twice is kept once. `carrier` on each [`Found`] is the path to the value that
 //! held the context: the caller's prefix, then the HTTP header name in lowercase, the JSON key
@@ -78,6 +81,21 @@ pub fn from_sqs_attributes(value: &Value, carrier: &str) -> Vec<Found> {
 /// individual header attributes first, then the `_datadog` JSON carrier.
 pub fn from_sns_attributes(value: &Value, carrier: &str) -> Vec<Found> {
     from_attributes(value, carrier, sns_text)
+}
+
+/// A `_datadog` carrier written as base64 JSON (Datadog's Lambda authorizer returns its
+/// headers so): its contexts, each named `carrier`, and the object for its other fields.
+/// Not base64 of a JSON object, or over [`MAX_DATADOG_OBJECT_LEN`]: nothing.
+pub fn from_base64_datadog(text: &str, carrier: &str) -> (Vec<Found>, Option<Map<String, Value>>) {
+    let object = decode_base64(text, MAX_DATADOG_OBJECT_LEN)
+        .and_then(|json| serde_json::from_str::<Value>(&json).ok());
+    match object {
+        Some(Value::Object(object)) => {
+            let found = finish(json_fields(&object, |_| carrier.to_owned()).contexts());
+            (found, Some(object))
+        }
+        _ => (Vec::new(), None),
+    }
 }
 
 /// Whether a message attribute or JSON key is read by this module as a trace carrier, so
@@ -181,8 +199,8 @@ fn json_fields(object: &Map<String, Value>, location: impl Fn(&str) -> String) -
 fn finish(mut found: Vec<Found>) -> Vec<Found> {
     found.sort_by_key(|f| match f.context.format {
         Format::W3c => 0,
-        Format::Xray => 1,
-        Format::Datadog => 2,
+        Format::Datadog => 1,
+        Format::Xray => 2,
     });
     let mut out: Vec<Found> = Vec::with_capacity(found.len());
     for f in found {

@@ -72,8 +72,8 @@ fn headers_all_formats_in_order_case_insensitive() {
         from_headers(headers, "headers"),
         vec![
             with_state(w3c("headers.traceparent"), "rojo=00f067aa0ba902b7"),
-            xray("headers.x-amzn-trace-id"),
             dd_sqs("headers.x-datadog-trace-id"),
+            xray("headers.x-amzn-trace-id"),
         ]
     );
 }
@@ -313,8 +313,8 @@ fn sqs_individual_attributes_then_datadog() {
         from_sqs_attributes(&attrs, "messageAttributes"),
         vec![
             with_state(w3c("messageAttributes.traceparent"), "congo=t61rcWkgMzE"),
-            xray("messageAttributes.X-Amzn-Trace-Id"),
             dd_sqs("messageAttributes._datadog"),
+            xray("messageAttributes.X-Amzn-Trace-Id"),
         ]
     );
 }

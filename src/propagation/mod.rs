@@ -14,8 +14,8 @@ pub mod w3c;
 pub mod xray;
 
 pub use carrier::{
-    from_headers, from_json_carrier, from_sns_attributes, from_sqs_attributes, is_carrier_key,
-    sns_datadog_object, sqs_datadog_object,
+    from_base64_datadog, from_headers, from_json_carrier, from_sns_attributes, from_sqs_attributes,
+    is_carrier_key, sns_datadog_object, sqs_datadog_object,
 };
 pub use ids::{SpanId, TraceId};
 
