@@ -23,8 +23,9 @@
 
 // The otelwasm imports exist only in a wasm host; natively the crate is empty.
 #![cfg(target_family = "wasm")]
-// The collector shows a wasm module's stderr in its log (otelwasm gives the module WASI
-// stdio): the binding's only log channel besides the status reason of a failed call.
+// otelwasm gives the module the collector process's stderr (WASI stdio; not the collector's
+// structured log): the binding's only log channel besides the status reason of a failed
+// call.
 #![allow(clippy::print_stderr)]
 
 use relink::otlp::Encoding;
@@ -57,17 +58,39 @@ struct State {
     errors: u64,
 }
 
+/// The relink configuration in `plugin_config`, which otelwasm marshals from the collector's
+/// YAML with Go's `json.Marshal`: `plugin_config` absent is `null`, and so is a key written
+/// with no value (`index:` with its fields commented out). Such a key means its defaults,
+/// as an absent key does in relink's configuration, so `null` members are dropped first
+/// (an array's `null` items are values, and stay).
+fn config_of(json: &[u8]) -> Result<Config, String> {
+    fn without_nulls(value: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::Object(members) => Value::Object(
+                members
+                    .into_iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k, without_nulls(v)))
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+            other => other,
+        }
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(json).map_err(|e| format!("plugin_config is not JSON: {e}"))?;
+    match without_nulls(value) {
+        serde_json::Value::Null => Ok(Config::default()),
+        value => Config::from_json(&value.to_string()).map_err(|e| e.to_string()),
+    }
+}
+
 impl State {
     fn load() -> State {
         let processor = match host::read(host::plugin_config, Vec::with_capacity(4096), MAX_CONFIG)
         {
-            // `plugin_config` absent: the host marshals a nil map as `null`.
-            Ok(json) if json.as_slice() == b"null" => {
-                relink::Processor::new(&Config::default()).map_err(|e| e.to_string())
-            }
-            Ok(json) => std::str::from_utf8(&json)
-                .map_err(|e| format!("plugin_config is not UTF-8: {e}"))
-                .and_then(|text| Config::from_json(text).map_err(|e| e.to_string()))
+            Ok(json) => config_of(&json)
                 .and_then(|config| relink::Processor::new(&config).map_err(|e| e.to_string())),
             Err(tried) => Err(format!("plugin_config is longer than {tried} bytes")),
         };

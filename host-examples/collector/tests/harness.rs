@@ -62,6 +62,16 @@ fn plugin_config_is_read_and_invalid_config_passes_batches_unchanged() {
         invalid.stderr(),
         "relink: plugin_config: config: `index.max_entries` is 0, expected 1 to 50000000; traces pass through unchanged\n"
     );
+    // A YAML key given no value reaches the module as `null` (Go's json.Marshal of the
+    // collector's map): its defaults, as if absent, not an invalid configuration.
+    let mut nulls = processor(
+        r#"{"adoption":{"enabled":false,"ttl_seconds":null},"index":null,"limits":{"max_request_bytes":16777216}}"#,
+    );
+    assert_eq!(
+        nulls.process_traces(&batch),
+        Ok(canonical(&native("{}", &batch, Encoding::Protobuf)))
+    );
+    assert_eq!(nulls.stderr(), "");
     // A configuration larger than the first 4 KiB buffer is read by growing it.
     let padded = format!(
         r#"{{"dynamodb":{{"tables":{{"{}":["pk"]}}}}}}"#,

@@ -25,8 +25,9 @@
 //!   so the export would be refused; the original passes on instead and is counted
 //!   (`wasmcustom.relink_exports_over_buffer_limit`).
 //! - HTTP/1 ends every body with a separate, empty call carrying `end_of_stream`, after the
-//!   last chunk; request trailers mean `end_of_stream` never comes with the body, and the
-//!   buffered export then goes on unchanged when the trailers continue the stream.
+//!   last chunk; HTTP/2 request trailers mean `end_of_stream` never comes with the body,
+//!   and the buffered export then goes on unchanged when the trailers continue the stream
+//!   (HTTP/1's are dropped by Envoy's codec unless `enable_trailers` is set).
 //! - Header values are read as bytes: the SDK's string getters panic on non-UTF-8 values.
 
 #![cfg_attr(

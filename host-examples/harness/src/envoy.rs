@@ -23,8 +23,11 @@
 //!   `proxy_on_request_headers(id, headers, end_of_stream)`, then `proxy_on_request_body`
 //!   per `decodeData` the codec makes. HTTP/1 delivers the body's chunks with
 //!   `end_of_stream` false and ends it with a separate, empty call with `end_of_stream`
-//!   true (`onMessageCompleteBase`); HTTP/2 sets it on the last DATA frame. With request
-//!   trailers no body call ever has it: `proxy_on_request_trailers` follows.
+//!   true (`onMessageCompleteBase`); HTTP/2 sets it on the last DATA frame. With HTTP/2
+//!   request trailers no body call ever has it: `proxy_on_request_trailers` follows. The
+//!   HTTP/1 codec drops request trailers unless `enable_trailers` is set, which the
+//!   shipped config does not (`onHeaderFieldImpl`: "Ignore trailers"): the body ends as
+//!   without them, and they never reach the filter or the upstream.
 //! - Buffering: while the filter answers Pause (1, StopIterationAndBuffer) each new chunk
 //!   is added to Envoy's buffer (`addDecodedData`) and the filter sees the whole buffer;
 //!   the buffer's watermark is the stream's limit (HTTP/1: the listener's
@@ -203,6 +206,16 @@ impl Request {
     pub fn over_http2(mut self) -> Request {
         self.protocol = Protocol::Http2;
         self
+    }
+
+    /// The trailers Envoy hands on: HTTP/1's are dropped by the codec
+    /// (`http1_protocol_options.enable_trailers` is off by default and in the shipped
+    /// config), HTTP/2's reach the filter and the upstream.
+    pub fn delivered_trailers(&self) -> Option<&HeaderMap> {
+        match self.protocol {
+            Protocol::Http1 => None,
+            Protocol::Http2 => self.trailers.as_ref(),
+        }
     }
 
     /// The same request with trailers after the body.
@@ -551,7 +564,7 @@ impl Vm {
                 exchange.filter_skipped = true;
                 exchange.upstream_headers = Some(request.headers.clone());
                 exchange.upstream_body = request.chunks.concat();
-                exchange.upstream_trailers = request.trailers.clone();
+                exchange.upstream_trailers = request.delivered_trailers().cloned();
                 false
             }
             AfterFailure::Closed => {
@@ -626,7 +639,7 @@ impl Vm {
         if let Err(trap) = self.call("proxy_on_context_create", &[id, ROOT_CONTEXT_ID]) {
             self.failed = Some(trap.to_string());
         }
-        let header_only = request.chunks.is_empty() && request.trailers.is_none();
+        let header_only = request.chunks.is_empty() && request.delivered_trailers().is_none();
         self.store.data_mut().request_headers = Some(request.headers.clone());
         let step = self.step(
             "proxy_on_request_headers",
@@ -650,7 +663,7 @@ impl Vm {
             Protocol::Http1 => self.settings.buffer_limit,
             Protocol::Http2 => self.settings.stream_window,
         };
-        let ends = request.trailers.is_none();
+        let ends = request.delivered_trailers().is_none();
         let mut frames: Vec<(&[u8], bool)> = request
             .chunks
             .iter()
@@ -699,7 +712,7 @@ impl Vm {
                 }
             }
         }
-        let Some(trailers) = &request.trailers else {
+        let Some(trailers) = request.delivered_trailers() else {
             exchange.stalled = buffered.is_some();
             return None;
         };
