@@ -36,6 +36,8 @@ let page;
 let profile;
 let canonical;
 const problems = [];
+// Every request the page made, as [method, url]: "nothing leaves the browser".
+const requests = [];
 
 before(async () => {
   assert.ok(existsSync(join(WEB, "pkg/relink_bg.wasm")), `${WEB} has no build: run host-examples/playground/build.sh`);
@@ -67,6 +69,7 @@ before(async () => {
   page = await context.newPage();
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("console", (m) => m.type() === "error" && problems.push(`console error: ${m.text()}`));
+  page.on("request", (r) => requests.push([r.method(), r.url()]));
   await page.goto(url);
   await page.waitForSelector('#after[data-ready="true"]');
 });
@@ -257,5 +260,12 @@ describe("inputs", () => {
 
   test("the page logged no error", () => {
     assert.deepEqual(problems, []);
+  });
+
+  test("nothing leaves the browser: only GETs of the page's own files", () => {
+    const origin = new URL(url).origin;
+    assert.ok(requests.length > 0, "the listener saw the page load");
+    const elsewhere = requests.filter(([method, u]) => method !== "GET" || !(u.startsWith(`${origin}/`) || u.startsWith("data:") || u.startsWith("blob:")));
+    assert.deepEqual(elsewhere, []);
   });
 });
