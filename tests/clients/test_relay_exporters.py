@@ -120,12 +120,17 @@ class Relay:
     def _listening(self, name: str, timeout: float = 30.0) -> tuple[int, int | None]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            # Whole lines only: the relay writes its line in several writes.
+            text = self.log()
+            lines = text[:text.rfind("\n") + 1]
             if m := re.search(r"listening on https?://[\d.]+:(\d+)/v1/traces, (?:OTLP/gRPC on [\d.]+:(\d+))?",
-                              self.log()):
+                              lines):
                 return int(m.group(1)), (int(m.group(2)) if m.group(2) else None)
             if self.proc.poll() is not None:
                 raise RuntimeError(f"relink serve ({name}) exited with {self.proc.returncode}:\n{self.log()}")
             time.sleep(0.05)
+        self.proc.kill()
+        self.proc.wait()
         raise RuntimeError(f"relink serve ({name}) did not listen within {timeout}s:\n{self.log()}")
 
     def log(self) -> str:
@@ -229,7 +234,7 @@ def test_rotel_receives_the_relays_otlp_grpc_export(tmp_path):
          "--batch-timeout", "100ms",
          "--pid-file", tmp_path / "rotel.pid", "--log-file", tmp_path / "rotel.log"],
         stdout=subprocess.DEVNULL, stderr=open(tmp_path / "rotel.err", "w"),
-    ), 2, "rotel")
+    ), 2, "rotel", tmp_path / "rotel.err")
     relay = None
     try:
         relay = Relay(tmp_path, ["--upstream", f"http://127.0.0.1:{grpc_port}", "--upstream-protocol", "grpc",

@@ -222,7 +222,7 @@ def test_rotel_exports_otlp_grpc_to_the_relay(relay, tmp_path):
          "--batch-timeout", "100ms",
          "--pid-file", tmp_path / "rotel.pid", "--log-file", tmp_path / "rotel.log"],
         stdout=subprocess.DEVNULL, stderr=open(tmp_path / "rotel.err", "w"),
-    ), 2, "rotel-agent")
+    ), 2, "rotel-agent", tmp_path / "rotel.err")
     try:
         result, trace_id = export_s3_put(OTLPSpanExporter(endpoint=f"http://127.0.0.1:{rotel_http}/v1/traces"))
         assert result == SpanExportResult.SUCCESS

@@ -119,7 +119,7 @@ def rotel_with_relink(tmp_path):
              "--pid-file", tmp_path / f"rotel-{n}.pid",
              "--log-file", tmp_path / f"rotel-{n}.log"],
             stdout=subprocess.DEVNULL, stderr=open(stderr, "w"), env=env,
-        ), 2, "rotel-agent")
+        ), 2, "rotel-agent", stderr)
         procs.append((proc, sink))
         return http, sink, stderr
 

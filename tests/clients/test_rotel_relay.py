@@ -37,7 +37,7 @@ def pipeline(tmp_path):
              "--batch-timeout", "100ms",
              "--pid-file", tmp_path / "rotel.pid", "--log-file", tmp_path / "rotel.log"],
             stdout=subprocess.DEVNULL, stderr=open(tmp_path / "rotel.err", "w"),
-        ), 2, "rotel")
+        ), 2, "rotel", tmp_path / "rotel.err")
         procs.append(rotel)
         yield rotel_port, out
     finally:

@@ -166,11 +166,13 @@ class FluentBit:
                 # The OTLP port was found free beforehand, and another process's
                 # connection can take it before Fluent Bit binds it: start again on a
                 # new port. Any other failure, or the last attempt's, is the test's.
-                taken = any("Cannot listen on" in l or "Error binding socket" in l for l in self.stderr)
-                if self.proc.poll() is None or not taken or attempt == tries - 1:
+                if self.proc.poll() is None or attempt == tries - 1:
                     raise
                 for pump in pumps:
                     pump.join(5)
+                taken = any("Cannot listen on" in l or "Error binding socket" in l for l in self.stderr)
+                if not taken:
+                    raise
                 self.otlp_port = free_port()
                 self.env["RELINK_OTLP_PORT"] = str(self.otlp_port)
 

@@ -639,7 +639,8 @@ impl Vm {
         if let Err(trap) = self.call("proxy_on_context_create", &[id, ROOT_CONTEXT_ID]) {
             self.failed = Some(trap.to_string());
         }
-        let header_only = request.chunks.is_empty() && request.delivered_trailers().is_none();
+        // Trailers mean a body (HTTP/1: chunked), even one the HTTP/1 codec then drops.
+        let header_only = request.chunks.is_empty() && request.trailers.is_none();
         self.store.data_mut().request_headers = Some(request.headers.clone());
         let step = self.step(
             "proxy_on_request_headers",
@@ -670,6 +671,8 @@ impl Vm {
             .map(|c| (c.as_slice(), false))
             .collect();
         match (request.protocol, frames.last_mut()) {
+            // A chunked HTTP/1 body of trailers alone still ends with the codec's call.
+            (Protocol::Http1, None) if request.trailers.is_some() => frames.push((&[], ends)),
             (_, None) => {}
             (Protocol::Http1, Some(_)) => frames.push((&[], ends)),
             (Protocol::Http2, Some(last)) => last.1 = ends,

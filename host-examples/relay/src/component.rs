@@ -48,14 +48,18 @@ const GUEST_BASE_BYTES: u64 = 32 << 20;
 
 /// Whether a request of `max_body` bytes fits in [`MAX_GUEST_MEMORY`] at its peak.
 pub fn request_fits(max_body: usize) -> Result<(), String> {
-    let request = REQUEST_PEAK_FACTOR.saturating_mul(max_body as u64);
+    let need = REQUEST_PEAK_FACTOR
+        .saturating_mul(max_body as u64)
+        .saturating_add(GUEST_BASE_BYTES);
     let limit = MAX_GUEST_MEMORY as u64;
-    match request.saturating_add(GUEST_BASE_BYTES) <= limit {
+    match need <= limit {
         true => Ok(()),
         false => Err(format!(
             "--max-body {max_body}: a request that large can take about {} MiB of guest \
-             memory, more than the {} MiB each component instance gets; at most {}",
-            request >> 20,
+             memory with the guest's own {} MiB, more than the {} MiB each component \
+             instance gets; at most {}",
+            need >> 20,
+            GUEST_BASE_BYTES >> 20,
             limit >> 20,
             (limit - GUEST_BASE_BYTES) / REQUEST_PEAK_FACTOR
         )),
@@ -65,7 +69,8 @@ pub fn request_fits(max_body: usize) -> Result<(), String> {
 /// Whether the state a configuration allows fits in [`MAX_GUEST_MEMORY`] beside the
 /// largest request (which [`request_fits`] checks alone): an index or adoption table that
 /// could outgrow it would trap the instance each time it filled, losing the state with
-/// it, long after start.
+/// it, long after start. The larger of the two is named, with the most it can be beside
+/// the other.
 pub fn state_fits(config: &::relink::config::Config, max_body: usize) -> Result<(), String> {
     let limit = MAX_GUEST_MEMORY as u64;
     let mib = |b: u64| b >> 20;
@@ -76,43 +81,43 @@ pub fn state_fits(config: &::relink::config::Config, max_body: usize) -> Result<
     let adopting = config.adoption.enabled
         || config.messaging.parent_single_message
         || config.stepfunctions_parent();
-    let adoption = match adopting {
-        true => config
-            .adoption
-            .max_traces
-            .saturating_mul(ADOPTION_PEAK_BYTES),
-        false => 0,
-    };
-    let index = config.index.max_entries.saturating_mul(INDEX_PEAK_BYTES);
-    let body = format!(
-        "with --max-body {max_body}, {} MiB are left for state",
-        mib(room)
+    let index = (
+        "index.max_entries",
+        config.index.max_entries,
+        INDEX_PEAK_BYTES,
     );
-    if adoption > room {
-        return Err(format!(
-            "adoption.max_traces {} can take {} MiB of guest memory at its peak, more than \
-             the {} MiB a component instance gets ({body}); at most {}",
-            config.adoption.max_traces,
-            mib(adoption),
-            mib(limit),
-            room / ADOPTION_PEAK_BYTES
-        ));
+    let adoption = (
+        "adoption.max_traces",
+        if adopting {
+            config.adoption.max_traces
+        } else {
+            0
+        },
+        ADOPTION_PEAK_BYTES,
+    );
+    let bytes = |(_, n, per): (&str, u64, u64)| n.saturating_mul(per);
+    if bytes(index).saturating_add(bytes(adoption)) <= room {
+        return Ok(());
     }
-    if index > room - adoption {
-        return Err(format!(
-            "index.max_entries {} can take {} MiB of guest memory at its peak, more than the \
-             {} MiB a component instance gets ({body}{}); at most {}",
-            config.index.max_entries,
-            mib(index),
-            mib(limit),
-            match adopting {
-                true => format!(", {} MiB of them for adoption.max_traces", mib(adoption)),
-                false => String::new(),
-            },
-            (room - adoption) / INDEX_PEAK_BYTES
-        ));
-    }
-    Ok(())
+    let (big, other) = match bytes(adoption) > bytes(index) {
+        true => (adoption, index),
+        false => (index, adoption),
+    };
+    let beside = match bytes(other) {
+        0 => String::new(),
+        b => format!(", {} MiB of them for {}", mib(b), other.0),
+    };
+    Err(format!(
+        "{} {} can take {} MiB of guest memory at its peak, more than the {} MiB a \
+         component instance gets (with --max-body {max_body}, {} MiB are left for \
+         state{beside}); at most {}",
+        big.0,
+        big.1,
+        mib(bytes(big)),
+        mib(limit),
+        mib(room),
+        room.saturating_sub(bytes(other)) / big.2
+    ))
 }
 
 /// Why the component could not be loaded or started.

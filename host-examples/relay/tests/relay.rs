@@ -835,7 +835,7 @@ fn state_the_guest_memory_cannot_hold_is_refused_at_start() {
             2,
             "--config FILE: adoption.max_traces 10000000 can take 1907 MiB of guest memory \
              at its peak, more than the 1024 MiB a component instance gets (with --max-body \
-             16777216, 880 MiB are left for state); at most 4613734"
+             16777216, 880 MiB are left for state, 10 MiB of them for index.max_entries); at most 4557734"
                 .into()
         )
     );
@@ -843,8 +843,9 @@ fn state_the_guest_memory_cannot_hold_is_refused_at_start() {
         refused("{}", 200 << 20),
         (
             2,
-            "--max-body 209715200: a request that large can take about 1400 MiB of guest \
-             memory, more than the 1024 MiB each component instance gets; at most 148598198"
+            "--max-body 209715200: a request that large can take about 1432 MiB of guest \
+             memory with the guest's own 32 MiB, more than the 1024 MiB each component \
+             instance gets; at most 148598198"
                 .into()
         )
     );
