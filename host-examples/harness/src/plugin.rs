@@ -25,6 +25,16 @@ impl Plugin {
     fn build(wasm: &[u8], fuel: bool) -> wasmtime::Result<Plugin> {
         let mut config = wasmtime::Config::new();
         config.consume_fuel(fuel);
+        // Only what both real hosts run: wazero (otelwasm) implements WebAssembly 2.0 and
+        // no later proposal, WAMR's interpreter (Fluent Bit) builds without tail calls or
+        // multiple memories. wasmtime enables these by default (threads are not built in
+        // here), and a module that used one would load here and fail in the host.
+        config
+            .wasm_tail_call(false)
+            .wasm_multi_memory(false)
+            .wasm_relaxed_simd(false)
+            .wasm_extended_const(false)
+            .wasm_memory64(false);
         let engine = Engine::new(&config)?;
         let module = Module::new(&engine, wasm)?;
         Ok(Plugin {
