@@ -63,3 +63,24 @@ fn max_body_bytes_must_stay_below_both_limits() {
     )
     .is_ok());
 }
+
+#[test]
+fn the_traces_path_matches_without_its_query_string() {
+    use relink_envoy::body::{classify, Framing};
+    let options =
+        parse_options(r#"{"traces_path": "/otlp/v1/traces"}"#).unwrap_or_else(|e| panic!("{e}"));
+    let kind = |path: &str| {
+        classify(
+            &options,
+            b"POST",
+            path.as_bytes(),
+            b"application/x-protobuf",
+            b"",
+        )
+        .map(|e| e.map(|e| matches!(e.framing, Framing::Http(_))))
+    };
+    assert_eq!(kind("/otlp/v1/traces"), Ok(Some(true)));
+    assert_eq!(kind("/otlp/v1/traces?tenant=a&x=1"), Ok(Some(true)));
+    assert_eq!(kind("/otlp/v1/traces/"), Ok(None));
+    assert_eq!(kind("/v1/traces"), Ok(None));
+}
