@@ -234,3 +234,45 @@ fn unusable_tls_files_stop_the_start_naming_the_flag() {
     assert_eq!(code, 2);
     assert!(message.starts_with("--tls-client-ca "), "{message}");
 }
+
+#[test]
+fn a_client_that_never_starts_the_handshake_is_closed_after_the_header_timeout() {
+    use std::io::Read;
+
+    let pki = TestPki::new("relink test CA");
+    let dir = TempDir::new("tls-silent");
+    let relay = start(Opts {
+        grpc: true,
+        tls: Some(pki.server_files(&dir, false)),
+        header_timeout: Duration::from_secs(1),
+        ..Opts::default()
+    });
+    let grpc_addr = relay
+        .grpc_addr()
+        .unwrap_or_else(|| panic!("no gRPC listener"));
+    for addr in [relay.local_addr(), grpc_addr] {
+        // Connects and sends no ClientHello: without a bound the connection would hold its
+        // slot for good.
+        let mut silent =
+            std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("{addr}: {e}"));
+        silent
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let started = std::time::Instant::now();
+        let mut byte = [0u8; 1];
+        let read = silent.read(&mut byte);
+        let waited = started.elapsed();
+        assert!(
+            matches!(read, Ok(0))
+                || read
+                    .as_ref()
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+            "{addr}: {read:?} after {waited:?}"
+        );
+        assert!(
+            waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+            "{addr}: closed after {waited:?}"
+        );
+    }
+    wait_for_metric(&relay, "relink_relay_tls_handshake_failures_total 2");
+}
