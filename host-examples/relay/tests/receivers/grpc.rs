@@ -456,3 +456,44 @@ fn an_idle_http2_connection_is_closed_after_the_header_timeout() {
     }
     assert!(types.first() == Some(&4) && types.contains(&7), "{types:?}");
 }
+
+#[test]
+fn http2_request_headers_are_bounded_at_16_kib() {
+    let relay = start(Opts {
+        grpc: true,
+        ..Opts::default()
+    });
+    let (body, _) = golden_protobuf("pass-through", 1);
+    let padding = |kib: usize| "a".repeat(kib * 1024);
+    let (small, large) = (padding(12), padding(20));
+    let http = |pad: &str| {
+        let headers = [
+            ("content-type", "application/x-protobuf"),
+            ("x-padding", pad),
+        ];
+        post(
+            relay.local_addr(),
+            &h2c(),
+            "/v1/traces",
+            &headers,
+            body.clone(),
+        )
+    };
+    let under = http(&small).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(under.status, 200);
+    // Over the header list size the relay advertises: refused (431, or the stream reset),
+    // never processed.
+    if let Ok(over) = http(&large) {
+        assert_eq!(over.status, 431, "{over:?}");
+    }
+    let grpc = [&GRPC[..], &[("x-padding", large.as_str())]].concat();
+    let grpc_addr = relay
+        .grpc_addr()
+        .unwrap_or_else(|| panic!("no gRPC listener"));
+    if let Ok(over) = post(grpc_addr, &h2c(), EXPORT, &grpc, grpc_frame(&body, false)) {
+        assert!(
+            over.status == 431 || over.grpc_status().is_some_and(|s| s != 0),
+            "{over:?}"
+        );
+    }
+}
