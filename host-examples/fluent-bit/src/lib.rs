@@ -37,7 +37,9 @@ thread_local! {
     /// Taken out for a call and put back after it. A trap mid-call (wasm32 aborts on a
     /// panic, e.g. out of memory) leaves `None`, and WAMR keeps the instance: the next call
     /// then starts a fresh filter instead of finding the state still borrowed and trapping
-    /// on every record after (each one dropped). The old state's memory is lost with it.
+    /// on every record after (each one dropped). The old state's memory is lost with it,
+    /// and so is the stack the trapped call held (WAMR keeps the stack pointer where the
+    /// trap left it), so traps add up: README, Limits.
     static FILTER: Cell<Option<Box<Filter>>> = const { Cell::new(None) };
 }
 
@@ -73,12 +75,33 @@ impl Filter {
         }
     }
 
-    /// Filters one record and returns the NUL-terminated result.
-    fn filter(&mut self, record: &[u8], now_unix_nano: u64) -> &[u8] {
-        let result = match &mut self.core {
+    fn run(&mut self, record: &[u8], now_unix_nano: u64) -> Result<Option<String>, String> {
+        match &mut self.core {
             Some((processor, enricher)) => rewrite(processor, enricher, record, now_unix_nano),
             None => unchanged(record),
-        };
+        }
+    }
+
+    /// Filters one record and returns the NUL-terminated result.
+    fn filter(&mut self, record: &[u8], now_unix_nano: u64) -> &[u8] {
+        let mut result = self.run(record, now_unix_nano);
+        if let Err(e) = &result {
+            // Handed back, text Fluent Bit cannot parse is dropped, and Fluent Bit 5.1.1
+            // then frees its buffer twice and aborts (filter_wasm.c): give it JSON.
+            if let Some(readable) = readable_json(record) {
+                self.errors += 1;
+                if self.errors.is_power_of_two() {
+                    eprintln!(
+                        "relink: record repaired into JSON ({} so far): {e}",
+                        self.errors
+                    );
+                }
+                result = match self.run(readable.as_bytes(), now_unix_nano) {
+                    Ok(None) | Err(_) => Ok(Some(readable)),
+                    done => done,
+                };
+            }
+        }
         self.output.clear();
         match result {
             Ok(Some(rewritten)) => self.output.extend_from_slice(rewritten.as_bytes()),
@@ -97,6 +120,64 @@ impl Filter {
         self.output.push(0);
         &self.output
     }
+}
+
+/// For a record that is not JSON, JSON Fluent Bit can read back; `None` when it is JSON.
+/// Fluent Bit's own msgpack-to-JSON writes a NaN or infinite float as a bare `nan`, `-nan`,
+/// `inf` or `-inf` (`flb_pack.c`, "%.16g"; `json.convert_nan_to_null` covers NaN only) and
+/// a msgpack ext value as a string of `\xNN` escapes, neither of them JSON: those become
+/// `null` and a literal backslash. Anything else is kept whole as the string under `log`.
+fn readable_json(record: &[u8]) -> Option<String> {
+    if serde_json::from_slice::<Value>(record).is_ok() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(record);
+    let repaired = repair(&text);
+    if serde_json::from_str::<Map<String, Value>>(&repaired).is_ok() {
+        return Some(repaired);
+    }
+    Some(serde_json::json!({ "log": text }).to_string())
+}
+
+/// `text` with bare non-finite numbers as `null` and escapes JSON does not have (`\x`)
+/// as a literal backslash.
+fn repair(text: &str) -> String {
+    const NON_FINITE: [&str; 4] = ["-nan", "-inf", "nan", "inf"];
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut rest = text;
+    let mut in_string = false;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            match c {
+                '\\' => {
+                    let next = rest[1..].chars().next();
+                    match next {
+                        Some(e @ ('"' | '\\' | '/' | 'b' | 'f' | 'n' | 'r' | 't' | 'u')) => {
+                            out.push('\\');
+                            out.push(e);
+                            rest = &rest[1 + e.len_utf8()..];
+                        }
+                        _ => {
+                            out.push_str("\\\\");
+                            rest = &rest[1..];
+                        }
+                    }
+                    continue;
+                }
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if let Some(word) = NON_FINITE.iter().find(|w| rest.starts_with(**w)) {
+            out.push_str("null");
+            rest = &rest[word.len()..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 /// The config file and its name, or the defaults.
@@ -132,11 +213,18 @@ fn parse(record: &[u8]) -> Result<(&str, Map<String, Value>), String> {
     Ok((text, fields))
 }
 
-/// What the record is (see [`Record`]).
+/// What the record is (see [`Record`]). in_opentelemetry's `raw_traces` hands on an
+/// OTLP/JSON export as its JSON object (`resourceSpans` at the top, whatever its value:
+/// a malformed one is still an export, to be sent on unchanged) or, when the body is not
+/// a JSON object, as the one-key `{"trace": body}`. So a record is an export when its
+/// `resourceSpans` is an array (an OTLP/JSON line read by tail too) or is its only key, or
+/// when `trace` is its only key; a log line that merely has a `trace` or `resourceSpans`
+/// field among others stays a log record.
 fn classify<'a>(text: &'a str, fields: &'a Map<String, Value>) -> Record<'a> {
-    if fields.contains_key("resourceSpans") || fields.contains_key("resource_spans") {
+    let spans = fields.get("resourceSpans").or(fields.get("resource_spans"));
+    if matches!(spans, Some(Value::Array(_))) || (spans.is_some() && fields.len() == 1) {
         Record::Export(text)
-    } else if let Some(Value::String(body)) = fields.get("trace") {
+    } else if let (1, Some(Value::String(body))) = (fields.len(), fields.get("trace")) {
         // Only a JSON body can be carried back in a JSON string byte for byte.
         if body.trim_start().starts_with('{') {
             Record::Export(body)

@@ -79,10 +79,11 @@ fn raw_traces_come_back_for_out_http_relinked_as_the_core_does() {
 fn malformed_records_pass_unchanged() {
     let mut f = filter(&Settings::default());
     // Not OTLP: the export request is sent on unchanged, with the error on stderr.
-    let bad = r#"{"resourceSpans":"oops"}"#;
-    let out: Value =
-        serde_json::from_str(&kept(f.filter("v1_traces", TIME_SEC, 0, bad))).unwrap_or_default();
-    assert_eq!(out["trace"].as_str(), Some(bad));
+    for bad in [r#"{"resourceSpans":[1]}"#, r#"{"resourceSpans":"oops"}"#] {
+        let out: Value = serde_json::from_str(&kept(f.filter("v1_traces", TIME_SEC, 0, bad)))
+            .unwrap_or_default();
+        assert_eq!(out["trace"].as_str(), Some(bad));
+    }
     assert!(
         f.stderr()
             .contains("relink: export request sent on unchanged: otlp json"),
@@ -92,17 +93,49 @@ fn malformed_records_pass_unchanged() {
     // A binary body under `trace` is left as it is.
     let binary = r#"{"trace":"\n\u0012binary"}"#;
     assert_eq!(kept(f.filter("v1_traces", TIME_SEC, 0, binary)), binary);
-    // Bytes that are not a JSON object come back as they are (Fluent Bit then drops them).
-    for bytes in [&b"{\"a\":"[..], b"[1]", b"{\"log\":\"\xff\"}"] {
-        let outcome = f.filter("x", TIME_SEC, 0, bytes);
-        assert!(
-            matches!(outcome, Outcome::Dropped(Dropped::NotAnObject(_))),
-            "{outcome:?}"
-        );
+    // Log lines with a `trace` or `resourceSpans` field of their own are log records, kept
+    // whole (in_opentelemetry's raw traces are the one-key `{"trace": ...}`).
+    for line in [
+        r#"{"level":"info","message":"user log","trace":"{\"error\":\"boom\"}","requestId":"abc"}"#,
+        r#"{"level":"info","resourceSpans":"n/a"}"#,
+    ] {
+        assert_eq!(kept(f.filter("app", TIME_SEC, 0, line)), line);
     }
-    assert!(f.stderr().contains(
-        "relink: record passed through unchanged (1 so far): record is not a JSON object"
-    ));
+}
+
+#[test]
+fn records_fluent_bit_could_not_read_back_are_given_json() {
+    let mut f = filter(&Settings::default());
+    // Fluent Bit writes NaN and infinities bare and msgpack ext values as `\xNN` escapes;
+    // handed back as they are, Fluent Bit drops the record and, after a good record in the
+    // same chunk, aborts on a double free (5.1.1).
+    let floats = r#"{"a":nan,"b":-nan,"c":inf,"d":[-inf,1.5],"e":"inf nan \x01\xffffff80"}"#;
+    let out: Value = serde_json::from_str(&kept(f.filter("app", TIME_SEC, 0, floats)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        out,
+        json!({"a": null, "b": null, "c": null, "d": [null, 1.5], "e": "inf nan \\x01\\xffffff80"})
+    );
+    // Anything else that is not JSON is kept whole under `log`.
+    let out: Value = serde_json::from_str(&kept(f.filter("app", TIME_SEC, 0, "{\"a\":")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out, json!({"log": "{\"a\":"}));
+    // JSON that is not an object comes back as it is (Fluent Bit then drops it).
+    let outcome = f.filter("x", TIME_SEC, 0, "[1]");
+    assert!(
+        matches!(outcome, Outcome::Dropped(Dropped::NotAnObject(_))),
+        "{outcome:?}"
+    );
+    let stderr = f.stderr();
+    assert!(
+        stderr
+            .contains("relink: record repaired into JSON (1 so far): record is not a JSON object"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("relink: record repaired into JSON (2 so far)"),
+        "{stderr}"
+    );
 }
 
 #[test]

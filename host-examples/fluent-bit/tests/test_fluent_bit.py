@@ -450,3 +450,42 @@ def test_protobuf_exports_never_reach_out_http(tmp_path):
         fb.stop()
     assert len(sink.requests) == 1, "\n".join(fb.stderr[-20:])
     assert b"protobuf" not in sink.requests[0][3]
+
+
+def test_non_finite_numbers_in_otlp_logs_neither_drop_records_nor_crash_fluent_bit(tmp_path):
+    """An OTLP/protobuf log export with a NaN and an infinite body: Fluent Bit's record
+    JSON writes them bare (`nan`, `inf`), which is not JSON; handed back as they were,
+    Fluent Bit 5.1.1 dropped the record and then aborted on a double free. relink gives it
+    `null` instead, and every record goes on."""
+    import urllib.request
+
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+    bodies = [AnyValue(string_value="normal"), AnyValue(double_value=float("nan")),
+              AnyValue(double_value=float("inf")), AnyValue(string_value="after")]
+    request = ExportLogsServiceRequest(resource_logs=[ResourceLogs(scope_logs=[ScopeLogs(
+        log_records=[LogRecord(body=b) for b in bodies])])])
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    # The shipped config, and OTLP log records on stdout too to see them.
+    config = tmp_path / "logs-out.conf"
+    config.write_text(
+        CONFIGS["conf"].read_text().replace("parsers-lambda.conf}", f"{EXAMPLE / 'parsers-lambda.conf'}}}")
+        + "\n[OUTPUT]\n    Name   stdout\n    Match  v1_logs\n    Format json_lines\n"
+    )
+    with Sink() as sink, FluentBit(config, tmp_path, free_port(), sink.port, logs / "*.log") as fb:
+        post = urllib.request.Request(
+            f"http://127.0.0.1:{fb.otlp_port}/v1/logs", data=request.SerializeToString(),
+            method="POST", headers={"Content-Type": "application/x-protobuf"})
+        with urllib.request.urlopen(post, timeout=10) as response:
+            assert response.status in (200, 201)
+        out = fb.wait_stdout(len(bodies), timeout=20)
+        alive = fb.proc.poll() is None
+    assert alive, "\n".join(fb.stderr[-20:])
+    records = [json.loads(line) for line in out]
+    assert len(records) == len(bodies), "\n".join(out + fb.stderr[-20:])
+    text = json.dumps(records)
+    assert "normal" in text and "after" in text, text
+    assert not any("invalid JSON" in l for l in fb.stderr), "\n".join(fb.stderr[-20:])
