@@ -99,11 +99,7 @@ impl<'a> Headers<'a> {
     pub(super) fn contexts_after_authorizer(&self, event: &Value, api: Api) -> Vec<Found> {
         let mut found = authorizer_contexts(event, api);
         for f in self.contexts() {
-            let same = |a: &Found| {
-                let (a, c) = (&a.context, &f.context);
-                (a.format, a.trace_id, a.span_id) == (c.format, c.trace_id, c.span_id)
-            };
-            if !found.iter().any(same) {
+            if !found.iter().any(|a| a.repeats(&f)) {
                 found.push(f);
             }
         }

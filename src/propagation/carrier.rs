@@ -204,12 +204,7 @@ fn finish(mut found: Vec<Found>) -> Vec<Found> {
     });
     let mut out: Vec<Found> = Vec::with_capacity(found.len());
     for f in found {
-        let c = &f.context;
-        let seen = out.iter().any(|o| {
-            let p = &o.context;
-            (p.format, p.trace_id, p.span_id) == (c.format, c.trace_id, c.span_id)
-        });
-        if !seen {
+        if !out.iter().any(|o| o.repeats(&f)) {
             out.push(f);
         }
     }

@@ -96,3 +96,11 @@ pub struct Found {
     pub context: SpanContext,
     pub carrier: String,
 }
+
+impl Found {
+    /// Whether `other` names the same span in the same format: a repeat, kept once.
+    pub fn repeats(&self, other: &Found) -> bool {
+        let (a, b) = (&self.context, &other.context);
+        (a.format, a.trace_id, a.span_id) == (b.format, b.trace_id, b.span_id)
+    }
+}
