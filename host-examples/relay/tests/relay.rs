@@ -895,6 +895,10 @@ fn sigterm_finishes_in_flight_requests_and_flushes_the_file() {
         .unwrap_or_else(|| panic!("no address in `{first}`"))
         .to_string();
     let (input, _) = golden("pass-through", 2);
+    let ready_addr = addr.clone();
+    assert!(ureq::get(format!("http://{ready_addr}/ready"))
+        .call()
+        .is_ok());
     let in_flight = std::thread::spawn(move || {
         post_to(
             &addr,
@@ -908,6 +912,17 @@ fn sigterm_finishes_in_flight_requests_and_flushes_the_file() {
         .args(["-TERM", &child.id().to_string()])
         .status();
     assert!(killed.is_ok_and(|s| s.success()));
+    // Stopping, it is not ready: its listeners take no new connection (or a request that
+    // got in is answered 503), while the request already read still gets its answer.
+    std::thread::sleep(Duration::from_millis(200));
+    let probe = ureq::get(format!("http://{ready_addr}/ready")).call();
+    assert!(
+        matches!(
+            probe,
+            Err(ureq::Error::StatusCode(503) | ureq::Error::ConnectionFailed | ureq::Error::Io(_))
+        ),
+        "{probe:?}"
+    );
     let reply = in_flight.join().unwrap_or_else(|_| panic!("client thread"));
     assert_eq!((reply.status, reply.body.as_slice()), (200, &b"{}"[..]));
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -924,8 +939,9 @@ fn sigterm_finishes_in_flight_requests_and_flushes_the_file() {
     let mut rest = String::new();
     let _ = stderr.read_to_string(&mut rest);
     assert!(status.success(), "{status}: {rest}");
+    // Two answers: the first readiness probe, and the export.
     assert!(
-        rest.starts_with("relink: SIGTERM: finishing in-flight requests\nrelink: responses=1 "),
+        rest.starts_with("relink: SIGTERM: finishing in-flight requests\nrelink: responses=2 "),
         "{rest}"
     );
     assert!(rest.contains(" requests=1 "), "{rest}");

@@ -306,6 +306,7 @@ fn https_upstreams_with_a_test_ca_and_an_api_key_over_http_and_grpc() {
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
             ("OTEL_EXPORTER_OTLP_CERTIFICATE", &ca),
             ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-api-key=s3cr%65t"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "2500"),
         ],
     );
     assert_eq!(post_json(&relay_grpc, &batch()), 200);
@@ -313,6 +314,12 @@ fn https_upstreams_with_a_test_ca_and_an_api_key_over_http_and_grpc() {
     assert_eq!(
         (seen[0].path.as_str(), seen[0].header("x-api-key")),
         (GRPC_EXPORT_PATH, Some("s3cret"))
+    );
+    // gRPC's own request headers; the attempt's timeout travels as `grpc-timeout`, so the
+    // server gives up when the relay does.
+    assert_eq!(
+        ["content-type", "te", "grpc-timeout"].map(|name| seen[0].header(name)),
+        [Some("application/grpc"), Some("trailers"), Some("2500m")]
     );
     assert_eq!(
         wait_metric(&relay_grpc, "relink_relay_upstream_delivered_total", 1),

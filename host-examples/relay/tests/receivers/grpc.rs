@@ -497,3 +497,148 @@ fn http2_request_headers_are_bounded_at_16_kib() {
         );
     }
 }
+
+/// What an HTTP/2 server tells a client that has just connected: its SETTINGS (id, value)
+/// and the increments of its connection-level WINDOW_UPDATEs, read from the raw frames.
+fn h2_handshake(addr: std::net::SocketAddr) -> (Vec<(u16, u32)>, Vec<u32>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("{e}"));
+    let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+    stream.write_all(preface).unwrap_or_else(|e| panic!("{e}"));
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    // Until the server falls silent: its SETTINGS, the ACK of ours, any WINDOW_UPDATE.
+    while let Ok(n @ 1..) = stream.read(&mut chunk) {
+        bytes.extend_from_slice(&chunk[..n]);
+    }
+    let (mut settings, mut window_updates) = (Vec::new(), Vec::new());
+    let mut frames = bytes.as_slice();
+    while frames.len() >= 9 {
+        let length =
+            usize::from(frames[0]) << 16 | usize::from(frames[1]) << 8 | usize::from(frames[2]);
+        let (kind, flags) = (frames[3], frames[4]);
+        let stream_id =
+            u32::from_be_bytes([frames[5], frames[6], frames[7], frames[8]]) & 0x7fff_ffff;
+        let payload = frames
+            .get(9..9 + length)
+            .unwrap_or_else(|| panic!("truncated frame"));
+        match (kind, flags & 1, stream_id) {
+            (4, 0, 0) => settings.extend(payload.chunks_exact(6).map(|s| {
+                (
+                    u16::from_be_bytes([s[0], s[1]]),
+                    u32::from_be_bytes([s[2], s[3], s[4], s[5]]),
+                )
+            })),
+            (8, _, 0) => window_updates.push(
+                u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]) & 0x7fff_ffff,
+            ),
+            _ => {}
+        }
+        frames = &frames[9 + length..];
+    }
+    (settings, window_updates)
+}
+
+/// The README's HTTP/2 bounds, as both receivers advertise them to a new client: at most
+/// 100 concurrent streams, request headers of at most 16 KiB, and flow-control windows of
+/// 64 KiB per stream and per connection, so an HTTP/2 connection holds no more unread body
+/// than an HTTP/1.1 one.
+#[test]
+fn http2_connections_are_offered_100_streams_and_64_kib_windows() {
+    let relay = start(Opts {
+        grpc: true,
+        ..Opts::default()
+    });
+    let grpc_addr = relay
+        .grpc_addr()
+        .unwrap_or_else(|| panic!("no gRPC listener"));
+    for addr in [relay.local_addr(), grpc_addr] {
+        let (settings, window_updates) = h2_handshake(addr);
+        let setting = |id: u16| settings.iter().rev().find(|(i, _)| *i == id).map(|s| s.1);
+        const MAX_CONCURRENT_STREAMS: u16 = 0x3;
+        const INITIAL_WINDOW_SIZE: u16 = 0x4;
+        const MAX_HEADER_LIST_SIZE: u16 = 0x6;
+        assert_eq!(
+            setting(MAX_CONCURRENT_STREAMS),
+            Some(100),
+            "{addr}: {settings:?}"
+        );
+        assert_eq!(
+            setting(MAX_HEADER_LIST_SIZE),
+            Some(16 * 1024),
+            "{addr}: {settings:?}"
+        );
+        // Absent, the stream window is HTTP/2's default of 65,535 bytes.
+        let stream_window = setting(INITIAL_WINDOW_SIZE).unwrap_or(65_535);
+        assert!(stream_window <= 64 * 1024, "{addr}: {settings:?}");
+        // The connection window starts at 65,535; the relay may round it up to 64 KiB.
+        let connection_window = 65_535 + window_updates.iter().sum::<u32>();
+        assert!(connection_window <= 64 * 1024, "{addr}: {window_updates:?}");
+    }
+}
+
+/// A gRPC message that stops arriving is answered `DEADLINE_EXCEEDED` once
+/// `--body-timeout` has passed (retryable in OTLP), as an HTTP/1.1 body gets 408.
+#[test]
+fn a_grpc_message_that_stops_arriving_gets_deadline_exceeded() {
+    let relay = start(Opts {
+        grpc: true,
+        body_timeout: Duration::from_secs(1),
+        ..Opts::default()
+    });
+    let addr = relay
+        .grpc_addr()
+        .unwrap_or_else(|| panic!("no gRPC listener"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let started = std::time::Instant::now();
+    let (status, message) = runtime.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (client, connection) = ::h2::client::handshake(tcp)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        tokio::spawn(connection);
+        let mut client = client.ready().await.unwrap_or_else(|e| panic!("{e}"));
+        let mut request = hyper::Request::post(format!("http://{addr}{EXPORT}"));
+        for (name, value) in GRPC {
+            request = request.header(name, value);
+        }
+        let request = request.body(()).unwrap_or_else(|e| panic!("{e}"));
+        let (response, mut body) = client
+            .send_request(request, false)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // A message of 100 bytes announced, 3 sent, the stream left open.
+        let mut partial = vec![0u8, 0, 0, 0, 100];
+        partial.extend_from_slice(b"\x0a\x01\x00");
+        body.send_data(partial.into(), false)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let response = tokio::time::timeout(Duration::from_secs(10), response)
+            .await
+            .unwrap_or_else(|_| panic!("no answer within 10 s"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (head, mut rest) = response.into_parts();
+        let mut fields = head.headers;
+        if !rest.is_end_stream() {
+            while let Some(Ok(_)) = rest.data().await {}
+            if let Ok(Some(trailers)) = rest.trailers().await {
+                fields.extend(trailers);
+            }
+        }
+        let field = |name: &str| {
+            fields
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        (field("grpc-status"), field("grpc-message"))
+    });
+    assert_eq!(status, "4", "{message}");
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    assert!(message.contains("within 1s"), "{message}");
+}

@@ -299,6 +299,7 @@ pub struct Opts<'a> {
     pub bearer_token_file: Option<&'a Path>,
     pub max_connections: usize,
     pub header_timeout: Duration,
+    pub body_timeout: Duration,
 }
 
 impl Default for Opts<'_> {
@@ -317,6 +318,7 @@ impl Default for Opts<'_> {
             bearer_token_file: None,
             max_connections: 1024,
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -362,6 +364,7 @@ pub fn start(opts: Opts<'_>) -> Relay {
     };
     options.admission.max_connections = opts.max_connections;
     options.admission.header_timeout = opts.header_timeout;
+    options.admission.body_timeout = opts.body_timeout;
     Relay::start(&options).unwrap_or_else(|e| panic!("relay: {e}"))
 }
 
