@@ -303,8 +303,9 @@ pub struct Limits {
     /// CloudWatch Logs subscription data inflated from event attributes. 1 to 1073741824.
     /// Default 67108864 (64 MiB, the bound the OTLP specification recommends).
     pub max_decompressed_bytes: u64,
-    /// Event attributes larger than this are not decoded (counted): 1 to 67108864.
-    /// Default 1048576 (1 MiB).
+    /// Event attributes (and raw events) larger than this are not decoded (counted): 1 to
+    /// 67108864. Default 6291456 (6 MiB, the largest payload Lambda invokes a function with:
+    /// an SQS, Kinesis or DynamoDB batch can fill it).
     pub max_event_bytes: u64,
     /// Nesting depth of attribute values (arrays and key-value lists inside arrays and
     /// key-value lists) in a request, and of the JSON in event attributes. A deeper request
@@ -325,7 +326,7 @@ impl Default for Limits {
         Limits {
             max_request_bytes: 16 * 1024 * 1024,
             max_decompressed_bytes: 64 * 1024 * 1024,
-            max_event_bytes: 1024 * 1024,
+            max_event_bytes: 6 * 1024 * 1024,
             max_nesting: 64,
             max_attributes_scanned: 256,
             max_links_per_span: 128,

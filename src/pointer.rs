@@ -44,6 +44,12 @@ pub struct S3Object {
     pub request_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extended_request_id: Option<String>,
+    /// The event reports something done to this existing version (a restore, an ACL or tag
+    /// change, a deletion), not its write: it carries the same ETag, but the write is not
+    /// its cause, so it has no pointer hash (Datadog's Lambda libraries likewise point only
+    /// from `ObjectCreated:*`). Its request id still names the request that caused it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub later_event: bool,
 }
 
 /// A DynamoDB item change.
@@ -149,9 +155,10 @@ pub fn trim_etag(etag: &str) -> &str {
 
 impl S3Object {
     /// The pointer hash of the (decoded) key, as Datadog's producers write it; `None`
-    /// without an ETag (then only the request-id join applies).
+    /// without an ETag or for a [later event](S3Object::later_event) (then only the
+    /// request-id join applies).
     pub fn hash(&self) -> Option<String> {
-        let etag = self.etag.as_deref()?;
+        let etag = self.etag.as_deref().filter(|_| !self.later_event)?;
         Some(crate::propagation::lower_hex(&s3_hash(
             &self.bucket,
             &self.key,
@@ -162,14 +169,14 @@ impl S3Object {
     /// Every hash of this object: [`S3Object::hash`], then, when the notification's key
     /// differs from the decoded one (`key_encoded`), the hash of the key as the
     /// notification wrote it, which Datadog's Lambda consumers (datadog-lambda-js, the
-    /// Datadog extension) write. Empty without an ETag.
+    /// Datadog extension) write. Empty without an ETag, and for a later event.
     pub fn hashes(&self) -> Vec<String> {
         in_hex(&self.hash_bytes())
     }
 
     /// [`S3Object::hashes`] as the 16 bytes each hex string spells (what an index keys on).
     pub fn hash_bytes(&self) -> Vec<[u8; 16]> {
-        let Some(etag) = self.etag.as_deref() else {
+        let Some(etag) = self.etag.as_deref().filter(|_| !self.later_event) else {
             return Vec::new();
         };
         let mut out = vec![s3_hash(&self.bucket, &self.key, etag)];

@@ -11,7 +11,10 @@ use std::path::Path;
 /// Fixture folders that hold Lambda trigger events (Step Functions logs and histories have
 /// their own harness).
 const EVENT_SOURCES: &[&str] = &[
+    "aws-lambda-dotnet",
+    "aws-lambda-go",
     "aws-lambda-rust-runtime",
+    "datadog-lambda-extension",
     "datadog-lambda-js",
     "datadog-lambda-python",
     "powertools-lambda-python",

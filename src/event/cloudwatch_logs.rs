@@ -136,9 +136,14 @@ fn read_document(document: &Value, input: &'static str) -> Result<Logs, DecodeEr
         ..Source::default()
     };
     match message_type {
+        // A destination's health check: no log events, and `owner` is "CloudwatchLogs", not
+        // an account.
         "CONTROL_MESSAGE" => {
             return Ok(Logs {
-                source,
+                source: Source {
+                    account: None,
+                    ..source
+                },
                 items: Vec::new(),
             })
         }
@@ -274,7 +279,11 @@ mod tests {
         });
         let trigger = decode(&awslogs(&doc)?, MAX_INFLATED_BYTES)?;
         assert_eq!(trigger.items, Vec::new());
-        assert_eq!(trigger.source.account.as_deref(), Some("CloudwatchLogs"));
+        // "CloudwatchLogs" is who sent it, not an AWS account.
+        assert_eq!(trigger.source.account, None);
+        // Nothing was delivered: no hop span, at no time.
+        let inferred = crate::inferred::infer_request(&trigger, &Default::default());
+        assert_eq!(inferred.resource_spans, Vec::new());
         Ok(())
     }
 

@@ -18,6 +18,7 @@ use serde_json::Value;
 
 /// Decodes an event from raw JSON bytes.
 pub fn decode_event(bytes: &[u8]) -> Result<Trigger, DecodeError> {
+    let bytes = crate::json::without_bom(bytes);
     let value: Value = crate::json::strict::from_slice(bytes).map_err(|e| DecodeError::Json {
         input: "event",
         message: e.to_string(),

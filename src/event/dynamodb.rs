@@ -10,7 +10,7 @@
 use super::{arn, Detail, DynamodbDetail, Item, Source, Trigger, TriggerKind};
 use crate::error::DecodeError;
 use crate::json::fields::{
-    invalid, missing, opt_obj, opt_seconds_as_nanos, opt_str, opt_string, opt_u64, req_array,
+    invalid, missing, opt_epoch_as_nanos, opt_obj, opt_str, opt_string, opt_u64, req_array,
     FieldPath, InElement, InEntry,
 };
 use crate::pointer::{DynamodbItem, KeyValue, Pointer};
@@ -72,7 +72,7 @@ fn decode_record(value: &Value, index: usize) -> Result<Item, DecodeError> {
     let keys = decode_keys(value, &p("/dynamodb/Keys"))?;
     let event_id = opt_string(value, &p("/eventID"), INPUT)?;
     let sequence_number = opt_string(value, &p("/dynamodb/SequenceNumber"), INPUT)?;
-    let time = opt_seconds_as_nanos(value, &p("/dynamodb/ApproximateCreationDateTime"), INPUT)?;
+    let time = opt_epoch_as_nanos(value, &p("/dynamodb/ApproximateCreationDateTime"), INPUT)?;
     let arn_table = opt_str(value, &p("/eventSourceARN"), INPUT)?
         .and_then(table_of)
         .map(|(_, name)| name);

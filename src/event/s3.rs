@@ -24,6 +24,18 @@ use serde_json::Value;
 
 const INPUT: &str = "s3 event";
 
+/// Whether an event name (a notification's `eventName`, an EventBridge `detail-type`)
+/// reports an object's write; any other is a [later event](S3Object::later_event). An
+/// event without a name is taken as a write.
+pub(super) fn is_write(event_name: Option<&str>) -> bool {
+    // Notification records name `ObjectCreated:Put`; some samples write the `s3:` of the
+    // notification configuration's event types in front.
+    event_name.is_none_or(|name| {
+        let name = name.strip_prefix("s3:").unwrap_or(name);
+        name.starts_with("ObjectCreated:") || name == "Object Created"
+    })
+}
+
 /// True for the `s3:TestEvent` message (`{"Service":"Amazon S3","Event":"s3:TestEvent",...}`)
 /// S3 sends to a new notification destination. It names no object and triggers nothing.
 pub(crate) fn is_test_event(value: &Value) -> bool {
@@ -94,6 +106,7 @@ impl RecordFields<'_> {
             sequencer: owned(self.sequencer),
             request_id: request_id.clone(),
             extended_request_id: owned(self.extended_request_id),
+            later_event: !is_write(self.event_name),
         };
         let detail = S3Detail {
             size: self.size,

@@ -36,6 +36,7 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
         sequencer: opt_string(value, "/detail/object/sequencer", INPUT)?,
         request_id: opt_string(value, "/detail/request-id", INPUT)?,
         extended_request_id: None,
+        later_event: !super::s3::is_write(opt_str(value, "/detail-type", INPUT)?),
     };
     let detail = S3Detail {
         size: opt_u64(value, "/detail/object/size", INPUT)?,
@@ -108,6 +109,7 @@ mod tests {
                     sequencer: Some("006408CAD69598B05E".into()),
                     request_id: Some("57H08PA84AB1JZW0".into()),
                     extended_request_id: None,
+                    later_event: false,
                 })],
                 detail: Some(Detail::S3(S3Detail {
                     size: Some(184_662),

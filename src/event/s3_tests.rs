@@ -47,6 +47,7 @@ fn decodes_the_documented_record() {
                 extended_request_id: Some(
                     "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD".into(),
                 ),
+                later_event: false,
             })],
             detail: Some(Detail::S3(S3Detail {
                 size: Some(1024),

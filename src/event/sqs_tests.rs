@@ -113,6 +113,7 @@ fn s3_notification_body_is_unwrapped() {
             extended_request_id: Some(
                 "6ASrUfj5xpn859fIq+6FXflOex/SKl/rjfiMd7wRzMg/zkHKR22PDpnh7KD3uq//cuOTbdX4DInN5eIs+cR0dY1z2Mc5NDP/".into()
             ),
+            later_event: false,
         })]
     );
     assert_eq!(

@@ -87,6 +87,11 @@ fn build<'a>(
 ) -> Option<Ctx<'a>> {
     let shape = shape(trigger)?;
     let items = &trigger.items;
+    // Nothing went through the service (a CloudWatch Logs destination's health check):
+    // no hop to show, and no time to give one.
+    if items.is_empty() {
+        return None;
+    }
     let mut nested = Vec::new();
     let mut contexts: Vec<Vec<Ctx<'a>>> = Vec::with_capacity(items.len());
     for item in items {

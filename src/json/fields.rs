@@ -192,6 +192,26 @@ pub(crate) fn opt_seconds_as_nanos<P: FieldPath + ?Sized>(
     }
 }
 
+/// DynamoDB's `ApproximateCreationDateTime`: seconds in DynamoDB Streams records,
+/// milliseconds or microseconds in Kinesis Data Streams for DynamoDB ones (the stream's
+/// `ApproximateCreationDateTimePrecision`), told apart by size: a time before the year 2540
+/// is below 1.8e10 in seconds, 1.8e13 in milliseconds and 1.8e16 in microseconds.
+pub(crate) fn opt_epoch_as_nanos<P: FieldPath + ?Sized>(
+    v: &Value,
+    path: &P,
+    input: &'static str,
+) -> Result<Option<u64>, DecodeError> {
+    const MILLIS: u64 = 18_000_000_000_000;
+    match opt_seconds_as_nanos(v, path, input) {
+        Err(e) => match opt_u64(v, path, input) {
+            Ok(Some(ms)) if ms < MILLIS => Ok(Some(ms * 1_000_000)),
+            Ok(Some(us)) if us < MILLIS * 1_000 => Ok(Some(us * 1_000)),
+            _ => Err(e),
+        },
+        seconds => seconds,
+    }
+}
+
 /// An optional number of milliseconds since the epoch (number or decimal string, as SQS
 /// `SentTimestamp` and Firehose `approximateArrivalTimestamp` give it) in nanoseconds.
 pub(crate) fn opt_millis_as_nanos<P: FieldPath + ?Sized>(
@@ -230,6 +250,13 @@ pub(crate) fn opt_rfc3339_as_nanos<P: FieldPath + ?Sized>(
     }
 }
 
+/// A number written in JSON's grammar (`-1.5e3`; not `+1`, `.5`, `inf` or padded), correctly
+/// rounded. serde_json parses it: `str::parse::<f64>` would link core's float parser and
+/// its 20 KB table of powers of five into every .wasm.
+pub(crate) fn decimal_f64(text: &str) -> Option<f64> {
+    text.parse::<serde_json::Number>().ok()?.as_f64()
+}
+
 /// Seconds below 1.8e10 (year 2540) as nanoseconds; digits past nanoseconds are dropped.
 fn decimal_seconds_to_nanos(text: &str) -> Option<u64> {
     const MAX_SECS: u64 = 18_000_000_000;
@@ -237,7 +264,7 @@ fn decimal_seconds_to_nanos(text: &str) -> Option<u64> {
     let digits = |s: &str| s.bytes().all(|c| c.is_ascii_digit());
     if int.is_empty() || !digits(int) || !digits(frac) {
         // Exponent forms (`1.5e9`) are rare enough that f64 precision is acceptable.
-        let f: f64 = text.parse().ok()?;
+        let f = decimal_f64(text)?;
         return (f.is_finite() && (0.0..MAX_SECS as f64).contains(&f))
             .then(|| (f * 1e9).round() as u64);
     }
@@ -442,6 +469,49 @@ mod tests {
             opt_seconds_as_nanos(&v, "/o", "t").unwrap_err().to_string(),
             "t: invalid field `o`: expected a number of seconds, found an object"
         );
+    }
+
+    #[test]
+    fn epoch_times_in_seconds_milliseconds_or_microseconds() {
+        let v = json!({"s": 1731924555, "ms": 1731924555370u64, "us": "1731924555370123",
+                       "frac": 1731924555.5, "ns": 1731924555370123456u64, "neg": -5});
+        let nanos = |field: &str| opt_epoch_as_nanos(&v, &format!("/{field}"), "t");
+        assert_eq!(nanos("s"), Ok(Some(1_731_924_555_000_000_000)));
+        assert_eq!(nanos("ms"), Ok(Some(1_731_924_555_370_000_000)));
+        assert_eq!(nanos("us"), Ok(Some(1_731_924_555_370_123_000)));
+        assert_eq!(nanos("frac"), Ok(Some(1_731_924_555_500_000_000)));
+        assert_eq!(nanos("missing"), Ok(None));
+        // Past microseconds before 2540, or negative: the seconds error.
+        for field in ["ns", "neg"] {
+            let err = nanos(field).unwrap_err().to_string();
+            assert!(
+                err.contains("is not a plausible number of seconds"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn decimal_numbers_in_json_grammar() {
+        for (text, want) in [
+            ("1.5", Some(1.5)),
+            ("-0.25e2", Some(-25.0)),
+            ("1e3", Some(1000.0)),
+            ("18446744073709551616", Some(18_446_744_073_709_551_616.0)),
+            // Correctly rounded: the nearest double, not the sum of its digits' parts.
+            ("0.30000000000000004", Some(0.30000000000000004)),
+            ("2.2250738585072011e-308", Some(2.2250738585072011e-308)),
+            ("+1", None),
+            (".5", None),
+            ("5.", None),
+            (" 1", None),
+            ("inf", None),
+            ("NaN", None),
+            ("1e400", None),
+            ("", None),
+        ] {
+            assert_eq!(decimal_f64(text), want, "{text:?}");
+        }
     }
 
     #[test]

@@ -134,6 +134,7 @@ impl Processor {
 }
 
 fn read(bytes: &[u8], ctx: &EventContext, config: &Settings) -> Result<Read, DecodeError> {
+    let bytes = crate::json::without_bom(bytes);
     let limit = config.bounds.request_bytes;
     if bytes.len() > limit {
         return Err(DecodeError::TooLarge {

@@ -171,6 +171,33 @@ fn s3_producer_first_then_consumer_in_a_later_batch() {
     );
 }
 
+/// A restore, ACL change or deletion of an object carries the ETag of its write, but the
+/// upload did not cause it: no pointer, no direct link, no adoption under the uploader.
+#[test]
+fn a_later_event_on_a_written_object_is_not_joined_to_the_write() {
+    let mut p =
+        processor(r#"{"adoption": {"enabled": true}, "direct_links": {"heuristic_s3_key": true}}"#);
+    let mut produce = request(vec![s3_put(1, 11, Some("ab12ef34"), "REQ1")]);
+    p.process_request(&mut produce, NOW);
+    let mut restore = s3_trigger(Some("ab12ef34"), "RESTORE1");
+    for item in &mut restore.items {
+        for pointer in &mut item.pointers {
+            if let Pointer::S3Object(o) = pointer {
+                o.later_event = true;
+            }
+        }
+    }
+    let mut consume = request(vec![span(2, 21, None, vec![])]);
+    p.process_inferred(&restore, &mut consume, NOW + 1);
+    let c = spans(&consume)[0];
+    assert_eq!(links(c), Vec::<String>::new());
+    assert_eq!(c.trace_id, vec![2; 16]);
+    // The same event as a write joins (the test's control).
+    let mut consume = request(vec![span(3, 31, None, vec![])]);
+    p.process_inferred(&s3_trigger(Some("ab12ef34"), "REQ1"), &mut consume, NOW + 2);
+    assert_eq!(spans(&consume)[0].trace_id, vec![1; 16]);
+}
+
 #[test]
 fn consumer_first_then_producer_links_the_producer() {
     let mut p = processor("{}");

@@ -96,7 +96,8 @@ fn pointer_claims(pointer: &Pointer, config: &Settings, ev: &mut SpanEvidence) {
                     ev.consumer.push(Claim::id(Rule::S3Request, rid));
                 }
             }
-            if config.direct_links.heuristic_s3_key {
+            // A bucket and key name the write only in an event that reports one.
+            if config.direct_links.heuristic_s3_key && !o.later_event {
                 ev.consumer
                     .push(Claim::id(Rule::S3Key, &s3_key_id(&o.bucket, &o.key)));
             }

@@ -151,22 +151,31 @@ fn datadog_object(attributes: &Value, text: TextOf) -> Option<Value> {
     }
 }
 
+/// The base type of a message attribute's data type. SQS and SNS let senders append a
+/// custom label (`String.json`, `Binary.gzip`) that changes nothing in how the value is
+/// carried, so a carrier under a labelled type is read as under its base type.
+fn base_type(data_type: &str) -> Option<&'static str> {
+    ["String", "Binary"].into_iter().find(|base| {
+        data_type
+            .strip_prefix(base)
+            .is_some_and(|label| label.is_empty() || label.starts_with('.'))
+    })
+}
+
 /// An SQS attribute's text: `stringValue` for `String`, decoded `binaryValue` for `Binary`.
 fn sqs_text(attribute: &Value, max: usize) -> Option<String> {
-    match attribute.get("dataType")?.as_str()? {
+    match base_type(attribute.get("dataType")?.as_str()?)? {
         "String" => bounded(attribute.get("stringValue")?.as_str()?, max).map(str::to_owned),
-        "Binary" => decode_base64(attribute.get("binaryValue")?.as_str()?, max),
-        _ => None,
+        _ => decode_base64(attribute.get("binaryValue")?.as_str()?, max),
     }
 }
 
 /// An SNS attribute's text: `Value` for `String`, decoded `Value` for `Binary`.
 fn sns_text(attribute: &Value, max: usize) -> Option<String> {
     let value = attribute.get("Value")?.as_str()?;
-    match attribute.get("Type")?.as_str()? {
+    match base_type(attribute.get("Type")?.as_str()?)? {
         "String" => bounded(value, max).map(str::to_owned),
-        "Binary" => decode_base64(value, max),
-        _ => None,
+        _ => decode_base64(value, max),
     }
 }
 

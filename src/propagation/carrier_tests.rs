@@ -300,6 +300,28 @@ fn sqs_binary_datadog_attribute() {
     assert_eq!(from_sqs_attributes(&attrs, "m"), vec![dd_sqs("m._datadog")]);
 }
 
+/// SQS and SNS allow a custom label after the data type (`Binary.custom`, `String.json`);
+/// the value is carried as under the base type. Datadog's extension reads these carriers
+/// (its `sqs_event_binary_custom_label.json` payload).
+#[test]
+fn labelled_data_types_are_read_as_their_base_type() {
+    let b64 = BASE64.encode(DD_SQS);
+    for attrs in [
+        json!({"_datadog": {"binaryValue": b64, "dataType": "Binary.custom"}}),
+        json!({"_datadog": {"stringValue": DD_SQS, "dataType": "String.json"}}),
+    ] {
+        assert_eq!(from_sqs_attributes(&attrs, "m"), vec![dd_sqs("m._datadog")]);
+    }
+    let sns = json!({"traceparent": {"Type": "String.w3c", "Value": TP}});
+    assert_eq!(from_sns_attributes(&sns, "M"), vec![w3c("M.traceparent")]);
+    // A type that only starts like one is not it.
+    for data_type in ["Stringy", "Binaryx", "Number.String", "string"] {
+        let attrs =
+            json!({"_datadog": {"stringValue": DD_SQS, "binaryValue": b64, "dataType": data_type}});
+        assert_eq!(from_sqs_attributes(&attrs, "m"), vec![], "{data_type}");
+    }
+}
+
 #[test]
 fn sqs_individual_attributes_then_datadog() {
     let attrs = json!({

@@ -21,6 +21,7 @@ pub(super) fn s3_item() -> Item {
             extended_request_id: Some(
                 "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD".into(),
             ),
+            later_event: false,
         })],
         detail: Some(Detail::S3(S3Detail {
             size: Some(1024),

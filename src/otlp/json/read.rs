@@ -282,14 +282,8 @@ pub(crate) fn double_value(value: &Value, path: &Path) -> Result<f64, DecodeErro
             "NaN" => Some(f64::NAN),
             "Infinity" => Some(f64::INFINITY),
             "-Infinity" => Some(f64::NEG_INFINITY),
-            // Rust also parses "inf" and "nan", which proto3 JSON does not allow.
-            s if s
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) =>
-            {
-                s.parse::<f64>().ok().filter(|f| f.is_finite())
-            }
-            _ => None,
+            // Else a number in JSON's grammar, as protobuf's JSON parsers read one in a string.
+            s => crate::json::fields::decimal_f64(s).filter(|f| f.is_finite()),
         },
         other => return Err(path.error(format!("expected a number, got {}", kind(other)))),
     };
