@@ -129,6 +129,11 @@ pub fn detect_kind(value: &Value) -> Option<TriggerKind> {
         );
     }
     if let Some(ctx) = obj.get("requestContext").and_then(Value::as_object) {
+        // VPC Lattice's `version: 2.0` requests are no API Gateway event: unknown, not an HTTP
+        // API event missing `requestContext.http`.
+        if ctx.contains_key("serviceNetworkArn") || ctx.contains_key("targetGroupArn") {
+            return None;
+        }
         if ctx.contains_key("elb") {
             return Some(TriggerKind::Alb);
         }

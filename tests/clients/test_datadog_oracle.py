@@ -66,7 +66,9 @@ NOT_EVENTS = {"example-apigw-response.json", "example-alb-lambda-target-response
               "example-cloudwatch-cloudtrail-assumed-role.json",
               "example-cloudwatch-cloudtrail-unknown-federate.json",
               "example-cloudwatch-cloudtrail-unknown-user-auth.json",
-              "example-sqs-api-event-obj.json"}
+              "example-sqs-api-event-obj.json",
+              # A VPC Lattice request: a kind relink does not read (refused as unknown).
+              "vpcLatticeV2Event.json"}
 
 _CASES = {}
 
