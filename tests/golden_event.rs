@@ -18,6 +18,7 @@ const EVENT_SOURCES: &[&str] = &[
     "datadog-lambda-js",
     "datadog-lambda-python",
     "powertools-lambda-python",
+    "powertools-lambda-typescript",
 ];
 
 /// The decoded trigger (or error) and, for a trigger, its inferred spans.

@@ -7,6 +7,10 @@
 //! object in it (Datadog's tracers inject one into JSON records) yields contexts, and so
 //! does a Step Functions context object there (a state's PutRecord), as for SQS.
 //! Server-side encrypted records (`encryptionType: KMS`) arrive decrypted and decode alike.
+//! A record of Kinesis Data Streams for DynamoDB holds the change record DynamoDB wrote
+//! (`eventSource: aws:dynamodb`, the table named by `tableName`): it is read as a nested
+//! DynamoDB trigger, so the item's pointer joins the write that changed it, as a DynamoDB
+//! stream's would.
 
 use super::{
     arn, message, stepfunctions_context, Detail, Item, MessageDetail, Trigger, TriggerKind,
@@ -68,6 +72,9 @@ fn decode_record(record: &Value, index: usize) -> Result<Item, DecodeError> {
         })],
         _ => Vec::new(),
     };
+    let payload = body_json.as_ref().and_then(dynamodb_change);
+    // A body decoded into `payload` is not repeated as raw JSON.
+    let body_json = body_json.filter(|_| payload.is_none());
     let mut contexts = Vec::new();
     let mut step_functions = None;
     if let Some(carrier) = body_json.as_ref().and_then(|b| b.get("_datadog")) {
@@ -95,9 +102,26 @@ fn decode_record(record: &Value, index: usize) -> Result<Item, DecodeError> {
             body_json,
             ..MessageDetail::default()
         })),
-        payload: None,
+        payload,
         step_functions,
     })
+}
+
+/// The DynamoDB change record a Kinesis Data Streams for DynamoDB record carries, as a
+/// DynamoDB trigger of one item; `None` for any other data, or one that does not decode
+/// (it then stays the record's JSON body).
+fn dynamodb_change(body: &Value) -> Option<Box<Trigger>> {
+    let from_dynamodb = body.get("eventSource").and_then(Value::as_str) == Some("aws:dynamodb")
+        && body.get("tableName").is_some_and(Value::is_string);
+    if !from_dynamodb {
+        return None;
+    }
+    let records = Value::Object(
+        [("Records".to_owned(), Value::Array(vec![body.clone()]))]
+            .into_iter()
+            .collect(),
+    );
+    super::dynamodb::decode(&records).ok().map(Box::new)
 }
 
 /// Decodes the required base64 `data` at `path`: its decoded size, and the decoded bytes

@@ -28,7 +28,7 @@ mod sqs;
 mod sqs_borrowed;
 mod stepfunctions_context;
 #[cfg(test)]
-mod test_fixtures;
+pub(crate) mod test_fixtures;
 mod trigger;
 
 use crate::json;

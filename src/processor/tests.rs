@@ -587,6 +587,58 @@ fn adoption_chains_give_one_trace_end_to_end() {
     assert_eq!(p.counters().traces_adopted, 2);
 }
 
+/// Kinesis Data Streams for DynamoDB (a recorded Powertools event): the change record in
+/// each Kinesis record joins the PutItem that wrote the item, as a stream record would.
+#[test]
+fn a_dynamodb_change_read_from_kinesis_joins_the_write() {
+    let event = crate::event::test_fixtures::load(
+        "powertools-lambda-typescript/kinesis-dynamodb-stream.json",
+    );
+    let trigger = crate::event::decode_event_value(&event).unwrap_or_else(|e| panic!("{e}"));
+    let table = "PowertoolsEventsStack-DynamoDBTable59784FC0-8NKAMTERTAXY";
+    let put = span(
+        1,
+        11,
+        Some(10),
+        vec![
+            kv("rpc.system", "aws-api"),
+            kv("rpc.service", "DynamoDB"),
+            kv("rpc.method", "PutItem"),
+            KeyValue {
+                key: "aws.dynamodb.table_names".into(),
+                value: Some(AnyValue {
+                    value: Some(Value::ArrayValue(
+                        opentelemetry_proto::tonic::common::v1::ArrayValue {
+                            values: vec![attrs::string(table)],
+                        },
+                    )),
+                }),
+                ..Default::default()
+            },
+            kv(
+                "relink.dynamodb.keys",
+                r#"{"id":{"S":"record-1qit2y819gi"}}"#,
+            ),
+        ],
+    );
+    let mut p = processor("{}");
+    let mut produce = request(vec![put]);
+    p.process_request(&mut produce, NOW);
+    let mut consume = request(vec![span(2, 21, None, vec![])]);
+    p.process_inferred(&trigger, &mut consume, NOW);
+    let joined: Vec<String> = spans(&consume)
+        .iter()
+        .flat_map(|s| links(s))
+        .filter(|l| l.contains("relink.peer=producer"))
+        .collect();
+    assert_eq!(joined.len(), 1, "{joined:?}");
+    assert!(joined[0].starts_with(&ids(1, 11)), "{joined:?}");
+    assert!(
+        joined[0].contains("relink.key=82caeb2bd486c01646d28ae8db03efe3"),
+        "{joined:?}"
+    );
+}
+
 #[test]
 fn single_message_batches_may_parent_instead_of_link() {
     let mut p = processor(r#"{"messaging": {"parent_single_message": true}}"#);

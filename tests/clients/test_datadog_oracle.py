@@ -57,7 +57,7 @@ PINS = {"datadog-lambda": "8.130.0", "ddtrace": "4.16.0"}
 
 FIXTURE_DIRS = ["datadog-lambda-python", "datadog-lambda-js", "aws-lambda-rust-runtime",
                 "powertools-lambda-python", "aws-lambda-go", "aws-lambda-dotnet",
-                "datadog-lambda-extension"]
+                "datadog-lambda-extension", "powertools-lambda-typescript"]
 # Responses, not trigger events.
 NOT_EVENTS = {"example-apigw-response.json", "example-alb-lambda-target-response.json",
               "example-sqs-batch-response.json", "example-kinesis-firehose-response.json",
