@@ -6,17 +6,10 @@ mod common;
 
 use serde_json::{json, Value};
 
-const EVENT_SOURCES: &[&str] = &[
-    "aws-lambda-rust-runtime",
-    "datadog-lambda-js",
-    "datadog-lambda-python",
-    "powertools-lambda-python",
-];
-
 fn fixtures() -> Vec<(String, Vec<u8>)> {
     let root = common::root().join("tests/fixtures");
     let mut out = Vec::new();
-    for source in EVENT_SOURCES {
+    for source in common::EVENT_SOURCES {
         for path in common::files_under(&root.join(source), ".json") {
             let name = path
                 .strip_prefix(&root)

@@ -8,19 +8,6 @@ mod common;
 
 use std::path::Path;
 
-/// Fixture folders that hold Lambda trigger events (Step Functions logs and histories have
-/// their own harness).
-const EVENT_SOURCES: &[&str] = &[
-    "aws-lambda-dotnet",
-    "aws-lambda-go",
-    "aws-lambda-rust-runtime",
-    "datadog-lambda-extension",
-    "datadog-lambda-js",
-    "datadog-lambda-python",
-    "powertools-lambda-python",
-    "powertools-lambda-typescript",
-];
-
 /// The decoded trigger (or error) and, for a trigger, its inferred spans.
 fn render(input: &[u8]) -> (String, Option<String>) {
     match relink::decode_event(input) {
@@ -64,7 +51,7 @@ fn fixtures_decode_as_golden() {
     let root = common::root();
     let mut failures = Vec::new();
     let mut checked = 0;
-    for source in EVENT_SOURCES {
+    for source in common::EVENT_SOURCES {
         for fixture in common::files_under(&root.join("tests/fixtures").join(source), ".json") {
             let Some(stem) = fixture.file_stem().and_then(|s| s.to_str()) else {
                 continue;

@@ -84,7 +84,7 @@ pub(crate) fn decode(value: &Value, max_inflated_bytes: usize) -> Result<Trigger
 /// group and owner only when every document agrees on them.
 pub fn decode_logs_json(bytes: &[u8]) -> Result<Trigger, DecodeError> {
     const JSON_INPUT: &str = "cloudwatch-logs data";
-    let mut source: Option<Source> = None;
+    let (mut source, mut control): (Option<Source>, Option<Source>) = (None, None);
     let mut items = Vec::new();
     for document in serde_json::Deserializer::from_slice(bytes).into_iter::<Strict>() {
         let Strict(document) = document.map_err(|e| DecodeError::Json {
@@ -92,6 +92,12 @@ pub fn decode_logs_json(bytes: &[u8]) -> Result<Trigger, DecodeError> {
             message: e.to_string(),
         })?;
         let logs = read_document(&document, JSON_INPUT)?;
+        // A control document (a health check among the data Firehose delivers) names no log
+        // group or account: it names the batch only when nothing else does.
+        if logs.items.is_empty() {
+            control.get_or_insert(logs.source);
+            continue;
+        }
         source = Some(match source {
             None => logs.source,
             Some(seen) => Source {
@@ -104,7 +110,7 @@ pub fn decode_logs_json(bytes: &[u8]) -> Result<Trigger, DecodeError> {
         });
         items.extend(logs.items);
     }
-    match source {
+    match source.or(control) {
         Some(source) => Ok(trigger(source, items)),
         None => Err(DecodeError::Json {
             input: JSON_INPUT,

@@ -29,8 +29,10 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     let region = opt_str(value, "/Records/0/awsRegion", INPUT)?;
     let source = match stream_arn.and_then(table_of) {
         Some((table_arn, name)) => arn::source(Some(table_arn), Some(name), region),
+        // Kinesis Data Streams for DynamoDB records name the table instead of a stream.
         None => Source {
             arn: stream_arn.map(str::to_owned),
+            name: opt_str(value, "/Records/0/tableName", INPUT)?.map(str::to_owned),
             region: region.map(str::to_owned),
             ..Source::default()
         },

@@ -38,10 +38,19 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
         .and_then(arn::parse)
         .and_then(|a| a.resource_after("stream"));
     let region = opt_str(value, "/Records/0/awsRegion", INPUT)?;
+    let source = arn::source(stream_arn, name, region);
+    // A table streams its changes only to a stream of its own account.
+    for item in &mut items {
+        if let Some(change) = item.payload.as_deref_mut() {
+            if change.source.account.is_none() {
+                change.source.account.clone_from(&source.account);
+            }
+        }
+    }
     Ok(Trigger {
         kind: TriggerKind::Kinesis,
         via: None,
-        source: arn::source(stream_arn, name, region),
+        source,
         items,
         step_functions: None,
     })

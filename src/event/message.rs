@@ -47,7 +47,8 @@ pub(crate) fn decode_embedded(body: &Value) -> Option<Box<Trigger>> {
 /// True for attribute data types whose value is text (`String`, `Number`, and their custom
 /// `String.x` / `Number.x` forms); `Binary` values are not reported.
 pub(crate) fn is_text_type(data_type: &str) -> bool {
-    data_type.starts_with("String") || data_type.starts_with("Number")
+    use crate::propagation::carrier::is_of_type;
+    is_of_type(data_type, "String") || is_of_type(data_type, "Number")
 }
 
 /// The item of one message (SQS, SNS): its id is its pointer.
@@ -182,7 +183,7 @@ mod tests {
         assert!(
             is_text_type("String") && is_text_type("Number.float") && is_text_type("String.Array")
         );
-        assert!(!is_text_type("Binary") && !is_text_type("binary"));
+        assert!(!is_text_type("Binary") && !is_text_type("binary") && !is_text_type("Stringy"));
     }
 
     #[test]

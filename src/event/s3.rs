@@ -26,7 +26,9 @@ const INPUT: &str = "s3 event";
 
 /// Whether an event name (a notification's `eventName`, an EventBridge `detail-type`)
 /// reports an object's write; any other is a [later event](S3Object::later_event). An
-/// event without a name is taken as a write.
+/// event without a name is taken as a write, and an `s3:` prefix is allowed: neither occurs
+/// in a notification AWS sends (Datadog's libraries give no pointer for either), but
+/// hand-written samples have both.
 pub(super) fn is_write(event_name: Option<&str>) -> bool {
     // Notification records name `ObjectCreated:Put`; some samples write the `s3:` of the
     // notification configuration's event types in front.

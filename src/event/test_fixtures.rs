@@ -13,7 +13,7 @@ pub(crate) fn fixture(relative: &str) -> Result<Value, DecodeError> {
         input: "fixture",
         message: format!("{path}: {e}"),
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| DecodeError::Json {
+    serde_json::from_slice(crate::json::without_bom(&bytes)).map_err(|e| DecodeError::Json {
         input: "fixture",
         message: format!("{path}: {e}"),
     })

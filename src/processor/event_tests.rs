@@ -291,3 +291,15 @@ fn options_come_from_the_config() {
         with_data
     );
 }
+
+/// A raw event saved with a UTF-8 byte order mark (as Windows tools save JSON) gives the
+/// same spans as without it.
+#[test]
+fn a_byte_order_mark_before_an_event_is_ignored() {
+    let event =
+        include_bytes!("../../tests/fixtures/aws-lambda-rust-runtime/example-s3-event.json");
+    let with_bom = [&b"\xef\xbb\xbf"[..], event].concat();
+    let plain = self::event(event).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!plain.resource_spans.is_empty());
+    assert_eq!(self::event(&with_bom), Ok(plain));
+}

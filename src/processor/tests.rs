@@ -192,9 +192,31 @@ fn a_later_event_on_a_written_object_is_not_joined_to_the_write() {
     let c = spans(&consume)[0];
     assert_eq!(links(c), Vec::<String>::new());
     assert_eq!(c.trace_id, vec![2; 16]);
-    // The same event as a write joins (the test's control).
+    // Its request id still joins the request that caused it (here, as if it were the
+    // write's: the only join left).
+    restore.items[0].pointers[0] = match restore.items[0].pointers[0].clone() {
+        Pointer::S3Object(o) => Pointer::S3Object(S3Object {
+            request_id: Some("REQ1".into()),
+            ..o
+        }),
+        other => other,
+    };
+    let mut consume = request(vec![span(4, 41, None, vec![])]);
+    p.process_inferred(&restore, &mut consume, NOW + 2);
+    let joined = links(spans(&consume)[0]);
+    assert!(
+        joined
+            .iter()
+            .any(|l| l.contains("relink.rule=aws.s3.request") && l.contains("relink.peer=producer")),
+        "{joined:?}"
+    );
+    assert!(
+        !joined.iter().any(|l| l.contains("aws.s3.object")),
+        "{joined:?}"
+    );
+    // The same event as a write joins on its pointer (the test's control).
     let mut consume = request(vec![span(3, 31, None, vec![])]);
-    p.process_inferred(&s3_trigger(Some("ab12ef34"), "REQ1"), &mut consume, NOW + 2);
+    p.process_inferred(&s3_trigger(Some("ab12ef34"), "REQ1"), &mut consume, NOW + 3);
     assert_eq!(spans(&consume)[0].trace_id, vec![1; 16]);
 }
 

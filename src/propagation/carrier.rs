@@ -155,11 +155,17 @@ fn datadog_object(attributes: &Value, text: TextOf) -> Option<Value> {
 /// custom label (`String.json`, `Binary.gzip`) that changes nothing in how the value is
 /// carried, so a carrier under a labelled type is read as under its base type.
 fn base_type(data_type: &str) -> Option<&'static str> {
-    ["String", "Binary"].into_iter().find(|base| {
-        data_type
-            .strip_prefix(base)
-            .is_some_and(|label| label.is_empty() || label.starts_with('.'))
-    })
+    ["String", "Binary"]
+        .into_iter()
+        .find(|base| is_of_type(data_type, base))
+}
+
+/// Whether a message attribute's data type is `base`, with or without a custom label
+/// (`String`, `String.json`; not `Stringy`).
+pub(crate) fn is_of_type(data_type: &str, base: &str) -> bool {
+    data_type
+        .strip_prefix(base)
+        .is_some_and(|label| label.is_empty() || label.starts_with('.'))
 }
 
 /// An SQS attribute's text: `stringValue` for `String`, decoded `binaryValue` for `Binary`.

@@ -744,6 +744,9 @@ DATADOG_NONE = {
         "a single stream record (no Records): not a DynamoDB event to Datadog",
     ("fx-powertools-lambda-python-s3EventBridgeNotificationObjectCreatedEvent", "pointers"): "S3 via EventBridge",
     ("fx-powertools-lambda-python-s3SqsEvent", "pointers"): "S3 notification inside SQS",
+    ("fx-powertools-lambda-typescript-kinesis-dynamodb-stream", "pointers"):
+        "Kinesis Data Streams for DynamoDB: Datadog sees a Kinesis event; relink reads the "
+        "DynamoDB change each record carries",
     ("v-s3-etag-quoted", "pointers"): "quoted ETag refused (ddtrace span_pointers/s3.py _aws_s3_object_span_pointer_hash)",
     ("v-ddb-aws-cn", "pointers"): "eventSourceARN partition must be 'aws' (datadog_lambda/span_pointers.py)",
     ("v-ddb-aws-us-gov", "pointers"): "eventSourceARN partition must be 'aws' (datadog_lambda/span_pointers.py)",

@@ -8,6 +8,19 @@
 
 use std::path::{Path, PathBuf};
 
+/// Fixture folders that hold Lambda trigger events (Step Functions logs and histories have
+/// their own harness): the golden and robustness harnesses read every file in them.
+pub const EVENT_SOURCES: &[&str] = &[
+    "aws-lambda-dotnet",
+    "aws-lambda-go",
+    "aws-lambda-rust-runtime",
+    "datadog-lambda-extension",
+    "datadog-lambda-js",
+    "datadog-lambda-python",
+    "powertools-lambda-python",
+    "powertools-lambda-typescript",
+];
+
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
