@@ -43,6 +43,7 @@ pub fn run(words: &[String]) -> Result<(), Failure> {
             .process_traces_to(&input, now, &mut out)
             .map_err(|e| out.failure(e))?;
         out.finish()?;
+        warn_unread_events(&processor);
         // On bad input the request was written unchanged, so a pipeline loses nothing.
         return match written.error {
             Some(error) => Err(Failure::input(format!("{input_path}: {error}"))),
@@ -50,6 +51,7 @@ pub fn run(words: &[String]) -> Result<(), Failure> {
         };
     };
     let processed = processor.process_traces(&input, now);
+    warn_unread_events(&processor);
     if let Some(error) = processed.error {
         // Pass the request through untouched so a pipeline loses nothing, then fail.
         write_output(args.value("--out"), &input)?;
@@ -61,6 +63,37 @@ pub fn run(words: &[String]) -> Result<(), Failure> {
     let request = otlp::decode(&processed.output, processed.encoding)
         .map_err(|e| Failure::input(format!("{input_path}: {e}")))?;
     write_output(args.value("--out"), &otlp::encode(&request, format))
+}
+
+/// One stderr line when event attributes were not read, so a run that made no link says why
+/// (the spans themselves pass unchanged, and the exit code stays 0). Events of no known AWS
+/// shape (custom payloads) are normal and not reported.
+fn warn_unread_events(processor: &Processor) {
+    let e = &processor.counters().errors;
+    let reasons = [
+        (
+            e.event_too_large,
+            "over limits.max_event_bytes or limits.max_nesting",
+        ),
+        (e.event_json, "not JSON"),
+        (e.event_invalid, "not a valid event of their kind"),
+        (
+            e.dynamodb_keys + e.dynamodb_key_schema,
+            "DynamoDB keys unreadable",
+        ),
+    ];
+    let said: Vec<String> = reasons
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, why)| format!("{n} {why}"))
+        .collect();
+    if !said.is_empty() {
+        let total: u64 = reasons.iter().map(|(n, _)| n).sum();
+        eprintln!(
+            "relink: warning: {total} event attribute(s) not read ({}); their spans pass without those links",
+            said.join(", ")
+        );
+    }
 }
 
 /// The processor of `--config FILE` (the defaults without one).

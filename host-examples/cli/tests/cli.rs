@@ -178,6 +178,52 @@ fn process_matches_the_golden_first_batch() {
     );
 }
 
+/// An event attribute relink could not read is said on stderr (once), so a run that made
+/// no link from it says why; every span still comes out, and the exit code is 0. A run that
+/// read every event says nothing.
+#[test]
+fn process_warns_when_event_attributes_were_not_read() {
+    let case = "tests/golden/relink/s3-one-batch";
+    let input = format!("{case}/input-1.json");
+    let quiet = relink(&["process", "--in", &input], None);
+    assert!(quiet.status.success());
+    assert_eq!(String::from_utf8_lossy(&quiet.stderr), "");
+    let config = std::env::temp_dir().join(format!(
+        "relink-cli-small-events-{}.json",
+        std::process::id()
+    ));
+    std::fs::write(&config, r#"{"limits": {"max_event_bytes": 16}}"#).expect("config");
+    let config = config.display().to_string();
+    for format in [None, Some("json")] {
+        let mut args = vec!["process", "--in", &input, "--config", &config];
+        if let Some(format) = format {
+            args.extend(["--format", format]);
+        }
+        let out = relink(&args, None);
+        assert!(out.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "relink: warning: 1 event attribute(s) not read (1 over limits.max_event_bytes or \
+             limits.max_nesting); their spans pass without those links\n"
+        );
+        let output: Value = serde_json::from_slice(&out.stdout).expect("stdout is json");
+        let spans = |v: &Value| -> usize {
+            let all = v["resourceSpans"].as_array().into_iter().flatten();
+            all.flat_map(|r| r["scopeSpans"].as_array().into_iter().flatten())
+                .map(|s| s["spans"].as_array().map_or(0, Vec::len))
+                .sum()
+        };
+        assert_eq!(
+            spans(&output),
+            spans(&json_file(&input)),
+            "every span comes out"
+        );
+        let consumer = &output["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
+        assert_eq!(consumer["name"], "thumbnailer");
+        assert_eq!(consumer.get("links"), None, "no link from the unread event");
+    }
+}
+
 #[test]
 fn process_converts_the_output_format() {
     let case = "tests/golden/relink/s3-one-batch";
