@@ -53,6 +53,29 @@ fn s3_put(trace: u8, id: u8, etag: Option<&str>, request_id: &str) -> Span {
     span(trace, id, Some(trace.wrapping_add(100)), a)
 }
 
+/// A botocore `PutItem` client span (trace, span, parent) naming its table and keys.
+fn dynamodb_put((trace, id, parent): (u8, u8, u8), table: &str, keys: &str) -> Span {
+    let tables = KeyValue {
+        key: "aws.dynamodb.table_names".into(),
+        value: Some(AnyValue {
+            value: Some(Value::ArrayValue(
+                opentelemetry_proto::tonic::common::v1::ArrayValue {
+                    values: vec![attrs::string(table)],
+                },
+            )),
+        }),
+        ..Default::default()
+    };
+    let attributes = vec![
+        kv("rpc.system", "aws-api"),
+        kv("rpc.service", "DynamoDB"),
+        kv("rpc.method", "PutItem"),
+        tables,
+        kv("relink.dynamodb.keys", keys),
+    ];
+    span(trace, id, Some(parent), attributes)
+}
+
 fn s3_trigger(etag: Option<&str>, request_id: &str) -> Trigger {
     let object = S3Object {
         bucket: "some-bucket".into(),
@@ -556,27 +579,10 @@ fn adoption_chains_give_one_trace_end_to_end() {
     // A writes S3 -> B (triggered) writes DynamoDB -> C (triggered), all in one batch,
     // with C listed first.
     let mut p = adopting();
-    let ddb_put = span(
-        2,
-        22,
-        Some(21),
-        vec![
-            kv("rpc.system", "aws-api"),
-            kv("rpc.service", "DynamoDB"),
-            kv("rpc.method", "PutItem"),
-            KeyValue {
-                key: "aws.dynamodb.table_names".into(),
-                value: Some(AnyValue {
-                    value: Some(Value::ArrayValue(
-                        opentelemetry_proto::tonic::common::v1::ArrayValue {
-                            values: vec![attrs::string("some-table")],
-                        },
-                    )),
-                }),
-                ..Default::default()
-            },
-            kv("relink.dynamodb.keys", r#"{"some-key":{"S":"some-value"}}"#),
-        ],
+    let ddb_put = dynamodb_put(
+        (2, 22, 21),
+        "some-table",
+        r#"{"some-key":{"S":"some-value"}}"#,
     );
     // C is triggered by the stream record; B by S3. Only one trigger per call here, so
     // C goes through the event path of a second call in the same state.
@@ -618,31 +624,7 @@ fn a_dynamodb_change_read_from_kinesis_joins_the_write() {
     );
     let trigger = crate::event::decode_event_value(&event).unwrap_or_else(|e| panic!("{e}"));
     let table = "PowertoolsEventsStack-DynamoDBTable59784FC0-8NKAMTERTAXY";
-    let put = span(
-        1,
-        11,
-        Some(10),
-        vec![
-            kv("rpc.system", "aws-api"),
-            kv("rpc.service", "DynamoDB"),
-            kv("rpc.method", "PutItem"),
-            KeyValue {
-                key: "aws.dynamodb.table_names".into(),
-                value: Some(AnyValue {
-                    value: Some(Value::ArrayValue(
-                        opentelemetry_proto::tonic::common::v1::ArrayValue {
-                            values: vec![attrs::string(table)],
-                        },
-                    )),
-                }),
-                ..Default::default()
-            },
-            kv(
-                "relink.dynamodb.keys",
-                r#"{"id":{"S":"record-1qit2y819gi"}}"#,
-            ),
-        ],
-    );
+    let put = dynamodb_put((1, 11, 10), table, r#"{"id":{"S":"record-1qit2y819gi"}}"#);
     let mut p = processor("{}");
     let mut produce = request(vec![put]);
     p.process_request(&mut produce, NOW);
