@@ -57,10 +57,18 @@ pub fn run(words: &[String]) -> Result<(), Failure> {
         write_output(args.value("--out"), &input)?;
         return Err(Failure::input(format!("{input_path}: {error}")));
     }
+    // A gzip request comes out gzip; the format asked for is written plain.
+    let plain = match otlp::is_gzip(&processed.output) {
+        true => std::borrow::Cow::Owned(
+            otlp::inflate(&processed.output, usize::MAX)
+                .map_err(|e| Failure::input(format!("{input_path}: {e}")))?,
+        ),
+        false => processed.output,
+    };
     if format == processed.encoding {
-        return write_output(args.value("--out"), &processed.output);
+        return write_output(args.value("--out"), &plain);
     }
-    let request = otlp::decode(&processed.output, processed.encoding)
+    let request = otlp::decode(&plain, processed.encoding)
         .map_err(|e| Failure::input(format!("{input_path}: {e}")))?;
     write_output(args.value("--out"), &otlp::encode(&request, format))
 }
