@@ -35,10 +35,19 @@ const SPAN_ID_BYTES: usize = 8;
 /// Errors name the field path (`resourceSpans[0].scopeSpans[1].spans[3].traceId: expected
 /// 32 hex digits, got 31 characters`); syntax errors give serde_json's line and column.
 pub fn decode_json(bytes: &[u8]) -> Result<ExportTraceServiceRequest, DecodeError> {
-    let value: Value = crate::json::strict::from_slice(bytes).map_err(|e| DecodeError::Otlp {
+    let error = |e: serde_json::Error| DecodeError::Otlp {
         encoding: "json",
         message: e.to_string(),
-    })?;
+    };
+    let value: Value = match crate::json::strict::from_slice(bytes) {
+        Ok(value) => value,
+        // A string cut inside a surrogate pair (as the OTel JS SDK's truncation cuts one)
+        // is read with U+FFFD in place of the half, as the Collector reads it.
+        Err(e) => match crate::json::repair_lone_surrogates(bytes) {
+            Some(repaired) => crate::json::strict::from_slice(&repaired).map_err(error)?,
+            None => return Err(error(e)),
+        },
+    };
     let root = Path::Root;
     let obj = object(&value, &root)?;
     Ok(ExportTraceServiceRequest {
