@@ -4,13 +4,14 @@
 //! Datadog's, the Rust runtime) guesses from the payload's shape. The rules here follow
 //! the documented payloads: a `Records` array names its `eventSource`, EventBridge events
 //! have `detail-type` and `source`, HTTP events have a `requestContext` whose fields tell
-//! REST, HTTP, WebSocket, ALB and function URL apart. Records without the wrapper
+//! REST, HTTP, WebSocket, ALB and function URL apart, Kafka events have a `records` object.
+//! Records without the wrapper
 //! (EventBridge Pipes batches, single records) are decoded as the wrapped event, see
 //! [`bare`].
 
 use super::{
     alb, apigateway_http, apigateway_rest, apigateway_websocket, bare, cloudwatch_logs, dynamodb,
-    eventbridge, firehose, function_url, kinesis, s3, s3_eventbridge, sns, sqs,
+    eventbridge, firehose, function_url, kafka, kinesis, s3, s3_eventbridge, sns, sqs,
     stepfunctions_context, Trigger, TriggerKind,
 };
 use crate::error::DecodeError;
@@ -68,6 +69,7 @@ pub fn decode_event_value_with(
         TriggerKind::Sns => sns::decode(value)?,
         TriggerKind::Eventbridge => eventbridge::decode(value)?,
         TriggerKind::Kinesis => kinesis::decode(value)?,
+        TriggerKind::Kafka => kafka::decode(value)?,
         TriggerKind::Firehose => firehose::decode(value)?,
         TriggerKind::ApigatewayRest => apigateway_rest::decode(value)?,
         TriggerKind::ApigatewayHttp => apigateway_http::decode(value)?,
@@ -110,6 +112,13 @@ pub fn detect_kind(value: &Value) -> Option<TriggerKind> {
             "aws:kinesis" => Some(TriggerKind::Kinesis),
             _ => None,
         };
+    }
+    if let (Some(Value::Object(_)), Some(Value::String(source))) =
+        (obj.get("records"), obj.get("eventSource"))
+    {
+        if kafka::is_kafka_source(source) {
+            return Some(TriggerKind::Kafka);
+        }
     }
     if obj.get("awslogs").and_then(|a| a.get("data")).is_some() {
         return Some(TriggerKind::CloudwatchLogs);

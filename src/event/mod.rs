@@ -2,7 +2,7 @@
 //!
 //! [`decode_event`] detects the kind from the JSON itself (see [`detect`]), so callers
 //! never say what they are passing. Nested deliveries (S3 in SQS, SNS in SQS, EventBridge
-//! in SQS, S3 in SNS) are decoded into [`Item::payload`].
+//! in SQS, S3 in SNS, a DynamoDB change in Kinesis) are decoded into [`Item::payload`].
 
 mod alb;
 mod apigateway_http;
@@ -17,6 +17,7 @@ mod eventbridge;
 mod firehose;
 mod function_url;
 mod http_request;
+mod kafka;
 mod kinesis;
 mod message;
 mod s3;

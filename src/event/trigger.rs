@@ -21,6 +21,9 @@ pub enum TriggerKind {
     Eventbridge,
     #[serde(rename = "kinesis")]
     Kinesis,
+    /// Amazon MSK or self-managed Apache Kafka.
+    #[serde(rename = "kafka")]
+    Kafka,
     #[serde(rename = "firehose")]
     Firehose,
     #[serde(rename = "apigateway-rest")]
@@ -50,6 +53,7 @@ impl TriggerKind {
             TriggerKind::Sns => "sns",
             TriggerKind::Eventbridge => "eventbridge",
             TriggerKind::Kinesis => "kinesis",
+            TriggerKind::Kafka => "kafka",
             TriggerKind::Firehose => "firehose",
             TriggerKind::ApigatewayRest => "apigateway-rest",
             TriggerKind::ApigatewayHttp => "apigateway-http",
@@ -188,6 +192,12 @@ pub struct MessageDetail {
     /// Kinesis sequence number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sequence_number: Option<String>,
+    /// Kafka partition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition: Option<u64>,
+    /// Kafka offset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
     /// SQS ApproximateReceiveCount.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub receive_count: Option<u64>,

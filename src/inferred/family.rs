@@ -23,6 +23,7 @@ pub(crate) fn shape(trigger: &Trigger) -> Option<Shape> {
         | TriggerKind::Sns
         | TriggerKind::Eventbridge
         | TriggerKind::Kinesis
+        | TriggerKind::Kafka
         | TriggerKind::Firehose => messaging::shape(trigger),
         TriggerKind::S3 | TriggerKind::Dynamodb => storage::shape(trigger),
         TriggerKind::CloudwatchLogs => logs::shape(trigger),

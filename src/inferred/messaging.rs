@@ -1,4 +1,5 @@
-//! Spans for queues, topics, buses and streams: SQS, SNS, EventBridge, Kinesis, Firehose.
+//! Spans for queues, topics, buses and streams: SQS, SNS, EventBridge, Kinesis, Kafka,
+//! Firehose.
 //!
 //! One `process` span per invocation (the Lambda event is one batch), kind CONSUMER,
 //! named `process {destination}`, as the messaging conventions' process span and the
@@ -11,14 +12,15 @@ use crate::event::{Detail, Item, Trigger, TriggerKind};
 use crate::time::format_rfc3339_millis;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 
-/// `messaging.system`: the registry's `aws_sqs` and `aws.sns`; the registry has no value
-/// for the others, so they follow the newer `aws.sns` form.
+/// `messaging.system`: the registry's `aws_sqs`, `aws.sns` and `kafka`; the registry has no
+/// value for the others, so they follow the newer `aws.sns` form.
 fn system(kind: TriggerKind) -> &'static str {
     match kind {
         TriggerKind::Sqs => "aws_sqs",
         TriggerKind::Sns => "aws.sns",
         TriggerKind::Eventbridge => "aws.eventbridge",
         TriggerKind::Kinesis => "aws.kinesis",
+        TriggerKind::Kafka => "kafka",
         TriggerKind::Firehose => "aws.firehose",
         _ => "aws",
     }
@@ -113,6 +115,13 @@ fn item_attrs(trigger: &Trigger, item: &Item) -> Attrs {
         }
         TriggerKind::Eventbridge => {
             a.opt_str("cloudevents.event_type", item.event_name.as_deref());
+        }
+        TriggerKind::Kafka => {
+            if let Some(Detail::Message(m)) = &item.detail {
+                let partition = m.partition.map(|p| p.to_string());
+                a.opt_str("messaging.destination.partition.id", partition.as_deref())
+                    .opt_int("messaging.kafka.offset", m.offset);
+            }
         }
         _ => {}
     }

@@ -736,6 +736,10 @@ DATADOG_NONE = {
     ("v-sfn-legacy-input-array", "context"): "Execution.Input not an object: .get raises, nothing",
     ("v-sfn-legacy-top-with-user-payload-key", "context"): "event.get('Payload', event) picks the user's Payload",
     ("v-sfn-v1-no-root", "context"): "v1 without RootExecutionId or x-datadog-trace-id: hashing None raises",
+    ("fx-datadog-lambda-extension-msk_event_with_headers", "context"):
+        "Kafka record headers: the Python library reads no Kafka event; Datadog's extension "
+        "(bottlecap msk_event.rs, whose payload this is) joins trace 1497116011738644768, parent "
+        "2239801583077304042, as relink does",
     ("fx-datadog-lambda-extension-sqs_event_binary_custom_label", "context"):
         "dataType 'Binary.custom': the Python library reads 'Binary' only; Datadog's extension "
         "(bottlecap sqs_event.rs, whose payload this is) reads custom labels, as relink does",
