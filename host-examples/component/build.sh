@@ -35,9 +35,9 @@ build_component() {
   done
   # cdylib alone: with the rlib the manifest also names, fat LTO does not run.
   CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS="${remap[*]}" \
-    cargo rustc --profile wasm --target wasm32-wasip2 -p relink-component --lib --crate-type cdylib --quiet
+    cargo rustc --profile component --target wasm32-wasip2 -p relink-component --lib --crate-type cdylib --quiet
   mkdir -p dist
-  cp "${CARGO_TARGET_DIR:-target}/wasm32-wasip2/wasm/relink_component.wasm" dist/relink.wasm
+  cp "${CARGO_TARGET_DIR:-target}/wasm32-wasip2/component/relink_component.wasm" dist/relink.wasm
   # wasm-opt -Oz on the core module inside: 1.16 -> 0.98 MiB at the speed of the module as
   # built. -O2 and -O3 make wasmtime's code slower (batches with nothing to relink: 1.5x
   # native as built or with -Os/-Oz, 1.9x with -O2/-O3; benches/RESULTS.md, "Component").

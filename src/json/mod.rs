@@ -19,9 +19,11 @@ pub(crate) fn without_bom(bytes: &[u8]) -> &[u8] {
 /// when a string was cut inside a surrogate pair (the OTel JS SDK truncating an attribute
 /// value does), and the Collector's JSON reader reads them as U+FFFD, as this does.
 pub(crate) fn repair_lone_surrogates(text: &[u8]) -> Option<Vec<u8>> {
-    let unit = |at: usize| -> Option<u16> {
+    let unit = |at: usize| -> Option<u32> {
         let digits = text.get(at..at + 6)?.strip_prefix(b"\\u")?;
-        u16::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+        digits
+            .iter()
+            .try_fold(0, |unit, &d| Some(unit << 4 | char::from(d).to_digit(16)?))
     };
     let (mut out, mut copied, mut at) = (Vec::new(), 0, 0);
     while let Some(offset) = text
