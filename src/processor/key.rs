@@ -23,6 +23,8 @@ pub enum Rule {
     SnsMessage,
     EventbridgeEvent,
     KinesisRecord,
+    /// A Kafka record, named by its topic, partition and offset.
+    KafkaRecord,
     StepfunctionsExecution,
     /// A Lambda invoked by a Step Functions state, joined to the state span on ids both
     /// sides compute.
@@ -57,6 +59,7 @@ impl Rule {
             Rule::SnsMessage => "aws.sns.message",
             Rule::EventbridgeEvent => "aws.eventbridge.event",
             Rule::KinesisRecord => "aws.kinesis.record",
+            Rule::KafkaRecord => "kafka.record",
             Rule::StepfunctionsExecution => "aws.stepfunctions.execution",
             Rule::StepfunctionsState => "aws.stepfunctions.state",
             Rule::MessagingContext => "messaging.context",
@@ -95,6 +98,7 @@ impl Rule {
             "sns" => Some(Rule::SnsMessage),
             "eventbridge" => Some(Rule::EventbridgeEvent),
             "kinesis" => Some(Rule::KinesisRecord),
+            "kafka" => Some(Rule::KafkaRecord),
             "stepfunctions" => Some(Rule::StepfunctionsExecution),
             _ => None,
         }

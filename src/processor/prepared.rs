@@ -477,7 +477,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Every rule and its code: the position in this list.
-const RULES: [Rule; 12] = [
+const RULES: [Rule; 13] = [
     Rule::S3Object,
     Rule::S3Request,
     Rule::S3Key,
@@ -490,6 +490,7 @@ const RULES: [Rule; 12] = [
     Rule::StepfunctionsState,
     Rule::MessagingContext,
     Rule::Adoption,
+    Rule::KafkaRecord,
 ];
 
 fn rule_code(rule: Rule) -> u8 {
@@ -507,6 +508,7 @@ fn rule_code(rule: Rule) -> u8 {
         Rule::StepfunctionsState => 9,
         Rule::MessagingContext => 10,
         Rule::Adoption => 11,
+        Rule::KafkaRecord => 12,
     }
 }
 

@@ -643,6 +643,26 @@ fn a_dynamodb_change_read_from_kinesis_joins_the_write() {
     );
 }
 
+/// A Kafka record's header context (Datadog's extension test payload) links the invocation,
+/// as an SQS message attribute's does.
+#[test]
+fn a_kafka_record_header_context_links_the_invocation() {
+    let event =
+        crate::event::test_fixtures::load("datadog-lambda-extension/msk_event_with_headers.json");
+    let trigger = crate::event::decode_event_value(&event).unwrap_or_else(|e| panic!("{e}"));
+    let mut p = processor("{}");
+    let mut consume = request(vec![span(2, 21, None, vec![])]);
+    p.process_inferred(&trigger, &mut consume, NOW);
+    let joined = links(spans(&consume)[0]);
+    assert!(
+        joined.iter().any(
+            |l| l.starts_with("699c83650000000014c6d314a33b4120/1f155fac3eae26ea")
+                && l.contains("relink.rule=messaging.context")
+        ),
+        "{joined:?}"
+    );
+}
+
 #[test]
 fn single_message_batches_may_parent_instead_of_link() {
     let mut p = processor(r#"{"messaging": {"parent_single_message": true}}"#);

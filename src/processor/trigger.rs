@@ -28,6 +28,8 @@ fn message_rule(kind: TriggerKind) -> Option<Rule> {
         TriggerKind::Sns => Some(Rule::SnsMessage),
         TriggerKind::Eventbridge => Some(Rule::EventbridgeEvent),
         TriggerKind::Kinesis => Some(Rule::KinesisRecord),
+        // Kafka records have no id; their pointer names them.
+        TriggerKind::Kafka => Some(Rule::KafkaRecord),
         _ => None,
     }
 }
