@@ -5,9 +5,8 @@
 //! the documented payloads: a `Records` array names its `eventSource`, EventBridge events
 //! have `detail-type` and `source`, HTTP events have a `requestContext` whose fields tell
 //! REST, HTTP, WebSocket, ALB and function URL apart, Kafka events have a `records` object.
-//! Records without the wrapper
-//! (EventBridge Pipes batches, single records) are decoded as the wrapped event, see
-//! [`bare`].
+//! Records without the wrapper (EventBridge Pipes batches, single records) are decoded as the
+//! wrapped event, see [`bare`].
 
 use super::{
     alb, apigateway_http, apigateway_rest, apigateway_websocket, bare, cloudwatch_logs, dynamodb,

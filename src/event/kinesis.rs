@@ -120,17 +120,14 @@ fn decode_record(record: &Value, index: usize) -> Result<Item, DecodeError> {
 /// DynamoDB trigger of one item; `None` for any other data, or one that does not decode
 /// (it then stays the record's JSON body).
 fn dynamodb_change(body: &Value) -> Option<Box<Trigger>> {
-    let from_dynamodb = body.get("eventSource").and_then(Value::as_str) == Some("aws:dynamodb")
-        && body.get("tableName").is_some_and(Value::is_string);
-    if !from_dynamodb {
+    if !body.get("tableName").is_some_and(Value::is_string) {
         return None;
     }
-    let records = Value::Object(
-        [("Records".to_owned(), Value::Array(vec![body.clone()]))]
-            .into_iter()
-            .collect(),
-    );
-    super::dynamodb::decode(&records).ok().map(Box::new)
+    // A bare stream record, wrapped as the `Records` event it would be part of.
+    match super::bare::wrap(body).ok()?? {
+        (records, TriggerKind::Dynamodb, _) => super::dynamodb::decode(&records).ok().map(Box::new),
+        _ => None,
+    }
 }
 
 /// Decodes the required base64 `data` at `path`: its decoded size, and the decoded bytes
