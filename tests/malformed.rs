@@ -4,7 +4,8 @@
 //!
 //! For each input: the decoder gives a clear error (or, for the few valid-but-odd inputs,
 //! decodes), and the processor returns the input byte for byte, with the same error and one
-//! error counted. Outcomes are in `tests/malformed/expected.txt`; `UPDATE_GOLDEN=1`
+//! error counted; a binary request whose only fault is strings that are not UTF-8 comes
+//! back with those strings repaired instead. Outcomes are in `tests/malformed/expected.txt`; `UPDATE_GOLDEN=1`
 //! rewrites it for review.
 
 mod common;
@@ -62,10 +63,55 @@ fn span_with_event(value: &str) -> Vec<u8> {
     serde_json::to_vec(&request).unwrap_or_default()
 }
 
+/// A binary request whose only fault is strings that are not UTF-8: the output is the
+/// request with those strings repaired (what prost, which refuses the input, decodes), and
+/// nothing else differs. Gzip in, gzip out.
+fn assert_repaired(name: &str, bytes: &[u8], out: &Processed<'_>) -> String {
+    let gzipped = otlp::is_gzip(bytes);
+    let input = if gzipped {
+        otlp::gunzip(bytes, usize::MAX).unwrap_or_default()
+    } else {
+        bytes.to_vec()
+    };
+    let output = if gzipped {
+        otlp::gunzip(&out.output, usize::MAX).unwrap_or_default()
+    } else {
+        out.output.to_vec()
+    };
+    assert!(out.error.is_none(), "{name}: {:?}", out.error);
+    assert_eq!(out.counters.requests_repaired, 1, "{name}");
+    assert_eq!(out.counters.requests_unchanged, 0, "{name}");
+    assert_eq!(out.counters.errors.request_decode, 0, "{name}");
+    let repaired = otlp::repair_strings(&input).unwrap_or_default();
+    let decoded = otlp::decode_protobuf(&output);
+    assert!(decoded.is_ok(), "{name}: output does not decode");
+    assert_eq!(
+        decoded.ok().map(|r| otlp::encode_protobuf(&r)),
+        otlp::decode_protobuf(&repaired)
+            .ok()
+            .map(|r| otlp::encode_protobuf(&r)),
+        "{name}"
+    );
+    let strings = otlp::scan::strings_not_utf8(&input).map_or(0, |s| s.len());
+    format!(
+        "repaired: U+FFFD written in {strings} string(s) not UTF-8 ({} bytes in, {} out)",
+        input.len(),
+        output.len()
+    )
+}
+
 fn otlp_case(name: &str, bytes: &[u8], report: &mut String) {
     let decoded = otlp::decode(bytes, otlp::detect(bytes));
     let decode = outcome(&decoded);
     let out = processor("{}").process_traces(bytes, NOW);
+    if out.counters.requests_repaired == 1 {
+        let process = assert_repaired(name, bytes, &out);
+        let gz = otlp::gzip(bytes);
+        let out_gz = processor("{}").process_traces(&gz, NOW);
+        assert_eq!(assert_repaired(name, &gz, &out_gz), process, "{name} gzip");
+        let _ = writeln!(report, "{name}\n  decode:  {decode}\n  process: {process}");
+        return;
+    }
     assert_passed_through(name, bytes, &out);
     let process = match &out.error {
         Some(e) => {

@@ -15,6 +15,7 @@ mod gzip;
 mod json;
 pub mod kv;
 mod protobuf;
+mod repair;
 mod response;
 pub mod scan;
 pub mod splice;
@@ -29,6 +30,7 @@ pub use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 pub use protobuf::{decode_protobuf, encode_protobuf};
+pub use repair::repair_strings;
 pub use response::encode_response;
 
 use crate::error::DecodeError;

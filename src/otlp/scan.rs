@@ -14,6 +14,8 @@
 //! more spans than a decoder would, never fewer.
 
 use super::wire::{read_varint, Field, Fields, Malformed, Value};
+use std::cell::RefCell;
+use std::ops::Range;
 
 /// Deepest message accepted, counting the request as 0 (prost allows 100; OTLP needs 5,
 /// plus one per level of nested array or map values).
@@ -98,21 +100,36 @@ pub fn scan<'a>(input: &'a [u8], interest: &Interest<'_>) -> Result<Scan<'a>, Ma
         input,
         interest,
         out: Scan::default(),
+        not_utf8: None,
     };
-    let mut fields = Fields::new(input, 0, input.len())?;
-    while let Some(f) = fields.next_field()? {
-        if f.tag == 1 {
-            let frame = Frame::of(&f).ok_or(Malformed)?;
-            walk.resource_spans(frame, 1)?;
-        }
-    }
+    walk.request()?;
     Ok(walk.out)
+}
+
+/// The payloads of the string fields that are not UTF-8, in input order, in a request that
+/// is otherwise one [`scan`] accepts: what [`super::repair`] rewrites. Protobuf forbids
+/// such strings, but many runtimes (gogo in the Collector, the C++ exporter) send them.
+pub fn strings_not_utf8(input: &[u8]) -> Result<Vec<Range<usize>>, Malformed> {
+    let interest = Interest {
+        span_attributes: &[],
+        link_attributes: &[],
+    };
+    let mut walk = Walk {
+        input,
+        interest: &interest,
+        out: Scan::default(),
+        not_utf8: Some(RefCell::default()),
+    };
+    walk.request()?;
+    Ok(walk.not_utf8.map(RefCell::into_inner).unwrap_or_default())
 }
 
 struct Walk<'a, 'k> {
     input: &'a [u8],
     interest: &'k Interest<'k>,
     out: Scan<'a>,
+    /// `Some`: strings that are not UTF-8 are collected here instead of refused.
+    not_utf8: Option<RefCell<Vec<Range<usize>>>>,
 }
 
 /// Keys and most values are short ASCII: an inlined, branch-free OR over the bytes is
@@ -233,6 +250,17 @@ fn fixed32(f: &Field) -> Result<(), Malformed> {
 }
 
 impl<'a> Walk<'a, '_> {
+    fn request(&mut self) -> Result<(), Malformed> {
+        let mut fields = Fields::new(self.input, 0, self.input.len())?;
+        while let Some(f) = fields.next_field()? {
+            if f.tag == 1 {
+                let frame = Frame::of(&f).ok_or(Malformed)?;
+                self.resource_spans(frame, 1)?;
+            }
+        }
+        Ok(())
+    }
+
     fn fields(&self, start: usize, end: usize, depth: usize) -> Result<Fields<'a>, Malformed> {
         if depth > MAX_DEPTH {
             return Err(Malformed);
@@ -250,7 +278,19 @@ impl<'a> Walk<'a, '_> {
     #[inline]
     fn string(&self, f: &Field) -> Result<&'a [u8], Malformed> {
         let bytes = self.bytes(f)?;
-        utf8(bytes).map(|_| bytes).ok_or(Malformed)
+        match utf8(bytes) {
+            Some(()) => Ok(bytes),
+            None => self.string_not_utf8(f, bytes),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn string_not_utf8(&self, f: &Field, bytes: &'a [u8]) -> Result<&'a [u8], Malformed> {
+        let found = self.not_utf8.as_ref().ok_or(Malformed)?;
+        let (start, end) = len(f)?;
+        found.borrow_mut().push(start..end);
+        Ok(bytes)
     }
 
     fn check_bytes(&self, f: &Field) -> Result<(), Malformed> {

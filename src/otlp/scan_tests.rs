@@ -312,6 +312,7 @@ fn the_plain_attribute_shortcut_reads_what_the_field_loop_reads() {
             input: &input,
             interest: &INTEREST,
             out: Scan::default(),
+            not_utf8: None,
         };
         let mut fields = Fields::new(&input, 0, input.len()).unwrap_or_else(|_| panic!("{i}"));
         let Ok(Some(field)) = fields.next_field() else {
@@ -382,6 +383,7 @@ proptest::proptest! {
             input: &input,
             interest: &INTEREST,
             out: Scan::default(),
+            not_utf8: None,
         };
         let mut fields = Fields::new(&input, 0, input.len()).map_err(|_| {
             proptest::test_runner::TestCaseError::fail("no fields")

@@ -11,6 +11,10 @@ pub struct Counters {
     pub requests: u64,
     /// Requests returned byte-identical because nothing applied.
     pub requests_unchanged: u64,
+    /// Binary requests with strings that are not UTF-8 (protobuf forbids them; prost and
+    /// strict backends refuse the whole request), relinked and written with U+FFFD in
+    /// place of each invalid sequence, as the OTLP specification recommends.
+    pub requests_repaired: u64,
     pub spans_in: u64,
     /// Always equal to `spans_in`: relink never drops a span.
     pub spans_out: u64,
@@ -82,6 +86,7 @@ impl Counters {
     pub fn add(&mut self, call: &Counters) {
         self.requests += call.requests;
         self.requests_unchanged += call.requests_unchanged;
+        self.requests_repaired += call.requests_repaired;
         self.spans_in += call.spans_in;
         self.spans_out += call.spans_out;
         self.spans_changed += call.spans_changed;

@@ -326,9 +326,21 @@ impl Processor {
             }
         }
         let max_nesting = bounds.nesting;
-        let decoded =
-            otlp::decode(body, encoding).and_then(|request| {
-                match depth::request_too_deep(&request, max_nesting) {
+        let decoded = otlp::decode(body, encoding)
+            .or_else(|e| match encoding {
+                // Strings that are not UTF-8 are all that is wrong: relink the request
+                // with them repaired (and write it out repaired) rather than refuse it.
+                Encoding::Protobuf => match otlp::repair_strings(body) {
+                    Some(repaired) => {
+                        call.requests_repaired = 1;
+                        otlp::decode(&repaired, encoding)
+                    }
+                    None => Err(e),
+                },
+                Encoding::Json => Err(e),
+            })
+            .and_then(
+                |request| match depth::request_too_deep(&request, max_nesting) {
                     None => Ok(request),
                     Some((at, depth)) => Err(DecodeError::Otlp {
                         encoding: encoding.name(),
@@ -337,16 +349,22 @@ impl Processor {
                          limits.max_nesting ({max_nesting})"
                         ),
                     }),
-                }
-            });
+                },
+            );
         let mut request = match decoded {
             Ok(r) => r,
             Err(e) => {
                 call.errors.request_decode += 1;
+                call.requests_repaired = 0;
                 return self.finish(Cow::Borrowed(input), encoding, call, Some(e));
             }
         };
-        let outcome = self.run(&mut request, now_unix_nano, None, call);
+        let repaired = call.requests_repaired == 1;
+        let mut outcome = self.run(&mut request, now_unix_nano, None, call);
+        if repaired {
+            outcome.changed = true;
+            outcome.counters.requests_unchanged = 0;
+        }
         let output = match outcome.changed {
             true if gzipped => Cow::Owned(otlp::gzip(&otlp::encode(&request, encoding))),
             true => Cow::Owned(otlp::encode(&request, encoding)),

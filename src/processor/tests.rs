@@ -373,6 +373,48 @@ fn malformed_and_oversized_requests_pass_through_counted() {
 }
 
 #[test]
+fn a_request_with_strings_not_utf8_is_relinked_and_written_repaired() {
+    let mut p = processor("{}");
+    let good = otlp::encode(
+        &request(vec![s3_put(1, 11, Some("ab12ef34"), "REQ1")]),
+        Encoding::Protobuf,
+    );
+    // The span's name with its last character cut to a lone byte, as a byte-truncating
+    // SDK leaves it: prost refuses the request whole.
+    let at = good.windows(7).position(|w| w == b"span-11").unwrap_or(0) + 6;
+    let mut bad = good.clone();
+    bad[at] = 0xc3;
+    assert!(otlp::decode_protobuf(&bad).is_err());
+    let out = p.process_traces(&bad, NOW);
+    assert_eq!(out.error, None);
+    assert_eq!(
+        (
+            out.counters.requests_repaired,
+            out.counters.requests_unchanged
+        ),
+        (1, 0)
+    );
+    let written = otlp::decode_protobuf(&out.output).unwrap_or_default();
+    assert_eq!(spans(&written)[0].name, "span-1\u{fffd}");
+    // Its evidence was indexed: the object's notification joins the write.
+    let mut consume = request(vec![span(2, 21, None, vec![])]);
+    p.process_inferred(&s3_trigger(Some("ab12ef34"), "REQ1"), &mut consume, NOW + 1);
+    let joined = links(spans(&consume)[0]);
+    assert!(
+        joined
+            .iter()
+            .any(|l| l.starts_with(&hex::encode([1u8; 16]))),
+        "{joined:?}"
+    );
+    // Gzip in, gzip out; JSON is not touched (JSON requires UTF-8 of its own).
+    let gz = otlp::gzip(&bad);
+    let out = p.process_traces(&gz, NOW + 2);
+    assert!(otlp::is_gzip(&out.output));
+    assert_eq!(out.counters.requests_repaired, 1);
+    assert_eq!(p.counters().requests_repaired, 2);
+}
+
+#[test]
 fn reprocessing_output_adds_nothing() {
     let mut p = processor(r#"{"event_attribute": {"output": "keep"}}"#);
     let mut req = request(vec![

@@ -226,3 +226,29 @@ def test_relink_adoption_puts_producer_and_consumer_in_one_trace(scenario, tmp_p
     # Producer spans keep their ids; the output holds two traces, one per producer request.
     traces = {s.trace_id for s in by_span.values()}
     assert len(traces) == 2
+
+
+@requires_relink
+def test_a_string_cut_mid_character_is_repaired_and_the_batch_still_relinked(scenario, tmp_path):
+    # The SDK's batch with one resource string cut inside a character, as byte-truncating
+    # SDKs leave it: Python's protobuf runtime (a strict one, as many backends are) refuses
+    # it whole; relink writes it with U+FFFD there and relinks it as the clean batch.
+    clean = scenario.pb_path.read_bytes()
+    assert clean.count(b"uploader") >= 1
+    cut = clean.replace(b"uploader", b"uploade\xc3")
+    with pytest.raises(Exception, match="(?i)utf-8|utf8|parse"):
+        otlp_files.decode(cut)
+    source = tmp_path / "cut.pb"
+    source.write_bytes(cut)
+    out = tmp_path / "out.pb"
+    done = subprocess.run([str(RELINK), "process", "--in", str(source), "--out", str(out)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "U+FFFD" in done.stderr
+    output = otlp_files.decode(out.read_bytes())
+    services = {r["service.name"] for r, _scope, _span in otlp_files.spans(output)}
+    assert services == {"uploade\ufffd", "processor"}
+    expected = run_relink(scenario, tmp_path, source="pb_path")
+    links = lambda request: sorted((s.span_id, [(l.trace_id, l.span_id) for l in s.links])
+                                   for _r, _sc, s in otlp_files.spans(request))
+    assert links(output) == links(expected)

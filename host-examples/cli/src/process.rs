@@ -44,6 +44,7 @@ pub fn run(words: &[String]) -> Result<(), Failure> {
             .map_err(|e| out.failure(e))?;
         out.finish()?;
         warn_unread_events(&processor);
+        warn_repaired(&processor);
         // On bad input the request was written unchanged, so a pipeline loses nothing.
         return match written.error {
             Some(error) => Err(Failure::input(format!("{input_path}: {error}"))),
@@ -52,6 +53,7 @@ pub fn run(words: &[String]) -> Result<(), Failure> {
     };
     let processed = processor.process_traces(&input, now);
     warn_unread_events(&processor);
+    warn_repaired(&processor);
     if let Some(error) = processed.error {
         // Pass the request through untouched so a pipeline loses nothing, then fail.
         write_output(args.value("--out"), &input)?;
@@ -100,6 +102,17 @@ fn warn_unread_events(processor: &Processor) {
         eprintln!(
             "relink: warning: {total} event attribute(s) not read ({}); their spans pass without those links",
             said.join(", ")
+        );
+    }
+}
+
+/// One stderr line when strings that are not UTF-8 were repaired: the output differs from
+/// the input there, which a user comparing the two should hear about (exit code 0).
+fn warn_repaired(processor: &Processor) {
+    let n = processor.counters().requests_repaired;
+    if n > 0 {
+        eprintln!(
+            "relink: warning: {n} request(s) had strings that are not UTF-8; written with U+FFFD in their place"
         );
     }
 }

@@ -419,7 +419,7 @@ fn probe(head: &[u8]) -> Option<&'static str> {
 }
 
 /// The soft open-files limit, from `/proc/self/limits` (Linux).
-fn open_files_limit() -> Option<usize> {
+pub fn open_files_limit() -> Option<usize> {
     let text = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = text.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()

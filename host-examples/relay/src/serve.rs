@@ -72,6 +72,9 @@ pub struct Relay {
     grpc_addr: Option<SocketAddr>,
     /// Why the default gRPC address was not taken.
     pub grpc_skipped: Option<String>,
+    /// Settings the machine lowered (`--readers` past `--workers` - 1, `--max-connections`
+    /// past the open-files limit), each as the line `relink serve` prints at start.
+    pub lowered: Vec<String>,
     shutdown_timeout: Duration,
     spool_dir: Option<std::path::PathBuf>,
 }
@@ -102,6 +105,13 @@ impl Relay {
         // The instance holding the state, then the readers (one per worker beyond the
         // first: more could never all be busy).
         let readers = options.readers.min(options.workers.saturating_sub(1));
+        let mut lowered = Vec::new();
+        if readers < options.readers {
+            lowered.push(format!(
+                "--readers {} lowered to {readers}: at most --workers ({}) - 1 can be busy",
+                options.readers, options.workers
+            ));
+        }
         let instances = loaded.and_then(|loaded| {
             (0..=readers)
                 .map(|_| loaded.processor(&config_json))
@@ -196,6 +206,15 @@ impl Relay {
             .map(Arc::new);
         let a = &options.admission;
         let connections = Connections::new(a.max_connections);
+        if connections.cap() < a.max_connections {
+            lowered.push(format!(
+                "--max-connections {} lowered to {}: the open-files limit ({}) less 64 for \
+                 the relay's own files",
+                a.max_connections,
+                connections.cap(),
+                crate::connections::open_files_limit().unwrap_or_default()
+            ));
+        }
         let shared = Arc::new(Shared {
             pipeline,
             site: site.map(Arc::new),
@@ -233,6 +252,7 @@ impl Relay {
             endpoints,
             grpc_addr,
             grpc_skipped,
+            lowered,
             shutdown_timeout: a.shutdown_timeout,
             spool_dir: options.delivery.spool.clone(),
         })
@@ -469,6 +489,9 @@ pub fn serve(options: &ServeOptions) -> Result<(), ServeError> {
         (None, Some(why)) => format!("OTLP/gRPC not started ({why})"),
         (None, None) => "OTLP/gRPC off".to_string(),
     };
+    for line in &relay.lowered {
+        eprintln!("relink: {line}");
+    }
     eprintln!(
         "relink: listening on {scheme}://{}/v1/traces, {grpc}, with {}; {}",
         relay.local_addr(),

@@ -211,6 +211,49 @@ fn undecodable_bodies_get_400_and_go_nowhere() {
 }
 
 #[test]
+fn strings_not_utf8_are_forwarded_repaired() {
+    // A request prost refuses for one string that is not UTF-8 (which the Collector's OTLP
+    // receiver accepts and forwards): answered 200 and sent on with U+FFFD in its place,
+    // as the OTLP specification recommends, rather than refused whole.
+    let upstream = Upstream::start(200, "application/x-protobuf", b"", Duration::ZERO);
+    let dir = TempDir::new("utf8");
+    let out = dir.path("out.jsonl");
+    let relay = start(Opts {
+        upstream: Some(&upstream),
+        out: Some(&out),
+        ..Opts::default()
+    });
+    let input = read(&root().join("tests/malformed/otlp/bitflip-utf8.pb"));
+    assert!(otlp::decode_protobuf(&input).is_err());
+    let reply = post(
+        &relay,
+        "/v1/traces",
+        &[("content-type", "application/x-protobuf")],
+        &input,
+    );
+    assert_eq!(reply.status, 200);
+    // Compared as bytes: the request holds a NaN, which is not equal to itself.
+    let forwarded = upstream.wait_received(1)[0].body.clone();
+    let repaired = otlp::repair_strings(&input).unwrap_or_default();
+    let repaired = otlp::encode_protobuf(&decode(&repaired, Encoding::Protobuf));
+    assert!(forwarded == repaired, "forwarded request differs");
+    let text = String::from_utf8_lossy(&get(&relay, "/metrics").body).into_owned();
+    assert!(
+        text.lines()
+            .any(|l| l == "relink_requests_repaired_total 1"),
+        "{text}"
+    );
+    relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
+    let line = read(&out);
+    assert!(String::from_utf8_lossy(&line).contains('\u{fffd}'));
+    let written = decode(line.strip_suffix(b"\n").unwrap_or_default(), Encoding::Json);
+    assert!(
+        otlp::encode_protobuf(&written) == repaired,
+        "written line differs"
+    );
+}
+
+#[test]
 fn bodies_over_the_limit_get_413() {
     let relay = start(Opts {
         max_body: 1024,
@@ -742,6 +785,47 @@ fn exit_codes_tell_usage_from_configuration_from_runtime_errors() {
     let (code, stderr) = run(&["--listen", &addr, "--grpc-listen", "off"]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("cannot listen"), "{stderr}");
+}
+
+#[test]
+fn settings_the_machine_lowers_are_said_at_start() {
+    // Under an open-files limit of 100 the connection cap is 100 - 64; with two workers one
+    // reader at most can be busy. Both are said before the listening line.
+    let mut child = Command::new("sh")
+        .args(["-c", "ulimit -n 100 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_relink-relay"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--grpc-listen", "off"])
+        .args(["--workers", "2", "--readers", "3", "--component"])
+        .arg(component())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let mut said = Vec::new();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+        let line = line.unwrap_or_default();
+        let done = line.starts_with("relink: listening on ");
+        said.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        said.get(..2).unwrap_or_default(),
+        [
+            "relink: --readers 3 lowered to 1: at most --workers (2) - 1 can be busy",
+            "relink: --max-connections 1024 lowered to 36: the open-files limit (100) less 64 \
+             for the relay's own files",
+        ],
+        "{said:?}"
+    );
+    assert!(
+        said.last()
+            .is_some_and(|l| l.starts_with("relink: listening on ")),
+        "{said:?}"
+    );
 }
 
 #[test]
