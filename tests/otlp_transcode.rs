@@ -59,7 +59,12 @@ fn agree(bytes: &[u8], must_transcode: bool) -> Result<(), String> {
         Err(_) if must_transcode => return Err("refused an input it should transcode".into()),
         Err(_) => {}
     }
+    // protobuf_to_json reads strings that are not UTF-8 with U+FFFD, as otlp::decode does
+    // (a request prost refuses for those alone).
     let fallback = protobuf_to_json(bytes).map_err(|e| e.to_string());
+    let expected = relink::otlp::decode(bytes, relink::otlp::Encoding::Protobuf)
+        .map(|r| encode_json(&r))
+        .map_err(|e| e.to_string());
     if fallback != expected {
         return Err(format!(
             "protobuf_to_json {fallback:?} != model path {expected:?}"

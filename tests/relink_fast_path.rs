@@ -129,7 +129,7 @@ fn agree(
     // A request with strings that are not UTF-8 is written repaired: it holds the spans the
     // repaired input does.
     let repaired = (fast.counters.requests_repaired == 1)
-        .then(|| relink::otlp::repair_strings(input))
+        .then(|| relink::otlp::repair_strings(input, usize::MAX))
         .flatten();
     let input_spans = span_count(repaired.as_deref().unwrap_or(input));
     if fast.error.is_none() && span_count(&fast.output) != input_spans {
@@ -358,7 +358,7 @@ proptest! {
             if scan(input, &interest).is_ok() {
                 prop_assert!(decode_protobuf(input).is_ok(), "scanned but prost refuses");
             }
-            if let Some(repaired) = relink::otlp::repair_strings(input) {
+            if let Some(repaired) = relink::otlp::repair_strings(input, usize::MAX) {
                 prop_assert!(decode_protobuf(&repaired).is_ok(), "repaired but prost refuses");
             }
         }

@@ -35,10 +35,17 @@ pub use response::encode_response;
 
 use crate::error::DecodeError;
 
-/// Decodes a request in the given encoding (see [`detect`] when it is not known).
+/// Decodes a request in the given encoding (see [`detect`] when it is not known). Strings
+/// that are not UTF-8 in protobuf are read with U+FFFD in their place ([`repair_strings`]),
+/// as lone surrogate escapes in JSON are; [`decode_protobuf`] refuses them, as prost does.
 pub fn decode(bytes: &[u8], encoding: Encoding) -> Result<ExportTraceServiceRequest, DecodeError> {
     match encoding {
-        Encoding::Protobuf => decode_protobuf(bytes),
+        Encoding::Protobuf => {
+            decode_protobuf(bytes).or_else(|e| match repair_strings(bytes, usize::MAX) {
+                Some(repaired) => decode_protobuf(&repaired),
+                None => Err(e),
+            })
+        }
         Encoding::Json => decode_json(bytes),
     }
 }

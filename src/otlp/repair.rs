@@ -10,23 +10,35 @@
 //! Handling"), so relink relinks the request with its strings repaired rather than
 //! refusing it.
 //!
-//! Only the messages on the way to a bad string are re-framed; every other byte is copied.
+//! Only the messages on the way to a bad string are re-framed; every other byte is copied,
+//! so the processor then relinks the repaired bytes as it would any request (unknown fields
+//! and all).
 
 use super::scan::strings_not_utf8;
 use super::wire::{write_varint, Fields, Malformed, Value};
 use std::ops::Range;
 
 /// `input` with every string that is not UTF-8 replaced by its lossy form, when the input
-/// is a request the scanner accepts apart from those strings; `None` when it has none or
-/// is malformed in another way.
-pub fn repair_strings(input: &[u8]) -> Option<Vec<u8>> {
+/// is a request prost decodes apart from those strings; `None` when it has none, is
+/// malformed in another way, or would grow past `limit` bytes (each invalid byte can become
+/// three).
+pub fn repair_strings(input: &[u8], limit: usize) -> Option<Vec<u8>> {
     let bad = strings_not_utf8(input).ok()?;
     if bad.is_empty() {
         return None;
     }
-    let mut out = Vec::with_capacity(input.len() + 2 * bad.len());
+    let growth: usize = bad
+        .iter()
+        .filter_map(|r| input.get(r.clone()))
+        .map(|s| String::from_utf8_lossy(s).len().saturating_sub(s.len()))
+        .sum();
+    // Each enclosing length prefix can grow too; the output is checked once written.
+    if input.len().saturating_add(growth) > limit {
+        return None;
+    }
+    let mut out = Vec::with_capacity(input.len() + growth + 16);
     rewrite(input, 0..input.len(), &bad, &mut out).ok()?;
-    Some(out)
+    (out.len() <= limit).then_some(out)
 }
 
 /// Writes the message `input[within]` with the strings at `bad` (sorted payload ranges,
@@ -117,7 +129,7 @@ mod tests {
         let bad = corrupt(&good, b"Xa", b"\xc3a");
         let bad = corrupt(&bad, b"Y", b"\x80");
         assert!(decode_protobuf(&bad).is_err());
-        let repaired = repair_strings(&bad).unwrap_or_default();
+        let repaired = repair_strings(&bad, usize::MAX).unwrap_or_default();
         let expected = encode_protobuf(&request("GET \u{fffd}a", "caf\u{e9}\u{fffd}"));
         assert_eq!(repaired, expected);
     }
@@ -125,12 +137,14 @@ mod tests {
     #[test]
     fn a_request_with_only_utf8_or_other_damage_is_not_repaired() {
         let good = encode_protobuf(&request("GET", "v"));
-        assert_eq!(repair_strings(&good), None);
+        assert_eq!(repair_strings(&good, usize::MAX), None);
         let bad = corrupt(&good, b"GET", b"\xffET");
-        assert!(repair_strings(&bad).is_some());
+        assert!(repair_strings(&bad, usize::MAX).is_some());
+        // Three bytes where there was one: over a limit of the input's size.
+        assert_eq!(repair_strings(&bad, bad.len() + 1), None);
         // Truncated as well: not something to repair.
         assert_eq!(
-            repair_strings(bad.get(..bad.len() - 1).unwrap_or_default()),
+            repair_strings(bad.get(..bad.len() - 1).unwrap_or_default(), usize::MAX),
             None
         );
     }

@@ -21,6 +21,10 @@ use std::ops::Range;
 /// plus one per level of nested array or map values).
 pub const MAX_DEPTH: usize = 64;
 
+/// prost's nesting limit, which [`strings_not_utf8`] walks to: a request is repaired
+/// whenever prost would decode it repaired.
+const PROST_DEPTH: usize = 100;
+
 /// What makes a span interesting to the caller.
 #[derive(Debug, Clone, Copy)]
 pub struct Interest<'k> {
@@ -101,6 +105,7 @@ pub fn scan<'a>(input: &'a [u8], interest: &Interest<'_>) -> Result<Scan<'a>, Ma
         interest,
         out: Scan::default(),
         not_utf8: None,
+        max_depth: MAX_DEPTH,
     };
     walk.request()?;
     Ok(walk.out)
@@ -119,6 +124,7 @@ pub fn strings_not_utf8(input: &[u8]) -> Result<Vec<Range<usize>>, Malformed> {
         interest: &interest,
         out: Scan::default(),
         not_utf8: Some(RefCell::default()),
+        max_depth: PROST_DEPTH - 1,
     };
     walk.request()?;
     Ok(walk.not_utf8.map(RefCell::into_inner).unwrap_or_default())
@@ -130,6 +136,7 @@ struct Walk<'a, 'k> {
     out: Scan<'a>,
     /// `Some`: strings that are not UTF-8 are collected here instead of refused.
     not_utf8: Option<RefCell<Vec<Range<usize>>>>,
+    max_depth: usize,
 }
 
 /// Keys and most values are short ASCII: an inlined, branch-free OR over the bytes is
@@ -262,7 +269,7 @@ impl<'a> Walk<'a, '_> {
     }
 
     fn fields(&self, start: usize, end: usize, depth: usize) -> Result<Fields<'a>, Malformed> {
-        if depth > MAX_DEPTH {
+        if depth > self.max_depth {
             return Err(Malformed);
         }
         Fields::new(self.input, start, end)
@@ -486,7 +493,7 @@ impl<'a> Walk<'a, '_> {
         depth: usize,
     ) -> Result<(&'a [u8], Option<&'a [u8]>), Malformed> {
         let (start, end) = len(f)?;
-        if depth < MAX_DEPTH {
+        if depth < self.max_depth {
             if let Some(kv) = self.input.get(start..end).and_then(plain_attribute) {
                 return Ok(kv);
             }

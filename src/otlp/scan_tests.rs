@@ -313,6 +313,7 @@ fn the_plain_attribute_shortcut_reads_what_the_field_loop_reads() {
             interest: &INTEREST,
             out: Scan::default(),
             not_utf8: None,
+            max_depth: MAX_DEPTH,
         };
         let mut fields = Fields::new(&input, 0, input.len()).unwrap_or_else(|_| panic!("{i}"));
         let Ok(Some(field)) = fields.next_field() else {
@@ -384,6 +385,7 @@ proptest::proptest! {
             interest: &INTEREST,
             out: Scan::default(),
             not_utf8: None,
+            max_depth: MAX_DEPTH,
         };
         let mut fields = Fields::new(&input, 0, input.len()).map_err(|_| {
             proptest::test_runner::TestCaseError::fail("no fields")

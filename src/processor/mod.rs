@@ -325,21 +325,15 @@ impl Processor {
                 };
             }
         }
+        // Strictly: a protobuf request prost refuses only for strings that are not UTF-8 is
+        // relinked repaired (below), not read here.
+        let strict = match encoding {
+            Encoding::Protobuf => otlp::decode_protobuf(body),
+            Encoding::Json => otlp::decode_json(body),
+        };
         let max_nesting = bounds.nesting;
-        let decoded = otlp::decode(body, encoding)
-            .or_else(|e| match encoding {
-                // Strings that are not UTF-8 are all that is wrong: relink the request
-                // with them repaired (and write it out repaired) rather than refuse it.
-                Encoding::Protobuf => match otlp::repair_strings(body) {
-                    Some(repaired) => {
-                        call.requests_repaired = 1;
-                        otlp::decode(&repaired, encoding)
-                    }
-                    None => Err(e),
-                },
-                Encoding::Json => Err(e),
-            })
-            .and_then(
+        let decoded =
+            strict.and_then(
                 |request| match depth::request_too_deep(&request, max_nesting) {
                     None => Ok(request),
                     Some((at, depth)) => Err(DecodeError::Otlp {
@@ -354,23 +348,71 @@ impl Processor {
         let mut request = match decoded {
             Ok(r) => r,
             Err(e) => {
+                let repaired = match encoding {
+                    Encoding::Protobuf => otlp::repair_strings(body, bounds.request_bytes),
+                    Encoding::Json => None,
+                };
+                if let Some(repaired) = repaired {
+                    return self.process_repaired(input, &repaired, now_unix_nano, fast_path);
+                }
                 call.errors.request_decode += 1;
-                call.requests_repaired = 0;
                 return self.finish(Cow::Borrowed(input), encoding, call, Some(e));
             }
         };
-        let repaired = call.requests_repaired == 1;
-        let mut outcome = self.run(&mut request, now_unix_nano, None, call);
-        if repaired {
-            outcome.changed = true;
-            outcome.counters.requests_unchanged = 0;
-        }
+        let outcome = self.run(&mut request, now_unix_nano, None, call);
         let output = match outcome.changed {
             true if gzipped => Cow::Owned(otlp::gzip(&otlp::encode(&request, encoding))),
             true => Cow::Owned(otlp::encode(&request, encoding)),
             false => Cow::Borrowed(input),
         };
         self.finish(output, encoding, outcome.counters, None)
+    }
+
+    /// A binary request whose only fault was strings that are not UTF-8, processed as its
+    /// repaired bytes (`repaired`, at most `limits.max_request_bytes`), as any request is:
+    /// the output is those bytes relinked, gzip again when `input` was, and never the input
+    /// itself. An error (the repaired request nested too deep) passes `input` through.
+    fn process_repaired<'a>(
+        &mut self,
+        input: &'a [u8],
+        repaired: &[u8],
+        now_unix_nano: u64,
+        fast_path: bool,
+    ) -> Processed<'a> {
+        let done = self.process_body(repaired, Some(Encoding::Protobuf), now_unix_nano, fast_path);
+        let Processed {
+            output,
+            encoding,
+            mut counters,
+            error,
+        } = done;
+        if error.is_some() {
+            let output = Cow::Borrowed(input);
+            return Processed {
+                output,
+                encoding,
+                counters,
+                error,
+            };
+        }
+        // The call has been added to the processor's counters as an ordinary one.
+        counters.requests_repaired = 1;
+        self.counters.requests_repaired += 1;
+        if counters.requests_unchanged == 1 {
+            counters.requests_unchanged = 0;
+            self.counters.requests_unchanged = self.counters.requests_unchanged.saturating_sub(1);
+        }
+        let bytes = output.into_owned();
+        let output = match otlp::is_gzip(input) {
+            true => Cow::Owned(otlp::gzip(&bytes)),
+            false => Cow::Owned(bytes),
+        };
+        Processed {
+            output,
+            encoding,
+            counters,
+            error: None,
+        }
     }
 
     /// Processes a decoded request in place.

@@ -414,6 +414,99 @@ fn a_request_with_strings_not_utf8_is_relinked_and_written_repaired() {
     assert_eq!(p.counters().requests_repaired, 2);
 }
 
+/// A span's bytes with its name cut to a lone 0xc3, as a byte-truncating SDK leaves it.
+fn cut_name(good: &[u8]) -> Vec<u8> {
+    let mut bad = good.to_vec();
+    if let Some(at) = bad.windows(6).position(|w| w == b"span-1") {
+        bad[at + 5] = 0xc3;
+    }
+    bad
+}
+
+#[test]
+fn a_repaired_request_keeps_every_other_byte_and_its_limits() {
+    // Nothing to relink: the output is the repaired bytes themselves, an unknown field
+    // (tag 99, which prost would drop) and all.
+    let mut good = otlp::encode(
+        &request(vec![span(1, 11, None, vec![])]),
+        Encoding::Protobuf,
+    );
+    good.extend_from_slice(&[0x98, 0x06, 0x2a]);
+    let bad = cut_name(&good);
+    let mut p = processor("{}");
+    let out = p.process_traces(&bad, NOW);
+    let repaired = otlp::repair_strings(&bad, usize::MAX).unwrap_or_default();
+    assert!(repaired.ends_with(&[0x98, 0x06, 0x2a]));
+    assert_eq!(out.output.as_ref(), repaired.as_slice());
+    assert_eq!(
+        (
+            out.counters.requests_repaired,
+            out.counters.requests_unchanged,
+            p.counters().requests_unchanged
+        ),
+        (1, 0, 0)
+    );
+    // A value nested 40 arrays deep (past the fast path's 64 message levels, within
+    // prost's 100) with a bad string at the bottom: repaired too.
+    let mut value = attrs::string("leaf-1");
+    for _ in 0..40 {
+        value = AnyValue {
+            value: Some(Value::ArrayValue(
+                opentelemetry_proto::tonic::common::v1::ArrayValue {
+                    values: vec![value],
+                },
+            )),
+        };
+    }
+    let deep = KeyValue {
+        key: "deep".into(),
+        value: Some(value),
+        ..Default::default()
+    };
+    let good = otlp::encode(
+        &request(vec![span(1, 12, None, vec![deep])]),
+        Encoding::Protobuf,
+    );
+    let bad = good.clone();
+    let bad = {
+        let mut bad = bad;
+        if let Some(at) = bad.windows(6).position(|w| w == b"leaf-1") {
+            bad[at + 5] = 0xff;
+        }
+        bad
+    };
+    let out = processor(r#"{"limits": {"max_nesting": 64}}"#).process_traces(&bad, NOW);
+    assert_eq!(out.error, None);
+    assert_eq!(out.counters.requests_repaired, 1);
+    assert!(otlp::decode_protobuf(&out.output).is_ok());
+    // Repaired, a request over limits.max_request_bytes is not made: the input passes
+    // through with prost's error.
+    let bad = cut_name(&otlp::encode(
+        &request(vec![span(1, 11, None, vec![])]),
+        Encoding::Protobuf,
+    ));
+    let limit = format!(
+        r#"{{"limits": {{"max_request_bytes": {}}}}}"#,
+        bad.len() + 1
+    );
+    let out = processor(&limit).process_traces(&bad, NOW);
+    assert!(matches!(out.output, Cow::Borrowed(b) if std::ptr::eq(b, bad.as_slice())));
+    assert!(
+        out.error
+            .as_ref()
+            .is_some_and(|e| e.to_string().contains("not UTF-8")),
+        "{:?}",
+        out.error
+    );
+    assert_eq!(
+        (
+            out.counters.requests_repaired,
+            out.counters.errors.request_decode
+        ),
+        (0, 1)
+    );
+}
+
 #[test]
 fn reprocessing_output_adds_nothing() {
     let mut p = processor(r#"{"event_attribute": {"output": "keep"}}"#);

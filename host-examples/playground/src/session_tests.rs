@@ -96,6 +96,20 @@ fn otlp_to_json_names_the_bad_field() {
     );
 }
 
+/// A protobuf request with a string that is not UTF-8 is shown before and after with
+/// U+FFFD in its place: the page compares the same spans, not an empty "before".
+#[test]
+fn a_request_with_a_string_not_utf8_is_shown_repaired_on_both_sides() {
+    let input = read("tests/malformed/otlp/bitflip-utf8.pb");
+    let before = otlp_to_json(&input).unwrap_or_default();
+    assert!(before.contains('\u{fffd}'), "{before}");
+    let mut session = Session::new("{}").unwrap_or_else(|e| panic!("{e}"));
+    let outcome = session.process_traces(&input, NOW);
+    assert_eq!(outcome.error, None);
+    assert_eq!(parse(&outcome.input_json), parse(&before));
+    assert_eq!(parse(&outcome.counters_json)["requests_repaired"], json!(1));
+}
+
 /// The page's path through a golden scenario gives the golden outputs and counters.
 #[test]
 fn golden_scenario_through_a_session() {

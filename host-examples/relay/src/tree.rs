@@ -373,4 +373,20 @@ trace 5b8efff798038103d269b633813fc60c (2 spans, 1.000 s)
             Err("otlp json: resourceSpans: expected an array, got a number".to_string())
         );
     }
+
+    /// A protobuf request prost refuses for a string that is not UTF-8 is drawn with
+    /// U+FFFD there, as relink writes it.
+    #[test]
+    fn a_string_not_utf8_is_drawn_repaired() {
+        let request = decode_requests(INPUT).unwrap_or_default();
+        let good = otlp::encode_protobuf(&request.first().cloned().unwrap_or_default());
+        let at = good.windows(4).position(|w| w == b"GET ").unwrap_or(0);
+        let mut bad = good.clone();
+        if let Some(byte) = bad.get_mut(at + 1) {
+            *byte = 0xc3;
+        }
+        assert!(otlp::decode_protobuf(&bad).is_err());
+        let drawn = render_bytes(&bad).unwrap_or_default();
+        assert!(drawn.contains("G\u{fffd}T "), "{drawn}");
+    }
 }

@@ -15,7 +15,6 @@
 use super::encode_json;
 use super::write::{NotUtf8, Writer};
 use crate::error::DecodeError;
-use crate::otlp::protobuf::decode_protobuf;
 use crate::otlp::wire::{Field, Fields, Malformed, Value};
 
 /// Deepest message transcoded, counting the request as 0 (prost allows 100; OTLP needs 5,
@@ -28,7 +27,8 @@ pub const MAX_DEPTH: usize = 64;
 pub fn protobuf_to_json(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
     match direct(bytes) {
         Ok(json) => Ok(json),
-        Err(Malformed) => decode_protobuf(bytes).map(|request| encode_json(&request)),
+        Err(Malformed) => crate::otlp::decode(bytes, crate::otlp::Encoding::Protobuf)
+            .map(|request| encode_json(&request)),
     }
 }
 
