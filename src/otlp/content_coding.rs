@@ -1,9 +1,10 @@
-//! `Content-Encoding` of OTLP/HTTP bodies: the one policy every host applies (the relay,
-//! the Envoy filter), so a body one host accepts the other does too.
+//! `Content-Encoding` of OTLP/HTTP bodies that relink decodes and encodes again: what the
+//! Envoy filter relinks (it passes a body in any other coding on unchanged). The relay,
+//! which must read every body it acknowledges, also reads the other codings the
+//! Collector's receiver reads (`host-examples/relay/src/codings.rs`).
 //!
-//! OTLP/HTTP allows `gzip` (and no coding); HTTP names `x-gzip` an alias of `gzip`
-//! (RFC 9110, 8.4.1.3). Names are case-insensitive. Anything else is refused by name so
-//! the host can answer 415 rather than pass on bytes it cannot read.
+//! OTLP/HTTP names `gzip` (and no coding); HTTP names `x-gzip` an alias of `gzip`
+//! (RFC 9110, 8.4.1.3). Names are case-insensitive. Anything else is refused by name.
 
 use super::gzip::{gunzip, gzip};
 use crate::error::DecodeError;

@@ -180,6 +180,56 @@ def test_sdk_exporters_plain_and_gzip(relay, make):
         assert_relinked(spans, trace_id)
 
 
+def test_the_http_exporter_with_deflate(relay):
+    # The SDK's `compression=deflate` sends zlib data, which the Collector reads; so must
+    # the relay (a 415 is not retried: the batch would be lost).
+    from opentelemetry.exporter.otlp.proto.http import Compression
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    r = relay()
+    exporter = OTLPSpanExporter(endpoint=f"http://{r.http}/v1/traces", timeout=4,
+                                compression=Compression.Deflate)
+    result, trace_id = export_s3_put(exporter)
+    assert result == SpanExportResult.SUCCESS
+    assert_relinked(r.spans(1), trace_id)
+
+
+def test_every_coding_the_collector_reads_is_read(relay):
+    # Bodies compressed by the codings' own libraries (C zstd, C lz4, zlib, snappy), one
+    # per Content-Encoding the Collector's OTLP/HTTP receiver accepts by default.
+    import urllib.request
+    import zlib
+
+    import lz4.frame
+    import snappy
+    import zstandard
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    codings = {
+        "zstd": lambda b: zstandard.ZstdCompressor().compress(b),
+        "zlib": zlib.compress,
+        "deflate": zlib.compress,
+        "lz4": lz4.frame.compress,
+        "snappy": snappy.compress,
+        "x-snappy-framed": lambda b: snappy.StreamCompressor().add_chunk(b),
+    }
+    r = relay()
+    traces = []
+    for name, compress in codings.items():
+        spans, trace_id = s3_put_spans()
+        body = compress(encode_spans(spans).SerializeToString())
+        request = urllib.request.Request(
+            f"http://{r.http}/v1/traces", data=body, method="POST",
+            headers={"Content-Type": "application/x-protobuf", "Content-Encoding": name})
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            assert answer.status == 200, name
+        traces.append(trace_id)
+    spans = r.spans(len(codings))
+    for trace_id in traces:
+        assert_relinked(spans, trace_id)
+
+
 @pytest.mark.parametrize("make", [grpc_exporter, http_exporter], ids=["grpc", "http"])
 def test_sdk_exporters_over_tls_and_mtls(relay, pki, make, monkeypatch):
     from opentelemetry.sdk.trace.export import SpanExportResult

@@ -88,7 +88,7 @@ impl Pipeline {
                 Ok(body) => body,
                 Err(BodyError::TooLarge(m)) => return Reply::status(413, encoding, &m),
                 Err(BodyError::UnsupportedEncoding(m)) => return Reply::status(415, encoding, &m),
-                Err(BodyError::BadGzip(m)) => return Reply::status(400, encoding, &m),
+                Err(BodyError::BadCoding(m)) => return Reply::status(400, encoding, &m),
             };
         self.metrics.count(Event::RequestBytes(body.len() as u64));
 
@@ -122,7 +122,7 @@ impl Pipeline {
                 Err(BodyError::UnsupportedEncoding(m)) => {
                     return Reply::status(415, Encoding::Json, &m)
                 }
-                Err(BodyError::BadGzip(m)) => return Reply::status(400, Encoding::Json, &m),
+                Err(BodyError::BadCoding(m)) => return Reply::status(400, Encoding::Json, &m),
             };
         self.metrics.count(Event::RequestBytes(body.len() as u64));
         let spans = self.timed(|relinker| relinker.process_event(&body, None, now_unix_nano()));

@@ -30,6 +30,7 @@
 pub mod admission;
 pub mod auth;
 pub mod cli;
+pub mod codings;
 pub mod component;
 pub mod connections;
 pub mod delivery;

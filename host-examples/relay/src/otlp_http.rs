@@ -1,53 +1,56 @@
 //! The OTLP/HTTP protocol rules the relay follows, kept apart from the server loop so they
-//! are testable without sockets: bounded gzip inflation that tells "too large" (413) from
-//! "not gzip" (400), reading an upstream's partial success, and the `google.rpc.Status`
+//! are testable without sockets: bounded decoding of the request's content coding
+//! (`crate::codings`) that tells "too large" (413) from "not that coding" (400), reading an upstream's partial success, and the `google.rpc.Status`
 //! body of error answers. Content types and success bodies come from `relink::otlp`.
 //!
 //! Spec: <https://opentelemetry.io/docs/specs/otlp/#otlphttp>. 400 for a body that does not
 //! decode, 413 beyond the size limit, 415 for a content type or encoding the relay does
 //! not speak; 4xx answers tell the client not to retry, 502/503 tell it to retry.
 
+use crate::codings::{Coding, DecodeError};
 use prost::Message;
-use relink::otlp::{inflate, ContentCoding, Encoding, ExportTraceServiceResponse, InflateError};
+use relink::otlp::{Encoding, ExportTraceServiceResponse};
 
 /// A body that could not be turned into request bytes.
 #[derive(Debug, PartialEq, Eq)]
 pub enum BodyError {
     /// Larger than the limit (before or after inflation): 413.
     TooLarge(String),
-    /// A `Content-Encoding` other than gzip or identity: 415.
+    /// A `Content-Encoding` the relay does not read: 415.
     UnsupportedEncoding(String),
-    /// Gzip that does not inflate: 400.
-    BadGzip(String),
+    /// A body that does not decode in its coding: 400.
+    BadCoding(String),
 }
 
-/// Checks a received body against `limit`, then inflates it when `content_encoding` is
-/// gzip, again to at most `limit` bytes, so a small compressed body cannot expand without
-/// bound.
+/// Checks a received body against `limit`, then decodes its `content_encoding` (every
+/// coding the Collector's receiver reads, `crate::codings`), again to at most `limit` bytes,
+/// so a small compressed body cannot expand without bound.
 pub fn decode_body(
     raw: Vec<u8>,
     content_encoding: Option<&str>,
     limit: usize,
 ) -> Result<Vec<u8>, BodyError> {
-    // The core's one Content-Encoding policy (identity, gzip, x-gzip), shared with Envoy.
-    let coding = ContentCoding::from_header(content_encoding.map(str::as_bytes))
-        .map_err(|e| BodyError::UnsupportedEncoding(e.to_string()))?;
+    let coding = Coding::from_content_encoding(content_encoding).ok_or_else(|| {
+        BodyError::UnsupportedEncoding(format!(
+            "content-encoding `{}` is not supported (use {})",
+            content_encoding.unwrap_or_default().trim(),
+            Coding::CONTENT_ENCODINGS
+        ))
+    })?;
     if raw.len() > limit {
         return Err(BodyError::TooLarge(format!(
             "request body exceeds the limit of {limit} bytes"
         )));
     }
-    match coding {
-        ContentCoding::Identity => Ok(raw),
-        ContentCoding::Gzip => inflate(&raw, limit).map_err(|e| match e {
-            InflateError::TooLarge { .. } => BodyError::TooLarge(format!(
-                "request body inflates beyond the limit of {limit} bytes"
-            )),
-            InflateError::Invalid(message) => {
-                BodyError::BadGzip(format!("request body: invalid gzip: {message}"))
-            }
-        }),
-    }
+    coding.decode(raw, limit).map_err(|e| match e {
+        DecodeError::TooLarge => BodyError::TooLarge(format!(
+            "request body inflates beyond the limit of {limit} bytes"
+        )),
+        DecodeError::Invalid(message) => BodyError::BadCoding(format!(
+            "request body: invalid {}: {message}",
+            coding.name()
+        )),
+    })
 }
 
 /// Reads the partial success out of an upstream's `ExportTraceServiceResponse` body:
@@ -154,14 +157,16 @@ mod tests {
         assert_eq!(decode_body(two, Some("gzip"), 99), Ok(b"abcd".to_vec()));
         assert_eq!(
             decode_body(b"nope".to_vec(), Some("gzip"), 99),
-            Err(BodyError::BadGzip(
+            Err(BodyError::BadCoding(
                 "request body: invalid gzip: unexpected end of file".into()
             ))
         );
         assert_eq!(
             decode_body(b"x".to_vec(), Some("br"), 99),
             Err(BodyError::UnsupportedEncoding(
-                "content-encoding `br` is not supported (use gzip or none)".into()
+                "content-encoding `br` is not supported (use gzip, zstd, deflate, zlib, \
+                 snappy, x-snappy-framed, lz4 or none)"
+                    .into()
             ))
         );
     }

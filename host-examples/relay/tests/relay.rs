@@ -333,7 +333,7 @@ fn unknown_media_types_get_415() {
         (reply.status, String::from_utf8_lossy(&reply.body).as_ref()),
         (
             415,
-            r#"{"message":"content-encoding `br` is not supported (use gzip or none)"}"#
+            r#"{"message":"content-encoding `br` is not supported (use gzip, zstd, deflate, zlib, snappy, x-snappy-framed, lz4 or none)"}"#
         )
     );
 }

@@ -5,7 +5,7 @@
 //! OTLP/HTTP and only the envelope differs:
 //!
 //! - the request is one length-prefixed message (1-byte compressed flag, 4-byte big-endian
-//!   length); a set flag means `grpc-encoding` (gzip here) applies to that message;
+//!   length); a set flag means `grpc-encoding` (gzip, zstd or snappy: `crate::codings`) applies to that message;
 //! - success is `200`, the framed `ExportTraceServiceResponse` (its `partial_success`
 //!   carries relink's warning when it passed the request through unchanged), then the
 //!   trailer `grpc-status: 0`;
@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
+use crate::codings::Coding;
 use http_body::{Body, Frame};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
@@ -42,8 +43,9 @@ use crate::routes::Shared;
 
 /// The one method served.
 pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-/// The message encodings the relay reads (`grpc-accept-encoding`).
-const ACCEPT_ENCODING: &str = "identity,gzip";
+/// The message encodings the relay reads (`grpc-accept-encoding`), as the Collector's gRPC
+/// receiver does (`crate::codings`).
+const ACCEPT_ENCODING: &str = Coding::GRPC_ENCODINGS;
 /// The length prefix of a gRPC message.
 const PREFIX: usize = 5;
 
@@ -121,15 +123,12 @@ async fn answer(request: Request<Incoming>, shared: Arc<Shared>) -> Response<Grp
         return failure(UNIMPLEMENTED, &message, None);
     }
     let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
-    let gzip = match header("grpc-encoding").map(str::trim) {
-        None => false,
-        Some(e) if e.eq_ignore_ascii_case("identity") => false,
-        Some(e) if e.eq_ignore_ascii_case("gzip") => true,
-        Some(other) => {
-            let message =
-                format!("grpc-encoding `{other}` is not supported (use gzip or identity)");
-            return failure(UNIMPLEMENTED, &message, None);
-        }
+    let Some(coding) = Coding::from_grpc_encoding(header("grpc-encoding")) else {
+        let message = format!(
+            "grpc-encoding `{}` is not supported (use one of {ACCEPT_ENCODING})",
+            header("grpc-encoding").unwrap_or_default().trim()
+        );
+        return failure(UNIMPLEMENTED, &message, None);
     };
     if let Some(token) = &shared.bearer {
         if !token.accepts(request.headers().get(hyper::header::AUTHORIZATION)) {
@@ -155,7 +154,7 @@ async fn answer(request: Request<Incoming>, shared: Arc<Shared>) -> Response<Grp
         Ok(compressed) => compressed,
         Err((code, message)) => return failure(code, &message, None),
     };
-    if compressed && !gzip {
+    if compressed && coding == Coding::Identity {
         return failure(
             INTERNAL,
             "the message is flagged compressed but the request has no grpc-encoding",
@@ -170,7 +169,7 @@ async fn answer(request: Request<Incoming>, shared: Arc<Shared>) -> Response<Grp
     let job = move || {
         let reply = pipeline.export(ExportRequest {
             encoding: Encoding::Protobuf,
-            content_encoding: compressed.then_some("gzip"),
+            content_encoding: compressed.then_some(coding.name()),
             body,
         });
         drop(reservation);
