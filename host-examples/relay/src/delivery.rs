@@ -327,14 +327,13 @@ impl Outputs {
         let upstream = upstream_queue.map_or(0, |q| q.drain(deadline));
         let file = file_queue.map_or(0, |q| q.drain(deadline));
         self.abandon.set();
-        let spooled = match &self.upstream {
+        // With a spool, what is left is every batch it still holds: those queued and those
+        // in segments replay had not reached yet.
+        let (upstream, spooled) = match &self.upstream {
             Some(UpstreamOutput::Queued {
                 spool: Some(spool), ..
-            }) => {
-                spool.retire();
-                true
-            }
-            _ => false,
+            }) => (spool.retire(), true),
+            _ => (upstream, false),
         };
         Leftover {
             upstream,

@@ -52,8 +52,9 @@ impl Backoff {
     /// The wait before retry number `attempt` (1 for the first retry), or `None` when
     /// the batch has been tried for `max_elapsed` already (`elapsed` since its first
     /// attempt). `retry_after` (the upstream's) is waited when it is longer than the
-    /// computed delay; the wait is cut so the last retry happens at `max_elapsed` at the
-    /// latest.
+    /// computed delay, and never cut: when it ends past `max_elapsed` the batch is given
+    /// up now, as the Collector's retry sender does, rather than sent again sooner than the
+    /// upstream asked. A computed delay is cut so the last retry happens at `max_elapsed`.
     pub fn delay(
         &self,
         attempt: u32,
@@ -68,6 +69,9 @@ impl Backoff {
         let grown = self.initial.as_secs_f64() * 1.5f64.powi(exponent);
         let capped = grown.min(self.max_interval.as_secs_f64());
         let computed = Duration::from_secs_f64(capped * (0.5 + random_unit()));
+        if retry_after.is_some_and(|server| server > left) {
+            return None;
+        }
         let wait = retry_after.map_or(computed, |server| server.max(computed));
         Some(wait.min(left))
     }
@@ -204,10 +208,15 @@ mod tests {
                 "{late:?}"
             );
         }
+        // A server's delay that ends past max_elapsed gives the batch up now; a computed
+        // one is cut to the time left.
+        assert_eq!(b.delay(1, Duration::from_secs(58), server), None);
         assert_eq!(
-            b.delay(1, Duration::from_secs(58), server),
-            Some(Duration::from_secs(2))
+            b.delay(1, Duration::from_secs(53), server),
+            Some(Duration::from_secs(7))
         );
+        let cut = b.delay(30, Duration::from_secs(59), None);
+        assert!(cut.is_some_and(|d| d <= Duration::from_secs(1)), "{cut:?}");
         assert_eq!(b.delay(1, Duration::from_secs(60), None), None);
     }
 }

@@ -16,10 +16,11 @@
 //! every record written before it started, so concurrent clients share a sync. A record
 //! that fails to write (disk full) is cut off again, so the segment stays readable.
 //!
-//! Replay stops reading a segment at the first record whose length runs past the end (a
-//! torn tail from a crash mid-write: nothing after it was ever acknowledged); a record
-//! inside the segment whose checksum does not match (a damaged disk block) is skipped
-//! alone. Both are counted.
+//! Replay skips damage (a record whose checksum, encoding or length is wrong: a damaged disk
+//! block, or a torn tail from a crash mid-write) and resumes at the next whole record whose
+//! checksum holds, so a damaged block costs only the records it touched; a torn tail has
+//! nothing after it (nothing after it was ever acknowledged). Each damaged place is
+//! counted.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -85,6 +86,8 @@ struct Writer {
 /// The spool; see the module docs.
 pub struct Spool {
     dir: PathBuf,
+    /// `DIR/lock`, locked (`flock`) while this spool is open: see [`lock_dir`].
+    _lock: File,
     max_bytes: u64,
     writer: Mutex<Writer>,
     /// `(segment, offset)` known durable.
@@ -122,6 +125,7 @@ impl Spool {
     pub fn open(dir: &Path, max_bytes: u64) -> Result<(Spool, Recovered), String> {
         let error = |e: std::io::Error| format!("--spool {}: {e}", dir.display());
         std::fs::create_dir_all(dir).map_err(error)?;
+        let lock = lock_dir(dir)?;
         let mut segments: Vec<u64> = std::fs::read_dir(dir)
             .map_err(error)?
             .flatten()
@@ -156,6 +160,7 @@ impl Spool {
         live.insert(next, Live::default());
         let spool = Spool {
             dir: dir.to_path_buf(),
+            _lock: lock,
             max_bytes,
             writer: Mutex::new(Writer {
                 segment: next,
@@ -225,6 +230,22 @@ impl Spool {
             }
             if writer.written >= self.segment_bytes() {
                 self.roll(&mut writer)?;
+            }
+            // Something removed the segment being written (or the whole directory): a
+            // record written now would be acknowledged and lost. Start another segment, and
+            // refuse this batch (the client retries) if none can be made.
+            if is_unlinked(&writer.file) {
+                *lock(&self.bytes) -= record.len() as u64;
+                let segment = writer.segment;
+                let made = self.roll(&mut writer);
+                return Err(format!(
+                    "spool {}: segment {segment} was removed while in use{}; batches \
+                     acknowledged into it are lost",
+                    self.dir.display(),
+                    made.err()
+                        .map(|e| format!(" and no other can be made ({e})"))
+                        .unwrap_or_default()
+                ));
             }
             if let Err(e) = (&*writer.file).write_all(&record) {
                 // Cut the partial record off so the segment stays readable.
@@ -407,6 +428,48 @@ impl Spool {
     }
 }
 
+/// Locks `DIR/lock` for this process (`flock`, released by the kernel however the
+/// process ends) and writes its pid there. Two relays on one spool would each replay and
+/// delete the other's segments, losing batches one of them acknowledged: the second is
+/// refused, naming the first.
+fn lock_dir(dir: &Path) -> Result<File, String> {
+    use std::io::{Read, Seek};
+    use std::os::unix::io::AsRawFd;
+    let path = dir.join("lock");
+    let error = |e: std::io::Error| format!("--spool {}: {e}", path.display());
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(error)?;
+    // SAFETY: flock on a descriptor this function owns; no memory is involved.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        let holder = match holder.trim() {
+            "" => String::new(),
+            pid => format!(" (pid {pid})"),
+        };
+        return Err(format!(
+            "--spool {}: in use by another relay{holder}; two relays on one spool would \
+             delete each other's batches",
+            dir.display()
+        ));
+    }
+    file.set_len(0).map_err(error)?;
+    file.rewind().map_err(error)?;
+    writeln!(file, "{}", std::process::id()).map_err(error)?;
+    Ok(file)
+}
+
+/// Whether `file` no longer has a name (its segment, or the spool, was removed).
+fn is_unlinked(file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    file.metadata().is_ok_and(|m| m.nlink() == 0)
+}
+
 fn create_segment(dir: &Path, segment: u64) -> std::io::Result<File> {
     let file = OpenOptions::new()
         .create(true)
@@ -433,30 +496,53 @@ fn encode_record(encoding: Encoding, body: &[u8]) -> Vec<u8> {
     record
 }
 
-/// The intact records of a segment, and how many damaged places were skipped: a record
-/// whose length runs past the end (a torn tail: the rest of the segment), or one within the
-/// segment whose checksum or encoding is wrong (that record alone: its length still says
-/// where the next one starts, and the next one's checksum vouches for it).
+/// The intact records of a segment, and how many damaged places were skipped. A record
+/// whose checksum or encoding is wrong, or whose length is impossible (zero, or past the
+/// end), is damage: reading resumes at the next place where a whole record with a good
+/// checksum starts (its CRC-32 vouches for it), so one damaged block costs only the
+/// records it touched. When none follows, the damage was the segment's torn tail (a crash
+/// mid-write: nothing after it was ever acknowledged).
 fn read_records(data: &[u8]) -> (Vec<(Encoding, Vec<u8>)>, u64) {
     let mut out = Vec::new();
     let mut damaged = 0;
-    let mut rest = data;
-    while !rest.is_empty() {
-        let Some((length, crc, payload)) = split_record(rest) else {
-            return (out, damaged + 1);
-        };
-        let encoding = match payload.first() {
-            Some(0) => Some(Encoding::Protobuf),
-            Some(1) => Some(Encoding::Json),
-            _ => None,
-        };
-        match encoding.filter(|_| crc32fast::hash(payload) == crc) {
-            Some(encoding) => out.push((encoding, payload.get(1..).unwrap_or_default().to_vec())),
-            None => damaged += 1,
+    let mut at = 0;
+    while at < data.len() {
+        let rest = data.get(at..).unwrap_or_default();
+        match intact(rest) {
+            Some((encoding, body, size)) => {
+                out.push((encoding, body.to_vec()));
+                at += size;
+            }
+            None => {
+                damaged += 1;
+                match (at + 1..data.len())
+                    .find(|&i| intact(data.get(i..).unwrap_or_default()).is_some())
+                {
+                    Some(next) => at = next,
+                    None => break,
+                }
+            }
         }
-        rest = rest.get(PREFIX + length..).unwrap_or_default();
     }
     (out, damaged)
+}
+
+/// The record at the start of `data` when it is whole and its checksum and encoding are
+/// good: its encoding, body and size.
+fn intact(data: &[u8]) -> Option<(Encoding, &[u8], usize)> {
+    let (length, crc, payload) = split_record(data)?;
+    let encoding = match payload.first() {
+        Some(0) => Encoding::Protobuf,
+        Some(1) => Encoding::Json,
+        _ => return None,
+    };
+    (crc32fast::hash(payload) == crc).then(|| {
+        (
+            encoding,
+            payload.get(1..).unwrap_or_default(),
+            PREFIX + length,
+        )
+    })
 }
 
 fn split_record(data: &[u8]) -> Option<(usize, u32, &[u8])> {
@@ -575,6 +661,80 @@ mod tests {
             .collect();
         assert_eq!(bodies, [b"first".to_vec(), b"third".to_vec()]);
         assert_eq!((recovered.records, recovered.torn), (2, 1));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A damaged length (zero, or past the end) in the middle of a segment costs only the
+    /// records it touched: reading resumes at the next whole record.
+    #[test]
+    fn a_damaged_length_costs_only_the_records_it_touched() {
+        for (name, length) in [("zero", 0u32), ("huge", u32::MAX - 1), ("off", 40)] {
+            let dir = temp(&format!("length-{name}"));
+            let (spool, _) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+            for n in 0..6u8 {
+                spool
+                    .append(Encoding::Json, &[b'a' + n; 20])
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            drop(spool);
+            let path = segment_path(&dir, 1);
+            let mut data = std::fs::read(&path).unwrap_or_default();
+            // The third record's length (each record is 8 + 1 + 20 bytes).
+            let at = 2 * (PREFIX + 21);
+            if let Some(b) = data.get_mut(at..at + 4) {
+                b.copy_from_slice(&length.to_le_bytes());
+            }
+            std::fs::write(&path, &data).unwrap_or_else(|e| panic!("{e}"));
+            let (spool, recovered) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+            let firsts: Vec<u8> = spool
+                .read_segment(1)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|r| r.body.first().copied())
+                .collect();
+            assert_eq!(firsts, b"abdef", "{name}");
+            assert_eq!((recovered.records, recovered.torn), (5, 1), "{name}");
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    /// A second spool on the same directory is refused while the first is open, naming
+    /// it; the lock goes with the first.
+    #[test]
+    fn one_spool_per_directory() {
+        let dir = temp("locked");
+        let (first, _) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+        let second = Spool::open(&dir, 1 << 30).err().unwrap_or_default();
+        assert!(
+            second.contains("in use by another relay")
+                && second.contains(&format!("(pid {})", std::process::id())),
+            "{second}"
+        );
+        drop(first);
+        assert!(Spool::open(&dir, 1 << 30).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A segment removed while in use is not written into: the batch is refused, and the
+    /// next one goes to a new segment.
+    #[test]
+    fn a_removed_segment_refuses_the_batch_and_a_new_one_takes_the_next() {
+        let dir = temp("removed");
+        let (spool, _) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+        spool
+            .append(Encoding::Json, b"kept")
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::remove_file(segment_path(&dir, 1)).unwrap_or_else(|e| panic!("{e}"));
+        let refused = spool
+            .append(Encoding::Json, b"refused")
+            .err()
+            .unwrap_or_default();
+        assert!(refused.contains("segment 1 was removed"), "{refused}");
+        let next = spool
+            .append(Encoding::Json, b"next")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(next.segment, 2);
+        assert!(segment_path(&dir, 2).exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -151,7 +151,12 @@ fn sigkill_with_a_spool_loses_nothing_acknowledged() {
     );
     // A crash mid-write leaves a torn record at the end of the newest segment.
     let newest = std::fs::read_dir(&spool)
-        .map(|d| d.flatten().map(|e| e.path()).max())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+                .max()
+        })
         .ok()
         .flatten()
         .unwrap_or_else(|| panic!("no segment in {}", spool.display()));
@@ -232,5 +237,43 @@ fn a_full_spool_disk_refuses_with_retry_after_and_keeps_what_it_acknowledged() {
         0,
         "{}",
         relay.log()
+    );
+}
+
+/// A second relay on a spool in use exits 2 naming the first, which goes on: two would
+/// replay and delete each other's segments (acknowledged batches lost).
+#[test]
+fn a_spool_in_use_is_refused_to_a_second_relay() {
+    let sink = Sink::stopped();
+    let dir = TempDir::new("locked-spool");
+    let spool = dir.path("spool");
+    let spool_arg = spool.to_string_lossy().to_string();
+    let url = sink.url();
+    let args = [
+        "--upstream",
+        url.as_str(),
+        "--spool",
+        &spool_arg,
+        "--grpc-listen",
+        "off",
+    ];
+    let first = RelayProcess::spawn(&args);
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_relink-relay"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--component"])
+        .arg(crate::support::component())
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("in use by another relay")
+            && stderr.contains(&format!("(pid {})", first.pid())),
+        "{stderr}"
+    );
+    let (body, _) = batch(2, 10);
+    assert_eq!(
+        post(&first.addr, &body, Duration::from_secs(10)).status,
+        200
     );
 }
