@@ -32,7 +32,8 @@ pub enum Refusal {
     TooLarge(String),
     /// Over the in-flight budget: 503 with `Retry-After`.
     Busy(String),
-    /// Not read within `--body-timeout`: 408.
+    /// Not read within `--body-timeout`: 503 with `Retry-After` (gRPC `DEADLINE_EXCEEDED`),
+    /// both retryable in OTLP.
     Timeout(String),
     /// The connection failed mid-body.
     Broken(String),

@@ -119,8 +119,10 @@ async fn export(
             shared.pipeline.metrics.refused("inflight_bytes");
             return http_reply(Reply::busy(encoding, RETRY_INFLIGHT, &message));
         }
+        // 503, not 408: OTLP clients retry only 429, 502, 503 and 504, and a slow client
+        // (the Collector's receiver sets no body timeout at all) must not lose its batch.
         Err(Refusal::Timeout(message)) => {
-            return http_reply(Reply::status(408, encoding, &message))
+            return http_reply(Reply::busy(encoding, RETRY_INFLIGHT, &message))
         }
         Err(Refusal::Broken(message)) => return http_reply(Reply::status(400, encoding, &message)),
     };

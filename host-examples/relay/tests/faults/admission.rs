@@ -98,7 +98,7 @@ fn the_header_timeout_closes_silent_connections() {
 }
 
 #[test]
-fn a_body_that_stops_arriving_gets_408() {
+fn a_body_that_stops_arriving_gets_a_retryable_503() {
     let relay = RelayProcess::spawn(&["--body-timeout", "1s"]);
     let mut stream = TcpStream::connect(&relay.addr).unwrap_or_else(|e| panic!("{e}"));
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
@@ -114,7 +114,12 @@ fn a_body_that_stops_arriving_gets_408() {
         }
     }
     let answer = String::from_utf8_lossy(&bytes);
-    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    // Retryable in OTLP (408 is not): the client keeps the batch and sends it again.
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
     assert!(
         answer.contains("request body not received within 1s"),
         "{answer}"

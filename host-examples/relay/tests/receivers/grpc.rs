@@ -614,7 +614,7 @@ fn http2_connections_are_offered_100_streams_and_64_kib_windows() {
 }
 
 /// A gRPC message that stops arriving is answered `DEADLINE_EXCEEDED` once
-/// `--body-timeout` has passed (retryable in OTLP), as an HTTP/1.1 body gets 408.
+/// `--body-timeout` has passed (retryable in OTLP), as an HTTP body gets 503.
 #[test]
 fn a_grpc_message_that_stops_arriving_gets_deadline_exceeded() {
     let relay = start(Opts {
