@@ -207,10 +207,10 @@ def test_every_coding_the_collector_reads_is_read(relay):
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
     codings = {
-        "zstd": lambda b: zstandard.ZstdCompressor().compress(b),
+        "zstd": lambda b: zstandard.ZstdCompressor(write_checksum=True).compress(b),
         "zlib": zlib.compress,
         "deflate": zlib.compress,
-        "lz4": lz4.frame.compress,
+        "lz4": lambda b: lz4.frame.compress(b, content_checksum=True, block_checksum=True),
         "snappy": snappy.compress,
         "x-snappy-framed": lambda b: snappy.StreamCompressor().add_chunk(b),
     }

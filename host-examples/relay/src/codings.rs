@@ -118,7 +118,7 @@ impl Coding {
                     .map_err(|e| DecodeError::Invalid(e.to_string()))
             }
             Coding::SnappyFramed => stream(&mut snap::read::FrameDecoder::new(body.as_slice())),
-            Coding::Lz4 => stream(&mut lz4_flex::frame::FrameDecoder::new(body.as_slice())),
+            Coding::Lz4 => lz4(&body, limit),
         }
     }
 }
@@ -126,15 +126,63 @@ impl Coding {
 /// Everything `reader` gives, refused once past `limit`.
 fn read_bounded(reader: &mut dyn Read, limit: usize) -> Result<Vec<u8>, DecodeError> {
     let mut out = Vec::new();
-    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    read_into(reader, &mut out, limit)?;
+    Ok(out)
+}
+
+/// Appends everything `reader` gives to `out`, refused once `out` passes `limit`.
+fn read_into(reader: &mut dyn Read, out: &mut Vec<u8>, limit: usize) -> Result<(), DecodeError> {
+    let room = limit.saturating_sub(out.len());
+    let cap = u64::try_from(room).unwrap_or(u64::MAX).saturating_add(1);
     reader
         .take(cap)
-        .read_to_end(&mut out)
+        .read_to_end(out)
         .map_err(|e| DecodeError::Invalid(e.to_string()))?;
     match out.len() > limit {
         true => Err(DecodeError::TooLarge),
-        false => Ok(out),
+        false => Ok(()),
     }
+}
+
+/// A body read as a slice, noting whether a read ever asked for more than was left: a
+/// decoder that does so was cut short mid-frame.
+struct Exact<'a> {
+    rest: &'a [u8],
+    short: bool,
+}
+
+impl Read for Exact<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.rest.len());
+        self.short |= n < buf.len();
+        let (now, later) = self.rest.split_at(n);
+        if let Some(to) = buf.get_mut(..n) {
+            to.copy_from_slice(now);
+        }
+        self.rest = later;
+        Ok(n)
+    }
+}
+
+/// Every frame of an lz4 body, as Go's reader takes them: a frame cut short, or bytes
+/// after the last frame that are not one, are invalid.
+fn lz4(body: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let mut frame = lz4_flex::frame::FrameDecoder::new(Exact { rest, short: false });
+        read_into(&mut frame, &mut out, limit)?;
+        let source = frame.into_inner();
+        // A whole frame is read exactly up to its end mark (and checksum), never past it.
+        if source.short {
+            return Err(DecodeError::Invalid("an lz4 frame is cut short".into()));
+        }
+        if source.rest.len() == rest.len() {
+            return Err(DecodeError::Invalid("bytes after the lz4 frames".into()));
+        }
+        rest = source.rest;
+    }
+    Ok(out)
 }
 
 /// Every frame of a zstd body (a stream may hold several, and skippable frames anywhere).
@@ -145,8 +193,14 @@ fn zstd(body: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
     while !source.is_empty() {
         match ruzstd::decoding::StreamingDecoder::new_with_max_window_size(&mut source, window) {
             Ok(mut frame) => {
-                let room = limit.saturating_sub(out.len());
-                out.extend(read_bounded(&mut frame, room)?);
+                read_into(&mut frame, &mut out, limit)?;
+                let (sent, computed) = (
+                    frame.decoder.get_checksum_from_data(),
+                    frame.decoder.get_calculated_checksum(),
+                );
+                if sent.is_some() && sent != computed {
+                    return Err(DecodeError::Invalid("zstd frame checksum mismatch".into()));
+                }
             }
             Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
                 length,
@@ -205,9 +259,27 @@ mod tests {
         let framed = framed.into_inner().unwrap_or_default();
         all_ok(Coding::Snappy, framed.clone());
         all_ok(Coding::SnappyFramed, framed);
-        let mut lz4 = lz4_flex::frame::FrameEncoder::new(Vec::new());
-        lz4.write_all(TEXT).unwrap_or_default();
-        all_ok(Coding::Lz4, lz4.finish().unwrap_or_default());
+        // Two lz4 frames: both are read.
+        let frame = |text: &[u8]| {
+            let mut lz4 = lz4_flex::frame::FrameEncoder::new(Vec::new());
+            lz4.write_all(text).unwrap_or_default();
+            lz4.finish().unwrap_or_default()
+        };
+        let two = [frame(&TEXT[..half]), frame(&TEXT[half..])].concat();
+        all_ok(Coding::Lz4, two.clone());
+        // Cut short, or followed by bytes that are not a frame: invalid, not a quiet 200.
+        for bad in [
+            two[..two.len() - 2].to_vec(),
+            [&two[..], b"trailing"].concat(),
+        ] {
+            assert!(
+                matches!(
+                    Coding::Lz4.decode(bad, 1 << 20),
+                    Err(DecodeError::Invalid(_))
+                ),
+                "lz4"
+            );
+        }
         assert_eq!(Coding::Identity.decode(TEXT.to_vec(), 0), Ok(TEXT.to_vec()));
     }
 
@@ -227,6 +299,16 @@ mod tests {
                 "{coding:?}: {got:?}"
             );
         }
+        // A zstd frame whose content checksum does not match its content.
+        let mut sealed =
+            ruzstd::encoding::compress_to_vec(TEXT, ruzstd::encoding::CompressionLevel::Fastest);
+        if let Some(last) = sealed.last_mut() {
+            *last ^= 0xff;
+        }
+        assert!(matches!(
+            Coding::Zstd.decode(sealed, 1 << 20),
+            Err(DecodeError::Invalid(_))
+        ));
         // A snappy block announcing 1 GiB is refused before anything is allocated.
         let announced = [0x80, 0x80, 0x80, 0x80, 0x04, 0x00];
         assert_eq!(

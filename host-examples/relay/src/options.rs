@@ -24,8 +24,8 @@ pub const USAGE: &str =
   --component FILE      the relink component (default dist/relink.wasm)
   --config FILE         relink configuration JSON (default: the built-in defaults, `{}`)
   --out FILE            append each relinked request to FILE as one OTLP/JSON line
-  --max-body BYTES      largest accepted body, before and after gzip (default 16777216)
-  --workers N           requests inflated and relinked at once (default 3)
+  --max-body BYTES      largest accepted body, before and after decompression (default 16777216)
+  --workers N           requests decompressed and relinked at once (default 3)
   --readers N           extra component instances that read a request's evidence while
                         the one holding the state is busy (default 1; 0 = none; at most
                         --workers - 1 are used)

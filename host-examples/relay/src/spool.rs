@@ -16,11 +16,11 @@
 //! every record written before it started, so concurrent clients share a sync. A record
 //! that fails to write (disk full) is cut off again, so the segment stays readable.
 //!
-//! Replay skips damage (a record whose checksum, encoding or length is wrong: a damaged disk
-//! block, or a torn tail from a crash mid-write) and resumes at the next whole record whose
-//! checksum holds, so a damaged block costs only the records it touched; a torn tail has
-//! nothing after it (nothing after it was ever acknowledged). Each damaged place is
-//! counted.
+//! Replay stops reading a segment at a record whose length runs past the end (a torn tail
+//! from a crash mid-write: nothing after it was ever acknowledged); a record that fits but
+//! fails its checksum, encoding or length (a damaged disk block) is skipped up to the next
+//! whole record whose checksum holds, so it costs only the records it touched. Each damaged
+//! place is counted.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -496,60 +496,75 @@ fn encode_record(encoding: Encoding, body: &[u8]) -> Vec<u8> {
     record
 }
 
-/// The intact records of a segment, and how many damaged places were skipped. A record
-/// whose checksum or encoding is wrong, or whose length is impossible (zero, or past the
-/// end), is damage: reading resumes at the next place where a whole record with a good
-/// checksum starts (its CRC-32 vouches for it), so one damaged block costs only the
-/// records it touched. When none follows, the damage was the segment's torn tail (a crash
-/// mid-write: nothing after it was ever acknowledged).
+/// The intact records of a segment, and how many damaged places were skipped.
+///
+/// A record whose length runs past the end (or a header cut short) is the segment's torn
+/// tail, from a crash mid-write: reading stops there, since nothing after it was ever
+/// acknowledged (its body may hold anything, even bytes shaped like a record). A record
+/// that fits but whose length is zero or whose checksum or encoding is wrong is a damaged
+/// block: reading resumes at the next place where a whole record with a good checksum
+/// starts, so the damage costs only the records it touched. The search spends at most
+/// [`RESYNC_WORK`] times the segment's size on checksums, so a segment damaged into a
+/// repeating pattern cannot stall the start; what it does not reach counts as lost.
 fn read_records(data: &[u8]) -> (Vec<(Encoding, Vec<u8>)>, u64) {
     let mut out = Vec::new();
     let mut damaged = 0;
+    let mut budget = data.len().saturating_mul(RESYNC_WORK);
     let mut at = 0;
     while at < data.len() {
         let rest = data.get(at..).unwrap_or_default();
-        match intact(rest) {
-            Some((encoding, body, size)) => {
-                out.push((encoding, body.to_vec()));
-                at += size;
+        let Some((length, crc, payload)) = split_record(rest) else {
+            return (out, damaged + 1);
+        };
+        if let Some((encoding, body)) = checked(length, crc, payload) {
+            out.push((encoding, body.to_vec()));
+            at += PREFIX + length;
+            continue;
+        }
+        damaged += 1;
+        let found = (at + 1..data.len()).find(|&i| {
+            let Some((length, crc, payload)) = split_record(data.get(i..).unwrap_or_default())
+            else {
+                return false;
+            };
+            // The checksum only for a plausible header (a known encoding).
+            if !matches!(payload.first(), Some(0 | 1)) || budget < length {
+                return false;
             }
-            None => {
-                damaged += 1;
-                match (at + 1..data.len())
-                    .find(|&i| intact(data.get(i..).unwrap_or_default()).is_some())
-                {
-                    Some(next) => at = next,
-                    None => break,
-                }
-            }
+            budget -= length;
+            checked(length, crc, payload).is_some()
+        });
+        match found {
+            Some(next) => at = next,
+            None => break,
         }
     }
     (out, damaged)
 }
 
-/// The record at the start of `data` when it is whole and its checksum and encoding are
-/// good: its encoding, body and size.
-fn intact(data: &[u8]) -> Option<(Encoding, &[u8], usize)> {
-    let (length, crc, payload) = split_record(data)?;
+/// Checksum work [`read_records`] may spend looking for the next record after damage, as a
+/// multiple of the segment's size.
+const RESYNC_WORK: usize = 8;
+
+/// A record's encoding and body when its length is not zero and its checksum and encoding
+/// byte are good.
+fn checked(length: usize, crc: u32, payload: &[u8]) -> Option<(Encoding, &[u8])> {
     let encoding = match payload.first() {
         Some(0) => Encoding::Protobuf,
         Some(1) => Encoding::Json,
         _ => return None,
     };
-    (crc32fast::hash(payload) == crc).then(|| {
-        (
-            encoding,
-            payload.get(1..).unwrap_or_default(),
-            PREFIX + length,
-        )
-    })
+    (length > 0 && crc32fast::hash(payload) == crc)
+        .then(|| (encoding, payload.get(1..).unwrap_or_default()))
 }
 
+/// A record's length, checksum and payload; `None` when the header is cut short or the
+/// length runs past the end (a torn tail).
 fn split_record(data: &[u8]) -> Option<(usize, u32, &[u8])> {
     let length = u32::from_le_bytes(data.get(0..4)?.try_into().ok()?) as usize;
     let crc = u32::from_le_bytes(data.get(4..8)?.try_into().ok()?);
     let payload = data.get(PREFIX..PREFIX.checked_add(length)?)?;
-    (length > 0).then_some((length, crc, payload))
+    Some((length, crc, payload))
 }
 
 #[cfg(test)]
@@ -664,11 +679,12 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    /// A damaged length (zero, or past the end) in the middle of a segment costs only the
-    /// records it touched: reading resumes at the next whole record.
+    /// A damaged length (zero, or one that still fits) in the middle of a segment costs
+    /// only the records it touched: reading resumes at the next whole record. (A length
+    /// past the end reads as a torn tail: see `a_torn_tail_is_skipped_and_counted`.)
     #[test]
     fn a_damaged_length_costs_only_the_records_it_touched() {
-        for (name, length) in [("zero", 0u32), ("huge", u32::MAX - 1), ("off", 40)] {
+        for (name, length) in [("zero", 0u32), ("short", 3), ("off", 40)] {
             let dir = temp(&format!("length-{name}"));
             let (spool, _) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
             for n in 0..6u8 {
@@ -696,6 +712,50 @@ mod tests {
             assert_eq!((recovered.records, recovered.torn), (5, 1), "{name}");
             let _ = std::fs::remove_dir_all(&dir);
         }
+    }
+
+    /// A torn tail is the end, even when its body holds bytes shaped like a record (a
+    /// client's batch can): nothing after it was acknowledged. And a segment damaged into a
+    /// repeating pattern of plausible headers is read in bounded time.
+    #[test]
+    fn nothing_inside_a_torn_tail_is_replayed_and_resync_is_bounded() {
+        let dir = temp("phantom");
+        let (spool, _) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+        spool
+            .append(Encoding::Json, b"acknowledged")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let inner = encode_record(Encoding::Json, b"never acknowledged");
+        spool
+            .append(Encoding::Protobuf, &[&b"xx"[..], &inner, b"yy"].concat())
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(spool);
+        let path = segment_path(&dir, 1);
+        let len = std::fs::metadata(&path).map_or(0, |m| m.len());
+        let _ = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map(|f| f.set_len(len - 1));
+        let (spool, recovered) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+        let bodies: Vec<Vec<u8>> = spool
+            .read_segment(1)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.body)
+            .collect();
+        assert_eq!(bodies, [b"acknowledged".to_vec()]);
+        assert_eq!((recovered.records, recovered.torn), (1, 1));
+        drop(spool);
+        // 8 MiB of `00 00 10 00`: every offset a header with a 1 MiB length that fits.
+        let pattern: Vec<u8> = [0u8, 0, 0x10, 0].repeat(2 << 20);
+        let started = std::time::Instant::now();
+        let (found, damaged) = read_records(&pattern);
+        assert!((found.len(), damaged) == (0, 1), "{damaged}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A second spool on the same directory is refused while the first is open, naming
