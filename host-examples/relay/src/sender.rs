@@ -130,11 +130,16 @@ impl Senders {
             if self.abandon.is_set() {
                 return false;
             }
-            let Some(wait) = self.backoff.delay(attempt, started.elapsed(), retry_after) else {
-                eprintln!(
-                    "relink: upstream {url}: {reason}; retried for {:?}, the batch is dropped",
-                    self.backoff.max_elapsed
-                );
+            let elapsed = started.elapsed();
+            let Some(wait) = self.backoff.delay(attempt, elapsed, retry_after) else {
+                let why = match retry_after {
+                    Some(asked) if elapsed < self.backoff.max_elapsed => format!(
+                        "it asks to wait {asked:?}, past --retry-max-elapsed {:?}",
+                        self.backoff.max_elapsed
+                    ),
+                    _ => format!("retried for {:?}", self.backoff.max_elapsed),
+                };
+                eprintln!("relink: upstream {url}: {reason}; {why}, the batch is dropped");
                 self.metrics.dropped("upstream", "retries_exhausted");
                 return true;
             };
