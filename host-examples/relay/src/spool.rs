@@ -502,8 +502,9 @@ fn encode_record(encoding: Encoding, body: &[u8]) -> Vec<u8> {
 /// tail, from a crash mid-write: reading stops there, since nothing after it was ever
 /// acknowledged (its body may hold anything, even bytes shaped like a record). A record
 /// that fits but whose length is zero or whose checksum or encoding is wrong is a damaged
-/// block: reading resumes at the next place where a whole record with a good checksum
-/// starts, so the damage costs only the records it touched. The search spends at most
+/// block: reading resumes where its length says the next record starts when a whole record
+/// is there (a damaged body), else at the next place where a whole record with a good
+/// checksum starts, so the damage costs only the records it touched. The search spends at most
 /// [`RESYNC_WORK`] times the segment's size on checksums, so a segment damaged into a
 /// repeating pattern cannot stall the start; what it does not reach counts as lost.
 fn read_records(data: &[u8]) -> (Vec<(Encoding, Vec<u8>)>, u64) {
@@ -522,18 +523,12 @@ fn read_records(data: &[u8]) -> (Vec<(Encoding, Vec<u8>)>, u64) {
             continue;
         }
         damaged += 1;
-        let found = (at + 1..data.len()).find(|&i| {
-            let Some((length, crc, payload)) = split_record(data.get(i..).unwrap_or_default())
-            else {
-                return false;
-            };
-            // The checksum only for a plausible header (a known encoding).
-            if !matches!(payload.first(), Some(0 | 1)) || budget < length {
-                return false;
-            }
-            budget -= length;
-            checked(length, crc, payload).is_some()
-        });
+        // A damaged body under a good length: the next record starts where the length
+        // says, and nothing inside the damaged body is taken for a record.
+        let claimed = at + PREFIX + length;
+        let found = std::iter::once(claimed)
+            .chain(at + 1..data.len())
+            .find(|&i| whole_at(data, i, &mut budget));
         match found {
             Some(next) => at = next,
             None => break,
@@ -545,6 +540,19 @@ fn read_records(data: &[u8]) -> (Vec<(Encoding, Vec<u8>)>, u64) {
 /// Checksum work [`read_records`] may spend looking for the next record after damage, as a
 /// multiple of the segment's size.
 const RESYNC_WORK: usize = 8;
+
+/// Whether a whole record with a good checksum starts at `data[i..]`, spending its length
+/// from `budget` (nothing for an implausible header: an unknown encoding byte).
+fn whole_at(data: &[u8], i: usize, budget: &mut usize) -> bool {
+    let Some((length, crc, payload)) = split_record(data.get(i..).unwrap_or_default()) else {
+        return false;
+    };
+    if !matches!(payload.first(), Some(0 | 1)) || *budget < length {
+        return false;
+    }
+    *budget -= length;
+    checked(length, crc, payload).is_some()
+}
 
 /// A record's encoding and body when its length is not zero and its checksum and encoding
 /// byte are good.
@@ -755,6 +763,39 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A damaged body whose length still holds is skipped whole: a record-shaped run inside
+    /// it is not replayed.
+    #[test]
+    fn a_damaged_body_is_skipped_whole() {
+        let dir = temp("damaged-body");
+        let (spool, _) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+        let inner = encode_record(Encoding::Json, b"inside");
+        for body in [&b"first"[..], &[&b"xx"[..], &inner].concat(), b"third"] {
+            spool
+                .append(Encoding::Protobuf, body)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        drop(spool);
+        let path = segment_path(&dir, 1);
+        let mut data = std::fs::read(&path).unwrap_or_default();
+        // The second record's first body byte.
+        let at = PREFIX + 1 + 5 + PREFIX + 1;
+        if let Some(b) = data.get_mut(at) {
+            *b ^= 0xff;
+        }
+        std::fs::write(&path, &data).unwrap_or_else(|e| panic!("{e}"));
+        let (spool, recovered) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+        let bodies: Vec<Vec<u8>> = spool
+            .read_segment(1)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.body)
+            .collect();
+        assert_eq!(bodies, [b"first".to_vec(), b"third".to_vec()]);
+        assert_eq!((recovered.records, recovered.torn), (2, 1));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
