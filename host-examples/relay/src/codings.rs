@@ -13,7 +13,7 @@
 //! without bound; the core's one policy (identity, gzip, x-gzip) stays what the Envoy
 //! filter reads, and it passes the others through unchanged.
 
-use relink::otlp::{inflate, InflateError};
+use relink::otlp::{inflate, ContentCoding, InflateError};
 use std::io::Read;
 
 /// A request body's coding.
@@ -50,10 +50,14 @@ impl Coding {
     /// The coding a `Content-Encoding` value names (absent or empty: identity), ignoring
     /// case; `None` for one the relay does not read.
     pub fn from_content_encoding(value: Option<&str>) -> Option<Coding> {
+        // The core's names for the codings the Envoy filter reads too.
+        match ContentCoding::from_header(value.map(str::as_bytes)) {
+            Ok(ContentCoding::Identity) => return Some(Coding::Identity),
+            Ok(ContentCoding::Gzip) => return Some(Coding::Gzip),
+            Err(_) => {}
+        }
         let name = value.unwrap_or_default().trim().to_ascii_lowercase();
         Some(match name.as_str() {
-            "" | "identity" => Coding::Identity,
-            "gzip" | "x-gzip" => Coding::Gzip,
             "zlib" | "deflate" => Coding::Zlib,
             "zstd" => Coding::Zstd,
             "snappy" => Coding::Snappy,

@@ -47,6 +47,8 @@ struct Entry {
 /// The registry of open connections.
 pub struct Connections {
     cap: usize,
+    /// The soft open-files limit when it lowered the cap asked for.
+    lowered_by: Option<usize>,
     entries: Mutex<(u64, BTreeMap<u64, Entry>)>,
 }
 
@@ -65,15 +67,22 @@ pub struct InRequest {
 
 impl Connections {
     /// `cap` connections, lowered to 64 under the open-files limit.
-    pub fn new(cap: usize) -> Arc<Connections> {
-        let cap = match open_files_limit() {
-            Some(limit) => cap.min(limit.saturating_sub(64).max(1)),
-            None => cap,
+    pub fn new(asked: usize) -> Arc<Connections> {
+        let limit = open_files_limit();
+        let cap = match limit {
+            Some(limit) => asked.min(limit.saturating_sub(64).max(1)),
+            None => asked,
         };
         Arc::new(Connections {
             cap,
+            lowered_by: limit.filter(|_| cap < asked),
             entries: Mutex::default(),
         })
+    }
+
+    /// The open-files limit, when it lowered the cap asked for.
+    pub fn lowered_by(&self) -> Option<usize> {
+        self.lowered_by
     }
 
     fn lock(&self) -> MutexGuard<'_, (u64, BTreeMap<u64, Entry>)> {
@@ -419,7 +428,7 @@ fn probe(head: &[u8]) -> Option<&'static str> {
 }
 
 /// The soft open-files limit, from `/proc/self/limits` (Linux).
-pub fn open_files_limit() -> Option<usize> {
+fn open_files_limit() -> Option<usize> {
     let text = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = text.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()
@@ -433,6 +442,7 @@ mod tests {
     fn the_longest_idle_connection_makes_room() {
         let registry = Arc::new(Connections {
             cap: 2,
+            lowered_by: None,
             entries: Mutex::default(),
         });
         let old = registry.admit();

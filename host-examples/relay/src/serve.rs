@@ -206,13 +206,12 @@ impl Relay {
             .map(Arc::new);
         let a = &options.admission;
         let connections = Connections::new(a.max_connections);
-        if connections.cap() < a.max_connections {
+        if let Some(limit) = connections.lowered_by() {
             lowered.push(format!(
-                "--max-connections {} lowered to {}: the open-files limit ({}) less 64 for \
-                 the relay's own files",
+                "--max-connections {} lowered to {}: the open-files limit ({limit}) less 64 \
+                 for the relay's own files",
                 a.max_connections,
                 connections.cap(),
-                crate::connections::open_files_limit().unwrap_or_default()
             ));
         }
         let shared = Arc::new(Shared {
