@@ -163,6 +163,12 @@ pub struct DirectLinks {
     /// Join consumers to producers on the ids AWS hands back to the sender (SQS, SNS,
     /// EventBridge, Kinesis, Step Functions). Default `true`.
     pub message_ids: bool,
+    /// Join a Lambda invocation span (`faas.invocation_id`) to the SDK `Invoke` call whose
+    /// `aws.request_id` is the same: Lambda gives the invocation the call's request id,
+    /// synchronous or asynchronous (`InvocationType: Event`, which carries no trace
+    /// context). Every invocation span then takes one `index` entry, like the writes it
+    /// joins. Default `true`.
+    pub lambda_invocations: bool,
 }
 
 impl Default for DirectLinks {
@@ -172,6 +178,7 @@ impl Default for DirectLinks {
             request_id_join: true,
             heuristic_s3_key: false,
             message_ids: true,
+            lambda_invocations: true,
         }
     }
 }

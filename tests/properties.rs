@@ -3,8 +3,9 @@
 //! Requests are drawn from small pools (four trace ids, two buckets, keys, ETags, request
 //! ids, three message ids, two DynamoDB keys, two Datadog hashes), so producers and
 //! consumers meet often: S3 writes and notifications, SQS sends and receives (with and
-//! without an `AWSTraceHeader`), DynamoDB writes and stream records, Datadog span-pointer
-//! links, failed writes, plain spans. A case is one to three batches, each in protobuf or
+//! without an `AWSTraceHeader`), DynamoDB writes and stream records, Lambda `Invoke` calls
+//! and the invocations they made (same trace or not), Datadog span-pointer links, failed
+//! writes, plain spans. A case is one to three batches, each in protobuf or
 //! OTLP/JSON, through one processor (state carries over). For every batch:
 //!
 //! 1. every input span comes out at its place with its span id; its trace id is unchanged
@@ -77,6 +78,12 @@ enum Role {
         down: bool,
         hash: usize,
     },
+    LambdaInvoke {
+        request: usize,
+    },
+    Invocation {
+        request: usize,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -127,6 +134,8 @@ fn role() -> impl Strategy<Value = Role> {
         (0..2usize).prop_map(|key| Role::DdbPut { key }),
         (0..2usize).prop_map(|key| Role::DdbEvent { key }),
         (any::<bool>(), 0..2usize).prop_map(|(down, hash)| Role::Pointer { down, hash }),
+        (0..2usize).prop_map(|request| Role::LambdaInvoke { request }),
+        (0..2usize).prop_map(|request| Role::Invocation { request }),
     ]
 }
 
@@ -329,6 +338,16 @@ fn build_span(spec: &SpanSpec, global: usize) -> Span {
             span.kind = 2;
             span.attributes
                 .push(s("relink.event", &ddb_event(DDB_KEYS[*key])));
+        }
+        Role::LambdaInvoke { request } => {
+            span.attributes = sdk("Lambda", "Invoke");
+            span.attributes
+                .push(s("aws.request_id", REQUEST_IDS[*request]));
+        }
+        Role::Invocation { request } => {
+            span.kind = 2;
+            span.attributes
+                .push(s("faas.invocation_id", REQUEST_IDS[*request]));
         }
         Role::Pointer { down, hash } => span.links.push(Link {
             trace_id: vec![0; 16],

@@ -9,6 +9,8 @@
 //!   see [`super::trigger`] (a Step Functions context object in it names the state that
 //!   invoked the Lambda, see [`super::stepfn`]);
 //! - the execution spans relink builds from Step Functions logs and history;
+//! - a Lambda invocation span's own `faas.invocation_id`, the request id of the `Invoke`
+//!   call that made it, see [`super::invocation`];
 //! - Datadog span-pointer links (`link.kind=span-pointer`, `ptr.dir` `d` for the write,
 //!   `u` for the triggered span), as the Collector's datadog receiver converts them.
 
@@ -25,11 +27,12 @@ use std::collections::HashSet;
 /// must have (`None`: any value), and the link attribute every Datadog pointer link has.
 /// A span with none of them proves nothing: the protobuf fast path reads only the spans
 /// that have one, so an evidence source added to [`of_view`] adds its attribute here.
-pub(crate) fn span_keys(config: &Settings) -> [(&str, Option<&str>); 3] {
+pub(crate) fn span_keys(config: &Settings) -> [(&str, Option<&str>); 4] {
     [
         ("rpc.system", Some("aws-api")),
         (config.attributes.event.as_str(), None),
         (attrs::EXECUTION_ARN, None),
+        (super::invocation::INVOCATION_ID, None),
     ]
 }
 
@@ -56,6 +59,8 @@ pub(crate) fn of_view(span: &SpanView<'_>, config: &Settings) -> SpanEvidence {
             Err(problem) => ev.problems.push(problem),
         }
     }
+    // After the trigger's claims: a span is routed by its first message claim (`stamp`).
+    super::invocation::consumer_claims(span, config, &mut ev);
     ev
 }
 

@@ -239,3 +239,33 @@ fn datadog_pointer_links_by_direction() {
     assert_eq!(rules(&ev.producer), vec![(Rule::DynamodbItem, None)]);
     assert_eq!(rules(&ev.consumer), vec![(Rule::S3Object, None)]);
 }
+
+#[test]
+fn an_invocation_span_claims_its_invoke_request_id_after_its_trigger() {
+    let event = r#"{"Records":[{"messageId":"m1","eventSource":"aws:sqs","body":"x","attributes":{},"messageAttributes":{},"eventSourceARN":"arn:aws:sqs:us-east-1:1:q"}]}"#;
+    let span = Span {
+        attributes: vec![
+            kv("faas.invocation_id", "c2a6f2ae"),
+            kv("relink.event", event),
+        ],
+        ..Default::default()
+    };
+    let on = Settings::new(&Config::default()).unwrap();
+    let ev = of_span(&span, &on);
+    // The trigger's claim first: stamp mode routes by the first message claim.
+    assert_eq!(
+        rules(&ev.consumer),
+        vec![
+            (Rule::SqsMessage, Some("m1")),
+            (Rule::LambdaInvocation, None)
+        ]
+    );
+    assert_eq!(
+        ev.consumer[1].key,
+        Key::of_id(Rule::LambdaInvocation, "c2a6f2ae")
+    );
+    let mut c = Config::default();
+    c.direct_links.lambda_invocations = false;
+    let ev = of_span(&span, &Settings::new(&c).unwrap());
+    assert_eq!(rules(&ev.consumer), vec![(Rule::SqsMessage, Some("m1"))]);
+}

@@ -29,6 +29,8 @@ pub enum Rule {
     /// A Lambda invoked by a Step Functions state, joined to the state span on ids both
     /// sides compute.
     StepfunctionsState,
+    /// A Lambda invocation, joined to the SDK `Invoke` call whose request id it was given.
+    LambdaInvocation,
     /// A trace context carried inside a message.
     MessagingContext,
     /// A consumer trace re-parented under its producer.
@@ -40,7 +42,7 @@ pub enum Rule {
 pub enum Match {
     /// Same pointer hash or same id.
     Exact,
-    /// Same S3 request id.
+    /// Same request id: an S3 write's, or the Lambda `Invoke` call's.
     RequestId,
     /// Same bucket and key only.
     Heuristic,
@@ -62,6 +64,7 @@ impl Rule {
             Rule::KafkaRecord => "kafka.record",
             Rule::StepfunctionsExecution => "aws.stepfunctions.execution",
             Rule::StepfunctionsState => "aws.stepfunctions.state",
+            Rule::LambdaInvocation => "aws.lambda.invocation",
             Rule::MessagingContext => "messaging.context",
             Rule::Adoption => "adoption",
         }
@@ -70,11 +73,19 @@ impl Rule {
     /// The match kind of a join on this rule's key.
     pub fn match_kind(self) -> Match {
         match self {
-            Rule::S3Request => Match::RequestId,
+            Rule::S3Request | Rule::LambdaInvocation => Match::RequestId,
             Rule::S3Key => Match::Heuristic,
             Rule::MessagingContext => Match::Context,
             _ => Match::Exact,
         }
+    }
+
+    /// Whether a join on this rule between spans of traces `a` and `b` is left alone
+    /// because they are one trace: a Lambda invocation in its caller's trace got the
+    /// call's context (synchronous `ClientContext`, X-Ray), and a link would only repeat
+    /// the parent.
+    pub fn needs_no_link(self, a: [u8; 16], b: [u8; 16]) -> bool {
+        self == Rule::LambdaInvocation && a == b
     }
 
     /// Whether this rule's key is a Datadog span pointer (and gets pointer links).
@@ -176,7 +187,7 @@ impl Claim {
 
     pub fn id(rule: Rule, id: &str) -> Claim {
         let message_id = match rule {
-            Rule::S3Request | Rule::S3Key => None,
+            Rule::S3Request | Rule::S3Key | Rule::LambdaInvocation => None,
             _ => Some(id.to_string()),
         };
         Claim {
@@ -245,5 +256,6 @@ mod tests {
         assert_eq!(claims.len(), 2);
         assert_eq!(claims[0].message_id.as_deref(), Some("m1"));
         assert_eq!(Claim::id(Rule::S3Request, "r").message_id, None);
+        assert_eq!(Claim::id(Rule::LambdaInvocation, "r").message_id, None);
     }
 }

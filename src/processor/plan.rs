@@ -185,8 +185,8 @@ impl Batch<'_, '_> {
                 .get(claim.key, Side::Consumer, self.now_secs)
             {
                 // A consumer that already linked to its producer is not linked back.
-                if hit.span != span && !hit.linked {
-                    let target = self.state.remap.current(hit.trace);
+                let target = self.state.remap.current(hit.trace);
+                if hit.span != span && !hit.linked && !claim.rule.needs_no_link(target, trace) {
                     self.add(i, links::direct(claim, Peer::Consumer, target, hit.span));
                     linked = true;
                 }
@@ -231,10 +231,10 @@ impl Batch<'_, '_> {
                 .index
                 .get(claim.key, Side::Producer, self.now_secs)
             {
-                if hit.span != span {
+                let target = self.state.remap.current(hit.trace);
+                if hit.span != span && !claim.rule.needs_no_link(target, trace) {
                     linked = true;
                     if !(hit.linked && seen_before) {
-                        let target = self.state.remap.current(hit.trace);
                         self.add(i, links::direct(claim, Peer::Producer, target, hit.span));
                         if matches!(claim.rule.match_kind(), Match::Exact | Match::RequestId) {
                             producers.push((target, hit.span));

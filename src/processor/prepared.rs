@@ -477,7 +477,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Every rule and its code: the position in this list.
-const RULES: [Rule; 13] = [
+const RULES: [Rule; 14] = [
     Rule::S3Object,
     Rule::S3Request,
     Rule::S3Key,
@@ -491,6 +491,7 @@ const RULES: [Rule; 13] = [
     Rule::MessagingContext,
     Rule::Adoption,
     Rule::KafkaRecord,
+    Rule::LambdaInvocation,
 ];
 
 fn rule_code(rule: Rule) -> u8 {
@@ -509,6 +510,7 @@ fn rule_code(rule: Rule) -> u8 {
         Rule::MessagingContext => 10,
         Rule::Adoption => 11,
         Rule::KafkaRecord => 12,
+        Rule::LambdaInvocation => 13,
     }
 }
 

@@ -4,7 +4,7 @@
 //! | fact | Python botocore | Node aws-sdk | Java aws-sdk 2.2 / 1.11 |
 //! |---|---|---|---|
 //! | marker | `rpc.system=aws-api` | same | same |
-//! | service | `rpc.service` `S3`, `DynamoDB`, `SQS`, `SNS`, `EventBridge`, `Kinesis`, `SFN` | same ids | `S3` / `Amazon S3`, `AmazonSQS`, ... |
+//! | service | `rpc.service` `S3`, `DynamoDB`, `SQS`, `SNS`, `EventBridge`, `Kinesis`, `SFN`, `Lambda` | same ids | `S3` / `Amazon S3`, `AmazonSQS`, `AWSLambda`, ... |
 //! | operation | `rpc.method` `PutObject` | same | same |
 //! | request id | `aws.request_id` | `aws.request.id` | `aws.request_id` / `aws.requestId` |
 //! | bucket | (none: hooks add `aws.s3.bucket`) | `aws.s3.bucket` | `aws.bucket.name` |
@@ -75,6 +75,9 @@ pub(crate) fn producer_claims(span: &SpanView<'_>, config: &Settings, ev: &mut S
         ("kinesis", "PutRecord" | "PutRecords") => messages(span, config, Rule::KinesisRecord, ev),
         ("sfn" | "stepfunctions", "StartExecution" | "StartSyncExecution") => {
             messages(span, config, Rule::StepfunctionsExecution, ev)
+        }
+        ("lambda", op) if super::invocation::starts_invocation(op) => {
+            super::invocation::producer_claims(a.first_str(REQUEST_ID, limit), config, ev)
         }
         _ => {}
     }

@@ -347,3 +347,36 @@ fn message_ids_of_every_sender() {
     off.direct_links.message_ids = false;
     assert_eq!(claims(&sqs, &off).0, vec![]);
 }
+
+#[test]
+fn lambda_invoke_calls_of_python_node_and_java() {
+    let c = Config::default();
+    let want = vec![(
+        Rule::LambdaInvocation,
+        Key::of_id(Rule::LambdaInvocation, "c2a6f2ae").to_hex(),
+    )];
+    // botocore and the Node SDK (`aws.request.id`), then Java's service name.
+    for (service, method, request_id) in [
+        ("Lambda", "Invoke", "aws.request_id"),
+        ("Lambda", "InvokeAsync", "aws.request.id"),
+        ("AWSLambda", "InvokeWithResponseStream", "aws.requestId"),
+    ] {
+        let span = sdk_span(service, method, vec![kv(request_id, "c2a6f2ae")]);
+        assert_eq!(claims(&span, &c).0, want, "{service} {method}");
+    }
+    // Other Lambda operations start nothing; a failed call invoked nothing; no id, no key.
+    let listing = sdk_span("Lambda", "ListFunctions", vec![kv("aws.request_id", "r")]);
+    assert_eq!(claims(&listing, &c).0, vec![]);
+    let mut failed = sdk_span("Lambda", "Invoke", vec![kv("aws.request_id", "r")]);
+    failed.status = Some(Status {
+        code: StatusCode::Error as i32,
+        message: "TooManyRequestsException".into(),
+    });
+    assert_eq!(claims(&failed, &c).0, vec![]);
+    let anonymous = sdk_span("Lambda", "Invoke", vec![kv("aws.request_id", "")]);
+    assert_eq!(claims(&anonymous, &c).0, vec![]);
+    let mut off = Config::default();
+    off.direct_links.lambda_invocations = false;
+    let span = sdk_span("Lambda", "Invoke", vec![kv("aws.request_id", "c2a6f2ae")]);
+    assert_eq!(claims(&span, &off).0, vec![]);
+}

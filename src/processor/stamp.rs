@@ -8,12 +8,13 @@
 //!
 //! The value is the join key of the trace's first span with evidence (in batch order):
 //! a pointer hash, or for S3 the request id key if `stamp.s3_route` says so, or a message
-//! id key. Traces without evidence are routed by their trace id, which spreads them like
-//! trace-id routing does. A consumer whose batch names several writes (a DynamoDB stream
-//! batch) can be routed by only one of them; its other records meet their producers only
-//! if those hash to the same instance, and still get pointer links. Likewise a trace that
-//! is both a consumer and a producer (B in A -> S3 -> B -> DynamoDB -> C) sits with A or
-//! with C, not necessarily both.
+//! id key; a trace with no other evidence, by a Lambda `Invoke` request id (the call's or
+//! the invocation's). Traces without evidence are routed by their trace id, which spreads
+//! them like trace-id routing does. A consumer whose batch names several writes (a
+//! DynamoDB stream batch) can be routed by only one of them; its other records meet their
+//! producers only if those hash to the same instance, and still get pointer links.
+//! Likewise a trace that is both a consumer and a producer (B in A -> S3 -> B -> DynamoDB
+//! -> C, or A -> Invoke -> B -> Invoke -> C) sits with A or with C, not necessarily both.
 //!
 //! Adoption behind a router: the remap table lives on the second-tier instance that saw
 //! the consumer span, but later batches of that trace carry no evidence and are routed by
@@ -29,9 +30,14 @@ use crate::config::S3Route;
 use crate::settings::Settings;
 use std::collections::HashMap;
 
-/// The claim a span is routed by.
+/// The claim a span is routed by, leaving out Lambda invocation ids (see [`plan_routes`]).
 fn route_claim(ev: &SpanEvidence, s3_route: S3Route) -> Option<&Claim> {
-    let claims = || ev.producer.iter().chain(ev.consumer.iter());
+    let claims = || {
+        ev.producer
+            .iter()
+            .chain(ev.consumer.iter())
+            .filter(|c| c.rule != Rule::LambdaInvocation)
+    };
     let pointer = claims().find(|c| c.rule.is_pointer());
     let request = claims().find(|c| c.rule == Rule::S3Request);
     let message =
@@ -42,6 +48,12 @@ fn route_claim(ev: &SpanEvidence, s3_route: S3Route) -> Option<&Claim> {
         _ => pointer.or(request),
     }
     .or(message)
+}
+
+/// A span's Lambda invocation claim on one side: the request id of the `Invoke` call it
+/// made (producer) or that made it (consumer).
+fn invocation_claim(claims: &[Claim]) -> Option<&Claim> {
+    claims.iter().find(|c| c.rule == Rule::LambdaInvocation)
 }
 
 pub(crate) fn plan_routes(
@@ -61,16 +73,27 @@ pub(crate) fn plan_routes(
         };
         routes.entry(trace).or_insert_with(|| route.to_string());
     }
-    for (i, ev) in evidence {
-        let Some(trace) = spans
-            .get(*i)
+    // Every Lambda invocation span has an invocation id: a trace with any other evidence is
+    // routed by that, wherever its spans are in the batch, so the Lambda roots of S3 or
+    // queue producers do not move them. Then a trace that calls `Invoke` is routed by the
+    // call, so it meets the function it called, which is routed by the same id.
+    let trace_of = |i: usize| {
+        spans
+            .get(i)
             .and_then(|(r, _)| r.trace)
             .map(|t| state.remap.current(t))
-        else {
-            continue;
-        };
-        if let Some(claim) = route_claim(ev, config.stamp.s3_route) {
+    };
+    for (i, ev) in evidence {
+        if let (Some(trace), Some(claim)) = (trace_of(*i), route_claim(ev, config.stamp.s3_route)) {
             routes.entry(trace).or_insert_with(|| claim.key.to_hex());
+        }
+    }
+    let sides: [fn(&SpanEvidence) -> &[Claim]; 2] = [|ev| &ev.producer, |ev| &ev.consumer];
+    for side in sides {
+        for (i, ev) in evidence {
+            if let (Some(trace), Some(claim)) = (trace_of(*i), invocation_claim(side(ev))) {
+                routes.entry(trace).or_insert_with(|| claim.key.to_hex());
+            }
         }
     }
     for ((r, _), edit) in spans.iter().zip(edits.iter_mut()) {

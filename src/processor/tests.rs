@@ -859,6 +859,83 @@ fn stamp_mode_routes_every_span_of_a_trace_by_its_key() {
     );
 }
 
+/// A Lambda `Invoke` client span (botocore) and an invocation span with its request id.
+fn lambda_invoke(trace: u8, id: u8, request_id: &str) -> Span {
+    let a = vec![
+        kv("rpc.system", "aws-api"),
+        kv("rpc.service", "Lambda"),
+        kv("rpc.method", "Invoke"),
+        kv("aws.request_id", request_id),
+    ];
+    span(trace, id, Some(trace.wrapping_add(100)), a)
+}
+
+fn invocation(trace: u8, id: u8, parent: Option<u8>, request_id: &str) -> Span {
+    span(
+        trace,
+        id,
+        parent,
+        vec![kv("faas.invocation_id", request_id)],
+    )
+}
+
+#[test]
+fn stamp_mode_routes_an_invoke_and_its_invocation_together_after_other_evidence() {
+    let mut p = processor(r#"{"stamp": {"enabled": true}}"#);
+    // Trace 1 calls Invoke (R1) and writes to S3; its own invocation span comes first in
+    // the batch. Trace 2 calls Invoke (R2) only; trace 3 is the invocation R2 made.
+    let mut req = request(vec![
+        invocation(1, 10, None, "R0"),
+        lambda_invoke(1, 11, "R1"),
+        s3_put(1, 12, Some("ab12ef34"), "R"),
+        invocation(2, 20, None, "R9"),
+        lambda_invoke(2, 21, "R2"),
+        invocation(3, 30, None, "R2"),
+    ]);
+    p.process_request(&mut req, NOW);
+    let routes: Vec<Option<&str>> = spans(&req)
+        .iter()
+        .map(|s| attrs::get_str(&s.attributes, "relink.route", 99))
+        .collect();
+    let r2 = key::Key::of_id(key::Rule::LambdaInvocation, "R2").to_hex();
+    assert_eq!(
+        routes,
+        vec![
+            Some(ETAG_HASH),
+            Some(ETAG_HASH),
+            Some(ETAG_HASH),
+            Some(r2.as_str()),
+            Some(r2.as_str()),
+            Some(r2.as_str()),
+        ]
+    );
+}
+
+#[test]
+fn an_invocation_in_its_callers_trace_is_not_linked_to_the_call() {
+    // Either arrival order: the invocation already is the call's child.
+    for callee_first in [false, true] {
+        let mut p = processor("{}");
+        let call = request(vec![lambda_invoke(1, 11, "R1")]);
+        let callee = request(vec![invocation(1, 12, Some(11), "R1")]);
+        let (mut first, mut second) = if callee_first {
+            (callee, call)
+        } else {
+            (call, callee)
+        };
+        p.process_request(&mut first, NOW);
+        p.process_request(&mut second, NOW);
+        for s in spans(&first).into_iter().chain(spans(&second)) {
+            assert_eq!(
+                links(s),
+                Vec::<String>::new(),
+                "callee first: {callee_first}"
+            );
+        }
+        assert_eq!(p.counters().links.request_id, 0);
+    }
+}
+
 #[test]
 fn links_stop_at_the_span_limit() {
     let mut p = processor(r#"{"limits": {"max_links_per_span": 1}}"#);

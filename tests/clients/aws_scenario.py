@@ -20,10 +20,13 @@ creates its item gives two INSERT records; notifications carry no `responseEleme
 """
 
 import base64
+import io
 import json
 import os
 import time
+import urllib.request
 import uuid
+import zipfile
 from dataclasses import dataclass, field
 
 import boto3
@@ -116,15 +119,16 @@ class LambdaContext:
     invoked_function_arn = CONSUMER_ARN
     memory_limit_in_mb = 128
 
-    def __init__(self):
-        self.aws_request_id = str(uuid.uuid4())
+    def __init__(self, request_id=None):
+        self.aws_request_id = request_id or str(uuid.uuid4())
 
 
-def invoke_consumer(event):
-    """Invoke the (instrumented) consumer as Lambda would; returns its result."""
+def invoke_consumer(event, request_id=None):
+    """Invoke the (instrumented) consumer as Lambda would; returns its result. Lambda gives
+    a function called through `Invoke` the call's request id (`request_id`)."""
     import lambda_consumer
 
-    return lambda_consumer.handler(event, LambdaContext())
+    return lambda_consumer.handler(event, LambdaContext(request_id))
 
 
 @dataclass
@@ -213,6 +217,40 @@ def dynamodb_flow(endpoint, telemetry):
     event = {"Records": [lambda_stream_record(r, stream_arn) for r in records]}
     invoke_consumer(event)
     return Flow(events=[event], names={"table": table, "stream_arn": stream_arn})
+
+
+def invoke_flow(endpoint, telemetry):
+    """`Invoke` asynchronously (`Event`) and synchronously -> one invocation each.
+
+    moto's Lambda without Docker (its `lambda_simple` backend, switched on through the
+    server's config API) answers each call with a request id and runs nothing; the test
+    then invokes the consumer as Lambda would, with that request id and without the
+    call's `ClientContext` (Lambda drops it for asynchronous calls). Returns the two
+    request ids.
+    """
+    lam, iam = client(endpoint, "lambda"), client(endpoint, "iam")
+    switch = urllib.request.Request(f"{endpoint}/moto-api/config", method="POST",
+                                    data=json.dumps({"lambda": {"use_docker": False}}).encode())
+    with urllib.request.urlopen(switch, timeout=10) as answer:
+        assert answer.status == 201, answer.status
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("lambda_consumer.py", "def handler(event, context):\n    return {}\n")
+    with suppress_instrumentation():
+        role = iam.create_role(RoleName="processor-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        lam.create_function(FunctionName=CONSUMER_FUNCTION, Runtime="python3.12", Role=role,
+                            Handler="lambda_consumer.handler", Code={"ZipFile": code.getvalue()})
+
+    tracer = telemetry.producer_provider.get_tracer("uploader.app")
+    ids = []
+    with tracer.start_as_current_span("POST /reports", kind=SpanKind.SERVER):
+        for invocation_type in ("Event", "RequestResponse"):
+            answer = lam.invoke(FunctionName=CONSUMER_FUNCTION, InvocationType=invocation_type,
+                                Payload=json.dumps({"report": invocation_type}).encode())
+            ids.append(answer["ResponseMetadata"]["RequestId"])
+    for invocation_type, request_id in zip(("Event", "RequestResponse"), ids):
+        invoke_consumer({"report": invocation_type}, request_id)
+    return ids
 
 
 def lambda_stream_record(record, stream_arn):

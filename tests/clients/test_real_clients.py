@@ -16,7 +16,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 
 import otlp_files
 from conftest import RELINK
-from pointers import dynamodb_pointer, s3_pointer
+from pointers import dynamodb_pointer, pointer_hash, s3_pointer
 
 LAMBDA_SCOPE = "opentelemetry.instrumentation.aws_lambda"
 ZERO_TRACE, ZERO_SPAN = bytes(16), bytes(8)
@@ -252,3 +252,65 @@ def test_a_string_cut_mid_character_is_repaired_and_the_batch_still_relinked(sce
     links = lambda request: sorted((s.span_id, [(l.trace_id, l.span_id) for l in s.links])
                                    for _r, _sc, s in otlp_files.spans(request))
     assert links(output) == links(expected)
+
+
+# -- Lambda calling Lambda ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def invoke_scenario(moto_endpoint, telemetry, tmp_path_factory):
+    """Two `Invoke` calls (asynchronous and synchronous) and the invocations they made:
+    (request ids, OTLP file, request)."""
+    import aws_scenario
+
+    telemetry.clear()
+    ids = aws_scenario.invoke_flow(moto_endpoint, telemetry)
+    request = otlp_files.encode(telemetry.finished())
+    path = tmp_path_factory.mktemp("invoke") / "spans.pb"
+    path.write_bytes(request.SerializeToString())
+    return ids, path, request
+
+
+def test_both_sides_of_an_invoke_record_its_request_id(invoke_scenario):
+    # The facts the join needs, as the real instrumentations write them: botocore's
+    # client span, aws-lambda's invocation span.
+    ids, _path, request = invoke_scenario
+    calls, invoked = {}, {}
+    for _r, scope, span in otlp_files.spans(request):
+        attrs = otlp_files.attributes(span.attributes)
+        if attrs.get("rpc.service") == "Lambda" and attrs.get("rpc.method") == "Invoke":
+            calls[attrs["aws.request_id"]] = span
+        if scope == LAMBDA_SCOPE:
+            invoked[attrs["faas.invocation_id"]] = span
+    assert sorted(calls) == sorted(ids) == sorted(invoked)
+    for rid in ids:  # nothing carried the caller's context over: two traces each
+        assert calls[rid].trace_id != invoked[rid].trace_id
+        assert invoked[rid].parent_span_id == b""
+
+
+@requires_relink
+@pytest.mark.parametrize("adoption", [False, True])
+def test_each_invocation_is_joined_to_the_invoke_call_that_made_it(invoke_scenario, tmp_path, adoption):
+    ids, path, request = invoke_scenario
+    output = run_relink(type("Files", (), {"pb_path": path}), tmp_path,
+                        config={"adoption": {"enabled": adoption}}, source="pb_path")
+    before, after = by_id(request), {s.span_id: s for _r, _sc, s in otlp_files.spans(output)}
+    call_of = {otlp_files.attributes(s.attributes).get("aws.request_id"): s for s in before.values()}
+    joined = 0
+    for span in before.values():
+        rid = otlp_files.attributes(span.attributes).get("faas.invocation_id")
+        if rid is None:
+            continue
+        call, out = call_of[rid], after[span.span_id]
+        links = [(l.trace_id, l.span_id, otlp_files.attributes(l.attributes)) for l in out.links]
+        # The key is the pointer hash of the rule and the id, as for every id join.
+        assert (call.trace_id, call.span_id, {
+            "relink.rule": "aws.lambda.invocation", "relink.match": "request-id",
+            "relink.key": pointer_hash("aws.lambda.invocation", rid), "relink.peer": "producer",
+        }) in links
+        if adoption:  # the invocation's trace now hangs under the call
+            assert (out.trace_id, out.parent_span_id) == (call.trace_id, call.span_id)
+        else:
+            assert (out.trace_id, out.parent_span_id) == (span.trace_id, span.parent_span_id)
+        joined += 1
+    assert joined == len(ids) == 2

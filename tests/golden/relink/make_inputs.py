@@ -1076,6 +1076,70 @@ plain = {
         }
     ]
 }
+# --- Lambda calling Lambda: Invoke -> invocation, joined on the call's request id ------------
+
+# Request ids of the Invoke calls, shaped as Lambda's (the AWS docs' invocation record).
+INVOKE_ASYNC = "c2a6f2ae-7dbb-4d22-8782-d0485c9877e2"
+INVOKE_SYNC = "e4b46cbf-b738-4a1d-8880-a18cdf61200e"
+INVOKE_IN_TRACE = "9f3b1c2d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
+TRACE_C = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def invoke(sid, parent, request_id, function, start_ms, trace=TRACE_A):
+    """botocore's Lambda.Invoke span: rpc.*, and faas.invoked_* from its Lambda extension."""
+    extra = {"faas.invoked_provider": "aws", "faas.invoked_name": function, "faas.invoked_region": "us-east-1"}
+    return botocore(trace, sid, parent, "Lambda", "Invoke", request_id, start_ms, extra)
+
+
+def caller(*calls):
+    return function_batch(
+        "dispatcher",
+        [lambda_span(TRACE_A, "eee19b7ec3c1b174", "dispatcher", "3f1f0b0c-6a6d-4d39-9b3f-1f1c1e8f2a01", 0)],
+        list(calls),
+    )
+
+
+def invoked(function, trace, sid, request_id, start_ms, parent=""):
+    # An invocation without an event the hooks read: a custom payload, so no relink.event.
+    return function_batch(function, [lambda_span(trace, sid, function, request_id, start_ms, parent=parent)], [])
+
+
+write_case(
+    "lambda-invoke-async",
+    [
+        caller(invoke("b7ad6b7169203331", "eee19b7ec3c1b174", INVOKE_ASYNC, "reporter", 20)),
+        invoked("reporter", TRACE_B, "00f067aa0ba902b7", INVOKE_ASYNC, 900),
+    ],
+    config={"adoption": {"enabled": True}},
+    readme="""
+Function A (dispatcher) calls `Invoke` on B (reporter) with `InvocationType: Event`. Lambda
+drops the call's ClientContext for asynchronous calls, so B starts a trace of its own; it
+gets the call's request id as its `aws_request_id`, which opentelemetry-instrumentation-aws-lambda
+writes as `faas.invocation_id` and botocore as the call's `aws.request_id`. Adoption on.
+Expected: B's invocation span gets a direct link to A's Invoke span (`relink.rule=aws.lambda.invocation`,
+`relink.match=request-id`) and B's trace is adopted under it: one trace.
+""",
+)
+
+write_case(
+    "lambda-invoke-sync",
+    [
+        invoked("reporter", TRACE_B, "00f067aa0ba902b7", INVOKE_SYNC, 20),
+        invoked("auditor", TRACE_A, "53995c3f42cd8ad8", INVOKE_IN_TRACE, 140, parent="d75597dee50b0cac"),
+        caller(
+            invoke("b7ad6b7169203331", "eee19b7ec3c1b174", INVOKE_SYNC, "reporter", 10),
+            invoke("d75597dee50b0cac", "eee19b7ec3c1b174", INVOKE_IN_TRACE, "auditor", 130),
+        ),
+    ],
+    readme="""
+Synchronous calls: the invoked functions end, and export, before the calls that waited for
+them. A calls B (reporter), whose trace is its own (the context did not arrive), then C
+(auditor), which did get A's context: C's invocation span is the child of A's second Invoke
+span, in A's trace. Expected: A's first Invoke span gets a direct link to B's invocation
+(`relink.peer=consumer`); nothing links A's second call and C, already parent and child.
+""",
+)
+
 write_case(
     "pass-through",
     [plain, json.dumps(plain, separators=(",", ":"))],
