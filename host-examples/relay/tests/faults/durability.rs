@@ -226,7 +226,11 @@ fn a_full_spool_disk_refuses_with_retry_after_and_keeps_what_it_acknowledged() {
         Some(_) => "No space left on device",
         None => "the spool is full",
     };
-    assert!(relay.log().contains(reason), "{}", relay.log());
+    assert!(
+        relay.log_shows(reason, Duration::from_secs(5)),
+        "{}",
+        relay.log()
+    );
     assert_eq!(
         relay.metric("relink_relay_refused_total{reason=\"spool\"}"),
         1
