@@ -165,9 +165,10 @@ pub struct DirectLinks {
     pub message_ids: bool,
     /// Join a Lambda invocation span (`faas.invocation_id`) to the SDK `Invoke` call whose
     /// `aws.request_id` is the same: Lambda gives the invocation the call's request id,
-    /// synchronous or asynchronous (`InvocationType: Event`, which carries no trace
-    /// context). Every invocation span then takes one `index` entry, like the writes it
-    /// joins. Default `true`.
+    /// synchronous or asynchronous (`InvocationType: Event`, to which Lambda passes no
+    /// `ClientContext`, where SDKs put the W3C context). An invocation span whose trigger
+    /// event or `faas.trigger` names a service takes no `index` entry for it; others take
+    /// one. Default `true`.
     pub lambda_invocations: bool,
 }
 

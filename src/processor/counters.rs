@@ -36,7 +36,7 @@ pub struct LinkCounters {
     pub pointer: u64,
     /// Direct links on the same pointer hash or message id.
     pub exact: u64,
-    /// Direct links on the S3 request id.
+    /// Direct links on a request id: an S3 write's, or a Lambda `Invoke` call's.
     pub request_id: u64,
     /// Direct links on bucket and key alone.
     pub heuristic: u64,

@@ -10,7 +10,8 @@
 //!   invoked the Lambda, see [`super::stepfn`]);
 //! - the execution spans relink builds from Step Functions logs and history;
 //! - a Lambda invocation span's own `faas.invocation_id`, the request id of the `Invoke`
-//!   call that made it, see [`super::invocation`];
+//!   call that made it, when no trigger event or `faas.trigger` says a service did, see
+//!   [`super::invocation`];
 //! - Datadog span-pointer links (`link.kind=span-pointer`, `ptr.dir` `d` for the write,
 //!   `u` for the triggered span), as the Collector's datadog receiver converts them.
 
@@ -27,12 +28,14 @@ use std::collections::HashSet;
 /// must have (`None`: any value), and the link attribute every Datadog pointer link has.
 /// A span with none of them proves nothing: the protobuf fast path reads only the spans
 /// that have one, so an evidence source added to [`of_view`] adds its attribute here.
-pub(crate) fn span_keys(config: &Settings) -> [(&str, Option<&str>); 4] {
+pub(crate) fn span_keys(config: &Settings) -> [(&str, Option<&str>); 5] {
+    let [invocation_id, invocation_id_before] = super::invocation::INVOCATION_ID;
     [
         ("rpc.system", Some("aws-api")),
         (config.attributes.event.as_str(), None),
         (attrs::EXECUTION_ARN, None),
-        (super::invocation::INVOCATION_ID, None),
+        (invocation_id, None),
+        (invocation_id_before, None),
     ]
 }
 
@@ -52,15 +55,18 @@ pub(crate) fn of_view(span: &SpanView<'_>, config: &Settings) -> SpanEvidence {
     super::stepfn::execution_claims(span, config, &mut ev);
     datadog_pointer_links(&span.links, &mut ev);
     ev.relinked = relinked_before(&span.links);
+    let mut known_trigger = false;
     if let Some(event) = span.attributes.get_str(&config.attributes.event, limit) {
         ev.has_event = true;
         match parse_event(event, config) {
-            Ok(trigger) => of_trigger(&trigger, config, &mut ev),
+            Ok(trigger) => {
+                known_trigger = true;
+                of_trigger(&trigger, config, &mut ev);
+            }
             Err(problem) => ev.problems.push(problem),
         }
     }
-    // After the trigger's claims: a span is routed by its first message claim (`stamp`).
-    super::invocation::consumer_claims(span, config, &mut ev);
+    super::invocation::consumer_claims(span, config, &mut ev, known_trigger);
     ev
 }
 

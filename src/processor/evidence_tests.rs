@@ -241,31 +241,64 @@ fn datadog_pointer_links_by_direction() {
 }
 
 #[test]
-fn an_invocation_span_claims_its_invoke_request_id_after_its_trigger() {
-    let event = r#"{"Records":[{"messageId":"m1","eventSource":"aws:sqs","body":"x","attributes":{},"messageAttributes":{},"eventSourceARN":"arn:aws:sqs:us-east-1:1:q"}]}"#;
-    let span = Span {
-        attributes: vec![
-            kv("faas.invocation_id", "c2a6f2ae"),
-            kv("relink.event", event),
-        ],
-        ..Default::default()
-    };
+fn an_invocation_span_claims_its_invoke_request_id_unless_a_service_invoked_it() {
     let on = Settings::new(&Config::default()).unwrap();
-    let ev = of_span(&span, &on);
-    // The trigger's claim first: stamp mode routes by the first message claim.
+    let claims = |attributes: Vec<_>, settings: &Settings| {
+        let ev = of_span(
+            &Span {
+                attributes,
+                ..Default::default()
+            },
+            settings,
+        );
+        ev.consumer
+            .iter()
+            .map(|c| (c.rule, c.key))
+            .collect::<Vec<_>>()
+    };
+    let key = Key::of_id(Rule::LambdaInvocation, "c2a6f2ae");
+    // The semantic conventions' name, and the one instrumentations wrote before.
+    for name in ["faas.invocation_id", "faas.execution"] {
+        assert_eq!(
+            claims(vec![kv(name, "c2a6f2ae")], &on),
+            vec![(Rule::LambdaInvocation, key)]
+        );
+    }
+    // A custom payload (no known trigger) and `faas.trigger=other` are what Invoke gives.
+    let custom = vec![
+        kv("faas.invocation_id", "c2a6f2ae"),
+        kv("faas.trigger", "other"),
+        kv("relink.event", r#"{"report":"daily"}"#),
+    ];
+    assert_eq!(claims(custom, &on), vec![(Rule::LambdaInvocation, key)]);
+    // A service invoked it: a known trigger event, or a `faas.trigger` that says so.
+    let sqs = r#"{"Records":[{"messageId":"m1","eventSource":"aws:sqs","body":"x","attributes":{},"messageAttributes":{},"eventSourceARN":"arn:aws:sqs:us-east-1:1:q"}]}"#;
+    let by_sqs = vec![
+        kv("faas.invocation_id", "c2a6f2ae"),
+        kv("relink.event", sqs),
+    ];
     assert_eq!(
-        rules(&ev.consumer),
-        vec![
-            (Rule::SqsMessage, Some("m1")),
-            (Rule::LambdaInvocation, None)
-        ]
+        claims(by_sqs, &on),
+        vec![(Rule::SqsMessage, Key::of_id(Rule::SqsMessage, "m1"))]
     );
-    assert_eq!(
-        ev.consumer[1].key,
-        Key::of_id(Rule::LambdaInvocation, "c2a6f2ae")
-    );
+    let by_http = vec![
+        kv("faas.invocation_id", "c2a6f2ae"),
+        kv("faas.trigger", "http"),
+    ];
+    assert_eq!(claims(by_http, &on), vec![]);
+    // Node's aws-sdk instrumentation writes the id an Invoke call got on the call's span.
+    let call = vec![
+        kv("rpc.system", "aws-api"),
+        kv("rpc.service", "Lambda"),
+        kv("rpc.method", "Invoke"),
+        kv("faas.execution", "c2a6f2ae"),
+    ];
+    assert_eq!(claims(call, &on), vec![]);
     let mut c = Config::default();
     c.direct_links.lambda_invocations = false;
-    let ev = of_span(&span, &Settings::new(&c).unwrap());
-    assert_eq!(rules(&ev.consumer), vec![(Rule::SqsMessage, Some("m1"))]);
+    let off = Settings::new(&c).unwrap();
+    assert_eq!(
+        claims(vec![kv("faas.invocation_id", "c2a6f2ae")], &off),
+        vec![]
+    );
 }

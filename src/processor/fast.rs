@@ -3,7 +3,8 @@
 //!
 //! 1. [`scan`] walks the request in place, validating it as prost would, and flags every
 //!    span that has an attribute evidence reads (`evidence::span_keys`:
-//!    `rpc.system=aws-api`, the event attribute, a Step Functions execution ARN) or a link
+//!    `rpc.system=aws-api`, the event attribute, a Step Functions execution ARN, a Lambda
+//!    invocation id) or a link
 //!    with `ptr.hash`. A span it does not flag has no evidence: the flag is a necessary
 //!    condition of everything `evidence::of_view` reads. An input the scanner refuses goes
 //!    to the full path, which reports the error as before.

@@ -3,20 +3,27 @@
 //! Lambda gives an invocation the request id of the `Invoke` call that asked for it: the
 //! caller's SDK records it on its client span (`aws.request_id`, as every SDK span does),
 //! and the function's instrumentation records it on the invocation span
-//! (`faas.invocation_id`, from the context's `aws_request_id` / `awsRequestId`). An
-//! asynchronous call (`InvocationType: Event`) carries no trace context at all (Lambda
-//! passes `ClientContext` to synchronous calls only), and retries of it keep the id, so
-//! this is the one join that survives it. A synchronous call whose context did arrive puts
-//! both spans in one trace already, and planning adds no link between spans of one trace
-//! on this rule.
+//! (`faas.invocation_id`, from the context's `aws_request_id` / `awsRequestId`; older
+//! instrumentations wrote `faas.execution`). Lambda passes the call's `ClientContext`, where
+//! the OpenTelemetry SDK instrumentations put the W3C context, to synchronous calls only:
+//! an asynchronous call (`InvocationType: Event`) leaves this id, which its retries keep.
+//!
+//! Limits: an entry lives `index.ttl_seconds` (900 by default), while an asynchronous event
+//! can wait in Lambda's queue for up to six hours and be retried minutes later; and the
+//! index holds one consumer per key, so when several attempts arrive before the call, only
+//! the last is linked from it.
+//!
+//! A callee that got its caller's context is the `Invoke` span's child already: planning
+//! adds no link there (see `plan`).
 
 use super::claims::SpanEvidence;
 use super::key::{push_claim, Claim, Rule};
 use super::view::SpanView;
 use crate::settings::Settings;
 
-/// The invocation span's id, as the OpenTelemetry Lambda instrumentations write it.
-pub(crate) const INVOCATION_ID: &str = "faas.invocation_id";
+/// The invocation span's id, as the OpenTelemetry Lambda instrumentations write it (the
+/// semantic conventions' name, then the one they used before 1.19).
+pub(crate) const INVOCATION_ID: [&str; 2] = ["faas.invocation_id", "faas.execution"];
 
 /// The operations that start an invocation.
 pub(crate) fn starts_invocation(operation: &str) -> bool {
@@ -36,17 +43,34 @@ pub(crate) fn producer_claims(request_id: Option<&str>, config: &Settings, ev: &
     }
 }
 
-/// The invocation span's side: its `faas.invocation_id`.
-pub(crate) fn consumer_claims(span: &SpanView<'_>, config: &Settings, ev: &mut SpanEvidence) {
-    if !config.direct_links.lambda_invocations {
+/// The invocation span's side: its id, unless something else started it. A span whose
+/// event is a known trigger (`known_trigger`), whose evidence names one, or whose
+/// `faas.trigger` is not `other` was invoked by a service, not by an `Invoke` call, and
+/// takes no index entry for one. SDK client spans are not invocations: Node's aws-sdk
+/// instrumentation writes the id an `Invoke` call got as `faas.execution`.
+pub(crate) fn consumer_claims(
+    span: &SpanView<'_>,
+    config: &Settings,
+    ev: &mut SpanEvidence,
+    known_trigger: bool,
+) {
+    if !config.direct_links.lambda_invocations
+        || known_trigger
+        || !ev.consumer.is_empty()
+        || !ev.contexts.is_empty()
+        || !ev.states.is_empty()
+    {
         return;
     }
     let limit = config.bounds.attributes_scanned;
-    if let Some(id) = span
-        .attributes
-        .get_str(INVOCATION_ID, limit)
-        .filter(|id| !id.is_empty())
+    let a = &span.attributes;
+    if a.get_str("rpc.system", limit).is_some()
+        || a.get_str("faas.trigger", limit)
+            .is_some_and(|t| t != "other")
     {
+        return;
+    }
+    if let Some(id) = a.first_str(&INVOCATION_ID, limit) {
         push_claim(&mut ev.consumer, Claim::id(Rule::LambdaInvocation, id));
     }
 }

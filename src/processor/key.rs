@@ -2,7 +2,8 @@
 //!
 //! Every key is 16 bytes shown as 32 hex digits. For S3 objects and DynamoDB items it *is*
 //! Datadog's pointer hash, so a Datadog tracer's `ptr.hash` and relink's meet in the same
-//! index slot. For ids (S3 request ids, message ids, execution ARNs) it is the same hash
+//! index slot. For ids (S3 request ids, message ids, execution ARNs, Lambda `Invoke` request
+//! ids) it is the same hash
 //! function over `rule|id`, so ids of different services never collide and every key has
 //! the same size in the index and in `relink.route`.
 
@@ -78,14 +79,6 @@ impl Rule {
             Rule::MessagingContext => Match::Context,
             _ => Match::Exact,
         }
-    }
-
-    /// Whether a join on this rule between spans of traces `a` and `b` is left alone
-    /// because they are one trace: a Lambda invocation in its caller's trace got the
-    /// call's context (synchronous `ClientContext`, X-Ray), and a link would only repeat
-    /// the parent.
-    pub fn needs_no_link(self, a: [u8; 16], b: [u8; 16]) -> bool {
-        self == Rule::LambdaInvocation && a == b
     }
 
     /// Whether this rule's key is a Datadog span pointer (and gets pointer links).

@@ -14,7 +14,7 @@
 use super::edits::{Seen, SpanEdit, SpanRef, Spans};
 use super::evidence::{self, SpanEvidence};
 use super::index::{Hit, Side};
-use super::key::{Claim, Match};
+use super::key::{Claim, Match, Rule};
 use super::links::{self, Dir, Existing, Peer, Planned};
 use super::view::SpanView;
 use super::{stamp, stepfn, Counters, State};
@@ -81,6 +81,8 @@ pub(crate) fn plan(
             }
         };
         if let Some((_, ev)) = evidence.get_mut(at) {
+            // A span given its trigger was not started by an `Invoke` call.
+            ev.consumer.retain(|c| c.rule != Rule::LambdaInvocation);
             evidence::of_trigger(trigger, config, ev);
         }
     }
@@ -184,9 +186,12 @@ impl Batch<'_, '_> {
                 .index
                 .get(claim.key, Side::Consumer, self.now_secs)
             {
-                // A consumer that already linked to its producer is not linked back.
+                // A consumer that already linked to its producer is not linked back. An
+                // invocation in the calling trace got the call's context: the invocation's
+                // parent is not known here, so one trace is taken to say so.
                 let target = self.state.remap.current(hit.trace);
-                if hit.span != span && !hit.linked && !claim.rule.needs_no_link(target, trace) {
+                let in_trace = claim.rule == Rule::LambdaInvocation && target == trace;
+                if hit.span != span && !hit.linked && !in_trace {
                     self.add(i, links::direct(claim, Peer::Consumer, target, hit.span));
                     linked = true;
                 }
@@ -207,6 +212,7 @@ impl Batch<'_, '_> {
     /// Returns whether the consumer's trace was adopted.
     fn consumer(&mut self, i: usize, ev: &SpanEvidence) -> bool {
         let ids = self.ids(i);
+        let parent = self.spans.get(i).and_then(|(r, _)| r.parent);
         let mut claims: Vec<&Claim> = ev.consumer.iter().collect();
         claims.sort_by_key(|c| c.rule.match_kind().rank());
         let mut producers: Vec<([u8; 16], [u8; 8])> = Vec::new();
@@ -231,8 +237,13 @@ impl Batch<'_, '_> {
                 .index
                 .get(claim.key, Side::Producer, self.now_secs)
             {
+                // An invocation that got its caller's context is the call's child already
+                // (the same test as for contexts below).
                 let target = self.state.remap.current(hit.trace);
-                if hit.span != span && !claim.rule.needs_no_link(target, trace) {
+                let child = claim.rule == Rule::LambdaInvocation
+                    && target == trace
+                    && Some(hit.span) == parent;
+                if hit.span != span && !child {
                     linked = true;
                     if !(hit.linked && seen_before) {
                         self.add(i, links::direct(claim, Peer::Producer, target, hit.span));
@@ -256,7 +267,6 @@ impl Batch<'_, '_> {
         let Some((trace, span)) = ids else {
             return false;
         };
-        let parent = self.spans.get(i).and_then(|(r, _)| r.parent);
         for c in &ev.contexts {
             let target = (
                 self.state.remap.current(c.found.context.trace_id.0),

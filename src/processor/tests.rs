@@ -937,6 +937,40 @@ fn an_invocation_in_its_callers_trace_is_not_linked_to_the_call() {
 }
 
 #[test]
+fn an_invocation_under_the_lambda_segment_of_its_callers_trace_is_linked_to_the_call() {
+    // X-Ray propagation: the callee is in the caller's trace under Lambda's own segment,
+    // which no OTLP export holds, so the link says which call it was.
+    let mut p = processor("{}");
+    p.process_request(&mut request(vec![lambda_invoke(1, 11, "R1")]), NOW);
+    let mut callee = request(vec![invocation(1, 12, Some(99), "R1")]);
+    p.process_request(&mut callee, NOW);
+    let key = key::Key::of_id(key::Rule::LambdaInvocation, "R1").to_hex();
+    assert_eq!(
+        links(spans(&callee)[0]),
+        vec![format!(
+            "{} relink.rule=aws.lambda.invocation relink.match=request-id relink.key={key} relink.peer=producer",
+            ids(1, 11)
+        )]
+    );
+}
+
+#[test]
+fn an_adopted_invocation_delivered_again_comes_out_the_same() {
+    // An exporter's retry of the callee's batch, after its trace was adopted.
+    let mut p = adopting();
+    p.process_request(&mut request(vec![lambda_invoke(1, 11, "R1")]), NOW);
+    let batch = request(vec![
+        invocation(2, 21, None, "R1"),
+        span(2, 22, Some(21), vec![]),
+    ]);
+    let (mut first, mut again) = (batch.clone(), batch);
+    p.process_request(&mut first, NOW);
+    p.process_request(&mut again, NOW + 1_000_000_000);
+    assert_eq!(spans(&first)[0].parent_span_id, vec![11; 8]);
+    assert_eq!(first, again);
+}
+
+#[test]
 fn links_stop_at_the_span_limit() {
     let mut p = processor(r#"{"limits": {"max_links_per_span": 1}}"#);
     let t = trigger(
