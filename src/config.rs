@@ -166,9 +166,10 @@ pub struct DirectLinks {
     /// Join a Lambda invocation span (`faas.invocation_id`) to the SDK `Invoke` call whose
     /// `aws.request_id` is the same: Lambda gives the invocation the call's request id,
     /// synchronous or asynchronous (`InvocationType: Event`, to which Lambda passes no
-    /// `ClientContext`, where SDKs put the W3C context). An invocation span whose trigger
-    /// event or `faas.trigger` names a service takes no `index` entry for it; others take
-    /// one. Default `true`.
+    /// `ClientContext`, where SDKs put the W3C context). An invocation span that something
+    /// else started (a known trigger event, a message context, a Step Functions state, a
+    /// `faas.trigger` other than `other`) takes no `index` entry for it; others take one.
+    /// Default `true`.
     pub lambda_invocations: bool,
 }
 

@@ -294,6 +294,16 @@ fn an_invocation_span_claims_its_invoke_request_id_unless_a_service_invoked_it()
         kv("faas.execution", "c2a6f2ae"),
     ];
     assert_eq!(claims(call, &on), vec![]);
+    // Output processed again: an earlier pass linked the span (its event may be gone).
+    let relinked = Span {
+        attributes: vec![kv("faas.invocation_id", "c2a6f2ae")],
+        links: vec![Link {
+            attributes: vec![kv("relink.rule", "aws.sqs.message")],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    assert!(of_span(&relinked, &on).consumer.is_empty());
     let mut c = Config::default();
     c.direct_links.lambda_invocations = false;
     let off = Settings::new(&c).unwrap();

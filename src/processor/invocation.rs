@@ -14,7 +14,10 @@
 //! the last is linked from it.
 //!
 //! A callee that got its caller's context is the `Invoke` span's child already: planning
-//! adds no link there (see `plan`).
+//! adds no link there (see `plan`). When the callee is processed first (a synchronous
+//! call's usual order: the call's span ends after the callee has flushed), the index does
+//! not hold the callee's parent, so one trace is taken to mean that: a callee in the
+//! caller's trace under Lambda's own X-Ray segment is then not linked either.
 
 use super::claims::SpanEvidence;
 use super::key::{push_claim, Claim, Rule};
@@ -44,10 +47,13 @@ pub(crate) fn producer_claims(request_id: Option<&str>, config: &Settings, ev: &
 }
 
 /// The invocation span's side: its id, unless something else started it. A span whose
-/// event is a known trigger (`known_trigger`), whose evidence names one, or whose
-/// `faas.trigger` is not `other` was invoked by a service, not by an `Invoke` call, and
-/// takes no index entry for one. SDK client spans are not invocations: Node's aws-sdk
-/// instrumentation writes the id an `Invoke` call got as `faas.execution`.
+/// event is a known trigger (`known_trigger`), whose evidence names one (a consumer claim,
+/// a Datadog `u` pointer, a message context, a Step Functions state), or whose
+/// `faas.trigger` is present and not `other` was invoked by a service, not by an `Invoke`
+/// call, and takes no index entry for one. Nor does a span an earlier pass linked (its
+/// joins were decided then, and its event attribute may be gone). SDK client spans are not
+/// invocations: Node's aws-sdk instrumentation writes the id an `Invoke` call got as
+/// `faas.execution`.
 pub(crate) fn consumer_claims(
     span: &SpanView<'_>,
     config: &Settings,
@@ -56,6 +62,7 @@ pub(crate) fn consumer_claims(
 ) {
     if !config.direct_links.lambda_invocations
         || known_trigger
+        || ev.relinked
         || !ev.consumer.is_empty()
         || !ev.contexts.is_empty()
         || !ev.states.is_empty()

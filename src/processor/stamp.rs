@@ -73,9 +73,9 @@ pub(crate) fn plan_routes(
         };
         routes.entry(trace).or_insert_with(|| route.to_string());
     }
-    // Every Lambda invocation span has an invocation id: a trace with any other evidence is
-    // routed by that, wherever its spans are in the batch, so the Lambda roots of S3 or
-    // queue producers do not move them. Then a trace that calls `Invoke` is routed by the
+    // A Lambda invocation that nothing else started claims its invocation id: a trace with
+    // any other evidence is routed by that, wherever its spans are in the batch, so the
+    // roots of S3 or queue producers do not move it. Then a trace that calls `Invoke` is routed by the
     // call, so it meets the function it called, which is routed by the same id.
     let trace_of = |i: usize| {
         spans

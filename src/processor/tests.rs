@@ -967,7 +967,23 @@ fn an_adopted_invocation_delivered_again_comes_out_the_same() {
     p.process_request(&mut first, NOW);
     p.process_request(&mut again, NOW + 1_000_000_000);
     assert_eq!(spans(&first)[0].parent_span_id, vec![11; 8]);
+    assert!(links(spans(&first)[0])
+        .iter()
+        .any(|l| l.contains("relink.rule=aws.lambda.invocation")));
     assert_eq!(first, again);
+}
+
+#[test]
+fn a_callee_processed_first_in_its_callers_trace_is_not_linked_from_the_call() {
+    // The index does not hold the callee's parent: one trace is taken to mean that the
+    // call's context arrived (documented in `invocation`).
+    let mut p = processor("{}");
+    let mut callee = request(vec![invocation(1, 12, Some(99), "R1")]);
+    p.process_request(&mut callee, NOW);
+    let mut call = request(vec![lambda_invoke(1, 11, "R1")]);
+    p.process_request(&mut call, NOW);
+    assert_eq!(links(spans(&call)[0]), Vec::<String>::new());
+    assert_eq!(links(spans(&callee)[0]), Vec::<String>::new());
 }
 
 #[test]
