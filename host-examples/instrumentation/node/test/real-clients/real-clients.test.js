@@ -182,6 +182,7 @@ async function scenarioRun() {
       sqs: await scenario.sqsFlow(t, c),
       sns: await scenario.snsFlow(t, c),
       sfn: await scenario.stepFunctionsFlow(t, c, postEvent),
+      invoke: await scenario.invokeFlow(t, c),
     };
     const before = t.exported().map((s) => ({
       name: s.name, traceId: s.spanContext().traceId, spanId: s.spanContext().spanId,
@@ -229,13 +230,13 @@ test('the real instrumentations recorded what relink joins on (hooks included)',
 
 test('producer and consumer traces start apart; relink removed the raw events it read', () => {
   const consumers = invocations(run.plain);
-  assert.equal(consumers.length, 7); // 4 S3 notifications, 1 stream batch, 1 SQS, 1 SNS-in-SQS
+  assert.equal(consumers.length, 8); // 4 S3 notifications, 1 stream batch, 1 SQS, 1 SNS-in-SQS, 1 Invoke
   const producers = new Set(run.plain.filter((s) => s.resource['service.name'] === 'uploader').map((s) => s.span.traceId));
-  assert.equal(producers.size, 5); // POST /upload, /orders, /enqueue, /notify, /checkout
+  assert.equal(producers.size, 6); // POST /upload, /orders, /enqueue, /notify, /checkout, /reports
   for (const c of consumers) assert.ok(!producers.has(c.span.traceId), `${c.span.name} starts in a producer trace`);
   // The hook put each trigger event on its invocation span; relink read it and removed it.
   const carried = run.before.filter((s) => s.scope === LAMBDA_SCOPE && s.attrs['relink.event']);
-  assert.equal(carried.length, 7);
+  assert.equal(carried.length, 8);
   for (const s of run.plain) assert.equal(s.attrs['relink.event'], undefined, `${s.span.name} kept relink.event`);
 });
 
@@ -243,7 +244,8 @@ test('producer and consumer traces start apart; relink removed the raw events it
 function storageInvocations(spans) {
   return invocations(spans)
     .map((s) => [s, run.events.get(s.attrs['faas.invocation_id'])])
-    .filter(([, event]) => event && event.Records.every((r) => r.eventSource === 'aws:s3' || r.eventSource === 'aws:dynamodb'));
+    .filter(([, event]) => Array.isArray(event?.Records)
+      && event.Records.every((r) => r.eventSource === 'aws:s3' || r.eventSource === 'aws:dynamodb'));
 }
 
 const pointerKind = (producer) => (producer.span.name.startsWith('S3.') ? 'aws.s3.object' : 'aws.dynamodb.item');
@@ -327,9 +329,32 @@ test('without adoption relink keeps every span, trace and parent as the SDK made
   const made = run.plain.filter((s) => s.scope === 'relink.stepfn');
   assert.equal(made.length, 2); // the execution and its Pass state
   assert.deepEqual(ids(run.plain.filter((s) => !made.includes(s)).map((s) => s.span)), ids(run.before));
-  // 5 server roots, 5 S3, 3 DynamoDB, SendMessage, Publish, StartExecution; 7 invocations
-  // and the 2 SQS process spans the Lambda instrumentation adds for SQS events.
-  assert.equal(run.before.length, 25);
+  // 6 server roots, 5 S3, 3 DynamoDB, SendMessage, Publish, StartExecution, Invoke; 8
+  // invocations and the 2 SQS process spans the Lambda instrumentation adds for SQS events.
+  assert.equal(run.before.length, 28);
+});
+
+test('relink links an asynchronous Invoke to the invocation it made, and adopts it under the call', () => {
+  const { requestId, statusCode } = run.flows.invoke;
+  assert.equal(statusCode, 202);
+  // What the real instrumentations recorded: the call's request id on both sides (the
+  // aws-sdk instrumentation also writes it as faas.execution on the call).
+  const isCall = (s) => s.attrs['rpc.service'] === 'Lambda' && s.attrs['rpc.method'] === 'Invoke';
+  const call = run.plain.find(isCall);
+  assert.ok(call, 'no Lambda Invoke client span');
+  assert.equal(call.attrs['aws.request.id'], requestId);
+  assert.equal(call.attrs['faas.execution'], requestId);
+  const invoked = invocations(run.plain).find((s) => s.attrs['faas.invocation_id'] === requestId);
+  assert.ok(invoked, `no invocation span with faas.invocation_id ${requestId}`);
+  assert.notEqual(invoked.span.traceId, call.span.traceId); // no context arrived
+  assert.deepEqual(linksTo(invoked, call), [{
+    'relink.rule': 'aws.lambda.invocation', 'relink.match': 'request-id',
+    'relink.key': pointerHash('aws.lambda.invocation', requestId), 'relink.peer': 'producer',
+  }]);
+  const adopted = invocations(run.adoption).find((s) => s.attrs['faas.invocation_id'] === requestId);
+  const adoptedCall = run.adoption.find(isCall);
+  assert.equal(adopted.span.traceId, adoptedCall.span.traceId);
+  assert.equal(adopted.span.parentSpanId, adoptedCall.span.spanId);
 });
 
 test('with adoption every S3 and DynamoDB consumer joins its producer trace', () => {

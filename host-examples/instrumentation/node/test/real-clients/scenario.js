@@ -9,9 +9,10 @@
  * Two services, as in production: "uploader" (the producer: a server span around real SDK
  * calls) and "processor" (the consumer: `consumer.handler`, wrapped by the Lambda
  * instrumentation). What AWS does between the two (S3 notifications, the DynamoDB Streams
- * and SQS event source mappings, SNS to SQS delivery) is played by reading moto's queues
- * and streams with tracing suppressed and handing the payloads to the handler in the
- * shape Lambda gives them. The Step Functions execution's history goes to the relay's
+ * and SQS event source mappings, SNS to SQS delivery, an asynchronous `Invoke`) is played
+ * by reading moto's queues and streams with tracing suppressed and handing the payloads to
+ * the handler in the shape Lambda gives them (an invocation with its `Invoke` call's
+ * request id). The Step Functions execution's history goes to the relay's
  * `/v1/events`, as a deployment ships it.
  *
  * moto 5.2.5 quirks the assertions account for: the first message on a new notification
@@ -91,9 +92,9 @@ function instrument(endpoints) {
     invocations,
     /** The spans as the SDK exported them. */
     exported: () => exported.getFinishedSpans(),
-    /** Invokes the instrumented consumer as Lambda would. */
-    invoke: (event) => {
-      const id = crypto.randomUUID();
+    /** Invokes the instrumented consumer as Lambda would, with the request id Lambda gave
+     *  the invocation (an `Invoke` call's, or a fresh one). */
+    invoke: (event, id = crypto.randomUUID()) => {
       invocations.set(id, event);
       return handler(event, lambdaContext(id));
     },
@@ -119,9 +120,11 @@ function clients(endpoint) {
   const { SQSClient } = require('@aws-sdk/client-sqs');
   const { SNSClient } = require('@aws-sdk/client-sns');
   const { SFNClient } = require('@aws-sdk/client-sfn');
+  const { LambdaClient } = require('@aws-sdk/client-lambda');
   return {
     s3: new S3Client(options), ddb: new DynamoDBClient(options), streams: new DynamoDBStreamsClient(options),
     sqs: new SQSClient(options), sns: new SNSClient(options), sfn: new SFNClient(options),
+    lambda: new LambdaClient(options), endpoint,
   };
 }
 
@@ -132,6 +135,7 @@ const streams = (name, input) => command('@aws-sdk/client-dynamodb-streams', `${
 const sqs = (name, input) => command('@aws-sdk/client-sqs', `${name}Command`, input);
 const sns = (name, input) => command('@aws-sdk/client-sns', `${name}Command`, input);
 const sfn = (name, input) => command('@aws-sdk/client-sfn', `${name}Command`, input);
+const lambda = (name, input) => command('@aws-sdk/client-lambda', `${name}Command`, input);
 
 async function queue(t, c, name) {
   return t.quietly(async () => {
@@ -325,4 +329,48 @@ async function stepFunctionsFlow(t, c, postEvent) {
   return { executionArn: started.executionArn, history: payload };
 }
 
-module.exports = { instrument, clients, s3Flow, dynamodbFlow, sqsFlow, snsFlow, stepFunctionsFlow, KEY_NAMES };
+/**
+ * An asynchronous `Invoke` (`InvocationType: Event`) -> one invocation. moto's Lambda
+ * without Docker (switched on through its config API) answers with a request id and runs
+ * nothing; the consumer is then invoked as Lambda would, with that request id and without
+ * the call's ClientContext (Lambda passes it to synchronous calls only).
+ */
+async function invokeFlow(t, c) {
+  const moto = async (url, init) => {
+    const answer = await fetch(`${c.endpoint}${url}`, init);
+    if (!answer.ok) throw new Error(`${url}: ${answer.status} ${await answer.text()}`);
+  };
+  await moto('/moto-api/config', { method: 'POST', body: JSON.stringify({ lambda: { use_docker: false } }) });
+  // The function's role must exist; the Node suite has no IAM client, so the query API.
+  const role = new URLSearchParams({
+    Action: 'CreateRole', Version: '2010-05-08', RoleName: 'processor-role', AssumeRolePolicyDocument: '{}',
+  });
+  await moto('/', {
+    method: 'POST', body: role.toString(),
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: 'AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0',
+    },
+  });
+  await t.quietly(() => c.lambda.send(lambda('CreateFunction', {
+    FunctionName: FUNCTION, Runtime: 'nodejs20.x', Handler: 'consumer.handler',
+    Role: `arn:aws:iam::${ACCOUNT}:role/processor-role`,
+    Code: { ZipFile: Buffer.from([0x50, 0x4b, 0x05, 0x06, ...new Array(18).fill(0)]) }, // an empty zip
+  })));
+  const payload = { report: 'daily' };
+  let called;
+  await t.tracer.startActiveSpan('POST /reports', SERVER, async (root) => {
+    called = await c.lambda.send(lambda('Invoke', {
+      FunctionName: FUNCTION, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(payload)),
+    }));
+    root.end();
+  });
+  await t.producer.forceFlush();
+  const requestId = called.$metadata.requestId;
+  await t.invoke(payload, requestId);
+  return { requestId, statusCode: called.StatusCode };
+}
+
+module.exports = {
+  instrument, clients, s3Flow, dynamodbFlow, sqsFlow, snsFlow, stepFunctionsFlow, invokeFlow, KEY_NAMES,
+};
