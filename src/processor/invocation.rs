@@ -25,7 +25,7 @@ use super::view::SpanView;
 use crate::settings::Settings;
 
 /// The invocation span's id, as the OpenTelemetry Lambda instrumentations write it (the
-/// semantic conventions' name, then the one they used before 1.19).
+/// semantic conventions' name, then the deprecated one older instrumentations wrote).
 pub(crate) const INVOCATION_ID: [&str; 2] = ["faas.invocation_id", "faas.execution"];
 
 /// The operations that start an invocation.
