@@ -28,20 +28,13 @@ use crate::settings::Settings;
 /// semantic conventions' name, then the deprecated one older instrumentations wrote).
 pub(crate) const INVOCATION_ID: [&str; 2] = ["faas.invocation_id", "faas.execution"];
 
-/// The operations that start an invocation.
-pub(crate) fn starts_invocation(operation: &str) -> bool {
-    matches!(
-        operation,
-        "Invoke" | "InvokeAsync" | "InvokeWithResponseStream"
-    )
-}
-
-/// The `Invoke` client span's side: the request id the SDK recorded.
+/// The `Invoke` client span's side: the request id the SDK recorded (`sdk` reads it, and
+/// names the operations that start an invocation).
 pub(crate) fn producer_claims(request_id: Option<&str>, config: &Settings, ev: &mut SpanEvidence) {
     if !config.direct_links.lambda_invocations {
         return;
     }
-    if let Some(id) = request_id.filter(|id| !id.is_empty()) {
+    if let Some(id) = request_id {
         push_claim(&mut ev.producer, Claim::id(Rule::LambdaInvocation, id));
     }
 }

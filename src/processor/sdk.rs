@@ -76,7 +76,7 @@ pub(crate) fn producer_claims(span: &SpanView<'_>, config: &Settings, ev: &mut S
         ("sfn" | "stepfunctions", "StartExecution" | "StartSyncExecution") => {
             messages(span, config, Rule::StepfunctionsExecution, ev)
         }
-        ("lambda", op) if super::invocation::starts_invocation(op) => {
+        ("lambda", "Invoke" | "InvokeAsync" | "InvokeWithResponseStream") => {
             super::invocation::producer_claims(a.first_str(REQUEST_ID, limit), config, ev)
         }
         _ => {}

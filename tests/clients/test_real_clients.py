@@ -9,6 +9,7 @@ and needs target/release/relink (`cargo build --release -p relink-cli`).
 
 import json
 import subprocess
+import types
 import urllib.parse
 
 import pytest
@@ -292,7 +293,7 @@ def test_both_sides_of_an_invoke_record_its_request_id(invoke_scenario):
 @pytest.mark.parametrize("adoption", [False, True])
 def test_each_invocation_is_joined_to_the_invoke_call_that_made_it(invoke_scenario, tmp_path, adoption):
     ids, path, request = invoke_scenario
-    output = run_relink(type("Files", (), {"pb_path": path}), tmp_path,
+    output = run_relink(types.SimpleNamespace(pb_path=path), tmp_path,
                         config={"adoption": {"enabled": adoption}}, source="pb_path")
     before, after = by_id(request), {s.span_id: s for _r, _sc, s in otlp_files.spans(output)}
     call_of = {otlp_files.attributes(s.attributes).get("aws.request_id"): s for s in before.values()}
