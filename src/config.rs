@@ -171,6 +171,13 @@ pub struct DirectLinks {
     /// `faas.trigger` other than `other`) takes no `index` entry for it; others take one.
     /// Default `true`.
     pub lambda_invocations: bool,
+    /// Join the consumer of a Lambda destination record (the destination function, or the
+    /// SQS, SNS or EventBridge consumer of one) to the invocation it reports: the span whose
+    /// `faas.invocation_id` is the record's `requestContext.requestId`. Lambda sends the
+    /// record without the invocation's trace context. Every invocation span that Lambda may
+    /// have invoked asynchronously (not one triggered by an HTTP request, an SQS queue or
+    /// Firehose) takes an `index` entry for it. Default `true`.
+    pub lambda_destinations: bool,
 }
 
 impl Default for DirectLinks {
@@ -181,6 +188,7 @@ impl Default for DirectLinks {
             heuristic_s3_key: false,
             message_ids: true,
             lambda_invocations: true,
+            lambda_destinations: true,
         }
     }
 }

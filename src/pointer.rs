@@ -70,9 +70,10 @@ pub struct DynamodbItem {
 /// A message id that AWS hands the producer and repeats to the consumer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Message {
-    /// `sqs`, `sns`, `eventbridge`, `kinesis`.
+    /// `sqs`, `sns`, `eventbridge`, `kinesis`, `kafka`, or `lambda`: the
+    /// request id Lambda gave an invocation, repeated in its destination record.
     pub service: &'static str,
-    /// Message id, event id, or (Kinesis) `shardId:sequenceNumber`.
+    /// Message id, event id, (Kinesis) `shardId:sequenceNumber`, request id.
     pub id: String,
 }
 

@@ -84,6 +84,10 @@ enum Role {
     Invocation {
         request: usize,
     },
+    /// A consumer of the destination record of invocation `request`, through SQS.
+    Destination {
+        request: usize,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -136,6 +140,7 @@ fn role() -> impl Strategy<Value = Role> {
         (any::<bool>(), 0..2usize).prop_map(|(down, hash)| Role::Pointer { down, hash }),
         (0..2usize).prop_map(|request| Role::LambdaInvoke { request }),
         (0..2usize).prop_map(|request| Role::Invocation { request }),
+        (0..2usize).prop_map(|request| Role::Destination { request }),
     ]
 }
 
@@ -348,6 +353,22 @@ fn build_span(spec: &SpanSpec, global: usize) -> Span {
             span.kind = 2;
             span.attributes
                 .push(s("faas.invocation_id", REQUEST_IDS[*request]));
+        }
+        Role::Destination { request } => {
+            span.kind = 2;
+            let record = serde_json::json!({
+                "version": "1.0", "timestamp": "2024-07-30T20:35:53.018Z",
+                "requestContext": {
+                    "requestId": REQUEST_IDS[*request], "condition": "Success",
+                    "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST",
+                    "approximateInvokeCount": 1
+                },
+                "requestPayload": {}, "responseContext": {"statusCode": 200}, "responsePayload": null
+            });
+            let mut event: serde_json::Value =
+                serde_json::from_str(&sqs_event(&[0], None)).unwrap_or_default();
+            event["Records"][0]["body"] = record.to_string().into();
+            span.attributes.push(s("relink.event", &event.to_string()));
         }
         Role::Pointer { down, hash } => span.links.push(Link {
             trace_id: vec![0; 16],

@@ -4,14 +4,15 @@
 //! Datadog's, the Rust runtime) guesses from the payload's shape. The rules here follow
 //! the documented payloads: a `Records` array names its `eventSource`, EventBridge events
 //! have `detail-type` and `source`, HTTP events have a `requestContext` whose fields tell
-//! REST, HTTP, WebSocket, ALB and function URL apart, Kafka events have a `records` object.
+//! REST, HTTP, WebSocket, ALB and function URL apart (one naming a `functionArn` and a
+//! `condition` is a Lambda destination record), Kafka events have a `records` object.
 //! Records without the wrapper (EventBridge Pipes batches, single records) are decoded as the
 //! wrapped event, see [`bare`].
 
 use super::{
     alb, apigateway_http, apigateway_rest, apigateway_websocket, bare, cloudwatch_logs, dynamodb,
-    eventbridge, firehose, function_url, kafka, kinesis, s3, s3_eventbridge, sns, sqs,
-    stepfunctions_context, Trigger, TriggerKind,
+    eventbridge, firehose, function_url, kafka, kinesis, lambda_destination, s3, s3_eventbridge,
+    sns, sqs, stepfunctions_context, Trigger, TriggerKind,
 };
 use crate::error::DecodeError;
 use serde_json::Value;
@@ -76,6 +77,7 @@ pub fn decode_event_value_with(
         TriggerKind::Alb => alb::decode(value)?,
         TriggerKind::FunctionUrl => function_url::decode(value)?,
         TriggerKind::CloudwatchLogs => cloudwatch_logs::decode(value, max_inflated_bytes)?,
+        TriggerKind::LambdaDestination => lambda_destination::decode(value)?,
         TriggerKind::Stepfunctions => match sfn.clone() {
             Some(ctx) => stepfunctions_context::trigger(ctx),
             None => {
@@ -135,6 +137,9 @@ pub fn detect_kind(value: &Value) -> Option<TriggerKind> {
                 TriggerKind::Eventbridge
             },
         );
+    }
+    if lambda_destination::is_record(value) {
+        return Some(TriggerKind::LambdaDestination);
     }
     if let Some(ctx) = obj.get("requestContext").and_then(Value::as_object) {
         // VPC Lattice's `version: 2.0` requests are no API Gateway event: unknown, not an HTTP

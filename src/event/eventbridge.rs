@@ -1,13 +1,18 @@
 //! EventBridge events (`detail-type`, `source`, `detail`), from a rule target or a
 //! schedule. S3 object events through EventBridge are decoded by
-//! [`s3_eventbridge`](super::s3_eventbridge) instead.
+//! [`s3_eventbridge`](super::s3_eventbridge) instead; the invocation record in a Lambda
+//! destination's event (`Lambda Function Invocation Result - ...` from `lambda`) is decoded
+//! into the item's payload.
 //!
 //! EventBridge has no message attributes, so tracers put trace context in the event itself:
 //! Datadog's tracers inject a `_datadog` object into `detail` (and an input transformer
 //! may move it to the top level); other producers put a W3C `traceparent` in `detail`.
 //! All three are read, in that order.
 
-use super::{stepfunctions_context, Detail, Item, MessageDetail, Source, Trigger, TriggerKind};
+use super::{
+    lambda_destination, stepfunctions_context, Detail, Item, MessageDetail, Source, Trigger,
+    TriggerKind,
+};
 use crate::error::DecodeError;
 use crate::json::fields::pointer as json_pointer;
 use crate::json::fields::{opt_obj, opt_rfc3339_as_nanos, opt_str, opt_string, req_str};
@@ -38,9 +43,24 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
         }
     }
     let event_source = opt_str(value, "/source", INPUT)?;
+    let detail_type = opt_str(value, "/detail-type", INPUT)?;
+    // A bus destination's event: its detail is the invocation record, decoded like one in an
+    // SQS body (and, like one, left as an opaque detail when it does not decode).
+    let payload = value
+        .get("detail")
+        .filter(|d| {
+            lambda_destination::is_eventbridge_result(event_source, detail_type)
+                && lambda_destination::is_record(d)
+        })
+        .and_then(|d| lambda_destination::decode(d).ok())
+        .map(Box::new);
+    let body_json = match payload {
+        Some(_) => None,
+        None => detail.map(|d| Value::Object(d.clone())),
+    };
     let item = Item {
         id: Some(id.clone()),
-        event_name: opt_string(value, "/detail-type", INPUT)?,
+        event_name: detail_type.map(str::to_owned),
         time_unix_nano: opt_rfc3339_as_nanos(value, "/time", INPUT)?,
         contexts,
         pointers: vec![Pointer::Message(Message {
@@ -49,10 +69,10 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
         })],
         detail: Some(Detail::Message(MessageDetail {
             subject: event_source.map(str::to_owned),
-            body_json: detail.map(|d| Value::Object(d.clone())),
+            body_json,
             ..MessageDetail::default()
         })),
-        payload: None,
+        payload,
         step_functions,
     };
     Ok(Trigger {

@@ -3,10 +3,11 @@
 //! attributes from the borrowed tree (`sqs_borrowed`, `sns_borrowed`).
 //!
 //! A body is the application's data. When it is an S3 notification, an SNS notification
-//! (SNS to SQS without raw delivery) or an EventBridge event, the event is decoded into
-//! [`Item::payload`](super::Item) so the original trigger stays visible. A body that merely
-//! resembles such an event but does not decode is left as an opaque body: one odd message
-//! must not make its whole delivery, and the context on it, undecodable.
+//! (SNS to SQS without raw delivery), an EventBridge event or a Lambda destination record,
+//! the event is decoded into [`Item::payload`](super::Item) so the original trigger stays
+//! visible. A body that merely resembles such an event but does not decode is left as an
+//! opaque body: one odd message must not make its whole delivery, and the context on it,
+//! undecodable.
 
 use super::{
     decode_event_value, detect_kind, s3, Detail, Item, MessageDetail, StepFunctionsContext,
@@ -30,8 +31,8 @@ pub(crate) fn parse_body(text: &str) -> Option<Value> {
     serde_json::from_str(text).ok()
 }
 
-/// The S3 notification or EventBridge event a body carries, decoded; `None` when it
-/// carries none (or one that does not decode). The S3 `s3:TestEvent` a new destination
+/// The S3 notification, EventBridge event or Lambda destination record a body carries,
+/// decoded; `None` when it carries none (or one that does not decode). The S3 `s3:TestEvent` a new destination
 /// receives is not an event and gives `None`. (The SNS envelope, which only queues
 /// receive, is the SQS decoder's to recognise.)
 pub(crate) fn decode_embedded(body: &Value) -> Option<Box<Trigger>> {
@@ -39,7 +40,9 @@ pub(crate) fn decode_embedded(body: &Value) -> Option<Box<Trigger>> {
         return None;
     }
     match detect_kind(body)? {
-        TriggerKind::S3 | TriggerKind::Eventbridge => decode_event_value(body).ok().map(Box::new),
+        TriggerKind::S3 | TriggerKind::Eventbridge | TriggerKind::LambdaDestination => {
+            decode_event_value(body).ok().map(Box::new)
+        }
         _ => None,
     }
 }

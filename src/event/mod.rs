@@ -2,7 +2,8 @@
 //!
 //! [`decode_event`] detects the kind from the JSON itself (see [`detect`]), so callers
 //! never say what they are passing. Nested deliveries (S3 in SQS, SNS in SQS, EventBridge
-//! in SQS, S3 in SNS, a DynamoDB change in Kinesis) are decoded into [`Item::payload`].
+//! in SQS, S3 in SNS, a DynamoDB change in Kinesis, a Lambda destination record in SQS, SNS
+//! or EventBridge) are decoded into [`Item::payload`].
 
 mod alb;
 mod apigateway_http;
@@ -19,6 +20,7 @@ mod function_url;
 mod http_request;
 mod kafka;
 mod kinesis;
+mod lambda_destination;
 mod message;
 mod s3;
 mod s3_borrowed;

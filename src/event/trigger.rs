@@ -41,6 +41,9 @@ pub enum TriggerKind {
     /// A payload that only carries a Step Functions context object.
     #[serde(rename = "stepfunctions")]
     Stepfunctions,
+    /// The record Lambda sends a destination after an asynchronous invocation.
+    #[serde(rename = "lambda-destination")]
+    LambdaDestination,
 }
 
 impl TriggerKind {
@@ -62,6 +65,7 @@ impl TriggerKind {
             TriggerKind::FunctionUrl => "function-url",
             TriggerKind::CloudwatchLogs => "cloudwatch-logs",
             TriggerKind::Stepfunctions => "stepfunctions",
+            TriggerKind::LambdaDestination => "lambda-destination",
         }
     }
 }
@@ -127,7 +131,7 @@ pub struct Item {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<Detail>,
     /// An event carried in this record's body (S3 in SQS, SNS in SQS, EventBridge in SQS,
-    /// S3 in SNS), decoded.
+    /// S3 in SNS, a Lambda destination record in SQS, SNS or EventBridge), decoded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload: Option<Box<Trigger>>,
     /// The Step Functions context object a state put in this message's `_datadog` carrier

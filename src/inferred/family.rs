@@ -11,7 +11,9 @@ use crate::event::{Trigger, TriggerKind};
 ///
 /// A payload that only carries a Step Functions context gets none: the state that invoked
 /// the function is described by the Step Functions spans, whose ids the execution's own
-/// records can compute; a span here would duplicate it.
+/// records can compute; a span here would duplicate it. Nor does a Lambda destination
+/// record: Lambda delivered it, and the invocation it reports (joined on its request id) is
+/// the span that stands for it.
 pub(crate) fn shape(trigger: &Trigger) -> Option<Shape> {
     Some(match trigger.kind {
         TriggerKind::ApigatewayRest
@@ -27,6 +29,6 @@ pub(crate) fn shape(trigger: &Trigger) -> Option<Shape> {
         | TriggerKind::Firehose => messaging::shape(trigger),
         TriggerKind::S3 | TriggerKind::Dynamodb => storage::shape(trigger),
         TriggerKind::CloudwatchLogs => logs::shape(trigger),
-        TriggerKind::Stepfunctions => return None,
+        TriggerKind::Stepfunctions | TriggerKind::LambdaDestination => return None,
     })
 }

@@ -10,8 +10,9 @@
 //!   invoked the Lambda, see [`super::stepfn`]);
 //! - the execution spans relink builds from Step Functions logs and history;
 //! - a Lambda invocation span's own `faas.invocation_id`, the request id of the `Invoke`
-//!   call that made it, when no trigger event or `faas.trigger` says a service did, see
-//!   [`super::invocation`];
+//!   call that made it, when no trigger event or `faas.trigger` says a service did, and the
+//!   request id its destination record will name, when it may have been invoked
+//!   asynchronously, see [`super::invocation`];
 //! - Datadog span-pointer links (`link.kind=span-pointer`, `ptr.dir` `d` for the write,
 //!   `u` for the triggered span), as the Collector's datadog receiver converts them.
 
@@ -55,18 +56,19 @@ pub(crate) fn of_view(span: &SpanView<'_>, config: &Settings) -> SpanEvidence {
     super::stepfn::execution_claims(span, config, &mut ev);
     datadog_pointer_links(&span.links, &mut ev);
     ev.relinked = relinked_before(&span.links);
-    let mut known_trigger = false;
+    let mut trigger_kind = None;
     if let Some(event) = span.attributes.get_str(&config.attributes.event, limit) {
         ev.has_event = true;
         match parse_event(event, config) {
             Ok(trigger) => {
-                known_trigger = true;
+                trigger_kind = Some(trigger.kind);
                 of_trigger(&trigger, config, &mut ev);
             }
             Err(problem) => ev.problems.push(problem),
         }
     }
-    super::invocation::consumer_claims(span, config, &mut ev, known_trigger);
+    super::invocation::consumer_claims(span, config, &mut ev, trigger_kind.is_some());
+    super::invocation::destination_claims(span, config, &mut ev, trigger_kind);
     ev
 }
 

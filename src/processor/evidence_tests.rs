@@ -312,3 +312,53 @@ fn an_invocation_span_claims_its_invoke_request_id_unless_a_service_invoked_it()
         vec![]
     );
 }
+
+#[test]
+fn an_invocation_lambda_may_have_invoked_asynchronously_claims_its_destination_record() {
+    let claims = |attributes: Vec<_>, settings: &Settings| {
+        let ev = of_span(
+            &Span {
+                attributes,
+                ..Default::default()
+            },
+            settings,
+        );
+        ev.producer
+            .iter()
+            .map(|c| (c.rule, c.key))
+            .collect::<Vec<_>>()
+    };
+    let on = Settings::default();
+    let destination = (
+        Rule::LambdaDestination,
+        Key::of_id(Rule::LambdaDestination, "R1"),
+    );
+    let id = || kv("faas.invocation_id", "R1");
+    // S3 and SNS invoke asynchronously, as does an `Invoke` with no known event.
+    let s3 = r#"{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}"#;
+    for attributes in [
+        vec![id()],
+        vec![
+            id(),
+            kv("faas.trigger", "datasource"),
+            kv("relink.event", s3),
+        ],
+        vec![kv("faas.execution", "R1"), kv("faas.trigger", "pubsub")],
+    ] {
+        assert_eq!(claims(attributes, &on), vec![destination]);
+    }
+    // HTTP requests, SQS queues and SDK calls: no record follows.
+    let sqs = r#"{"Records":[{"messageId":"m1","eventSource":"aws:sqs","body":"x","attributes":{},"messageAttributes":{},"eventSourceARN":"arn:aws:sqs:us-east-1:1:q"}]}"#;
+    let apigw = r#"{"resource":"/","path":"/","httpMethod":"GET","requestContext":{"httpMethod":"GET","requestId":"r","stage":"p","apiId":"a"}}"#;
+    for attributes in [
+        vec![id(), kv("faas.trigger", "http")],
+        vec![id(), kv("relink.event", sqs)],
+        vec![id(), kv("relink.event", apigw)],
+        vec![id(), kv("rpc.system", "aws-api")],
+    ] {
+        assert_eq!(claims(attributes.clone(), &on), vec![], "{attributes:?}");
+    }
+    let mut c = Config::default();
+    c.direct_links.lambda_destinations = false;
+    assert_eq!(claims(vec![id()], &Settings::new(&c).unwrap()), vec![]);
+}

@@ -1,4 +1,5 @@
-//! Lambda invocations joined to the SDK `Invoke` call that made them.
+//! Lambda invocations joined to the SDK `Invoke` call that made them, and to the consumers
+//! of the destination records Lambda sends about them.
 //!
 //! Lambda gives an invocation the request id of the `Invoke` call that asked for it: the
 //! caller's SDK records it on its client span (`aws.request_id`, as every SDK span does),
@@ -18,10 +19,21 @@
 //! call's usual order: the call's span ends after the callee has flushed), the index does
 //! not hold the callee's parent, so one trace is taken to mean that: a callee in the
 //! caller's trace under Lambda's own X-Ray segment is then not linked either.
+//!
+//! After an asynchronous invocation Lambda can send a record of it to an `OnSuccess` or
+//! `OnFailure` destination (a function, an SQS queue, an SNS topic, an EventBridge bus),
+//! without the invocation's trace context; its `requestContext.requestId` is the
+//! invocation's request id (`event::lambda_destination` decodes it). The invocation span is
+//! that join's producer: the record's consumer is linked to it (`aws.lambda.destination`)
+//! and, with adoption on, its trace moves under it. The same limits apply: a record sent
+//! after `index.ttl_seconds` (a retried event's failure record, hours later) is not joined,
+//! and of several attempts' spans (the same request id) the last one indexed is the one the
+//! record is linked to.
 
 use super::claims::SpanEvidence;
 use super::key::{push_claim, Claim, Rule};
 use super::view::SpanView;
+use crate::event::TriggerKind;
 use crate::settings::Settings;
 
 /// The invocation span's id, as the OpenTelemetry Lambda instrumentations write it (the
@@ -73,4 +85,45 @@ pub(crate) fn consumer_claims(
     if let Some(id) = a.first_str(&INVOCATION_ID, limit) {
         push_claim(&mut ev.consumer, Claim::id(Rule::LambdaInvocation, id));
     }
+}
+
+/// The invocation span's side of a destination record: its id, which the record's
+/// `requestContext.requestId` repeats. Lambda sends a record only after an asynchronous
+/// invocation (and a stream mapping's failed batch), so a span started by an HTTP request
+/// (`faas.trigger` `http`, or an API Gateway, ALB or function URL event), an SQS queue or
+/// Firehose, whose invocations are synchronous, takes no index entry for one. SDK client
+/// spans are not invocations (see [`consumer_claims`]).
+pub(crate) fn destination_claims(
+    span: &SpanView<'_>,
+    config: &Settings,
+    ev: &mut SpanEvidence,
+    trigger: Option<TriggerKind>,
+) {
+    if !config.direct_links.lambda_destinations || trigger.is_some_and(is_synchronous) {
+        return;
+    }
+    let limit = config.bounds.attributes_scanned;
+    let a = &span.attributes;
+    if a.get_str("rpc.system", limit).is_some() || a.get_str("faas.trigger", limit) == Some("http")
+    {
+        return;
+    }
+    if let Some(id) = a.first_str(&INVOCATION_ID, limit) {
+        push_claim(&mut ev.producer, Claim::id(Rule::LambdaDestination, id));
+    }
+}
+
+/// Whether Lambda invokes a function synchronously for this trigger, so no destination
+/// record can follow.
+fn is_synchronous(kind: TriggerKind) -> bool {
+    matches!(
+        kind,
+        TriggerKind::ApigatewayRest
+            | TriggerKind::ApigatewayHttp
+            | TriggerKind::ApigatewayWebsocket
+            | TriggerKind::Alb
+            | TriggerKind::FunctionUrl
+            | TriggerKind::Sqs
+            | TriggerKind::Firehose
+    )
 }

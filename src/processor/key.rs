@@ -2,8 +2,8 @@
 //!
 //! Every key is 16 bytes shown as 32 hex digits. For S3 objects and DynamoDB items it *is*
 //! Datadog's pointer hash, so a Datadog tracer's `ptr.hash` and relink's meet in the same
-//! index slot. For ids (S3 request ids, message ids, execution ARNs, Lambda `Invoke` request
-//! ids) it is the same hash
+//! index slot. For ids (S3 request ids, message ids, execution ARNs, Lambda request ids) it
+//! is the same hash
 //! function over `rule|id`, so ids of different services never collide and every key has
 //! the same size in the index and in `relink.route`.
 
@@ -32,6 +32,8 @@ pub enum Rule {
     StepfunctionsState,
     /// A Lambda invocation, joined to the SDK `Invoke` call whose request id it was given.
     LambdaInvocation,
+    /// A Lambda destination record's consumer, joined to the invocation the record reports.
+    LambdaDestination,
     /// A trace context carried inside a message.
     MessagingContext,
     /// A consumer trace re-parented under its producer.
@@ -43,7 +45,8 @@ pub enum Rule {
 pub enum Match {
     /// Same pointer hash or same id.
     Exact,
-    /// Same request id: an S3 write's, or the Lambda `Invoke` call's.
+    /// Same request id: an S3 write's, or a Lambda invocation's (the `Invoke` call's, the
+    /// one its destination record names).
     RequestId,
     /// Same bucket and key only.
     Heuristic,
@@ -66,6 +69,7 @@ impl Rule {
             Rule::StepfunctionsExecution => "aws.stepfunctions.execution",
             Rule::StepfunctionsState => "aws.stepfunctions.state",
             Rule::LambdaInvocation => "aws.lambda.invocation",
+            Rule::LambdaDestination => "aws.lambda.destination",
             Rule::MessagingContext => "messaging.context",
             Rule::Adoption => "adoption",
         }
@@ -74,11 +78,18 @@ impl Rule {
     /// The match kind of a join on this rule's key.
     pub fn match_kind(self) -> Match {
         match self {
-            Rule::S3Request | Rule::LambdaInvocation => Match::RequestId,
+            Rule::S3Request | Rule::LambdaInvocation | Rule::LambdaDestination => Match::RequestId,
             Rule::S3Key => Match::Heuristic,
             Rule::MessagingContext => Match::Context,
             _ => Match::Exact,
         }
+    }
+
+    /// Whether this rule's key is a Lambda invocation's request id: an `Invoke` call's, or
+    /// the one a destination record names. Both sides of such a join can already be in one
+    /// trace, when the context did travel (see `plan`).
+    pub fn is_lambda_request(self) -> bool {
+        matches!(self, Rule::LambdaInvocation | Rule::LambdaDestination)
     }
 
     /// Whether this rule's key is a Datadog span pointer (and gets pointer links).
@@ -104,6 +115,7 @@ impl Rule {
             "kinesis" => Some(Rule::KinesisRecord),
             "kafka" => Some(Rule::KafkaRecord),
             "stepfunctions" => Some(Rule::StepfunctionsExecution),
+            "lambda" => Some(Rule::LambdaDestination),
             _ => None,
         }
     }
@@ -180,7 +192,9 @@ impl Claim {
 
     pub fn id(rule: Rule, id: &str) -> Claim {
         let message_id = match rule {
-            Rule::S3Request | Rule::S3Key | Rule::LambdaInvocation => None,
+            Rule::S3Request | Rule::S3Key | Rule::LambdaInvocation | Rule::LambdaDestination => {
+                None
+            }
             _ => Some(id.to_string()),
         };
         Claim {

@@ -1,6 +1,6 @@
 //! The relinking processor: OTLP traces in, the same traces out with producer and consumer
 //! spans joined across S3, DynamoDB Streams, SQS, SNS, EventBridge, Kinesis, Step
-//! Functions and Lambda `Invoke`.
+//! Functions, Lambda `Invoke` and Lambda destinations.
 //!
 //! - [`evidence`] (with `sdk`, `trigger` and `invocation`): what a span proves; read-only.
 //! - [`key`]: join keys (Datadog pointer hashes, namespaced ids) and rules.
@@ -19,9 +19,9 @@
 //!
 //! | where | attribute | meaning |
 //! |---|---|---|
-//! | span | `relink.rules` | rules that added a link or adopted the span: `aws.s3.object`, `aws.s3.request`, `aws.s3.key`, `aws.dynamodb.item`, `aws.sqs.message`, `aws.sns.message`, `aws.eventbridge.event`, `aws.kinesis.record`, `kafka.record`, `aws.stepfunctions.execution`, `aws.stepfunctions.state`, `aws.lambda.invocation`, `messaging.context`, `adoption` |
+//! | span | `relink.rules` | rules that added a link or adopted the span: `aws.s3.object`, `aws.s3.request`, `aws.s3.key`, `aws.dynamodb.item`, `aws.sqs.message`, `aws.sns.message`, `aws.eventbridge.event`, `aws.kinesis.record`, `kafka.record`, `aws.stepfunctions.execution`, `aws.stepfunctions.state`, `aws.lambda.invocation`, `aws.lambda.destination`, `messaging.context`, `adoption` |
 //! | span | `relink.pointer.hashes` | Datadog pointer hashes the span wrote or was triggered by. An S3 notification whose key is URL-encoded (`summer+trip%2F1.jpg`) gives two: the decoded key's (`summer trip/1.jpg`, what Datadog's producers hash, so relink joins them) and the key as written (what Datadog's Lambda consumers, datadog-lambda-js and the extension, hash, so relink's consumer pointer matches theirs); each also becomes a `ptr.dir=u` pointer link |
-//! | span | `relink.matches` | match kinds of the links added: `exact` (same pointer hash or id), `request-id` (S3 request id, or the Lambda `Invoke` call's request id as the invocation's `faas.invocation_id`), `heuristic` (bucket and key only), `context` (propagated in the message), `deterministic` (ids both sides compute: a Lambda and its Step Functions state) |
+//! | span | `relink.matches` | match kinds of the links added: `exact` (same pointer hash or id), `request-id` (S3 request id; the Lambda `Invoke` call's request id as the invocation's `faas.invocation_id`; an invocation's `faas.invocation_id` as its destination record's `requestContext.requestId`), `heuristic` (bucket and key only), `context` (propagated in the message), `deterministic` (ids both sides compute: a Lambda and its Step Functions state) |
 //! | span | `relink.original_trace_id` | the trace id before adoption |
 //! | span | `relink.route` (configurable) | stamp mode's routing key |
 //! | link | `ptr.kind`, `ptr.dir`, `ptr.hash`, `link.kind` | Datadog span pointer (zero ids) |

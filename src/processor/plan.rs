@@ -187,10 +187,11 @@ impl Batch<'_, '_> {
                 .get(claim.key, Side::Consumer, self.now_secs)
             {
                 // A consumer that already linked to its producer is not linked back. An
-                // invocation in the calling trace got the call's context: the invocation's
-                // parent is not known here, so one trace is taken to say so.
+                // invocation (or a destination record's consumer) in the calling trace got
+                // the call's context: its parent is not known here, so one trace is taken
+                // to say so.
                 let target = self.state.remap.current(hit.trace);
-                let in_trace = claim.rule == Rule::LambdaInvocation && target == trace;
+                let in_trace = claim.rule.is_lambda_request() && target == trace;
                 if hit.span != span && !hit.linked && !in_trace {
                     self.add(i, links::direct(claim, Peer::Consumer, target, hit.span));
                     linked = true;
@@ -240,9 +241,8 @@ impl Batch<'_, '_> {
                 // An invocation that got its caller's context is the call's child already
                 // (the same test as for contexts below).
                 let target = self.state.remap.current(hit.trace);
-                let child = claim.rule == Rule::LambdaInvocation
-                    && target == trace
-                    && Some(hit.span) == parent;
+                let child =
+                    claim.rule.is_lambda_request() && target == trace && Some(hit.span) == parent;
                 if hit.span != span && !child {
                     linked = true;
                     if !(hit.linked && seen_before) {

@@ -477,7 +477,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Every rule and its code: the position in this list.
-const RULES: [Rule; 14] = [
+const RULES: [Rule; 15] = [
     Rule::S3Object,
     Rule::S3Request,
     Rule::S3Key,
@@ -492,6 +492,7 @@ const RULES: [Rule; 14] = [
     Rule::Adoption,
     Rule::KafkaRecord,
     Rule::LambdaInvocation,
+    Rule::LambdaDestination,
 ];
 
 fn rule_code(rule: Rule) -> u8 {
@@ -511,6 +512,7 @@ fn rule_code(rule: Rule) -> u8 {
         Rule::Adoption => 11,
         Rule::KafkaRecord => 12,
         Rule::LambdaInvocation => 13,
+        Rule::LambdaDestination => 14,
     }
 }
 

@@ -9,12 +9,15 @@
 //! The value is the join key of the trace's first span with evidence (in batch order):
 //! a pointer hash, or for S3 the request id key if `stamp.s3_route` says so, or a message
 //! id key; a trace with no other evidence, by a Lambda `Invoke` request id (the call's or
-//! the invocation's). Traces without evidence are routed by their trace id, which spreads
-//! them like trace-id routing does. A consumer whose batch names several writes (a
+//! the invocation's), else by the request id of a destination record (the invocation's, or
+//! the one its consumer read). Traces without evidence are routed by their trace id, which
+//! spreads them like trace-id routing does. A consumer whose batch names several writes (a
 //! DynamoDB stream batch) can be routed by only one of them; its other records meet their
 //! producers only if those hash to the same instance, and still get pointer links.
 //! Likewise a trace that is both a consumer and a producer (B in A -> S3 -> B -> DynamoDB
-//! -> C, or A -> Invoke -> B -> Invoke -> C) sits with A or with C, not necessarily both.
+//! -> C, or A -> Invoke -> B -> Invoke -> C) sits with A or with C, not necessarily both; an
+//! invocation routed by its own trigger meets its destination record's consumer (routed by
+//! the queue, topic or bus that delivered it) only by chance.
 //!
 //! Adoption behind a router: the remap table lives on the second-tier instance that saw
 //! the consumer span, but later batches of that trace carry no evidence and are routed by
@@ -30,13 +33,13 @@ use crate::config::S3Route;
 use crate::settings::Settings;
 use std::collections::HashMap;
 
-/// The claim a span is routed by, leaving out Lambda invocation ids (see [`plan_routes`]).
+/// The claim a span is routed by, leaving out Lambda request ids (see [`plan_routes`]).
 fn route_claim(ev: &SpanEvidence, s3_route: S3Route) -> Option<&Claim> {
     let claims = || {
         ev.producer
             .iter()
             .chain(ev.consumer.iter())
-            .filter(|c| c.rule != Rule::LambdaInvocation)
+            .filter(|c| !c.rule.is_lambda_request())
     };
     let pointer = claims().find(|c| c.rule.is_pointer());
     let request = claims().find(|c| c.rule == Rule::S3Request);
@@ -50,10 +53,9 @@ fn route_claim(ev: &SpanEvidence, s3_route: S3Route) -> Option<&Claim> {
     .or(message)
 }
 
-/// A span's Lambda invocation claim on one side: the request id of the `Invoke` call it
-/// made (producer) or that made it (consumer).
-fn invocation_claim(claims: &[Claim]) -> Option<&Claim> {
-    claims.iter().find(|c| c.rule == Rule::LambdaInvocation)
+/// A span's claim of `rule` on one side.
+fn claim_of(claims: &[Claim], rule: Rule) -> Option<&Claim> {
+    claims.iter().find(|c| c.rule == rule)
 }
 
 pub(crate) fn plan_routes(
@@ -76,7 +78,8 @@ pub(crate) fn plan_routes(
     // A Lambda invocation that nothing else started claims its invocation id: a trace with
     // any other evidence is routed by that, wherever its spans are in the batch, so the
     // roots of S3 or queue producers do not move it. Then a trace that calls `Invoke` is routed by the
-    // call, so it meets the function it called, which is routed by the same id.
+    // call, so it meets the function it called, which is routed by the same id; last, by the
+    // request id a destination record names, on either side.
     let trace_of = |i: usize| {
         spans
             .get(i)
@@ -88,10 +91,17 @@ pub(crate) fn plan_routes(
             routes.entry(trace).or_insert_with(|| claim.key.to_hex());
         }
     }
-    let sides: [fn(&SpanEvidence) -> &[Claim]; 2] = [|ev| &ev.producer, |ev| &ev.consumer];
-    for side in sides {
+    let producer: fn(&SpanEvidence) -> &[Claim] = |ev| &ev.producer;
+    let consumer: fn(&SpanEvidence) -> &[Claim] = |ev| &ev.consumer;
+    let passes = [
+        (Rule::LambdaInvocation, producer),
+        (Rule::LambdaInvocation, consumer),
+        (Rule::LambdaDestination, producer),
+        (Rule::LambdaDestination, consumer),
+    ];
+    for (rule, side) in passes {
         for (i, ev) in evidence {
-            if let (Some(trace), Some(claim)) = (trace_of(*i), invocation_claim(side(ev))) {
+            if let (Some(trace), Some(claim)) = (trace_of(*i), claim_of(side(ev), rule)) {
                 routes.entry(trace).or_insert_with(|| claim.key.to_hex());
             }
         }

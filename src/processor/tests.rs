@@ -986,6 +986,111 @@ fn a_callee_processed_first_in_its_callers_trace_is_not_linked_from_the_call() {
     assert_eq!(links(spans(&callee)[0]), Vec::<String>::new());
 }
 
+/// A function triggered by an SQS queue that is a Lambda destination: its one message is
+/// the record of invocation `request_id`.
+fn destination_consumer(trace: u8, id: u8, request_id: &str) -> Span {
+    let record = serde_json::json!({
+        "version": "1.0",
+        "timestamp": "2019-11-24T21:52:47.333Z",
+        "requestContext": {
+            "requestId": request_id,
+            "functionArn": "arn:aws:lambda:us-east-1:1:function:source:$LATEST",
+            "condition": "Success",
+            "approximateInvokeCount": 1
+        },
+        "requestPayload": {},
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST"},
+        "responsePayload": null
+    });
+    let event = serde_json::json!({"Records": [{
+        "messageId": "m1",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:1:on-success",
+        "body": record.to_string(),
+        "attributes": {},
+        "messageAttributes": {}
+    }]});
+    span(
+        trace,
+        id,
+        None,
+        vec![
+            kv("faas.invocation_id", "sqs-invocation"),
+            kv("relink.event", &event.to_string()),
+        ],
+    )
+}
+
+#[test]
+fn a_destination_records_consumer_joins_the_invocation_it_reports() {
+    let key = key::Key::of_id(key::Rule::LambdaDestination, "R1").to_hex();
+    let link = |t, s, peer| {
+        format!(
+            "{} relink.rule=aws.lambda.destination relink.match=request-id relink.key={key} relink.peer={peer}",
+            ids(t, s)
+        )
+    };
+    // The invocation first (its span ends before Lambda sends the record), then the other
+    // order.
+    let mut p = processor("{}");
+    p.process_request(&mut request(vec![invocation(1, 11, None, "R1")]), NOW);
+    let mut consumer = request(vec![destination_consumer(2, 21, "R1")]);
+    p.process_request(&mut consumer, NOW);
+    assert_eq!(links(spans(&consumer)[0]), vec![link(1, 11, "producer")]);
+
+    let mut p = processor("{}");
+    p.process_request(&mut request(vec![destination_consumer(2, 21, "R1")]), NOW);
+    let mut source = request(vec![invocation(1, 11, None, "R1")]);
+    p.process_request(&mut source, NOW);
+    assert_eq!(links(spans(&source)[0]), vec![link(2, 21, "consumer")]);
+
+    // With adoption on, the consumer's trace moves under the invocation.
+    let mut p = adopting();
+    p.process_request(&mut request(vec![invocation(1, 11, None, "R1")]), NOW);
+    let mut consumer = request(vec![
+        destination_consumer(2, 21, "R1"),
+        span(2, 22, Some(21), vec![]),
+    ]);
+    p.process_request(&mut consumer, NOW);
+    let [root, child] = spans(&consumer)[..] else {
+        panic!("two spans")
+    };
+    assert_eq!(
+        (root.trace_id.clone(), root.parent_span_id.clone()),
+        (vec![1; 16], vec![11; 8])
+    );
+    assert_eq!(child.trace_id, vec![1; 16]);
+    assert_eq!(
+        strings(root, "relink.rules"),
+        vec!["adoption", "aws.lambda.destination"]
+    );
+}
+
+#[test]
+fn an_http_or_queue_invocation_is_no_destination_producer() {
+    // API Gateway and SQS invoke synchronously: Lambda sends no record after those.
+    let mut p = processor("{}");
+    let by_http = span(
+        1,
+        11,
+        None,
+        vec![kv("faas.invocation_id", "R1"), kv("faas.trigger", "http")],
+    );
+    let by_queue = destination_consumer(3, 31, "R0");
+    let mut first = request(vec![by_http, by_queue]);
+    p.process_request(&mut first, NOW);
+    // The queue consumer's two claims (its message, the record), nothing for the HTTP span.
+    assert_eq!(p.gauges().entries, 2);
+    let mut queue_consumer = request(vec![destination_consumer(2, 21, "R1")]);
+    p.process_request(&mut queue_consumer, NOW);
+    assert_eq!(links(spans(&queue_consumer)[0]), Vec::<String>::new());
+    let mut q = processor(r#"{"direct_links": {"lambda_destinations": false}}"#);
+    q.process_request(&mut request(vec![invocation(1, 11, None, "R1")]), NOW);
+    let mut consumer = request(vec![destination_consumer(2, 21, "R1")]);
+    q.process_request(&mut consumer, NOW);
+    assert_eq!(links(spans(&consumer)[0]), Vec::<String>::new());
+}
+
 #[test]
 fn links_stop_at_the_span_limit() {
     let mut p = processor(r#"{"limits": {"max_links_per_span": 1}}"#);

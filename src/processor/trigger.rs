@@ -112,7 +112,11 @@ fn pointer_claims(pointer: &Pointer, config: &Settings, ev: &mut SpanEvidence) {
         }
         Pointer::Message(m) => {
             if let Some(rule) = Rule::for_message_service(m.service) {
-                if config.direct_links.message_ids && !m.id.is_empty() {
+                let on = match rule {
+                    Rule::LambdaDestination => config.direct_links.lambda_destinations,
+                    _ => config.direct_links.message_ids,
+                };
+                if on && !m.id.is_empty() {
                     ev.consumer.push(Claim::id(rule, &m.id));
                 }
             }

@@ -253,6 +253,66 @@ def invoke_flow(endpoint, telemetry):
     return ids
 
 
+def destination_flow(endpoint, telemetry, record_template):
+    """An asynchronous `Invoke` -> its invocation -> the `OnSuccess` record on an SQS
+    queue -> the queue's consumer.
+
+    Lambda's side is played as for `invoke_flow`, and as moto does not deliver destination
+    records, so is its destination: the record (`record_template`, a real one, given the
+    invocation's request id and function ARN, as the Lambda guide describes it) is sent to
+    a moto queue; what moto delivers is handed to the consumer as Lambda's SQS event
+    source mapping does. Returns (the request id, the SQS event).
+    """
+    lam, iam, sqs = client(endpoint, "lambda"), client(endpoint, "iam"), client(endpoint, "sqs")
+    switch = urllib.request.Request(f"{endpoint}/moto-api/config", method="POST",
+                                    data=json.dumps({"lambda": {"use_docker": False}}).encode())
+    with urllib.request.urlopen(switch, timeout=10) as answer:
+        assert answer.status == 201, answer.status
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("lambda_consumer.py", "def handler(event, context):\n    return {}\n")
+    function = "nightly-report"
+    with suppress_instrumentation():
+        role = iam.create_role(RoleName="report-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        function_arn = lam.create_function(
+            FunctionName=function, Runtime="python3.12", Role=role,
+            Handler="lambda_consumer.handler", Code={"ZipFile": code.getvalue()})["FunctionArn"]
+        queue_url = sqs.create_queue(QueueName="report-sink")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+
+    tracer = telemetry.producer_provider.get_tracer("uploader.app")
+    with tracer.start_as_current_span("POST /reports", kind=SpanKind.SERVER):
+        answer = lam.invoke(FunctionName=function, InvocationType="Event",
+                            Payload=json.dumps({"report": "nightly"}).encode())
+    request_id = answer["ResponseMetadata"]["RequestId"]
+    invoke_consumer({"report": "nightly"}, request_id)
+
+    record = json.loads(json.dumps(record_template))
+    record["requestContext"].update({
+        "requestId": request_id, "functionArn": f"{function_arn}:$LATEST",
+        "condition": "Success", "approximateInvokeCount": 1,
+    })
+    record["requestPayload"] = {"report": "nightly"}
+    record["responseContext"] = {"statusCode": 200, "executedVersion": "$LATEST"}
+    record["responsePayload"] = {}
+    with suppress_instrumentation():
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(record))
+        messages = []
+        deadline = time.monotonic() + 15
+        while not messages and time.monotonic() < deadline:
+            messages = sqs.receive_message(QueueUrl=queue_url, AttributeNames=["All"],
+                                           WaitTimeSeconds=1).get("Messages", [])
+    assert len(messages) == 1, messages
+    event = {"Records": [{
+        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+        "attributes": m["Attributes"], "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+        "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": REGION,
+    } for m in messages]}
+    invoke_consumer(event)
+    return request_id, event
+
+
 def lambda_stream_record(record, stream_arn):
     """A GetRecords record (as boto3 parsed it) -> the record Lambda hands a function."""
     stream = dict(record["dynamodb"])

@@ -56,7 +56,8 @@ PINS = {"datadog-lambda": "8.130.0", "ddtrace": "4.16.0"}
 # ----------------------------------------------------------------------------- cases
 
 FIXTURE_DIRS = ["datadog-lambda-python", "datadog-lambda-js", "aws-lambda-rust-runtime",
-                "powertools-lambda-python", "aws-lambda-go", "aws-lambda-dotnet",
+                "powertools-lambda-python", "aws-lambda-go", "aws-lambda-java-libs",
+                "aws-lambda-dotnet",
                 "datadog-lambda-extension", "powertools-lambda-typescript"]
 # Responses, not trigger events.
 NOT_EVENTS = {"example-apigw-response.json", "example-alb-lambda-target-response.json",

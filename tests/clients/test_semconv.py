@@ -270,7 +270,7 @@ def made(relink_bin):
             elif isinstance(after, dict):
                 found.whole(after, place)  # event-N: every span is relink's
     # Every payload kind the suite holds went through; most fixtures are trigger events.
-    assert counts["relink cases"] == 18, counts
+    assert counts["relink cases"] == 19, counts
     assert counts["event"] >= 100, counts
     return found
 

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 pub const EVENT_SOURCES: &[&str] = &[
     "aws-lambda-dotnet",
     "aws-lambda-go",
+    "aws-lambda-java-libs",
     "aws-lambda-rust-runtime",
     "datadog-lambda-extension",
     "datadog-lambda-js",

@@ -16,10 +16,10 @@ use relink_harness::testing::{
 };
 use std::time::Duration;
 
-/// The golden batches Fluent Bit replays (52, see its golden test) less the malformed
+/// The golden batches Fluent Bit replays (57, see its golden test) less the malformed
 /// case's batch that is an object but does not decode (the collector only ever holds
 /// decoded traces).
-const REPLAYED_OTELWASM: usize = 51;
+const REPLAYED_OTELWASM: usize = 56;
 
 #[test]
 fn otelwasm_processor_matches_the_native_core() {

@@ -98,7 +98,7 @@ def batches(case):
 def test_every_golden_case_is_replayed():
     folders = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())
     assert MANIFEST["cases"] == folders
-    assert len(folders) == 18
+    assert len(folders) == 19
 
 
 @pytest.mark.parametrize("name", MANIFEST["cases"])

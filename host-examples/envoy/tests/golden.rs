@@ -16,9 +16,9 @@ use relink::EventContext;
 use relink_harness::envoy::{Request, Startup};
 use std::path::Path;
 
-/// Batches sent: the 48 `input-N.json` and 7 `event-N.*` of the golden cases, once per
-/// transport: the malformed case's 4 as JSON, the other 51 four ways.
-const ENVOY_BATCHES: usize = 4 + 51 * 4;
+/// Batches sent: the 53 `input-N.json` and 7 `event-N.*` of the golden cases, once per
+/// transport: the malformed case's 4 as JSON, the other 56 four ways.
+const ENVOY_BATCHES: usize = 4 + 56 * 4;
 
 /// The golden test's clock: batch N runs at `BASE_NOW + N` seconds.
 const BASE_NOW: u64 = 1_709_929_300_000_000_000;
@@ -167,7 +167,7 @@ fn valid_otlp(case: &Path) -> bool {
 #[test]
 fn golden_scenarios_through_the_filter_match_the_native_core() {
     let cases = relink_golden_cases();
-    assert_eq!(cases.len(), 18, "the relink golden cases");
+    assert_eq!(cases.len(), 19, "the relink golden cases");
     let (mut failures, mut replayed, mut rewritten, mut batches) = (Vec::new(), 0, 0, 0);
     for case in &cases {
         let mut transports = vec![Transport::Json];
@@ -192,8 +192,8 @@ fn golden_scenarios_through_the_filter_match_the_native_core() {
         failures.len(),
         failures.join("\n")
     );
-    // 17 cases are valid OTLP throughout and go four ways, the malformed one as JSON only.
-    assert_eq!(replayed, 17 * 4 + 1, "replays");
+    // 18 cases are valid OTLP throughout and go four ways, the malformed one as JSON only.
+    assert_eq!(replayed, 18 * 4 + 1, "replays");
     assert_eq!(batches, ENVOY_BATCHES, "batches sent through the filter");
     assert!(
         rewritten > replayed,

@@ -15,10 +15,10 @@ use relink_harness::testing::{
 };
 use serde_json::{json, Map, Value};
 
-/// The 48 `input-N.json` batches of the golden cases, but for the malformed case's three
+/// The 53 `input-N.json` batches of the golden cases, but for the malformed case's three
 /// that are no JSON object with `resourceSpans` (Fluent Bit hands a filter only objects),
 /// and the spans of the 7 `event-N.*` payloads.
-const REPLAYED_FLUENT_BIT: usize = 52;
+const REPLAYED_FLUENT_BIT: usize = 57;
 
 #[test]
 fn fluent_bit_filter_matches_the_native_core() {
@@ -74,7 +74,7 @@ fn fluent_bit_filter_matches_the_native_core() {
 #[test]
 fn the_replays_hold_every_golden_case_and_event() {
     let cases = common::relink_golden_cases();
-    assert_eq!(cases.len(), 18, "golden relink cases");
+    assert_eq!(cases.len(), 19, "golden relink cases");
     let events: usize = cases
         .iter()
         .map(|dir| (1..100).filter(|n| event_file(dir, *n).is_some()).count())

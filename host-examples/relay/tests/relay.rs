@@ -1060,7 +1060,7 @@ fn golden_cases_through_wasmtime_match_the_native_core() {
         .collect();
     folders.sort();
     assert_eq!(serde_json::json!(folders), serde_json::json!(cases));
-    assert_eq!(cases.len(), 18);
+    assert_eq!(cases.len(), 19);
     let loaded = LoadedComponent::load(&component()).unwrap_or_else(|e| panic!("{e}"));
     for case in cases {
         let name = case.as_str().unwrap_or_default();
@@ -1507,7 +1507,7 @@ fn every_golden_case_over_http_gives_its_expected_outputs() {
         .filter(|p| p.is_dir())
         .collect();
     cases.sort();
-    assert_eq!(cases.len(), 18, "golden relink cases");
+    assert_eq!(cases.len(), 19, "golden relink cases");
     let (mut traces, mut events) = (0, 0);
     for dir in cases {
         let name = dir
@@ -1561,6 +1561,6 @@ fn every_golden_case_over_http_gives_its_expected_outputs() {
         assert_eq!(refused, errors, "{name}: batches refused");
         relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
     }
-    // 48 OTLP batches less the malformed case's 4 undecodable ones, and 7 raw events.
-    assert_eq!((traces, events), (44, 7), "batches through the relay");
+    // 53 OTLP batches less the malformed case's 4 undecodable ones, and 7 raw events.
+    assert_eq!((traces, events), (49, 7), "batches through the relay");
 }

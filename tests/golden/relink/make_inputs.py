@@ -1140,6 +1140,76 @@ span, in A's trace. Expected: A's first Invoke span gets a direct link to B's in
 """,
 )
 
+# --- Lambda destinations: the record of an asynchronous invocation, to SQS and EventBridge ---
+
+DESTINATION_RECORD = fixture("aws-lambda-java-libs/lambda_destination_event.json")
+SOURCE_OK = "8ea123e4-1db7-4aca-ad10-d9ca1234c1fd"  # the fixture's request id
+SOURCE_FAILED = "6f1b2c3d-4e5a-4b6c-9d7e-8f9a0b1c2d3e"
+TRACE_SOURCE_OK, TRACE_SOURCE_FAILED = "6a1b2c3d4e5f60718293a4b5c6d7e8f9", "7b2c3d4e5f60718293a4b5c6d7e8f90a"
+TRACE_ON_SUCCESS, TRACE_ON_FAILURE = "8c3d4e5f60718293a4b5c6d7e8f90a1b", "9d4e5f60718293a4b5c6d7e8f90a1b2c"
+TRACE_RETRY = "ae5f60718293a4b5c6d7e8f90a1b2c3d"
+
+
+def destination_record(request_id, condition, attempts):
+    record = copy.deepcopy(DESTINATION_RECORD)
+    record["requestContext"].update(
+        {"requestId": request_id, "condition": condition, "approximateInvokeCount": attempts,
+         "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:nightly-report:$LATEST"})
+    if condition == "Success":
+        record["responseContext"].pop("functionError")
+        record["responsePayload"] = {"rows": 1042}
+    return record
+
+
+schedule = fixture("aws-lambda-rust-runtime/example-eventbridge-schedule.json")
+on_success_event = fixture("aws-lambda-rust-runtime/example-sqs-event.json")
+on_success_event["Records"] = on_success_event["Records"][:1]
+on_success_event["Records"][0]["body"] = json.dumps(
+    destination_record(SOURCE_OK, "Success", 1), separators=(",", ":"))
+on_failure_event = fixture("aws-lambda-rust-runtime/example-eventbridge-event-obj.json")
+on_failure_event.update({
+    "detail-type": "Lambda Function Invocation Result - Failure",
+    "source": "lambda",
+    "account": "123456789012",
+    "resources": ["arn:aws:events:us-east-1:123456789012:event-bus/default",
+                  "arn:aws:lambda:us-east-1:123456789012:function:nightly-report:$LATEST"],
+    "detail": destination_record(SOURCE_FAILED, "RetriesExhausted", 2),
+})
+
+
+def attempt(trace, sid, request_id, start_ms, error=None):
+    batch = function_batch("nightly-report", [lambda_span(trace, sid, "nightly-report", request_id, start_ms, schedule)], [])
+    if error:
+        batch["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["status"] = {"code": 2, "message": error}
+    return batch
+
+
+write_case(
+    "lambda-destinations",
+    [
+        attempt(TRACE_SOURCE_OK, "1a2b3c4d5e6f7081", SOURCE_OK, 0),
+        function_batch("report-sink", [lambda_span(TRACE_ON_SUCCESS, "2b3c4d5e6f708192", "report-sink", "a1b2c3d4-0000-4000-8000-000000000001", 400, on_success_event)], []),
+        attempt(TRACE_SOURCE_FAILED, "3c4d5e6f708192a3", SOURCE_FAILED, 1000, "Timeout"),
+        attempt(TRACE_RETRY, "4d5e6f708192a3b4", SOURCE_FAILED, 61000, "Timeout"),
+        function_batch("report-alerts", [lambda_span(TRACE_ON_FAILURE, "5e6f708192a3b4c5", "report-alerts", "a1b2c3d4-0000-4000-8000-000000000002", 61500, on_failure_event)], []),
+    ],
+    config={"adoption": {"enabled": True}},
+    readme="""
+Lambda destinations. `nightly-report` runs from an EventBridge schedule (an asynchronous
+invocation) with an `OnSuccess` destination, an SQS queue that `report-sink` reads, and an
+`OnFailure` destination, an EventBridge bus whose rule invokes `report-alerts`. Lambda sends
+each destination the invocation record (the aws-lambda-java-libs fixture, with this
+function's ARN and request ids) without the invocation's trace context: `requestContext.requestId`
+is the request id the invocation had, its `faas.invocation_id`. Batch 1: a successful run.
+Batch 2: `report-sink`, whose SQS message is the `Success` record. Batches 3 and 4: two
+attempts of a failing run (Lambda retries with the same request id, and each attempt starts
+a trace of its own). Batch 5: `report-alerts`, whose bus event carries the
+`RetriesExhausted` record. Adoption on. Expected: `report-sink` links to the successful
+run (`relink.rule=aws.lambda.destination`, `relink.match=request-id`) and its trace is
+adopted under it; `report-alerts` links to the last attempt and is adopted under it.
+""",
+)
+
 write_case(
     "pass-through",
     [plain, json.dumps(plain, separators=(",", ":"))],

@@ -116,6 +116,31 @@ def main():
     dd["x-datadog-tags"] = "_dd.p.dm=-0,_dd.p.tid=6734e7c300000000"
     write("eventbridge-stepfunctions-lambda-root", lambda_root)
 
+    # A Lambda destination record (aws-lambda-java-libs) as each carrier delivers it: an SQS
+    # body, an SNS message (the guide: "Lambda passes the invocation record as the
+    # Message"), and the detail of the event an EventBridge bus destination gets, whose
+    # detail-type, source and resources follow LocalStack's recordings against AWS
+    # (test_lambda_destinations.snapshot.json at 8b9a79f).
+    record = fixture("aws-lambda-java-libs/lambda_destination_event.json")
+    text = json.dumps(record, separators=(",", ":"))
+    sqs = fixture("aws-lambda-rust-runtime/example-sqs-event.json")
+    sqs["Records"] = sqs["Records"][:1]
+    sqs["Records"][0]["body"] = text
+    write("sqs-lambda-destination", sqs)
+    sns = fixture("aws-lambda-rust-runtime/example-sns-event.json")
+    sns["Records"][0]["Sns"]["Message"] = text
+    write("sns-lambda-destination", sns)
+    bus = fixture("aws-lambda-rust-runtime/example-eventbridge-event-obj.json")
+    bus["detail-type"] = "Lambda Function Invocation Result - Failure"
+    bus["source"] = "lambda"
+    bus["account"], bus["region"] = "123456678912", "sa-east-1"
+    bus["resources"] = [
+        "arn:aws:events:sa-east-1:123456678912:event-bus/default",
+        record["requestContext"]["functionArn"],
+    ]
+    bus["detail"] = record
+    write("eventbridge-lambda-destination", bus)
+
 
 if __name__ == "__main__":
     main()

@@ -230,13 +230,14 @@ test('the real instrumentations recorded what relink joins on (hooks included)',
 
 test('producer and consumer traces start apart; relink removed the raw events it read', () => {
   const consumers = invocations(run.plain);
-  assert.equal(consumers.length, 8); // 4 S3 notifications, 1 stream batch, 1 SQS, 1 SNS-in-SQS, 1 Invoke
+  // 4 S3 notifications, 1 stream batch, 1 SQS, 1 SNS-in-SQS, 1 Invoke, 1 destination record
+  assert.equal(consumers.length, 9);
   const producers = new Set(run.plain.filter((s) => s.resource['service.name'] === 'uploader').map((s) => s.span.traceId));
   assert.equal(producers.size, 6); // POST /upload, /orders, /enqueue, /notify, /checkout, /reports
   for (const c of consumers) assert.ok(!producers.has(c.span.traceId), `${c.span.name} starts in a producer trace`);
   // The hook put each trigger event on its invocation span; relink read it and removed it.
   const carried = run.before.filter((s) => s.scope === LAMBDA_SCOPE && s.attrs['relink.event']);
-  assert.equal(carried.length, 8);
+  assert.equal(carried.length, 9);
   for (const s of run.plain) assert.equal(s.attrs['relink.event'], undefined, `${s.span.name} kept relink.event`);
 });
 
@@ -329,9 +330,9 @@ test('without adoption relink keeps every span, trace and parent as the SDK made
   const made = run.plain.filter((s) => s.scope === 'relink.stepfn');
   assert.equal(made.length, 2); // the execution and its Pass state
   assert.deepEqual(ids(run.plain.filter((s) => !made.includes(s)).map((s) => s.span)), ids(run.before));
-  // 6 server roots, 5 S3, 3 DynamoDB, SendMessage, Publish, StartExecution, Invoke; 8
-  // invocations and the 2 SQS process spans the Lambda instrumentation adds for SQS events.
-  assert.equal(run.before.length, 28);
+  // 6 server roots, 5 S3, 3 DynamoDB, SendMessage, Publish, StartExecution, Invoke; 9
+  // invocations and the 3 SQS process spans the Lambda instrumentation adds for SQS events.
+  assert.equal(run.before.length, 30);
 });
 
 test('relink links an asynchronous Invoke to the invocation it made, and adopts it under the call', () => {
@@ -355,6 +356,28 @@ test('relink links an asynchronous Invoke to the invocation it made, and adopts 
   const adoptedCall = run.adoption.find(isCall);
   assert.equal(adopted.span.traceId, adoptedCall.span.traceId);
   assert.equal(adopted.span.parentSpanId, adoptedCall.span.spanId);
+});
+
+test('relink links the consumer of the invocation\'s destination record to it, and adopts it under the invocation', () => {
+  const { requestId, destination } = run.flows.invoke;
+  assert.equal(JSON.parse(destination.Records[0].body).requestContext.requestId, requestId);
+  const isSource = (s) => s.attrs['faas.invocation_id'] === requestId;
+  const isConsumer = (s) => run.events.get(s.attrs['faas.invocation_id']) === destination;
+  const source = invocations(run.plain).find(isSource);
+  const consumer = invocations(run.plain).find(isConsumer);
+  assert.ok(consumer, 'no invocation span for the destination record');
+  assert.notEqual(consumer.span.traceId, source.span.traceId); // no context arrived
+  assert.deepEqual(linksTo(consumer, source), [{
+    'relink.rule': 'aws.lambda.destination', 'relink.match': 'request-id',
+    'relink.key': pointerHash('aws.lambda.destination', requestId), 'relink.peer': 'producer',
+  }]);
+  // With adoption: the Invoke call, the invocation and the destination's consumer, one trace.
+  const isCall = (s) => s.attrs['rpc.service'] === 'Lambda' && s.attrs['rpc.method'] === 'Invoke';
+  const call = run.adoption.find(isCall);
+  const adoptedSource = invocations(run.adoption).find(isSource);
+  const adopted = invocations(run.adoption).find(isConsumer);
+  assert.equal(adopted.span.traceId, call.span.traceId);
+  assert.equal(adopted.span.parentSpanId, adoptedSource.span.spanId);
 });
 
 test('with adoption every S3 and DynamoDB consumer joins its producer trace', () => {

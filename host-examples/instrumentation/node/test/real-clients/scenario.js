@@ -368,7 +368,29 @@ async function invokeFlow(t, c) {
   await t.producer.forceFlush();
   const requestId = called.$metadata.requestId;
   await t.invoke(payload, requestId);
-  return { requestId, statusCode: called.StatusCode };
+  return { requestId, statusCode: called.StatusCode, destination: await destinationFlow(t, c, requestId, payload) };
+}
+
+/**
+ * The invocation's `OnSuccess` destination, an SQS queue: moto delivers no destination
+ * records, so Lambda's side is played (the record as the Lambda guide describes it, the
+ * aws-lambda-java-libs fixture given this invocation's request id and function ARN), and
+ * what moto's queue delivers goes to the function as the SQS event source mapping hands it.
+ */
+async function destinationFlow(t, c, requestId, payload) {
+  const q = await queue(t, c, 'report-sink');
+  const fixture = path.join(__dirname, '../../../../../tests/fixtures/aws-lambda-java-libs/lambda_destination_event.json');
+  const record = JSON.parse(require('node:fs').readFileSync(fixture, 'utf8'));
+  Object.assign(record.requestContext, {
+    requestId, functionArn: `${FUNCTION_ARN}:$LATEST`, condition: 'Success', approximateInvokeCount: 1,
+  });
+  Object.assign(record, {
+    requestPayload: payload, responseContext: { statusCode: 200, executedVersion: '$LATEST' }, responsePayload: {},
+  });
+  await t.quietly(() => c.sqs.send(sqs('SendMessage', { QueueUrl: q.url, MessageBody: JSON.stringify(record) })));
+  const event = { Records: (await drain(t, c, q, 1)).map((m) => lambdaSqsRecord(m, q)) };
+  await t.invoke(event);
+  return event;
 }
 
 module.exports = {
