@@ -175,8 +175,9 @@ pub struct DirectLinks {
     /// SQS, SNS or EventBridge consumer of one) to the invocation it reports: the span whose
     /// `faas.invocation_id` is the record's `requestContext.requestId`. Lambda sends the
     /// record without the invocation's trace context. Every invocation span that Lambda may
-    /// have invoked asynchronously (not one triggered by an HTTP request, an SQS queue or
-    /// Firehose) takes an `index` entry for it. Default `true`.
+    /// have invoked asynchronously takes an `index` entry for it: all but those whose event
+    /// or `faas.trigger` shows an HTTP request, an SQS queue, Firehose or a Step Functions
+    /// state. Default `true`.
     pub lambda_destinations: bool,
 }
 

@@ -15,6 +15,10 @@
 //! `faas.invocation_id`: the join (the processor's `aws.lambda.destination` rule). The
 //! request payload is the source's own trigger and is not decoded: what triggered the source
 //! did not trigger the destination.
+//!
+//! Not read: the records an S3 bucket destination stores (on failure only; a function
+//! triggered by that object's notification is joined to nothing) and what a Kafka-topic
+//! destination of a Kafka mapping receives (a Kafka record, read as one).
 
 use super::{arn, Item, Trigger, TriggerKind};
 use crate::error::DecodeError;

@@ -5,7 +5,8 @@
 //!
 //! Both shapes hold the same fields. Trace context travels in `MessageAttributes`
 //! (`{"name": {"Type": "String"|"Binary", "Value": ...}}`); a `Message` that is itself an
-//! S3 notification or EventBridge event is decoded into the item's payload.
+//! S3 notification, an EventBridge event or a Lambda destination record is decoded into the
+//! item's payload.
 
 use super::{arn, message, stepfunctions_context, Item, MessageDetail, Trigger, TriggerKind};
 use crate::error::DecodeError;

@@ -5,9 +5,10 @@
 //! from the sender's X-Ray header). The application's own propagation is listed first: the
 //! X-Ray header often names the sending Lambda's X-Ray segment rather than the
 //! application's span. A `_datadog` attribute holding a Step Functions context object
-//! (a state sent the message) gives the state span as a context, after the attributes'. A body that is itself an S3 notification, an SNS notification
-//! (SNS to SQS without raw delivery) or an EventBridge event is decoded into the item's
-//! payload; contexts found there stay on the payload's items.
+//! (a state sent the message) gives the state span as a context, after the attributes'. A
+//! body that is itself an S3 notification, an SNS notification (SNS to SQS without raw
+//! delivery), an EventBridge event or a Lambda destination record is decoded into the
+//! item's payload; contexts found there stay on the payload's items.
 
 use super::{arn, message, sns, stepfunctions_context, Item, MessageDetail, Trigger, TriggerKind};
 use crate::error::DecodeError;
@@ -113,7 +114,7 @@ impl RecordFields<'_> {
 }
 
 /// The event a body carries: an SNS notification envelope (SNS to SQS without raw message
-/// delivery), an S3 notification or an EventBridge event.
+/// delivery), an S3 notification, an EventBridge event or a Lambda destination record.
 fn embedded(body: &Value) -> Option<Box<Trigger>> {
     if sns::is_envelope(body) {
         return sns::decode_envelope(body).ok().map(Box::new);

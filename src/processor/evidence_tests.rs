@@ -334,7 +334,8 @@ fn an_invocation_lambda_may_have_invoked_asynchronously_claims_its_destination_r
         Key::of_id(Rule::LambdaDestination, "R1"),
     );
     let id = || kv("faas.invocation_id", "R1");
-    // S3 and SNS invoke asynchronously, as does an `Invoke` with no known event.
+    // S3 and SNS invoke asynchronously, as does an `Invoke` with no known event; `pubsub`
+    // alone may be SNS (SQS, which is synchronous, is told apart by its event only).
     let s3 = r#"{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}"#;
     for attributes in [
         vec![id()],
@@ -347,13 +348,17 @@ fn an_invocation_lambda_may_have_invoked_asynchronously_claims_its_destination_r
     ] {
         assert_eq!(claims(attributes, &on), vec![destination]);
     }
-    // HTTP requests, SQS queues and SDK calls: no record follows.
+    // HTTP requests, SQS queues, Step Functions states and SDK calls: no record follows.
     let sqs = r#"{"Records":[{"messageId":"m1","eventSource":"aws:sqs","body":"x","attributes":{},"messageAttributes":{},"eventSourceARN":"arn:aws:sqs:us-east-1:1:q"}]}"#;
     let apigw = r#"{"resource":"/","path":"/","httpMethod":"GET","requestContext":{"httpMethod":"GET","requestId":"r","stage":"p","apiId":"a"}}"#;
+    let state = r#"{"Execution":{"Id":"arn:aws:states:us-east-1:1:execution:m:e","StartTime":"2024-07-30T19:55:52.976Z"},"State":{"Name":"S","EnteredTime":"2024-07-30T19:55:53.018Z","RetryCount":0},"StateMachine":{"Id":"arn:aws:states:us-east-1:1:stateMachine:m","Name":"m"}}"#;
+    let state_in_payload = format!(r#"{{"order":1,"Payload":{state}}}"#);
     for attributes in [
         vec![id(), kv("faas.trigger", "http")],
         vec![id(), kv("relink.event", sqs)],
         vec![id(), kv("relink.event", apigw)],
+        vec![id(), kv("relink.event", state)],
+        vec![id(), kv("relink.event", &state_in_payload)],
         vec![id(), kv("rpc.system", "aws-api")],
     ] {
         assert_eq!(claims(attributes.clone(), &on), vec![], "{attributes:?}");

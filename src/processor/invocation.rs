@@ -89,17 +89,22 @@ pub(crate) fn consumer_claims(
 
 /// The invocation span's side of a destination record: its id, which the record's
 /// `requestContext.requestId` repeats. Lambda sends a record only after an asynchronous
-/// invocation (and a stream mapping's failed batch), so a span started by an HTTP request
-/// (`faas.trigger` `http`, or an API Gateway, ALB or function URL event), an SQS queue or
-/// Firehose, whose invocations are synchronous, takes no index entry for one. SDK client
-/// spans are not invocations (see [`consumer_claims`]).
+/// invocation (and a stream mapping's failed batch), so a span whose event or `faas.trigger`
+/// shows a synchronous one takes no index entry for it: an HTTP request (`faas.trigger`
+/// `http`, an API Gateway, ALB or function URL event), an SQS queue or Firehose (known from
+/// the event only: the instrumentations write `pubsub` for SQS, as for SNS), and a Step
+/// Functions state (its Lambda task calls `Invoke` synchronously unless told otherwise).
+/// SDK client spans are not invocations (see [`consumer_claims`]).
 pub(crate) fn destination_claims(
     span: &SpanView<'_>,
     config: &Settings,
     ev: &mut SpanEvidence,
     trigger: Option<TriggerKind>,
 ) {
-    if !config.direct_links.lambda_destinations || trigger.is_some_and(is_synchronous) {
+    if !config.direct_links.lambda_destinations
+        || trigger.is_some_and(is_synchronous)
+        || !ev.states.is_empty()
+    {
         return;
     }
     let limit = config.bounds.attributes_scanned;
@@ -109,7 +114,10 @@ pub(crate) fn destination_claims(
         return;
     }
     if let Some(id) = a.first_str(&INVOCATION_ID, limit) {
-        push_claim(&mut ev.producer, Claim::id(Rule::LambdaDestination, id));
+        let mut claim = Claim::id(Rule::LambdaDestination, id);
+        // Only a record's consumer keeps the id: stamp mode routes it by that.
+        claim.message_id = None;
+        push_claim(&mut ev.producer, claim);
     }
 }
 
@@ -125,5 +133,6 @@ fn is_synchronous(kind: TriggerKind) -> bool {
             | TriggerKind::FunctionUrl
             | TriggerKind::Sqs
             | TriggerKind::Firehose
+            | TriggerKind::Stepfunctions
     )
 }

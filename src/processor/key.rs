@@ -86,8 +86,8 @@ impl Rule {
     }
 
     /// Whether this rule's key is a Lambda invocation's request id: an `Invoke` call's, or
-    /// the one a destination record names. Both sides of such a join can already be in one
-    /// trace, when the context did travel (see `plan`).
+    /// the one a destination record names. The consumer of such a join may already be the
+    /// producer's child (see `plan`), and stamp mode routes by these last (see `stamp`).
     pub fn is_lambda_request(self) -> bool {
         matches!(self, Rule::LambdaInvocation | Rule::LambdaDestination)
     }
@@ -177,7 +177,9 @@ impl std::fmt::Debug for Key {
 pub struct Claim {
     pub rule: Rule,
     pub key: Key,
-    /// The message id the claim came from, for the `messaging.message.id` link attribute.
+    /// The id the claim came from: a message id, written as the `messaging.message.id`
+    /// link attribute; for a Lambda destination record, the request id of the invocation
+    /// it reports, not written (stamp mode routes by it).
     pub message_id: Option<String>,
 }
 
@@ -192,9 +194,7 @@ impl Claim {
 
     pub fn id(rule: Rule, id: &str) -> Claim {
         let message_id = match rule {
-            Rule::S3Request | Rule::S3Key | Rule::LambdaInvocation | Rule::LambdaDestination => {
-                None
-            }
+            Rule::S3Request | Rule::S3Key | Rule::LambdaInvocation => None,
             _ => Some(id.to_string()),
         };
         Claim {
@@ -264,5 +264,12 @@ mod tests {
         assert_eq!(claims[0].message_id.as_deref(), Some("m1"));
         assert_eq!(Claim::id(Rule::S3Request, "r").message_id, None);
         assert_eq!(Claim::id(Rule::LambdaInvocation, "r").message_id, None);
+        // Kept for stamp mode's route, never written as a message id (see `links`).
+        assert_eq!(
+            Claim::id(Rule::LambdaDestination, "r")
+                .message_id
+                .as_deref(),
+            Some("r")
+        );
     }
 }

@@ -155,7 +155,11 @@ impl Planned {
                     kv(attrs::LINK_KEY, claim.key.to_hex()),
                     kv(attrs::LINK_PEER, peer.as_str()),
                 ];
-                if let Some(id) = claim.message_id {
+                // A destination record's request id names no message.
+                let message = claim
+                    .message_id
+                    .filter(|_| claim.rule != Rule::LambdaDestination);
+                if let Some(id) = message {
                     a.push(kv(attrs::MESSAGING_MESSAGE_ID, id));
                 }
                 (a, String::new(), 0)

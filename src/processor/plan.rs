@@ -187,11 +187,11 @@ impl Batch<'_, '_> {
                 .get(claim.key, Side::Consumer, self.now_secs)
             {
                 // A consumer that already linked to its producer is not linked back. An
-                // invocation (or a destination record's consumer) in the calling trace got
-                // the call's context: its parent is not known here, so one trace is taken
-                // to say so.
+                // invocation in the calling trace got the call's context: the invocation's
+                // parent is not known here, so one trace is taken to say so. (A destination
+                // record's consumer is never the invocation's child, so it is linked.)
                 let target = self.state.remap.current(hit.trace);
-                let in_trace = claim.rule.is_lambda_request() && target == trace;
+                let in_trace = claim.rule == Rule::LambdaInvocation && target == trace;
                 if hit.span != span && !hit.linked && !in_trace {
                     self.add(i, links::direct(claim, Peer::Consumer, target, hit.span));
                     linked = true;

@@ -1067,6 +1067,36 @@ fn a_destination_records_consumer_joins_the_invocation_it_reports() {
 }
 
 #[test]
+fn stamp_mode_routes_an_invoke_its_invocation_and_its_destination_consumer_together() {
+    let mut p = processor(r#"{"stamp": {"enabled": true}}"#);
+    // Trace 1 calls Invoke (R1); trace 2 is the invocation; trace 3 consumes its record
+    // from a queue (whose message id no producer names); trace 4 is another invocation,
+    // routed by its own request id (R2). Its destination claim routes nothing.
+    let mut req = request(vec![
+        destination_consumer(3, 31, "R1"),
+        invocation(2, 21, None, "R1"),
+        lambda_invoke(1, 11, "R1"),
+        invocation(4, 41, None, "R2"),
+    ]);
+    p.process_request(&mut req, NOW);
+    let routes: Vec<Option<&str>> = spans(&req)
+        .iter()
+        .map(|s| attrs::get_str(&s.attributes, "relink.route", 99))
+        .collect();
+    let r1 = key::Key::of_id(key::Rule::LambdaInvocation, "R1").to_hex();
+    let r2 = key::Key::of_id(key::Rule::LambdaInvocation, "R2").to_hex();
+    assert_eq!(
+        routes,
+        vec![
+            Some(r1.as_str()),
+            Some(r1.as_str()),
+            Some(r1.as_str()),
+            Some(r2.as_str()),
+        ]
+    );
+}
+
+#[test]
 fn an_http_or_queue_invocation_is_no_destination_producer() {
     // API Gateway and SQS invoke synchronously: Lambda sends no record after those.
     let mut p = processor("{}");

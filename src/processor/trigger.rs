@@ -1,6 +1,7 @@
 //! Consumer evidence from a decoded trigger event: one claim per pointer and per message
 //! id, one context claim per upstream context, for every record of a batch and for the
-//! events nested in them (S3 in SQS, SNS in SQS, EventBridge in SQS, S3 in SNS).
+//! events nested in them (S3 in SQS, SNS in SQS, EventBridge in SQS, S3 in SNS, a Lambda
+//! destination record in SQS, SNS or EventBridge).
 //!
 //! Deliberate choices where Datadog's implementations differ:
 //! - S3 notification keys are URL-encoded; the event decoder decodes them, so keys with
