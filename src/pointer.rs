@@ -70,8 +70,8 @@ pub struct DynamodbItem {
 /// A message id that AWS hands the producer and repeats to the consumer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Message {
-    /// `sqs`, `sns`, `eventbridge`, `kinesis`, `kafka`, or `lambda`: the
-    /// request id Lambda gave an invocation, repeated in its destination record.
+    /// `sqs`, `sns`, `eventbridge`, `kinesis`, `kafka`, or `lambda`: the request id Lambda
+    /// gave an invocation, repeated in its destination record or dead letter.
     pub service: &'static str,
     /// Message id, event id, (Kinesis) `shardId:sequenceNumber`, request id.
     pub id: String,

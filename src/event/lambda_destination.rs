@@ -16,6 +16,10 @@
 //! request payload is the source's own trigger and is not decoded: what triggered the source
 //! did not trigger the destination.
 //!
+//! The older dead-letter queue gets no record but the event itself, with the invocation's
+//! request id in the message's attributes: [`message`](super::message) reads that, and names
+//! the invocation the same way.
+//!
 //! Not read: the records an S3 bucket destination stores (on failure only; a function
 //! triggered by that object's notification is joined to nothing) and what a Kafka-topic
 //! destination of a Kafka mapping receives (a Kafka record, read as one).

@@ -54,7 +54,23 @@ pub(crate) fn is_text_type(data_type: &str) -> bool {
     is_of_type(data_type, "String") || is_of_type(data_type, "Number")
 }
 
-/// The item of one message (SQS, SNS): its id is its pointer.
+/// The request id of the invocation whose event this message is, when Lambda sent it to
+/// the function's dead-letter queue after the last failed attempt of an asynchronous
+/// invocation: the body is the event as it was, and the attributes Lambda adds name the
+/// invocation (`RequestID`, with `ErrorCode` and `ErrorMessage`;
+/// <https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html#invocation-dlq>).
+fn dead_letter_request(attributes: &BTreeMap<String, String>) -> Option<&str> {
+    if !attributes.contains_key("ErrorCode") {
+        return None;
+    }
+    attributes
+        .get("RequestID")
+        .map(String::as_str)
+        .filter(|id| !id.is_empty())
+}
+
+/// The item of one message (SQS, SNS): its id is its pointer, and so is the invocation it
+/// is the dead letter of, if it is one (see [`dead_letter_request`]).
 pub(crate) fn item(
     service: &'static str,
     id: &str,
@@ -65,12 +81,22 @@ pub(crate) fn item(
     step_functions: Option<StepFunctionsContext>,
 ) -> Item {
     let id = id.to_owned();
+    let mut pointers = vec![Pointer::Message(Message {
+        service,
+        id: id.clone(),
+    })];
+    if let Some(request) = dead_letter_request(&detail.attributes) {
+        pointers.push(Pointer::Message(Message {
+            service: "lambda",
+            id: request.to_owned(),
+        }));
+    }
     Item {
-        id: Some(id.clone()),
+        id: Some(id),
         event_name: None,
         time_unix_nano,
         contexts,
-        pointers: vec![Pointer::Message(Message { service, id })],
+        pointers,
         detail: Some(Detail::Message(detail)),
         payload,
         step_functions,
@@ -187,6 +213,49 @@ mod tests {
             is_text_type("String") && is_text_type("Number.float") && is_text_type("String.Array")
         );
         assert!(!is_text_type("Binary") && !is_text_type("binary") && !is_text_type("Stringy"));
+    }
+
+    #[test]
+    fn dead_letters_name_their_invocation() {
+        let attributes = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let dlq = attributes(&[
+            ("RequestID", "e4b46cbf"),
+            ("ErrorCode", "200"),
+            ("ErrorMessage", "Task timed out"),
+        ]);
+        assert_eq!(dead_letter_request(&dlq), Some("e4b46cbf"));
+        let detail = MessageDetail {
+            attributes: dlq,
+            ..MessageDetail::default()
+        };
+        let pointers = item("sqs", "m1", None, vec![], detail, None, None).pointers;
+        assert_eq!(
+            pointers,
+            vec![
+                Pointer::Message(Message {
+                    service: "sqs",
+                    id: "m1".into()
+                }),
+                Pointer::Message(Message {
+                    service: "lambda",
+                    id: "e4b46cbf".into()
+                }),
+            ]
+        );
+        // An application's own `RequestID` attribute, without Lambda's error code, is not one.
+        assert_eq!(
+            dead_letter_request(&attributes(&[("RequestID", "r")])),
+            None
+        );
+        assert_eq!(
+            dead_letter_request(&attributes(&[("RequestID", ""), ("ErrorCode", "200")])),
+            None
+        );
     }
 
     #[test]

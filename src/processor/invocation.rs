@@ -23,7 +23,9 @@
 //! After an asynchronous invocation Lambda can send a record of it to an `OnSuccess` or
 //! `OnFailure` destination (a function, an SQS queue, an SNS topic, an EventBridge bus),
 //! without the invocation's trace context; its `requestContext.requestId` is the
-//! invocation's request id (`event::lambda_destination` decodes it). The invocation span is
+//! invocation's request id (`event::lambda_destination` decodes it). After the last failed
+//! attempt it can also send the event itself to the function's dead-letter queue, naming
+//! the request id in a `RequestID` attribute (`event::message` reads it). The invocation span is
 //! that join's producer: the record's consumer is linked to it (`aws.lambda.destination`)
 //! and, with adoption on, its trace moves under it. The same limits apply: a record sent
 //! after `index.ttl_seconds` (a retried event's failure record, hours later) is not joined,

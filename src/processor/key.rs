@@ -32,7 +32,8 @@ pub enum Rule {
     StepfunctionsState,
     /// A Lambda invocation, joined to the SDK `Invoke` call whose request id it was given.
     LambdaInvocation,
-    /// A Lambda destination record's consumer, joined to the invocation the record reports.
+    /// A Lambda destination record's consumer (or a dead letter's), joined to the
+    /// invocation the record reports.
     LambdaDestination,
     /// A trace context carried inside a message.
     MessagingContext,

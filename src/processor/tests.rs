@@ -1097,6 +1097,45 @@ fn stamp_mode_routes_an_invoke_its_invocation_and_its_destination_consumer_toget
 }
 
 #[test]
+fn a_dead_letters_consumer_joins_the_failed_invocation() {
+    // Lambda sends a failed asynchronous invocation's event to the function's dead-letter
+    // queue, as it was, naming the invocation in the message's attributes.
+    let attribute = |data_type: &str, value: &str| serde_json::json!({"stringValue": value, "stringListValues": [], "binaryListValues": [], "dataType": data_type});
+    let event = serde_json::json!({"Records": [{
+        "messageId": "m1",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:1:report-dlq",
+        "body": r#"{"report":"nightly"}"#,
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {
+            "RequestID": attribute("String", "R1"),
+            "ErrorCode": attribute("Number", "200"),
+            "ErrorMessage": attribute("String", "Task timed out after 3.00 seconds")
+        }
+    }]});
+    let mut p = processor("{}");
+    p.process_request(&mut request(vec![invocation(1, 11, None, "R1")]), NOW);
+    let mut consumer = request(vec![span(
+        2,
+        21,
+        None,
+        vec![
+            kv("faas.invocation_id", "R9"),
+            kv("relink.event", &event.to_string()),
+        ],
+    )]);
+    p.process_request(&mut consumer, NOW);
+    let key = key::Key::of_id(key::Rule::LambdaDestination, "R1").to_hex();
+    assert_eq!(
+        links(spans(&consumer)[0]),
+        vec![format!(
+            "{} relink.rule=aws.lambda.destination relink.match=request-id relink.key={key} relink.peer=producer",
+            ids(1, 11)
+        )]
+    );
+}
+
+#[test]
 fn an_http_or_queue_invocation_is_no_destination_producer() {
     // API Gateway and SQS invoke synchronously: Lambda sends no record after those.
     let mut p = processor("{}");

@@ -255,13 +255,16 @@ def invoke_flow(endpoint, telemetry):
 
 def destination_flow(endpoint, telemetry, record_template):
     """An asynchronous `Invoke` -> its invocation -> the `OnSuccess` record on an SQS
-    queue -> the queue's consumer.
+    queue -> the queue's consumer; and the same event as a dead letter on another queue ->
+    that queue's consumer.
 
     Lambda's side is played as for `invoke_flow`, and as moto does not deliver destination
-    records, so is its destination: the record (`record_template`, a real one, given the
-    invocation's request id and function ARN, as the Lambda guide describes it) is sent to
-    a moto queue; what moto delivers is handed to the consumer as Lambda's SQS event
-    source mapping does. Returns (the request id, the SQS event).
+    records or dead letters, so is its sending: the record (`record_template`, a real one,
+    given the invocation's request id and function ARN, as the Lambda guide describes it)
+    goes to one moto queue, the event with the attributes the guide lists for dead letters
+    (`RequestID`, `ErrorCode` as a Number, `ErrorMessage`) to another; what moto delivers
+    is handed to the consumer as Lambda's SQS event source mapping does. Returns (the
+    request id, the record's SQS event, the dead letter's SQS event).
     """
     lam, iam, sqs = client(endpoint, "lambda"), client(endpoint, "iam"), client(endpoint, "sqs")
     switch = urllib.request.Request(f"{endpoint}/moto-api/config", method="POST",
@@ -277,9 +280,11 @@ def destination_flow(endpoint, telemetry, record_template):
         function_arn = lam.create_function(
             FunctionName=function, Runtime="python3.12", Role=role,
             Handler="lambda_consumer.handler", Code={"ZipFile": code.getvalue()})["FunctionArn"]
-        queue_url = sqs.create_queue(QueueName="report-sink")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
+        queues = {}
+        for name in ("report-sink", "report-dlq"):
+            url = sqs.create_queue(QueueName=name)["QueueUrl"]
+            queues[name] = (url, sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
 
     tracer = telemetry.producer_provider.get_tracer("uploader.app")
     with tracer.start_as_current_span("POST /reports", kind=SpanKind.SERVER):
@@ -296,21 +301,35 @@ def destination_flow(endpoint, telemetry, record_template):
     record["requestPayload"] = {"report": "nightly"}
     record["responseContext"] = {"statusCode": 200, "executedVersion": "$LATEST"}
     record["responsePayload"] = {}
-    with suppress_instrumentation():
-        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(record))
-        messages = []
-        deadline = time.monotonic() + 15
-        while not messages and time.monotonic() < deadline:
-            messages = sqs.receive_message(QueueUrl=queue_url, AttributeNames=["All"],
-                                           WaitTimeSeconds=1).get("Messages", [])
-    assert len(messages) == 1, messages
-    event = {"Records": [{
-        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-        "attributes": m["Attributes"], "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
-        "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": REGION,
-    } for m in messages]}
-    invoke_consumer(event)
-    return request_id, event
+    dead_letter = {
+        "RequestID": {"DataType": "String", "StringValue": request_id},
+        "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+        "ErrorMessage": {"DataType": "String", "StringValue": "Task timed out after 3.00 seconds"},
+    }
+    events = []
+    for name, body, attributes in [("report-sink", json.dumps(record), {}),
+                                   ("report-dlq", json.dumps({"report": "nightly"}), dead_letter)]:
+        url, arn = queues[name]
+        with suppress_instrumentation():
+            sqs.send_message(QueueUrl=url, MessageBody=body, MessageAttributes=attributes)
+            messages = []
+            deadline = time.monotonic() + 15
+            while not messages and time.monotonic() < deadline:
+                messages = sqs.receive_message(QueueUrl=url, AttributeNames=["All"],
+                                               MessageAttributeNames=["All"],
+                                               WaitTimeSeconds=1).get("Messages", [])
+        assert len(messages) == 1, messages
+        event = {"Records": [{
+            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+            "attributes": m["Attributes"], "md5OfBody": m["MD5OfBody"],
+            "messageAttributes": {k: {"stringValue": v["StringValue"], "stringListValues": [],
+                                      "binaryListValues": [], "dataType": v["DataType"]}
+                                  for k, v in m.get("MessageAttributes", {}).items()},
+            "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": REGION,
+        } for m in messages]}
+        invoke_consumer(event)
+        events.append(event)
+    return request_id, *events
 
 
 def lambda_stream_record(record, stream_arn):

@@ -324,14 +324,15 @@ def test_each_invocation_is_joined_to_the_invoke_call_that_made_it(invoke_scenar
 
 @pytest.fixture(scope="module")
 def destination_scenario(moto_endpoint, telemetry, tmp_path_factory):
-    """An asynchronous Invoke, its invocation, and the consumer of its `OnSuccess` record
-    on an SQS queue: (request id, OTLP file, request)."""
+    """An asynchronous Invoke, its invocation, the consumer of its `OnSuccess` record on an
+    SQS queue and the consumer of its dead letter: (request id, OTLP file, request)."""
     import aws_scenario
 
     telemetry.clear()
     record = json.loads((FIXTURES / "aws-lambda-java-libs/lambda_destination_event.json").read_text())
-    request_id, event = aws_scenario.destination_flow(moto_endpoint, telemetry, record)
-    assert json.loads(event["Records"][0]["body"])["requestContext"]["requestId"] == request_id
+    request_id, on_success, dead = aws_scenario.destination_flow(moto_endpoint, telemetry, record)
+    assert json.loads(on_success["Records"][0]["body"])["requestContext"]["requestId"] == request_id
+    assert dead["Records"][0]["messageAttributes"]["RequestID"]["stringValue"] == request_id
     request = otlp_files.encode(telemetry.finished())
     path = tmp_path_factory.mktemp("destination") / "spans.pb"
     path.write_bytes(request.SerializeToString())
@@ -340,35 +341,41 @@ def destination_scenario(moto_endpoint, telemetry, tmp_path_factory):
 
 @requires_relink
 @pytest.mark.parametrize("adoption", [False, True])
-def test_a_destination_records_consumer_is_joined_to_the_invocation(destination_scenario, tmp_path,
-                                                                      adoption):
+def test_destination_and_dead_letter_consumers_are_joined_to_the_invocation(
+        destination_scenario, tmp_path, adoption):
     request_id, path, request = destination_scenario
-    # The invocation spans (the SQS one's per-message child spans left out): the source,
-    # with the call's request id, and the queue's consumer, with the record as its event.
-    invocations = {}
+    # The invocation spans (the SQS ones' per-message child spans left out): the source,
+    # with the call's request id, and the two queues' consumers, with their events.
+    source, consumers = None, []
     for _r, scope, span in otlp_files.spans(request):
         attrs = otlp_files.attributes(span.attributes)
         if scope == LAMBDA_SCOPE and "faas.invocation_id" in attrs:
-            role = "source" if attrs["faas.invocation_id"] == request_id else "consumer"
-            invocations[role] = span
-    source, consumer = invocations["source"], invocations["consumer"]
-    # What the real aws-lambda instrumentation wrote: nothing joins the two.
-    assert json.loads(otlp_files.attributes(consumer.attributes)["relink.event"])["Records"][0][
-        "eventSource"] == "aws:sqs"
-    assert source.trace_id != consumer.trace_id and consumer.parent_span_id == b""
+            if attrs["faas.invocation_id"] == request_id:
+                source = span
+            else:
+                consumers.append(span)
+    # What the real aws-lambda instrumentation wrote: nothing joins them.
+    assert source is not None and len(consumers) == 2
+    for consumer in consumers:
+        event = json.loads(otlp_files.attributes(consumer.attributes)["relink.event"])
+        assert event["Records"][0]["eventSource"] == "aws:sqs"
+        assert source.trace_id != consumer.trace_id and consumer.parent_span_id == b""
     output = run_relink(types.SimpleNamespace(pb_path=path), tmp_path,
                         config={"adoption": {"enabled": adoption}}, source="pb_path")
     after = {s.span_id: s for _r, _sc, s in otlp_files.spans(output)}
-    source_out, out = after[source.span_id], after[consumer.span_id]
-    links = [(l.trace_id, l.span_id, otlp_files.attributes(l.attributes)) for l in out.links]
-    assert (source_out.trace_id, source.span_id, {
-        "relink.rule": "aws.lambda.destination", "relink.match": "request-id",
-        "relink.key": pointer_hash("aws.lambda.destination", request_id), "relink.peer": "producer",
-    }) in links
-    if adoption:  # Invoke call -> invocation -> destination consumer: one trace
-        call = next(s for _r, _sc, s in otlp_files.spans(output)
-                    if otlp_files.attributes(s.attributes).get("rpc.method") == "Invoke")
-        assert source_out.trace_id == call.trace_id
-        assert (out.trace_id, out.parent_span_id) == (call.trace_id, source.span_id)
-    else:
-        assert (out.trace_id, out.parent_span_id) == (consumer.trace_id, b"")
+    source_out = after[source.span_id]
+    call = next(s for _r, _sc, s in otlp_files.spans(output)
+                if otlp_files.attributes(s.attributes).get("rpc.method") == "Invoke")
+    for consumer in consumers:
+        out = after[consumer.span_id]
+        links = [(l.trace_id, l.span_id, otlp_files.attributes(l.attributes)) for l in out.links]
+        assert (source_out.trace_id, source.span_id, {
+            "relink.rule": "aws.lambda.destination", "relink.match": "request-id",
+            "relink.key": pointer_hash("aws.lambda.destination", request_id),
+            "relink.peer": "producer",
+        }) in links
+        if adoption:  # Invoke call -> invocation -> each consumer: one trace
+            assert source_out.trace_id == call.trace_id
+            assert (out.trace_id, out.parent_span_id) == (call.trace_id, source.span_id)
+        else:
+            assert (out.trace_id, out.parent_span_id) == (consumer.trace_id, b"")

@@ -141,6 +141,22 @@ def main():
     bus["detail"] = record
     write("eventbridge-lambda-destination", bus)
 
+    # The dead letter of an S3-triggered invocation: Lambda sends the event as it was to the
+    # function's SQS dead-letter queue, with the attributes the Lambda guide lists
+    # (RequestID, ErrorCode as a Number, ErrorMessage), here the destination fixture's id.
+    dead = fixture("aws-lambda-rust-runtime/example-sqs-event.json")
+    dead["Records"] = dead["Records"][:1]
+    dead["Records"][0]["body"] = json.dumps(fixture("aws-lambda-rust-runtime/example-s3-event.json"))
+    dead["Records"][0]["messageAttributes"] = {
+        name: {"stringValue": value, "stringListValues": [], "binaryListValues": [], "dataType": data_type}
+        for name, data_type, value in [
+            ("RequestID", "String", record["requestContext"]["requestId"]),
+            ("ErrorCode", "Number", "200"),
+            ("ErrorMessage", "String", "Task timed out after 3.00 seconds"),
+        ]
+    }
+    write("sqs-lambda-dead-letter", dead)
+
 
 if __name__ == "__main__":
     main()
