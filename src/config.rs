@@ -175,10 +175,10 @@ pub struct DirectLinks {
     /// SQS, SNS or EventBridge consumer of one) to the invocation it reports: the span whose
     /// `faas.invocation_id` is the record's `requestContext.requestId`; likewise the consumer
     /// of an event Lambda sent the function's dead-letter queue (SQS, SNS), by its
-    /// `RequestID` attribute. Lambda sends either without the invocation's trace context. Every invocation span that Lambda may
-    /// have invoked asynchronously takes an `index` entry for it: all but those whose event
-    /// or `faas.trigger` shows an HTTP request, an SQS queue, Firehose or a Step Functions
-    /// state. Default `true`.
+    /// `RequestID` attribute. Lambda sends either without the invocation's trace context.
+    /// Every invocation span that Lambda may have invoked asynchronously takes an `index`
+    /// entry for it: all but those whose event or `faas.trigger` shows an HTTP request, an
+    /// SQS queue or Firehose, or that a Step Functions state invoked. Default `true`.
     pub lambda_destinations: bool,
 }
 

@@ -5,7 +5,8 @@
 //! A body is the application's data. When it is an S3 notification, an SNS notification
 //! (SNS to SQS without raw delivery), an EventBridge event or a Lambda destination record,
 //! the event is decoded into [`Item::payload`](super::Item) so the original trigger stays
-//! visible. A body that merely resembles such an event but does not decode is left as an
+//! visible; not in a dead letter (see [`dead_letter_request`]), whose body is the event of
+//! the failed invocation it reports, which did not trigger its consumer. A body that merely resembles such an event but does not decode is left as an
 //! opaque body: one odd message must not make its whole delivery, and the context on it,
 //! undecodable.
 
@@ -57,12 +58,15 @@ pub(crate) fn is_text_type(data_type: &str) -> bool {
 /// The request id of the invocation whose event this message is, when Lambda sent it to
 /// the function's dead-letter queue after the last failed attempt of an asynchronous
 /// invocation: the body is the event as it was, and the attributes Lambda adds name the
-/// invocation (`RequestID`, with `ErrorCode` and `ErrorMessage`;
+/// invocation (`RequestID`, a 3-digit `ErrorCode` and `ErrorMessage`;
 /// <https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html#invocation-dlq>).
-fn dead_letter_request(attributes: &BTreeMap<String, String>) -> Option<&str> {
-    if !attributes.contains_key("ErrorCode") {
+/// The body of such a message did not trigger its consumer and is not decoded as a payload.
+pub(crate) fn dead_letter_request(attributes: &BTreeMap<String, String>) -> Option<&str> {
+    let code = attributes.get("ErrorCode")?.trim();
+    if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
+    attributes.get("ErrorMessage")?;
     attributes
         .get("RequestID")
         .map(String::as_str)
@@ -247,15 +251,52 @@ mod tests {
                 }),
             ]
         );
-        // An application's own `RequestID` attribute, without Lambda's error code, is not one.
+        // An application's own `RequestID` attribute, without Lambda's error code and
+        // message, is not one; nor is an error code that is no HTTP status.
         assert_eq!(
             dead_letter_request(&attributes(&[("RequestID", "r")])),
             None
         );
-        assert_eq!(
-            dead_letter_request(&attributes(&[("RequestID", ""), ("ErrorCode", "200")])),
-            None
-        );
+        let without = |name: &str, code: &str| {
+            let mut a = attributes(&[
+                ("RequestID", "r"),
+                ("ErrorCode", code),
+                ("ErrorMessage", "m"),
+            ]);
+            a.remove(name);
+            dead_letter_request(&a).map(str::to_owned)
+        };
+        assert_eq!(without("", "500").as_deref(), Some("r"));
+        assert_eq!(without("ErrorMessage", "500"), None);
+        assert_eq!(without("", "E42"), None);
+        assert_eq!(without("", "5000"), None);
+        assert_eq!(without("RequestID", "500"), None);
+    }
+
+    #[test]
+    fn a_dead_letters_body_is_not_its_trigger() {
+        // An S3-triggered function's dead letter on an SNS topic: the notification is the
+        // failed invocation's event, so no S3 payload (and no S3 pointer) is read from it.
+        let s3 = crate::event::test_fixtures::load("aws-lambda-rust-runtime/example-s3-event.json");
+        let mut sns =
+            crate::event::test_fixtures::load("aws-lambda-rust-runtime/example-sns-event.json");
+        let attribute = |t: &str, v: &str| serde_json::json!({"Type": t, "Value": v});
+        sns["Records"][0]["Sns"]["Message"] = s3.to_string().into();
+        sns["Records"][0]["Sns"]["MessageAttributes"] = serde_json::json!({
+            "RequestID": attribute("String", "e4b46cbf"),
+            "ErrorCode": attribute("Number", "200"),
+            "ErrorMessage": attribute("String", "Task timed out after 3.00 seconds"),
+        });
+        let item = &decode_event_value(&sns).unwrap().items[0];
+        assert_eq!(item.payload, None);
+        assert!(item.pointers.contains(&Pointer::Message(Message {
+            service: "lambda",
+            id: "e4b46cbf".into()
+        })));
+        match &item.detail {
+            Some(Detail::Message(d)) => assert_eq!(d.body_json, Some(s3)),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -87,7 +87,10 @@ pub(super) struct NotificationFields<'r> {
 impl NotificationFields<'_> {
     pub(super) fn item(self) -> Item {
         let body_json = self.message.and_then(message::parse_body);
-        let payload = body_json.as_ref().and_then(message::decode_embedded);
+        let payload = match message::dead_letter_request(&self.attributes) {
+            Some(_) => None,
+            None => body_json.as_ref().and_then(message::decode_embedded),
+        };
         // A message decoded into `payload` is not repeated as raw JSON.
         let body_json = if payload.is_some() { None } else { body_json };
         let mut contexts = Vec::new();

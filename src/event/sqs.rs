@@ -68,7 +68,10 @@ pub(super) struct RecordFields<'r> {
 
 impl RecordFields<'_> {
     pub(super) fn item(self) -> Item {
-        let payload = self.body_json.as_ref().and_then(embedded);
+        let payload = match message::dead_letter_request(&self.attributes) {
+            Some(_) => None,
+            None => self.body_json.as_ref().and_then(embedded),
+        };
         // A body decoded into `payload` is not repeated as raw JSON.
         let body_json = if payload.is_some() {
             None

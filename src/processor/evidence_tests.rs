@@ -337,6 +337,10 @@ fn an_invocation_lambda_may_have_invoked_asynchronously_claims_its_destination_r
     // S3 and SNS invoke asynchronously, as does an `Invoke` with no known event; `pubsub`
     // alone may be SNS (SQS, which is synchronous, is told apart by its event only).
     let s3 = r#"{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}"#;
+    // A message a Step Functions state sent (SNS, with the context object in `_datadog`):
+    // SNS invoked the function, not the state.
+    let from_state =
+        crate::event::test_fixtures::load("datadog-lambda-js/sfn-sns.json").to_string();
     for attributes in [
         vec![id()],
         vec![
@@ -345,6 +349,7 @@ fn an_invocation_lambda_may_have_invoked_asynchronously_claims_its_destination_r
             kv("relink.event", s3),
         ],
         vec![kv("faas.execution", "R1"), kv("faas.trigger", "pubsub")],
+        vec![id(), kv("relink.event", &from_state)],
     ] {
         assert_eq!(claims(attributes, &on), vec![destination]);
     }

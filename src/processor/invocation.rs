@@ -95,7 +95,8 @@ pub(crate) fn consumer_claims(
 /// shows a synchronous one takes no index entry for it: an HTTP request (`faas.trigger`
 /// `http`, an API Gateway, ALB or function URL event), an SQS queue or Firehose (known from
 /// the event only: the instrumentations write `pubsub` for SQS, as for SNS), and a Step
-/// Functions state (its Lambda task calls `Invoke` synchronously unless told otherwise).
+/// Functions state that invoked it (its Lambda task calls `Invoke` synchronously unless
+/// told otherwise; a state that sent one of its messages does not count).
 /// SDK client spans are not invocations (see [`consumer_claims`]).
 pub(crate) fn destination_claims(
     span: &SpanView<'_>,
@@ -105,7 +106,7 @@ pub(crate) fn destination_claims(
 ) {
     if !config.direct_links.lambda_destinations
         || trigger.is_some_and(is_synchronous)
-        || !ev.states.is_empty()
+        || ev.states.iter().any(|s| s.message_id.is_none())
     {
         return;
     }

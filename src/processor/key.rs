@@ -87,8 +87,9 @@ impl Rule {
     }
 
     /// Whether this rule's key is a Lambda invocation's request id: an `Invoke` call's, or
-    /// the one a destination record names. The consumer of such a join may already be the
-    /// producer's child (see `plan`), and stamp mode routes by these last (see `stamp`).
+    /// the one a destination record or dead letter names. The consumer of such a join may
+    /// already be the producer's child (see `plan`); stamp mode routes by these its own way
+    /// (see `stamp`).
     pub fn is_lambda_request(self) -> bool {
         matches!(self, Rule::LambdaInvocation | Rule::LambdaDestination)
     }

@@ -189,7 +189,7 @@ impl Batch<'_, '_> {
                 // A consumer that already linked to its producer is not linked back. An
                 // invocation in the calling trace got the call's context: the invocation's
                 // parent is not known here, so one trace is taken to say so. (A destination
-                // record's consumer is never the invocation's child, so it is linked.)
+                // record's consumer, rarely in the invocation's trace, is linked there.)
                 let target = self.state.remap.current(hit.trace);
                 let in_trace = claim.rule == Rule::LambdaInvocation && target == trace;
                 if hit.span != span && !hit.linked && !in_trace {

@@ -8,8 +8,8 @@
 //!
 //! The value is the join key of the trace's first span with evidence (in batch order):
 //! a pointer hash, or for S3 the request id key if `stamp.s3_route` says so, or a message
-//! id key, where the consumer of a Lambda destination record is routed by the key of the
-//! `Invoke` request id the record names; a trace with no other evidence, by a Lambda
+//! id key, where the consumer of a Lambda destination record (or of a dead letter) is
+//! routed by the key of the `Invoke` request id it names; a trace with no other evidence, by a Lambda
 //! `Invoke` request id (the call's or the invocation's). So an asynchronous `Invoke`, the
 //! invocation and its record's consumer meet. Traces without evidence are routed by their
 //! trace id, which spreads them like trace-id routing does. A consumer whose batch names several writes (a

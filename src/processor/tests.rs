@@ -1097,15 +1097,26 @@ fn stamp_mode_routes_an_invoke_its_invocation_and_its_destination_consumer_toget
 }
 
 #[test]
-fn a_dead_letters_consumer_joins_the_failed_invocation() {
+fn a_dead_letters_consumer_joins_the_failed_invocation_not_its_trigger() {
     // Lambda sends a failed asynchronous invocation's event to the function's dead-letter
-    // queue, as it was, naming the invocation in the message's attributes.
+    // queue, as it was, naming the invocation in the message's attributes. Here that is
+    // an S3 notification of a write also in the index: the write triggered the invocation,
+    // not the dead letter's consumer.
     let attribute = |data_type: &str, value: &str| serde_json::json!({"stringValue": value, "stringListValues": [], "binaryListValues": [], "dataType": data_type});
     let event = serde_json::json!({"Records": [{
         "messageId": "m1",
         "eventSource": "aws:sqs",
         "eventSourceARN": "arn:aws:sqs:us-east-1:1:report-dlq",
-        "body": r#"{"report":"nightly"}"#,
+        "body": serde_json::json!({"Records": [{
+            "eventSource": "aws:s3",
+            "eventName": "ObjectCreated:Put",
+            "responseElements": {"x-amz-request-id": "R"},
+            "s3": {
+                "bucket": {"name": "some-bucket"},
+                "object": {"key": "some-key.data", "eTag": "ab12ef34"}
+            }
+        }]})
+        .to_string(),
         "attributes": {"ApproximateReceiveCount": "1"},
         "messageAttributes": {
             "RequestID": attribute("String", "R1"),
@@ -1114,7 +1125,13 @@ fn a_dead_letters_consumer_joins_the_failed_invocation() {
         }
     }]});
     let mut p = processor("{}");
-    p.process_request(&mut request(vec![invocation(1, 11, None, "R1")]), NOW);
+    p.process_request(
+        &mut request(vec![
+            s3_put(3, 31, Some("ab12ef34"), "R"),
+            invocation(1, 11, None, "R1"),
+        ]),
+        NOW,
+    );
     let mut consumer = request(vec![span(
         2,
         21,

@@ -16,7 +16,8 @@ Apache-2.0; the algorithm is restated here, no code is copied):
   parent id (decimal) = high64(H("{Execution.Id}#{State.Name}#{State.EnteredTime}")), with
     "#{RetryCount}#{RedriveCount}" appended when either is not 0
 
-and for every S3 object the Datadog span pointer hashes: sha256("bucket|key|etag")[:32]
+and for every S3 object (not in the body of a dead letter, which holds a failed invocation's
+event, not the trigger of the message's consumer) the Datadog span pointer hashes: sha256("bucket|key|etag")[:32]
 with the key URL-decoded (what Datadog's producers hash) and, when different, as the
 notification wrote it (what Datadog's Lambda consumers hash).
 
@@ -143,7 +144,9 @@ class Found:
             attrs = record.get("messageAttributes") or {}
             self.context(attribute_json(attrs.get("_datadog"), "stringValue", "binaryValue", "dataType"))
             body = body_json(record.get("body"))
-            if body is None:
+            # A dead letter (Lambda's RequestID, ErrorCode and ErrorMessage attributes) holds
+            # a failed invocation's event: that event did not trigger this message's consumer.
+            if body is None or {"RequestID", "ErrorCode", "ErrorMessage"} <= attrs.keys():
                 return
             if body.get("Type") == "Notification":
                 self.sns(body)
