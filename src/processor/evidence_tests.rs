@@ -240,22 +240,28 @@ fn datadog_pointer_links_by_direction() {
     assert_eq!(rules(&ev.consumer), vec![(Rule::S3Object, None)]);
 }
 
+type Claims = Vec<(Rule, Key)>;
+
+/// The producer and consumer claims of a span with these attributes.
+fn claims_of(
+    attributes: Vec<opentelemetry_proto::tonic::common::v1::KeyValue>,
+    settings: &Settings,
+) -> (Claims, Claims) {
+    let ev = of_span(
+        &Span {
+            attributes,
+            ..Default::default()
+        },
+        settings,
+    );
+    let keys = |claims: &[Claim]| claims.iter().map(|c| (c.rule, c.key)).collect();
+    (keys(&ev.producer), keys(&ev.consumer))
+}
+
 #[test]
 fn an_invocation_span_claims_its_invoke_request_id_unless_a_service_invoked_it() {
     let on = Settings::new(&Config::default()).unwrap();
-    let claims = |attributes: Vec<_>, settings: &Settings| {
-        let ev = of_span(
-            &Span {
-                attributes,
-                ..Default::default()
-            },
-            settings,
-        );
-        ev.consumer
-            .iter()
-            .map(|c| (c.rule, c.key))
-            .collect::<Vec<_>>()
-    };
+    let claims = |attributes, settings: &Settings| claims_of(attributes, settings).1;
     let key = Key::of_id(Rule::LambdaInvocation, "c2a6f2ae");
     // The semantic conventions' name, and the one instrumentations wrote before.
     for name in ["faas.invocation_id", "faas.execution"] {
@@ -315,19 +321,7 @@ fn an_invocation_span_claims_its_invoke_request_id_unless_a_service_invoked_it()
 
 #[test]
 fn an_invocation_lambda_may_have_invoked_asynchronously_claims_its_destination_record() {
-    let claims = |attributes: Vec<_>, settings: &Settings| {
-        let ev = of_span(
-            &Span {
-                attributes,
-                ..Default::default()
-            },
-            settings,
-        );
-        ev.producer
-            .iter()
-            .map(|c| (c.rule, c.key))
-            .collect::<Vec<_>>()
-    };
+    let claims = |attributes, settings: &Settings| claims_of(attributes, settings).0;
     let on = Settings::default();
     let destination = (
         Rule::LambdaDestination,

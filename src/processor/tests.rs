@@ -136,6 +136,14 @@ fn strings(s: &Span, key: &str) -> Vec<String> {
         .collect()
 }
 
+/// Each span's `relink.route`, in order.
+fn routes(req: &ExportTraceServiceRequest) -> Vec<Option<&str>> {
+    spans(req)
+        .iter()
+        .map(|s| attrs::get_str(&s.attributes, "relink.route", 99))
+        .collect()
+}
+
 fn processor(json: &str) -> Processor {
     match Config::from_json(json).and_then(|c| crate::Processor::new(&c)) {
         Ok(p) => p,
@@ -848,10 +856,7 @@ fn stamp_mode_routes_every_span_of_a_trace_by_its_key() {
         span(3, 31, None, vec![]),
     ]);
     p.process_request(&mut req, NOW);
-    let routes: Vec<Option<&str>> = spans(&req)
-        .iter()
-        .map(|s| attrs::get_str(&s.attributes, "relink.route", 99))
-        .collect();
+    let routes = routes(&req);
     let trace3 = hex::encode([3u8; 16]);
     assert_eq!(
         routes,
@@ -893,10 +898,7 @@ fn stamp_mode_routes_an_invoke_and_its_invocation_together_after_other_evidence(
         invocation(3, 30, None, "R2"),
     ]);
     p.process_request(&mut req, NOW);
-    let routes: Vec<Option<&str>> = spans(&req)
-        .iter()
-        .map(|s| attrs::get_str(&s.attributes, "relink.route", 99))
-        .collect();
+    let routes = routes(&req);
     let r2 = key::Key::of_id(key::Rule::LambdaInvocation, "R2").to_hex();
     assert_eq!(
         routes,
@@ -1079,10 +1081,7 @@ fn stamp_mode_routes_an_invoke_its_invocation_and_its_destination_consumer_toget
         invocation(4, 41, None, "R2"),
     ]);
     p.process_request(&mut req, NOW);
-    let routes: Vec<Option<&str>> = spans(&req)
-        .iter()
-        .map(|s| attrs::get_str(&s.attributes, "relink.route", 99))
-        .collect();
+    let routes = routes(&req);
     let r1 = key::Key::of_id(key::Rule::LambdaInvocation, "R1").to_hex();
     let r2 = key::Key::of_id(key::Rule::LambdaInvocation, "R2").to_hex();
     assert_eq!(

@@ -219,15 +219,10 @@ def dynamodb_flow(endpoint, telemetry):
     return Flow(events=[event], names={"table": table, "stream_arn": stream_arn})
 
 
-def invoke_flow(endpoint, telemetry):
-    """`Invoke` asynchronously (`Event`) and synchronously -> one invocation each.
-
-    moto's Lambda without Docker (its `lambda_simple` backend, switched on through the
-    server's config API) answers each call with a request id and runs nothing; the test
-    then invokes the consumer as Lambda would, with that request id and without the
-    call's `ClientContext` (Lambda drops it for asynchronous calls). Returns the two
-    request ids.
-    """
+def moto_function(endpoint, name, role_name):
+    """A function in moto's Lambda without Docker (its `lambda_simple` backend, switched on
+    through the server's config API: it answers each call with a request id and runs
+    nothing), with its role; returns its ARN."""
     lam, iam = client(endpoint, "lambda"), client(endpoint, "iam")
     switch = urllib.request.Request(f"{endpoint}/moto-api/config", method="POST",
                                     data=json.dumps({"lambda": {"use_docker": False}}).encode())
@@ -237,9 +232,23 @@ def invoke_flow(endpoint, telemetry):
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("lambda_consumer.py", "def handler(event, context):\n    return {}\n")
     with suppress_instrumentation():
-        role = iam.create_role(RoleName="processor-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        lam.create_function(FunctionName=CONSUMER_FUNCTION, Runtime="python3.12", Role=role,
-                            Handler="lambda_consumer.handler", Code={"ZipFile": code.getvalue()})
+        role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        return lam.create_function(
+            FunctionName=name, Runtime="python3.12", Role=role,
+            Handler="lambda_consumer.handler", Code={"ZipFile": code.getvalue()})["FunctionArn"]
+
+
+def invoke_flow(endpoint, telemetry):
+    """`Invoke` asynchronously (`Event`) and synchronously -> one invocation each.
+
+    moto's Lambda without Docker (its `lambda_simple` backend, switched on through the
+    server's config API) answers each call with a request id and runs nothing; the test
+    then invokes the consumer as Lambda would, with that request id and without the
+    call's `ClientContext` (Lambda drops it for asynchronous calls). Returns the two
+    request ids.
+    """
+    lam = client(endpoint, "lambda")
+    moto_function(endpoint, CONSUMER_FUNCTION, "processor-role")
 
     tracer = telemetry.producer_provider.get_tracer("uploader.app")
     ids = []
@@ -266,20 +275,10 @@ def destination_flow(endpoint, telemetry, record_template):
     is handed to the consumer as Lambda's SQS event source mapping does. Returns (the
     request id, the record's SQS event, the dead letter's SQS event).
     """
-    lam, iam, sqs = client(endpoint, "lambda"), client(endpoint, "iam"), client(endpoint, "sqs")
-    switch = urllib.request.Request(f"{endpoint}/moto-api/config", method="POST",
-                                    data=json.dumps({"lambda": {"use_docker": False}}).encode())
-    with urllib.request.urlopen(switch, timeout=10) as answer:
-        assert answer.status == 201, answer.status
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("lambda_consumer.py", "def handler(event, context):\n    return {}\n")
+    lam, sqs = client(endpoint, "lambda"), client(endpoint, "sqs")
     function = "nightly-report"
+    function_arn = moto_function(endpoint, function, "report-role")
     with suppress_instrumentation():
-        role = iam.create_role(RoleName="report-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        function_arn = lam.create_function(
-            FunctionName=function, Runtime="python3.12", Role=role,
-            Handler="lambda_consumer.handler", Code={"ZipFile": code.getvalue()})["FunctionArn"]
         queues = {}
         for name in ("report-sink", "report-dlq"):
             url = sqs.create_queue(QueueName=name)["QueueUrl"]
