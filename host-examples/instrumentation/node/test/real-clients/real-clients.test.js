@@ -230,14 +230,15 @@ test('the real instrumentations recorded what relink joins on (hooks included)',
 
 test('producer and consumer traces start apart; relink removed the raw events it read', () => {
   const consumers = invocations(run.plain);
-  // 4 S3 notifications, 1 stream batch, 1 SQS, 1 SNS-in-SQS, 1 Invoke, 1 destination record
-  assert.equal(consumers.length, 9);
+  // 4 S3 notifications, 1 stream batch, 1 SQS, 1 SNS-in-SQS, 1 Invoke, 1 destination
+  // record, 1 dead letter
+  assert.equal(consumers.length, 10);
   const producers = new Set(run.plain.filter((s) => s.resource['service.name'] === 'uploader').map((s) => s.span.traceId));
   assert.equal(producers.size, 6); // POST /upload, /orders, /enqueue, /notify, /checkout, /reports
   for (const c of consumers) assert.ok(!producers.has(c.span.traceId), `${c.span.name} starts in a producer trace`);
   // The hook put each trigger event on its invocation span; relink read it and removed it.
   const carried = run.before.filter((s) => s.scope === LAMBDA_SCOPE && s.attrs['relink.event']);
-  assert.equal(carried.length, 9);
+  assert.equal(carried.length, 10);
   for (const s of run.plain) assert.equal(s.attrs['relink.event'], undefined, `${s.span.name} kept relink.event`);
 });
 
@@ -330,9 +331,9 @@ test('without adoption relink keeps every span, trace and parent as the SDK made
   const made = run.plain.filter((s) => s.scope === 'relink.stepfn');
   assert.equal(made.length, 2); // the execution and its Pass state
   assert.deepEqual(ids(run.plain.filter((s) => !made.includes(s)).map((s) => s.span)), ids(run.before));
-  // 6 server roots, 5 S3, 3 DynamoDB, SendMessage, Publish, StartExecution, Invoke; 9
-  // invocations and the 3 SQS process spans the Lambda instrumentation adds for SQS events.
-  assert.equal(run.before.length, 30);
+  // 6 server roots, 5 S3, 3 DynamoDB, SendMessage, Publish, StartExecution, Invoke; 10
+  // invocations and the 4 SQS process spans the Lambda instrumentation adds for SQS events.
+  assert.equal(run.before.length, 32);
 });
 
 test('relink links an asynchronous Invoke to the invocation it made, and adopts it under the call', () => {
@@ -358,26 +359,29 @@ test('relink links an asynchronous Invoke to the invocation it made, and adopts 
   assert.equal(adopted.span.parentSpanId, adoptedCall.span.spanId);
 });
 
-test('relink links the consumer of the invocation\'s destination record to it, and adopts it under the invocation', () => {
+test('relink links the consumers of the invocation\'s destination record and dead letter to it, and adopts them under it', () => {
   const { requestId, destination } = run.flows.invoke;
-  assert.equal(JSON.parse(destination.Records[0].body).requestContext.requestId, requestId);
+  assert.equal(JSON.parse(destination.event.Records[0].body).requestContext.requestId, requestId);
+  assert.equal(destination.deadLetter.Records[0].messageAttributes.RequestID.stringValue, requestId);
   const isSource = (s) => s.attrs['faas.invocation_id'] === requestId;
-  const isConsumer = (s) => run.events.get(s.attrs['faas.invocation_id']) === destination;
-  const source = invocations(run.plain).find(isSource);
-  const consumer = invocations(run.plain).find(isConsumer);
-  assert.ok(consumer, 'no invocation span for the destination record');
-  assert.notEqual(consumer.span.traceId, source.span.traceId); // no context arrived
-  assert.deepEqual(linksTo(consumer, source), [{
-    'relink.rule': 'aws.lambda.destination', 'relink.match': 'request-id',
-    'relink.key': pointerHash('aws.lambda.destination', requestId), 'relink.peer': 'producer',
-  }]);
-  // With adoption: the Invoke call, the invocation and the destination's consumer, one trace.
   const isCall = (s) => s.attrs['rpc.service'] === 'Lambda' && s.attrs['rpc.method'] === 'Invoke';
-  const call = run.adoption.find(isCall);
-  const adoptedSource = invocations(run.adoption).find(isSource);
-  const adopted = invocations(run.adoption).find(isConsumer);
-  assert.equal(adopted.span.traceId, call.span.traceId);
-  assert.equal(adopted.span.parentSpanId, adoptedSource.span.spanId);
+  for (const event of [destination.event, destination.deadLetter]) {
+    const isConsumer = (s) => run.events.get(s.attrs['faas.invocation_id']) === event;
+    const source = invocations(run.plain).find(isSource);
+    const consumer = invocations(run.plain).find(isConsumer);
+    assert.ok(consumer, 'no invocation span for the queue\'s message');
+    assert.notEqual(consumer.span.traceId, source.span.traceId); // no context arrived
+    assert.deepEqual(linksTo(consumer, source), [{
+      'relink.rule': 'aws.lambda.destination', 'relink.match': 'request-id',
+      'relink.key': pointerHash('aws.lambda.destination', requestId), 'relink.peer': 'producer',
+    }]);
+    // With adoption: the Invoke call, the invocation and the queue's consumer, one trace.
+    const call = run.adoption.find(isCall);
+    const adoptedSource = invocations(run.adoption).find(isSource);
+    const adopted = invocations(run.adoption).find(isConsumer);
+    assert.equal(adopted.span.traceId, call.span.traceId);
+    assert.equal(adopted.span.parentSpanId, adoptedSource.span.spanId);
+  }
 });
 
 test('with adoption every S3 and DynamoDB consumer joins its producer trace', () => {

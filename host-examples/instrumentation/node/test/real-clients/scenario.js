@@ -372,13 +372,15 @@ async function invokeFlow(t, c) {
 }
 
 /**
- * The invocation's `OnSuccess` destination, an SQS queue: moto delivers no destination
- * records, so Lambda's side is played (the record as the Lambda guide describes it, the
- * aws-lambda-java-libs fixture given this invocation's request id and function ARN), and
- * what moto's queue delivers goes to the function as the SQS event source mapping hands it.
+ * The invocation's `OnSuccess` destination, an SQS queue, and its dead-letter queue: moto
+ * delivers neither, so Lambda's side is played (the record as the Lambda guide describes
+ * it, the aws-lambda-java-libs fixture given this invocation's request id and function ARN;
+ * the event with the dead-letter attributes the guide lists), and what moto's queues
+ * deliver goes to the function as the SQS event source mapping hands it.
  */
 async function destinationFlow(t, c, requestId, payload) {
   const q = await queue(t, c, 'report-sink');
+  const dlq = await queue(t, c, 'report-dlq');
   const fixture = path.join(__dirname, '../../../../../tests/fixtures/aws-lambda-java-libs/lambda_destination_event.json');
   const record = JSON.parse(require('node:fs').readFileSync(fixture, 'utf8'));
   Object.assign(record.requestContext, {
@@ -390,7 +392,17 @@ async function destinationFlow(t, c, requestId, payload) {
   await t.quietly(() => c.sqs.send(sqs('SendMessage', { QueueUrl: q.url, MessageBody: JSON.stringify(record) })));
   const event = { Records: (await drain(t, c, q, 1)).map((m) => lambdaSqsRecord(m, q)) };
   await t.invoke(event);
-  return event;
+  const MessageAttributes = {
+    RequestID: { DataType: 'String', StringValue: requestId },
+    ErrorCode: { DataType: 'Number', StringValue: '200' },
+    ErrorMessage: { DataType: 'String', StringValue: 'Task timed out after 3.00 seconds' },
+  };
+  await t.quietly(() => c.sqs.send(sqs('SendMessage', {
+    QueueUrl: dlq.url, MessageBody: JSON.stringify(payload), MessageAttributes,
+  })));
+  const deadLetter = { Records: (await drain(t, c, dlq, 1)).map((m) => lambdaSqsRecord(m, dlq)) };
+  await t.invoke(deadLetter);
+  return { event, deadLetter };
 }
 
 module.exports = {
