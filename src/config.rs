@@ -506,6 +506,8 @@ impl ConfigError {
 impl Config {
     /// Parses and validates a JSON configuration.
     pub fn from_json(json: &str) -> Result<Config, ConfigError> {
+        // Windows editors save UTF-8 with a byte order mark; JSON readers may ignore it.
+        let json = json.strip_prefix('\u{feff}').unwrap_or(json);
         let json_error = |e: serde_json::Error| ConfigError::Json {
             message: e.to_string(),
         };

@@ -33,6 +33,14 @@ fn empty_object_gives_the_documented_defaults() {
 }
 
 #[test]
+fn a_byte_order_mark_is_ignored() {
+    let c = Config::from_json("\u{feff}{\"adoption\": {\"enabled\": true}}");
+    assert!(c.unwrap_or_else(|e| panic!("{e}")).adoption.enabled);
+    // Only at the start: anywhere else it is not JSON whitespace.
+    assert!(Config::from_json("{\u{feff}}").is_err());
+}
+
+#[test]
 fn every_field_can_be_set() {
     let json = r#"{
         "attributes": {"event": "faas.event", "s3_etag": "s3.etag", "dynamodb_keys": "ddb.keys",

@@ -175,6 +175,7 @@ pub fn detect_kind(value: &Value) -> Option<TriggerKind> {
 /// A short description of an unrecognised payload for the error message.
 fn describe(value: &Value) -> String {
     match value {
+        Value::Object(m) if m.is_empty() => "an empty json object".into(),
         Value::Object(m) => {
             let mut keys: Vec<&str> = m.keys().map(String::as_str).take(8).collect();
             keys.sort_unstable();

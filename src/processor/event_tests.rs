@@ -196,6 +196,10 @@ fn errors_name_the_input_and_are_counted() {
         Err("event: not a known aws event payload (top-level keys: a)".into())
     );
     assert_eq!(
+        err(b"{}"),
+        Err("event: not a known aws event payload (an empty json object)".into())
+    );
+    assert_eq!(
         err(b"[1, 2]"),
         Err("event: not a known aws event payload (a json array)".into())
     );
@@ -224,11 +228,11 @@ fn errors_name_the_input_and_are_counted() {
             e.event_invalid,
             e.event_too_large
         ),
-        (1, 2, 2, 1)
+        (1, 3, 2, 1)
     );
     assert_eq!(
         (p.counters().requests, p.counters().requests_unchanged),
-        (6, 6)
+        (7, 7)
     );
 }
 

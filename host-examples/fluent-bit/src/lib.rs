@@ -139,8 +139,8 @@ fn readable_json(record: &[u8]) -> Option<String> {
     Some(serde_json::json!({ "log": text }).to_string())
 }
 
-/// `text` with bare non-finite numbers as `null` and escapes JSON does not have (`\x`)
-/// as a literal backslash.
+/// `text` with bare non-finite numbers as `null`, numbers past the largest double as the
+/// largest double, and escapes JSON does not have (`\x`) as a literal backslash.
 fn repair(text: &str) -> String {
     const NON_FINITE: [&str; 4] = ["-nan", "-inf", "nan", "inf"];
     let mut out = String::with_capacity(text.len() + 8);
@@ -172,6 +172,22 @@ fn repair(text: &str) -> String {
         } else if let Some(word) = NON_FINITE.iter().find(|w| rest.starts_with(**w)) {
             out.push_str("null");
             rest = &rest[word.len()..];
+            continue;
+        } else if c == '-' || c.is_ascii_digit() {
+            // Fluent Bit's "%.16g" writes the largest double, and the one below it, as
+            // 1.797693134862316e+308, past the largest, which no JSON reader takes: the
+            // largest double stands for it.
+            let end = rest
+                .find(|c: char| !matches!(c, '0'..='9' | '-' | '+' | '.' | 'e' | 'E'))
+                .unwrap_or(rest.len());
+            let number = &rest[..end];
+            match number.parse::<f64>() {
+                Ok(v) if v.is_infinite() => {
+                    out.push_str(&Value::from(f64::MAX.copysign(v)).to_string())
+                }
+                _ => out.push_str(number),
+            }
+            rest = &rest[end..];
             continue;
         }
         out.push(c);
@@ -207,22 +223,28 @@ enum Record<'a> {
 
 /// The record as text and as a JSON object, or why it is neither.
 fn parse(record: &[u8]) -> Result<(&str, Map<String, Value>), String> {
-    let text = std::str::from_utf8(record).map_err(|e| format!("record is not UTF-8: {e}"))?;
+    let text = std::str::from_utf8(record).map_err(|e| match record.first() {
+        // A msgpack map (fixmap, map 16, map 32) cannot start UTF-8 text.
+        Some(0x80..=0x8f | 0xde | 0xdf) => {
+            "record is msgpack: the filter needs `Event_Format json`".to_string()
+        }
+        _ => format!("record is not UTF-8: {e}"),
+    })?;
     let fields =
         serde_json::from_str(text).map_err(|e| format!("record is not a JSON object: {e}"))?;
     Ok((text, fields))
 }
 
 /// What the record is (see [`Record`]). in_opentelemetry's `raw_traces` hands on an
-/// OTLP/JSON export as its JSON object (`resourceSpans` at the top, whatever its value:
-/// a malformed one is still an export, to be sent on unchanged) or, when the body is not
-/// a JSON object, as the one-key `{"trace": body}`. So a record is an export when its
-/// `resourceSpans` is an array (an OTLP/JSON line read by tail too) or is its only key, or
-/// when `trace` is its only key; a log line that merely has a `trace` or `resourceSpans`
-/// field among others stays a log record.
+/// OTLP/JSON export as its JSON object (`resourceSpans`, or protobuf's JSON name
+/// `resource_spans`, its one field, whatever its value: a malformed one is still an export,
+/// to be sent on unchanged) or, when the body is not a JSON object, as the one-key
+/// `{"trace": body}`. So a record is an export when one of those is its only key (an
+/// OTLP/JSON line read by tail too); a log line that has a `trace` or `resourceSpans`
+/// field among others, even an array, stays a log record, kept whole.
 fn classify<'a>(text: &'a str, fields: &'a Map<String, Value>) -> Record<'a> {
-    let spans = fields.get("resourceSpans").or(fields.get("resource_spans"));
-    if matches!(spans, Some(Value::Array(_))) || (spans.is_some() && fields.len() == 1) {
+    let only = |key| fields.len() == 1 && fields.contains_key(key);
+    if only("resourceSpans") || only("resource_spans") {
         Record::Export(text)
     } else if let (1, Some(Value::String(body))) = (fields.len(), fields.get("trace")) {
         // Only a JSON body can be carried back in a JSON string byte for byte.

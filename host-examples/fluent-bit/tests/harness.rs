@@ -93,11 +93,14 @@ fn malformed_records_pass_unchanged() {
     // A binary body under `trace` is left as it is.
     let binary = r#"{"trace":"\n\u0012binary"}"#;
     assert_eq!(kept(f.filter("v1_traces", TIME_SEC, 0, binary)), binary);
-    // Log lines with a `trace` or `resourceSpans` field of their own are log records, kept
-    // whole (in_opentelemetry's raw traces are the one-key `{"trace": ...}`).
+    // Log lines with a `trace` or `resourceSpans` field of their own, even an array, are
+    // log records, kept whole (in_opentelemetry's raw traces are the one-key `{"trace":
+    // ...}` and the export object, whose one field is `resourceSpans`).
     for line in [
         r#"{"level":"info","message":"user log","trace":"{\"error\":\"boom\"}","requestId":"abc"}"#,
         r#"{"level":"info","resourceSpans":"n/a"}"#,
+        r#"{"level":"info","msg":"otel payload dump","resourceSpans":[]}"#,
+        r#"{"resource_spans":[],"level":"debug"}"#,
     ] {
         assert_eq!(kept(f.filter("app", TIME_SEC, 0, line)), line);
     }
@@ -115,6 +118,14 @@ fn records_fluent_bit_could_not_read_back_are_given_json() {
     assert_eq!(
         out,
         json!({"a": null, "b": null, "c": null, "d": [null, 1.5], "e": "inf nan \\x01\\xffffff80"})
+    );
+    // "%.16g" writes the largest double (and the one below) past it: the largest double.
+    let huge = r#"{"max":1.797693134862316e+308,"min":[-1.797693134862316e+308],"ok":1e308}"#;
+    let out: Value = serde_json::from_str(&kept(f.filter("app", TIME_SEC, 0, huge)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        out,
+        json!({"max": f64::MAX, "min": [f64::MIN], "ok": 1e308})
     );
     // Anything else that is not JSON is kept whole under `log`.
     let out: Value = serde_json::from_str(&kept(f.filter("app", TIME_SEC, 0, "{\"a\":")))
@@ -135,6 +146,15 @@ fn records_fluent_bit_could_not_read_back_are_given_json() {
     assert!(
         stderr.contains("relink: record repaired into JSON (2 so far)"),
         "{stderr}"
+    );
+    // A msgpack record (`Event_Format msgpack`, here `{"a": 1}`) says what to change.
+    let mut f = filter(&Settings::default());
+    f.filter("app", TIME_SEC, 0, [0x81, 0xa1, b'a', 0x01]);
+    assert!(
+        f.stderr()
+            .contains("record is msgpack: the filter needs `Event_Format json`"),
+        "{}",
+        f.stderr()
     );
 }
 

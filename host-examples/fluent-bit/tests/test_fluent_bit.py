@@ -13,6 +13,8 @@ after host-examples/fluent-bit/build-fluent-bit.sh and ./build.sh.
 
 import json
 import pathlib
+import socket
+import time
 
 import pytest
 
@@ -489,3 +491,50 @@ def test_non_finite_numbers_in_otlp_logs_neither_drop_records_nor_crash_fluent_b
     text = json.dumps(records)
     assert "normal" in text and "after" in text, text
     assert not any("invalid JSON" in l for l in fb.stderr), "\n".join(fb.stderr[-20:])
+
+
+@pytest.mark.parametrize("threaded", [True, False])
+def test_forward_input_needs_threaded_on(threaded, tmp_path):
+    """README (Limits): Fluent Bit 5.1.1 runs in_forward's connection callbacks in a
+    coroutine, where WAMR's native stack check fails on every call into a wasm module, and
+    each record is dropped; with `Threaded on` the forward input's records get their ids.
+    The shipped config with a forward input on a unix socket (as ECS FireLens uses), and
+    Forward-mode messages with EventTime timestamps, as the fluentd protocol v1 sends."""
+    import msgpack
+
+    sock = tmp_path / "forward.sock"
+    config = tmp_path / "forward.conf"
+    config.write_text(
+        CONFIGS["conf"].read_text().replace("parsers-lambda.conf}", f"{EXAMPLE / 'parsers-lambda.conf'}}}")
+        + f"\n[INPUT]\n    Name       forward\n    Unix_Path  {sock}\n"
+        + ("    Threaded   on\n" if threaded else "")
+    )
+    header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    records = [
+        {"level": "INFO", "message": f"forwarded {i}", "_X_AMZN_TRACE_ID": header} for i in range(3)
+    ]
+    event_time = lambda i: msgpack.ExtType(0, (1_700_000_000 + i).to_bytes(4, "big") + (i * 1000).to_bytes(4, "big"))
+    message = msgpack.packb(["lambda.forward", [[event_time(i), r] for i, r in enumerate(records)]])
+    (tmp_path / "logs").mkdir()
+    with Sink() as sink, FluentBit(config, tmp_path, free_port(), sink.port, tmp_path / "logs" / "*.log") as fb:
+        deadline = time.monotonic() + 10
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(str(sock))
+            client.sendall(message)
+        out = fb.wait_stdout(len(records), timeout=10 if threaded else 5)
+        fb.stop()
+    overflows = [l for l in fb.stderr if "native stack overflow" in l]
+    if threaded:
+        got = [json.loads(stdout_record(l)) for l in out]
+        assert [r["message"] for r in got] == [r["message"] for r in records], "\n".join(fb.stderr[-20:])
+        # The EventTime of each record, to the microsecond json_lines prints.
+        assert [json.loads(l)["date"] for l in out] == [1_700_000_000 + i + i * 1e-6 for i in range(3)]
+        assert all(
+            (r["trace_id"], r["span_id"]) == (xray_to_w3c("1-5759e988-bd862e3fe1be46a994272793"), "53995c3f42cd8ad8")
+            for r in got
+        ), got
+        assert not overflows
+    else:
+        assert out == [] and len(overflows) == len(records), "\n".join(out + fb.stderr[-20:])
