@@ -63,6 +63,8 @@ pub struct Leftover {
     pub file: usize,
     /// Whether the upstream's leftovers are kept in the spool.
     pub spooled: bool,
+    /// Acknowledged batches lost with spool segments removed while the relay ran.
+    pub lost: usize,
 }
 
 impl Outputs {
@@ -184,6 +186,9 @@ impl Outputs {
                         if record.is_some() {
                             self.metrics.count(Event::Spooled);
                         }
+                        if let Some(spool) = spool.as_ref().filter(|s| s.take_removed()) {
+                            respool(queue, spool);
+                        }
                         record
                     }
                     Err(message) => {
@@ -282,10 +287,13 @@ impl Outputs {
         success(encoding, rejected, &message)
     }
 
-    /// Whether a queue refused a batch since it last drained below half (not ready).
+    /// Whether a queue refused a batch since it last drained below half, or the spool
+    /// refused its last batch and no segment was deleted since (not ready).
     pub fn is_full(&self) -> bool {
         let upstream_full = match &self.upstream {
-            Some(UpstreamOutput::Queued { queue, .. }) => queue.is_full(),
+            Some(UpstreamOutput::Queued { queue, spool, .. }) => {
+                queue.is_full() || spool.as_ref().is_some_and(|s| s.is_refusing())
+            }
             _ => false,
         };
         let file_full =
@@ -328,18 +336,55 @@ impl Outputs {
         let file = file_queue.map_or(0, |q| q.drain(deadline));
         self.abandon.set();
         // With a spool, what is left is every batch it still holds: those queued and those
-        // in segments replay had not reached yet.
-        let (upstream, spooled) = match &self.upstream {
+        // in segments replay had not reached yet. Queued batches whose segment someone
+        // removed are written again first; what is lost with a removed segment (a batch
+        // a sender held when abandoned) is counted.
+        let (upstream, lost, spooled) = match &self.upstream {
             Some(UpstreamOutput::Queued {
-                spool: Some(spool), ..
-            }) => (spool.retire(), true),
-            _ => (upstream, false),
+                queue,
+                spool: Some(spool),
+                ..
+            }) => {
+                respool(queue, spool);
+                let retired = spool.retire();
+                (retired.left, retired.lost, true)
+            }
+            _ => (upstream, 0, false),
         };
         Leftover {
             upstream,
             file,
             spooled,
+            lost,
         }
+    }
+}
+
+/// Writes again every queued batch whose spool segment was removed while the relay ran, so
+/// that the spool holds every batch acknowledged and not yet delivered.
+fn respool(queue: &Queue, spool: &Spool) {
+    let (mut again, mut failed) = (0, None);
+    queue.for_each_waiting(|batch| {
+        let Some(record) = batch.spooled else {
+            return;
+        };
+        match spool.respool(batch.encoding, &batch.body, record) {
+            Ok(Some(record)) => {
+                batch.spooled = Some(record);
+                again += 1;
+            }
+            Ok(None) => {}
+            Err(e) => failed = Some(e),
+        }
+    });
+    if again > 0 {
+        eprintln!(
+            "relink: spool {}: {again} queued batches written again",
+            spool.dir().display()
+        );
+    }
+    if let Some(e) = failed {
+        eprintln!("relink: {e}; batches of removed segments stay in memory alone");
     }
 }
 

@@ -125,6 +125,11 @@ impl Queue {
         self.changed.notify_one();
     }
 
+    /// Calls `f` on every batch waiting (not being sent), oldest first.
+    pub fn for_each_waiting(&self, f: impl FnMut(&mut Batch)) {
+        self.lock().waiting.iter_mut().for_each(f);
+    }
+
     /// The oldest batch, waiting up to `wait` for one.
     pub fn pop(&self, wait: Duration) -> Popped {
         let mut state = self.lock();

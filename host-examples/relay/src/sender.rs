@@ -72,10 +72,26 @@ impl Senders {
         loop {
             match self.queue.pop(Duration::from_millis(200)) {
                 Popped::Batch(batch) => {
-                    let (bytes, spooled) = (batch.bytes(), batch.spooled);
-                    // The body moves into the request; its bytes stay reserved in the
-                    // queue until the sender is done with it.
-                    if !self.deliver(batch.encoding, batch.body) {
+                    let (bytes, mut spooled) = (batch.bytes(), batch.spooled);
+                    // A copy to write again should its spool segment be removed while the
+                    // batch is retried (the body itself moves into the request).
+                    let copy = self.spool.as_ref().and(spooled).map(|_| batch.body.clone());
+                    let encoding = batch.encoding;
+                    let mut respool = || {
+                        let (Some(spool), Some(record), Some(body)) = (&self.spool, spooled, &copy)
+                        else {
+                            return;
+                        };
+                        match spool.respool(encoding, body, record) {
+                            Ok(Some(again)) => spooled = Some(again),
+                            Ok(None) => {}
+                            Err(e) => {
+                                eprintln!("relink: {e}; a batch being retried is in memory alone")
+                            }
+                        }
+                    };
+                    // Its bytes stay reserved in the queue until the sender is done with it.
+                    if !self.deliver(encoding, batch.body, &mut respool) {
                         // Abandoned at shutdown: the batch stays counted (and spooled).
                         return;
                     }
@@ -92,8 +108,8 @@ impl Senders {
     }
 
     /// Sends one batch until it is delivered, refused for good or out of time; `false`
-    /// when the shutdown timeout cut it short.
-    fn deliver(&self, encoding: Encoding, body: Vec<u8>) -> bool {
+    /// when the shutdown timeout cut it short. `failed` runs after each failed attempt.
+    fn deliver(&self, encoding: Encoding, body: Vec<u8>, failed: &mut dyn FnMut()) -> bool {
         let url = self.upstream.url();
         let prepared = match self.upstream.prepare(encoding, body) {
             Ok(prepared) => prepared,
@@ -127,6 +143,7 @@ impl Senders {
                 },
                 Err(message) => (message, None, false),
             };
+            failed();
             if self.abandon.is_set() {
                 return false;
             }

@@ -424,6 +424,13 @@ fn leftover_report(
             }
         )));
     }
+    if left.lost > 0 {
+        return Err(ServeError::system(format!(
+            "{} acknowledged batches were lost: their spool segments were removed while the \
+             relay ran ({} batches kept in the spool for the next start)",
+            left.lost, left.upstream
+        )));
+    }
     Ok(match (left.upstream, spool) {
         (0, _) if dropped == 0 => "every acknowledged batch was delivered".to_string(),
         (0, _) => format!(
@@ -549,5 +556,15 @@ mod tests {
             ..Leftover::default()
         };
         assert!(leftover_report(&unsent, 0, None).is_err());
+        // Batches lost with a removed spool segment are not called kept.
+        let removed = Leftover {
+            upstream: 4,
+            spooled: true,
+            lost: 2,
+            ..Leftover::default()
+        };
+        let said = leftover_report(&removed, 0, Some(std::path::Path::new("/spool")));
+        let said = said.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(said.contains("2 acknowledged batches were lost"), "{said}");
     }
 }

@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -67,6 +68,14 @@ impl Live {
     }
 }
 
+/// What a clean stop left: batches kept for the next start, and batches acknowledged into
+/// segments that were removed while the relay ran, which nothing holds any more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retired {
+    pub left: usize,
+    pub lost: usize,
+}
+
 /// What opening the spool found: segments to replay (read one at a time, so replay holds
 /// at most one segment in memory besides the queue).
 pub struct Recovered {
@@ -98,6 +107,11 @@ pub struct Spool {
     bytes: Mutex<u64>,
     /// When a refusal was last logged, and refusals since: see [`Spool::refusal_to_log`].
     refusals: Mutex<(Option<Instant>, u64)>,
+    /// The last append was refused, and nothing was delivered since: not ready.
+    refusing: AtomicBool,
+    /// A segment was found removed while in use, and the queue has not yet written its
+    /// batches again: see [`Spool::take_removed`].
+    removed: AtomicBool,
 }
 
 /// A spool that stays full or failing refuses at the clients' request rate; its log line
@@ -171,6 +185,8 @@ impl Spool {
             live: Mutex::new(live),
             bytes: Mutex::new(bytes),
             refusals: Mutex::new((None, 0)),
+            refusing: AtomicBool::new(false),
+            removed: AtomicBool::new(false),
         };
         let recovered = Recovered {
             segments: replay,
@@ -197,6 +213,12 @@ impl Spool {
     /// Appends a batch and returns once it is on disk; the record to [`Spool::release`]
     /// when it is delivered.
     pub fn append(&self, encoding: Encoding, body: &[u8]) -> Result<Record, String> {
+        let appended = self.write(encoding, body);
+        self.refusing.store(appended.is_err(), Ordering::Relaxed);
+        appended
+    }
+
+    fn write(&self, encoding: Encoding, body: &[u8]) -> Result<Record, String> {
         if body.len() >= u32::MAX as usize {
             return Err(format!(
                 "a batch of {} bytes is too large for the spool",
@@ -232,20 +254,29 @@ impl Spool {
                 self.roll(&mut writer)?;
             }
             // Something removed the segment being written (or the whole directory): a
-            // record written now would be acknowledged and lost. Start another segment, and
-            // refuse this batch (the client retries) if none can be made.
+            // record written there would be acknowledged and lost. Start another segment
+            // (refusing this batch, which the client retries, if none can be made); the
+            // queue writes the batches it still holds from removed segments again
+            // (`take_removed`).
             if is_unlinked(&writer.file) {
-                *lock(&self.bytes) -= record.len() as u64;
                 let segment = writer.segment;
+                eprintln!(
+                    "relink: spool {}: segment {segment} was removed while in use; the \
+                     batches still queued from it are written again",
+                    self.dir.display()
+                );
+                self.removed.store(true, Ordering::Relaxed);
                 let made = self.roll(&mut writer);
-                return Err(format!(
-                    "spool {}: segment {segment} was removed while in use{}; batches \
-                     acknowledged into it are lost",
-                    self.dir.display(),
-                    made.err()
-                        .map(|e| format!(" and no other can be made ({e})"))
-                        .unwrap_or_default()
-                ));
+                self.recount();
+                if let Err(e) = made {
+                    *lock(&self.bytes) -= record.len() as u64;
+                    return Err(format!(
+                        "spool {}: segment {segment} was removed while in use and no other \
+                         can be made ({e})",
+                        self.dir.display()
+                    ));
+                }
+                *lock(&self.bytes) += record.len() as u64;
             }
             if let Err(e) = (&*writer.file).write_all(&record) {
                 // Cut the partial record off so the segment stays readable.
@@ -317,6 +348,9 @@ impl Spool {
 
     /// A record was delivered or given up; its segment goes once all of it has.
     pub fn release(&self, record: Record) {
+        // A delivery may make room (its segment goes, or the current one is closed at the
+        // next append): worth trying again.
+        self.refusing.store(false, Ordering::Relaxed);
         let Record { segment, index } = record;
         let current = lock(&self.writer).segment;
         let mut live = lock(&self.live);
@@ -343,16 +377,22 @@ impl Spool {
     /// moment costs no file churn), and rewrites every other segment holding delivered
     /// records with its undelivered ones alone, so the next start sends nothing twice. A
     /// segment is replaced whole (written aside, synced, renamed), so a crash meanwhile
-    /// leaves the old one. Returns the batches left in the spool.
-    pub fn retire(&self) -> usize {
+    /// leaves the old one. Returns the batches left in the spool, and those lost with
+    /// segments removed while the relay ran (the queue wrote again those it still held).
+    pub fn retire(&self) -> Retired {
         let writer = lock(&self.writer);
         let mut live = lock(&self.live);
-        let mut left = 0;
+        let (mut left, mut lost) = (0, 0);
         let segments: Vec<u64> = live.keys().copied().collect();
         for segment in segments {
             let Some(l) = live.get(&segment) else {
                 continue;
             };
+            if l.pending > 0 && !segment_path(&self.dir, segment).exists() {
+                lost += l.pending;
+                live.remove(&segment);
+                continue;
+            }
             left += l.pending;
             if l.pending == 0 {
                 live.remove(&segment);
@@ -366,7 +406,7 @@ impl Spool {
             }
         }
         drop(writer);
-        left
+        Retired { left, lost }
     }
 
     /// Rewrites `segment` with the records not `delivered`.
@@ -398,6 +438,50 @@ impl Spool {
             *bytes = bytes.saturating_sub(size);
         }
         sync_dir(&self.dir);
+    }
+
+    /// Whether the spool refused its last batch and nothing was delivered since: the relay
+    /// is not ready (a load balancer should send elsewhere).
+    pub fn is_refusing(&self) -> bool {
+        self.refusing.load(Ordering::Relaxed)
+    }
+
+    /// Whether a segment was found removed since the last call: the queue should then
+    /// [`Spool::respool`] what it holds.
+    pub fn take_removed(&self) -> bool {
+        self.removed.swap(false, Ordering::Relaxed)
+    }
+
+    /// Whether `record`'s segment is still on disk.
+    pub fn holds(&self, record: Record) -> bool {
+        segment_path(&self.dir, record.segment).exists()
+    }
+
+    /// A queued batch whose segment was removed (by an operator or a cleaner, while the
+    /// relay ran), written again: its new record, or `None` when its segment is there.
+    pub fn respool(
+        &self,
+        encoding: Encoding,
+        body: &[u8],
+        record: Record,
+    ) -> Result<Option<Record>, String> {
+        if self.holds(record) {
+            return Ok(None);
+        }
+        let again = self.append(encoding, body)?;
+        self.release(record);
+        Ok(Some(again))
+    }
+
+    /// Bytes in segment files, counted again from the files after some were removed.
+    fn recount(&self) {
+        let live: Vec<u64> = lock(&self.live).keys().copied().collect();
+        let on_disk = live
+            .iter()
+            .filter_map(|&s| std::fs::metadata(segment_path(&self.dir, s)).ok())
+            .map(|m| m.len())
+            .sum();
+        *lock(&self.bytes) = on_disk;
     }
 
     /// Counts a refused append; `Some(refused since the last line)` when this one should be
@@ -618,10 +702,10 @@ mod tests {
         let c = spool
             .append(Encoding::Json, b"{}")
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(spool.retire(), 1);
+        assert_eq!(spool.retire().left, 1);
         assert!(segment_path(&dir, c.segment).exists());
         spool.release(c);
-        assert_eq!(spool.retire(), 0);
+        assert_eq!(spool.retire().left, 0);
         assert!(!segment_path(&dir, c.segment).exists());
         assert_eq!(spool.bytes(), 0);
         drop(spool);
@@ -756,27 +840,57 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    /// A segment removed while in use is not written into: the batch is refused, and the
-    /// next one goes to a new segment.
+    /// A segment removed while in use is not written into: the batch goes to a new
+    /// segment, the queue is told, and a batch it held from the removed one is written
+    /// again; one nothing wrote again is counted lost at the stop, not kept.
     #[test]
-    fn a_removed_segment_refuses_the_batch_and_a_new_one_takes_the_next() {
+    fn a_removed_segment_is_replaced_and_its_batches_written_again() {
         let dir = temp("removed");
         let (spool, _) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
-        spool
-            .append(Encoding::Json, b"kept")
+        let queued = spool
+            .append(Encoding::Json, b"queued")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let in_flight = spool
+            .append(Encoding::Json, b"in flight")
             .unwrap_or_else(|e| panic!("{e}"));
         std::fs::remove_file(segment_path(&dir, 1)).unwrap_or_else(|e| panic!("{e}"));
-        let refused = spool
-            .append(Encoding::Json, b"refused")
-            .err()
-            .unwrap_or_default();
-        assert!(refused.contains("segment 1 was removed"), "{refused}");
         let next = spool
             .append(Encoding::Json, b"next")
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(next.segment, 2);
-        assert!(segment_path(&dir, 2).exists());
+        assert!(spool.take_removed() && !spool.take_removed());
+        assert!(!spool.holds(queued) && spool.holds(next));
+        let again = spool
+            .respool(Encoding::Json, b"queued", queued)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again.map(|r| r.segment), Some(2));
+        assert_eq!(spool.respool(Encoding::Json, b"next", next), Ok(None));
+        assert!(!spool.is_refusing());
+        assert_eq!(spool.retire(), Retired { left: 2, lost: 1 });
+        let _ = in_flight;
+        drop(spool);
+        let (_, recovered) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((recovered.segments, recovered.records), (vec![2], 2));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The spool's directory removed: no segment can be made, the batch is refused and the
+    /// relay is not ready.
+    #[test]
+    fn a_removed_directory_refuses_batches() {
+        let dir = temp("removed-dir");
+        let (spool, _) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+        spool
+            .append(Encoding::Json, b"kept")
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let refused = spool
+            .append(Encoding::Json, b"refused")
+            .err()
+            .unwrap_or_default();
+        assert!(refused.contains("no other can be made"), "{refused}");
+        assert!(spool.is_refusing());
+        assert_eq!(spool.retire(), Retired { left: 0, lost: 1 });
     }
 
     /// A clean stop with batches undelivered keeps those alone: the next start does not
@@ -794,7 +908,7 @@ mod tests {
                 spool.release(*r);
             }
         }
-        assert_eq!(spool.retire(), 2);
+        assert_eq!(spool.retire().left, 2);
         drop(spool);
         std::fs::write(dir.join("00000000000000000009.seg.new"), b"partial").unwrap_or_default();
         let (spool, recovered) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));

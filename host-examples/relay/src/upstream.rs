@@ -157,17 +157,7 @@ impl Upstream {
     /// One attempt. `Err` for a transport failure: no answer at all (the caller names the
     /// upstream).
     pub fn send(&self, prepared: &Prepared) -> Result<Answer, String> {
-        let exchange = self
-            .handle
-            .block_on(async {
-                tokio::time::timeout(self.config.timeout, self.exchange(prepared)).await
-            })
-            .map_err(|_| {
-                format!(
-                    "no answer within --upstream-timeout {:?}",
-                    self.config.timeout
-                )
-            })??;
+        let exchange = self.handle.block_on(self.exchange(prepared))?;
         Ok(match self.config.protocol {
             Some(Protocol::Grpc) => self.grpc_answer(exchange),
             _ => http_answer(exchange, prepared.encoding),
@@ -214,21 +204,34 @@ impl Upstream {
         let request = request
             .body(Full::new(prepared.body.clone()))
             .map_err(|e| format!("cannot build the request: {e}"))?;
-        let response = self
-            .client
-            .request(request)
+        let deadline = tokio::time::Instant::now() + self.config.timeout;
+        let no_answer = || {
+            format!(
+                "no answer within --upstream-timeout {:?}",
+                self.config.timeout
+            )
+        };
+        let response = tokio::time::timeout_at(deadline, self.client.request(request))
             .await
+            .map_err(|_| no_answer())?
             .map_err(|e| self.transport_error(&e))?;
         let (parts, body) = response.into_parts();
-        let collected = Limited::new(body, UPSTREAM_RESPONSE_LIMIT).collect().await;
+        let collect = Limited::new(body, UPSTREAM_RESPONSE_LIMIT).collect();
+        let collected = match tokio::time::timeout_at(deadline, collect).await {
+            Ok(collected) => collected.map_err(|e| error_chain(&*e)),
+            Err(_) => Err(format!(
+                "the body did not arrive within --upstream-timeout {:?}",
+                self.config.timeout
+            )),
+        };
         let (trailers, body, unread) = match collected {
             Ok(c) => (c.trailers().cloned(), c.to_bytes().to_vec(), None),
-            // OTLP/HTTP: the status line is the answer. A 2xx whose body is too long or cut
-            // short was still accepted (sending it again would deliver it twice), and a 400
-            // still refused it; only what the body said is lost.
-            Err(e) if !grpc => (None, Vec::new(), Some(error_chain(&*e))),
+            // OTLP/HTTP: the status line is the answer. A 2xx whose body is too long, cut
+            // short or too slow was still accepted (sending it again would deliver it
+            // twice), and a 400 still refused it; only what the body said is lost.
+            Err(e) if !grpc => (None, Vec::new(), Some(e)),
             // gRPC: the status is in the trailers, which come after the body.
-            Err(e) => return Err(format!("reading the response: {}", error_chain(&*e))),
+            Err(e) => return Err(format!("reading the response: {e}")),
         };
         Ok(Exchange {
             status: parts.status.as_u16(),

@@ -248,3 +248,85 @@ fn a_full_queue_refuses_with_retry_after_and_reports_not_ready() {
     }
     assert_eq!(relay.get("/ready").0, 200);
 }
+
+/// An upstream that answers 200 at once and then trickles its body past
+/// `--upstream-timeout`: the status line was the answer, so the batch is delivered once,
+/// not sent again as if nothing had answered (README: "a 2xx whose body is ... cut short
+/// is delivered").
+#[test]
+fn a_2xx_whose_body_trickles_past_the_timeout_is_delivered_once() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let url = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
+    let requests = Arc::new(Mutex::new(0usize));
+    let counted = requests.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let counted = counted.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut length = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(n) = lower.strip_prefix("content-length:") {
+                            length = n.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    *counted.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                    let stream = reader.get_mut();
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{",
+                    );
+                    std::thread::sleep(Duration::from_millis(2500));
+                    let _ = stream.write_all(b"}");
+                }
+            });
+        }
+    });
+    let relay = RelayProcess::spawn(
+        &[
+            &["--upstream", url.as_str(), "--upstream-timeout", "1s"][..],
+            &FAST_RETRY,
+        ]
+        .concat(),
+    );
+    let (body, _) = batch(5, 10);
+    assert_eq!(
+        post(&relay.addr, &body, Duration::from_secs(10)).status,
+        200
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while relay.metric("relink_relay_upstream_delivered_total") == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Time for a resend, had there been one.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        relay.metric("relink_relay_upstream_delivered_total"),
+        1,
+        "{}",
+        relay.log()
+    );
+    assert_eq!(
+        relay.metric("relink_relay_upstream_retries_total"),
+        0,
+        "{}",
+        relay.log()
+    );
+    assert_eq!(*requests.lock().unwrap_or_else(|e| e.into_inner()), 1);
+}

@@ -235,12 +235,72 @@ fn a_full_spool_disk_refuses_with_retry_after_and_keeps_what_it_acknowledged() {
         relay.metric("relink_relay_refused_total{reason=\"spool\"}"),
         1
     );
+    // Not ready while the spool refuses, so a load balancer sends elsewhere.
+    assert_eq!(relay.metric("relink_relay_ready"), 0);
     sink.revive();
     assert_eq!(
         sink.wait_for(&acked, Duration::from_secs(20)),
         0,
         "{}",
         relay.log()
+    );
+    // Delivered segments are deleted: room again, ready again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while relay.metric("relink_relay_ready") == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(relay.metric("relink_relay_ready"), 1, "{}", relay.log());
+}
+
+/// Segments removed while the relay runs (a cleaner, an operator freeing space), the
+/// upstream down: the batches acknowledged into them, queued or being retried, are written
+/// again, the next batches go to a new segment, a SIGTERM keeps them all, and the next
+/// start delivers every acknowledged batch.
+#[test]
+fn spool_segments_removed_while_running_lose_nothing_acknowledged() {
+    let sink = Sink::stopped();
+    let dir = TempDir::new("removed-spool");
+    let spool = dir.path("spool");
+    let spool_arg = spool.to_string_lossy().to_string();
+    let url = sink.url();
+    let args = [
+        &["--upstream", url.as_str(), "--spool", &spool_arg][..],
+        &["--upstream-timeout", "1s", "--shutdown-timeout", "2s"],
+        &FAST_RETRY,
+    ]
+    .concat();
+    let mut relay = RelayProcess::spawn(&args);
+    let mut acked = HashSet::new();
+    let mut send = |count| {
+        for _ in 0..count {
+            let (body, ids) = batch(10, 100);
+            let answer = post(&relay.addr, &body, Duration::from_secs(10));
+            assert_eq!(answer.status, 200, "{}", relay.log());
+            acked.extend(ids);
+        }
+    };
+    send(10);
+    for entry in std::fs::read_dir(&spool).into_iter().flatten().flatten() {
+        if entry.path().extension().is_some_and(|x| x == "seg") {
+            std::fs::remove_file(entry.path()).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    send(10);
+    // The senders retry at least every 500 ms: each notices its batch's segment is gone.
+    std::thread::sleep(Duration::from_millis(1500));
+    relay.signal("TERM");
+    let status = relay.wait_exit(Duration::from_secs(20));
+    let log = relay.log();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("was removed while in use"), "{log}");
+    assert!(log.contains("20 batches kept in the spool"), "{log}");
+    sink.revive();
+    let restarted = RelayProcess::spawn(&args);
+    assert_eq!(
+        sink.wait_for(&acked, Duration::from_secs(20)),
+        0,
+        "{}",
+        restarted.log()
     );
 }
 
