@@ -389,21 +389,30 @@ pub async fn refuse(mut stream: TcpStream, shared: Arc<Shared>) {
         Ok(Ok(n)) => head.get(..n).unwrap_or_default(),
         _ => &[],
     };
-    let (status, content_type, body) = match probe(head) {
-        Some("/health") => ("200 OK", "text/plain", "ok\n".to_string()),
-        Some("/metrics") => ("200 OK", METRICS_TYPE, metrics_text(&shared).await),
-        _ => (
+    const BUSY: &str = "relink: too many connections; retry later";
+    let (status, content_type, body) = match (probe(head), export_encoding(head)) {
+        (Some("/health"), _) => ("200 OK", "text/plain", b"ok\n".to_vec()),
+        (Some("/metrics"), _) => ("200 OK", METRICS_TYPE, metrics_text(&shared).await.into()),
+        // An OTLP/HTTP export gets the `Status` OTLP/HTTP requires, in its own encoding.
+        (_, Some(encoding)) => (
+            "503 Service Unavailable\r\nRetry-After: 1",
+            encoding.content_type(),
+            crate::otlp_http::status_body(encoding, BUSY),
+        ),
+        (_, None) => (
             "503 Service Unavailable\r\nRetry-After: 1",
             "text/plain",
-            "relink: too many connections; retry later\n".to_string(),
+            format!("{BUSY}\n").into_bytes(),
         ),
     };
-    let answer = format!(
+    let mut answer = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
+         Connection: close\r\n\r\n",
         body.len()
-    );
-    let _ = stream.write_all(answer.as_bytes()).await;
+    )
+    .into_bytes();
+    answer.extend_from_slice(&body);
+    let _ = stream.write_all(&answer).await;
     let _ = stream.shutdown().await;
     let mut sink = [0u8; 4096];
     let drain = async {
@@ -416,6 +425,25 @@ pub async fn refuse(mut stream: TcpStream, shared: Arc<Shared>) {
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+}
+
+/// The encoding of an HTTP/1.x `POST` whose head names an OTLP content type.
+fn export_encoding(head: &[u8]) -> Option<relink::otlp::Encoding> {
+    if !head.starts_with(b"POST ") {
+        return None;
+    }
+    let text = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let value = text
+        .lines()
+        .find_map(|line| line.strip_prefix("content-type:"))?
+        .trim();
+    if value.starts_with("application/x-protobuf") {
+        Some(relink::otlp::Encoding::Protobuf)
+    } else if value.starts_with("application/json") {
+        Some(relink::otlp::Encoding::Json)
+    } else {
+        None
+    }
 }
 
 /// The path of an HTTP/1.x `GET` request for a probe route, from the start of its head.

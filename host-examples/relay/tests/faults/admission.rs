@@ -175,5 +175,17 @@ fn health_and_metrics_are_answered_at_the_connection_cap() {
         assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
         assert!(answer.contains("Retry-After: 1"), "{answer}");
     }
+    // An OTLP/HTTP export gets a `Status` in its own encoding, as OTLP/HTTP requires.
+    let answer = ask(
+        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+    );
+    assert!(
+        answer.contains("Content-Type: application/json"),
+        "{answer}"
+    );
+    assert!(
+        answer.ends_with(r#"{"message":"relink: too many connections; retry later"}"#),
+        "{answer}"
+    );
     drop(held);
 }
