@@ -11,7 +11,7 @@
 //! refuse a batch the upstream can take.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use relink::otlp::{self, Encoding};
 
@@ -142,7 +142,7 @@ impl Outputs {
     }
 
     /// Hands a relinked batch to the outputs and builds the client's answer.
-    pub fn accept(&self, encoding: Encoding, mut body: Vec<u8>, warning: &str) -> Reply {
+    pub fn accept(&self, encoding: Encoding, body: Vec<u8>, warning: &str) -> Reply {
         let bytes = body.len();
         let file_queue = self.file.as_ref().map(|f| &f.queue);
         let file_reserved = match file_queue {
@@ -207,32 +207,33 @@ impl Outputs {
             }
             _ => None,
         };
+        if let Some(UpstreamOutput::Synchronous(upstream)) = &self.upstream {
+            if let (true, Some(queue)) = (file_reserved, file_queue) {
+                queue.push(Batch {
+                    encoding,
+                    body: body.clone().into(),
+                    spooled: None,
+                });
+            }
+            return self.forward(upstream, encoding, body, warning);
+        }
+        // The outputs share one buffer.
+        let body = hyper::body::Bytes::from(body);
         if let (true, Some(queue)) = (file_reserved, file_queue) {
-            // The only output takes the body itself.
-            let copy = match &self.upstream {
-                Some(_) => body.clone(),
-                None => std::mem::take(&mut body),
-            };
             queue.push(Batch {
                 encoding,
-                body: copy,
+                body: body.clone(),
                 spooled: None,
             });
         }
-        match &self.upstream {
-            Some(UpstreamOutput::Queued { queue, .. }) => {
-                queue.push(Batch {
-                    encoding,
-                    body,
-                    spooled,
-                });
-                success(encoding, 0, warning)
-            }
-            Some(UpstreamOutput::Synchronous(upstream)) => {
-                self.forward(upstream, encoding, body, warning)
-            }
-            None => success(encoding, 0, warning),
+        if let Some(UpstreamOutput::Queued { queue, .. }) = &self.upstream {
+            queue.push(Batch {
+                encoding,
+                body,
+                spooled,
+            });
         }
+        success(encoding, 0, warning)
     }
 
     fn refuse(
@@ -341,10 +342,16 @@ impl Outputs {
         // a sender held when abandoned) is counted.
         let (upstream, lost, spooled) = match &self.upstream {
             Some(UpstreamOutput::Queued {
+                upstream,
                 queue,
                 spool: Some(spool),
-                ..
             }) => {
+                // A sender holding a batch of a removed segment writes it again when its
+                // attempt ends: wait for that (one attempt at most) before counting.
+                if spool.lost_segments() {
+                    self.abandon
+                        .wait_senders(upstream.timeout() + Duration::from_secs(1));
+                }
                 respool(queue, spool);
                 let retired = spool.retire();
                 (retired.left, retired.lost, true)
@@ -361,31 +368,51 @@ impl Outputs {
 }
 
 /// Writes again every queued batch whose spool segment was removed while the relay ran, so
-/// that the spool holds every batch acknowledged and not yet delivered.
+/// that the spool holds every batch acknowledged and not yet delivered. The queue is not
+/// held while the spool writes (a sync each): the batches are found, written, then given
+/// their new records; one a sender took meanwhile keeps its old record (the sender writes
+/// it again itself if its attempt fails), and the new one is released.
 fn respool(queue: &Queue, spool: &Spool) {
-    let (mut again, mut failed) = (0, None);
+    let mut orphans = Vec::new();
+    queue.for_each_waiting(|batch| {
+        if let Some(record) = batch.spooled.filter(|r| !spool.holds(*r)) {
+            orphans.push((record, batch.encoding, batch.body.clone()));
+        }
+    });
+    let mut written = Vec::new();
+    for (old, encoding, body) in orphans {
+        match spool.respool(encoding, &body, old) {
+            Ok(Some(new)) => written.push((old, new)),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("relink: {e}; batches of removed segments stay in memory alone");
+                break;
+            }
+        }
+    }
+    if written.is_empty() {
+        return;
+    }
+    let mut placed = 0;
     queue.for_each_waiting(|batch| {
         let Some(record) = batch.spooled else {
             return;
         };
-        match spool.respool(batch.encoding, &batch.body, record) {
-            Ok(Some(record)) => {
-                batch.spooled = Some(record);
-                again += 1;
-            }
-            Ok(None) => {}
-            Err(e) => failed = Some(e),
+        if let Some(entry) = written.iter_mut().find(|(old, _)| *old == record) {
+            batch.spooled = Some(entry.1);
+            entry.0 = entry.1; // matched: no longer looked for
+            placed += 1;
         }
     });
-    if again > 0 {
-        eprintln!(
-            "relink: spool {}: {again} queued batches written again",
-            spool.dir().display()
-        );
+    for (old, new) in &written {
+        if old != new {
+            spool.release(*new); // taken by a sender meanwhile
+        }
     }
-    if let Some(e) = failed {
-        eprintln!("relink: {e}; batches of removed segments stay in memory alone");
-    }
+    eprintln!(
+        "relink: spool {}: {placed} queued batches written again",
+        spool.dir().display()
+    );
 }
 
 fn success(encoding: Encoding, rejected: i64, message: &str) -> Reply {
@@ -433,7 +460,7 @@ fn replay(
                     metrics.count(Event::Replayed(1));
                     queue.push(Batch {
                         encoding: record.encoding,
-                        body: record.body,
+                        body: record.body.into(),
                         spooled: Some(record.record),
                     });
                 }

@@ -18,7 +18,9 @@ use relink::otlp::Encoding;
 #[derive(Debug)]
 pub struct Batch {
     pub encoding: Encoding,
-    pub body: Vec<u8>,
+    /// Shared, so that the file output, a sender's copy for the spool and the request
+    /// sent hold one buffer.
+    pub body: hyper::body::Bytes,
     /// Where the spool holds it, to release once it is delivered or given up.
     pub spooled: Option<crate::spool::Record>,
 }
@@ -205,7 +207,7 @@ mod tests {
     fn batch(n: usize) -> Batch {
         Batch {
             encoding: Encoding::Json,
-            body: vec![b'x'; n],
+            body: vec![b'x'; n].into(),
             spooled: None,
         }
     }

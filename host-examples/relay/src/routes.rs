@@ -48,7 +48,7 @@ pub async fn route(
             if shared.stopping.load(Ordering::Relaxed) {
                 text_reply(503, "text/plain", "stopping\n".into())
             } else if pipeline.outputs.is_full() {
-                let mut reply = text_reply(503, "text/plain", "a sending queue is full\n".into());
+                let mut reply = text_reply(503, "text/plain", "a sending queue is full or the spool refuses\n".into());
                 reply.headers_mut().insert(RETRY_AFTER, HeaderValue::from(crate::delivery::RETRY_QUEUE_FULL));
                 reply
             } else {

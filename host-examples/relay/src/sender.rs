@@ -7,6 +7,7 @@
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use hyper::body::Bytes;
 use relink::otlp::Encoding;
 
 use crate::metrics::{Event, RelayMetrics};
@@ -21,6 +22,8 @@ use crate::upstream::Upstream;
 pub struct Abandon {
     set: Mutex<bool>,
     changed: Condvar,
+    /// Sender threads still running.
+    running: Mutex<usize>,
 }
 
 impl Abandon {
@@ -31,6 +34,16 @@ impl Abandon {
 
     pub fn is_set(&self) -> bool {
         *self.set.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits up to `limit` for every sender thread to return; whether they all did.
+    pub fn wait_senders(&self, limit: Duration) -> bool {
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        let (running, _) = self
+            .changed
+            .wait_timeout_while(running, limit, |n| *n > 0)
+            .unwrap_or_else(PoisonError::into_inner);
+        *running == 0
     }
 
     /// Sleeps `wait` unless abandoned first; `true` when abandoned.
@@ -61,9 +74,22 @@ impl Senders {
         (0..count)
             .map(|n| {
                 let shared = shared.clone();
+                *shared
+                    .abandon
+                    .running
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) += 1;
                 std::thread::Builder::new()
                     .name(format!("relink-send-{n}"))
-                    .spawn(move || shared.run())
+                    .spawn(move || {
+                        shared.run();
+                        let abandon = &shared.abandon;
+                        *abandon
+                            .running
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner) -= 1;
+                        abandon.changed.notify_all();
+                    })
             })
             .collect()
     }
@@ -73,8 +99,8 @@ impl Senders {
             match self.queue.pop(Duration::from_millis(200)) {
                 Popped::Batch(batch) => {
                     let (bytes, mut spooled) = (batch.bytes(), batch.spooled);
-                    // A copy to write again should its spool segment be removed while the
-                    // batch is retried (the body itself moves into the request).
+                    // To write again should its spool segment be removed while the batch is
+                    // retried (shared with the request, not copied).
                     let copy = self.spool.as_ref().and(spooled).map(|_| batch.body.clone());
                     let encoding = batch.encoding;
                     let mut respool = || {
@@ -109,7 +135,7 @@ impl Senders {
 
     /// Sends one batch until it is delivered, refused for good or out of time; `false`
     /// when the shutdown timeout cut it short. `failed` runs after each failed attempt.
-    fn deliver(&self, encoding: Encoding, body: Vec<u8>, failed: &mut dyn FnMut()) -> bool {
+    fn deliver(&self, encoding: Encoding, body: Bytes, failed: &mut dyn FnMut()) -> bool {
         let url = self.upstream.url();
         let prepared = match self.upstream.prepare(encoding, body) {
             Ok(prepared) => prepared,
@@ -169,6 +195,8 @@ impl Senders {
             }
             self.metrics.count(Event::Retry);
             if self.abandon.sleep(wait) {
+                // Its segment may have gone during the wait.
+                failed();
                 return false;
             }
         }

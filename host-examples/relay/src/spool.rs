@@ -52,18 +52,21 @@ pub struct Replayed {
     pub record: Record,
 }
 
-/// A segment's records: which were delivered (or given up), and how many were not.
+/// A segment's records: which were delivered (or given up), how many were not, and the
+/// segment's size (counted off the spool when it goes, even if something removed it).
 #[derive(Debug, Default)]
 struct Live {
     delivered: Vec<bool>,
     pending: usize,
+    bytes: u64,
 }
 
 impl Live {
-    fn with(records: usize) -> Live {
+    fn with(records: usize, bytes: u64) -> Live {
         Live {
             delivered: vec![false; records],
             pending: records,
+            bytes,
         }
     }
 }
@@ -107,12 +110,22 @@ pub struct Spool {
     bytes: Mutex<u64>,
     /// When a refusal was last logged, and refusals since: see [`Spool::refusal_to_log`].
     refusals: Mutex<(Option<Instant>, u64)>,
-    /// The last append was refused, and nothing was delivered since: not ready.
-    refusing: AtomicBool,
+    /// When the last append was refused, unless one succeeded or a segment was deleted
+    /// since: see [`Spool::is_refusing`].
+    refused_at: Mutex<Option<Instant>>,
     /// A segment was found removed while in use, and the queue has not yet written its
     /// batches again: see [`Spool::take_removed`].
     removed: AtomicBool,
+    /// When the closed segments were last checked for removal.
+    checked_at: Mutex<Instant>,
 }
+
+/// How long a refusal keeps the relay not ready: as long as the refused client is asked to
+/// wait (`Retry-After: 10`), after which a batch tries again whether room was made or not.
+const REFUSING_FOR: Duration = Duration::from_secs(10);
+/// How often an append checks that the closed segments holding queued batches are still
+/// there (a cleaner deleting old files).
+const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// A spool that stays full or failing refuses at the clients' request rate; its log line
 /// comes at most this often.
@@ -165,7 +178,7 @@ impl Spool {
                 continue;
             }
             bytes += data.len() as u64;
-            live.insert(segment, Live::with(found.len()));
+            live.insert(segment, Live::with(found.len(), data.len() as u64));
             records += found.len() as u64;
             replay.push(segment);
         }
@@ -185,8 +198,9 @@ impl Spool {
             live: Mutex::new(live),
             bytes: Mutex::new(bytes),
             refusals: Mutex::new((None, 0)),
-            refusing: AtomicBool::new(false),
+            refused_at: Mutex::new(None),
             removed: AtomicBool::new(false),
+            checked_at: Mutex::new(Instant::now()),
         };
         let recovered = Recovered {
             segments: replay,
@@ -214,7 +228,7 @@ impl Spool {
     /// when it is delivered.
     pub fn append(&self, encoding: Encoding, body: &[u8]) -> Result<Record, String> {
         let appended = self.write(encoding, body);
-        self.refusing.store(appended.is_err(), Ordering::Relaxed);
+        *lock(&self.refused_at) = appended.is_err().then(Instant::now);
         appended
     }
 
@@ -228,6 +242,23 @@ impl Spool {
         let record = encode_record(encoding, body);
         let (at, end) = {
             let mut writer = lock(&self.writer);
+            // Something removed the segment being written (or the whole directory): a
+            // record written there would be acknowledged and lost. Start another segment
+            // (refusing this batch, which the client retries, if none can be made); the
+            // queue writes the batches it still holds from removed segments again
+            // (`take_removed`).
+            if is_unlinked(&writer.file) {
+                let segment = writer.segment;
+                self.removed_segment(segment);
+                self.roll(&mut writer).map_err(|e| {
+                    format!(
+                        "spool {}: segment {segment} was removed while in use and no other \
+                         can be made ({e})",
+                        self.dir.display()
+                    )
+                })?;
+            }
+            self.check_closed(writer.segment);
             let fits = |bytes: u64| bytes == 0 || bytes + record.len() as u64 <= self.max_bytes;
             // Delivered records keep counting until their segment is deleted, and the
             // segment being written is deleted only once closed: when that is all that
@@ -236,6 +267,9 @@ impl Spool {
                 .get(&writer.segment)
                 .is_some_and(|l| l.pending == 0);
             if !fits(self.bytes()) && idle && writer.written > 0 {
+                self.roll(&mut writer)?;
+            }
+            if writer.written >= self.segment_bytes() {
                 self.roll(&mut writer)?;
             }
             {
@@ -250,34 +284,6 @@ impl Spool {
                 }
                 *bytes += record.len() as u64;
             }
-            if writer.written >= self.segment_bytes() {
-                self.roll(&mut writer)?;
-            }
-            // Something removed the segment being written (or the whole directory): a
-            // record written there would be acknowledged and lost. Start another segment
-            // (refusing this batch, which the client retries, if none can be made); the
-            // queue writes the batches it still holds from removed segments again
-            // (`take_removed`).
-            if is_unlinked(&writer.file) {
-                let segment = writer.segment;
-                eprintln!(
-                    "relink: spool {}: segment {segment} was removed while in use; the \
-                     batches still queued from it are written again",
-                    self.dir.display()
-                );
-                self.removed.store(true, Ordering::Relaxed);
-                let made = self.roll(&mut writer);
-                self.recount();
-                if let Err(e) = made {
-                    *lock(&self.bytes) -= record.len() as u64;
-                    return Err(format!(
-                        "spool {}: segment {segment} was removed while in use and no other \
-                         can be made ({e})",
-                        self.dir.display()
-                    ));
-                }
-                *lock(&self.bytes) += record.len() as u64;
-            }
             if let Err(e) = (&*writer.file).write_all(&record) {
                 // Cut the partial record off so the segment stays readable.
                 let _ = writer.file.set_len(writer.written);
@@ -289,6 +295,7 @@ impl Spool {
             let entry = live.entry(writer.segment).or_default();
             entry.delivered.push(false);
             entry.pending += 1;
+            entry.bytes += record.len() as u64;
             let index = entry.delivered.len() - 1;
             (
                 Record {
@@ -348,9 +355,6 @@ impl Spool {
 
     /// A record was delivered or given up; its segment goes once all of it has.
     pub fn release(&self, record: Record) {
-        // A delivery may make room (its segment goes, or the current one is closed at the
-        // next append): worth trying again.
-        self.refusing.store(false, Ordering::Relaxed);
         let Record { segment, index } = record;
         let current = lock(&self.writer).segment;
         let mut live = lock(&self.live);
@@ -365,9 +369,9 @@ impl Spool {
             _ => return,
         }
         if l.pending == 0 && segment != current {
+            let size = l.bytes;
             live.remove(&segment);
             drop(live);
-            let size = std::fs::metadata(segment_path(&self.dir, segment)).map_or(0, |m| m.len());
             self.remove(segment, size);
         }
     }
@@ -388,16 +392,16 @@ impl Spool {
             let Some(l) = live.get(&segment) else {
                 continue;
             };
+            let size = l.bytes;
             if l.pending > 0 && !segment_path(&self.dir, segment).exists() {
                 lost += l.pending;
                 live.remove(&segment);
+                self.remove(segment, size);
                 continue;
             }
             left += l.pending;
             if l.pending == 0 {
                 live.remove(&segment);
-                let size =
-                    std::fs::metadata(segment_path(&self.dir, segment)).map_or(0, |m| m.len());
                 self.remove(segment, size);
             } else if l.pending < l.delivered.len() {
                 if let Err(e) = self.compact(segment, &l.delivered) {
@@ -432,24 +436,77 @@ impl Spool {
         Ok(())
     }
 
+    /// Deletes a segment whose records are all delivered (or given up), or that something
+    /// else removed already, and counts its bytes off the spool.
     fn remove(&self, segment: u64, size: u64) {
-        if std::fs::remove_file(segment_path(&self.dir, segment)).is_ok() {
+        let removed = std::fs::remove_file(segment_path(&self.dir, segment));
+        let gone = match &removed {
+            Ok(()) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        };
+        if gone {
             let mut bytes = lock(&self.bytes);
             *bytes = bytes.saturating_sub(size);
+        }
+        if removed.is_ok() {
+            // Room was made: worth trying again.
+            *lock(&self.refused_at) = None;
         }
         sync_dir(&self.dir);
     }
 
-    /// Whether the spool refused its last batch and nothing was delivered since: the relay
-    /// is not ready (a load balancer should send elsewhere).
+    /// Whether the spool refused its last batch less than [`REFUSING_FOR`] ago and no
+    /// segment was deleted since: the relay is not ready (a load balancer should send
+    /// elsewhere).
     pub fn is_refusing(&self) -> bool {
-        self.refusing.load(Ordering::Relaxed)
+        lock(&self.refused_at).is_some_and(|at| at.elapsed() < REFUSING_FOR)
+    }
+
+    /// Says once that `segment` was removed, and has the queue write its batches again.
+    fn removed_segment(&self, segment: u64) {
+        if !self.removed.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "relink: spool {}: segment {segment} was removed while the relay runs; the \
+                 batches it still holds from it are written again",
+                self.dir.display()
+            );
+        }
+    }
+
+    /// At most every [`CHECK_EVERY`]: whether a closed segment with batches not yet
+    /// delivered was removed (a cleaner deleting old files).
+    fn check_closed(&self, current: u64) {
+        {
+            let mut checked_at = lock(&self.checked_at);
+            if checked_at.elapsed() < CHECK_EVERY {
+                return;
+            }
+            *checked_at = Instant::now();
+        }
+        let waiting: Vec<u64> = lock(&self.live)
+            .iter()
+            .filter(|(&s, l)| s != current && l.pending > 0)
+            .map(|(&s, _)| s)
+            .collect();
+        if let Some(&gone) = waiting
+            .iter()
+            .find(|&&s| !segment_path(&self.dir, s).exists())
+        {
+            self.removed_segment(gone);
+        }
     }
 
     /// Whether a segment was found removed since the last call: the queue should then
     /// [`Spool::respool`] what it holds.
     pub fn take_removed(&self) -> bool {
         self.removed.swap(false, Ordering::Relaxed)
+    }
+
+    /// Whether a segment holding batches not yet delivered was removed.
+    pub fn lost_segments(&self) -> bool {
+        lock(&self.live)
+            .iter()
+            .any(|(&s, l)| l.pending > 0 && !segment_path(&self.dir, s).exists())
     }
 
     /// Whether `record`'s segment is still on disk.
@@ -471,17 +528,6 @@ impl Spool {
         let again = self.append(encoding, body)?;
         self.release(record);
         Ok(Some(again))
-    }
-
-    /// Bytes in segment files, counted again from the files after some were removed.
-    fn recount(&self) {
-        let live: Vec<u64> = lock(&self.live).keys().copied().collect();
-        let on_disk = live
-            .iter()
-            .filter_map(|&s| std::fs::metadata(segment_path(&self.dir, s)).ok())
-            .map(|m| m.len())
-            .sum();
-        *lock(&self.bytes) = on_disk;
     }
 
     /// Counts a refused append; `Some(refused since the last line)` when this one should be

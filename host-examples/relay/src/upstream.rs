@@ -128,7 +128,7 @@ impl Upstream {
     /// is transcoded), then gzip when asked. `Err` when the batch does not decode for
     /// transcoding (it would fail on every retry).
     /// The body is taken, not copied, when it goes as it is.
-    pub fn prepare(&self, encoding: Encoding, body: Vec<u8>) -> Result<Prepared, String> {
+    pub fn prepare(&self, encoding: Encoding, body: Bytes) -> Result<Prepared, String> {
         let wire = match self.config.protocol {
             None => encoding,
             Some(Protocol::Grpc | Protocol::HttpProtobuf) => Encoding::Protobuf,
@@ -140,18 +140,25 @@ impl Upstream {
                 &otlp::decode(&body, encoding)
                     .map_err(|e| format!("cannot transcode the batch: {e}"))?,
                 wire,
-            ),
+            )
+            .into(),
         };
         let gzipped = self.config.compression == Compression::Gzip;
         let body = match (self.config.protocol, gzipped) {
-            (Some(Protocol::Grpc), _) => grpc::frame(&encoded, gzipped),
-            (_, true) => otlp::gzip(&encoded),
+            (Some(Protocol::Grpc), _) => grpc::frame(&encoded, gzipped).into(),
+            (_, true) => otlp::gzip(&encoded).into(),
+            // The queued batch's own buffer, shared.
             (_, false) => encoded,
         };
         Ok(Prepared {
-            body: Bytes::from(body),
+            body,
             encoding: wire,
         })
+    }
+
+    /// How long one attempt may take (`--upstream-timeout`).
+    pub fn timeout(&self) -> Duration {
+        self.config.timeout
     }
 
     /// One attempt. `Err` for a transport failure: no answer at all (the caller names the
@@ -166,7 +173,7 @@ impl Upstream {
 
     /// `prepare` and one `send`, for synchronous mode; the error names the upstream.
     pub fn send_once(&self, encoding: Encoding, body: Vec<u8>) -> Result<Answer, String> {
-        self.prepare(encoding, body)
+        self.prepare(encoding, body.into())
             .and_then(|prepared| self.send(&prepared))
             .map_err(|e| format!("upstream {}: {e}", self.config.url))
     }
