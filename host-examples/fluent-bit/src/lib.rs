@@ -85,7 +85,9 @@ impl Filter {
     /// Filters one record and returns the NUL-terminated result.
     fn filter(&mut self, record: &[u8], now_unix_nano: u64) -> &[u8] {
         let mut result = self.run(record, now_unix_nano);
-        if let Err(e) = &result {
+        // A msgpack record (`Event_Format msgpack`) goes back as it came: in that mode
+        // Fluent Bit reads nothing else either.
+        if let (Err(e), false) = (&result, is_msgpack(record)) {
             // Handed back, text Fluent Bit cannot parse is dropped, and Fluent Bit 5.1.1
             // then frees its buffer twice and aborts (filter_wasm.c): give it JSON.
             if let Some(readable) = readable_json(record) {
@@ -221,14 +223,17 @@ enum Record<'a> {
     Log,
 }
 
+/// Whether the record starts as a msgpack map (fixmap, map 16, map 32), which UTF-8 text
+/// cannot.
+fn is_msgpack(record: &[u8]) -> bool {
+    matches!(record.first(), Some(0x80..=0x8f | 0xde | 0xdf))
+}
+
 /// The record as text and as a JSON object, or why it is neither.
 fn parse(record: &[u8]) -> Result<(&str, Map<String, Value>), String> {
-    let text = std::str::from_utf8(record).map_err(|e| match record.first() {
-        // A msgpack map (fixmap, map 16, map 32) cannot start UTF-8 text.
-        Some(0x80..=0x8f | 0xde | 0xdf) => {
-            "record is msgpack: the filter needs `Event_Format json`".to_string()
-        }
-        _ => format!("record is not UTF-8: {e}"),
+    let text = std::str::from_utf8(record).map_err(|e| match is_msgpack(record) {
+        true => "record is msgpack: the filter needs `Event_Format json`".to_string(),
+        false => format!("record is not UTF-8: {e}"),
     })?;
     let fields =
         serde_json::from_str(text).map_err(|e| format!("record is not a JSON object: {e}"))?;
