@@ -14,7 +14,7 @@
 //! 3. `apply::apply_span` runs on the flagged spans and on the spans whose trace the
 //!    adoption remap rewrites; nothing else can change. It runs on a [`StandIn`] of the
 //!    span's bytes, which writes the changed span back without decoding it (a span not in
-//!    field order is decoded and re-encoded instead). Changed spans go into one buffer
+//!    field order is decoded and re-encoded instead, its own unknown fields appended). Changed spans go into one buffer
 //!    and are [`splice`]d into the input, fixing the enclosing length prefixes (or written
 //!    out piece by piece, `Processor::process_traces_to`).
 //!
@@ -273,7 +273,7 @@ fn apply(
         return false;
     };
     let at = s.frame.payload..s.frame.end;
-    let stand_in = StandIn::read(input, at, touched).filter(|_| p.edit_span_bytes);
+    let stand_in = StandIn::read(input, at.clone(), touched).filter(|_| p.edit_span_bytes);
     if let Some(mut stand_in) = stand_in {
         if apply::apply_span(&mut stand_in.span, r, edit, remap, &p.config, call) {
             out.push_with(i, |pieces| stand_in.write(pieces));
@@ -281,11 +281,33 @@ fn apply(
         }
     } else if let Ok(mut span) = Span::decode(bytes) {
         if apply::apply_span(&mut span, r, edit, remap, &p.config, call) {
-            out.push_span(i, &span);
+            // prost keeps no unknown fields: the span's own (a newer OTLP's) follow it as
+            // they came (those nested in its attributes, events and links are lost).
+            let unknown = unknown_span_fields(input, at);
+            out.push_with(i, |pieces| {
+                pieces.put(|buf| span.encode_raw(buf));
+                unknown.into_iter().for_each(|field| pieces.input(field));
+            });
             return true;
         }
     }
     false
+}
+
+/// The byte ranges of the fields of the span at `at` that `Span` does not know (tags past
+/// `flags`, 16), in wire order.
+fn unknown_span_fields(input: &[u8], at: std::ops::Range<usize>) -> Vec<std::ops::Range<usize>> {
+    const LAST_KNOWN: u32 = 16;
+    let mut unknown = Vec::new();
+    let Ok(mut fields) = crate::otlp::wire::Fields::new(input, at.start, at.end) else {
+        return unknown;
+    };
+    while let Ok(Some(field)) = fields.next_field() {
+        if field.tag > LAST_KNOWN {
+            unknown.push(field.start..fields.position());
+        }
+    }
+    unknown
 }
 
 /// Scans a request, flagging every span with an attribute or link evidence reads.

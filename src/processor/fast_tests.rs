@@ -147,6 +147,33 @@ fn only_changed_spans_are_rewritten_and_unknown_fields_elsewhere_survive() {
         .any(|w| w == bystander.as_slice()));
 }
 
+/// A changed span not in field order is decoded and re-encoded: its unknown fields (a
+/// newer OTLP's) follow it as they came, wherever they were.
+#[test]
+fn a_changed_span_out_of_field_order_keeps_its_unknown_fields() {
+    let unknown_first = [0x88, 0x01, 0x07]; // field 17 = 7
+    let unknown_last = [0x90, 0x01, 0x09]; // field 18 = 9
+    let consumer = [
+        &unknown_first[..],
+        &notified(2, 2).encode_to_vec(),
+        &unknown_last[..],
+    ]
+    .concat();
+    let outputs = both("{}", &[encode(vec![put(1, 1)]), raw(&[consumer])]);
+    let out = &outputs[1].0;
+    let linked = decode_protobuf(out).unwrap_or_default();
+    // Linked to the write (a span pointer and a direct link).
+    assert_eq!(
+        linked.resource_spans[0].scope_spans[0].spans[0].links.len(),
+        2
+    );
+    let both_unknown = [&unknown_first[..], &unknown_last[..]].concat();
+    assert!(
+        out.windows(both_unknown.len()).any(|w| w == both_unknown),
+        "{out:?}"
+    );
+}
+
 #[test]
 fn adoption_rewrites_spans_without_evidence() {
     let config = r#"{"adoption":{"enabled":true}}"#;

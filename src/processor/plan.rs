@@ -243,7 +243,11 @@ impl Batch<'_, '_> {
                 let target = self.state.remap.current(hit.trace);
                 let child =
                     claim.rule.is_lambda_request() && target == trace && Some(hit.span) == parent;
-                if hit.span != span && !child {
+                if hit.span != span && child {
+                    // Joined by its parent: the producer must not link back to it either,
+                    // when it is processed again.
+                    linked = true;
+                } else if hit.span != span {
                     linked = true;
                     if !(hit.linked && seen_before) {
                         self.add(i, links::direct(claim, Peer::Producer, target, hit.span));
