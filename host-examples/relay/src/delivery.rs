@@ -10,6 +10,7 @@
 //! queue skips the file for that batch (counted as dropped, output="file") rather than
 //! refuse a batch the upstream can take.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -346,13 +347,13 @@ impl Outputs {
                 queue,
                 spool: Some(spool),
             }) => {
+                respool(queue, spool);
                 // A sender holding a batch of a removed segment writes it again when its
                 // attempt ends: wait for that (one attempt at most) before counting.
                 if spool.lost_segments() {
                     self.abandon
                         .wait_senders(upstream.timeout() + Duration::from_secs(1));
                 }
-                respool(queue, spool);
                 let retired = spool.retire();
                 (retired.left, retired.lost, true)
             }
@@ -370,20 +371,29 @@ impl Outputs {
 /// Writes again every queued batch whose spool segment was removed while the relay ran, so
 /// that the spool holds every batch acknowledged and not yet delivered. The queue is not
 /// held while the spool writes (a sync each): the batches are found, written, then given
-/// their new records; one a sender took meanwhile keeps its old record (the sender writes
-/// it again itself if its attempt fails), and the new one is released.
+/// their new records, and only then are the old ones released. A batch a sender took
+/// meanwhile keeps its old record (the sender writes it again itself after its attempt)
+/// and the new one is released.
 fn respool(queue: &Queue, spool: &Spool) {
+    let mut gone: HashMap<u64, bool> = HashMap::new();
     let mut orphans = Vec::new();
     queue.for_each_waiting(|batch| {
-        if let Some(record) = batch.spooled.filter(|r| !spool.holds(*r)) {
+        let Some(record) = batch.spooled else {
+            return;
+        };
+        let missing = *gone
+            .entry(record.segment)
+            .or_insert_with(|| !spool.holds(record));
+        if missing {
             orphans.push((record, batch.encoding, batch.body.clone()));
         }
     });
-    let mut written = Vec::new();
+    let mut written = HashMap::new();
     for (old, encoding, body) in orphans {
-        match spool.respool(encoding, &body, old) {
-            Ok(Some(new)) => written.push((old, new)),
-            Ok(None) => {}
+        match spool.append(encoding, &body) {
+            Ok(new) => {
+                written.insert(old, new);
+            }
             Err(e) => {
                 eprintln!("relink: {e}; batches of removed segments stay in memory alone");
                 break;
@@ -395,19 +405,16 @@ fn respool(queue: &Queue, spool: &Spool) {
     }
     let mut placed = 0;
     queue.for_each_waiting(|batch| {
-        let Some(record) = batch.spooled else {
+        let Some(new) = batch.spooled.and_then(|old| written.remove(&old)) else {
             return;
         };
-        if let Some(entry) = written.iter_mut().find(|(old, _)| *old == record) {
-            batch.spooled = Some(entry.1);
-            entry.0 = entry.1; // matched: no longer looked for
-            placed += 1;
+        if let Some(old) = batch.spooled.replace(new) {
+            spool.release(old);
         }
+        placed += 1;
     });
-    for (old, new) in &written {
-        if old != new {
-            spool.release(*new); // taken by a sender meanwhile
-        }
+    for new in written.into_values() {
+        spool.release(new); // taken by a sender meanwhile
     }
     eprintln!(
         "relink: spool {}: {placed} queued batches written again",
@@ -449,7 +456,8 @@ fn replay(
                 let records = match spool.read_segment(segment) {
                     Ok(records) => records,
                     Err(message) => {
-                        eprintln!("relink: {message}");
+                        eprintln!("relink: {message}; its batches are lost");
+                        spool.unreadable(segment);
                         continue;
                     }
                 };

@@ -22,8 +22,9 @@ use crate::upstream::Upstream;
 pub struct Abandon {
     set: Mutex<bool>,
     changed: Condvar,
-    /// Sender threads still running.
+    /// Sender threads still running, and its own condition (a condvar serves one mutex).
     running: Mutex<usize>,
+    exited: Condvar,
 }
 
 impl Abandon {
@@ -40,7 +41,7 @@ impl Abandon {
     pub fn wait_senders(&self, limit: Duration) -> bool {
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         let (running, _) = self
-            .changed
+            .exited
             .wait_timeout_while(running, limit, |n| *n > 0)
             .unwrap_or_else(PoisonError::into_inner);
         *running == 0
@@ -54,6 +55,20 @@ impl Abandon {
             .wait_timeout_while(set, wait, |set| !*set)
             .unwrap_or_else(PoisonError::into_inner);
         *set
+    }
+}
+
+/// Counts a sender thread out when it ends, however it ends.
+struct Running<'a>(&'a Abandon);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        *self
+            .0
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) -= 1;
+        self.0.exited.notify_all();
     }
 }
 
@@ -82,13 +97,8 @@ impl Senders {
                 std::thread::Builder::new()
                     .name(format!("relink-send-{n}"))
                     .spawn(move || {
+                        let _running = Running(&shared.abandon);
                         shared.run();
-                        let abandon = &shared.abandon;
-                        *abandon
-                            .running
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner) -= 1;
-                        abandon.changed.notify_all();
                     })
             })
             .collect()

@@ -39,7 +39,7 @@ const PREFIX: usize = 8;
 
 /// Where a batch is in the spool: its segment and its place among the segment's intact
 /// records; [`Spool::release`] it once it is delivered or given up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Record {
     pub segment: u64,
     pub index: usize,
@@ -59,6 +59,8 @@ struct Live {
     delivered: Vec<bool>,
     pending: usize,
     bytes: u64,
+    /// Found removed (its bytes already counted off the spool).
+    gone: bool,
 }
 
 impl Live {
@@ -67,6 +69,7 @@ impl Live {
             delivered: vec![false; records],
             pending: records,
             bytes,
+            gone: false,
         }
     }
 }
@@ -118,6 +121,8 @@ pub struct Spool {
     removed: AtomicBool,
     /// When the closed segments were last checked for removal.
     checked_at: Mutex<Instant>,
+    /// Batches of removed segments that nothing held in memory (replay had not read them).
+    lost: Mutex<usize>,
 }
 
 /// How long a refusal keeps the relay not ready: as long as the refused client is asked to
@@ -201,6 +206,7 @@ impl Spool {
             refused_at: Mutex::new(None),
             removed: AtomicBool::new(false),
             checked_at: Mutex::new(Instant::now()),
+            lost: Mutex::new(0),
         };
         let recovered = Recovered {
             segments: replay,
@@ -250,6 +256,7 @@ impl Spool {
             if is_unlinked(&writer.file) {
                 let segment = writer.segment;
                 self.removed_segment(segment);
+                self.mark_gone(segment);
                 self.roll(&mut writer).map_err(|e| {
                     format!(
                         "spool {}: segment {segment} was removed while in use and no other \
@@ -287,7 +294,8 @@ impl Spool {
             if let Err(e) = (&*writer.file).write_all(&record) {
                 // Cut the partial record off so the segment stays readable.
                 let _ = writer.file.set_len(writer.written);
-                *lock(&self.bytes) -= record.len() as u64;
+                let mut bytes = lock(&self.bytes);
+                *bytes = bytes.saturating_sub(record.len() as u64);
                 return Err(format!("spool {}: {e}", self.dir.display()));
             }
             writer.written += record.len() as u64;
@@ -345,10 +353,14 @@ impl Spool {
         );
         let mut live = lock(&self.live);
         live.insert(next, Live::default());
-        if live.get(&closed.segment).is_some_and(|l| l.pending == 0) {
+        if let Some(size) = live
+            .get(&closed.segment)
+            .filter(|l| l.pending == 0)
+            .map(|l| l.bytes)
+        {
             live.remove(&closed.segment);
             drop(live);
-            self.remove(closed.segment, closed.written);
+            self.remove(closed.segment, size);
         }
         Ok(())
     }
@@ -404,17 +416,25 @@ impl Spool {
                 live.remove(&segment);
                 self.remove(segment, size);
             } else if l.pending < l.delivered.len() {
-                if let Err(e) = self.compact(segment, &l.delivered) {
-                    eprintln!("relink: spool: {e}; its delivered batches will be sent again");
+                match self.compact(segment, &l.delivered) {
+                    Ok(kept) => {
+                        if let Some(l) = live.get_mut(&segment) {
+                            l.bytes = kept;
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("relink: spool: {e}; its delivered batches will be sent again")
+                    }
                 }
             }
         }
         drop(writer);
+        lost += *lock(&self.lost);
         Retired { left, lost }
     }
 
-    /// Rewrites `segment` with the records not `delivered`.
-    fn compact(&self, segment: u64, delivered: &[bool]) -> Result<(), String> {
+    /// Rewrites `segment` with the records not `delivered`; its new size.
+    fn compact(&self, segment: u64, delivered: &[bool]) -> Result<u64, String> {
         let path = segment_path(&self.dir, segment);
         let error = |e: std::io::Error| format!("{}: {e}", path.display());
         let data = std::fs::read(&path).map_err(error)?;
@@ -433,7 +453,7 @@ impl Spool {
         sync_dir(&self.dir);
         let mut bytes = lock(&self.bytes);
         *bytes = bytes.saturating_sub(data.len() as u64) + kept.len() as u64;
-        Ok(())
+        Ok(kept.len() as u64)
     }
 
     /// Deletes a segment whose records are all delivered (or given up), or that something
@@ -462,9 +482,12 @@ impl Spool {
         lock(&self.refused_at).is_some_and(|at| at.elapsed() < REFUSING_FOR)
     }
 
-    /// Says once that `segment` was removed, and has the queue write its batches again.
+    /// Says that `segment` was removed (once: callers check it is newly gone), and has the
+    /// queue write its batches again.
     fn removed_segment(&self, segment: u64) {
-        if !self.removed.swap(true, Ordering::Relaxed) {
+        let known = lock(&self.live).get(&segment).is_some_and(|l| l.gone);
+        self.removed.store(true, Ordering::Relaxed);
+        if !known {
             eprintln!(
                 "relink: spool {}: segment {segment} was removed while the relay runs; the \
                  batches it still holds from it are written again",
@@ -485,14 +508,37 @@ impl Spool {
         }
         let waiting: Vec<u64> = lock(&self.live)
             .iter()
-            .filter(|(&s, l)| s != current && l.pending > 0)
+            .filter(|(&s, l)| s != current && l.pending > 0 && !l.gone)
             .map(|(&s, _)| s)
             .collect();
-        if let Some(&gone) = waiting
-            .iter()
-            .find(|&&s| !segment_path(&self.dir, s).exists())
-        {
-            self.removed_segment(gone);
+        for segment in waiting {
+            if !segment_path(&self.dir, segment).exists() {
+                self.removed_segment(segment);
+                self.mark_gone(segment);
+            }
+        }
+    }
+
+    /// A removed segment's bytes are counted off the spool once, when it is found gone;
+    /// its records stay pending until the batches held in memory are written again.
+    fn mark_gone(&self, segment: u64) {
+        let freed = match lock(&self.live).get_mut(&segment) {
+            Some(l) if !l.gone => {
+                l.gone = true;
+                std::mem::take(&mut l.bytes)
+            }
+            _ => 0,
+        };
+        let mut bytes = lock(&self.bytes);
+        *bytes = bytes.saturating_sub(freed);
+    }
+
+    /// A segment replay could not read (removed before it got there): its batches are in
+    /// no memory, so they are lost, and the stop says so.
+    pub fn unreadable(&self, segment: u64) {
+        self.mark_gone(segment);
+        if let Some(l) = lock(&self.live).remove(&segment) {
+            *lock(&self.lost) += l.pending;
         }
     }
 
@@ -514,8 +560,9 @@ impl Spool {
         segment_path(&self.dir, record.segment).exists()
     }
 
-    /// A queued batch whose segment was removed (by an operator or a cleaner, while the
-    /// relay ran), written again: its new record, or `None` when its segment is there.
+    /// A batch whose segment was removed (by an operator or a cleaner, while the relay ran),
+    /// written again by the one holding it (a sender): its new record, its old one released;
+    /// `None` when its segment is there.
     pub fn respool(
         &self,
         encoding: Encoding,
@@ -917,6 +964,59 @@ mod tests {
         drop(spool);
         let (_, recovered) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((recovered.segments, recovered.records), (vec![2], 2));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A closed segment removed while its batch waits (a cleaner deleting old files): an
+    /// append a second later notices it, its bytes are counted off at once (the spool does
+    /// not stay full), and the batch written again is kept.
+    #[test]
+    fn a_removed_closed_segment_is_noticed_and_its_bytes_freed() {
+        let dir = temp("removed-closed");
+        // Segments close past 1000 bytes.
+        let (spool, _) = Spool::open(&dir, 8000).unwrap_or_else(|e| panic!("{e}"));
+        let old = spool
+            .append(Encoding::Json, &[b'a'; 1200])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let second = spool
+            .append(Encoding::Json, b"second")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((old.segment, second.segment), (1, 2));
+        std::fs::remove_file(segment_path(&dir, 1)).unwrap_or_else(|e| panic!("{e}"));
+        std::thread::sleep(CHECK_EVERY + Duration::from_millis(100));
+        spool
+            .append(Encoding::Json, b"third")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(spool.take_removed() && spool.lost_segments());
+        let on_disk = std::fs::metadata(segment_path(&dir, 2)).map_or(0, |m| m.len());
+        assert_eq!(spool.bytes(), on_disk);
+        let again = spool.respool(Encoding::Json, &[b'a'; 1200], old);
+        assert_eq!(again.ok().flatten().map(|r| r.segment), Some(2));
+        assert!(!spool.lost_segments());
+        assert_eq!(spool.retire(), Retired { left: 3, lost: 0 });
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A segment removed before replay read it: its batches are in no memory, and the stop
+    /// counts them lost.
+    #[test]
+    fn a_segment_replay_cannot_read_is_counted_lost() {
+        let dir = temp("unreadable");
+        {
+            let (spool, _) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+            for body in [&b"one"[..], b"two"] {
+                spool
+                    .append(Encoding::Json, body)
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        let (spool, recovered) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(recovered.segments, vec![1]);
+        std::fs::remove_file(segment_path(&dir, 1)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(spool.read_segment(1).is_err());
+        spool.unreadable(1);
+        assert_eq!((spool.bytes(), spool.lost_segments()), (0, false));
+        assert_eq!(spool.retire(), Retired { left: 0, lost: 2 });
         let _ = std::fs::remove_dir_all(&dir);
     }
 
