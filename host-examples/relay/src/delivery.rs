@@ -290,7 +290,8 @@ impl Outputs {
     }
 
     /// Whether a queue refused a batch since it last drained below half, or the spool
-    /// refused its last batch and no segment was deleted since (not ready).
+    /// refused its last batch within the 10 s it asks clients to wait and deleted no
+    /// segment since (not ready).
     pub fn is_full(&self) -> bool {
         let upstream_full = match &self.upstream {
             Some(UpstreamOutput::Queued { queue, spool, .. }) => {
