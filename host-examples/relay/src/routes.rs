@@ -110,6 +110,16 @@ async fn export(
         }
     }
     let declared = header(CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+    // HTTP/1.0 has no chunked coding, so a body without `Content-Length` reads as empty:
+    // answering 200 would acknowledge an export never read. RFC 1945 (7.2.2) requires the
+    // length on every HTTP/1.0 POST.
+    if request.version() == hyper::Version::HTTP_10 && header(CONTENT_LENGTH).is_none() {
+        return http_reply(Reply::status(
+            411,
+            encoding,
+            "an HTTP/1.0 request needs Content-Length",
+        ));
+    }
     let (body, reservation) = match shared.admission.read(request.into_body(), declared).await {
         Ok(read) => read,
         Err(Refusal::TooLarge(message)) => {

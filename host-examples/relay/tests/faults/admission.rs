@@ -189,3 +189,36 @@ fn health_and_metrics_are_answered_at_the_connection_cap() {
     );
     drop(held);
 }
+
+/// HTTP/1.0 has no chunked coding: a POST without `Content-Length` would read as an empty
+/// export and be acknowledged unread, so it gets 411; with the length it is taken.
+#[test]
+fn an_http_1_0_post_needs_its_length() {
+    let sink = Sink::start();
+    let url = sink.url();
+    let relay = RelayProcess::spawn(&["--upstream", url.as_str()]);
+    let ask = |request: &[u8]| {
+        let mut stream = TcpStream::connect(&relay.addr).unwrap_or_else(|e| panic!("{e}"));
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = stream.write_all(request);
+        // HTTP/1.0 without keep-alive: the relay closes after its answer.
+        let mut answer = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stream, &mut answer);
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    let body = r#"{"resourceSpans":[]}"#;
+    let without = ask(format!(
+        "POST /v1/traces HTTP/1.0\r\nContent-Type: application/json\r\n\r\n{body}"
+    )
+    .as_bytes());
+    assert!(without.contains(" 411 "), "{without}");
+    assert!(without.contains("needs Content-Length"), "{without}");
+    let with = ask(
+        format!(
+            "POST /v1/traces HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    assert!(with.contains(" 200 "), "{with}");
+}
