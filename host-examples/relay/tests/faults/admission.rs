@@ -13,6 +13,17 @@ use super::sink::Sink;
 /// The bound the README states for the default flags.
 const RSS_BOUND: u64 = 640 << 20;
 
+/// Sends `request` on a new connection and reads the answer until the relay closes it (as
+/// it does after refusing a connection, and after an HTTP/1.0 answer).
+fn exchange(addr: &str, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("{e}"));
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut stream, &mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 #[test]
 fn sixty_four_concurrent_13_mb_bodies_stay_under_the_memory_bound() {
     let sink = Sink::start();
@@ -148,14 +159,7 @@ fn health_and_metrics_are_answered_at_the_connection_cap() {
         held.push(stream);
     }
     std::thread::sleep(Duration::from_millis(300));
-    let ask = |request: &[u8]| {
-        let mut stream = TcpStream::connect(&relay.addr).unwrap_or_else(|e| panic!("{e}"));
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-        let _ = stream.write_all(request);
-        let mut answer = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stream, &mut answer);
-        String::from_utf8_lossy(&answer).into_owned()
-    };
+    let ask = |request: &[u8]| exchange(&relay.addr, request);
     let health = ask(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(
         health.starts_with("HTTP/1.1 200 ") && health.ends_with("ok\n"),
@@ -197,15 +201,7 @@ fn an_http_1_0_post_needs_its_length() {
     let sink = Sink::start();
     let url = sink.url();
     let relay = RelayProcess::spawn(&["--upstream", url.as_str()]);
-    let ask = |request: &[u8]| {
-        let mut stream = TcpStream::connect(&relay.addr).unwrap_or_else(|e| panic!("{e}"));
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-        let _ = stream.write_all(request);
-        // HTTP/1.0 without keep-alive: the relay closes after its answer.
-        let mut answer = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stream, &mut answer);
-        String::from_utf8_lossy(&answer).into_owned()
-    };
+    let ask = |request: &[u8]| exchange(&relay.addr, request);
     let body = r#"{"resourceSpans":[]}"#;
     let without = ask(format!(
         "POST /v1/traces HTTP/1.0\r\nContent-Type: application/json\r\n\r\n{body}"
