@@ -37,29 +37,7 @@ impl<'a> Headers<'a> {
     /// received; `headers` keeps just the last one. Names only in `headers` (a client
     /// library may add them to a test event) are kept too.
     pub(super) fn read(event: &'a Value, input: &'static str) -> Result<Headers<'a>, DecodeError> {
-        let mut list = Vec::new();
-        if let Some(multi) = object_or_null(event, "/multiValueHeaders", input)? {
-            for (name, values) in multi {
-                let path = join("/multiValueHeaders", name);
-                match values {
-                    Value::Null => {}
-                    Value::Array(values) => {
-                        for (index, value) in values.iter().enumerate() {
-                            let item = join(&path, &index.to_string());
-                            list.push((name.as_str(), header_value(value, &item, input)?));
-                        }
-                    }
-                    other => {
-                        return Err(crate::json::fields::wrong_type(
-                            input,
-                            &path,
-                            "an array of strings",
-                            other,
-                        ))
-                    }
-                }
-            }
-        }
+        let mut list = multi_valued(event, "/multiValueHeaders", input)?;
         let multi_count = list.len();
         if let Some(single) = object_or_null(event, "/headers", input)? {
             for (name, value) in single {
@@ -165,6 +143,40 @@ pub(super) fn authorizer_contexts(event: &Value, api: Api) -> Vec<Found> {
     }
 }
 
+/// The `(name, value)` pairs of an object of string arrays (`multiValueHeaders`,
+/// `multiValueQueryStringParameters`), every value in order; a `null` array is none.
+fn multi_valued<'a>(
+    event: &'a Value,
+    at: &str,
+    input: &'static str,
+) -> Result<Vec<(&'a str, &'a str)>, DecodeError> {
+    let mut pairs = Vec::new();
+    let Some(multi) = object_or_null(event, at, input)? else {
+        return Ok(pairs);
+    };
+    for (name, values) in multi {
+        let path = join(at, name);
+        match values {
+            Value::Null => {}
+            Value::Array(values) => {
+                for (index, value) in values.iter().enumerate() {
+                    let item = join(&path, &index.to_string());
+                    pairs.push((name.as_str(), header_value(value, &item, input)?));
+                }
+            }
+            other => {
+                return Err(crate::json::fields::wrong_type(
+                    input,
+                    &path,
+                    "an array of strings",
+                    other,
+                ))
+            }
+        }
+    }
+    Ok(pairs)
+}
+
 /// The query string of an event whose parameters are given as objects
 /// (`multiValueQueryStringParameters` preferred, else `queryStringParameters`), keys in
 /// sorted order so the same event always gives the same string. API Gateway has decoded
@@ -175,29 +187,7 @@ pub(super) fn query_string(
     input: &'static str,
     encode: bool,
 ) -> Result<Option<String>, DecodeError> {
-    let mut pairs: Vec<(&str, &str)> = Vec::new();
-    if let Some(multi) = object_or_null(event, "/multiValueQueryStringParameters", input)? {
-        for (name, values) in multi {
-            let path = join("/multiValueQueryStringParameters", name);
-            match values {
-                Value::Null => {}
-                Value::Array(values) => {
-                    for (index, value) in values.iter().enumerate() {
-                        let item = join(&path, &index.to_string());
-                        pairs.push((name.as_str(), header_value(value, &item, input)?));
-                    }
-                }
-                other => {
-                    return Err(crate::json::fields::wrong_type(
-                        input,
-                        &path,
-                        "an array of strings",
-                        other,
-                    ))
-                }
-            }
-        }
-    }
+    let mut pairs = multi_valued(event, "/multiValueQueryStringParameters", input)?;
     if pairs.is_empty() {
         if let Some(single) = object_or_null(event, "/queryStringParameters", input)? {
             for (name, value) in single {
