@@ -252,6 +252,8 @@ pub struct ServeOptions {
     pub delivery: Delivery,
     pub admission: Admission,
     pub receivers: Receivers,
+    /// Settings warned about at start and ignored.
+    pub warnings: Vec<String>,
 }
 
 impl Default for ServeOptions {
@@ -275,6 +277,7 @@ impl Default for ServeOptions {
             delivery: Delivery::default(),
             admission: Admission::default(),
             receivers: Receivers::default(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -346,7 +349,9 @@ impl ServeOptions {
             }
         }
         receiver_flags.finish(&mut options.receivers)?;
-        options.upstream = resolve(&upstream, &OtlpEnv::read(env)?)?;
+        let env = OtlpEnv::read(env)?;
+        options.warnings.extend(env.ignored.iter().cloned());
+        options.upstream = resolve(&upstream, &env)?;
         options.delivery.upstream_timeout = match &options.upstream {
             Some(config) => config.timeout,
             None => upstream.timeout.unwrap_or(DEFAULT_TIMEOUT),

@@ -11,7 +11,12 @@
 //!
 //! A value the relay cannot use stops it at start naming the variable (an SDK would warn and
 //! carry on; a relay that silently drops an API key only fails later, at the upstream).
-//! Header values are secrets and never appear in an error.
+//! Header values are secrets and never appear in an error. Two exceptions warn at start
+//! instead: `TIMEOUT`, where the specification requires a negative value be warned about
+//! and ignored (and a value that is not an integer should be; `0` means no limit there,
+//! which the relay does not take either, since an attempt without a limit holds its sender,
+//! and every batch behind it, for as long as the upstream hangs), and `INSECURE`, a
+//! boolean, where anything but `true` or `false` is warned about and taken as false.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -38,6 +43,10 @@ pub struct OtlpEnv {
     pub certificate: Option<PathBuf>,
     pub client_key: Option<PathBuf>,
     pub client_certificate: Option<PathBuf>,
+    /// `INSECURE`: for a gRPC endpoint given without a scheme, plaintext (h2c) instead of TLS.
+    pub insecure: Option<bool>,
+    /// Variables warned about and ignored (`TIMEOUT`, `INSECURE`).
+    pub ignored: Vec<String>,
 }
 
 const PREFIX: &str = "OTEL_EXPORTER_OTLP_";
@@ -65,14 +74,46 @@ impl OtlpEnv {
         let compression = pick("COMPRESSION")
             .map(|(var, value)| Compression::parse(&value).map_err(|e| format!("{var}: {e}")))
             .transpose()?;
-        let timeout = pick("TIMEOUT")
-            .map(|(var, value)| match value.trim().parse::<u64>() {
-                Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
-                _ => Err(format!(
-                    "{var}: `{value}` is not a positive number of milliseconds"
+        let mut ignored = Vec::new();
+        // An unusable per-signal value counts as unset, so the generic one applies.
+        let mut timeout = None;
+        for var in [
+            format!("{PREFIX}TRACES_TIMEOUT"),
+            format!("{PREFIX}TIMEOUT"),
+        ] {
+            let Some(value) = get(&var).filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            match value.trim().parse::<u64>() {
+                Ok(ms) if ms > 0 => {
+                    timeout = Some(Duration::from_millis(ms));
+                    break;
+                }
+                Ok(_) => ignored.push(format!(
+                    "{var}: 0 (no limit) is not taken: an attempt would wait for a hung upstream forever"
                 )),
-            })
-            .transpose()?;
+                Err(_) => ignored.push(format!(
+                    "{var}: `{value}` is not a whole number of milliseconds, ignored"
+                )),
+            }
+        }
+        if timeout.is_none() && !ignored.is_empty() {
+            ignored.push(format!(
+                "the upstream timeout is the relay's own ({:?}, --upstream-timeout)",
+                crate::upstream_config::DEFAULT_TIMEOUT
+            ));
+        }
+        // A boolean: `true` in any case; the specification asks for a warning on anything
+        // but `true` and `false`, taken as false.
+        let insecure = pick("INSECURE").map(|(var, value)| {
+            let value = value.trim();
+            if !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false") {
+                ignored.push(format!(
+                    "{var}: `{value}` is not true or false, taken as false"
+                ));
+            }
+            value.eq_ignore_ascii_case("true")
+        });
         let path = |name: &str| pick(name).map(|(_, value)| PathBuf::from(value));
         Ok(OtlpEnv {
             endpoint,
@@ -83,6 +124,8 @@ impl OtlpEnv {
             certificate: path("CERTIFICATE"),
             client_key: path("CLIENT_KEY"),
             client_certificate: path("CLIENT_CERTIFICATE"),
+            insecure,
+            ignored,
         })
     }
 }
@@ -156,6 +199,8 @@ mod tests {
                 certificate: Some("/traces.pem".into()),
                 client_key: Some("/k.pem".into()),
                 client_certificate: Some("/c.pem".into()),
+                insecure: None,
+                ignored: Vec::new(),
             })
         );
         assert_eq!(
@@ -216,9 +261,40 @@ mod tests {
             fails(&[("TRACES_COMPRESSION", "br")]),
             "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: `br` is not gzip or none"
         );
+    }
+
+    /// The specification: a negative timeout MUST be warned about and ignored, one that is
+    /// not an integer SHOULD be; `0` (no limit) is warned about and not taken.
+    #[test]
+    fn a_timeout_the_relay_cannot_use_is_warned_about_and_ignored() {
+        for value in ["-5", "10s", "1.5", "0"] {
+            let read = env(&[("TIMEOUT", value), ("ENDPOINT", "http://h:4318")]);
+            let Ok(read) = read else {
+                panic!("{value}: {read:?}");
+            };
+            assert_eq!(read.timeout, None, "{value}");
+            assert_eq!(read.ignored.len(), 2, "{value}");
+            assert!(
+                read.ignored[0].starts_with("OTEL_EXPORTER_OTLP_TIMEOUT: "),
+                "{}",
+                read.ignored[0]
+            );
+        }
+        // An unusable per-signal value is unset: the generic one applies.
+        let read = env(&[("TRACES_TIMEOUT", "-1"), ("TIMEOUT", "2000")]);
         assert_eq!(
-            fails(&[("TIMEOUT", "10s")]),
-            "OTEL_EXPORTER_OTLP_TIMEOUT: `10s` is not a positive number of milliseconds"
+            read.map(|r| (r.timeout, r.ignored.len())),
+            Ok((Some(Duration::from_millis(2000)), 1))
         );
+    }
+
+    #[test]
+    fn insecure_is_a_boolean() {
+        let read = |v: &str| env(&[("INSECURE", v)]).map(|r| (r.insecure, r.ignored.len()));
+        assert_eq!(read("true"), Ok((Some(true), 0)));
+        assert_eq!(read("TRUE"), Ok((Some(true), 0)));
+        assert_eq!(read("false"), Ok((Some(false), 0)));
+        assert_eq!(read("yes"), Ok((Some(false), 1)));
+        assert_eq!(read(""), Ok((None, 0)));
     }
 }

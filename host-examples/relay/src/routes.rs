@@ -55,8 +55,8 @@ pub async fn route(
                 text_reply(200, "text/plain", "ready\n".into())
             }
         }
-        (_, "/v1/traces" | "/v1/events") => with_allow(text_reply(405, "text/plain", "use POST\n".into()), "POST"),
-        (_, "/metrics" | "/health" | "/ready") => with_allow(text_reply(405, "text/plain", "use GET\n".into()), "GET"),
+        (_, "/v1/traces" | "/v1/events") => with_allow(not_served(&request, 405, "use POST\n".into()), "POST"),
+        (_, "/metrics" | "/health" | "/ready") => with_allow(not_served(&request, 405, "use GET\n".into()), "GET"),
         (&Method::GET | &Method::HEAD, path) if shared.site.is_some() => {
             let asset = shared.site.as_deref().and_then(|s| s.get(path));
             match asset {
@@ -64,9 +64,9 @@ pub async fn route(
                 None => text_reply(404, "text/plain", format!("no playground file {path}\n")),
             }
         }
-        _ => text_reply(
+        _ => not_served(
+            &request,
             404,
-            "text/plain",
             match shared.site {
                 Some(_) => "relink serves POST /v1/traces, POST /v1/events, GET /metrics, /health, /ready and the playground (GET /)\n",
                 None => "relink serves POST /v1/traces, POST /v1/events, GET /metrics, /health and /ready (and the playground with --playground DIR)\n",
@@ -227,6 +227,20 @@ fn text_reply(status: u16, content_type: &str, text: String) -> Response<Full<By
         retry_after: None,
         body: text.into_bytes(),
     })
+}
+
+/// A 404 or 405. An OTLP client (a request with an OTLP content type, such as an SDK whose
+/// endpoint is the relay exporting metrics to `/v1/metrics`) gets a `google.rpc.Status` in
+/// its encoding, as OTLP/HTTP requires of every 4xx; anyone else gets the text.
+fn not_served(request: &Request<Incoming>, status: u16, text: String) -> Response<Full<Bytes>> {
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    match content_type.and_then(relink::otlp::Encoding::from_content_type) {
+        Some(encoding) => http_reply(Reply::status(status, encoding, text.trim_end())),
+        None => text_reply(status, "text/plain", text),
+    }
 }
 
 fn with_allow(mut response: Response<Full<Bytes>>, methods: &'static str) -> Response<Full<Bytes>> {

@@ -504,6 +504,9 @@ pub fn serve(options: &ServeOptions) -> Result<(), ServeError> {
         options.component.display(),
         sinks.join(", ")
     );
+    for warning in &options.warnings {
+        eprintln!("relink: warning: {warning}");
+    }
     if let Some(dir) = &options.playground {
         eprintln!(
             "relink: playground ({}) at http://{}/",

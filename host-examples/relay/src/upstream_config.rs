@@ -294,7 +294,11 @@ pub fn resolve(flags: &UpstreamFlags, env: &OtlpEnv) -> Result<Option<UpstreamCo
                 .protocol
                 .or(env.protocol)
                 .unwrap_or(Protocol::HttpProtobuf);
-            (source, endpoint.clone(), Some(protocol))
+            let endpoint = match protocol {
+                Protocol::Grpc => grpc_scheme(endpoint, env.insecure),
+                _ => endpoint.clone(),
+            };
+            (source, endpoint, Some(protocol))
         }
         (None, None) => {
             let set = flags.protocol.is_some()
@@ -339,6 +343,20 @@ pub fn resolve(flags: &UpstreamFlags, env: &OtlpEnv) -> Result<Option<UpstreamCo
         // Variables meant for an https endpoint do not apply to a plain one.
         tls: if https { tls } else { TlsFiles::default() },
     }))
+}
+
+/// A gRPC endpoint variable without a scheme (`collector:4317`, the form gRPC clients take)
+/// gets one from `OTEL_EXPORTER_OTLP_INSECURE`: `http://` (h2c) when true, else `https://`.
+fn grpc_scheme(endpoint: &Endpoint, insecure: Option<bool>) -> Endpoint {
+    let with = |value: &String| match value.contains("://") {
+        true => value.clone(),
+        false if insecure == Some(true) => format!("http://{value}"),
+        false => format!("https://{value}"),
+    };
+    match endpoint {
+        Endpoint::Base(v) => Endpoint::Base(with(v)),
+        Endpoint::Exact(v) => Endpoint::Exact(with(v)),
+    }
 }
 
 /// The URL requests go to: a base gets `/v1/traces` for OTLP/HTTP; an exact endpoint is
@@ -488,6 +506,28 @@ mod tests {
             }
         )
         .is_err_and(|e| e.contains("an OTLP/gRPC endpoint has no path")));
+        // A gRPC endpoint variable without a scheme: TLS unless `INSECURE` is true.
+        let bare = |insecure| OtlpEnv {
+            protocol: Some(Protocol::Grpc),
+            insecure,
+            ..base("collector:4317")
+        };
+        for (insecure, scheme) in [
+            (None, "https"),
+            (Some(false), "https"),
+            (Some(true), "http"),
+        ] {
+            assert_eq!(
+                url(&[], &bare(insecure)),
+                http(
+                    &format!("{scheme}://collector:4317{GRPC_EXPORT_PATH}"),
+                    Some(Protocol::Grpc)
+                )
+            );
+        }
+        // OTLP/HTTP endpoints keep needing their scheme.
+        assert!(url(&[], &base("collector:4318"))
+            .is_err_and(|e| e.ends_with("must start with http:// or https://")));
         // Flags win over variables, setting by setting.
         assert_eq!(
             url(&["--upstream-traces-endpoint", "http://f/t"], &grpc),

@@ -474,6 +474,42 @@ fn other_routes_and_methods() {
         (reply.status, reply.body.as_slice()),
         (404, &b"relink serves POST /v1/traces, POST /v1/events, GET /metrics, /health and /ready (and the playground with --playground DIR)\n"[..])
     );
+    // An OTLP client (an SDK whose endpoint is the relay also exports metrics and logs) gets
+    // a google.rpc.Status in its encoding, as OTLP/HTTP requires of every 4xx.
+    let reply = post(
+        &relay,
+        "/v1/metrics",
+        &[("content-type", "application/x-protobuf")],
+        b"",
+    );
+    assert_eq!(
+        (reply.status, reply.content_type.as_str(), reply.body),
+        (
+            404,
+            "application/x-protobuf",
+            status_protobuf("relink serves POST /v1/traces, POST /v1/events, GET /metrics, /health and /ready (and the playground with --playground DIR)")
+        )
+    );
+    let reply = post(
+        &relay,
+        "/health",
+        &[("content-type", "application/json")],
+        b"{}",
+    );
+    assert_eq!(
+        (
+            reply.status,
+            reply.allow.as_deref(),
+            reply.content_type.as_str(),
+            String::from_utf8_lossy(&reply.body).as_ref()
+        ),
+        (
+            405,
+            Some("GET"),
+            "application/json",
+            r#"{"message":"use GET"}"#
+        )
+    );
 }
 
 /// `--playground DIR` serves the built page next to the OTLP routes, with the media types

@@ -216,12 +216,13 @@ pub fn from_reply(reply: Reply) -> Response<GrpcBody> {
         .as_deref()
         .and_then(|v| crate::retry::parse_retry_after(v, SystemTime::now()));
     // The gRPC project's HTTP-to-gRPC table, with the OTLP/HTTP statuses the relay uses.
+    // An upstream's 408 is UNKNOWN there, and must stay so: OTLP/HTTP does not retry 408,
+    // and DEADLINE_EXCEEDED would have a gRPC client send the refused batch again.
     let code = match reply.status {
         400 | 415 => INVALID_ARGUMENT,
         401 => UNAUTHENTICATED,
         403 => PERMISSION_DENIED,
         404 => UNIMPLEMENTED,
-        408 => DEADLINE_EXCEEDED,
         413 => RESOURCE_EXHAUSTED,
         429 | 502 | 503 | 504 => UNAVAILABLE,
         500 => INTERNAL,
@@ -369,5 +370,33 @@ mod tests {
             Some(&HeaderValue::from(8))
         );
         assert!(too_large.headers().get("grpc-status-details-bin").is_none());
+    }
+
+    /// A synchronous-mode upstream status keeps its retryability for a gRPC client: the
+    /// HTTP-to-gRPC table, where only 429, 502, 503 and 504 become a retryable code.
+    #[test]
+    fn upstream_statuses_keep_their_retryability() {
+        let cases = [
+            (400, INVALID_ARGUMENT),
+            (401, UNAUTHENTICATED),
+            (403, PERMISSION_DENIED),
+            (404, UNIMPLEMENTED),
+            (408, UNKNOWN),
+            (409, UNKNOWN),
+            (413, RESOURCE_EXHAUSTED),
+            (429, UNAVAILABLE),
+            (500, INTERNAL),
+            (502, UNAVAILABLE),
+            (503, UNAVAILABLE),
+            (504, UNAVAILABLE),
+        ];
+        for (status, code) in cases {
+            let response = from_reply(Reply::status(status, Encoding::Protobuf, "upstream"));
+            assert_eq!(
+                response.headers().get("grpc-status"),
+                Some(&HeaderValue::from(code)),
+                "{status}"
+            );
+        }
     }
 }
