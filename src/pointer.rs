@@ -46,8 +46,12 @@ pub struct S3Object {
     pub extended_request_id: Option<String>,
     /// The event reports something done to this existing version (a restore, an ACL or tag
     /// change, a deletion), not its write: it carries the same ETag, but the write is not
-    /// its cause, so it has no pointer hash (Datadog's Lambda libraries likewise point only
-    /// from `ObjectCreated:*`). Its request id still names the request that caused it.
+    /// its cause, so it has no pointer hash. Datadog's Lambda libraries for Python and
+    /// Node (datadog-lambda-python, datadog-lambda-js) likewise point only from
+    /// `ObjectCreated:*`; the Datadog Lambda extension (bottlecap, `s3_event.rs`) points
+    /// from any record with a key and an ETag, so a restore's consumer traced by the
+    /// extension links to the object's write and relink's does not. Its request id still
+    /// names the request that caused it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub later_event: bool,
 }
@@ -206,11 +210,24 @@ pub fn s3_hash(bucket: &str, key: &str, etag: &str) -> [u8; 16] {
     ])
 }
 
+/// How a binary key's value is hashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Binary {
+    /// The base64 text, as the event gives it.
+    Base64,
+    /// The decoded bytes.
+    Raw,
+    /// The decoded bytes read as UTF-8 text, malformed sequences replaced.
+    Lossy,
+}
+
 impl DynamodbItem {
     /// The pointer hashes of this item. Binary keys give two: Datadog's Python and JS
     /// tracers hash the base64 text, its Rust extension hashes the decoded bytes; relink
-    /// matches either. `None` entries are never produced; an item with no or more than two
-    /// keys has no pointer.
+    /// matches either. Bytes that are not UTF-8 give a third: dd-trace-js and dd-trace-java
+    /// join a `Buffer` or `byte[]` key as text, each malformed sequence replaced by U+FFFD.
+    /// `None` entries are never produced; an item with no or more than two keys has no
+    /// pointer.
     pub fn hashes(&self) -> Vec<String> {
         in_hex(&self.hash_bytes())
     }
@@ -224,23 +241,24 @@ impl DynamodbItem {
         }
         keys.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         let has_binary = keys.iter().any(|(_, v)| matches!(v, KeyValue::B(_)));
-        let mut variants = vec![false];
+        let mut variants = vec![Binary::Base64];
         if has_binary {
-            variants.push(true);
+            variants.extend([Binary::Raw, Binary::Lossy]);
         }
         let mut out = Vec::with_capacity(variants.len());
-        for decode_binary in variants {
+        for binary in variants {
             let mut values: Vec<Vec<u8>> = Vec::with_capacity(2);
             for (_, v) in &keys {
-                let bytes = match v {
-                    KeyValue::S(s) | KeyValue::N(s) => s.as_bytes().to_vec(),
-                    KeyValue::B(b64) if decode_binary => {
+                let bytes = match (v, binary) {
+                    (KeyValue::S(s) | KeyValue::N(s), _) => s.as_bytes().to_vec(),
+                    (KeyValue::B(b64), Binary::Base64) => b64.as_bytes().to_vec(),
+                    (KeyValue::B(b64), _) => {
                         match base64::engine::general_purpose::STANDARD.decode(b64) {
-                            Ok(raw) => raw,
+                            Ok(raw) if binary == Binary::Raw => raw,
+                            Ok(raw) => String::from_utf8_lossy(&raw).into_owned().into_bytes(),
                             Err(_) => continue,
                         }
                     }
-                    KeyValue::B(b64) => b64.as_bytes().to_vec(),
                 };
                 values.push(bytes);
             }
@@ -391,6 +409,31 @@ mod tests {
         assert_eq!(hs.len(), 2);
         assert_eq!(hs[0], hash_elements(&[b"t", b"pk", b"aGk=", b"", b""]));
         assert_eq!(hs[1], hash_elements(&[b"t", b"pk", b"hi", b"", b""]));
+    }
+
+    /// dd-trace-js joins a `Buffer` key as UTF-8 text: the bytes ff 00 80 41 hash as
+    /// U+FFFD 00 U+FFFD 41 (the hash is the one Node computes for
+    /// `generatePointerHash(['t', 'pk', Buffer.from([0xff, 0x00, 0x80, 0x41]), '', ''])`).
+    /// Bytes that are UTF-8 give no third hash: it would be the raw bytes' again.
+    #[test]
+    fn binary_keys_that_are_not_utf8_also_hash_as_text() {
+        let hs = ddb("t", &[("pk", KeyValue::B("/wCAQQ==".into()))]);
+        assert_eq!(
+            hs.get(1),
+            Some(&hash_elements(&[
+                b"t",
+                b"pk",
+                &[0xff, 0, 0x80, 0x41],
+                b"",
+                b""
+            ]))
+        );
+        assert_eq!(
+            hs.get(2).map(String::as_str),
+            Some("df957072b91f977b49cdb1fa5629b3e5")
+        );
+        assert_eq!(hs.len(), 3);
+        assert_eq!(ddb("t", &[("pk", KeyValue::B("aGk=".into()))]).len(), 2);
     }
 
     #[test]

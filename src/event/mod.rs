@@ -9,7 +9,7 @@ mod alb;
 mod apigateway_http;
 mod apigateway_rest;
 mod apigateway_websocket;
-mod arn;
+pub(crate) mod arn;
 mod bare;
 mod cloudwatch_logs;
 mod detect;
@@ -38,7 +38,9 @@ use crate::json;
 
 pub use cloudwatch_logs::{decode_logs_json, inflate_logs_data, MAX_INFLATED_BYTES};
 pub use detect::{decode_event, decode_event_value, decode_event_value_with, detect_kind};
-pub(crate) use stepfunctions_context::event_carrier;
+pub(crate) use stepfunctions_context::{
+    event_carrier, find_within as find_step_functions_context, NESTED_DEPTH,
+};
 pub use trigger::*;
 
 /// A reader of one kind of event from the borrowed tree.

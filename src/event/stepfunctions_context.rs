@@ -41,6 +41,10 @@ const PLACES: [(&str, &str); 4] = [
     ("", ""),
 ];
 
+/// How many parent workflows are followed through execution inputs (a nested execution's
+/// input holding its parent's context object, whose input holds its parent's, ...).
+pub(crate) const NESTED_DEPTH: u8 = 8;
+
 /// Whether the payload carries something shaped like a context object (an object with
 /// `Execution` and `State`) in one of the places it is looked for.
 pub(crate) fn looks_like_context(value: &Value) -> bool {
@@ -53,9 +57,17 @@ pub(crate) fn looks_like_context(value: &Value) -> bool {
 /// A candidate with the wrong field types is an error naming the field; a payload with
 /// no candidate is `Ok(None)`.
 pub(crate) fn find(value: &Value) -> Result<Option<StepFunctionsContext>, DecodeError> {
+    find_within(value, NESTED_DEPTH)
+}
+
+/// [`find`], following at most `depth` parent workflows through execution inputs.
+pub(crate) fn find_within(
+    value: &Value,
+    depth: u8,
+) -> Result<Option<StepFunctionsContext>, DecodeError> {
     for (pointer, carrier) in PLACES {
         if is_candidate(json_pointer(value, pointer)) {
-            return read(value, pointer, carrier).map(Some);
+            return read(value, pointer, carrier, depth).map(Some);
         }
     }
     Ok(None)
@@ -107,7 +119,7 @@ pub(crate) fn carried(object: &Value, carrier: &str) -> Option<(StepFunctionsCon
     if !is_candidate(Some(object)) || !from_json_carrier(object, "").is_empty() {
         return None;
     }
-    let ctx = read(object, "", carrier).ok()?;
+    let ctx = read(object, "", carrier, NESTED_DEPTH).ok()?;
     let found = joined(&ctx, carrier);
     Some((ctx, found))
 }
@@ -137,7 +149,12 @@ fn is_candidate(place: Option<&Value>) -> bool {
         .is_some_and(|o| o.contains_key("Execution") && o.contains_key("State"))
 }
 
-fn read(value: &Value, base: &str, carrier: &str) -> Result<StepFunctionsContext, DecodeError> {
+fn read(
+    value: &Value,
+    base: &str,
+    carrier: &str,
+    depth: u8,
+) -> Result<StepFunctionsContext, DecodeError> {
     let at = |field: &str| format!("{base}{field}");
     for object in ["/Execution", "/State"] {
         if opt_obj(value, &at(object), INPUT)?.is_none() {
@@ -155,8 +172,26 @@ fn read(value: &Value, base: &str, carrier: &str) -> Result<StepFunctionsContext
             Some(s) => Ok(s.to_owned()),
         }
     };
+    // The `_datadog` object holding the context (Datadog's JSONata form): an upstream
+    // Lambda's trace copied beside it, with or without a parent id.
+    let beside = carrier
+        .ends_with("_datadog")
+        .then(|| json_pointer(value, base))
+        .flatten();
+    let execution_id = required("/Execution/Id")?;
+    // Where the execution's input places the execution, read as the workflow's spans
+    // read it ([`crate::stepfn::upstream::place`]), so the Lambda joins the trace its
+    // state span is in.
+    let placed = json_pointer(value, &at("/Execution/Input"))
+        .filter(|_| depth > 0)
+        .map(|input| crate::stepfn::upstream::place(&execution_id, input, depth - 1))
+        .filter(|placement| placement.carrier.is_some());
+    let prefix = match carrier {
+        "" => String::new(),
+        c => format!("{c}."),
+    };
     Ok(StepFunctionsContext {
-        execution_id: required("/Execution/Id")?,
+        execution_id,
         execution_name: text("/Execution/Name")?,
         execution_start_time: text("/Execution/StartTime")?,
         redrive_count: opt_u64(value, &at("/Execution/RedriveCount"), INPUT)?,
@@ -166,57 +201,19 @@ fn read(value: &Value, base: &str, carrier: &str) -> Result<StepFunctionsContext
         state_entered_time: required("/State/EnteredTime")?,
         retry_count: opt_u64(value, &at("/State/RetryCount"), INPUT)?,
         root_execution_id: text("/RootExecutionId")?,
-        upstream_trace_id: upstream_trace_id(value, base, carrier),
-        contexts: upstream(value, base, carrier),
+        upstream_trace_id: beside.and_then(datadog_trace_id),
+        contexts: beside
+            .map(|container| from_json_carrier(container, carrier))
+            .unwrap_or_default(),
+        input_trace_id: placed.as_ref().map(|p| p.trace_id),
+        input_carrier: placed.as_ref().and_then(|p| {
+            let found = p.carrier.as_deref()?;
+            let field = found.strip_prefix("input").unwrap_or(found);
+            Some(format!("{prefix}Execution.Input{field}"))
+        }),
+        input_root_execution: placed.and_then(|p| p.root_execution),
         carrier: carrier.to_owned(),
     })
-}
-
-/// Upstream traces: the `_datadog` object holding the context (a Lambda that started the
-/// execution), then the execution input's `_datadog` and the input's own top-level
-/// headers (how older Datadog layers and hand-written inputs pass a trace into an
-/// execution). The input is the user's data: what is not an object carries no headers.
-fn upstream(value: &Value, base: &str, carrier: &str) -> Vec<Found> {
-    let mut found = Vec::new();
-    if carrier.ends_with("_datadog") {
-        if let Some(container) = json_pointer(value, base) {
-            found.extend(from_json_carrier(container, carrier));
-        }
-    }
-    let prefix = if carrier.is_empty() {
-        String::new()
-    } else {
-        format!("{carrier}.")
-    };
-    if let Some(input @ Value::Object(map)) =
-        json_pointer(value, &format!("{base}/Execution/Input"))
-    {
-        if let Some(dd @ Value::Object(_)) = map.get("_datadog") {
-            found.extend(from_json_carrier(
-                dd,
-                &format!("{prefix}Execution.Input._datadog"),
-            ));
-        }
-        found.extend(from_json_carrier(
-            input,
-            &format!("{prefix}Execution.Input"),
-        ));
-    }
-    found
-}
-
-/// The Datadog trace id in the `_datadog` object holding the context, else in the
-/// execution input's `_datadog`: Datadog passes an upstream Lambda's trace this way, with
-/// no parent id (the state span is the parent).
-fn upstream_trace_id(value: &Value, base: &str, carrier: &str) -> Option<TraceId> {
-    let beside = carrier
-        .ends_with("_datadog")
-        .then(|| json_pointer(value, base))
-        .flatten();
-    let input = json_pointer(value, &format!("{base}/Execution/Input/_datadog"));
-    beside
-        .and_then(datadog_trace_id)
-        .or_else(|| input.and_then(datadog_trace_id))
 }
 
 fn datadog_trace_id(dd: &Value) -> Option<TraceId> {
@@ -284,6 +281,9 @@ mod tests {
             root_execution_id: Some(EXECUTION.into()),
             upstream_trace_id: None,
             contexts: Vec::new(),
+            input_trace_id: None,
+            input_carrier: None,
+            input_root_execution: None,
             carrier: carrier.into(),
         }
     }
@@ -454,34 +454,35 @@ mod tests {
         });
         let ctx = find(&event)?.ok_or_else(|| missing("test", "/Execution"))?;
         let trace_id = TraceId::from_u64_pair(0x69f4_ed3a_0000_0000, 0xb12b_6e05_a63c_dbd7);
-        let span_id = SpanId::from_u64(0x4c49_5ff0_aa05_6cb3);
-        assert_eq!(ctx.upstream_trace_id, Some(trace_id));
+        // Read where the workflow's own spans read it: nothing beside the context object,
+        // the input places the execution in the upstream trace, and the Lambda joins it.
+        assert_eq!((ctx.upstream_trace_id, ctx.contexts.len()), (None, 0));
+        assert_eq!(ctx.input_trace_id, Some(trace_id));
         assert_eq!(
-            ctx.contexts,
-            vec![
-                Found {
-                    context: SpanContext {
-                        trace_id,
-                        span_id,
-                        sampled: Some(true),
-                        tracestate: Some(
-                            "dd=p:4c495ff0aa056cb3;s:1;t.dm:-0;t.tid:69f4ed3a00000000".into()
-                        ),
-                        format: Format::W3c,
-                    },
-                    carrier: "Execution.Input._datadog.traceparent".into(),
-                },
-                Found {
-                    context: SpanContext {
-                        trace_id,
-                        span_id,
-                        sampled: Some(true),
-                        tracestate: None,
-                        format: Format::Datadog
-                    },
-                    carrier: "Execution.Input._datadog.x-datadog-trace-id".into(),
-                },
-            ]
+            ctx.input_carrier.as_deref(),
+            Some("Execution.Input._datadog.traceparent")
+        );
+        assert_eq!(ctx.input_root_execution, None);
+        assert_eq!(parent_for_lambda(&ctx).trace_id, trace_id);
+        Ok(())
+    }
+
+    /// Datadog's v1 form names the root itself, and all three Datadog libraries then
+    /// ignore the execution input: so does relink (the input's headers used to win).
+    #[test]
+    fn a_root_execution_id_comes_before_the_input() -> Result<(), DecodeError> {
+        let root = "arn:aws:states:us-east-1:1:execution:Root:r1";
+        let event = json!({"_datadog": {
+            "Execution": {"Id": "arn:aws:states:us-east-1:1:execution:Child:c1",
+                "Input": {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}},
+            "State": {"Name": "s", "EnteredTime": "2024-01-01T00:00:00.000Z"},
+            "RootExecutionId": root, "serverless-version": "v1"
+        }});
+        let ctx = find(&event)?.ok_or_else(|| missing("test", "/_datadog"))?;
+        assert!(ctx.input_trace_id.is_some());
+        assert_eq!(
+            parent_for_lambda(&ctx).trace_id,
+            crate::stepfn::ids::trace_id_for_root(root)
         );
         Ok(())
     }
@@ -493,9 +494,15 @@ mod tests {
             "State": {"Name": "s", "EnteredTime": "2024-01-01T00:00:00.000Z"}
         }});
         let ctx = find(&event)?.ok_or_else(|| missing("test", "/Payload"))?;
-        let carriers: Vec<&str> = ctx.contexts.iter().map(|f| f.carrier.as_str()).collect();
-        assert_eq!(carriers, vec!["Payload.Execution.Input.traceparent"]);
-        assert_eq!(ctx.upstream_trace_id, None);
+        assert_eq!(
+            ctx.input_carrier.as_deref(),
+            Some("Payload.Execution.Input.traceparent")
+        );
+        assert_eq!(
+            ctx.input_trace_id.map(|t| t.to_hex()).as_deref(),
+            Some("0af7651916cd43dd8448eb211c80319c")
+        );
+        assert_eq!((ctx.upstream_trace_id, ctx.contexts.len()), (None, 0));
         Ok(())
     }
 

@@ -274,15 +274,28 @@ pub struct StepFunctionsContext {
     pub retry_count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub root_execution_id: Option<String>,
-    /// The trace an upstream Lambda started, when a `_datadog` object (beside the context
-    /// object or in the execution input) has `x-datadog-trace-id`, with `_dd.p.tid` in
-    /// `x-datadog-tags`, but no parent id: Datadog's form for an execution started by a
-    /// Lambda, whose state spans belong to that trace.
+    /// The trace an upstream Lambda started, when the `_datadog` object holding the
+    /// context has `x-datadog-trace-id`, with `_dd.p.tid` in `x-datadog-tags`, but no
+    /// parent id: Datadog's form for an execution started by a Lambda, whose state spans
+    /// belong to that trace.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_trace_id: Option<TraceId>,
-    /// An upstream trace found beside the context object (`_datadog` headers).
+    /// An upstream context in the `_datadog` object holding the context (headers).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub contexts: Vec<Found>,
+    /// The trace the execution's input places the execution in, as relink's workflow
+    /// spans are placed (`stepfn::upstream`): a parent workflow's context object (at the
+    /// top of the input, under `_datadog` or `CONTEXT`), trace headers (`_datadog`,
+    /// `traceparent`), a Datadog trace id, or `AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID`.
+    /// Datadog's Lambda libraries read only `_datadog.x-datadog-trace-id` there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_trace_id: Option<TraceId>,
+    /// Where in the input [`StepFunctionsContext::input_trace_id`] was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_carrier: Option<String>,
+    /// The root execution of that trace, when the input names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_root_execution: Option<String>,
     /// Where the object was found: ``, `Payload`, `_datadog`.
     pub carrier: String,
 }

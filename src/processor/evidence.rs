@@ -54,7 +54,7 @@ pub(crate) fn of_view(span: &SpanView<'_>, config: &Settings) -> SpanEvidence {
     let limit = config.bounds.attributes_scanned;
     super::sdk::producer_claims(span, config, &mut ev);
     super::stepfn::execution_claims(span, config, &mut ev);
-    datadog_pointer_links(&span.links, &mut ev);
+    datadog_pointer_links(span, limit, &mut ev);
     ev.relinked = relinked_before(&span.links);
     let mut trigger_kind = None;
     if let Some(event) = span.attributes.get_str(&config.attributes.event, limit) {
@@ -143,9 +143,17 @@ fn parse_event(event: &str, config: &Settings) -> Result<Trigger, Problem> {
     })
 }
 
-/// Datadog pointer links: the hash is the key, the direction the side.
-fn datadog_pointer_links(links: &[LinkView<'_>], ev: &mut SpanEvidence) {
-    for link in links {
+/// Datadog pointer links: the hash is the key, the direction the side. A `d` link is a
+/// write only on a span whose operation (`rpc.method`, else Datadog's `aws.operation`)
+/// writes what it points to, or that names no operation: dd-trace-go puts `d` on every S3
+/// response with an ETag (GetObject and HeadObject too), and a read taken for the write
+/// would be linked to the object's consumer, or adopt it.
+fn datadog_pointer_links(span: &SpanView<'_>, limit: usize, ev: &mut SpanEvidence) {
+    let a = &span.attributes;
+    let operation = a
+        .get_str("rpc.method", limit)
+        .or_else(|| a.get_str("aws.operation", limit));
+    for link in &span.links {
         let Some((kind, dir, hash)) = pointer_of(link) else {
             continue;
         };
@@ -153,7 +161,9 @@ fn datadog_pointer_links(links: &[LinkView<'_>], ev: &mut SpanEvidence) {
             continue;
         };
         match dir {
-            "d" => push_claim(&mut ev.producer, Claim::pointer(rule, key)),
+            "d" if operation.is_none_or(|op| super::sdk::writes(rule, op)) => {
+                push_claim(&mut ev.producer, Claim::pointer(rule, key))
+            }
             "u" => push_claim(&mut ev.consumer, Claim::pointer(rule, key)),
             _ => {}
         }

@@ -240,6 +240,57 @@ fn datadog_pointer_links_by_direction() {
     assert_eq!(rules(&ev.consumer), vec![(Rule::S3Object, None)]);
 }
 
+/// dd-trace-go puts a `d` pointer on every S3 response with an ETag, reads included: a `d`
+/// link is a write only on an operation that writes (`rpc.method`, else `aws.operation`,
+/// in any case or with a service prefix), or on a span that names no operation.
+#[test]
+fn datadog_write_pointers_only_on_writes() {
+    let h = "e721375466d4116ab551213fdea08413";
+    let pointer = Link {
+        attributes: vec![
+            kv("ptr.kind", "aws.s3.object"),
+            kv("ptr.dir", "d"),
+            kv("ptr.hash", h),
+            kv("link.kind", "span-pointer"),
+        ],
+        ..Default::default()
+    };
+    let cases = [
+        (vec![kv("aws.operation", "GetObject")], false),
+        (vec![kv("aws.operation", "HeadObject")], false),
+        (vec![kv("rpc.method", "UploadPart")], false),
+        (
+            vec![
+                kv("rpc.method", "GetObject"),
+                kv("aws.operation", "PutObject"),
+            ],
+            false,
+        ),
+        (vec![kv("aws.operation", "PutObject")], true),
+        (vec![kv("aws.operation", "putObject")], true),
+        (vec![kv("aws.operation", "S3.CopyObject")], true),
+        (vec![kv("aws.operation", "PutObjectRequest")], true),
+        (vec![kv("aws.operation", "GetObjectRequest")], false),
+        (vec![kv("rpc.method", "CompleteMultipartUpload")], true),
+        (vec![kv("aws.operation", "UpdateItem")], false),
+        (vec![], true),
+    ];
+    for (attributes, write) in cases {
+        let span = Span {
+            attributes: attributes.clone(),
+            links: vec![pointer.clone()],
+            ..Default::default()
+        };
+        let ev = of_span(&span, &Settings::default());
+        let want = if write {
+            vec![(Rule::S3Object, None)]
+        } else {
+            vec![]
+        };
+        assert_eq!(rules(&ev.producer), want, "{attributes:?}");
+    }
+}
+
 type Claims = Vec<(Rule, Key)>;
 
 /// The producer and consumer claims of a span with these attributes.

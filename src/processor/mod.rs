@@ -38,6 +38,13 @@
 //! Adoption needs the consumer trace's root in the batch that holds the consumer span
 //! (the usual case: the Lambda invocation span is the root); spans of that trace exported
 //! earlier keep their id, later ones are rewritten for `adoption.ttl_seconds`.
+//!
+//! One key, several producers: the index keeps the last producer processed for a key, and
+//! span times are not compared. A Datadog DynamoDB pointer hashes the item's key alone, so
+//! when one item is written twice before its stream consumers are processed, each consumer
+//! joins (and with adoption moves under) the write processed last. A Datadog `ptr.dir=d`
+//! link counts as a write only on a span whose operation writes the object (`sdk::writes`):
+//! dd-trace-go puts one on S3 reads too.
 
 mod adopt;
 mod apply;

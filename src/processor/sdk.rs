@@ -29,6 +29,30 @@ const BUCKET: &[&str] = &["aws.s3.bucket", "aws.bucket.name"];
 const OBJECT_KEY: &[&str] = &["aws.s3.key"];
 const MESSAGE_ID: &[&str] = &["messaging.message.id", "messaging.message_id"];
 
+/// The S3 operations that write an object, so that its notification (`ObjectCreated`) names it.
+const S3_WRITES: [&str; 3] = ["PutObject", "CopyObject", "CompleteMultipartUpload"];
+/// The DynamoDB operations that write an item, so that a stream record names it.
+const DYNAMODB_WRITES: [&str; 5] = [
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+];
+
+/// Whether `operation` (as `rpc.method` or a Datadog `aws.operation` names it: `PutObject`,
+/// `putObject`, `S3.PutObject`, `PutObjectRequest`) writes what a pointer of `rule` names.
+pub(crate) fn writes(rule: Rule, operation: &str) -> bool {
+    let name = operation.rsplit('.').next().unwrap_or(operation);
+    let name = name.strip_suffix("Request").unwrap_or(name);
+    let writes: &[&str] = match rule {
+        Rule::S3Object => &S3_WRITES,
+        Rule::DynamodbItem => &DYNAMODB_WRITES,
+        _ => return true,
+    };
+    writes.iter().any(|w| w.eq_ignore_ascii_case(name))
+}
+
 /// The service of an `rpc.service` value, whichever SDK wrote it: lowercase letters and
 /// digits with an `amazon`/`aws` prefix removed (`Amazon S3` and `S3` are both `s3`).
 fn service(raw: &str) -> String {
@@ -61,10 +85,8 @@ pub(crate) fn producer_claims(span: &SpanView<'_>, config: &Settings, ev: &mut S
     };
     let svc = service(svc);
     match (svc.as_str(), op) {
-        ("s3", "PutObject" | "CopyObject" | "CompleteMultipartUpload") => s3(span, config, ev),
-        (s, "PutItem" | "UpdateItem" | "DeleteItem" | "BatchWriteItem" | "TransactWriteItems")
-            if s.starts_with("dynamodb") =>
-        {
+        ("s3", op) if S3_WRITES.contains(&op) => s3(span, config, ev),
+        (s, op) if s.starts_with("dynamodb") && DYNAMODB_WRITES.contains(&op) => {
             dynamodb(span, config, ev)
         }
         ("sqs", "SendMessage" | "SendMessageBatch") => messages(span, config, Rule::SqsMessage, ev),
@@ -144,6 +166,7 @@ fn dynamodb(span: &SpanView<'_>, config: &Settings, ev: &mut SpanEvidence) {
         }
     };
     for (table, item) in items {
+        let table = table_name(&table).to_owned();
         let Some(keys) = key_of(&table, item, config, ev) else {
             continue;
         };
@@ -159,6 +182,16 @@ fn dynamodb(span: &SpanView<'_>, config: &Settings, ev: &mut SpanEvidence) {
             );
         }
     }
+}
+
+/// The name of a table given by its ARN (`TableName` accepts one): a stream record names its
+/// table by name, so that is what the pointer hashes (Datadog's tracers hash the ARN as
+/// given, and such a write never joins its stream's consumer).
+fn table_name(table: &str) -> &str {
+    crate::event::arn::parse(table)
+        .filter(|arn| arn.service == "dynamodb")
+        .and_then(|arn| arn.resource_after("table"))
+        .unwrap_or(table)
 }
 
 /// The items the keys attribute records, with their tables: one item or a list of items

@@ -191,6 +191,17 @@ fn dynamodb_writes_hash_their_keys() {
         ],
     );
     assert_eq!(hashes(&java, &c), vec!["434a6dba3997ce4dbbadc98d87a0cc24"]);
+    // A table given by its ARN (`TableName` takes one) hashes as its name, as its stream
+    // records name it; the configured key schema is found by name too.
+    let arn = sdk_span(
+        "DynamoDB",
+        "UpdateItem",
+        vec![
+            tables(&["arn:aws:dynamodb:us-east-1:123456789012:table/some-table"]),
+            kv("relink.dynamodb.keys", r#"{"some-key":{"S":"some-value"}}"#),
+        ],
+    );
+    assert_eq!(hashes(&arn, &c), vec!["7f1aee721472bcb48701d45c7c7f7821"]);
 }
 
 #[test]

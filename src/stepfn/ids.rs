@@ -52,20 +52,23 @@ pub fn trace_id_for_root(root_execution_arn: &str) -> TraceId {
     TraceId::from_u64_pair(high, low)
 }
 
-/// The trace a Lambda invoked with this context object belongs to: the upstream Datadog
-/// trace id beside the context (`x-datadog-trace-id` with `_dd.p.tid`, no parent id), else
-/// the first upstream context found with it (`_datadog` headers, a `traceparent` in the
-/// execution input), else the trace of the root execution (`RootExecutionId`, else the
-/// execution itself).
+/// The trace a Lambda invoked with this context object belongs to, tried in this order:
+/// an upstream trace in the `_datadog` object holding the context (Datadog's JSONata form
+/// copies it there: `x-datadog-trace-id` with `_dd.p.tid`, or headers), the trace of
+/// `RootExecutionId`, the trace the execution's input places the execution in (as the
+/// workflow's own spans are placed), the execution's own trace. Datadog's libraries read
+/// the first two the same way.
 pub fn trace_id_for(ctx: &StepFunctionsContext) -> TraceId {
-    match (ctx.upstream_trace_id, ctx.contexts.first()) {
-        (Some(trace_id), _) => trace_id,
-        (None, Some(found)) => found.context.trace_id,
-        (None, None) => trace_id_for_root(
-            ctx.root_execution_id
-                .as_deref()
-                .unwrap_or(&ctx.execution_id),
-        ),
+    if let Some(trace_id) = ctx.upstream_trace_id {
+        return trace_id;
+    }
+    if let Some(found) = ctx.contexts.first() {
+        return found.context.trace_id;
+    }
+    match (&ctx.root_execution_id, ctx.input_trace_id) {
+        (Some(root), _) => trace_id_for_root(root),
+        (None, Some(placed)) => placed,
+        (None, None) => trace_id_for_root(&ctx.execution_id),
     }
 }
 

@@ -18,7 +18,7 @@
 
 use super::ids::{execution_span_id, parent_for_lambda, trace_id_for_root};
 use super::model::ExecutionArn;
-use crate::event::{decode_event_value, StepFunctionsContext};
+use crate::event::{find_step_functions_context, StepFunctionsContext, NESTED_DEPTH};
 use crate::propagation::{datadog, from_json_carrier, SpanId, TraceId};
 use serde_json::Value;
 
@@ -40,23 +40,30 @@ pub struct Placement {
 
 /// Places an execution given its input JSON text (`None` when the events carry no input).
 pub fn resolve(arn: &ExecutionArn, input: Option<&str>) -> Placement {
+    match input.and_then(|text| serde_json::from_str::<Value>(text).ok()) {
+        Some(input) => place(&arn.arn, &input, NESTED_DEPTH),
+        None => place(&arn.arn, &Value::Null, NESTED_DEPTH),
+    }
+}
+
+/// Places the execution `arn` given its input, following at most `depth` parent
+/// workflows. A Lambda's decoder calls this too, with the `Execution.Input` of the context
+/// object it was invoked with, so the Lambda computes the trace its state spans are in.
+pub(crate) fn place(arn: &str, input_value: &Value, depth: u8) -> Placement {
     let own = Placement {
-        trace_id: trace_id_for_root(&arn.arn),
+        trace_id: trace_id_for_root(arn),
         parent_span_id: None,
         parent_execution: None,
         root_execution: None,
         carrier: None,
     };
-    let Some(Value::Object(object)) =
-        input.and_then(|text| serde_json::from_str::<Value>(text).ok())
-    else {
+    if !input_value.is_object() {
         return own;
-    };
-    let input_value = Value::Object(object);
-    let context = context_object(&input_value).or_else(|| {
+    }
+    let context = context_object(input_value, depth).or_else(|| {
         input_value
             .get("CONTEXT")
-            .and_then(context_object)
+            .and_then(|value| context_object(value, depth))
             .map(|ctx| StepFunctionsContext {
                 carrier: "CONTEXT".into(),
                 ..ctx
@@ -64,15 +71,18 @@ pub fn resolve(arn: &ExecutionArn, input: Option<&str>) -> Placement {
     });
     if let Some(ctx) = context {
         let parent = parent_for_lambda(&ctx);
+        // The root is named unless the parent's trace came from upstream headers.
         let upstream = ctx.upstream_trace_id.is_some() || !ctx.contexts.is_empty();
-        let root = ctx
-            .root_execution_id
-            .clone()
-            .unwrap_or_else(|| ctx.execution_id.clone());
+        let root = match (&ctx.root_execution_id, &ctx.input_trace_id) {
+            _ if upstream => None,
+            (Some(root), _) => Some(root.clone()),
+            (None, Some(_)) => ctx.input_root_execution.clone(),
+            (None, None) => Some(ctx.execution_id.clone()),
+        };
         return Placement {
             trace_id: parent.trace_id,
             parent_span_id: Some(parent.span_id),
-            root_execution: (root != arn.arn && !upstream).then_some(root),
+            root_execution: root.filter(|root| root != arn),
             parent_execution: Some(ctx.execution_id),
             carrier: Some(
                 format!("input.{}", ctx.carrier)
@@ -85,7 +95,7 @@ pub fn resolve(arn: &ExecutionArn, input: Option<&str>) -> Placement {
     let mut found = datadog
         .map(|d| from_json_carrier(d, "input._datadog"))
         .unwrap_or_default();
-    found.extend(from_json_carrier(&input_value, "input"));
+    found.extend(from_json_carrier(input_value, "input"));
     if let Some(first) = found.into_iter().next() {
         return Placement {
             trace_id: first.context.trace_id,
@@ -104,7 +114,7 @@ pub fn resolve(arn: &ExecutionArn, input: Option<&str>) -> Placement {
     if let Some(parent) = input_value
         .get(STARTED_BY)
         .and_then(Value::as_str)
-        .filter(|p| *p != arn.arn)
+        .filter(|p| *p != arn)
     {
         return Placement {
             trace_id: trace_id_for_root(parent),
@@ -117,12 +127,11 @@ pub fn resolve(arn: &ExecutionArn, input: Option<&str>) -> Placement {
     own
 }
 
-/// A parent workflow's context object, read as a Lambda's event decoder reads it (the
+/// A parent workflow's context object, where a Lambda's event decoder looks for one (the
 /// input of a nested execution is shaped like the payload a state passes to a Lambda).
-fn context_object(value: &Value) -> Option<StepFunctionsContext> {
-    decode_event_value(value)
-        .ok()
-        .and_then(|trigger| trigger.step_functions)
+/// Only the context object is read: nothing else in the input is decoded or inflated.
+fn context_object(value: &Value, depth: u8) -> Option<StepFunctionsContext> {
+    find_step_functions_context(value, depth).ok().flatten()
 }
 
 /// `x-datadog-trace-id` with the `_dd.p.tid` high bits, when there is no parent id to
@@ -264,5 +273,97 @@ mod tests {
         let placed = resolve(&arn(), Some(&input));
         assert_eq!(placed.trace_id, trace_id_for_root(PARENT));
         assert_eq!(placed.parent_span_id, Some(execution_span_id(PARENT)));
+    }
+
+    /// Parents are followed through at most `NESTED_DEPTH` inputs: a deeper chain (as an
+    /// adversarial input can nest) stops there instead of recursing on.
+    #[test]
+    fn nested_parents_are_followed_to_a_bound() {
+        let state = r#""State": {"Name": "Go", "EnteredTime": "2024-11-13T16:46:47.740Z"}"#;
+        let mut input = format!(r#"{{"{STARTED_BY}": "{ROOT}"}}"#);
+        // 30 levels: 90 JSON levels, under the parser's 128.
+        const LEVELS: usize = 30;
+        for level in 0..LEVELS {
+            input = format!(
+                r#"{{"CONTEXT": {{"Execution": {{"Id": "arn:aws:states:us-east-1:1:execution:L:{level}", "Input": {input}}}, {state}}}}}"#
+            );
+        }
+        let value: Value = match serde_json::from_str(&input) {
+            Ok(value) => value,
+            Err(e) => panic!("{e}"),
+        };
+        let placed = place(CHILD, &value, NESTED_DEPTH);
+        // The chain is cut after NESTED_DEPTH parents: the deepest one followed is the root.
+        let deepest = format!(
+            "arn:aws:states:us-east-1:1:execution:L:{}",
+            LEVELS - 1 - usize::from(NESTED_DEPTH)
+        );
+        assert_eq!(placed.trace_id, trace_id_for_root(&deepest));
+        assert_eq!(placed.root_execution.as_deref(), Some(deepest.as_str()));
+    }
+
+    /// A Lambda a nested execution invokes with the plain context object (`$$`, whose
+    /// `Execution.Input` is the child's input) computes the trace the child's state spans
+    /// were placed in, whichever way the input names the parent. Before, the Lambda hashed
+    /// the child execution while its state span sat in the parent's trace.
+    #[test]
+    fn a_lambda_in_a_nested_execution_joins_the_trace_its_state_is_in() {
+        let grandchild_parent = format!(
+            r#"{{"Execution": {{"Id": "{PARENT}", "Input": {{"{STARTED_BY}": "{ROOT}"}}}},
+            "State": {{"Name": "Go", "EnteredTime": "2024-11-13T16:46:47.740Z"}}}}"#
+        );
+        let inputs = [
+            (
+                format!(r#"{{"{STARTED_BY}": "{PARENT}", "order": 1}}"#),
+                PARENT,
+            ),
+            (
+                format!(
+                    r#"{{"CONTEXT": {{"Execution": {{"Id": "{PARENT}"}}, "State": {{"Name": "Go", "EnteredTime": "2024-11-13T16:46:47.740Z"}}}}}}"#
+                ),
+                PARENT,
+            ),
+            (format!(r#"{{"CONTEXT": {grandchild_parent}}}"#), ROOT),
+            // Datadog's v1 form names the root itself: unchanged.
+            (
+                format!(
+                    r#"{{"_datadog": {{"Execution": {{"Id": "{PARENT}"}}, "State": {{"Name": "Go", "EnteredTime": "2024-11-13T16:46:47.740Z"}},
+                    "RootExecutionId": "{ROOT}", "serverless-version": "v1"}}}}"#
+                ),
+                ROOT,
+            ),
+            (r#"{"order": 1}"#.to_owned(), CHILD),
+            // A parent's context object comes before headers, on both sides.
+            (
+                format!(
+                    r#"{{"CONTEXT": {{"Execution": {{"Id": "{PARENT}"}}, "State": {{"Name": "Go", "EnteredTime": "2024-11-13T16:46:47.740Z"}}}},
+                    "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}"#
+                ),
+                PARENT,
+            ),
+        ];
+        for (input, root) in inputs {
+            let placed = resolve(&arn(), Some(&input));
+            assert_eq!(placed.trace_id, trace_id_for_root(root), "{input}");
+            let payload = format!(
+                r#"{{"Execution": {{"Id": "{CHILD}", "Input": {input}}},
+                "State": {{"Name": "Work", "EnteredTime": "2024-11-13T16:46:48.000Z", "RetryCount": 0}},
+                "StateMachine": {{"Id": "arn:aws:states:us-east-1:1:stateMachine:Child", "Name": "Child"}}}}"#
+            );
+            let value: Value = match serde_json::from_str(&payload) {
+                Ok(value) => value,
+                Err(e) => panic!("{e}: {payload}"),
+            };
+            let ctx = match crate::event::decode_event_value(&value) {
+                Ok(trigger) => trigger.step_functions,
+                Err(e) => panic!("{e}: {payload}"),
+            };
+            let parent = ctx.as_ref().map(parent_for_lambda);
+            assert_eq!(
+                parent.map(|p| p.trace_id),
+                Some(placed.trace_id),
+                "{payload}"
+            );
+        }
     }
 }

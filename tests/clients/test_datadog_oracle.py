@@ -365,6 +365,16 @@ def variants():
     lr = copy.deepcopy(legacy)
     lr["RootExecutionId"] = "arn:aws:states:ca-central-1:425362996713:execution:Parent-abc:0b1a5ab8-5a3c-4c9e-a1fe-111111111111"
     write("v-sfn-legacy-with-rootexecutionid", lr, "states.json (JSONPath with a RootExecutionId member)")
+    parent_exec = "arn:aws:states:ca-central-1:425362996713:execution:Parent-abc:0b1a5ab8-5a3c-4c9e-a1fe-111111111111"
+    sb = copy.deepcopy(legacy)
+    sb["Execution"]["Input"] = {"AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": parent_exec, "order": 1}
+    write("v-sfn-legacy-input-started-by", sb, "states.json (a child StartExecution associated with its parent)")
+    pc = copy.deepcopy(legacy)
+    parent_ctx = copy.deepcopy(legacy)
+    parent_ctx["Execution"]["Id"] = parent_exec
+    parent_ctx["State"]["Name"] = "Start child"
+    pc["Execution"]["Input"] = {"CONTEXT": parent_ctx}
+    write("v-sfn-legacy-input-parent-context", pc, "states.json (the parent's $$ under CONTEXT in the child's input)")
     v1 = load("datadog-lambda-python/states.json")
     nested = copy.deepcopy(v1)
     nested["_datadog"]["RootExecutionId"] = "arn:aws:states:ca-central-1:425362996713:execution:Parent-abc:0b1a5ab8-5a3c-4c9e-a1fe-111111111111"
@@ -684,6 +694,14 @@ _SFN_INPUT = ("JSONPath context object: Datadog's trace id comes only from "
               "also joins an execution started with a traceparent or x-datadog-* headers in its input "
               "(an OpenTelemetry caller's; src/event/stepfunctions_context.rs upstream(), "
               "src/stepfn/ids.rs trace_id_for), the same way for the Lambda and the state spans")
+_SFN_NESTED = ("JSONPath context object of a nested execution whose input names its parent "
+               "(AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID, or the parent's $$ under CONTEXT): Datadog's "
+               "legacy branch hashes the child's Execution.Id (datadog_lambda/tracing.py "
+               "extract_context_from_step_functions). relink places the child's state spans in the "
+               "parent's trace (src/stepfn/upstream.rs) and its Lambdas compute that trace too "
+               "(src/event/stepfunctions_context.rs read, StepFunctionsContext::nested_trace_id), so "
+               "the Lambda lands under its state span; Datadog-traced Lambdas need Datadog's v1 "
+               "_datadog with RootExecutionId for that")
 _AMBIGUOUS = ("x-datadog-parent-id sent twice with two values: Datadog takes one (the first multi-value, "
               "or API Gateway's single-valued `headers`, which holds the last: datadog_lambda/trigger.py "
               "resolve_multivalue_headers). relink takes neither: either could be a forgery or a stale "
@@ -709,6 +727,8 @@ DIVERGENCES = {
     ("v-sfn-legacy-input-traceparent", "context"): _SFN_INPUT,
     ("v-sfn-legacy-input-top-dd-headers", "context"): _SFN_INPUT,
     ("v-sfn-legacy-input-datadog-traceparent", "context"): _SFN_INPUT,
+    ("v-sfn-legacy-input-started-by", "context"): _SFN_NESTED,
+    ("v-sfn-legacy-input-parent-context", "context"): _SFN_NESTED,
     ("v-sfn-legacy-with-rootexecutionid", "context"): (
         "a context object without serverless-version but with RootExecutionId (a payload a user "
         "built; `$$` has none): Datadog's legacy branch hashes Execution.Id "
