@@ -57,7 +57,9 @@ pub(crate) fn looks_like_context(value: &Value) -> bool {
 /// A candidate with the wrong field types is an error naming the field; a payload with
 /// no candidate is `Ok(None)`.
 pub(crate) fn find(value: &Value) -> Result<Option<StepFunctionsContext>, DecodeError> {
-    find_within(value, NESTED_DEPTH)
+    // One more than the workflow side: reading this object takes a level, and its input is
+    // then followed exactly as deep as `stepfn::upstream::resolve` follows the same input.
+    find_within(value, NESTED_DEPTH + 1)
 }
 
 /// [`find`], following at most `depth` parent workflows through execution inputs.
@@ -119,7 +121,7 @@ pub(crate) fn carried(object: &Value, carrier: &str) -> Option<(StepFunctionsCon
     if !is_candidate(Some(object)) || !from_json_carrier(object, "").is_empty() {
         return None;
     }
-    let ctx = read(object, "", carrier, NESTED_DEPTH).ok()?;
+    let ctx = read(object, "", carrier, NESTED_DEPTH + 1).ok()?;
     let found = joined(&ctx, carrier);
     Some((ctx, found))
 }
@@ -483,6 +485,15 @@ mod tests {
         assert_eq!(
             parent_for_lambda(&ctx).trace_id,
             crate::stepfn::ids::trace_id_for_root(root)
+        );
+        // Datadog's JSONata template writes the execution's own id when it found no
+        // parent: that names nothing, and the input places the execution as its spans are.
+        let mut own = event.clone();
+        own["_datadog"]["RootExecutionId"] = own["_datadog"]["Execution"]["Id"].clone();
+        let ctx = find(&own)?.ok_or_else(|| missing("test", "/_datadog"))?;
+        assert_eq!(
+            parent_for_lambda(&ctx).trace_id.to_hex(),
+            "0af7651916cd43dd8448eb211c80319c"
         );
         Ok(())
     }

@@ -287,7 +287,9 @@ pub struct StepFunctionsContext {
     /// spans are placed (`stepfn::upstream`): a parent workflow's context object (at the
     /// top of the input, under `_datadog` or `CONTEXT`), trace headers (`_datadog`,
     /// `traceparent`), a Datadog trace id, or `AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID`.
-    /// Datadog's Lambda libraries read only `_datadog.x-datadog-trace-id` there.
+    /// The Lambda joins it when nothing beside the context object names a trace and no
+    /// `RootExecutionId` other than the execution's own names a root. Datadog's Lambda
+    /// libraries read only `_datadog.x-datadog-trace-id` there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input_trace_id: Option<TraceId>,
     /// Where in the input [`StepFunctionsContext::input_trace_id`] was found.

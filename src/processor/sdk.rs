@@ -165,9 +165,9 @@ fn dynamodb(span: &SpanView<'_>, config: &Settings, ev: &mut SpanEvidence) {
             return;
         }
     };
-    for (table, item) in items {
-        let table = table_name(&table).to_owned();
-        let Some(keys) = key_of(&table, item, config, ev) else {
+    for (given, item) in items {
+        let table = table_name(&given).to_owned();
+        let Some(keys) = key_of(&table, &given, item, config, ev) else {
             continue;
         };
         let item = DynamodbItem {
@@ -261,11 +261,14 @@ fn key_value(v: &Value) -> Option<KeyValue> {
 /// there are one or two and no schema is configured.
 fn key_of(
     table: &str,
+    given: &str,
     item: Map<String, Value>,
     config: &Settings,
     ev: &mut SpanEvidence,
 ) -> Option<Vec<(String, KeyValue)>> {
-    let names: Vec<String> = match config.dynamodb.tables.get(table) {
+    // The schema is configured by name, or by the ARN the span gave.
+    let tables = &config.dynamodb.tables;
+    let names: Vec<String> = match tables.get(table).or_else(|| tables.get(given)) {
         Some(names) => names.clone(),
         None if item.len() <= 2 => item.keys().cloned().collect(),
         None => {

@@ -202,6 +202,27 @@ fn dynamodb_writes_hash_their_keys() {
         ],
     );
     assert_eq!(hashes(&arn, &c), vec!["7f1aee721472bcb48701d45c7c7f7821"]);
+    // A whole item needs the key schema, configured by name or by that ARN.
+    let item = r#"{"some-key":{"S":"some-value"},"name":{"S":"x"},"age":{"N":"3"}}"#;
+    let whole = |table: &str| {
+        sdk_span(
+            "DynamoDB",
+            "PutItem",
+            vec![tables(&[table]), kv("relink.dynamodb.keys", item)],
+        )
+    };
+    let by_arn = "arn:aws:dynamodb:us-east-1:123456789012:table/some-table";
+    for configured in ["some-table", by_arn] {
+        let mut c = Config::default();
+        c.dynamodb
+            .tables
+            .insert(configured.into(), vec!["some-key".into()]);
+        assert_eq!(
+            hashes(&whole(by_arn), &c),
+            vec!["7f1aee721472bcb48701d45c7c7f7821"],
+            "{configured}"
+        );
+    }
 }
 
 #[test]

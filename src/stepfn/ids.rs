@@ -12,6 +12,9 @@
 //! - trace id: high 64 bits `high64(H(root ARN))`, low 64 bits `low64(H(root ARN))`, where the
 //!   root is `RootExecutionId` when the context has one, else the execution itself; an
 //!   upstream trace found beside the context object (`_datadog` headers, `traceparent`) wins;
+//!   relink also places the execution as its input says (a parent workflow, trace headers),
+//!   as the workflow's spans are placed, when no `RootExecutionId` other than the execution's
+//!   own names a root ([`trace_id_for`]);
 //! - state span id: `high64(H("{execution ARN}#{state name}#{entered time}"))`, with
 //!   `#{retry count}#{redrive count}` appended when either count is not 0;
 //! - execution span id (relink's own rule; Datadog publishes none):
@@ -65,7 +68,13 @@ pub fn trace_id_for(ctx: &StepFunctionsContext) -> TraceId {
     if let Some(found) = ctx.contexts.first() {
         return found.context.trace_id;
     }
-    match (&ctx.root_execution_id, ctx.input_trace_id) {
+    // Datadog's JSONata template writes the execution's own id as RootExecutionId when it
+    // found no parent: that says nothing the input could not say better.
+    let root = ctx
+        .root_execution_id
+        .as_ref()
+        .filter(|root| **root != ctx.execution_id || ctx.input_trace_id.is_none());
+    match (root, ctx.input_trace_id) {
         (Some(root), _) => trace_id_for_root(root),
         (None, Some(placed)) => placed,
         (None, None) => trace_id_for_root(&ctx.execution_id),

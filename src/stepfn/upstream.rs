@@ -75,6 +75,9 @@ pub(crate) fn place(arn: &str, input_value: &Value, depth: u8) -> Placement {
         let upstream = ctx.upstream_trace_id.is_some() || !ctx.contexts.is_empty();
         let root = match (&ctx.root_execution_id, &ctx.input_trace_id) {
             _ if upstream => None,
+            // The execution's own id (Datadog's JSONata template when it found no parent)
+            // gives way to its input, as in `ids::trace_id_for`.
+            (Some(root), Some(_)) if *root == ctx.execution_id => ctx.input_root_execution.clone(),
             (Some(root), _) => Some(root.clone()),
             (None, Some(_)) => ctx.input_root_execution.clone(),
             (None, None) => Some(ctx.execution_id.clone()),
@@ -300,6 +303,20 @@ mod tests {
         );
         assert_eq!(placed.trace_id, trace_id_for_root(&deepest));
         assert_eq!(placed.root_execution.as_deref(), Some(deepest.as_str()));
+        // A Lambda of that execution follows the same parents, no fewer.
+        let payload: Value = match serde_json::from_str(&format!(
+            r#"{{"Execution": {{"Id": "{CHILD}", "Input": {input}}}, {state}}}"#
+        )) {
+            Ok(value) => value,
+            Err(e) => panic!("{e}"),
+        };
+        let ctx = crate::event::decode_event_value(&payload)
+            .ok()
+            .and_then(|trigger| trigger.step_functions);
+        assert_eq!(
+            ctx.as_ref().map(|c| parent_for_lambda(c).trace_id),
+            Some(placed.trace_id)
+        );
     }
 
     /// A Lambda a nested execution invokes with the plain context object (`$$`, whose

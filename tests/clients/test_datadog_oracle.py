@@ -692,14 +692,14 @@ _SFN_INPUT = ("JSONPath context object: Datadog's trace id comes only from "
               "Execution.Input._datadog.x-datadog-trace-id, else SHA-256(Execution.Id) "
               "(datadog_lambda/tracing.py extract_context_from_step_functions, legacy branch). relink "
               "also joins an execution started with a traceparent or x-datadog-* headers in its input "
-              "(an OpenTelemetry caller's; src/event/stepfunctions_context.rs upstream(), "
-              "src/stepfn/ids.rs trace_id_for), the same way for the Lambda and the state spans")
+              "(an OpenTelemetry caller's; src/stepfn/upstream.rs place, read for the Lambda by "
+              "src/event/stepfunctions_context.rs read), the same way for the Lambda and the state spans")
 _SFN_NESTED = ("JSONPath context object of a nested execution whose input names its parent "
                "(AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID, or the parent's $$ under CONTEXT): Datadog's "
                "legacy branch hashes the child's Execution.Id (datadog_lambda/tracing.py "
                "extract_context_from_step_functions). relink places the child's state spans in the "
-               "parent's trace (src/stepfn/upstream.rs) and its Lambdas compute that trace too "
-               "(src/event/stepfunctions_context.rs read, StepFunctionsContext::nested_trace_id), so "
+               "parent's trace (src/stepfn/upstream.rs place) and its Lambdas compute that trace too "
+               "(src/event/stepfunctions_context.rs read, StepFunctionsContext::input_trace_id), so "
                "the Lambda lands under its state span; Datadog-traced Lambdas need Datadog's v1 "
                "_datadog with RootExecutionId for that")
 _AMBIGUOUS = ("x-datadog-parent-id sent twice with two values: Datadog takes one (the first multi-value, "
