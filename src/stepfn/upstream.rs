@@ -15,6 +15,14 @@
 //!
 //! Otherwise the execution is the root of its own trace. Input that is not JSON (masked,
 //! truncated), or whose context object is malformed, simply carries nothing.
+//!
+//! A Lambda the execution invokes computes its trace from the same input with [`place`]
+//! (its context object's `Execution.Input`), so it lands under its state span. It cannot
+//! when its payload leaves the input out: Datadog's JSONata Lambda template does, and
+//! writes the execution's own id as `RootExecutionId` unless a `_datadog` object reached
+//! the execution. An execution placed by the fourth way, or by headers without `_datadog`,
+//! then has its spans here and its Lambdas in its own trace; passing `_datadog` into
+//! `StartExecution` (Datadog's template for nested workflows) keeps them together.
 
 use super::ids::{execution_span_id, parent_for_lambda, trace_id_for_root};
 use super::model::ExecutionArn;
