@@ -68,17 +68,20 @@ pub fn trace_id_for(ctx: &StepFunctionsContext) -> TraceId {
     if let Some(found) = ctx.contexts.first() {
         return found.context.trace_id;
     }
-    // Datadog's JSONata template writes the execution's own id as RootExecutionId when it
-    // found no parent: that says nothing the input could not say better.
-    let root = ctx
-        .root_execution_id
-        .as_ref()
-        .filter(|root| **root != ctx.execution_id || ctx.input_trace_id.is_none());
-    match (root, ctx.input_trace_id) {
+    match (named_root(ctx), ctx.input_trace_id) {
         (Some(root), _) => trace_id_for_root(root),
         (None, Some(placed)) => placed,
         (None, None) => trace_id_for_root(&ctx.execution_id),
     }
+}
+
+/// The `RootExecutionId` that names a root. Datadog's JSONata template writes the
+/// execution's own id there when it found no parent: that says nothing the execution
+/// input (when it places the execution) cannot say better.
+pub(crate) fn named_root(ctx: &StepFunctionsContext) -> Option<&str> {
+    ctx.root_execution_id
+        .as_deref()
+        .filter(|root| *root != ctx.execution_id || ctx.input_trace_id.is_none())
 }
 
 /// The key every id below a state entry hashes: `{execution ARN}#{state name}#{entered time}`.

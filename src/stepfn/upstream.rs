@@ -24,7 +24,7 @@
 //! then has its spans here and its Lambdas in its own trace; passing `_datadog` into
 //! `StartExecution` (Datadog's template for nested workflows) keeps them together.
 
-use super::ids::{execution_span_id, parent_for_lambda, trace_id_for_root};
+use super::ids::{execution_span_id, named_root, parent_for_lambda, trace_id_for_root};
 use super::model::ExecutionArn;
 use crate::event::{find_step_functions_context, StepFunctionsContext, NESTED_DEPTH};
 use crate::propagation::{datadog, from_json_carrier, SpanId, TraceId};
@@ -81,12 +81,9 @@ pub(crate) fn place(arn: &str, input_value: &Value, depth: u8) -> Placement {
         let parent = parent_for_lambda(&ctx);
         // The root is named unless the parent's trace came from upstream headers.
         let upstream = ctx.upstream_trace_id.is_some() || !ctx.contexts.is_empty();
-        let root = match (&ctx.root_execution_id, &ctx.input_trace_id) {
+        let root = match (named_root(&ctx), &ctx.input_trace_id) {
             _ if upstream => None,
-            // The execution's own id (Datadog's JSONata template when it found no parent)
-            // gives way to its input, as in `ids::trace_id_for`.
-            (Some(root), Some(_)) if *root == ctx.execution_id => ctx.input_root_execution.clone(),
-            (Some(root), _) => Some(root.clone()),
+            (Some(root), _) => Some(root.to_owned()),
             (None, Some(_)) => ctx.input_root_execution.clone(),
             (None, None) => Some(ctx.execution_id.clone()),
         };
