@@ -12,6 +12,35 @@ use super::Tmpfs;
 use super::FAST_RETRY;
 use crate::support::TempDir;
 
+/// A spool in a temporary directory of its own (removed on drop), and the arguments of a
+/// relay forwarding to a sink through it.
+struct Spooled {
+    _dir: TempDir,
+    spool: String,
+    url: String,
+}
+
+impl Spooled {
+    fn new(name: &str, sink: &Sink) -> Spooled {
+        let dir = TempDir::new(name);
+        let spool = dir.path("spool").to_string_lossy().to_string();
+        Spooled {
+            _dir: dir,
+            spool,
+            url: sink.url(),
+        }
+    }
+
+    /// `--upstream` the sink, `--spool` the spool, then `extra`.
+    fn args<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a str> {
+        [
+            &["--upstream", &self.url, "--spool", &self.spool][..],
+            extra,
+        ]
+        .concat()
+    }
+}
+
 /// 8 clients at once against a relay whose upstream takes 2 s per batch with one sender,
 /// SIGTERM while they are in flight: `(relay, acked span ids, statuses)`.
 fn sigterm_under_slow_upstream(
@@ -84,23 +113,15 @@ fn sigterm_answers_every_client_and_exits_non_zero_naming_undelivered_batches() 
 #[test]
 fn sigterm_with_a_spool_keeps_the_rest_and_the_next_start_delivers_it() {
     let sink = Sink::start();
-    let dir = TempDir::new("term-spool");
-    let spool = dir.path("spool");
-    let spool_arg = spool.to_string_lossy().to_string();
-    let (mut relay, acked, statuses) = sigterm_under_slow_upstream(&sink, &["--spool", &spool_arg]);
+    let spooled = Spooled::new("term-spool", &sink);
+    let (mut relay, acked, statuses) =
+        sigterm_under_slow_upstream(&sink, &["--spool", &spooled.spool]);
     assert!(statuses.iter().all(|s| *s != 0), "{statuses:?}");
     let status = relay.wait_exit(Duration::from_secs(20));
     assert!(status.success(), "{}", relay.log());
     assert!(relay.log().contains("kept in the spool"), "{}", relay.log());
     sink.set(Behaviour::default());
-    let url = sink.url();
-    let restarted = RelayProcess::spawn(
-        &[
-            &["--upstream", url.as_str(), "--spool", &spool_arg][..],
-            &FAST_RETRY,
-        ]
-        .concat(),
-    );
+    let restarted = RelayProcess::spawn(&spooled.args(&FAST_RETRY));
     assert_eq!(
         sink.wait_for(&acked, Duration::from_secs(20)),
         0,
@@ -112,15 +133,8 @@ fn sigterm_with_a_spool_keeps_the_rest_and_the_next_start_delivers_it() {
 #[test]
 fn sigkill_with_a_spool_loses_nothing_acknowledged() {
     let sink = Sink::stopped();
-    let dir = TempDir::new("kill-spool");
-    let spool = dir.path("spool");
-    let spool_arg = spool.to_string_lossy().to_string();
-    let url = sink.url();
-    let args = [
-        &["--upstream", url.as_str(), "--spool", &spool_arg][..],
-        &FAST_RETRY,
-    ]
-    .concat();
+    let spooled = Spooled::new("kill-spool", &sink);
+    let args = spooled.args(&FAST_RETRY);
     let mut relay = RelayProcess::spawn(&args);
     let mut acked = HashSet::new();
     let clients: Vec<_> = (0..4)
@@ -150,7 +164,7 @@ fn sigkill_with_a_spool_loses_nothing_acknowledged() {
         "nothing was acknowledged before the kill"
     );
     // A crash mid-write leaves a torn record at the end of the newest segment.
-    let newest = std::fs::read_dir(&spool)
+    let newest = std::fs::read_dir(&spooled.spool)
         .map(|d| {
             d.flatten()
                 .map(|e| e.path())
@@ -159,7 +173,7 @@ fn sigkill_with_a_spool_loses_nothing_acknowledged() {
         })
         .ok()
         .flatten()
-        .unwrap_or_else(|| panic!("no segment in {}", spool.display()));
+        .unwrap_or_else(|| panic!("no segment in {}", spooled.spool));
     let mut file = std::fs::OpenOptions::new()
         .append(true)
         .open(&newest)
@@ -259,16 +273,14 @@ fn a_full_spool_disk_refuses_with_retry_after_and_keeps_what_it_acknowledged() {
 #[test]
 fn spool_segments_removed_while_running_lose_nothing_acknowledged() {
     let sink = Sink::stopped();
-    let dir = TempDir::new("removed-spool");
-    let spool = dir.path("spool");
-    let spool_arg = spool.to_string_lossy().to_string();
-    let url = sink.url();
-    let args = [
-        &["--upstream", url.as_str(), "--spool", &spool_arg][..],
-        &["--upstream-timeout", "1s", "--shutdown-timeout", "2s"],
-        &FAST_RETRY,
-    ]
-    .concat();
+    let spooled = Spooled::new("removed-spool", &sink);
+    let args = spooled.args(
+        &[
+            &["--upstream-timeout", "1s", "--shutdown-timeout", "2s"][..],
+            &FAST_RETRY,
+        ]
+        .concat(),
+    );
     let mut relay = RelayProcess::spawn(&args);
     let mut acked = HashSet::new();
     let mut send = |count| {
@@ -280,7 +292,11 @@ fn spool_segments_removed_while_running_lose_nothing_acknowledged() {
         }
     };
     send(10);
-    for entry in std::fs::read_dir(&spool).into_iter().flatten().flatten() {
+    for entry in std::fs::read_dir(&spooled.spool)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         if entry.path().extension().is_some_and(|x| x == "seg") {
             std::fs::remove_file(entry.path()).unwrap_or_else(|e| panic!("{e}"));
         }
@@ -324,18 +340,8 @@ fn spool_segments_removed_while_running_lose_nothing_acknowledged() {
 #[test]
 fn a_spool_in_use_is_refused_to_a_second_relay() {
     let sink = Sink::stopped();
-    let dir = TempDir::new("locked-spool");
-    let spool = dir.path("spool");
-    let spool_arg = spool.to_string_lossy().to_string();
-    let url = sink.url();
-    let args = [
-        "--upstream",
-        url.as_str(),
-        "--spool",
-        &spool_arg,
-        "--grpc-listen",
-        "off",
-    ];
+    let spooled = Spooled::new("locked-spool", &sink);
+    let args = spooled.args(&["--grpc-listen", "off"]);
     let first = RelayProcess::spawn(&args);
     let second = std::process::Command::new(env!("CARGO_BIN_EXE_relink-relay"))
         .args(["serve", "--listen", "127.0.0.1:0", "--component"])
