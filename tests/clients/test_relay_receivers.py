@@ -305,3 +305,66 @@ def test_sighup_reloads_the_certificate(relay, tmp_path):
         time.sleep(0.05)
     assert export_s3_put(grpc_exporter(r, new))[0] == SpanExportResult.SUCCESS
     assert export_s3_put(grpc_exporter(r, old))[0] == SpanExportResult.FAILURE
+
+
+# --- refused requests, read with Google's own google.rpc types ------------------------------
+
+# An ExportTraceServiceRequest whose span list ends inside a varint.
+CUT_SHORT = b"\x0a\x05\x12\x03\x12\x01\xff"
+BAD_TRACE_ID = b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}'
+
+
+def violations(status) -> list[tuple[str, str]]:
+    """(field, description) of the BadRequest details of a google.rpc.Status."""
+    from google.rpc import error_details_pb2
+
+    found = []
+    for detail in status.details:
+        request = error_details_pb2.BadRequest()
+        if detail.Unpack(request):
+            found += [(v.field, v.description) for v in request.field_violations]
+    return found
+
+
+def test_a_refused_request_names_its_bad_field(relay):
+    """OTLP: a 400 (and gRPC INVALID_ARGUMENT) SHOULD carry a google.rpc.BadRequest that
+    describes the bad data. Read here by googleapis-common-protos and protobuf's own JSON
+    mapping (which resolves the Any's @type), not by relink's code."""
+    import urllib.error
+    import urllib.request
+
+    import grpc
+    from google.protobuf import json_format
+    from google.rpc import error_details_pb2, status_pb2  # noqa: F401 (registers BadRequest)
+
+    r = relay()
+
+    def post(body: bytes, content_type: str):
+        request = urllib.request.Request(f"http://{r.http}/v1/traces", data=body,
+                                         headers={"Content-Type": content_type})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 400
+        return refused.value.read()
+
+    status = status_pb2.Status.FromString(post(CUT_SHORT, "application/x-protobuf"))
+    assert status.message.startswith("otlp protobuf: ")
+    assert violations(status) == [(
+        "resource_spans.scope_spans.spans", status.message.split(": ", 2)[2])], status
+
+    status = json_format.Parse(post(BAD_TRACE_ID, "application/json"), status_pb2.Status())
+    assert violations(status) == [(
+        "resourceSpans[0].scopeSpans[0].spans[0].traceId",
+        'expected 32 hex digits, got "zz"')], status
+
+    call = grpc.insecure_channel(r.grpc).unary_unary(
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        request_serializer=lambda b: b, response_deserializer=lambda b: b)
+    with pytest.raises(grpc.RpcError) as refused:
+        call(CUT_SHORT, timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = dict(refused.value.trailing_metadata())["grpc-status-details-bin"]
+    status = status_pb2.Status.FromString(details)
+    assert status.code == grpc.StatusCode.INVALID_ARGUMENT.value[0], status
+    assert violations(status) == [(
+        "resource_spans.scope_spans.spans", status.message.split(": ", 2)[2])], status

@@ -18,6 +18,7 @@ use crate::component::{self, CallError, ComponentError, Relinker};
 use crate::delivery::Outputs;
 use crate::metrics::{Event, RelayMetrics};
 use crate::otlp_http::{self, BodyError};
+use crate::rpc_status::{Any, Status};
 
 /// An HTTP answer, independent of the server library.
 #[derive(Debug, PartialEq, Eq)]
@@ -31,11 +32,16 @@ pub struct Reply {
 
 impl Reply {
     pub fn status(status: u16, encoding: Encoding, message: &str) -> Reply {
+        let mut body = Status::new(message);
+        // OTLP: the details of a 400 SHOULD hold a BadRequest that describes the bad data.
+        if status == 400 {
+            body.details.push(Any::bad_request(message));
+        }
         Reply {
             status,
             content_type: encoding.content_type().to_string(),
             retry_after: None,
-            body: otlp_http::status_body(encoding, message),
+            body: otlp_http::encode_status(encoding, &body),
         }
     }
 

@@ -11,6 +11,8 @@
 //!   HTTP/1.1 and HTTP/2.
 //! - [`grpc`]: gRPC status codes, framing and `RetryInfo`; [`grpc::receiver`] serves
 //!   OTLP/gRPC.
+//! - [`rpc_status`]: `google.rpc.Status` with `RetryInfo` and `BadRequest`, the error body
+//!   of both protocols.
 //! - [`tls`], [`auth`]: the receivers' TLS/mTLS and bearer token, reloaded on SIGHUP.
 //! - [`routes`]: the HTTP routes, `/health` and `/ready`.
 //! - [`export`]: one export request through the component to the outputs.
@@ -46,6 +48,7 @@ pub mod queue;
 pub mod relay_config;
 pub mod retry;
 pub mod routes;
+pub mod rpc_status;
 pub mod sender;
 pub mod serve;
 pub mod site;

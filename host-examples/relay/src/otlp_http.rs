@@ -1,13 +1,15 @@
 //! The OTLP/HTTP protocol rules the relay follows, kept apart from the server loop so they
 //! are testable without sockets: bounded decoding of the request's content coding
-//! (`crate::codings`) that tells "too large" (413) from "not that coding" (400), reading an upstream's partial success, and the `google.rpc.Status`
-//! body of error answers. Content types and success bodies come from `relink::otlp`.
+//! (`crate::codings`) that tells "too large" (413) from "not that coding" (400), reading an
+//! upstream's partial success, and the `google.rpc.Status` body of error answers
+//! ([`crate::rpc_status`]). Content types and success bodies come from `relink::otlp`.
 //!
 //! Spec: <https://opentelemetry.io/docs/specs/otlp/#otlphttp>. 400 for a body that does not
 //! decode, 413 beyond the size limit, 415 for a content type or encoding the relay does
 //! not speak; 4xx answers tell the client not to retry, 502/503 tell it to retry.
 
 use crate::codings::{Coding, DecodeError};
+use crate::rpc_status::Status;
 use prost::Message;
 use relink::otlp::{Encoding, ExportTraceServiceResponse};
 
@@ -79,17 +81,8 @@ pub fn partial_success_of(encoding: Encoding, body: &[u8]) -> Option<(i64, Strin
     }
 }
 
-/// `google.rpc.Status`, the body of every OTLP/HTTP error response. OTLP does not use its
-/// `code`, so only the message is set.
-#[derive(Clone, PartialEq, Message)]
-struct Status {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
-
-/// The message of an OTLP error body (a `Status` in `encoding`); `None` for anything else.
+/// The message of an OTLP error body (a `google.rpc.Status` in `encoding`); `None` for
+/// anything else.
 pub fn status_message_of(encoding: Encoding, body: &[u8]) -> Option<String> {
     match encoding {
         Encoding::Protobuf => Status::decode(body).ok().map(|s| s.message),
@@ -102,16 +95,14 @@ pub fn status_message_of(encoding: Encoding, body: &[u8]) -> Option<String> {
 
 /// The error body for `message` in `encoding`.
 pub fn status_body(encoding: Encoding, message: &str) -> Vec<u8> {
+    encode_status(encoding, &Status::new(message))
+}
+
+/// `status` as the body of an OTLP/HTTP error answer in `encoding`.
+pub fn encode_status(encoding: Encoding, status: &Status) -> Vec<u8> {
     match encoding {
-        Encoding::Protobuf => Status {
-            code: 0,
-            message: message.to_string(),
-        }
-        .encode_to_vec(),
-        Encoding::Json => {
-            let literal = serde_json::Value::String(message.to_string()).to_string();
-            format!(r#"{{"message":{literal}}}"#).into_bytes()
-        }
+        Encoding::Protobuf => status.encode_to_vec(),
+        Encoding::Json => status.to_json(),
     }
 }
 

@@ -11,6 +11,7 @@ mod faults;
 mod receivers;
 mod support;
 
+use prost::Message;
 use relink::otlp::{self, Encoding, ExportTraceServiceRequest};
 use relink_relay::component::{ComponentError, EventContext, LoadedComponent};
 use relink_relay::delivery::{Outputs, UpstreamOutput};
@@ -167,16 +168,36 @@ fn undecodable_bodies_get_400_and_go_nowhere() {
         &[("content-type", "application/json")],
         &read(&malformed.join("input-1.json")),
     );
+    // Each answer is a google.rpc.Status whose BadRequest names the field, when the
+    // message does (OTLP: the details of a 400 SHOULD describe the bad data).
     assert_eq!(
+        (reply.status, reply.content_type.as_str()),
+        (400, "application/json")
+    );
+    assert_eq!(
+        bad_request(Encoding::Json, &reply.body),
         (
-            reply.status,
-            reply.content_type.as_str(),
-            String::from_utf8_lossy(&reply.body).as_ref()
-        ),
+            "otlp json: EOF while parsing a string at line 1 column 63".into(),
+            vec![(
+                String::new(),
+                "EOF while parsing a string at line 1 column 63".into()
+            )]
+        )
+    );
+    let reply = post(
+        &relay,
+        "/v1/traces",
+        &[("content-type", "application/json")],
+        br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}"#,
+    );
+    assert_eq!(
+        (reply.status, bad_request(Encoding::Json, &reply.body).1),
         (
             400,
-            "application/json",
-            r#"{"message":"otlp json: EOF while parsing a string at line 1 column 63"}"#
+            vec![(
+                "resourceSpans[0].scopeSpans[0].spans[0].traceId".into(),
+                "expected 32 hex digits, got \"zz\"".into()
+            )]
         )
     );
     let reply = post(
@@ -186,8 +207,14 @@ fn undecodable_bodies_get_400_and_go_nowhere() {
         &read(&malformed.join("input-3.json")),
     );
     assert_eq!(
-        (reply.status, reply.body),
-        (400, status_protobuf("otlp protobuf: invalid varint"))
+        (reply.status, bad_request(Encoding::Protobuf, &reply.body)),
+        (
+            400,
+            (
+                "otlp protobuf: invalid varint".into(),
+                vec![(String::new(), "invalid varint".into())]
+            )
+        )
     );
     let reply = post(
         &relay,
@@ -198,16 +225,50 @@ fn undecodable_bodies_get_400_and_go_nowhere() {
         ],
         b"{}",
     );
+    let message = "request body: invalid gzip: unexpected end of file";
     assert_eq!(
-        (reply.status, String::from_utf8_lossy(&reply.body).as_ref()),
-        (
-            400,
-            r#"{"message":"request body: invalid gzip: unexpected end of file"}"#
-        )
+        (reply.status, bad_request(Encoding::Json, &reply.body)),
+        (400, (message.into(), vec![(String::new(), message.into())]))
     );
     relay.shutdown().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(upstream.received().len(), 0);
     assert_eq!(read(&out), b"");
+}
+
+/// The message of an OTLP error body and the (field, description) of its BadRequest's
+/// violations, read the way each encoding writes a `google.rpc.Status`.
+fn bad_request(encoding: Encoding, body: &[u8]) -> (String, Vec<(String, String)>) {
+    use relink_relay::rpc_status::{BadRequest, Status, BAD_REQUEST};
+    match encoding {
+        Encoding::Protobuf => {
+            let status = Status::decode(body).unwrap_or_else(|e| panic!("{e}"));
+            let violations = status
+                .details
+                .iter()
+                .filter(|d| d.type_url == BAD_REQUEST)
+                .flat_map(|d| {
+                    BadRequest::decode(d.value.as_slice())
+                        .unwrap()
+                        .field_violations
+                })
+                .map(|v| (v.field, v.description))
+                .collect();
+            (status.message, violations)
+        }
+        Encoding::Json => {
+            let status: serde_json::Value = serde_json::from_slice(body).unwrap();
+            let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+            let violations = status["details"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|d| d["@type"] == BAD_REQUEST)
+                .flat_map(|d| d["fieldViolations"].as_array().cloned().unwrap_or_default())
+                .map(|v| (text(&v["field"]), text(&v["description"])))
+                .collect();
+            (text(&status["message"]), violations)
+        }
+    }
 }
 
 #[test]

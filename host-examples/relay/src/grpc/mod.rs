@@ -1,6 +1,6 @@
 //! The gRPC rules both sides of the relay share, apart from the transport so they are
 //! testable without sockets: status codes, message framing, `grpc-message` encoding,
-//! `google.rpc.Status` with `RetryInfo`; for the exporter, the status of a response
+//! `grpc-status-details-bin` ([`crate::rpc_status`]); for the exporter, the status of a response
 //! (trailers, or the headers of a Trailers-Only response, or the HTTP status when there is
 //! none) and which codes OTLP retries. [`receiver`] serves OTLP/gRPC.
 //!
@@ -17,6 +17,7 @@ use prost::Message;
 use relink::otlp::{gzip, inflate};
 
 use crate::retry::Verdict;
+use crate::rpc_status::{Any, Status};
 
 /// gRPC status codes by number.
 const NAMES: [&str; 17] = [
@@ -205,78 +206,27 @@ impl GrpcStatus {
     }
 }
 
-/// `google.rpc.Status`, as `grpc-status-details-bin` carries it.
-#[derive(Clone, PartialEq, Message)]
-pub(crate) struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    pub(crate) code: i32,
-    #[prost(string, tag = "2")]
-    pub(crate) message: String,
-    #[prost(message, repeated, tag = "3")]
-    pub(crate) details: Vec<Any>,
-}
-
-/// `google.protobuf.Any`.
-#[derive(Clone, PartialEq, Message)]
-pub(crate) struct Any {
-    #[prost(string, tag = "1")]
-    pub(crate) type_url: String,
-    #[prost(bytes = "vec", tag = "2")]
-    pub(crate) value: Vec<u8>,
-}
-
-/// `google.rpc.RetryInfo`.
-#[derive(Clone, PartialEq, Message)]
-pub(crate) struct RetryInfo {
-    #[prost(message, optional, tag = "1")]
-    pub(crate) retry_delay: Option<ProtoDuration>,
-}
-
-/// `google.protobuf.Duration`.
-#[derive(Clone, PartialEq, Message)]
-pub(crate) struct ProtoDuration {
-    #[prost(int64, tag = "1")]
-    pub(crate) seconds: i64,
-    #[prost(int32, tag = "2")]
-    pub(crate) nanos: i32,
-}
-
-const RETRY_INFO_TYPE: &str = "type.googleapis.com/google.rpc.RetryInfo";
-
 /// The RetryInfo delay in a base64 `google.rpc.Status` (padded or not, as gRPC allows).
 fn retry_delay(details_bin: &str) -> Option<Duration> {
     let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
         .decode(details_bin.trim().trim_end_matches('='))
         .ok()?;
-    let status = RpcStatus::decode(bytes.as_slice()).ok()?;
-    let info = status
-        .details
-        .iter()
-        .find(|d| d.type_url == RETRY_INFO_TYPE)?;
-    let delay = RetryInfo::decode(info.value.as_slice()).ok()?.retry_delay?;
-    let seconds = u64::try_from(delay.seconds).ok()?;
-    let nanos = u32::try_from(delay.nanos).ok()?.min(999_999_999);
-    Some(Duration::new(seconds, nanos))
+    Status::decode(bytes.as_slice()).ok()?.retry_delay()
 }
 
-/// `grpc-status-details-bin` (unpadded base64 `google.rpc.Status`) for a status carrying a
-/// RetryInfo delay: what the receiver sends with back-pressure, and the tests' upstream.
+/// `grpc-status-details-bin`: the status as unpadded base64 `google.rpc.Status`.
+pub fn details_bin(status: &Status) -> String {
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(status.encode_to_vec())
+}
+
+/// `grpc-status-details-bin` for a status carrying a RetryInfo delay: what the receiver
+/// sends with back-pressure, and the tests' upstream.
 pub fn retry_info_details(code: u32, message: &str, delay: Duration) -> String {
-    let info = RetryInfo {
-        retry_delay: Some(ProtoDuration {
-            seconds: i64::try_from(delay.as_secs()).unwrap_or(i64::MAX),
-            nanos: i32::try_from(delay.subsec_nanos()).unwrap_or(0),
-        }),
-    };
-    let status = RpcStatus {
+    details_bin(&Status {
         code: i32::try_from(code).unwrap_or(0),
         message: message.to_string(),
-        details: vec![Any {
-            type_url: RETRY_INFO_TYPE.into(),
-            value: info.encode_to_vec(),
-        }],
-    };
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode(status.encode_to_vec())
+        details: vec![Any::retry_info(delay)],
+    })
 }
 
 #[cfg(test)]

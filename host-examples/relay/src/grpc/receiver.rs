@@ -10,7 +10,8 @@
 //!   carries relink's warning when it passed the request through unchanged), then the
 //!   trailer `grpc-status: 0`;
 //! - every failure is Trailers-Only: `grpc-status`, a percent-encoded `grpc-message` and,
-//!   for back-pressure, `grpc-status-details-bin` with a `google.rpc.RetryInfo`.
+//!   for back-pressure, `grpc-status-details-bin` with a `google.rpc.RetryInfo`, for
+//!   `INVALID_ARGUMENT` one with a `google.rpc.BadRequest` naming the bad field.
 //!
 //! Codes follow the OTLP specification (<https://opentelemetry.io/docs/specs/otlp/#failures>):
 //! back-pressure (a full queue or spool, the bytes-in-flight budget) and an unreachable
@@ -30,16 +31,18 @@ use http_body::{Body, Frame};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
+use prost::Message;
 use relink::otlp::Encoding;
 
 use super::{
-    defined_name, frame, percent_encode, retry_info_details, CANCELLED, DEADLINE_EXCEEDED,
-    INTERNAL, INVALID_ARGUMENT, OK, PERMISSION_DENIED, RESOURCE_EXHAUSTED, UNAUTHENTICATED,
-    UNAVAILABLE, UNIMPLEMENTED, UNKNOWN,
+    defined_name, details_bin, frame, percent_encode, CANCELLED, DEADLINE_EXCEEDED, INTERNAL,
+    INVALID_ARGUMENT, OK, PERMISSION_DENIED, RESOURCE_EXHAUSTED, UNAUTHENTICATED, UNAVAILABLE,
+    UNIMPLEMENTED, UNKNOWN,
 };
 use crate::admission::{Refusal, RETRY_INFLIGHT};
 use crate::export::{ExportRequest, Reply};
 use crate::routes::Shared;
+use crate::rpc_status::{Any, Status, BAD_REQUEST};
 
 /// The one method served.
 pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -232,7 +235,14 @@ pub fn from_reply(reply: Reply) -> Response<GrpcBody> {
         UNAVAILABLE => retry,
         _ => None,
     };
-    failure(code, &message_of(&reply), retry)
+    // The details the answer's Status carries (a 400's BadRequest) go on with the code.
+    let details = match Encoding::from_content_type(&reply.content_type) {
+        Some(Encoding::Protobuf) => Status::decode(reply.body.as_slice())
+            .map(|s| s.details)
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    failure_with(code, &message_of(&reply), details, retry)
 }
 
 /// The message of an error reply: the `google.rpc.Status` the relay writes, else the
@@ -267,6 +277,17 @@ fn success(message: &[u8]) -> Response<GrpcBody> {
 
 /// A Trailers-Only error response.
 pub fn failure(code: u32, message: &str, retry: Option<Duration>) -> Response<GrpcBody> {
+    failure_with(code, message, Vec::new(), retry)
+}
+
+/// [`failure`] whose `grpc-status-details-bin` carries `details`, a `BadRequest` for
+/// `INVALID_ARGUMENT`, and a `RetryInfo` with the delay when there is one.
+fn failure_with(
+    code: u32,
+    message: &str,
+    mut details: Vec<Any>,
+    retry: Option<Duration>,
+) -> Response<GrpcBody> {
     let mut response = Response::new(GrpcBody {
         data: None,
         trailers: None,
@@ -277,9 +298,18 @@ pub fn failure(code: u32, message: &str, retry: Option<Duration>) -> Response<Gr
     if let Ok(value) = HeaderValue::from_str(&percent_encode(message)) {
         headers.insert("grpc-message", value);
     }
-    if let Some(delay) = retry {
-        let encoded = retry_info_details(code, message, delay);
-        if let Ok(value) = HeaderValue::from_str(&encoded) {
+    // OTLP: INVALID_ARGUMENT's details SHOULD hold a BadRequest describing the bad data.
+    if code == INVALID_ARGUMENT && !details.iter().any(|d| d.type_url == BAD_REQUEST) {
+        details.push(Any::bad_request(message));
+    }
+    details.extend(retry.map(Any::retry_info));
+    if !details.is_empty() {
+        let status = Status {
+            code: i32::try_from(code).unwrap_or(0),
+            message: message.to_string(),
+            details,
+        };
+        if let Ok(value) = HeaderValue::from_str(&details_bin(&status)) {
             headers.insert("grpc-status-details-bin", value);
         }
     }

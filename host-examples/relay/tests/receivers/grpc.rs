@@ -266,10 +266,24 @@ fn bad_requests_get_the_grpc_status_the_spec_names() {
             answer.grpc_message().contains(message),
             "{what}: {answer:?}"
         );
-        assert!(
-            answer.header("grpc-status-details-bin").is_none(),
-            "{what}: not retryable"
-        );
+        // Not retryable: no RetryInfo. INVALID_ARGUMENT describes the bad data in a
+        // BadRequest, as OTLP asks.
+        let details: Vec<String> = answer
+            .header("grpc-status-details-bin")
+            .map(|bin| {
+                let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+                    .decode(bin.trim_end_matches('='))
+                    .unwrap();
+                let status = relink_relay::rpc_status::Status::decode(bytes.as_slice()).unwrap();
+                assert_eq!(status.code, code, "{what}");
+                status.details.into_iter().map(|d| d.type_url).collect()
+            })
+            .unwrap_or_default();
+        let want: &[&str] = match code {
+            3 => &[relink_relay::rpc_status::BAD_REQUEST],
+            _ => &[],
+        };
+        assert_eq!(details, want, "{what}");
     }
     // Not gRPC at all: plain HTTP statuses.
     let plain = call(
