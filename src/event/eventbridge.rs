@@ -90,8 +90,12 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     })
 }
 
-/// The first of `resources`: the rule of a scheduled event, the resource an AWS service
-/// event is about. Every entry must be a string.
+/// The rule or schedule that delivered the event: the first `resources` entry that is an
+/// EventBridge rule (`arn:aws:events:...:rule/...`, what a scheduled event lists) or an
+/// EventBridge Scheduler schedule. The other entries are what the event concerns (an EC2
+/// instance, a Batch job: "the AWS resources which the event primarily concerns", PutEvents
+/// reference), not where it came from, so they are not the trigger's source. Every entry
+/// must be a string.
 fn first_resource(value: &Value) -> Result<Option<String>, DecodeError> {
     let Some(resources) = value.get("resources").filter(|v| !v.is_null()) else {
         return Ok(None);
@@ -103,10 +107,17 @@ fn first_resource(value: &Value) -> Result<Option<String>, DecodeError> {
             "expected an array of strings".into(),
         ));
     };
+    let mut routing = None;
     for i in 0..list.len() {
-        opt_str(value, &format!("/resources/{i}"), INPUT)?;
+        let entry = opt_str(value, &format!("/resources/{i}"), INPUT)?;
+        if routing.is_none() {
+            routing = entry.filter(|arn| {
+                let service = arn.split(':').nth(2);
+                arn.starts_with("arn:") && matches!(service, Some("events" | "scheduler"))
+            });
+        }
     }
-    opt_string(value, "/resources/0", INPUT)
+    Ok(routing.map(str::to_owned))
 }
 
 #[cfg(test)]

@@ -57,10 +57,8 @@ fn service_events_keep_their_detail() {
         d.body_json,
         Some(json!({"instance_id": "i-1234567890abcdef0", "state": "terminated"}))
     );
-    assert_eq!(
-        t.source.arn.as_deref(),
-        Some("arn:aws:ec2:us-west-1:123456789012:instance/i-1234567890abcdef0")
-    );
+    // `resources` names the instance the event is about, not where it came from.
+    assert_eq!(t.source.arn, None);
     assert_eq!(t.source.account.as_deref(), Some("111122223333"));
 
     // An event without the optional `version` decodes the same way.
@@ -73,6 +71,26 @@ fn service_events_keep_their_detail() {
         Some("7bf73129-1428-4cd3-a780-95db273d1602")
     );
     assert_eq!(t.items[0].time_unix_nano, Some(1_636_666_194_000_000_000));
+}
+
+#[test]
+fn the_source_is_the_rule_or_schedule_among_the_resources() {
+    let event = |resources: serde_json::Value| {
+        let mut v = fixture("powertools-lambda-python/eventBridgeEvent.json");
+        v["resources"] = resources;
+        decode(&v).unwrap().source.arn
+    };
+    let instance = "arn:aws:ec2:us-west-1:123456789012:instance/i-1234567890abcdef0";
+    let rule = "arn:aws:events:us-west-1:123456789012:rule/on-stop";
+    let schedule = "arn:aws:scheduler:us-west-1:123456789012:schedule/default/nightly";
+    assert_eq!(event(json!([instance, rule])).as_deref(), Some(rule));
+    assert_eq!(event(json!([schedule, rule])).as_deref(), Some(schedule));
+    assert_eq!(
+        event(json!(["arn:aws-cn:events:cn-north-1:1:rule/r"])).as_deref(),
+        Some("arn:aws-cn:events:cn-north-1:1:rule/r")
+    );
+    assert_eq!(event(json!([instance, "events", "x:y:events"])), None);
+    assert_eq!(event(json!([])), None);
 }
 
 #[test]
