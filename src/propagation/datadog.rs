@@ -87,6 +87,9 @@ pub fn format_headers(ctx: &SpanContext) -> Vec<(&'static str, String)> {
 
 /// A non-zero decimal u64, digits only (no sign, no spaces).
 fn parse_id(s: &str) -> Option<u64> {
+    // Spaces and tabs around it, as Python's `int()` (datadog-lambda) and an HTTP header's
+    // optional whitespace allow.
+    let s = s.trim_matches([' ', '\t']);
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -95,6 +98,7 @@ fn parse_id(s: &str) -> Option<u64> {
 
 /// An integer with an optional sign, as `int()` and `strconv.Atoi` read it.
 fn parse_priority(s: &str) -> Option<i64> {
+    let s = s.trim_matches([' ', '\t']);
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -259,8 +263,7 @@ mod tests {
             ("1", ""),
             ("-1", "1"),
             ("+1", "1"),
-            (" 1", "1"),
-            ("1", "1 "),
+            ("1 2", "1"),
             ("0x10", "1"),
             ("18446744073709551616", "1"),
             ("1", "99999999999999999999999"),
@@ -268,6 +271,10 @@ mod tests {
         ] {
             assert_eq!(from_fields(t, p, Some("1"), None), None, "{t} {p}");
         }
+        // Spaces and tabs around a value are not part of it (datadog-lambda's `int()`).
+        let want = from_fields("1", "2", Some("1"), None);
+        assert!(want.is_some());
+        assert_eq!(from_fields(" 1", "2\t", Some(" 1 "), None), want);
     }
 
     #[test]

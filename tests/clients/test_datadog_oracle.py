@@ -326,11 +326,30 @@ def variants():
           "sqs-string-msg-attribute.json")
     # Datadog's Lambda authorizer injection (datadog_lambda.tracing.get_injected_authorizer_data)
     ev = apigw({})
+    # The authorizer's own request id, as Datadog's key names it (datadog_lambda.constants
+    # Headers.Authorizing_Request_Id): a REST answer with integrationLatency > 0 is fresh.
     injected = {**DD, "x-datadog-parent-span-finish-time": 1720000000000000000,
-                "_datadog.authorizing_requestid": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"}
+                "x-datadog-authorizing-requestid": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"}
     ev["requestContext"]["authorizer"] = {"principalId": "user", "integrationLatency": 71,
                                           "_datadog": base64.b64encode(json.dumps(injected).encode()).decode()}
     write("v-apigw-authorizer-injected", ev, "api-gateway.json + Datadog authorizer context")
+    # No integrationLatency: fresh only when the injected request id is this request's
+    # (a cached answer carries the id of the request that ran the authorizer).
+    ev = copy.deepcopy(ev)
+    del ev["requestContext"]["authorizer"]["integrationLatency"]
+    write("v-apigw-authorizer-cached", ev, "api-gateway.json + Datadog authorizer context")
+    ev = copy.deepcopy(ev)
+    rid = ev["requestContext"]["requestId"]
+    same = {**injected, "x-datadog-authorizing-requestid": rid}
+    ev["requestContext"]["authorizer"]["_datadog"] = base64.b64encode(json.dumps(same).encode()).decode()
+    write("v-apigw-authorizer-same-request", ev, "api-gateway.json + Datadog authorizer context")
+    # HTTP API: the context is under authorizer.lambda, and only the request id tells fresh.
+    for name, authorizing in [("fresh", None), ("cached", "c6af9ac6-7b61-11e6-9a41-93e8deadbeef")]:
+        ev = http_api({})
+        data = {**injected, "x-datadog-authorizing-requestid": authorizing or ev["requestContext"]["requestId"]}
+        ev["requestContext"]["authorizer"] = {
+            "lambda": {"_datadog": base64.b64encode(json.dumps(data).encode()).decode()}}
+        write(f"v-httpapi-authorizer-{name}", ev, "http-api.json + Datadog authorizer context")
 
     # ---------------- Step Functions
     ctx = sfn_ctx()
