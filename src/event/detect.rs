@@ -179,9 +179,31 @@ fn describe(value: &Value) -> String {
         Value::Object(m) => {
             let mut keys: Vec<&str> = m.keys().map(String::as_str).take(8).collect();
             keys.sort_unstable();
-            format!("top-level keys: {}", keys.join(", "))
+            let listed = format!("top-level keys: {}", keys.join(", "));
+            match records_source(value) {
+                Some(source) => format!("{listed}; {source}"),
+                None => listed,
+            }
         }
         Value::Array(_) => "a json array".into(),
         _ => "not a json object".into(),
     }
+}
+
+/// What the first record names as its source (`eventSource`, `EventSource`, or for
+/// CloudFront its `cf` member), or that there is no first record: `Records` alone is
+/// every record-based service.
+fn records_source(value: &Value) -> Option<String> {
+    let records = value.get("Records")?.as_array()?;
+    let Some(first) = records.first() else {
+        return Some("Records is empty".into());
+    };
+    let named = ["eventSource", "EventSource"]
+        .iter()
+        .find_map(|k| first.get(*k).and_then(Value::as_str));
+    Some(match named {
+        Some(source) => format!("Records[0] is from `{source}`"),
+        None if first.get("cf").is_some() => "Records[0] is from CloudFront (Lambda@Edge)".into(),
+        None => "Records[0] names no eventSource".into(),
+    })
 }

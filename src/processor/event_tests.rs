@@ -203,6 +203,29 @@ fn errors_name_the_input_and_are_counted() {
         err(b"[1, 2]"),
         Err("event: not a known aws event payload (a json array)".into())
     );
+    // Record-based payloads say what their first record names.
+    let mut unknown = |records: &str| {
+        err(format!("{{\"Records\": {records}}}").as_bytes())
+            .unwrap_err()
+            .replace(
+                "event: not a known aws event payload (top-level keys: Records; ",
+                "",
+            )
+    };
+    assert_eq!(
+        unknown(r#"[{"eventSource": "aws:ses", "ses": {}}]"#),
+        "Records[0] is from `aws:ses`)"
+    );
+    assert_eq!(
+        unknown(r#"[{"EventSource": "aws:codecommit"}]"#),
+        "Records[0] is from `aws:codecommit`)"
+    );
+    assert_eq!(
+        unknown(r#"[{"cf": {"config": {}}}]"#),
+        "Records[0] is from CloudFront (Lambda@Edge))"
+    );
+    assert_eq!(unknown("[]"), "Records is empty)");
+    assert_eq!(unknown("[{}]"), "Records[0] names no eventSource)");
     let bad_line = LINES
         .lines()
         .next()
@@ -228,11 +251,11 @@ fn errors_name_the_input_and_are_counted() {
             e.event_invalid,
             e.event_too_large
         ),
-        (1, 3, 2, 1)
+        (1, 8, 2, 1)
     );
     assert_eq!(
         (p.counters().requests, p.counters().requests_unchanged),
-        (7, 7)
+        (12, 12)
     );
 }
 
