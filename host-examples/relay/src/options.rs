@@ -56,7 +56,7 @@ delivery (durations: 500ms, 5s, 2m; a bare number is seconds):
   --senders N           concurrent upstream senders (default 4)
   --retry-initial D     first retry delay (default 5s)
   --retry-max-interval D  largest retry delay (default 30s)
-  --retry-max-elapsed D   give a batch up after this long (default 300s)
+  --retry-max-elapsed D   give a batch up after this long (default 300s; 0: never)
   --spool DIR           keep acknowledged batches in DIR until delivered (off by default)
   --spool-max-bytes BYTES  largest spool (default 1073741824)
   --out-queue-bytes BYTES  the --out file's queue (default 33554432)
@@ -381,7 +381,12 @@ impl ServeOptions {
             "--senders" => d.senders = positive(flag, value)?,
             "--retry-initial" => d.retry_initial = duration(flag, value)?,
             "--retry-max-interval" => d.retry_max_interval = duration(flag, value)?,
-            "--retry-max-elapsed" => d.retry_max_elapsed = duration(flag, value)?,
+            "--retry-max-elapsed" => {
+                d.retry_max_elapsed = match value {
+                    "0" => Duration::ZERO,
+                    _ => duration(flag, value)?,
+                }
+            }
             "--spool" => d.spool = Some(PathBuf::from(value)),
             "--spool-max-bytes" => d.spool_max_bytes = positive(flag, value)? as u64,
             "--out-queue-bytes" => d.out_queue_bytes = positive(flag, value)?,
@@ -500,6 +505,13 @@ mod tests {
                 }
             ))
         );
+        // 0 is "never give up" (the Collector's max_elapsed_time: 0); other zeros are not
+        // durations.
+        let elapsed = |v: &str| {
+            parse(&words(&format!("--retry-max-elapsed {v}"))).map(|o| o.delivery.retry_max_elapsed)
+        };
+        assert_eq!(elapsed("0"), Ok(Duration::ZERO));
+        assert!(elapsed("0s").is_err() && elapsed("0ms").is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! knows when it will recover, but never shortens it (the Collector's retry sender takes the
 //! larger of the two): `Retry-After: 0`, a date already past (a server clock behind ours) or
 //! a gRPC `RetryInfo` of 0s must not turn backoff into a loop. A batch is given up once
-//! `max_elapsed` has passed.
+//! `max_elapsed` has passed; a `max_elapsed` of 0 never gives one up.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -61,7 +61,13 @@ impl Backoff {
         elapsed: Duration,
         retry_after: Option<Duration>,
     ) -> Option<Duration> {
-        let left = self.max_elapsed.checked_sub(elapsed)?;
+        // 0: no limit, as the Collector's `max_elapsed_time: 0`. The batch is kept until it
+        // is delivered or refused for good; with a spool, the queue's and the spool's
+        // bounds turn new batches away (503) instead of dropping acknowledged ones.
+        let left = match self.max_elapsed.is_zero() {
+            true => Duration::MAX,
+            false => self.max_elapsed.checked_sub(elapsed)?,
+        };
         if left.is_zero() {
             return None;
         }
@@ -218,5 +224,24 @@ mod tests {
         let cut = b.delay(30, Duration::from_secs(59), None);
         assert!(cut.is_some_and(|d| d <= Duration::from_secs(1)), "{cut:?}");
         assert_eq!(b.delay(1, Duration::from_secs(60), None), None);
+
+        // 0 never gives a batch up: a year in, the delay is still the capped backoff, and
+        // a server's long wait is waited.
+        let forever = Backoff {
+            max_elapsed: Duration::ZERO,
+            ..b
+        };
+        let year = Duration::from_secs(365 * 86_400);
+        for _ in 0..100 {
+            let late = forever.delay(10_000, year, None);
+            assert!(
+                late.is_some_and(
+                    |d| d >= Duration::from_millis(2500) && d < Duration::from_millis(7500)
+                ),
+                "{late:?}"
+            );
+        }
+        let hour = Some(Duration::from_secs(3600));
+        assert_eq!(forever.delay(1, year, hour), hour);
     }
 }

@@ -140,6 +140,51 @@ fn retry_after_is_honoured_and_permanent_errors_are_dropped_and_counted() {
 }
 
 #[test]
+fn retry_max_elapsed_0_never_gives_a_batch_up() {
+    // An outage of about two seconds: longer than the 1 s limit, which drops the batch,
+    // while 0 (the Collector's max_elapsed_time: 0) keeps retrying until it is delivered.
+    for (limit, delivered) in [("1s", false), ("0", true)] {
+        let sink = Sink::start();
+        sink.set(Behaviour {
+            script: std::iter::repeat_n((503, None), 14).collect(),
+            ..Behaviour::default()
+        });
+        let url = sink.url();
+        let relay = RelayProcess::spawn(&[
+            "--upstream",
+            url.as_str(),
+            "--senders",
+            "1",
+            "--retry-initial",
+            "100ms",
+            "--retry-max-interval",
+            "200ms",
+            "--retry-max-elapsed",
+            limit,
+        ]);
+        let (body, ids) = batch(5, 10);
+        assert_eq!(
+            post(&relay.addr, &body, Duration::from_secs(10)).status,
+            200
+        );
+        let exhausted =
+            "relink_relay_dropped_total{output=\"upstream\",reason=\"retries_exhausted\"}";
+        let missing = sink.wait_for(&ids, Duration::from_secs(if delivered { 20 } else { 4 }));
+        assert_eq!(
+            (missing == 0, relay.metric(exhausted)),
+            (delivered, u64::from(!delivered)),
+            "--retry-max-elapsed {limit}: {}",
+            relay.log()
+        );
+        if delivered {
+            let answers = sink.answers();
+            let outage = answers[answers.len() - 1].0 - answers[0].0;
+            assert!(outage >= Duration::from_millis(1300), "{outage:?}");
+        }
+    }
+}
+
+#[test]
 fn without_a_queue_the_upstream_status_and_retry_after_are_passed_on() {
     let sink = Sink::start();
     sink.set(Behaviour {
