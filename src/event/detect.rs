@@ -12,7 +12,7 @@
 use super::{
     alb, apigateway_http, apigateway_rest, apigateway_websocket, bare, cloudwatch_logs, dynamodb,
     eventbridge, firehose, function_url, kafka, kinesis, lambda_destination, s3, s3_eventbridge,
-    sns, sqs, stepfunctions_context, Trigger, TriggerKind,
+    sns, sqs, stepfunctions_context, vpc_lattice, Trigger, TriggerKind,
 };
 use crate::error::DecodeError;
 use serde_json::Value;
@@ -76,6 +76,7 @@ pub fn decode_event_value_with(
         TriggerKind::ApigatewayWebsocket => apigateway_websocket::decode(value)?,
         TriggerKind::Alb => alb::decode(value)?,
         TriggerKind::FunctionUrl => function_url::decode(value)?,
+        TriggerKind::VpcLattice => vpc_lattice::decode(value)?,
         TriggerKind::CloudwatchLogs => cloudwatch_logs::decode(value, max_inflated_bytes)?,
         TriggerKind::LambdaDestination => lambda_destination::decode(value)?,
         TriggerKind::Stepfunctions => match sfn.clone() {
@@ -141,12 +142,11 @@ pub fn detect_kind(value: &Value) -> Option<TriggerKind> {
     if lambda_destination::is_record(value) {
         return Some(TriggerKind::LambdaDestination);
     }
+    // Before API Gateway: Lattice's `version: 2.0` is not an HTTP API event.
+    if vpc_lattice::is_request(value) {
+        return Some(TriggerKind::VpcLattice);
+    }
     if let Some(ctx) = obj.get("requestContext").and_then(Value::as_object) {
-        // VPC Lattice's `version: 2.0` requests are no API Gateway event: unknown, not an HTTP
-        // API event missing `requestContext.http`.
-        if ctx.contains_key("serviceNetworkArn") || ctx.contains_key("targetGroupArn") {
-            return None;
-        }
         if ctx.contains_key("elb") {
             return Some(TriggerKind::Alb);
         }

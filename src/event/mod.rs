@@ -33,6 +33,7 @@ mod stepfunctions_context;
 #[cfg(test)]
 pub(crate) mod test_fixtures;
 mod trigger;
+mod vpc_lattice;
 
 use crate::json;
 

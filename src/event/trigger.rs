@@ -36,6 +36,8 @@ pub enum TriggerKind {
     Alb,
     #[serde(rename = "function-url")]
     FunctionUrl,
+    #[serde(rename = "vpc-lattice")]
+    VpcLattice,
     #[serde(rename = "cloudwatch-logs")]
     CloudwatchLogs,
     /// A payload that only carries a Step Functions context object.
@@ -63,6 +65,7 @@ impl TriggerKind {
             TriggerKind::ApigatewayWebsocket => "apigateway-websocket",
             TriggerKind::Alb => "alb",
             TriggerKind::FunctionUrl => "function-url",
+            TriggerKind::VpcLattice => "vpc-lattice",
             TriggerKind::CloudwatchLogs => "cloudwatch-logs",
             TriggerKind::Stepfunctions => "stepfunctions",
             TriggerKind::LambdaDestination => "lambda-destination",

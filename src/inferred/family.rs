@@ -20,7 +20,8 @@ pub(crate) fn shape(trigger: &Trigger) -> Option<Shape> {
         | TriggerKind::ApigatewayHttp
         | TriggerKind::ApigatewayWebsocket
         | TriggerKind::Alb
-        | TriggerKind::FunctionUrl => http::shape(trigger),
+        | TriggerKind::FunctionUrl
+        | TriggerKind::VpcLattice => http::shape(trigger),
         TriggerKind::Sqs
         | TriggerKind::Sns
         | TriggerKind::Eventbridge

@@ -44,9 +44,9 @@ pub(crate) fn shape(trigger: &Trigger) -> Shape {
         }
     }
     // API Gateway and function URLs only listen on HTTPS (WebSocket APIs on WSS); an ALB
-    // listener may be either.
+    // listener or a VPC Lattice service may be either.
     let default_scheme = match trigger.kind {
-        TriggerKind::Alb => None,
+        TriggerKind::Alb | TriggerKind::VpcLattice => None,
         TriggerKind::ApigatewayWebsocket => Some("wss"),
         _ => Some("https"),
     };

@@ -134,6 +134,7 @@ fn is_synchronous(kind: TriggerKind) -> bool {
             | TriggerKind::ApigatewayWebsocket
             | TriggerKind::Alb
             | TriggerKind::FunctionUrl
+            | TriggerKind::VpcLattice
             | TriggerKind::Sqs
             | TriggerKind::Firehose
             | TriggerKind::Stepfunctions

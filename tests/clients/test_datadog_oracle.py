@@ -67,9 +67,7 @@ NOT_EVENTS = {"example-apigw-response.json", "example-alb-lambda-target-response
               "example-cloudwatch-cloudtrail-assumed-role.json",
               "example-cloudwatch-cloudtrail-unknown-federate.json",
               "example-cloudwatch-cloudtrail-unknown-user-auth.json",
-              "example-sqs-api-event-obj.json",
-              # A VPC Lattice request: a kind relink does not read (refused as unknown).
-              "vpcLatticeV2Event.json"}
+              "example-sqs-api-event-obj.json"}
 
 _CASES = {}
 
@@ -324,6 +322,15 @@ def variants():
     write("v-sqs-string-tags-over-512",
           sqs_string({**DD, "x-datadog-tags": f"_dd.p.tid={TID},_dd.p.usr=" + "a" * 520}),
           "sqs-string-msg-attribute.json")
+    # VPC Lattice forwards the client's headers; Datadog reads any event's `headers`.
+    for name, headers in [("traceparent", {"traceparent": TP}), ("dd", DD)]:
+        ev = load("powertools-lambda-python/vpcLatticeV2Event.json")
+        ev["headers"].update(headers)
+        write(f"v-vpclattice-{name}", ev, "vpcLatticeV2Event.json")
+        v1 = {"raw_path": ev["path"], "method": ev["method"], "headers": ev["headers"],
+              "query_string_parameters": ev["queryStringParameters"], "body": ev["body"],
+              "is_base64_encoded": False}
+        write(f"v-vpclattice-v1-{name}", v1, "vpcLatticeV2Event.json as VPC Lattice's 1.0 format")
     # Datadog's Lambda authorizer injection (datadog_lambda.tracing.get_injected_authorizer_data)
     ev = apigw({})
     # The authorizer's own request id, as Datadog's key names it (datadog_lambda.constants
