@@ -320,6 +320,10 @@ async fn serve_http<I>(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
+        // A client may shut its write side once its request is sent (HTTP/1.0 tools do):
+        // it still gets its answer, instead of the batch going on unanswered and being
+        // sent again by the client.
+        .half_close(true)
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
         .max_buf_size(READ_BUFFER);

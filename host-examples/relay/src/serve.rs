@@ -83,6 +83,7 @@ impl Relay {
     /// Loads the component and the configuration, opens the outputs and starts listening.
     pub fn start(options: &ServeOptions) -> Result<Relay, ServeError> {
         crate::memory::tune_allocator();
+        ignore_file_size_signal();
         let config_json = match &options.config {
             None => "{}".to_string(),
             Some(path) => std::fs::read_to_string(path).map_err(|e| {
@@ -453,6 +454,17 @@ pub struct Signals {
 }
 
 /// `relink serve`: starts the relay, serves until SIGINT/SIGTERM, shuts down gracefully.
+/// A file-size limit (`ulimit -f`, systemd's `LimitFSIZE`) reached by the spool or the
+/// `--out` file would kill the relay with SIGXFSZ, and nothing logged. Ignored, the write
+/// fails with EFBIG instead, which both already handle: the spool answers 503 and keeps
+/// what it acknowledged, the file cuts back to its last line and retries.
+fn ignore_file_size_signal() {
+    // SAFETY: SIG_IGN installs no handler code; it only sets the signal's disposition.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
 pub fn serve(options: &ServeOptions) -> Result<(), ServeError> {
     let relay = Relay::start(options)?;
     let mut signals = relay.watch_signals()?;

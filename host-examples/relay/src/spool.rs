@@ -187,7 +187,18 @@ impl Spool {
             records += found.len() as u64;
             replay.push(segment);
         }
-        let next = segments.last().map_or(1, |s| s + 1);
+        // Numbers only grow, so a segment named u64::MAX (a copied or renamed spool) leaves
+        // none to write next: refused, rather than wrapping onto a segment being replayed.
+        let next = match segments.last() {
+            None => 1,
+            Some(last) => last.checked_add(1).ok_or_else(|| {
+                format!(
+                    "--spool {}: segment {last} has the largest number a segment can have; \
+                     rename the segment files to smaller numbers, in the same order",
+                    dir.display()
+                )
+            })?,
+        };
         let file = create_segment(dir, next).map_err(error)?;
         live.insert(next, Live::default());
         let spool = Spool {
@@ -341,7 +352,13 @@ impl Spool {
     fn roll(&self, writer: &mut Writer) -> Result<(), String> {
         let error = |e: std::io::Error| format!("spool {}: {e}", self.dir.display());
         writer.file.sync_data().map_err(error)?;
-        let next = writer.segment + 1;
+        let next = writer.segment.checked_add(1).ok_or_else(|| {
+            format!(
+                "spool {}: no segment number after {}",
+                self.dir.display(),
+                writer.segment
+            )
+        })?;
         let file = create_segment(&self.dir, next).map_err(error)?;
         let closed = std::mem::replace(
             writer,

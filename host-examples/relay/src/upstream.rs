@@ -10,6 +10,7 @@
 //! wire once ([`Upstream::prepare`]: transcoded when the protocol wants the other OTLP
 //! encoding, gzipped when asked) and that body is resent on every retry.
 
+use std::sync::RwLock;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
@@ -61,13 +62,28 @@ pub struct Prepared {
     encoding: Encoding,
 }
 
+type Pool = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 /// The exporter; connections are pooled across attempts and senders.
 pub struct Upstream {
     config: UpstreamConfig,
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// Replaced after an attempt that got no answer in time. A connection that went silent
+    /// (a NAT or load balancer that dropped the flow, a hung backend, an HTTP/2 handshake
+    /// that never completes) would otherwise serve every later attempt: the pool keeps it,
+    /// and over HTTP/2 all requests share it, so every retry would time out on it too.
+    client: RwLock<Pool>,
+    connector: HttpsConnector<HttpConnector>,
     handle: tokio::runtime::Handle,
     // Last: dropped after the client.
     _runtime: ClientRuntime,
+}
+
+/// A connection pool: HTTP/2 only for gRPC, idle connections closed after 90 s.
+fn pool(connector: &HttpsConnector<HttpConnector>, grpc: bool) -> Pool {
+    Client::builder(TokioExecutor::new())
+        .http2_only(grpc)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(connector.clone())
 }
 
 /// The client's runtime, shut down without blocking (the last `Arc<Upstream>` may be
@@ -92,6 +108,8 @@ impl Upstream {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
+        // A peer that vanished without a FIN is noticed on an idle pooled connection too.
+        http.set_keepalive(Some(Duration::from_secs(30)));
         http.set_connect_timeout(Some(config.timeout));
         let builder = HttpsConnectorBuilder::new()
             .with_tls_config(tls)
@@ -107,13 +125,10 @@ impl Upstream {
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the upstream client: {e}"))?;
-        let client = Client::builder(TokioExecutor::new())
-            .http2_only(grpc)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build(connector);
         Ok(Upstream {
             config: config.clone(),
-            client,
+            client: RwLock::new(pool(&connector, grpc)),
+            connector,
             handle: runtime.handle().clone(),
             _runtime: ClientRuntime(Some(runtime)),
         })
@@ -218,18 +233,28 @@ impl Upstream {
                 self.config.timeout
             )
         };
-        let response = tokio::time::timeout_at(deadline, self.client.request(request))
-            .await
-            .map_err(|_| no_answer())?
-            .map_err(|e| self.transport_error(&e))?;
+        let client = match self.client.read() {
+            Ok(client) => client.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let response = match tokio::time::timeout_at(deadline, client.request(request)).await {
+            Ok(answered) => answered.map_err(|e| self.transport_error(&e))?,
+            Err(_) => {
+                self.renew();
+                return Err(no_answer());
+            }
+        };
         let (parts, body) = response.into_parts();
         let collect = Limited::new(body, UPSTREAM_RESPONSE_LIMIT).collect();
         let collected = match tokio::time::timeout_at(deadline, collect).await {
             Ok(collected) => collected.map_err(|e| error_chain(&*e)),
-            Err(_) => Err(format!(
-                "the body did not arrive within --upstream-timeout {:?}",
-                self.config.timeout
-            )),
+            Err(_) => {
+                self.renew();
+                Err(format!(
+                    "the body did not arrive within --upstream-timeout {:?}",
+                    self.config.timeout
+                ))
+            }
         };
         let (trailers, body, unread) = match collected {
             Ok(c) => (c.trailers().cloned(), c.to_bytes().to_vec(), None),
@@ -247,6 +272,17 @@ impl Upstream {
             body,
             unread,
         })
+    }
+
+    /// A new pool for the next attempts, so they connect afresh; requests still on the old
+    /// one finish or time out there.
+    fn renew(&self) {
+        let grpc = self.config.protocol == Some(Protocol::Grpc);
+        let fresh = pool(&self.connector, grpc);
+        match self.client.write() {
+            Ok(mut client) => *client = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
     }
 
     /// The error with its causes (hyper says "client error (Connect)"; rustls says which

@@ -7,6 +7,9 @@
 mod h2_upstream;
 mod pki;
 
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use h2_upstream::{H2Upstream, Script};
@@ -136,6 +139,70 @@ fn grpc_upstream_gets_protobuf_gzip_and_headers_and_its_partial_success_is_count
         1
     );
     assert_eq!(metric(&relay, "relink_relay_upstream_delivered_total"), 1);
+}
+
+/// A front for `port` whose first connection goes silent (accepted, never answered: a
+/// dropped NAT flow, a hung backend); later connections are passed through. Returns the
+/// front's port and the count of connections it accepted.
+fn silent_first_connection(port: u16) -> (u16, Arc<AtomicUsize>) {
+    let front = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let front_port = front.local_addr().map(|a| a.port()).unwrap_or(0);
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for client in front.incoming().flatten() {
+            if count.fetch_add(1, Ordering::SeqCst) == 0 {
+                held.push(client);
+                continue;
+            }
+            let Ok(server) = TcpStream::connect(("127.0.0.1", port)) else {
+                continue;
+            };
+            for (mut from, mut to) in [
+                (client.try_clone(), server.try_clone()),
+                (server.try_clone(), client.try_clone()),
+            ]
+            .into_iter()
+            .filter_map(|(a, b)| Some((a.ok()?, b.ok()?)))
+            {
+                std::thread::spawn(move || std::io::copy(&mut from, &mut to));
+            }
+        }
+    });
+    (front_port, accepted)
+}
+
+#[test]
+fn a_silent_upstream_connection_is_replaced() {
+    // Over HTTP/2 every request shares the pooled connection: one that went silent would
+    // time out every retry until the batch was given up, while a new one is answered.
+    let upstream = H2Upstream::start(Vec::new(), None, None);
+    let (port, accepted) = silent_first_connection(upstream.port);
+    let url = format!("http://127.0.0.1:{port}");
+    let relay = relay(
+        &[
+            "--upstream",
+            &url,
+            "--upstream-protocol",
+            "grpc",
+            "--upstream-timeout",
+            "1s",
+            "--retry-initial",
+            "100ms",
+            "--retry-max-elapsed",
+            "20s",
+        ],
+        &[],
+    );
+    assert_eq!(post_json(&relay, &batch()), 200);
+    assert_eq!(upstream.wait_seen(1).len(), 1);
+    assert_eq!(
+        wait_metric(&relay, "relink_relay_upstream_delivered_total", 1),
+        1
+    );
+    assert!(metric(&relay, "relink_relay_upstream_retries_total") >= 1);
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
 }
 
 #[test]

@@ -218,3 +218,34 @@ fn an_http_1_0_post_needs_its_length() {
     );
     assert!(with.contains(" 200 "), "{with}");
 }
+
+/// A client that shuts its write side once its request is sent (HTTP/1.0 tools and some
+/// proxies do) still gets its answer: without it the batch went on while the client saw
+/// the connection close and sent it again.
+#[test]
+fn a_client_that_half_closes_after_its_request_is_answered() {
+    let sink = Sink::start();
+    let url = sink.url();
+    let relay = RelayProcess::spawn(&["--upstream", url.as_str()]);
+    let (body, ids) = batch(5, 10);
+    for version in ["1.1", "1.0"] {
+        let mut stream = TcpStream::connect(&relay.addr).unwrap_or_else(|e| panic!("{e}"));
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let head = format!(
+            "POST /v1/traces HTTP/{version}\r\nHost: relay\r\nContent-Type: application/x-protobuf\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        stream
+            .write_all(&[head.as_bytes(), &body].concat())
+            .unwrap_or_else(|e| panic!("{e}"));
+        stream
+            .shutdown(std::net::Shutdown::Write)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut answer = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stream, &mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.contains(" 200 "), "HTTP/{version}: {answer:?}");
+    }
+    assert_eq!(sink.wait_for(&ids, Duration::from_secs(10)), 0);
+}
