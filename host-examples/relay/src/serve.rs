@@ -76,6 +76,10 @@ pub struct Relay {
     /// past the open-files limit), each as the line `relink serve` prints at start.
     pub lowered: Vec<String>,
     shutdown_timeout: Duration,
+    /// How long before the shutdown deadline requests still waiting for a worker are
+    /// answered 503: in synchronous mode a worker holds a request for up to
+    /// --upstream-timeout, so one given a worker later could not be answered in time.
+    worker_cutoff: Duration,
     spool_dir: Option<std::path::PathBuf>,
 }
 
@@ -254,6 +258,15 @@ impl Relay {
             grpc_skipped,
             lowered,
             shutdown_timeout: a.shutdown_timeout,
+            worker_cutoff: {
+                let d = &options.delivery;
+                let quick = (a.shutdown_timeout / 4).min(Duration::from_secs(1));
+                match options.upstream.is_some() && d.queue_bytes == 0 {
+                    // Validated: --shutdown-timeout is longer than --upstream-timeout.
+                    true => quick.max(d.upstream_timeout).min(a.shutdown_timeout),
+                    false => quick,
+                }
+            },
             spool_dir: options.delivery.spool.clone(),
         })
     }
@@ -354,10 +367,19 @@ impl Relay {
         self.shared.stopping.store(true, Ordering::Relaxed);
         let _ = self.stop.send(true);
         let connections = self.connections.clone();
+        // Requests still waiting for a worker near the end (synchronous mode behind a slow
+        // upstream: each worker holds one for up to --upstream-timeout) are answered 503
+        // while there is time to write it, rather than closed unanswered with the runtime.
+        let margin = self.worker_cutoff;
+        let workers = self.shared.workers.clone();
         self.runtime.block_on(async {
             for server in self.servers {
                 let _ = server.await;
             }
+            while connections.open() > 0 && Instant::now() + margin < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            workers.close();
             while connections.open() > 0 && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }

@@ -87,6 +87,23 @@ fn sigterm_under_slow_upstream(
 }
 
 #[test]
+fn sigterm_in_synchronous_mode_answers_the_requests_waiting_for_a_worker() {
+    // One worker, each request holding it for the upstream's 2 s: the ones still waiting
+    // when the deadline nears get 503 (the client keeps the batch), not a closed connection.
+    let sink = Sink::start();
+    let (mut relay, _, statuses) =
+        sigterm_under_slow_upstream(&sink, &["--queue-bytes", "0", "--workers", "1"]);
+    assert!(
+        statuses.iter().all(|s| *s != 0),
+        "a client got no answer: {statuses:?}\n{}",
+        relay.log()
+    );
+    assert!(statuses.contains(&200), "{statuses:?}");
+    assert!(statuses.contains(&503), "{statuses:?}");
+    relay.wait_exit(Duration::from_secs(20));
+}
+
+#[test]
 fn sigterm_answers_every_client_and_exits_non_zero_naming_undelivered_batches() {
     let sink = Sink::start();
     let (mut relay, acked, statuses) = sigterm_under_slow_upstream(&sink, &[]);
