@@ -9,7 +9,7 @@
 //! caller's trace, as datadog-lambda reads it from any event with `headers`.
 
 use super::http_request::{event_name, non_empty, region_from_domain, Headers};
-use super::{Detail, HttpRequest, Item, Source, Trigger, TriggerKind};
+use super::{arn, Detail, HttpRequest, Item, Trigger, TriggerKind};
 use crate::error::DecodeError;
 use crate::json::fields::{invalid, opt_str, req_str};
 use serde_json::Value;
@@ -66,14 +66,9 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
         ..Item::default()
     };
     // `arn:{partition}:vpc-lattice:{region}:{account}:service/{id}`.
-    let part = |i: usize| {
-        service
-            .and_then(|arn| arn.split(':').nth(i))
-            .and_then(|s| non_empty(Some(s)))
-    };
     let name = service
-        .and_then(|arn| arn.rsplit_once(":service/"))
-        .and_then(|(_, id)| non_empty(Some(id)));
+        .and_then(arn::parse)
+        .and_then(|a| a.resource_after("service"));
     let region = match non_empty(opt_str(value, "/requestContext/region", INPUT)?) {
         Some(region) => Some(region),
         // `{service}-{id}.{hash}.vpc-lattice-svcs.{region}.on.aws`.
@@ -85,14 +80,7 @@ pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     Ok(Trigger {
         kind: TriggerKind::VpcLattice,
         via: None,
-        source: Source {
-            arn: service.map(str::to_owned),
-            name,
-            region: region.or_else(|| part(3)),
-            account: part(4),
-            stage: None,
-            route: None,
-        },
+        source: arn::source(service, name, region.as_deref()),
         items: vec![item],
         step_functions: None,
     })
@@ -150,8 +138,8 @@ fn query(value: &Value, path: &str) -> Result<Option<String>, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::detect_kind;
     use crate::event::test_fixtures::fixture;
+    use crate::event::{detect_kind, Source};
     use serde_json::json;
 
     const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";

@@ -71,7 +71,9 @@ before(async () => {
   page.on("console", (m) => m.type() === "error" && problems.push(`console error: ${m.text()}`));
   page.on("request", (r) => requests.push([r.method(), r.url()]));
   await page.goto(url);
-  await page.waitForSelector('#after[data-ready="true"]');
+  // The first load compiles relink's wasm and relinks the first sample: on a busy 2-core
+  // machine that once took longer than the 20 s an action gets.
+  await page.waitForSelector('#after[data-ready="true"]', { timeout: 60_000 });
 });
 
 // The page as `relink serve --playground` serves it, when the relay is built (./build.sh
