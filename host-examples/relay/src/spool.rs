@@ -828,6 +828,25 @@ mod tests {
     /// client's batch can): nothing after it was acknowledged. And a segment damaged into a
     /// repeating pattern of plausible headers is read in bounded time.
     #[test]
+    fn a_segment_with_the_largest_number_is_refused_not_wrapped() {
+        // The next number would wrap to 0 and be written over while being replayed.
+        let dir = temp("wrap");
+        let (spool, _) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
+        spool
+            .append(Encoding::Json, b"kept")
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(spool);
+        let last = segment_path(&dir, u64::MAX);
+        std::fs::rename(segment_path(&dir, 1), &last).unwrap_or_else(|e| panic!("{e}"));
+        let refused = Spool::open(&dir, 1 << 30).err().unwrap_or_default();
+        assert!(
+            refused.contains("segment 18446744073709551615 has the largest number"),
+            "{refused}"
+        );
+        assert!(last.exists(), "the segment is left as it was");
+    }
+
+    #[test]
     fn a_torn_tail_is_skipped_and_counted() {
         let dir = temp("torn");
         let (spool, _) = Spool::open(&dir, 1 << 30).unwrap_or_else(|e| panic!("{e}"));
