@@ -187,11 +187,22 @@ pub(super) fn query_string(
     input: &'static str,
     encode: bool,
 ) -> Result<Option<String>, DecodeError> {
+    query_string_at(event, "/queryStringParameters", input, encode)
+}
+
+/// [`query_string`] with the single-valued parameters at `single_path` (VPC Lattice 1.0
+/// writes `query_string_parameters`).
+pub(super) fn query_string_at(
+    event: &Value,
+    single_path: &str,
+    input: &'static str,
+    encode: bool,
+) -> Result<Option<String>, DecodeError> {
     let mut pairs = multi_valued(event, "/multiValueQueryStringParameters", input)?;
     if pairs.is_empty() {
-        if let Some(single) = object_or_null(event, "/queryStringParameters", input)? {
+        if let Some(single) = object_or_null(event, single_path, input)? {
             for (name, value) in single {
-                let path = join("/queryStringParameters", name);
+                let path = join(single_path, name);
                 if !matches!(value, Value::Null) {
                     pairs.push((name.as_str(), header_value(value, &path, input)?));
                 }

@@ -8,7 +8,7 @@
 //! Lattice forwards the client's headers, so a trace context in them continues the
 //! caller's trace, as datadog-lambda reads it from any event with `headers`.
 
-use super::http_request::{event_name, non_empty, region_from_domain, Headers};
+use super::http_request::{event_name, non_empty, query_string_at, region_from_domain, Headers};
 use super::{arn, Detail, HttpRequest, Item, Trigger, TriggerKind};
 use crate::error::DecodeError;
 use crate::json::fields::{invalid, opt_str, req_str};
@@ -31,17 +31,14 @@ pub(crate) fn is_request(value: &Value) -> bool {
 pub(crate) fn decode(value: &Value) -> Result<Trigger, DecodeError> {
     let v2 = value.get("requestContext").is_some();
     let method = req_str(value, "/method", INPUT)?;
+    // 1.0's raw_path is the path as the client sent it. Lattice passes query values as the
+    // client sent them, like ALB: not escaped again.
     let (path, query) = match v2 {
-        true => (
-            opt_str(value, "/path", INPUT)?,
-            query(value, "/queryStringParameters")?,
-        ),
-        // 1.0's raw_path is the path as the client sent it.
-        false => (
-            opt_str(value, "/raw_path", INPUT)?,
-            query(value, "/query_string_parameters")?,
-        ),
+        true => ("/path", "/queryStringParameters"),
+        false => ("/raw_path", "/query_string_parameters"),
     };
+    let path = opt_str(value, path, INPUT)?;
+    let query = query_string_at(value, query, INPUT, false)?;
     let headers = Headers::read(value, INPUT)?;
     let host = non_empty(headers.get("host"));
     let request = HttpRequest {
@@ -107,32 +104,6 @@ fn time(value: &Value) -> Result<Option<u64>, DecodeError> {
             "expected microseconds since the epoch".into(),
         )),
     }
-}
-
-/// The query string from a map of names to values, sorted by name, as the values came
-/// (Lattice passes them as the client sent them, like ALB).
-fn query(value: &Value, path: &str) -> Result<Option<String>, DecodeError> {
-    let map = match value.pointer(path) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Object(map)) => map,
-        Some(_) => return Err(invalid(INPUT, path, "expected an object".into())),
-    };
-    let mut pairs = Vec::with_capacity(map.len());
-    for (name, v) in map {
-        match v {
-            Value::String(s) => pairs.push(format!("{name}={s}")),
-            Value::Null => {}
-            _ => {
-                return Err(invalid(
-                    INPUT,
-                    &format!("{path}/{name}"),
-                    "expected a string".into(),
-                ))
-            }
-        }
-    }
-    pairs.sort();
-    Ok((!pairs.is_empty()).then(|| pairs.join("&")))
 }
 
 #[cfg(test)]
