@@ -475,7 +475,6 @@ pub struct Signals {
     hangup: tokio::signal::unix::Signal,
 }
 
-/// `relink serve`: starts the relay, serves until SIGINT/SIGTERM, shuts down gracefully.
 /// A file-size limit (`ulimit -f`, systemd's `LimitFSIZE`) reached by the spool or the
 /// `--out` file would kill the relay with SIGXFSZ, and nothing logged. Ignored, the write
 /// fails with EFBIG instead, which both already handle: the spool answers 503 and keeps
@@ -487,6 +486,7 @@ fn ignore_file_size_signal() {
     }
 }
 
+/// `relink serve`: starts the relay, serves until SIGINT/SIGTERM, shuts down gracefully.
 pub fn serve(options: &ServeOptions) -> Result<(), ServeError> {
     let relay = Relay::start(options)?;
     let mut signals = relay.watch_signals()?;
